@@ -1,0 +1,47 @@
+# devicekb — the two commands of the Quick start are `make run` and `make test`.
+# Both go through `make setup`, which installs what is missing and caches downloads
+# and the converted model under $(DEVICEKB_CACHE) (default ~/.cache/devicekb).
+
+SHELL := /bin/bash
+export DEVICEKB_CACHE ?= $(HOME)/.cache/devicekb
+CARGO ?= cargo
+BIN := target/release/devicekb
+
+.PHONY: setup tools model build run test lint bench eval fmt clean
+
+setup: tools model
+
+# System tools the setup needs (Rust, Python with venv and pip, unzip), from Debian's packages
+# when missing and we are allowed to install.
+tools:
+	@bash scripts/install_tools.sh
+
+model:
+	@bash scripts/setup.sh >/dev/null
+
+build: setup
+	$(CARGO) build --release
+
+# Index kb/ (only new or changed entries are embedded) and serve on 127.0.0.1:8000.
+run: build
+	$(BIN) reindex
+	$(BIN) serve
+
+test: setup
+	$(CARGO) test --release --all-targets
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --release --all-targets -- -D warnings
+
+bench: setup
+	$(CARGO) bench --bench search
+
+eval: build
+	$(BIN) eval tests/data/retrieval_queries.jsonl --data target/eval-data
+
+fmt:
+	$(CARGO) fmt
+
+clean:
+	rm -rf data target/eval-data

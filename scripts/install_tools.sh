@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the system tools `make setup` needs when they are missing: a Rust toolchain
+# (rustup's, if none), Python 3 with venv and pip, and a C compiler. Uses Debian's
+# packages; without root it only says what is missing.
+set -euo pipefail
+
+missing=()
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+command -v cc >/dev/null 2>&1 || missing+=(gcc)
+
+if ((${#missing[@]})); then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "install_tools: installing ${missing[*]}" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "install_tools: error: missing ${missing[*]}; install them (e.g. sudo apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  if [[ -x "$HOME/.cargo/bin/cargo" ]]; then
+    echo "install_tools: cargo is in ~/.cargo/bin; add it to PATH (source ~/.cargo/env)" >&2
+  else
+    echo "install_tools: error: no Rust toolchain; install one with rustup (https://rustup.rs) or your package manager" >&2
+  fi
+  exit 1
+fi

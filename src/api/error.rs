@@ -1,0 +1,75 @@
+//! The one table from engine errors to HTTP statuses. Client mistakes are 4xx with a
+//! JSON body `{"error", "detail"}` naming the field; server faults are logged in full
+//! and answered with a generic message that leaks no internals.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::error::Error;
+
+pub struct ApiError(pub Error);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError(e)
+    }
+}
+
+/// Status and stable machine-readable code of each error kind.
+pub fn status_of(error: &Error) -> (StatusCode, &'static str) {
+    match error {
+        Error::InvalidInput { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
+        Error::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+        Error::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
+        Error::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+        Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+        Error::KbInvalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "kb_invalid"),
+        Error::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
+        Error::Config(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
+        Error::Embedding(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        Error::Index(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        Error::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    }
+}
+
+pub fn error_body(code: &str, detail: impl Into<String>, field: Option<&str>) -> serde_json::Value {
+    let mut body = json!({ "error": code, "detail": detail.into() });
+    if let Some(field) = field {
+        body["field"] = json!(field);
+    }
+    body
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = status_of(&self.0);
+        let body = match &self.0 {
+            Error::InvalidInput { field, message } => error_body(code, format!("{field}: {message}"), Some(field)),
+            Error::KbInvalid(errors) => {
+                let mut body = error_body(code, self.0.to_string(), None);
+                body["errors"] = json!(errors);
+                body
+            }
+            e if status.is_server_error() => {
+                if status == StatusCode::SERVICE_UNAVAILABLE {
+                    tracing::warn!(error = %e, "service unavailable");
+                    error_body(code, "the service is not ready; retry shortly", None)
+                } else {
+                    tracing::error!(error = %e, "request failed");
+                    error_body(code, "internal error; see the server log", None)
+                }
+            }
+            e => error_body(code, e.to_string(), None),
+        };
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        }
+        response
+    }
+}

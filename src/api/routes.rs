@@ -1,0 +1,107 @@
+//! Handlers: parse, call the service, map errors. Nothing else.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use super::error::ApiError;
+use super::json::JsonBody;
+use crate::error::Error;
+use crate::service::{SearchRequest, Service};
+
+pub type AppState = Arc<Service>;
+
+pub async fn search(State(service): State<AppState>, JsonBody(request): JsonBody<SearchRequest>) -> Result<Response, ApiError> {
+    Ok(Json(service.search(request).await?).into_response())
+}
+
+pub async fn health(State(service): State<AppState>) -> Response {
+    let health = service.health().await;
+    let status = if health.ready() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(health)).into_response()
+}
+
+pub async fn models(State(service): State<AppState>) -> Response {
+    let generation = service.generation();
+    let models: Vec<_> = generation
+        .catalogue
+        .models()
+        .iter()
+        .map(|m| {
+            let canonical = m.canonical();
+            let entries = generation.entries.iter().filter(|e| e.models.contains(&canonical)).count();
+            json!({
+                "model_name": canonical,
+                "manufacturer": m.manufacturer,
+                "name": m.name,
+                "series": m.series,
+                "type": m.kind,
+                "aliases": m.aliases,
+                "kb_entries": entries,
+            })
+        })
+        .collect();
+    Json(json!({ "models": models, "count": models.len() })).into_response()
+}
+
+pub async fn info(State(service): State<AppState>) -> Response {
+    let generation = service.generation();
+    Json(json!({
+        "service": "devicekb",
+        "version": env!("CARGO_PKG_VERSION"),
+        "generation": generation.name,
+        "entries": generation.entries.len(),
+        "embedding_model": service.embedder().name(),
+        "vector_store": generation.vectors.backend(),
+        "endpoints": [
+            "POST /knowledge/search",
+            "GET /health",
+            "GET /models",
+            "POST /admin/reindex",
+        ],
+    }))
+    .into_response()
+}
+
+/// Checks the admin key from `Authorization: Bearer KEY` or `X-Api-Key: KEY`.
+fn authorize(service: &Service, headers: &HeaderMap) -> Result<(), Error> {
+    let Some(expected) = service.config().admin_api_key.as_deref() else {
+        return Err(Error::Unauthorized("admin endpoints are disabled: set DEVICEKB_ADMIN_KEY".into()));
+    };
+    let given = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| {
+            headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+        })
+        .ok_or_else(|| Error::Unauthorized("missing admin key (Authorization: Bearer KEY)".into()))?;
+    // Compare in constant time so the key cannot be guessed byte by byte.
+    let same = given.len() == expected.len()
+        && given.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    if same {
+        Ok(())
+    } else {
+        Err(Error::Unauthorized("wrong admin key".into()))
+    }
+}
+
+pub async fn reindex(State(service): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    authorize(&service, &headers)?;
+    let report = service.reindex(Arc::new(|_| {})).await?;
+    Ok(Json(report).into_response())
+}
+
+pub async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(super::error::error_body("not_found", "no such endpoint", None)),
+    )
+        .into_response()
+}

@@ -1,0 +1,83 @@
+use std::path::PathBuf;
+
+use super::{load_embedder, Dirs};
+use crate::error::Result;
+use crate::eval::{evaluate, fit_relevance, load_queries, reliability, Metrics};
+use crate::service::{SearchMode, Service};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Labelled queries (JSON Lines).
+    file: PathBuf,
+    #[command(flatten)]
+    dirs: Dirs,
+    /// Print the full report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Also fit the relevance calibration on this set and print it.
+    #[arg(long)]
+    calibrate: bool,
+}
+
+fn row(name: &str, m: &Metrics) -> String {
+    format!(
+        "{name:<10} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>8.3}",
+        m.recall_at_1, m.recall_at_3, m.recall_at_10, m.mrr_at_10, m.ndcg_at_10
+    )
+}
+
+pub async fn run(args: Args) -> Result<()> {
+    let queries = load_queries(&args.file)?;
+    let config = args.dirs.config()?;
+    let embedder = load_embedder(&config)?;
+    let service = Service::start(config, embedder).await?;
+    let mut reports = Vec::new();
+    let mut samples = Vec::new();
+    for mode in [SearchMode::Bm25, SearchMode::Vector, SearchMode::Hybrid] {
+        let s = service.clone();
+        let q = queries.clone();
+        let (report, mode_samples) = tokio::task::spawn_blocking(move || evaluate(&s, &q, mode))
+            .await
+            .map_err(|e| crate::error::Error::Internal(e.to_string()))??;
+        if mode == SearchMode::Hybrid {
+            samples = mode_samples;
+        }
+        reports.push(report);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&reports).unwrap_or_default());
+    } else {
+        println!("{} queries from {}", queries.len(), args.file.display());
+        println!("{:<10} {:>8} {:>8} {:>8} {:>8} {:>8}", "mode", "R@1", "R@3", "R@10", "MRR@10", "nDCG@10");
+        for r in &reports {
+            println!("{}", row(&format!("{:?}", r.mode).to_lowercase(), &r.overall));
+        }
+        let kinds: Vec<String> = reports[0].by_kind.keys().cloned().collect();
+        for kind in kinds {
+            println!("\n{kind} ({} queries)", reports[0].by_kind[&kind].queries);
+            for r in &reports {
+                println!("{}", row(&format!("  {:?}", r.mode).to_lowercase(), &r.by_kind[&kind]));
+            }
+        }
+        let hybrid = &reports[2];
+        if !hybrid.misses.is_empty() {
+            println!("\nhybrid misses (no right entry in the top 10): {}", hybrid.misses.join(", "));
+        }
+    }
+    let current = service.config().relevance;
+    let (table, ece) = reliability(&current, &samples);
+    println!("\nrelevance calibration (hybrid top 10): expected calibration error {ece:.3}");
+    for (mean, rate, count) in &table {
+        println!("  predicted {mean:.2}  observed {rate:.2}  ({count} hits)");
+    }
+    if args.calibrate {
+        let fitted = fit_relevance(&samples);
+        let (_, fitted_ece) = reliability(&fitted, &samples);
+        println!(
+            "\nfitted: bias {:.3}, weights [bm25, cosine, 1/rank, margin, agreement] = {:?}; calibration error {fitted_ece:.3}",
+            fitted.bias,
+            fitted.weights.map(|w| (w * 1000.0).round() / 1000.0)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,63 @@
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{load_embedder, Dirs};
+use crate::error::{Error, Result};
+use crate::index::Progress;
+use crate::kb::load_kb;
+use crate::service::{build_generation, connect_qdrant};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    dirs: Dirs,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(args: Args) -> Result<()> {
+    let config = args.dirs.config()?;
+    // Validate before loading the model: a broken KB fails in milliseconds.
+    load_kb(&config.kb_dir)?;
+    let embedder = load_embedder(&config)?;
+    let qdrant = connect_qdrant(&config)?;
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} chunks ({per_sec}, eta {eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let shown = bar.clone();
+    let progress = Box::new(move |p: Progress| match p {
+        Progress::Embedding { done, total } => {
+            shown.set_message("embedding");
+            shown.set_length(total as u64);
+            shown.set_position(done as u64);
+        }
+        Progress::Indexing => shown.set_message("indexing"),
+        Progress::Switching => shown.set_message("switching"),
+    });
+    let runtime = tokio::runtime::Handle::current();
+    let report = tokio::task::spawn_blocking(move || {
+        build_generation(&config, embedder.as_ref(), qdrant.as_ref(), &runtime, &*progress)
+    })
+    .await
+    .map_err(|e| Error::Internal(e.to_string()))?;
+    bar.finish_and_clear();
+    let report = report?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    } else {
+        println!(
+            "{}: {} entries, {} chunks ({} embedded, {} reused) in {:.1} s ({:.0} entries/s)",
+            report.generation,
+            report.entries,
+            report.chunks,
+            report.embedded_chunks,
+            report.reused_chunks,
+            report.seconds,
+            report.entries_per_second
+        );
+    }
+    Ok(())
+}

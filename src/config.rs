@@ -1,0 +1,96 @@
+//! Configuration from the environment (12-factor), with defaults that run offline on
+//! the embedded stores. CLI flags override the matching variables.
+
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+use crate::index::qdrant::QdrantConfig;
+use crate::index::{FusionConfig, RelevanceModel};
+
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8000";
+pub const ORT_LIBRARY: &str = "libonnxruntime.so.1.31.1";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub kb_dir: PathBuf,
+    pub data_dir: PathBuf,
+    pub addr: String,
+    /// Directory with model.onnx, tokenizer files and devicekb-model.toml.
+    pub model_dir: PathBuf,
+    /// ONNX Runtime shared library.
+    pub ort_dylib: PathBuf,
+    pub embed_threads: usize,
+    /// Searches (and embeddings) running at once on the blocking pool.
+    pub search_concurrency: usize,
+    pub query_cache_size: usize,
+    /// Key required by admin endpoints; admin endpoints are disabled without one.
+    pub admin_api_key: Option<String>,
+    pub qdrant: Option<QdrantConfig>,
+    pub fusion: FusionConfig,
+    pub relevance: RelevanceModel,
+    /// How often a server checks whether another process switched generations.
+    pub watch_interval_ms: u64,
+}
+
+/// The cache directory where `make setup` puts the model and ONNX Runtime.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("DEVICEKB_CACHE") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join(".cache").join("devicekb")
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parsed<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| Error::Config(format!("{name}={v} is not a valid value"))),
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self> {
+        let cache = cache_dir();
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let fusion_default = FusionConfig::default();
+        let fusion = FusionConfig {
+            rrf_k: parsed("DEVICEKB_RRF_K", fusion_default.rrf_k)?,
+            bm25_weight: parsed("DEVICEKB_BM25_WEIGHT", fusion_default.bm25_weight)?,
+            vector_weight: parsed("DEVICEKB_VECTOR_WEIGHT", fusion_default.vector_weight)?,
+            candidates: parsed("DEVICEKB_FUSION_CANDIDATES", fusion_default.candidates)?,
+        };
+        if fusion.rrf_k <= 0.0 || fusion.bm25_weight < 0.0 || fusion.vector_weight < 0.0 || fusion.candidates == 0 {
+            return Err(Error::Config("fusion settings must be positive".into()));
+        }
+        Ok(Config {
+            kb_dir: var("DEVICEKB_KB_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("kb")),
+            data_dir: var("DEVICEKB_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("data")),
+            addr: var("DEVICEKB_ADDR").unwrap_or_else(|| DEFAULT_ADDR.to_string()),
+            model_dir: var("DEVICEKB_MODEL_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| cache.join("models").join("multilingual-e5-small")),
+            ort_dylib: var("ORT_DYLIB_PATH")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| cache.join("ort").join(ORT_LIBRARY)),
+            embed_threads: parsed("DEVICEKB_EMBED_THREADS", cores.min(4))?,
+            search_concurrency: parsed("DEVICEKB_SEARCH_CONCURRENCY", (cores * 2).max(2))?,
+            query_cache_size: parsed("DEVICEKB_QUERY_CACHE", 10_000)?,
+            admin_api_key: var("DEVICEKB_ADMIN_KEY"),
+            qdrant: var("QDRANT_URL").map(|url| QdrantConfig {
+                url,
+                api_key: var("QDRANT_API_KEY"),
+                alias: var("QDRANT_COLLECTION").unwrap_or_else(|| "devicekb".into()),
+            }),
+            fusion,
+            relevance: RelevanceModel::default(),
+            watch_interval_ms: parsed("DEVICEKB_WATCH_INTERVAL_MS", 1000)?,
+        })
+    }
+}

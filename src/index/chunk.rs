@@ -1,0 +1,84 @@
+//! Splits entries into passages for dense embedding. Most entries fit in one passage;
+//! long ones (imported manuals) are cut into overlapping word windows, each led by the
+//! title so it keeps its subject. An entry's vector score is that of its best chunk.
+
+use sha2::{Digest, Sha256};
+
+use crate::kb::KbEntry;
+
+/// Words per chunk: ~300 e5 tokens of French, well under the 512-token limit.
+pub const CHUNK_WORDS: usize = 200;
+pub const CHUNK_STRIDE: usize = 150;
+
+pub fn chunk_entry(entry: &KbEntry) -> Vec<String> {
+    let text = entry.passage_text();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.len() <= CHUNK_WORDS {
+        return vec![text];
+    }
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    loop {
+        let end = (start + CHUNK_WORDS).min(words.len());
+        let body = words[start..end].join(" ");
+        chunks.push(if start == 0 {
+            body
+        } else {
+            format!("{}. {body}", entry.title.trim())
+        });
+        if end == words.len() {
+            break;
+        }
+        start += CHUNK_STRIDE;
+    }
+    chunks
+}
+
+/// Key under which a chunk's vector is reused across generations: same model, same text.
+pub fn chunk_key(model_name: &str, chunk: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(model_name.as_bytes());
+    h.update([0u8]);
+    h.update(chunk.as_bytes());
+    hex::encode(h.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kb::{Category, Lang};
+
+    fn entry(description: String) -> KbEntry {
+        KbEntry {
+            id: "x".into(),
+            title: "Titre".into(),
+            lang: Lang::Fr,
+            manufacturer: String::new(),
+            models: vec![],
+            category: Category::General,
+            error_codes: vec![],
+            symptoms: vec![],
+            description,
+            cause: String::new(),
+            solution: String::new(),
+            steps: vec![],
+            tags: vec![],
+            source: "s".into(),
+        }
+    }
+
+    #[test]
+    fn short_entries_are_one_chunk() {
+        assert_eq!(chunk_entry(&entry("court".into())).len(), 1);
+    }
+
+    #[test]
+    fn long_entries_overlap_and_cover_every_word() {
+        let words: Vec<String> = (0..500).map(|i| format!("w{i}")).collect();
+        let chunks = chunk_entry(&entry(words.join(" ")));
+        assert!(chunks.len() >= 3);
+        assert!(chunks[1].starts_with("Titre. "));
+        assert!(chunks.last().unwrap().contains("w499"));
+        assert!(chunks.iter().all(|c| c.split_whitespace().count() <= CHUNK_WORDS + 1));
+    }
+}

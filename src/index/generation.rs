@@ -1,0 +1,150 @@
+//! An index generation: everything one search needs (entries, BM25 index, vectors),
+//! built once and never modified. The data directory holds
+//!
+//! ```text
+//! data/generations/gen-000007/{manifest.json, entries.json, tantivy/, vectors.bin}
+//! data/CURRENT            "gen-000007": the generation searches use
+//! ```
+//!
+//! A reindex builds `gen-N.partial`, renames it to `gen-N`, then replaces `CURRENT`
+//! by rename, so a reader sees either the old or the new generation, never a mix.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::bm25::Bm25Index;
+use super::vector::{ChunkVectors, EmbeddedVectorStore, VectorStore, VECTORS_FILE};
+use crate::error::{Error, Result};
+use crate::kb::catalogue::model_key;
+use crate::kb::{Catalogue, KbEntry, PrinterModel};
+
+pub const GENERATIONS_DIR: &str = "generations";
+pub const CURRENT_FILE: &str = "CURRENT";
+pub const MANIFEST_FILE: &str = "manifest.json";
+pub const ENTRIES_FILE: &str = "entries.json";
+pub const TANTIVY_DIR: &str = "tantivy";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub generation: u64,
+    /// Seconds since the Unix epoch.
+    pub created_at: u64,
+    pub kb_dir: String,
+    pub model: String,
+    pub dim: usize,
+    pub entries: usize,
+    pub chunks: usize,
+    /// Reuse key of each chunk vector (see `chunk::chunk_key`), in vector order.
+    pub chunk_keys: Vec<String>,
+    /// Content hash of each entry, by id.
+    pub content_hashes: HashMap<String, String>,
+    /// Qdrant collection holding this generation's vectors, when a server is used.
+    #[serde(default)]
+    pub qdrant_collection: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredEntries {
+    pub entries: Vec<KbEntry>,
+    pub models: Vec<PrinterModel>,
+}
+
+pub fn generation_name(id: u64) -> String {
+    format!("gen-{id:06}")
+}
+
+pub fn generations_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join(GENERATIONS_DIR)
+}
+
+/// The generation `CURRENT` points at, if any.
+pub fn current_generation_name(data_dir: &Path) -> Result<Option<String>> {
+    let path = data_dir.join(CURRENT_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some(text.trim().to_string()).filter(|s| !s.is_empty())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
+    }
+}
+
+pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::Index(format!("{}: {e}", path.display())))
+}
+
+/// A loaded generation, shared by every search running on it.
+pub struct Generation {
+    pub name: String,
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub entries: Vec<KbEntry>,
+    pub catalogue: Catalogue,
+    pub bm25: Bm25Index,
+    pub vectors: Box<dyn VectorStore>,
+    by_id: HashMap<String, u32>,
+}
+
+impl Generation {
+    /// Opens `dir` with its embedded vectors, or with `vectors` when given (Qdrant).
+    pub fn open(dir: &Path, vectors: Option<Box<dyn VectorStore>>) -> Result<Arc<Generation>> {
+        let manifest: Manifest = read_json(&dir.join(MANIFEST_FILE))?;
+        let stored: StoredEntries = read_json(&dir.join(ENTRIES_FILE))?;
+        let bm25 = Bm25Index::open(&dir.join(TANTIVY_DIR))?;
+        if bm25.num_docs() as usize != stored.entries.len() {
+            return Err(Error::Index(format!(
+                "{}: the BM25 index has {} documents for {} entries",
+                dir.display(),
+                bm25.num_docs(),
+                stored.entries.len()
+            )));
+        }
+        let vectors = match vectors {
+            Some(v) => v,
+            None => {
+                let chunk_vectors = ChunkVectors::load(&dir.join(VECTORS_FILE))?;
+                if chunk_vectors.chunk_entry.iter().any(|&e| e as usize >= stored.entries.len()) {
+                    return Err(Error::Index(format!("{}: vectors point past the entries", dir.display())));
+                }
+                Box::new(EmbeddedVectorStore::new(chunk_vectors, entry_model_keys(&stored.entries)))
+            }
+        };
+        let by_id = stored
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.id.clone(), i as u32))
+            .collect();
+        Ok(Arc::new(Generation {
+            name: dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            dir: dir.to_path_buf(),
+            manifest,
+            catalogue: Catalogue::from_models(stored.models),
+            entries: stored.entries,
+            bm25,
+            vectors,
+            by_id,
+        }))
+    }
+
+    pub fn entry(&self, ord: u32) -> &KbEntry {
+        &self.entries[ord as usize]
+    }
+
+    pub fn ord_of(&self, id: &str) -> Option<u32> {
+        self.by_id.get(id).copied()
+    }
+}
+
+/// Model keys of each entry, in entry order (empty for generic entries).
+pub fn entry_model_keys(entries: &[KbEntry]) -> Vec<Vec<String>> {
+    entries
+        .iter()
+        .map(|e| e.models.iter().map(|m| model_key(m)).collect())
+        .collect()
+}

@@ -1,0 +1,15 @@
+//! Retrieval: BM25 (tantivy), dense vectors (embedded store or Qdrant), hybrid fusion,
+//! and index generations built by reindex.
+
+pub mod analyzer;
+pub mod bm25;
+pub mod chunk;
+pub mod fusion;
+pub mod generation;
+pub mod qdrant;
+pub mod reindex;
+pub mod vector;
+
+pub use fusion::{FusedHit, FusionConfig, RelevanceModel};
+pub use generation::Generation;
+pub use reindex::{reindex, Progress, ReindexReport};

@@ -1,0 +1,256 @@
+//! Builds a new generation from the KB files and switches to it atomically.
+//!
+//! Every file is validated first; on any error nothing is written and the serving
+//! generation stays. Vectors of chunks whose text did not change are copied from the
+//! current generation, so only new or edited entries are embedded again.
+
+use std::collections::HashMap;
+use std::fs::TryLockError;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use super::bm25;
+use super::chunk::{chunk_entry, chunk_key};
+use super::generation::{
+    current_generation_name, generation_name, generations_dir, read_json, Manifest,
+    StoredEntries, CURRENT_FILE, ENTRIES_FILE, MANIFEST_FILE, TANTIVY_DIR,
+};
+use super::vector::{ChunkVectors, VECTORS_FILE};
+use crate::embed::Embedder;
+use crate::error::{Error, Result};
+use crate::kb::load_kb;
+
+/// How many generations to keep on disk (the current one included).
+pub const KEEP_GENERATIONS: usize = 3;
+const EMBED_BATCH: usize = 32;
+
+/// Progress of a reindex, for a progress bar.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress {
+    Embedding { done: usize, total: usize },
+    Indexing,
+    Switching,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReindexReport {
+    pub generation: String,
+    pub entries: usize,
+    pub chunks: usize,
+    pub embedded_chunks: usize,
+    pub reused_chunks: usize,
+    pub seconds: f64,
+    pub entries_per_second: f64,
+}
+
+/// Hook to push a generation's vectors to an external store before the switch.
+pub trait VectorPublisher {
+    /// Returns the collection name recorded in the manifest.
+    fn publish(&self, generation: u64, vectors: &ChunkVectors, entry_models: &[Vec<String>], entry_ids: &[String]) -> Result<String>;
+    /// Called after `CURRENT` points at `generation`.
+    fn activate(&self, collection: &str) -> Result<()>;
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let bytes = serde_json::to_vec(value).map_err(|e| Error::Internal(e.to_string()))?;
+    std::fs::write(path, bytes).map_err(|e| Error::io(format!("writing {}", path.display()), e))
+}
+
+/// Vectors of the current generation by chunk key, when made by the same model.
+fn reusable_vectors(data_dir: &Path, model: &str, dim: usize) -> HashMap<String, Vec<f32>> {
+    let Ok(Some(name)) = current_generation_name(data_dir) else {
+        return HashMap::new();
+    };
+    let dir = generations_dir(data_dir).join(name);
+    let (Ok(manifest), Ok(vectors)) = (
+        read_json::<Manifest>(&dir.join(MANIFEST_FILE)),
+        ChunkVectors::load(&dir.join(VECTORS_FILE)),
+    ) else {
+        return HashMap::new();
+    };
+    if manifest.model != model || manifest.dim != dim || manifest.chunk_keys.len() != vectors.len() {
+        return HashMap::new();
+    }
+    manifest
+        .chunk_keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.clone(), vectors.vector(i).to_vec()))
+        .collect()
+}
+
+fn next_generation_id(gens: &Path) -> Result<u64> {
+    let mut max = 0;
+    if gens.is_dir() {
+        for item in std::fs::read_dir(gens).map_err(|e| Error::io(format!("listing {}", gens.display()), e))? {
+            let item = item.map_err(|e| Error::io("listing generations", e))?;
+            let name = item.file_name().to_string_lossy().into_owned();
+            if let Some(n) = name
+                .strip_prefix("gen-")
+                .and_then(|s| s.split('.').next())
+                .and_then(|s| s.parse::<u64>().ok())
+            {
+                max = max.max(n);
+            }
+        }
+    }
+    Ok(max + 1)
+}
+
+/// Removes unfinished builds and all but the newest `KEEP_GENERATIONS` generations.
+/// A server still searching an old generation keeps its open files (mmap) until it drops it.
+fn collect_garbage(gens: &Path, current: &str) {
+    let Ok(read) = std::fs::read_dir(gens) else { return };
+    let mut finished: Vec<String> = Vec::new();
+    for item in read.flatten() {
+        let name = item.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".partial") {
+            let _ = std::fs::remove_dir_all(item.path());
+        } else if name.starts_with("gen-") {
+            finished.push(name);
+        }
+    }
+    finished.sort();
+    let excess = finished.len().saturating_sub(KEEP_GENERATIONS);
+    for name in finished.into_iter().take(excess) {
+        if name != current {
+            let _ = std::fs::remove_dir_all(gens.join(&name));
+        }
+    }
+}
+
+/// Validates `kb_dir`, builds the next generation under `data_dir` and makes it current.
+pub fn reindex(
+    kb_dir: &Path,
+    data_dir: &Path,
+    embedder: &dyn Embedder,
+    publisher: Option<&dyn VectorPublisher>,
+    progress: &dyn Fn(Progress),
+) -> Result<ReindexReport> {
+    let started = Instant::now();
+    let kb = load_kb(kb_dir)?;
+    let gens = generations_dir(data_dir);
+    std::fs::create_dir_all(&gens).map_err(|e| Error::io(format!("creating {}", gens.display()), e))?;
+    let lock_path = data_dir.join("reindex.lock");
+    let lock = std::fs::File::create(&lock_path).map_err(|e| Error::io(format!("creating {}", lock_path.display()), e))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            return Err(Error::Conflict("another reindex is running on this data directory".into()))
+        }
+        Err(TryLockError::Error(e)) => return Err(Error::io("locking the data directory", e)),
+    }
+
+    let id = next_generation_id(&gens)?;
+    let name = generation_name(id);
+    let partial: PathBuf = gens.join(format!("{name}.partial"));
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial).map_err(|e| Error::io("removing an unfinished build", e))?;
+    }
+    std::fs::create_dir_all(&partial).map_err(|e| Error::io(format!("creating {}", partial.display()), e))?;
+
+    // Chunks, and which of them need the model.
+    let model = embedder.name().to_string();
+    let mut reuse = reusable_vectors(data_dir, &model, embedder.dim());
+    let mut chunk_texts: Vec<(u32, String, String)> = Vec::new();
+    for (ord, entry) in kb.entries.iter().enumerate() {
+        for chunk in chunk_entry(entry) {
+            let key = chunk_key(&model, &chunk);
+            chunk_texts.push((ord as u32, key, chunk));
+        }
+    }
+    let missing: Vec<usize> = chunk_texts
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, key, _))| !reuse.contains_key(key))
+        .map(|(i, _)| i)
+        .collect();
+    let mut fresh: HashMap<String, Vec<f32>> = HashMap::new();
+    progress(Progress::Embedding { done: 0, total: missing.len() });
+    for (batch_no, batch) in missing.chunks(EMBED_BATCH).enumerate() {
+        let texts: Vec<&str> = batch.iter().map(|&i| chunk_texts[i].2.as_str()).collect();
+        let vectors = embedder.embed_passages(&texts)?;
+        for (&i, v) in batch.iter().zip(vectors) {
+            fresh.insert(chunk_texts[i].1.clone(), v);
+        }
+        progress(Progress::Embedding {
+            done: (batch_no * EMBED_BATCH + batch.len()).min(missing.len()),
+            total: missing.len(),
+        });
+    }
+    let mut vectors = ChunkVectors::new(embedder.dim());
+    for (ord, key, _) in &chunk_texts {
+        let v = fresh
+            .get(key)
+            .or_else(|| reuse.get(key))
+            .ok_or_else(|| Error::Internal("a chunk has no vector".into()))?;
+        vectors.push(*ord, v);
+    }
+    reuse.clear();
+
+    progress(Progress::Indexing);
+    bm25::build(&partial.join(TANTIVY_DIR), &kb.entries, &kb.catalogue)?;
+    vectors.save(&partial.join(VECTORS_FILE))?;
+    write_json(
+        &partial.join(ENTRIES_FILE),
+        &StoredEntries {
+            entries: kb.entries.clone(),
+            models: kb.catalogue.models().to_vec(),
+        },
+    )?;
+    let entry_models = super::generation::entry_model_keys(&kb.entries);
+    let qdrant_collection = match publisher {
+        Some(p) => {
+            let ids: Vec<String> = kb.entries.iter().map(|e| e.id.clone()).collect();
+            Some(p.publish(id, &vectors, &entry_models, &ids)?)
+        }
+        None => None,
+    };
+    let manifest = Manifest {
+        generation: id,
+        created_at: now_secs(),
+        kb_dir: kb_dir.display().to_string(),
+        model,
+        dim: embedder.dim(),
+        entries: kb.entries.len(),
+        chunks: vectors.len(),
+        chunk_keys: chunk_texts.iter().map(|(_, k, _)| k.clone()).collect(),
+        content_hashes: kb.entries.iter().map(|e| (e.id.clone(), e.content_hash())).collect(),
+        qdrant_collection: qdrant_collection.clone(),
+    };
+    write_json(&partial.join(MANIFEST_FILE), &manifest)?;
+
+    progress(Progress::Switching);
+    let final_dir = gens.join(&name);
+    std::fs::rename(&partial, &final_dir).map_err(|e| Error::io(format!("publishing {}", final_dir.display()), e))?;
+    let tmp = data_dir.join(format!("{CURRENT_FILE}.tmp"));
+    std::fs::write(&tmp, format!("{name}\n"))
+        .and_then(|_| std::fs::File::open(&tmp)?.sync_all())
+        .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, data_dir.join(CURRENT_FILE)).map_err(|e| Error::io("switching CURRENT", e))?;
+    if let (Some(p), Some(c)) = (publisher, &qdrant_collection) {
+        p.activate(c)?;
+    }
+    collect_garbage(&gens, &name);
+    drop(lock);
+
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(ReindexReport {
+        generation: name,
+        entries: kb.entries.len(),
+        chunks: vectors.len(),
+        embedded_chunks: missing.len(),
+        reused_chunks: vectors.len() - missing.len(),
+        seconds,
+        entries_per_second: kb.entries.len() as f64 / seconds.max(1e-9),
+    })
+}

@@ -1,0 +1,206 @@
+//! Dense retrieval. Two stores answer the same question, "which entries have the chunk
+//! nearest to this vector": the embedded store (exact scan over vectors in memory,
+//! persisted in the generation directory) and a Qdrant server.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use crate::embed::dot;
+use crate::error::{Error, Result};
+
+const MAGIC: &[u8; 8] = b"DKBVEC01";
+pub const VECTORS_FILE: &str = "vectors.bin";
+
+pub trait VectorStore: Send + Sync {
+    /// Best entries for `query` as (entry ord, cosine of its best chunk), best first.
+    /// `models`: model keys an entry must carry (generic entries always pass).
+    fn search(&self, query: &[f32], models: Option<&[String]>, limit: usize) -> Result<Vec<(u32, f32)>>;
+    /// Number of chunk vectors held.
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// "embedded" or "qdrant", for /health and /models.
+    fn backend(&self) -> &'static str;
+}
+
+/// Vectors of one generation, row-major, with the entry each chunk belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkVectors {
+    pub dim: usize,
+    pub data: Vec<f32>,
+    pub chunk_entry: Vec<u32>,
+}
+
+impl ChunkVectors {
+    pub fn new(dim: usize) -> Self {
+        ChunkVectors {
+            dim,
+            data: Vec::new(),
+            chunk_entry: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, entry: u32, vector: &[f32]) {
+        debug_assert_eq!(vector.len(), self.dim);
+        self.data.extend_from_slice(vector);
+        self.chunk_entry.push(entry);
+    }
+
+    pub fn len(&self) -> usize {
+        self.chunk_entry.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.chunk_entry.is_empty()
+    }
+
+    pub fn vector(&self, chunk: usize) -> &[f32] {
+        &self.data[chunk * self.dim..(chunk + 1) * self.dim]
+    }
+
+    /// Writes `MAGIC, dim u32, count u32, entry ords u32 × count, f32 × count × dim` (LE).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut out = Vec::with_capacity(16 + self.chunk_entry.len() * 4 + self.data.len() * 4);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(self.dim as u32).to_le_bytes());
+        out.extend_from_slice(&(self.chunk_entry.len() as u32).to_le_bytes());
+        for e in &self.chunk_entry {
+            out.extend_from_slice(&e.to_le_bytes());
+        }
+        for x in &self.data {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        let mut f = std::fs::File::create(path).map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
+        f.write_all(&out)
+            .and_then(|_| f.sync_all())
+            .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let bad = || Error::Index(format!("{} is not a devicekb vector file", path.display()));
+        if bytes.len() < 16 || &bytes[..8] != MAGIC {
+            return Err(bad());
+        }
+        let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+        let dim = u32_at(8) as usize;
+        let count = u32_at(12) as usize;
+        let expected = 16 + count * 4 + count * dim * 4;
+        if bytes.len() != expected || dim == 0 {
+            return Err(bad());
+        }
+        let chunk_entry = (0..count).map(|i| u32_at(16 + i * 4)).collect();
+        let base = 16 + count * 4;
+        let data = bytes[base..]
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+            .collect();
+        Ok(ChunkVectors { dim, data, chunk_entry })
+    }
+}
+
+/// Exact search over vectors in memory: right for KBs up to ~100k chunks.
+pub struct EmbeddedVectorStore {
+    vectors: ChunkVectors,
+    /// Model keys of each entry (by ord); empty = generic.
+    entry_models: Vec<Vec<String>>,
+}
+
+impl EmbeddedVectorStore {
+    pub fn new(vectors: ChunkVectors, entry_models: Vec<Vec<String>>) -> Self {
+        EmbeddedVectorStore { vectors, entry_models }
+    }
+
+    fn allowed(&self, entry: u32, models: Option<&[String]>) -> bool {
+        match models {
+            None => true,
+            Some(wanted) => {
+                let has = &self.entry_models[entry as usize];
+                has.is_empty() || has.iter().any(|m| wanted.contains(m))
+            }
+        }
+    }
+}
+
+impl VectorStore for EmbeddedVectorStore {
+    fn search(&self, query: &[f32], models: Option<&[String]>, limit: usize) -> Result<Vec<(u32, f32)>> {
+        if query.len() != self.vectors.dim {
+            return Err(Error::Embedding(format!(
+                "query vector has {} dimensions, the index {}",
+                query.len(),
+                self.vectors.dim
+            )));
+        }
+        let mut best = vec![f32::NEG_INFINITY; self.entry_models.len()];
+        for (chunk, &entry) in self.vectors.chunk_entry.iter().enumerate() {
+            let score = dot(query, self.vectors.vector(chunk));
+            let slot = &mut best[entry as usize];
+            if score > *slot {
+                *slot = score;
+            }
+        }
+        let mut hits: Vec<(u32, f32)> = best
+            .into_iter()
+            .enumerate()
+            .filter(|(e, s)| s.is_finite() && self.allowed(*e as u32, models))
+            .map(|(e, s)| (e as u32, s))
+            .collect();
+        let limit = limit.min(hits.len());
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        hits.select_nth_unstable_by(limit - 1, |a, b| b.1.total_cmp(&a.1));
+        hits.truncate(limit);
+        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ok(hits)
+    }
+
+    fn len(&self) -> usize {
+        self.vectors.len()
+    }
+
+    fn backend(&self) -> &'static str {
+        "embedded"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> EmbeddedVectorStore {
+        let mut v = ChunkVectors::new(2);
+        v.push(0, &[1.0, 0.0]);
+        v.push(1, &[0.0, 1.0]);
+        v.push(1, &[0.8, 0.6]);
+        v.push(2, &[0.6, 0.8]);
+        EmbeddedVectorStore::new(v, vec![vec!["a".into()], vec!["b".into()], vec![]])
+    }
+
+    #[test]
+    fn best_chunk_scores_the_entry() {
+        let hits = store().search(&[1.0, 0.0], None, 10).unwrap();
+        assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), vec![0, 1, 2]);
+        assert!((hits[1].1 - 0.8).abs() < 1e-6);
+    }
+
+    #[test]
+    fn model_filter_keeps_generic_entries() {
+        let hits = store().search(&[1.0, 0.0], Some(&["b".to_string()]), 10).unwrap();
+        assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), vec![1, 2]);
+    }
+
+    #[test]
+    fn save_and_load_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.bin");
+        store().vectors.save(&path).unwrap();
+        assert_eq!(ChunkVectors::load(&path).unwrap(), store().vectors);
+        std::fs::write(&path, b"garbage").unwrap();
+        assert!(ChunkVectors::load(&path).is_err());
+    }
+}

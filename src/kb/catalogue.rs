@@ -1,0 +1,151 @@
+//! The printer-model catalogue (`kb/catalogue/models.toml`): canonical names and the
+//! other spellings people use, so "c750n" and "Lexmark C750" mean the same printer.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result, ValidationError};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrinterModel {
+    pub manufacturer: String,
+    pub name: String,
+    #[serde(default)]
+    pub series: String,
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+impl PrinterModel {
+    /// "Manufacturer Name", the form entries and API answers use.
+    pub fn canonical(&self) -> String {
+        format!("{} {}", self.manufacturer, self.name)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogueFile {
+    #[serde(default)]
+    model: Vec<PrinterModel>,
+}
+
+/// Lookup key: lowercase, with spaces, dashes and dots removed ("C 750" == "c750").
+pub fn model_key(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Catalogue {
+    models: Vec<PrinterModel>,
+    by_key: HashMap<String, usize>,
+}
+
+impl Catalogue {
+    pub fn from_models(models: Vec<PrinterModel>) -> Self {
+        let mut by_key = HashMap::new();
+        for (i, m) in models.iter().enumerate() {
+            by_key.insert(model_key(&m.canonical()), i);
+            by_key.entry(model_key(&m.name)).or_insert(i);
+            for alias in &m.aliases {
+                by_key.entry(model_key(alias)).or_insert(i);
+                by_key
+                    .entry(model_key(&format!("{} {}", m.manufacturer, alias)))
+                    .or_insert(i);
+            }
+        }
+        Catalogue { models, by_key }
+    }
+
+    /// Reads the catalogue; a missing file is an empty catalogue, a broken one an error.
+    pub fn load(path: &Path) -> Result<Self> {
+        if !path.exists() {
+            return Ok(Catalogue::default());
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        Self::parse(&text, &path.display().to_string()).map_err(|e| Error::KbInvalid(vec![e]))
+    }
+
+    pub fn parse(text: &str, file: &str) -> std::result::Result<Self, ValidationError> {
+        let parsed: CatalogueFile = toml::from_str(text).map_err(|e| ValidationError {
+            file: file.to_string(),
+            line: e.span().map(|s| line_of(text, s.start)),
+            field: None,
+            message: e.message().trim().to_string(),
+        })?;
+        Ok(Self::from_models(parsed.model))
+    }
+
+    pub fn models(&self) -> &[PrinterModel] {
+        &self.models
+    }
+
+    /// Resolves any known spelling to the catalogue model.
+    pub fn resolve(&self, name: &str) -> Option<&PrinterModel> {
+        self.by_key.get(&model_key(name)).map(|&i| &self.models[i])
+    }
+
+    /// Every spelling of a canonical model name (lowercased), for exact-token indexing.
+    pub fn spellings(&self, canonical: &str) -> Vec<String> {
+        let mut out = vec![canonical.to_lowercase()];
+        if let Some(m) = self.resolve(canonical) {
+            out.push(m.name.to_lowercase());
+            out.extend(m.aliases.iter().map(|a| a.to_lowercase()));
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// 1-based line number of a byte offset.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalogue() -> Catalogue {
+        Catalogue::parse(
+            r#"
+[[model]]
+manufacturer = "Lexmark"
+name = "C750"
+aliases = ["C750n", "C 750"]
+"#,
+            "models.toml",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn resolves_aliases_and_spacing() {
+        let c = catalogue();
+        for spelling in ["Lexmark C750", "c750", "C750N", "c 750", "lexmark c750n", "C-750"] {
+            assert_eq!(
+                c.resolve(spelling).map(|m| m.canonical()),
+                Some("Lexmark C750".to_string()),
+                "{spelling}"
+            );
+        }
+        assert!(c.resolve("C760").is_none());
+    }
+
+    #[test]
+    fn broken_catalogue_names_the_line() {
+        let err = Catalogue::parse("[[model]]\nmanufacturer = \"X\"\nname = 3\n", "m.toml")
+            .unwrap_err();
+        assert_eq!(err.line, Some(3));
+    }
+}

@@ -1,0 +1,145 @@
+//! Reads a KB directory: the catalogue and every entry file, collecting every problem
+//! instead of stopping at the first, so an editor fixes them all in one go.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::catalogue::{line_of, Catalogue};
+use super::entry::KbEntry;
+use super::validate::validate_entry;
+use crate::error::{Error, Result, ValidationError};
+
+pub const ENTRIES_DIR: &str = "entries";
+pub const CATALOGUE_FILE: &str = "catalogue/models.toml";
+
+/// A KB that passed validation.
+#[derive(Debug, Clone)]
+pub struct LoadedKb {
+    pub entries: Vec<KbEntry>,
+    pub catalogue: Catalogue,
+}
+
+static BACKTICKED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"`([A-Za-z_]+)`").expect("valid regex"));
+
+/// Parses one entry file's text.
+pub fn parse_entry(
+    text: &str,
+    file: &str,
+) -> std::result::Result<KbEntry, ValidationError> {
+    toml::from_str::<KbEntry>(text).map_err(|e| {
+        let message = e.message().trim().to_string();
+        let field = BACKTICKED
+            .captures(&message)
+            .map(|c| c[1].to_string());
+        let line = e
+            .span()
+            .map(|s| line_of(text, s.start))
+            .or_else(|| field.as_deref().and_then(|f| super::validate::field_line(text, f)));
+        ValidationError {
+            file: file.to_string(),
+            line,
+            field,
+            message,
+        }
+    })
+}
+
+/// Every `*.toml` under `dir`, sorted so loads are deterministic.
+fn entry_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let read = std::fs::read_dir(&d).map_err(|e| Error::io(format!("listing {}", d.display()), e))?;
+        for item in read {
+            let item = item.map_err(|e| Error::io(format!("listing {}", d.display()), e))?;
+            let path = item.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|x| x == "toml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Loads and validates the whole KB under `kb_dir`. On any problem, returns
+/// `Error::KbInvalid` with every problem found.
+pub fn load_kb(kb_dir: &Path) -> Result<LoadedKb> {
+    if !kb_dir.is_dir() {
+        return Err(Error::Config(format!(
+            "the KB directory {} does not exist",
+            kb_dir.display()
+        )));
+    }
+    let mut errors = Vec::new();
+    let catalogue = match Catalogue::load(&kb_dir.join(CATALOGUE_FILE)) {
+        Ok(c) => c,
+        Err(Error::KbInvalid(mut e)) => {
+            errors.append(&mut e);
+            Catalogue::default()
+        }
+        Err(other) => return Err(other),
+    };
+    let entries_dir = kb_dir.join(ENTRIES_DIR);
+    let files = if entries_dir.is_dir() {
+        entry_files(&entries_dir)?
+    } else {
+        Vec::new()
+    };
+    let mut entries = Vec::with_capacity(files.len());
+    let mut seen: HashMap<String, String> = HashMap::new();
+    for path in files {
+        let shown = path
+            .strip_prefix(kb_dir)
+            .map(|p| Path::new(kb_dir.file_name().unwrap_or_default()).join(p))
+            .unwrap_or_else(|_| path.clone())
+            .display()
+            .to_string();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(ValidationError {
+                    file: shown,
+                    line: None,
+                    field: None,
+                    message: format!("cannot read the file: {e}"),
+                });
+                continue;
+            }
+        };
+        let entry = match parse_entry(&text, &shown) {
+            Ok(entry) => entry,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let stem = path.file_stem().and_then(|s| s.to_str());
+        let mut problems = validate_entry(&entry, &shown, stem, &text, &catalogue);
+        if let Some(first) = seen.get(&entry.id) {
+            problems.push(ValidationError {
+                file: shown.clone(),
+                line: super::validate::field_line(&text, "id"),
+                field: Some("id".into()),
+                message: format!("duplicate id `{}`, already used by {first}", entry.id),
+            });
+        } else {
+            seen.insert(entry.id.clone(), shown.clone());
+        }
+        if problems.is_empty() {
+            entries.push(entry);
+        } else {
+            errors.extend(problems);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::KbInvalid(errors));
+    }
+    Ok(LoadedKb { entries, catalogue })
+}

@@ -1,0 +1,12 @@
+//! The knowledge base as files: entry format, catalogue, loading, validation and importers.
+
+pub mod catalogue;
+pub mod entry;
+pub mod import;
+pub mod lang;
+pub mod load;
+pub mod validate;
+
+pub use catalogue::{Catalogue, PrinterModel};
+pub use entry::{Category, KbEntry, Lang};
+pub use load::{load_kb, LoadedKb};

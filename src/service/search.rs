@@ -1,0 +1,220 @@
+//! Knowledge-base search: request validation, retrieval per mode, fusion, and the
+//! answer shape the earlier project's clients read.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::Service;
+use crate::error::{Error, Result};
+use crate::index::bm25::Bm25Query;
+use crate::index::fusion::fuse;
+use crate::index::{FusedHit, Generation};
+use crate::kb::catalogue::model_key;
+use crate::kb::lang::detect_lang;
+
+pub const MAX_QUERY_BYTES: usize = 2048;
+pub const MAX_LIMIT: usize = 100;
+pub const DEFAULT_LIMIT: usize = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchMode {
+    Bm25,
+    Vector,
+    #[default]
+    Hybrid,
+}
+
+impl SearchMode {
+    pub fn parse(value: &str) -> Option<SearchMode> {
+        match value.to_ascii_lowercase().as_str() {
+            "bm25" => Some(SearchMode::Bm25),
+            "vector" => Some(SearchMode::Vector),
+            "hybrid" => Some(SearchMode::Hybrid),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    pub query: String,
+    #[serde(default)]
+    pub model_filter: Option<String>,
+    #[serde(default)]
+    pub limit: Option<i64>,
+    #[serde(default)]
+    pub mode: Option<SearchMode>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RetrievalEvidence {
+    pub fused_score: f32,
+    pub bm25_rank: Option<usize>,
+    pub bm25_score: Option<f32>,
+    pub vector_rank: Option<usize>,
+    pub cosine: Option<f32>,
+}
+
+/// One hit, with the earlier project's field names first.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResult {
+    pub kb_id: String,
+    pub problem_title: String,
+    pub problem_description: String,
+    pub cause: String,
+    pub solution: String,
+    pub solution_steps: Vec<String>,
+    pub tags: Vec<String>,
+    pub manufacturer: String,
+    pub model_name: Option<String>,
+    /// Calibrated probability that this entry answers the query, in [0, 1].
+    pub relevance: f32,
+    pub models: Vec<String>,
+    pub error_codes: Vec<String>,
+    pub category: String,
+    pub lang: String,
+    pub source: String,
+    pub retrieval: RetrievalEvidence,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResponse {
+    pub query: String,
+    pub results: Vec<SearchResult>,
+    pub count: usize,
+    pub mode: SearchMode,
+    /// Canonical model the results were restricted to, if any.
+    pub model_filter: Option<String>,
+    pub generation: String,
+    pub took_ms: f64,
+}
+
+/// A checked request.
+#[derive(Debug, Clone)]
+pub struct ValidSearch {
+    pub query: String,
+    pub model_filter: Option<String>,
+    pub limit: usize,
+    pub mode: SearchMode,
+}
+
+impl SearchRequest {
+    pub fn validate(self) -> Result<ValidSearch> {
+        let query = self.query.trim().to_string();
+        if query.is_empty() {
+            return Err(Error::invalid("query", "must not be empty"));
+        }
+        if self.query.len() > MAX_QUERY_BYTES {
+            return Err(Error::invalid(
+                "query",
+                format!("is {} bytes long; the limit is {MAX_QUERY_BYTES}", self.query.len()),
+            ));
+        }
+        let limit = match self.limit {
+            None => DEFAULT_LIMIT,
+            Some(n) if (1..=MAX_LIMIT as i64).contains(&n) => n as usize,
+            Some(n) => {
+                return Err(Error::invalid("limit", format!("must be between 1 and {MAX_LIMIT}, got {n}")))
+            }
+        };
+        let model_filter = self.model_filter.map(|m| m.trim().to_string()).filter(|m| !m.is_empty());
+        Ok(ValidSearch {
+            query,
+            model_filter,
+            limit,
+            mode: self.mode.unwrap_or_default(),
+        })
+    }
+}
+
+fn to_result(generation: &Generation, hit: &FusedHit) -> SearchResult {
+    let e = generation.entry(hit.ord);
+    SearchResult {
+        kb_id: e.id.clone(),
+        problem_title: e.title.clone(),
+        problem_description: e.description.trim().to_string(),
+        cause: e.cause.trim().to_string(),
+        solution: e.solution_text(),
+        solution_steps: e.steps.clone(),
+        tags: e.tags.clone(),
+        manufacturer: e.manufacturer.clone(),
+        model_name: e.models.first().cloned(),
+        relevance: (hit.relevance * 10_000.0).round() / 10_000.0,
+        models: e.models.clone(),
+        error_codes: e.error_codes.clone(),
+        category: e.category.as_str().to_string(),
+        lang: e.lang.code().to_string(),
+        source: e.source.clone(),
+        retrieval: RetrievalEvidence {
+            fused_score: hit.fused_score,
+            bm25_rank: hit.bm25_rank,
+            bm25_score: hit.bm25_score,
+            vector_rank: hit.vector_rank,
+            cosine: hit.cosine,
+        },
+    }
+}
+
+impl Service {
+    /// Validates and runs a search on the current generation.
+    pub async fn search(self: &Arc<Self>, request: SearchRequest) -> Result<SearchResponse> {
+        let valid = request.validate()?;
+        let service = self.clone();
+        self.cpu(move || service.search_blocking(&valid)).await
+    }
+
+    /// The search itself; CPU-bound, call it from the blocking pool.
+    pub fn search_blocking(&self, q: &ValidSearch) -> Result<SearchResponse> {
+        let started = Instant::now();
+        let generation = self.generation();
+        let (hits, model_filter) = self.retrieve(&generation, q)?;
+        let results: Vec<SearchResult> = hits.iter().take(q.limit).map(|h| to_result(&generation, h)).collect();
+        Ok(SearchResponse {
+            query: q.query.clone(),
+            count: results.len(),
+            results,
+            mode: q.mode,
+            model_filter,
+            generation: generation.name.clone(),
+            took_ms: started.elapsed().as_secs_f64() * 1000.0,
+        })
+    }
+
+    /// Ranked, fused hits for `q` on `generation` (more than `q.limit` when available),
+    /// and the canonical model the search was restricted to.
+    pub fn retrieve(&self, generation: &Generation, q: &ValidSearch) -> Result<(Vec<FusedHit>, Option<String>)> {
+        let (model_keys, canonical) = match &q.model_filter {
+            None => (None, None),
+            Some(name) => match generation.catalogue.resolve(name) {
+                // An unknown model is not an error: nothing in the KB is specific to it.
+                None => return Ok((Vec::new(), None)),
+                Some(m) => (Some(vec![model_key(&m.canonical())]), Some(m.canonical())),
+            },
+        };
+        let candidates = self.config.fusion.candidates.max(q.limit);
+        let lang = detect_lang(&q.query);
+        let bm25 = if q.mode != SearchMode::Vector {
+            generation.bm25.search(
+                &Bm25Query {
+                    text: &q.query,
+                    models: model_keys.as_deref(),
+                    limit: candidates,
+                },
+                lang,
+            )?
+        } else {
+            Vec::new()
+        };
+        let vector = if q.mode != SearchMode::Bm25 && !generation.vectors.is_empty() {
+            let v = self.query_vector(&q.query)?;
+            generation.vectors.search(&v, model_keys.as_deref(), candidates)?
+        } else {
+            Vec::new()
+        };
+        Ok((fuse(&bm25, &vector, &self.config.fusion, &self.config.relevance), canonical))
+    }
+}
