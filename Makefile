@@ -18,6 +18,7 @@ tools:
 
 model:
 	@bash scripts/setup.sh >/dev/null
+	@bash scripts/setup.sh minilm >/dev/null
 
 build: setup
 	$(CARGO) build --release

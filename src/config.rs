@@ -37,7 +37,9 @@ pub fn cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("DEVICEKB_CACHE") {
         return PathBuf::from(dir);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache").join("devicekb")
 }
 
@@ -58,7 +60,9 @@ fn parsed<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
 impl Config {
     pub fn from_env() -> Result<Self> {
         let cache = cache_dir();
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
         let fusion_default = FusionConfig::default();
         let fusion = FusionConfig {
             rrf_k: parsed("DEVICEKB_RRF_K", fusion_default.rrf_k)?,
@@ -66,12 +70,20 @@ impl Config {
             vector_weight: parsed("DEVICEKB_VECTOR_WEIGHT", fusion_default.vector_weight)?,
             candidates: parsed("DEVICEKB_FUSION_CANDIDATES", fusion_default.candidates)?,
         };
-        if fusion.rrf_k <= 0.0 || fusion.bm25_weight < 0.0 || fusion.vector_weight < 0.0 || fusion.candidates == 0 {
+        if fusion.rrf_k <= 0.0
+            || fusion.bm25_weight < 0.0
+            || fusion.vector_weight < 0.0
+            || fusion.candidates == 0
+        {
             return Err(Error::Config("fusion settings must be positive".into()));
         }
         Ok(Config {
-            kb_dir: var("DEVICEKB_KB_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("kb")),
-            data_dir: var("DEVICEKB_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("data")),
+            kb_dir: var("DEVICEKB_KB_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("kb")),
+            data_dir: var("DEVICEKB_DATA_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("data")),
             addr: var("DEVICEKB_ADDR").unwrap_or_else(|| DEFAULT_ADDR.to_string()),
             model_dir: var("DEVICEKB_MODEL_DIR")
                 .map(PathBuf::from)

@@ -43,7 +43,7 @@ pub enum Error {
     #[error("conflict: {0}")]
     Conflict(String),
     /// The KB files do not validate; every problem is listed.
-    #[error("the knowledge base has {} invalid file(s)", .0.len())]
+    #[error("the knowledge base has {} problem(s)", .0.len())]
     KbInvalid(Vec<ValidationError>),
     /// The service cannot answer yet (index or model not loaded).
     #[error("not ready: {0}")]

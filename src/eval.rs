@@ -28,7 +28,8 @@ pub struct LabelledQuery {
 }
 
 pub fn load_queries(path: &Path) -> Result<Vec<LabelledQuery>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -81,13 +82,22 @@ struct Sums {
 impl Sums {
     fn add(&mut self, ranked: &[String], relevant: &HashSet<&str>) {
         let recall = |k: usize| {
-            ranked.iter().take(k).filter(|id| relevant.contains(id.as_str())).count() as f64 / relevant.len() as f64
+            ranked
+                .iter()
+                .take(k)
+                .filter(|id| relevant.contains(id.as_str()))
+                .count() as f64
+                / relevant.len() as f64
         };
         self.n += 1;
         self.r1 += recall(1);
         self.r3 += recall(3);
         self.r10 += recall(10);
-        if let Some(pos) = ranked.iter().take(10).position(|id| relevant.contains(id.as_str())) {
+        if let Some(pos) = ranked
+            .iter()
+            .take(10)
+            .position(|id| relevant.contains(id.as_str()))
+        {
             self.mrr += 1.0 / (pos + 1) as f64;
         }
         let dcg: f64 = ranked
@@ -97,7 +107,9 @@ impl Sums {
             .filter(|(_, id)| relevant.contains(id.as_str()))
             .map(|(i, _)| 1.0 / ((i + 2) as f64).log2())
             .sum();
-        let ideal: f64 = (0..relevant.len().min(10)).map(|i| 1.0 / ((i + 2) as f64).log2()).sum();
+        let ideal: f64 = (0..relevant.len().min(10))
+            .map(|i| 1.0 / ((i + 2) as f64).log2())
+            .sum();
         self.ndcg += dcg / ideal;
     }
 
@@ -128,11 +140,21 @@ pub struct ModeReport {
 pub type CalibrationSample = ([f32; FEATURES], bool);
 
 /// Runs every query in `mode`; returns the report and calibration samples.
-pub fn evaluate(service: &Service, queries: &[LabelledQuery], mode: SearchMode) -> Result<(ModeReport, Vec<CalibrationSample>)> {
+pub fn evaluate(
+    service: &Service,
+    queries: &[LabelledQuery],
+    mode: SearchMode,
+) -> Result<(ModeReport, Vec<CalibrationSample>)> {
     let generation = service.generation();
     for q in queries {
         if let Some(missing) = q.relevant.iter().find(|id| generation.ord_of(id).is_none()) {
-            return Err(Error::invalid("relevant", format!("query {} names entry `{missing}`, which is not in the index", q.id)));
+            return Err(Error::invalid(
+                "relevant",
+                format!(
+                    "query {} names entry `{missing}`, which is not in the index",
+                    q.id
+                ),
+            ));
         }
     }
     let mut overall = Sums::default();
@@ -148,11 +170,21 @@ pub fn evaluate(service: &Service, queries: &[LabelledQuery], mode: SearchMode) 
             mode,
         };
         let (hits, _) = service.retrieve(&generation, &search)?;
-        let ranked: Vec<String> = hits.iter().take(10).map(|h| generation.entry(h.ord).id.clone()).collect();
+        let ranked: Vec<String> = hits
+            .iter()
+            .take(10)
+            .map(|h| generation.entry(h.ord).id.clone())
+            .collect();
         let relevant: HashSet<&str> = q.relevant.iter().map(String::as_str).collect();
         overall.add(&ranked, &relevant);
-        by_kind.entry(q.kind.clone().unwrap_or_else(|| "other".into())).or_default().add(&ranked, &relevant);
-        by_lang.entry(q.lang.clone().unwrap_or_else(|| "?".into())).or_default().add(&ranked, &relevant);
+        by_kind
+            .entry(q.kind.clone().unwrap_or_else(|| "other".into()))
+            .or_default()
+            .add(&ranked, &relevant);
+        by_lang
+            .entry(q.lang.clone().unwrap_or_else(|| "?".into()))
+            .or_default()
+            .add(&ranked, &relevant);
         if !ranked.iter().any(|id| relevant.contains(id.as_str())) {
             misses.push(q.id.clone());
         }
@@ -204,7 +236,10 @@ pub fn fit_relevance(samples: &[CalibrationSample]) -> RelevanceModel {
 
 /// Reliability table: for each relevance bucket, (mean predicted, observed rate, count),
 /// and the expected calibration error.
-pub fn reliability(model: &RelevanceModel, samples: &[CalibrationSample]) -> (Vec<(f64, f64, usize)>, f64) {
+pub fn reliability(
+    model: &RelevanceModel,
+    samples: &[CalibrationSample],
+) -> (Vec<(f64, f64, usize)>, f64) {
     let mut buckets = vec![(0.0f64, 0usize, 0usize); 10];
     for (x, y) in samples {
         let features = crate::index::fusion::RelevanceFeatures {
@@ -262,7 +297,11 @@ mod tests {
             })
             .collect();
         let model = fit_relevance(&samples);
-        let f = |x: f32| crate::index::fusion::RelevanceFeatures { bm25: x, cosine: x, ..Default::default() };
+        let f = |x: f32| crate::index::fusion::RelevanceFeatures {
+            bm25: x,
+            cosine: x,
+            ..Default::default()
+        };
         assert!(model.relevance(&f(0.9)) > 0.8);
         assert!(model.relevance(&f(0.1)) < 0.2);
     }

@@ -47,7 +47,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = status_of(&self.0);
         let body = match &self.0 {
-            Error::InvalidInput { field, message } => error_body(code, format!("{field}: {message}"), Some(field)),
+            Error::InvalidInput { field, message } => {
+                error_body(code, format!("{field}: {message}"), Some(field))
+            }
             Error::KbInvalid(errors) => {
                 let mut body = error_body(code, self.0.to_string(), None);
                 body["errors"] = json!(errors);

@@ -14,7 +14,9 @@ pub struct JsonError(JsonRejection);
 impl IntoResponse for JsonError {
     fn into_response(self) -> Response {
         let (status, code) = match &self.0 {
-            JsonRejection::MissingJsonContentType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            JsonRejection::MissingJsonContentType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             JsonRejection::BytesRejection(r) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }
@@ -28,7 +30,11 @@ impl IntoResponse for JsonError {
             .and_then(|rest| rest.split(':').next())
             .filter(|f| !f.contains(' '))
             .map(str::to_string);
-        (status, axum::Json(error_body(code, detail, field.as_deref()))).into_response()
+        (
+            status,
+            axum::Json(error_body(code, detail, field.as_deref())),
+        )
+            .into_response()
     }
 }
 

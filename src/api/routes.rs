@@ -15,13 +15,20 @@ use crate::service::{SearchRequest, Service};
 
 pub type AppState = Arc<Service>;
 
-pub async fn search(State(service): State<AppState>, JsonBody(request): JsonBody<SearchRequest>) -> Result<Response, ApiError> {
+pub async fn search(
+    State(service): State<AppState>,
+    JsonBody(request): JsonBody<SearchRequest>,
+) -> Result<Response, ApiError> {
     Ok(Json(service.search(request).await?).into_response())
 }
 
 pub async fn health(State(service): State<AppState>) -> Response {
     let health = service.health().await;
-    let status = if health.ready() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if health.ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(health)).into_response()
 }
 
@@ -33,7 +40,11 @@ pub async fn models(State(service): State<AppState>) -> Response {
         .iter()
         .map(|m| {
             let canonical = m.canonical();
-            let entries = generation.entries.iter().filter(|e| e.models.contains(&canonical)).count();
+            let entries = generation
+                .entries
+                .iter()
+                .filter(|e| e.models.contains(&canonical))
+                .count();
             json!({
                 "model_name": canonical,
                 "manufacturer": m.manufacturer,
@@ -70,7 +81,9 @@ pub async fn info(State(service): State<AppState>) -> Response {
 /// Checks the admin key from `Authorization: Bearer KEY` or `X-Api-Key: KEY`.
 fn authorize(service: &Service, headers: &HeaderMap) -> Result<(), Error> {
     let Some(expected) = service.config().admin_api_key.as_deref() else {
-        return Err(Error::Unauthorized("admin endpoints are disabled: set DEVICEKB_ADMIN_KEY".into()));
+        return Err(Error::Unauthorized(
+            "admin endpoints are disabled: set DEVICEKB_ADMIN_KEY".into(),
+        ));
     };
     let given = headers
         .get("x-api-key")
@@ -81,10 +94,16 @@ fn authorize(service: &Service, headers: &HeaderMap) -> Result<(), Error> {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer "))
         })
-        .ok_or_else(|| Error::Unauthorized("missing admin key (Authorization: Bearer KEY)".into()))?;
+        .ok_or_else(|| {
+            Error::Unauthorized("missing admin key (Authorization: Bearer KEY)".into())
+        })?;
     // Compare in constant time so the key cannot be guessed byte by byte.
     let same = given.len() == expected.len()
-        && given.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+        && given
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
     if same {
         Ok(())
     } else {
@@ -92,7 +111,10 @@ fn authorize(service: &Service, headers: &HeaderMap) -> Result<(), Error> {
     }
 }
 
-pub async fn reindex(State(service): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+pub async fn reindex(
+    State(service): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     authorize(&service, &headers)?;
     let report = service.reindex(Arc::new(|_| {})).await?;
     Ok(Json(report).into_response())
@@ -101,7 +123,11 @@ pub async fn reindex(State(service): State<AppState>, headers: HeaderMap) -> Res
 pub async fn not_found() -> Response {
     (
         StatusCode::NOT_FOUND,
-        Json(super::error::error_body("not_found", "no such endpoint", None)),
+        Json(super::error::error_body(
+            "not_found",
+            "no such endpoint",
+            None,
+        )),
     )
         .into_response()
 }

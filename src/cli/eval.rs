@@ -45,23 +45,38 @@ pub async fn run(args: Args) -> Result<()> {
         reports.push(report);
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&reports).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&reports).unwrap_or_default()
+        );
     } else {
         println!("{} queries from {}", queries.len(), args.file.display());
-        println!("{:<10} {:>8} {:>8} {:>8} {:>8} {:>8}", "mode", "R@1", "R@3", "R@10", "MRR@10", "nDCG@10");
+        println!(
+            "{:<10} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            "mode", "R@1", "R@3", "R@10", "MRR@10", "nDCG@10"
+        );
         for r in &reports {
-            println!("{}", row(&format!("{:?}", r.mode).to_lowercase(), &r.overall));
+            println!(
+                "{}",
+                row(&format!("{:?}", r.mode).to_lowercase(), &r.overall)
+            );
         }
         let kinds: Vec<String> = reports[0].by_kind.keys().cloned().collect();
         for kind in kinds {
             println!("\n{kind} ({} queries)", reports[0].by_kind[&kind].queries);
             for r in &reports {
-                println!("{}", row(&format!("  {:?}", r.mode).to_lowercase(), &r.by_kind[&kind]));
+                println!(
+                    "{}",
+                    row(&format!("  {:?}", r.mode).to_lowercase(), &r.by_kind[&kind])
+                );
             }
         }
         let hybrid = &reports[2];
         if !hybrid.misses.is_empty() {
-            println!("\nhybrid misses (no right entry in the top 10): {}", hybrid.misses.join(", "));
+            println!(
+                "\nhybrid misses (no right entry in the top 10): {}",
+                hybrid.misses.join(", ")
+            );
         }
     }
     let current = service.config().relevance;

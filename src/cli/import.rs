@@ -30,10 +30,15 @@ pub enum Command {
 pub fn run(command: Command) -> Result<()> {
     let report = match command {
         Command::Seed { file, out, lang } => {
-            let lang = Lang::parse(&lang).ok_or_else(|| Error::invalid("--lang", format!("`{lang}` is not fr or en")))?;
+            let lang = Lang::parse(&lang)
+                .ok_or_else(|| Error::invalid("--lang", format!("`{lang}` is not fr or en")))?;
             import_seed(&file, &out, lang)?
         }
-        Command::Jsonl { file, out, collection } => import_jsonl(&file, &out, &collection)?,
+        Command::Jsonl {
+            file,
+            out,
+            collection,
+        } => import_jsonl(&file, &out, &collection)?,
     };
     println!(
         "wrote {} entries ({} new models) into {}",

@@ -17,7 +17,11 @@ use crate::embed::{Embedder, OnnxEmbedder};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Parser)]
-#[command(name = "devicekb", version, about = "Printer-support knowledge base: search, index, import")]
+#[command(
+    name = "devicekb",
+    version,
+    about = "Printer-support knowledge base: search, index, import"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -23,9 +23,11 @@ pub async fn run(args: Args) -> Result<()> {
     let qdrant = connect_qdrant(&config)?;
     let bar = ProgressBar::new(0);
     bar.set_style(
-        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} chunks ({per_sec}, eta {eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg:>10} [{bar:40}] {pos}/{len} chunks ({per_sec}, eta {eta})",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     let shown = bar.clone();
     let progress = Box::new(move |p: Progress| match p {
@@ -39,14 +41,23 @@ pub async fn run(args: Args) -> Result<()> {
     });
     let runtime = tokio::runtime::Handle::current();
     let report = tokio::task::spawn_blocking(move || {
-        build_generation(&config, embedder.as_ref(), qdrant.as_ref(), &runtime, &*progress)
+        build_generation(
+            &config,
+            embedder.as_ref(),
+            qdrant.as_ref(),
+            &runtime,
+            &*progress,
+        )
     })
     .await
     .map_err(|e| Error::Internal(e.to_string()))?;
     bar.finish_and_clear();
     let report = report?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
     } else {
         println!(
             "{}: {} entries, {} chunks ({} embedded, {} reused) in {:.1} s ({:.0} entries/s)",

@@ -24,8 +24,12 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Result<()> {
-    let mode = SearchMode::parse(&args.mode)
-        .ok_or_else(|| Error::invalid("--mode", format!("`{}` is not bm25, vector or hybrid", args.mode)))?;
+    let mode = SearchMode::parse(&args.mode).ok_or_else(|| {
+        Error::invalid(
+            "--mode",
+            format!("`{}` is not bm25, vector or hybrid", args.mode),
+        )
+    })?;
     let config = args.dirs.config()?;
     let embedder = load_embedder(&config)?;
     let service: Arc<Service> = Service::start(config, embedder).await?;
@@ -38,14 +42,23 @@ pub async fn run(args: Args) -> Result<()> {
         })
         .await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&response).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&response).unwrap_or_default()
+        );
         return Ok(());
     }
     if response.results.is_empty() {
         println!("no result");
     }
     for (i, r) in response.results.iter().enumerate() {
-        println!("{}. [{:.2}] {}  ({})", i + 1, r.relevance, r.problem_title, r.kb_id);
+        println!(
+            "{}. [{:.2}] {}  ({})",
+            i + 1,
+            r.relevance,
+            r.problem_title,
+            r.kb_id
+        );
         if let Some(model) = &r.model_name {
             println!("   {model}");
         }

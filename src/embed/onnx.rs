@@ -27,9 +27,8 @@ pub fn init_onnx_runtime(dylib: &Path) -> Result<ort::environment::Environment> 
                     dylib.display()
                 ));
             }
-            let builder = ort::init_from(dylib).map_err(|e| {
-                format!("cannot load ONNX Runtime from {}: {e}", dylib.display())
-            })?;
+            let builder = ort::init_from(dylib)
+                .map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", dylib.display()))?;
             builder
                 .with_name("devicekb")
                 .build()
@@ -101,6 +100,21 @@ impl OnnxEmbedder {
 
     pub fn spec(&self) -> &ModelSpec {
         &self.spec
+    }
+
+    /// Token ids the model sees for `text` (special tokens included), for tests and tuning.
+    pub fn token_ids(&self, text: &str) -> Result<Vec<u32>> {
+        let model = self.model.lock();
+        let encoding = model
+            .tokenizer
+            .encode(text, true)
+            .map_err(|e| Error::Embedding(e.to_string()))?;
+        Ok(encoding.get_ids().to_vec())
+    }
+
+    /// Embeds texts exactly as given, without the model's prefixes.
+    pub fn embed_raw(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.embed_with_prefix("", texts)
     }
 
     fn embed_with_prefix(&self, prefix: &str, texts: &[&str]) -> Result<Vec<Vec<f32>>> {

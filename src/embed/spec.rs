@@ -53,7 +53,10 @@ impl ModelSpec {
             )));
         }
         if spec.dim == 0 {
-            return Err(Error::Config(format!("{}: dim must be positive", path.display())));
+            return Err(Error::Config(format!(
+                "{}: dim must be positive",
+                path.display()
+            )));
         }
         Ok(spec)
     }

@@ -17,10 +17,30 @@ pub const KEYWORD: &str = "devicekb_keyword";
 /// French elided articles and pronouns ("l'imprimante", "qu'il") that the simple
 /// tokenizer splits off as one-letter words, plus spoken fillers seen in tickets.
 const FRENCH_EXTRA_STOPS: &[&str] = &[
-    "l", "d", "j", "m", "n", "s", "t", "c", "qu", "jusqu", "lorsqu", "puisqu", "ai", "a", "ça",
-    "ca", "bonjour", "merci", "svp", "cordialement",
+    "l",
+    "d",
+    "j",
+    "m",
+    "n",
+    "s",
+    "t",
+    "c",
+    "qu",
+    "jusqu",
+    "lorsqu",
+    "puisqu",
+    "ai",
+    "a",
+    "ça",
+    "ca",
+    "bonjour",
+    "merci",
+    "svp",
+    "cordialement",
 ];
-const ENGLISH_EXTRA_STOPS: &[&str] = &["hi", "hello", "thanks", "thank", "please", "regards", "s", "t"];
+const ENGLISH_EXTRA_STOPS: &[&str] = &[
+    "hi", "hello", "thanks", "thank", "please", "regards", "s", "t",
+];
 
 pub fn analyzer_name(lang: Lang) -> &'static str {
     match lang {
@@ -30,7 +50,8 @@ pub fn analyzer_name(lang: Lang) -> &'static str {
 }
 
 fn language_analyzer(language: Language, extra: &[&str]) -> TextAnalyzer {
-    let builtin = StopWordFilter::new(language).expect("tantivy ships French and English stop words");
+    let builtin =
+        StopWordFilter::new(language).expect("tantivy ships French and English stop words");
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(40))
         .filter(LowerCaser)
@@ -44,7 +65,10 @@ fn language_analyzer(language: Language, extra: &[&str]) -> TextAnalyzer {
 /// Registers every analyzer the schema names.
 pub fn register(manager: &TokenizerManager) {
     manager.register(FR, language_analyzer(Language::French, FRENCH_EXTRA_STOPS));
-    manager.register(EN, language_analyzer(Language::English, ENGLISH_EXTRA_STOPS));
+    manager.register(
+        EN,
+        language_analyzer(Language::English, ENGLISH_EXTRA_STOPS),
+    );
     manager.register(
         PLAIN,
         TextAnalyzer::builder(SimpleTokenizer::default())
@@ -90,15 +114,24 @@ mod tests {
     #[test]
     fn french_folds_accents_stems_and_drops_elisions() {
         let m = manager();
-        assert_eq!(analyze(&m, FR, "impressions pâles"), analyze(&m, FR, "impression pale"));
+        assert_eq!(
+            analyze(&m, FR, "impressions pâles"),
+            analyze(&m, FR, "impression pale")
+        );
         let tokens = analyze(&m, FR, "l'imprimante n'imprime pas");
-        assert!(!tokens.iter().any(|t| t == "l" || t == "n" || t == "pas"), "{tokens:?}");
+        assert!(
+            !tokens.iter().any(|t| t == "l" || t == "n" || t == "pas"),
+            "{tokens:?}"
+        );
     }
 
     #[test]
     fn english_stems() {
         let m = manager();
-        assert_eq!(analyze(&m, EN, "printing jams"), analyze(&m, EN, "printed jam"));
+        assert_eq!(
+            analyze(&m, EN, "printing jams"),
+            analyze(&m, EN, "printed jam")
+        );
     }
 
     #[test]

@@ -97,9 +97,11 @@ fn build_schema() -> (Schema, Fields) {
 
 fn fields_of(schema: &Schema) -> Result<Fields> {
     let f = |name: &str| {
-        schema
-            .get_field(name)
-            .map_err(|_| Error::Index(format!("index has no field `{name}`: built by another version")))
+        schema.get_field(name).map_err(|_| {
+            Error::Index(format!(
+                "index has no field `{name}`: built by another version"
+            ))
+        })
     };
     let lang = |code: &str| -> Result<LangFields> {
         Ok(LangFields {
@@ -128,7 +130,11 @@ pub fn normalize_code(code: &str) -> String {
 
 /// Text indexed in the body field of an entry.
 fn body_text(entry: &KbEntry) -> String {
-    let mut parts = vec![entry.description.as_str(), entry.cause.as_str(), entry.solution.as_str()];
+    let mut parts = vec![
+        entry.description.as_str(),
+        entry.cause.as_str(),
+        entry.solution.as_str(),
+    ];
     parts.extend(entry.steps.iter().map(String::as_str));
     parts.extend(entry.tags.iter().map(String::as_str));
     parts.join("\n")
@@ -137,7 +143,8 @@ fn body_text(entry: &KbEntry) -> String {
 /// Builds the BM25 index of `entries` in `dir` (which must be empty or absent).
 /// The i-th entry gets ord i, which is how hits are mapped back to entries.
 pub fn build(dir: &Path, entries: &[KbEntry], catalogue: &Catalogue) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     let (schema, f) = build_schema();
     let index = Index::create_in_dir(dir, schema.clone())?;
     analyzer::register(index.tokenizers());
@@ -154,7 +161,12 @@ pub fn build(dir: &Path, entries: &[KbEntry], catalogue: &Catalogue) -> Result<(
         );
         d.add_text(
             f.plain,
-            format!("{}\n{}\n{}", entry.title, entry.symptoms.join("\n"), body_text(entry)),
+            format!(
+                "{}\n{}\n{}",
+                entry.title,
+                entry.symptoms.join("\n"),
+                body_text(entry)
+            ),
         );
         for code in &entry.error_codes {
             d.add_text(f.codes, normalize_code(code));
@@ -193,16 +205,12 @@ pub struct Bm25Index {
     ords: Vec<Column<u64>>,
 }
 
-static CODE_LIKE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"[A-Za-z0-9]+(?:[.\-/][A-Za-z0-9]+)*").expect("valid regex")
-});
+static CODE_LIKE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[A-Za-z0-9]+(?:[.\-/][A-Za-z0-9]+)*").expect("valid regex"));
 
 /// Words that carry a digit: candidates for error codes and model names.
 fn code_like_tokens(text: &str) -> Vec<&str> {
-    CODE_LIKE
-        .find_iter(text)
-        .map(|m| m.as_str())
-        .collect()
+    CODE_LIKE.find_iter(text).map(|m| m.as_str()).collect()
 }
 
 impl Bm25Index {
@@ -210,7 +218,10 @@ impl Bm25Index {
         let index = Index::open_in_dir(dir)?;
         analyzer::register(index.tokenizers());
         let fields = fields_of(&index.schema())?;
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
         let searcher = reader.searcher();
         let ords = searcher
             .segment_readers()
@@ -291,11 +302,22 @@ impl Bm25Index {
                         clauses.push((Occur::Should, Self::boosted(term, boost)));
                     }
                 }
-                if !known && lang == query_lang && word.chars().count() >= 4 && !word.chars().any(|c| c.is_ascii_digit()) {
+                if !known
+                    && lang == query_lang
+                    && word.chars().count() >= 4
+                    && !word.chars().any(|c| c.is_ascii_digit())
+                {
                     let distance = if word.chars().count() >= 8 { 2 } else { 1 };
                     for field in [lf.title, lf.symptoms, lf.body] {
-                        let fuzzy = FuzzyTermQuery::new(Term::from_field_text(field, &word), distance, true);
-                        clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(fuzzy), FUZZY_BOOST))));
+                        let fuzzy = FuzzyTermQuery::new(
+                            Term::from_field_text(field, &word),
+                            distance,
+                            true,
+                        );
+                        clauses.push((
+                            Occur::Should,
+                            Box::new(BoostQuery::new(Box::new(fuzzy), FUZZY_BOOST)),
+                        ));
                     }
                 }
             }
@@ -323,23 +345,33 @@ impl Bm25Index {
                     .iter()
                     .map(|m| {
                         let t = Term::from_field_text(self.fields.model_filter, m);
-                        (Occur::Should, Box::new(TermQuery::new(t, IndexRecordOption::Basic)) as Box<dyn Query>)
+                        (
+                            Occur::Should,
+                            Box::new(TermQuery::new(t, IndexRecordOption::Basic)) as Box<dyn Query>,
+                        )
                     })
                     .collect();
                 let generic = Term::from_field_text(self.fields.model_filter, GENERIC_MODEL);
-                allowed.push((Occur::Should, Box::new(TermQuery::new(generic, IndexRecordOption::Basic))));
+                allowed.push((
+                    Occur::Should,
+                    Box::new(TermQuery::new(generic, IndexRecordOption::Basic)),
+                ));
                 Box::new(BooleanQuery::new(vec![
                     (Occur::Must, scoring),
                     (
                         Occur::Must,
-                        Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(allowed)), 0.0)),
+                        Box::new(ConstScoreQuery::new(
+                            Box::new(BooleanQuery::new(allowed)),
+                            0.0,
+                        )),
                     ),
                 ]))
             }
         };
-        let top = self
-            .searcher
-            .search(&query, &tantivy::collector::TopDocs::with_limit(q.limit).order_by_score())?;
+        let top = self.searcher.search(
+            &query,
+            &tantivy::collector::TopDocs::with_limit(q.limit).order_by_score(),
+        )?;
         let mut out = Vec::with_capacity(top.len());
         for (score, addr) in top {
             let ord = self.ords[addr.segment_ord as usize]

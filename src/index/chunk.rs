@@ -79,6 +79,8 @@ mod tests {
         assert!(chunks.len() >= 3);
         assert!(chunks[1].starts_with("Titre. "));
         assert!(chunks.last().unwrap().contains("w499"));
-        assert!(chunks.iter().all(|c| c.split_whitespace().count() <= CHUNK_WORDS + 1));
+        assert!(chunks
+            .iter()
+            .all(|c| c.split_whitespace().count() <= CHUNK_WORDS + 1));
     }
 }

@@ -68,7 +68,13 @@ pub struct RelevanceFeatures {
 
 impl RelevanceFeatures {
     pub fn as_array(&self) -> [f32; FEATURES] {
-        [self.bm25, self.cosine, self.inverse_rank, self.margin, self.agreement]
+        [
+            self.bm25,
+            self.cosine,
+            self.inverse_rank,
+            self.margin,
+            self.agreement,
+        ]
     }
 }
 
@@ -133,19 +139,30 @@ pub fn fuse(
     hits.sort_by(|a, b| {
         b.fused_score
             .total_cmp(&a.fused_score)
-            .then_with(|| b.bm25_score.unwrap_or(0.0).total_cmp(&a.bm25_score.unwrap_or(0.0)))
+            .then_with(|| {
+                b.bm25_score
+                    .unwrap_or(0.0)
+                    .total_cmp(&a.bm25_score.unwrap_or(0.0))
+            })
             .then_with(|| b.cosine.unwrap_or(0.0).total_cmp(&a.cosine.unwrap_or(0.0)))
             .then(a.ord.cmp(&b.ord))
     });
     let both = !bm25.is_empty() && !vector.is_empty();
     let n = hits.len();
     for i in 0..n {
-        let next = if i + 1 < n { hits[i + 1].fused_score } else { 0.0 };
+        let next = if i + 1 < n {
+            hits[i + 1].fused_score
+        } else {
+            0.0
+        };
         let hit = &mut hits[i];
         let bm = hit.bm25_score.unwrap_or(0.0);
         hit.features = RelevanceFeatures {
             bm25: bm / (bm + 10.0),
-            cosine: hit.cosine.map(|c| ((c - 0.75) / 0.25).clamp(0.0, 1.0)).unwrap_or(0.0),
+            cosine: hit
+                .cosine
+                .map(|c| ((c - 0.75) / 0.25).clamp(0.0, 1.0))
+                .unwrap_or(0.0),
             inverse_rank: 1.0 / (i + 1) as f32,
             margin: if i == 0 && hit.fused_score > 0.0 {
                 ((hit.fused_score - next) / hit.fused_score).clamp(0.0, 1.0)
@@ -171,7 +188,12 @@ mod tests {
     fn agreement_beats_a_single_first_place() {
         let bm25 = [(1, 12.0), (2, 8.0)];
         let vector = [(3, 0.95), (2, 0.94)];
-        let hits = fuse(&bm25, &vector, &FusionConfig::default(), &RelevanceModel::default());
+        let hits = fuse(
+            &bm25,
+            &vector,
+            &FusionConfig::default(),
+            &RelevanceModel::default(),
+        );
         assert_eq!(hits[0].ord, 2);
         assert_eq!(hits[0].features.agreement, 1.0);
         assert_eq!(hits.len(), 3);
@@ -180,8 +202,16 @@ mod tests {
     #[test]
     fn single_list_keeps_its_order_and_relevance_decreases() {
         let bm25 = [(5, 20.0), (6, 3.0), (7, 1.0)];
-        let hits = fuse(&bm25, &[], &FusionConfig::default(), &RelevanceModel::default());
-        assert_eq!(hits.iter().map(|h| h.ord).collect::<Vec<_>>(), vec![5, 6, 7]);
+        let hits = fuse(
+            &bm25,
+            &[],
+            &FusionConfig::default(),
+            &RelevanceModel::default(),
+        );
+        assert_eq!(
+            hits.iter().map(|h| h.ord).collect::<Vec<_>>(),
+            vec![5, 6, 7]
+        );
         assert!(hits[0].relevance > hits[1].relevance && hits[1].relevance > hits[2].relevance);
         assert!(hits.iter().all(|h| (0.0..=1.0).contains(&h.relevance)));
     }
@@ -190,7 +220,10 @@ mod tests {
     fn weights_shift_the_order() {
         let bm25 = [(1, 12.0)];
         let vector = [(2, 0.95)];
-        let cfg = FusionConfig { vector_weight: 2.0, ..FusionConfig::default() };
+        let cfg = FusionConfig {
+            vector_weight: 2.0,
+            ..FusionConfig::default()
+        };
         let hits = fuse(&bm25, &vector, &cfg, &RelevanceModel::default());
         assert_eq!(hits[0].ord, 2);
     }

@@ -71,7 +71,8 @@ pub fn current_generation_name(data_dir: &Path) -> Result<Option<String>> {
 }
 
 pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
     serde_json::from_slice(&bytes).map_err(|e| Error::Index(format!("{}: {e}", path.display())))
 }
 
@@ -105,10 +106,20 @@ impl Generation {
             Some(v) => v,
             None => {
                 let chunk_vectors = ChunkVectors::load(&dir.join(VECTORS_FILE))?;
-                if chunk_vectors.chunk_entry.iter().any(|&e| e as usize >= stored.entries.len()) {
-                    return Err(Error::Index(format!("{}: vectors point past the entries", dir.display())));
+                if chunk_vectors
+                    .chunk_entry
+                    .iter()
+                    .any(|&e| e as usize >= stored.entries.len())
+                {
+                    return Err(Error::Index(format!(
+                        "{}: vectors point past the entries",
+                        dir.display()
+                    )));
                 }
-                Box::new(EmbeddedVectorStore::new(chunk_vectors, entry_model_keys(&stored.entries)))
+                Box::new(EmbeddedVectorStore::new(
+                    chunk_vectors,
+                    entry_model_keys(&stored.entries),
+                ))
             }
         };
         let by_id = stored

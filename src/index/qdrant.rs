@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use qdrant_client::qdrant::{
-    Condition, CreateAliasBuilder, CreateCollectionBuilder, Distance, Filter, PointStruct,
-    Query, QueryPointsBuilder, UpsertPointsBuilder, VectorParamsBuilder,
+    Condition, CreateAliasBuilder, CreateCollectionBuilder, Distance, Filter, PointStruct, Query,
+    QueryPointsBuilder, UpsertPointsBuilder, VectorParamsBuilder,
 };
 use qdrant_client::{Payload, Qdrant};
 use tokio::runtime::Handle;
@@ -38,7 +38,10 @@ pub fn connect(config: &QdrantConfig) -> Result<Arc<Qdrant>> {
     if let Some(key) = &config.api_key {
         builder = builder.api_key(key.clone());
     }
-    builder.build().map(Arc::new).map_err(|e| qerr("connecting", e))
+    builder
+        .build()
+        .map(Arc::new)
+        .map_err(|e| qerr("connecting", e))
 }
 
 pub struct QdrantVectors {
@@ -50,12 +53,22 @@ pub struct QdrantVectors {
 
 impl QdrantVectors {
     pub fn new(client: Arc<Qdrant>, handle: Handle, collection: String, chunks: usize) -> Self {
-        QdrantVectors { client, handle, collection, chunks }
+        QdrantVectors {
+            client,
+            handle,
+            collection,
+            chunks,
+        }
     }
 }
 
 impl VectorStore for QdrantVectors {
-    fn search(&self, query: &[f32], models: Option<&[String]>, limit: usize) -> Result<Vec<(u32, f32)>> {
+    fn search(
+        &self,
+        query: &[f32],
+        models: Option<&[String]>,
+        limit: usize,
+    ) -> Result<Vec<(u32, f32)>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -104,22 +117,39 @@ pub struct QdrantPublisher {
 
 impl QdrantPublisher {
     pub fn new(client: Arc<Qdrant>, handle: Handle, alias: String) -> Self {
-        QdrantPublisher { client, handle, alias }
+        QdrantPublisher {
+            client,
+            handle,
+            alias,
+        }
     }
 }
 
 impl VectorPublisher for QdrantPublisher {
-    fn publish(&self, generation: u64, vectors: &ChunkVectors, entry_models: &[Vec<String>], entry_ids: &[String]) -> Result<String> {
+    fn publish(
+        &self,
+        generation: u64,
+        vectors: &ChunkVectors,
+        entry_models: &[Vec<String>],
+        entry_ids: &[String],
+    ) -> Result<String> {
         let collection = format!("{}_gen_{generation:06}", self.alias);
         self.handle.block_on(async {
-            if self.client.collection_exists(&collection).await.map_err(|e| qerr("checking the collection", e))? {
-                self.client.delete_collection(&collection).await.map_err(|e| qerr("dropping a stale collection", e))?;
+            if self
+                .client
+                .collection_exists(&collection)
+                .await
+                .map_err(|e| qerr("checking the collection", e))?
+            {
+                self.client
+                    .delete_collection(&collection)
+                    .await
+                    .map_err(|e| qerr("dropping a stale collection", e))?;
             }
             self.client
-                .create_collection(
-                    CreateCollectionBuilder::new(&collection)
-                        .vectors_config(VectorParamsBuilder::new(vectors.dim as u64, Distance::Cosine)),
-                )
+                .create_collection(CreateCollectionBuilder::new(&collection).vectors_config(
+                    VectorParamsBuilder::new(vectors.dim as u64, Distance::Cosine),
+                ))
                 .await
                 .map_err(|e| qerr("creating the collection", e))?;
             let points: Vec<PointStruct> = (0..vectors.len())

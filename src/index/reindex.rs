@@ -14,8 +14,8 @@ use serde::Serialize;
 use super::bm25;
 use super::chunk::{chunk_entry, chunk_key};
 use super::generation::{
-    current_generation_name, generation_name, generations_dir, read_json, Manifest,
-    StoredEntries, CURRENT_FILE, ENTRIES_FILE, MANIFEST_FILE, TANTIVY_DIR,
+    current_generation_name, generation_name, generations_dir, read_json, Manifest, StoredEntries,
+    CURRENT_FILE, ENTRIES_FILE, MANIFEST_FILE, TANTIVY_DIR,
 };
 use super::vector::{ChunkVectors, VECTORS_FILE};
 use crate::embed::Embedder;
@@ -48,7 +48,13 @@ pub struct ReindexReport {
 /// Hook to push a generation's vectors to an external store before the switch.
 pub trait VectorPublisher {
     /// Returns the collection name recorded in the manifest.
-    fn publish(&self, generation: u64, vectors: &ChunkVectors, entry_models: &[Vec<String>], entry_ids: &[String]) -> Result<String>;
+    fn publish(
+        &self,
+        generation: u64,
+        vectors: &ChunkVectors,
+        entry_models: &[Vec<String>],
+        entry_ids: &[String],
+    ) -> Result<String>;
     /// Called after `CURRENT` points at `generation`.
     fn activate(&self, collection: &str) -> Result<()>;
 }
@@ -77,7 +83,8 @@ fn reusable_vectors(data_dir: &Path, model: &str, dim: usize) -> HashMap<String,
     ) else {
         return HashMap::new();
     };
-    if manifest.model != model || manifest.dim != dim || manifest.chunk_keys.len() != vectors.len() {
+    if manifest.model != model || manifest.dim != dim || manifest.chunk_keys.len() != vectors.len()
+    {
         return HashMap::new();
     }
     manifest
@@ -91,7 +98,9 @@ fn reusable_vectors(data_dir: &Path, model: &str, dim: usize) -> HashMap<String,
 fn next_generation_id(gens: &Path) -> Result<u64> {
     let mut max = 0;
     if gens.is_dir() {
-        for item in std::fs::read_dir(gens).map_err(|e| Error::io(format!("listing {}", gens.display()), e))? {
+        for item in std::fs::read_dir(gens)
+            .map_err(|e| Error::io(format!("listing {}", gens.display()), e))?
+        {
             let item = item.map_err(|e| Error::io("listing generations", e))?;
             let name = item.file_name().to_string_lossy().into_owned();
             if let Some(n) = name
@@ -109,7 +118,9 @@ fn next_generation_id(gens: &Path) -> Result<u64> {
 /// Removes unfinished builds and all but the newest `KEEP_GENERATIONS` generations.
 /// A server still searching an old generation keeps its open files (mmap) until it drops it.
 fn collect_garbage(gens: &Path, current: &str) {
-    let Ok(read) = std::fs::read_dir(gens) else { return };
+    let Ok(read) = std::fs::read_dir(gens) else {
+        return;
+    };
     let mut finished: Vec<String> = Vec::new();
     for item in read.flatten() {
         let name = item.file_name().to_string_lossy().into_owned();
@@ -139,13 +150,17 @@ pub fn reindex(
     let started = Instant::now();
     let kb = load_kb(kb_dir)?;
     let gens = generations_dir(data_dir);
-    std::fs::create_dir_all(&gens).map_err(|e| Error::io(format!("creating {}", gens.display()), e))?;
+    std::fs::create_dir_all(&gens)
+        .map_err(|e| Error::io(format!("creating {}", gens.display()), e))?;
     let lock_path = data_dir.join("reindex.lock");
-    let lock = std::fs::File::create(&lock_path).map_err(|e| Error::io(format!("creating {}", lock_path.display()), e))?;
+    let lock = std::fs::File::create(&lock_path)
+        .map_err(|e| Error::io(format!("creating {}", lock_path.display()), e))?;
     match lock.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
-            return Err(Error::Conflict("another reindex is running on this data directory".into()))
+            return Err(Error::Conflict(
+                "another reindex is running on this data directory".into(),
+            ))
         }
         Err(TryLockError::Error(e)) => return Err(Error::io("locking the data directory", e)),
     }
@@ -154,9 +169,11 @@ pub fn reindex(
     let name = generation_name(id);
     let partial: PathBuf = gens.join(format!("{name}.partial"));
     if partial.exists() {
-        std::fs::remove_dir_all(&partial).map_err(|e| Error::io("removing an unfinished build", e))?;
+        std::fs::remove_dir_all(&partial)
+            .map_err(|e| Error::io("removing an unfinished build", e))?;
     }
-    std::fs::create_dir_all(&partial).map_err(|e| Error::io(format!("creating {}", partial.display()), e))?;
+    std::fs::create_dir_all(&partial)
+        .map_err(|e| Error::io(format!("creating {}", partial.display()), e))?;
 
     // Chunks, and which of them need the model.
     let model = embedder.name().to_string();
@@ -175,7 +192,10 @@ pub fn reindex(
         .map(|(i, _)| i)
         .collect();
     let mut fresh: HashMap<String, Vec<f32>> = HashMap::new();
-    progress(Progress::Embedding { done: 0, total: missing.len() });
+    progress(Progress::Embedding {
+        done: 0,
+        total: missing.len(),
+    });
     for (batch_no, batch) in missing.chunks(EMBED_BATCH).enumerate() {
         let texts: Vec<&str> = batch.iter().map(|&i| chunk_texts[i].2.as_str()).collect();
         let vectors = embedder.embed_passages(&texts)?;
@@ -224,19 +244,25 @@ pub fn reindex(
         entries: kb.entries.len(),
         chunks: vectors.len(),
         chunk_keys: chunk_texts.iter().map(|(_, k, _)| k.clone()).collect(),
-        content_hashes: kb.entries.iter().map(|e| (e.id.clone(), e.content_hash())).collect(),
+        content_hashes: kb
+            .entries
+            .iter()
+            .map(|e| (e.id.clone(), e.content_hash()))
+            .collect(),
         qdrant_collection: qdrant_collection.clone(),
     };
     write_json(&partial.join(MANIFEST_FILE), &manifest)?;
 
     progress(Progress::Switching);
     let final_dir = gens.join(&name);
-    std::fs::rename(&partial, &final_dir).map_err(|e| Error::io(format!("publishing {}", final_dir.display()), e))?;
+    std::fs::rename(&partial, &final_dir)
+        .map_err(|e| Error::io(format!("publishing {}", final_dir.display()), e))?;
     let tmp = data_dir.join(format!("{CURRENT_FILE}.tmp"));
     std::fs::write(&tmp, format!("{name}\n"))
         .and_then(|_| std::fs::File::open(&tmp)?.sync_all())
         .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, data_dir.join(CURRENT_FILE)).map_err(|e| Error::io("switching CURRENT", e))?;
+    std::fs::rename(&tmp, data_dir.join(CURRENT_FILE))
+        .map_err(|e| Error::io("switching CURRENT", e))?;
     if let (Some(p), Some(c)) = (publisher, &qdrant_collection) {
         p.activate(c)?;
     }

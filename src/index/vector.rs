@@ -14,7 +14,12 @@ pub const VECTORS_FILE: &str = "vectors.bin";
 pub trait VectorStore: Send + Sync {
     /// Best entries for `query` as (entry ord, cosine of its best chunk), best first.
     /// `models`: model keys an entry must carry (generic entries always pass).
-    fn search(&self, query: &[f32], models: Option<&[String]>, limit: usize) -> Result<Vec<(u32, f32)>>;
+    fn search(
+        &self,
+        query: &[f32],
+        models: Option<&[String]>,
+        limit: usize,
+    ) -> Result<Vec<(u32, f32)>>;
     /// Number of chunk vectors held.
     fn len(&self) -> usize;
     fn is_empty(&self) -> bool {
@@ -71,7 +76,8 @@ impl ChunkVectors {
         for x in &self.data {
             out.extend_from_slice(&x.to_le_bytes());
         }
-        let mut f = std::fs::File::create(path).map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
+        let mut f = std::fs::File::create(path)
+            .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
         f.write_all(&out)
             .and_then(|_| f.sync_all())
             .map_err(|e| Error::io(format!("writing {}", path.display()), e))
@@ -99,7 +105,11 @@ impl ChunkVectors {
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
             .collect();
-        Ok(ChunkVectors { dim, data, chunk_entry })
+        Ok(ChunkVectors {
+            dim,
+            data,
+            chunk_entry,
+        })
     }
 }
 
@@ -112,7 +122,10 @@ pub struct EmbeddedVectorStore {
 
 impl EmbeddedVectorStore {
     pub fn new(vectors: ChunkVectors, entry_models: Vec<Vec<String>>) -> Self {
-        EmbeddedVectorStore { vectors, entry_models }
+        EmbeddedVectorStore {
+            vectors,
+            entry_models,
+        }
     }
 
     fn allowed(&self, entry: u32, models: Option<&[String]>) -> bool {
@@ -127,7 +140,12 @@ impl EmbeddedVectorStore {
 }
 
 impl VectorStore for EmbeddedVectorStore {
-    fn search(&self, query: &[f32], models: Option<&[String]>, limit: usize) -> Result<Vec<(u32, f32)>> {
+    fn search(
+        &self,
+        query: &[f32],
+        models: Option<&[String]>,
+        limit: usize,
+    ) -> Result<Vec<(u32, f32)>> {
         if query.len() != self.vectors.dim {
             return Err(Error::Embedding(format!(
                 "query vector has {} dimensions, the index {}",
@@ -190,7 +208,9 @@ mod tests {
 
     #[test]
     fn model_filter_keeps_generic_entries() {
-        let hits = store().search(&[1.0, 0.0], Some(&["b".to_string()]), 10).unwrap();
+        let hits = store()
+            .search(&[1.0, 0.0], Some(&["b".to_string()]), 10)
+            .unwrap();
         assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), vec![1, 2]);
     }
 

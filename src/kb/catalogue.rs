@@ -132,7 +132,14 @@ aliases = ["C750n", "C 750"]
     #[test]
     fn resolves_aliases_and_spacing() {
         let c = catalogue();
-        for spelling in ["Lexmark C750", "c750", "C750N", "c 750", "lexmark c750n", "C-750"] {
+        for spelling in [
+            "Lexmark C750",
+            "c750",
+            "C750N",
+            "c 750",
+            "lexmark c750n",
+            "C-750",
+        ] {
             assert_eq!(
                 c.resolve(spelling).map(|m| m.canonical()),
                 Some("Lexmark C750".to_string()),
@@ -144,8 +151,8 @@ aliases = ["C750n", "C 750"]
 
     #[test]
     fn broken_catalogue_names_the_line() {
-        let err = Catalogue::parse("[[model]]\nmanufacturer = \"X\"\nname = 3\n", "m.toml")
-            .unwrap_err();
+        let err =
+            Catalogue::parse("[[model]]\nmanufacturer = \"X\"\nname = 3\n", "m.toml").unwrap_err();
         assert_eq!(err.line, Some(3));
     }
 }

@@ -101,6 +101,7 @@ pub struct KbEntry {
     pub cause: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub solution: String,
+    #[serde(default)]
     pub steps: Vec<String>,
     #[serde(default)]
     pub tags: Vec<String>,

@@ -5,10 +5,48 @@
 use super::entry::Lang;
 
 const FRENCH: &[&str] = &[
-    "le", "la", "les", "un", "une", "des", "du", "de", "et", "est", "sur", "dans", "pour", "pas",
-    "ne", "que", "qui", "avec", "mon", "ma", "mes", "je", "il", "elle", "nous", "vous", "au", "aux",
-    "ce", "cette", "ou", "imprimante", "papier", "bourrage", "erreur", "plus", "ça", "j'ai", "s'affiche",
-    "n'imprime", "bonjour", "merci",
+    "le",
+    "la",
+    "les",
+    "un",
+    "une",
+    "des",
+    "du",
+    "de",
+    "et",
+    "est",
+    "sur",
+    "dans",
+    "pour",
+    "pas",
+    "ne",
+    "que",
+    "qui",
+    "avec",
+    "mon",
+    "ma",
+    "mes",
+    "je",
+    "il",
+    "elle",
+    "nous",
+    "vous",
+    "au",
+    "aux",
+    "ce",
+    "cette",
+    "ou",
+    "imprimante",
+    "papier",
+    "bourrage",
+    "erreur",
+    "plus",
+    "ça",
+    "j'ai",
+    "s'affiche",
+    "n'imprime",
+    "bonjour",
+    "merci",
 ];
 const ENGLISH: &[&str] = &[
     "the", "a", "an", "and", "is", "on", "in", "for", "not", "to", "of", "with", "my", "it",
@@ -48,7 +86,10 @@ mod tests {
 
     #[test]
     fn guesses_common_sentences() {
-        assert_eq!(detect_lang("Mon imprimante affiche un bourrage papier"), Lang::Fr);
+        assert_eq!(
+            detect_lang("Mon imprimante affiche un bourrage papier"),
+            Lang::Fr
+        );
         assert_eq!(detect_lang("My printer shows a paper jam error"), Lang::En);
         assert_eq!(detect_lang("88"), Lang::Fr);
         assert_eq!(detect_lang("impressions pâles"), Lang::Fr);

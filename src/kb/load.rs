@@ -22,23 +22,36 @@ pub struct LoadedKb {
     pub catalogue: Catalogue,
 }
 
+static KEY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*([A-Za-z_]+)\s*=").expect("valid regex"));
 static BACKTICKED: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"`([A-Za-z_]+)`").expect("valid regex"));
 
 /// Parses one entry file's text.
-pub fn parse_entry(
-    text: &str,
-    file: &str,
-) -> std::result::Result<KbEntry, ValidationError> {
+pub fn parse_entry(text: &str, file: &str) -> std::result::Result<KbEntry, ValidationError> {
     toml::from_str::<KbEntry>(text).map_err(|e| {
         let message = e.message().trim().to_string();
-        let field = BACKTICKED
-            .captures(&message)
+        let named = BACKTICKED.captures(&message).map(|c| c[1].to_string());
+        if message.starts_with("missing field") {
+            // A missing field has no line of its own (toml points at the whole table).
+            return ValidationError {
+                file: file.to_string(),
+                line: None,
+                field: named,
+                message,
+            };
+        }
+        let line = e.span().map(|s| line_of(text, s.start));
+        // The key written on the offending line names the field ("category = ...").
+        let key_on_line = line
+            .and_then(|l| text.lines().nth(l - 1))
+            .and_then(|l| KEY.captures(l))
             .map(|c| c[1].to_string());
-        let line = e
-            .span()
-            .map(|s| line_of(text, s.start))
-            .or_else(|| field.as_deref().and_then(|f| super::validate::field_line(text, f)));
+        let field = if message.starts_with("unknown field") {
+            named
+        } else {
+            key_on_line
+        };
         ValidationError {
             file: file.to_string(),
             line,
@@ -53,7 +66,8 @@ fn entry_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let read = std::fs::read_dir(&d).map_err(|e| Error::io(format!("listing {}", d.display()), e))?;
+        let read =
+            std::fs::read_dir(&d).map_err(|e| Error::io(format!("listing {}", d.display()), e))?;
         for item in read {
             let item = item.map_err(|e| Error::io(format!("listing {}", d.display()), e))?;
             let path = item.path();

@@ -21,13 +21,14 @@ pub fn is_valid_id(id: &str) -> bool {
 
 /// Line (1-based) where `field = ...` is written in a TOML text, if it is.
 pub fn field_line(text: &str, field: &str) -> Option<usize> {
-    text.lines().position(|line| {
-        let line = line.trim_start();
-        line.strip_prefix(field)
-            .map(|rest| rest.trim_start().starts_with('='))
-            .unwrap_or(false)
-    })
-    .map(|i| i + 1)
+    text.lines()
+        .position(|line| {
+            let line = line.trim_start();
+            line.strip_prefix(field)
+                .map(|rest| rest.trim_start().starts_with('='))
+                .unwrap_or(false)
+        })
+        .map(|i| i + 1)
 }
 
 /// Checks one parsed entry. `file_stem` is the file's name without `.toml`; `text` its content.

@@ -46,14 +46,25 @@ impl Service {
                 let index = check(
                     generation
                         .bm25
-                        .search(&Bm25Query { text: "imprimante printer", models: None, limit: 1 }, Lang::Fr)
+                        .search(
+                            &Bm25Query {
+                                text: "imprimante printer",
+                                models: None,
+                                limit: 1,
+                            },
+                            Lang::Fr,
+                        )
                         .map(|_| format!("{} entries", generation.entries.len()))
                         .map_err(|e| e.to_string()),
                 );
                 let probe = service.embedder.embed_queries(&["health check"]);
                 let model = check(match &probe {
                     Ok(v) if v.first().map(Vec::len) == Some(service.embedder.dim()) => {
-                        Ok(format!("{} ({} dimensions)", service.embedder.name(), service.embedder.dim()))
+                        Ok(format!(
+                            "{} ({} dimensions)",
+                            service.embedder.name(),
+                            service.embedder.dim()
+                        ))
                     }
                     Ok(_) => Err("the model returned a vector of the wrong size".into()),
                     Err(e) => Err(e.to_string()),
@@ -62,7 +73,13 @@ impl Service {
                     Ok(v) if !v.is_empty() => generation
                         .vectors
                         .search(&v[0], None, 1)
-                        .map(|_| format!("{} chunks in the {} store", generation.vectors.len(), generation.vectors.backend()))
+                        .map(|_| {
+                            format!(
+                                "{} chunks in the {} store",
+                                generation.vectors.len(),
+                                generation.vectors.backend()
+                            )
+                        })
                         .map_err(|e| e.to_string()),
                     _ => Err("no probe vector".into()),
                 });
@@ -78,14 +95,24 @@ impl Service {
             .await;
         match checked {
             Ok((generation, index, model, vectors, store)) => {
-                let mut health = Health { status: "ok", generation, index, model, vectors, store };
+                let mut health = Health {
+                    status: "ok",
+                    generation,
+                    index,
+                    model,
+                    vectors,
+                    store,
+                };
                 if !health.ready() {
                     health.status = "unavailable";
                 }
                 health
             }
             Err(e) => {
-                let failed = Check { ok: false, detail: e.to_string() };
+                let failed = Check {
+                    ok: false,
+                    detail: e.to_string(),
+                };
                 Health {
                     status: "unavailable",
                     generation: String::new(),

@@ -6,7 +6,9 @@ mod health;
 pub mod search;
 
 pub use health::{Check, Health};
-pub use search::{SearchMode, SearchRequest, SearchResponse, SearchResult, MAX_LIMIT, MAX_QUERY_BYTES};
+pub use search::{
+    SearchMode, SearchRequest, SearchResponse, SearchResult, MAX_LIMIT, MAX_QUERY_BYTES,
+};
 
 use std::num::NonZeroUsize;
 use std::path::Path;
@@ -38,7 +40,9 @@ pub struct Service {
 }
 
 /// Runs CPU-bound `work` on the blocking pool.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| Error::Internal(format!("a blocking task failed: {e}")))?
@@ -64,7 +68,8 @@ impl Service {
             })
             .await?
         };
-        if generation.manifest.model != embedder.name() || generation.manifest.dim != embedder.dim() {
+        if generation.manifest.model != embedder.name() || generation.manifest.dim != embedder.dim()
+        {
             return Err(Error::Config(format!(
                 "the index was built with model {} ({} dimensions) but the configured model is {} ({}); run `devicekb reindex`",
                 generation.manifest.model,
@@ -99,7 +104,10 @@ impl Service {
     }
 
     /// Runs `work` on the blocking pool, at most `search_concurrency` at once.
-    pub(crate) async fn cpu<T: Send + 'static>(&self, work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    pub(crate) async fn cpu<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let _permit = self
             .cpu
             .clone()
@@ -111,7 +119,10 @@ impl Service {
 
     /// Rebuilds the index from the KB directory and switches to it; searches in flight
     /// finish on the generation they started with.
-    pub async fn reindex(self: &Arc<Self>, progress: Arc<dyn Fn(Progress) + Send + Sync>) -> Result<ReindexReport> {
+    pub async fn reindex(
+        self: &Arc<Self>,
+        progress: Arc<dyn Fn(Progress) + Send + Sync>,
+    ) -> Result<ReindexReport> {
         let _guard = self
             .reindexing
             .try_lock()
@@ -214,8 +225,12 @@ fn open_current(
     qdrant: Option<&Arc<qdrant_client::Qdrant>>,
     runtime: &tokio::runtime::Handle,
 ) -> Result<Arc<Generation>> {
-    let name = current_generation_name(data_dir)?
-        .ok_or_else(|| Error::NotReady(format!("no index in {}; run `devicekb reindex`", data_dir.display())))?;
+    let name = current_generation_name(data_dir)?.ok_or_else(|| {
+        Error::NotReady(format!(
+            "no index in {}; run `devicekb reindex`",
+            data_dir.display()
+        ))
+    })?;
     let dir = generations_dir(data_dir).join(&name);
     let manifest: crate::index::generation::Manifest =
         crate::index::generation::read_json(&dir.join(crate::index::generation::MANIFEST_FILE))?;

@@ -111,17 +111,26 @@ impl SearchRequest {
         if self.query.len() > MAX_QUERY_BYTES {
             return Err(Error::invalid(
                 "query",
-                format!("is {} bytes long; the limit is {MAX_QUERY_BYTES}", self.query.len()),
+                format!(
+                    "is {} bytes long; the limit is {MAX_QUERY_BYTES}",
+                    self.query.len()
+                ),
             ));
         }
         let limit = match self.limit {
             None => DEFAULT_LIMIT,
             Some(n) if (1..=MAX_LIMIT as i64).contains(&n) => n as usize,
             Some(n) => {
-                return Err(Error::invalid("limit", format!("must be between 1 and {MAX_LIMIT}, got {n}")))
+                return Err(Error::invalid(
+                    "limit",
+                    format!("must be between 1 and {MAX_LIMIT}, got {n}"),
+                ))
             }
         };
-        let model_filter = self.model_filter.map(|m| m.trim().to_string()).filter(|m| !m.is_empty());
+        let model_filter = self
+            .model_filter
+            .map(|m| m.trim().to_string())
+            .filter(|m| !m.is_empty());
         Ok(ValidSearch {
             query,
             model_filter,
@@ -172,7 +181,11 @@ impl Service {
         let started = Instant::now();
         let generation = self.generation();
         let (hits, model_filter) = self.retrieve(&generation, q)?;
-        let results: Vec<SearchResult> = hits.iter().take(q.limit).map(|h| to_result(&generation, h)).collect();
+        let results: Vec<SearchResult> = hits
+            .iter()
+            .take(q.limit)
+            .map(|h| to_result(&generation, h))
+            .collect();
         Ok(SearchResponse {
             query: q.query.clone(),
             count: results.len(),
@@ -186,7 +199,11 @@ impl Service {
 
     /// Ranked, fused hits for `q` on `generation` (more than `q.limit` when available),
     /// and the canonical model the search was restricted to.
-    pub fn retrieve(&self, generation: &Generation, q: &ValidSearch) -> Result<(Vec<FusedHit>, Option<String>)> {
+    pub fn retrieve(
+        &self,
+        generation: &Generation,
+        q: &ValidSearch,
+    ) -> Result<(Vec<FusedHit>, Option<String>)> {
         let (model_keys, canonical) = match &q.model_filter {
             None => (None, None),
             Some(name) => match generation.catalogue.resolve(name) {
@@ -211,10 +228,15 @@ impl Service {
         };
         let vector = if q.mode != SearchMode::Bm25 && !generation.vectors.is_empty() {
             let v = self.query_vector(&q.query)?;
-            generation.vectors.search(&v, model_keys.as_deref(), candidates)?
+            generation
+                .vectors
+                .search(&v, model_keys.as_deref(), candidates)?
         } else {
             Vec::new()
         };
-        Ok((fuse(&bm25, &vector, &self.config.fusion, &self.config.relevance), canonical))
+        Ok((
+            fuse(&bm25, &vector, &self.config.fusion, &self.config.relevance),
+            canonical,
+        ))
     }
 }

@@ -1,0 +1,140 @@
+//! Shared test support: the real embedding model (loaded once per test binary), services
+//! over a KB directory, and the real HTTP app spawned on port 0.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use devicekb::config::Config;
+use devicekb::embed::{Embedder, OnnxEmbedder};
+use devicekb::service::{build_generation, Service};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The configuration tests start from: defaults, with the KB and data dirs given.
+pub fn config(kb_dir: &Path, data_dir: &Path) -> Config {
+    let mut config = Config::from_env().expect("test configuration");
+    config.kb_dir = kb_dir.to_path_buf();
+    config.data_dir = data_dir.to_path_buf();
+    config.qdrant = None;
+    config.watch_interval_ms = 100;
+    config
+}
+
+/// The real model. A missing model fails the test (never a silent skip): run `make setup`.
+pub fn embedder() -> Arc<dyn Embedder> {
+    static EMBEDDER: OnceLock<Arc<dyn Embedder>> = OnceLock::new();
+    EMBEDDER
+        .get_or_init(|| {
+            let config = Config::from_env().expect("test configuration");
+            match OnnxEmbedder::load(&config.model_dir, &config.ort_dylib, 2) {
+                Ok(e) => Arc::new(e),
+                Err(e) => {
+                    panic!("the embedding model is required for this test ({e}); run `make setup`")
+                }
+            }
+        })
+        .clone()
+}
+
+/// A runtime that outlives every test, for services shared across tests.
+fn shared_runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime")
+    })
+}
+
+/// Builds (or refreshes) an index of `kb_dir` in `data_dir` and starts a service on it.
+pub async fn start_service(kb_dir: &Path, data_dir: &Path) -> Arc<Service> {
+    start_service_with(kb_dir, data_dir, |_| {}).await
+}
+
+/// Like `start_service`, with a chance to change the configuration first.
+pub async fn start_service_with(
+    kb_dir: &Path,
+    data_dir: &Path,
+    tweak: impl FnOnce(&mut Config),
+) -> Arc<Service> {
+    let mut config = config(kb_dir, data_dir);
+    tweak(&mut config);
+    let embedder = embedder();
+    {
+        let config = config.clone();
+        let embedder = embedder.clone();
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            build_generation(&config, embedder.as_ref(), None, &runtime, &|_| {})
+        })
+        .await
+        .expect("join")
+        .expect("the KB indexes");
+    }
+    Service::start(config, embedder)
+        .await
+        .expect("service starts")
+}
+
+/// One service over the repository's own KB, shared by every test of the binary. Its
+/// data dir lives under target/ so vectors are reused from one test run to the next.
+pub fn repo_service() -> Arc<Service> {
+    static SERVICE: OnceLock<Arc<Service>> = OnceLock::new();
+    SERVICE
+        .get_or_init(|| {
+            let data = repo()
+                .join("target")
+                .join("test-data")
+                .join(env!("CARGO_CRATE_NAME"));
+            // Tests call this from inside their own runtime, where blocking is not allowed.
+            std::thread::spawn(move || {
+                shared_runtime().block_on(start_service(&repo().join("kb"), &data))
+            })
+            .join()
+            .expect("the shared service starts")
+        })
+        .clone()
+}
+
+/// The real app on 127.0.0.1, port 0. Returns its base URL.
+pub async fn spawn_app(service: Arc<Service>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(devicekb::api::serve(listener, service));
+    format!("http://{addr}")
+}
+
+/// Copies the KB's catalogue and the entries whose id matches `keep` into a fresh dir.
+pub fn small_kb(keep: impl Fn(&str) -> bool) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = repo().join("kb");
+    std::fs::create_dir_all(dir.path().join("catalogue")).unwrap();
+    std::fs::copy(
+        src.join("catalogue/models.toml"),
+        dir.path().join("catalogue/models.toml"),
+    )
+    .unwrap();
+    let out = dir.path().join("entries/test");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut stack = vec![src.join("entries")];
+    while let Some(d) = stack.pop() {
+        for item in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = item.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Some(stem) = p.file_stem().and_then(|s| s.to_str()) {
+                if keep(stem) {
+                    std::fs::copy(&p, out.join(p.file_name().unwrap())).unwrap();
+                }
+            }
+        }
+    }
+    dir
+}

@@ -1,0 +1,138 @@
+//! The embedding model as devicekb loads it: same tokens and vectors as the reference
+//! implementation, a second model from the same configuration, and clear errors.
+
+mod common;
+
+use std::process::Command;
+
+use devicekb::config::Config;
+use devicekb::embed::{dot, Embedder, OnnxEmbedder};
+use serde_json::Value;
+
+fn e5() -> OnnxEmbedder {
+    let config = Config::from_env().unwrap();
+    OnnxEmbedder::load(&config.model_dir, &config.ort_dylib, 2)
+        .unwrap_or_else(|e| panic!("the model is required ({e}); run `make setup`"))
+}
+
+#[test]
+fn e5_reproduces_the_reference_tokens_and_vectors() {
+    let fixture: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::repo().join("tests/fixtures/e5_reference.json")).unwrap(),
+    )
+    .unwrap();
+    let model = e5();
+    assert_eq!(model.name(), "multilingual-e5-small");
+    let items = fixture["items"].as_array().unwrap();
+    assert!(items.len() >= 6);
+    let texts: Vec<&str> = items.iter().map(|i| i["text"].as_str().unwrap()).collect();
+    let vectors = model.embed_raw(&texts).unwrap();
+    for (item, vector) in items.iter().zip(&vectors) {
+        let text = item["text"].as_str().unwrap();
+        let ids: Vec<u32> = item["token_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
+        assert_eq!(model.token_ids(text).unwrap(), ids, "{text}");
+        let reference: Vec<f32> = item["embedding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect();
+        let cosine = dot(vector, &reference) / dot(&reference, &reference).sqrt();
+        assert!(cosine >= 0.9999, "{text}: cosine {cosine}");
+        assert!(
+            (dot(vector, vector) - 1.0).abs() < 1e-4,
+            "vectors are normalised"
+        );
+    }
+}
+
+#[test]
+fn e5_puts_paraphrases_closer_than_unrelated_text_across_languages() {
+    let model = e5();
+    let v = model
+        .embed_queries(&[
+            "bourrage papier dans le tiroir",
+            "paper jam in the tray",
+            "facture impayée du mois dernier",
+        ])
+        .unwrap();
+    assert!(dot(&v[0], &v[1]) > dot(&v[0], &v[2]) + 0.02);
+}
+
+#[test]
+fn another_onnx_model_loads_from_its_directory() {
+    let dir = devicekb::config::cache_dir().join("models/all-minilm-l6-v2");
+    let config = Config::from_env().unwrap();
+    let model = OnnxEmbedder::load(&dir, &config.ort_dylib, 1)
+        .unwrap_or_else(|e| panic!("all-MiniLM-L6-v2 is prepared by `make setup` ({e})"));
+    assert_eq!(model.name(), "all-minilm-l6-v2");
+    assert_eq!(model.dim(), 384);
+    let v = model
+        .embed_queries(&[
+            "paper jam in the printer",
+            "the sheet is stuck inside the printer",
+            "monthly invoice",
+        ])
+        .unwrap();
+    assert!(dot(&v[0], &v[1]) > dot(&v[0], &v[2]) + 0.1);
+}
+
+#[test]
+fn a_missing_or_broken_model_is_a_clear_error() {
+    let config = Config::from_env().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let err = OnnxEmbedder::load(empty.path(), &config.ort_dylib, 1)
+        .err()
+        .expect("no model there");
+    assert!(err.to_string().contains("make setup"), "{err}");
+
+    let broken = tempfile::tempdir().unwrap();
+    for f in [
+        "config.json",
+        "special_tokens_map.json",
+        "tokenizer_config.json",
+        "tokenizer.json",
+        "devicekb-model.toml",
+    ] {
+        std::fs::copy(config.model_dir.join(f), broken.path().join(f)).unwrap();
+    }
+    std::fs::write(broken.path().join("model.onnx"), b"not an onnx model").unwrap();
+    let err = OnnxEmbedder::load(broken.path(), &config.ort_dylib, 1)
+        .err()
+        .expect("a broken model is refused");
+    assert!(
+        err.to_string().contains("cannot load the embedding model"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_cli_reports_a_missing_model_or_runtime_without_panicking() {
+    for (var, value, expected) in [
+        (
+            "DEVICEKB_MODEL_DIR",
+            "/nonexistent/model",
+            "devicekb-model.toml",
+        ),
+        (
+            "ORT_DYLIB_PATH",
+            "/nonexistent/libonnxruntime.so",
+            "ONNX Runtime library not found",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_devicekb"))
+            .args(["search", "toner", "--data", "/nonexistent/data"])
+            .env(var, value)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

@@ -1,0 +1,251 @@
+//! KB files: validation messages, the JSON Schema, and both importers.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use devicekb::kb::{load_kb, Category};
+use devicekb::Error;
+
+fn devicekb(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_devicekb"))
+        .args(args)
+        .output()
+        .expect("run devicekb")
+}
+
+fn problems(
+    result: devicekb::Result<devicekb::kb::LoadedKb>,
+) -> Vec<devicekb::error::ValidationError> {
+    match result {
+        Err(Error::KbInvalid(p)) => p,
+        Err(other) => panic!("expected validation errors, got {other}"),
+        Ok(_) => panic!("expected validation errors"),
+    }
+}
+
+#[test]
+fn the_repository_kb_is_valid_and_large_enough() {
+    let kb = load_kb(&common::repo().join("kb")).expect("kb/ validates");
+    let c750_fr = kb
+        .entries
+        .iter()
+        .filter(|e| e.models == ["Lexmark C750"] && e.lang == devicekb::kb::Lang::Fr)
+        .count();
+    assert!(c750_fr >= 80, "{c750_fr} French Lexmark C750 entries");
+    let others: Vec<_> = kb
+        .entries
+        .iter()
+        .filter(|e| e.manufacturer != "Lexmark")
+        .collect();
+    assert!(others.len() >= 40);
+    let families: std::collections::HashSet<_> = others
+        .iter()
+        .map(|e| e.manufacturer.as_str())
+        .filter(|m| !m.is_empty())
+        .collect();
+    assert!(families.len() >= 4, "{families:?}");
+    assert!(others.iter().any(|e| e.lang == devicekb::kb::Lang::En));
+    assert!(kb.entries.iter().all(|e| !e.source.trim().is_empty()));
+}
+
+#[test]
+fn every_problem_is_listed_with_file_line_and_field() {
+    let kb = common::small_kb(|id| id == "lexmark-c750-msg-88-toner-bas");
+    let dir = kb.path().join("entries/test");
+    std::fs::write(dir.join("a.toml"), "id = \"a\"\ntitle = \"t\"\nlang = \"fr\"\ncategory = \"general\"\ndescription = \"d\"\nsource = \"s\"\ncolour = \"red\"\n").unwrap();
+    std::fs::write(
+        dir.join("b.toml"),
+        "id = \"b\"\ntitle = \"t\"\nlang = \"fr\"\ncategory = \"general\"\nsource = \"s\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("c.toml"), "id = \"c\"\ntitle = \"t\"\nlang = \"fr\"\ncategory = \"general\"\ndescription = \"d\"\nsource = \"s\"\nsteps = [\"ok\", \"  \"]\n").unwrap();
+    std::fs::write(dir.join("d.toml"), "id = \"lexmark-c750-msg-88-toner-bas\"\ntitle = \"t\"\nlang = \"fr\"\ncategory = \"general\"\ndescription = \"d\"\nsource = \"s\"\n").unwrap();
+    std::fs::write(dir.join("e.toml"), "id = \"e\"\ntitle = \"t\"\nlang = \"fr\"\ncategory = \"general\"\ndescription = \"d\"\nsource = \"s\"\nmodels = [\"c750\"]\n").unwrap();
+    let found = problems(load_kb(kb.path()));
+    let has = |file: &str, line: Option<usize>, field: &str| {
+        found
+            .iter()
+            .any(|p| p.file.ends_with(file) && p.line == line && p.field.as_deref() == Some(field))
+    };
+    assert!(has("a.toml", Some(7), "colour"), "{found:?}");
+    assert!(has("b.toml", None, "description"), "{found:?}");
+    assert!(has("c.toml", Some(7), "steps"), "{found:?}");
+    assert!(has("d.toml", Some(1), "id"), "{found:?}");
+    assert!(has("e.toml", Some(7), "models"), "{found:?}");
+    assert!(found
+        .iter()
+        .find(|p| p.file.ends_with("e.toml"))
+        .unwrap()
+        .message
+        .contains("Lexmark C750"));
+}
+
+#[test]
+fn the_json_schema_matches_the_loader() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::repo().join("schema/kb_entry.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let categories: Vec<&str> = schema["properties"]["category"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(categories, Category::ALL.map(|c| c.as_str()).to_vec());
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    // Every required field's absence is refused by the loader, and nothing else is required.
+    let full = "id = \"x\"\ntitle = \"t\"\nlang = \"fr\"\ncategory = \"general\"\ndescription = \"d\"\nsource = \"s\"\n";
+    assert!(devicekb::kb::load::parse_entry(full, "x.toml").is_ok());
+    for field in &required {
+        let without: String = full
+            .lines()
+            .filter(|l| !l.starts_with(&format!("{field} ")))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(
+            devicekb::kb::load::parse_entry(&without, "x.toml").is_err(),
+            "{field} should be required"
+        );
+    }
+    let properties: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
+    assert_eq!(properties.len(), 14);
+}
+
+fn count_entries(dir: &Path) -> usize {
+    load_kb(dir).expect("imported KB validates").entries.len()
+}
+
+#[test]
+fn import_seed_writes_a_valid_kb() {
+    let seed = common::repo().join("../shared/seed-kb/reference_data.json");
+    assert!(seed.exists(), "the seed file is handed to us in ../shared");
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("kb");
+    let o = devicekb(&[
+        "import",
+        "seed",
+        seed.to_str().unwrap(),
+        "--out",
+        target.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let kb = load_kb(&target).unwrap();
+    assert_eq!(kb.entries.len(), 17);
+    assert!(kb
+        .entries
+        .iter()
+        .all(|e| e.models == ["Lexmark C750"] && !e.steps.is_empty()));
+    assert!(kb.catalogue.resolve("Lexmark C750").is_some());
+    // Importing again into the same KB would overwrite: refused, nothing changed.
+    let again = devicekb(&[
+        "import",
+        "seed",
+        seed.to_str().unwrap(),
+        "--out",
+        target.to_str().unwrap(),
+    ]);
+    assert!(!again.status.success());
+    assert_eq!(count_entries(&target), 17);
+}
+
+#[test]
+fn import_jsonl_reads_one_entry_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.jsonl");
+    std::fs::write(
+        &file,
+        concat!(
+            r#"{"id": "doc_1", "title": "Paper jam in tray 2", "text": "Open tray 2 and remove the paper.", "tags": ["jam"], "steps": ["Open tray 2", "Remove the sheet"]}"#, "\n",
+            "\n",
+            r#"{"id": "FAQ-2", "title": "Toner bas", "text": "Le message toner bas s'affiche.", "error_codes": ["88"], "models": ["c750n"]}"#, "\n",
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("kb");
+    std::fs::create_dir_all(out.join("catalogue")).unwrap();
+    std::fs::copy(
+        common::repo().join("kb/catalogue/models.toml"),
+        out.join("catalogue/models.toml"),
+    )
+    .unwrap();
+    let o = devicekb(&[
+        "import",
+        "jsonl",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let kb = load_kb(&out).unwrap();
+    let faq = kb.entries.iter().find(|e| e.id == "FAQ-2").unwrap();
+    assert_eq!(faq.models, ["Lexmark C750"]);
+    assert_eq!(faq.lang, devicekb::kb::Lang::Fr);
+    let doc = kb.entries.iter().find(|e| e.id == "doc_1").unwrap();
+    assert_eq!(doc.lang, devicekb::kb::Lang::En);
+    assert_eq!(doc.category, Category::PaperJam);
+}
+
+#[test]
+fn import_jsonl_refuses_bad_lines_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("in.jsonl");
+    std::fs::write(
+        &file,
+        concat!(
+            r#"{"id": "a", "title": "ok", "text": "fine"}"#,
+            "\n",
+            r#"{"id": "a", "title": "dup", "text": "x"}"#,
+            "\n",
+            r#"{"title": "no id", "text": "x"}"#,
+            "\n",
+            r#"{"id": "b", "title": "  ", "text": "x"}"#,
+            "\n",
+            r#"{"id": "c", "title": "t", "text": "x""#,
+            "\n",
+            r#"{"id": "d", "title": "t", "text": "x", "tags": "not a list"}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("kb");
+    let o = devicekb(&[
+        "import",
+        "jsonl",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    for expected in [
+        "in.jsonl:2: field `id`: duplicate",
+        "in.jsonl:3: field `id`",
+        "in.jsonl:4: field `title`",
+        "in.jsonl:5: invalid JSON",
+        "in.jsonl:6: field `tags`",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing `{expected}` in:\n{stderr}"
+        );
+    }
+    assert!(!out.exists(), "nothing is written when any line is bad");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".devicekb-import")
+        })
+        .collect();
+    assert!(leftovers.is_empty());
+}

@@ -1,0 +1,247 @@
+//! Reindexing: validation first, atomic switch, no failed search in flight, only changed
+//! entries re-embedded, and a running server picking up a CLI reindex.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+const KEY: &str = "test-admin-key";
+
+fn keep(id: &str) -> bool {
+    id.starts_with("lexmark-c750-jam-2")
+        || id.starts_with("brother-")
+        || id == "lexmark-c750-msg-88-toner-bas"
+}
+
+async fn reindex(base: &str, key: Option<&str>) -> (u16, Value) {
+    let mut request = reqwest::Client::new().post(format!("{base}/admin/reindex"));
+    if let Some(key) = key {
+        request = request.header("authorization", format!("Bearer {key}"));
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+async fn search(base: &str, query: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{base}/knowledge/search"))
+        .json(&json!({"query": query}))
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+fn write_entry(kb: &std::path::Path, id: &str, title: &str) {
+    std::fs::write(
+        kb.join("entries/test").join(format!("{id}.toml")),
+        format!(
+            r#"id = "{id}"
+title = "{title}"
+lang = "fr"
+category = "general"
+description = "Le bac de sortie déborde de confettis multicolores après chaque impression."
+steps = ["Vider le bac", "Retirer les confettis"]
+source = "test"
+"#
+        ),
+    )
+    .unwrap();
+}
+
+#[tokio::test]
+async fn admin_reindex_needs_the_key_and_switches_generation() {
+    let kb = common::small_kb(keep);
+    let data = tempfile::tempdir().unwrap();
+    let service = common::start_service_with(kb.path(), data.path(), |c| {
+        c.admin_api_key = Some(KEY.into())
+    })
+    .await;
+    let base = common::spawn_app(service.clone()).await;
+    let before = service.generation().name.clone();
+
+    assert_eq!(reindex(&base, None).await.0, 401);
+    assert_eq!(reindex(&base, Some("wrong")).await.0, 401);
+
+    write_entry(
+        kb.path(),
+        "test-confettis",
+        "Confettis dans le bac de sortie",
+    );
+    let (status, report) = reindex(&base, Some(KEY)).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        report["embedded_chunks"], 1,
+        "only the new entry is embedded: {report}"
+    );
+    assert!(report["reused_chunks"].as_u64().unwrap() > 10);
+    assert_ne!(service.generation().name, before);
+    let (_, answer) = search(&base, "confettis").await;
+    assert_eq!(answer["results"][0]["kb_id"], "test-confettis");
+}
+
+#[tokio::test]
+async fn an_invalid_kb_is_refused_and_the_index_keeps_serving() {
+    let kb = common::small_kb(keep);
+    let data = tempfile::tempdir().unwrap();
+    let service = common::start_service_with(kb.path(), data.path(), |c| {
+        c.admin_api_key = Some(KEY.into())
+    })
+    .await;
+    let base = common::spawn_app(service.clone()).await;
+    let before = service.generation().name.clone();
+
+    std::fs::write(
+        kb.path().join("entries/test/broken.toml"),
+        "id = \"broken\"\ntitle = \"\"\nlang = \"fr\"\ncategory = \"nope\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        kb.path().join("entries/test/bad-syntax.toml"),
+        "id = \"bad-syntax\"\ntitle = [unclosed\n",
+    )
+    .unwrap();
+    let (status, answer) = reindex(&base, Some(KEY)).await;
+    assert_eq!(status, 422, "{answer}");
+    let errors = answer["errors"].as_array().unwrap();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e["file"].as_str().unwrap().ends_with("broken.toml")
+                && e["field"] == "category"
+                && e["line"] == 4),
+        "{answer}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e["file"].as_str().unwrap().ends_with("bad-syntax.toml") && e["line"] == 2),
+        "{answer}"
+    );
+    assert_eq!(service.generation().name, before);
+    let (status, answer) = search(&base, "bourrage").await;
+    assert_eq!(status, 200);
+    assert!(answer["count"].as_u64().unwrap() > 0);
+}
+
+#[tokio::test]
+async fn searches_in_flight_never_fail_during_reindex_and_cli_reindex_is_picked_up() {
+    let kb = common::small_kb(keep);
+    let data = tempfile::tempdir().unwrap();
+    let service = common::start_service_with(kb.path(), data.path(), |c| {
+        c.admin_api_key = Some(KEY.into())
+    })
+    .await;
+    let base = common::spawn_app(service.clone()).await;
+
+    let stop = Arc::new(AtomicUsize::new(0));
+    let failures = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for i in 0..4 {
+        let (base, stop, failures, done) =
+            (base.clone(), stop.clone(), failures.clone(), done.clone());
+        workers.push(tokio::spawn(async move {
+            let queries = [
+                "bourrage tiroir",
+                "toner bas",
+                "paper jam rear",
+                "impression pâle",
+            ];
+            let mut n = 0;
+            while stop.load(Ordering::SeqCst) == 0 && n < 2000 {
+                let (status, _) = search(&base, queries[(i + n) % queries.len()]).await;
+                if status != 200 {
+                    failures.fetch_add(1, Ordering::SeqCst);
+                }
+                done.fetch_add(1, Ordering::SeqCst);
+                n += 1;
+            }
+        }));
+    }
+    for round in 0..2 {
+        write_entry(
+            kb.path(),
+            &format!("test-round-{round}"),
+            &format!("Confettis numéro {round}"),
+        );
+        let (status, report) = reindex(&base, Some(KEY)).await;
+        assert_eq!(status, 200, "{report}");
+    }
+
+    // A reindex by another process (the CLI) is noticed by the running server.
+    let before = service.generation().name.clone();
+    write_entry(
+        kb.path(),
+        "test-from-cli",
+        "Serpentins dans le bac de sortie",
+    );
+    let (kb_dir, data_dir) = (kb.path().to_path_buf(), data.path().to_path_buf());
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_devicekb"))
+            .args(["reindex", "--kb"])
+            .arg(kb_dir)
+            .arg("--data")
+            .arg(data_dir)
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut switched = false;
+    for _ in 0..100 {
+        if service.generation().name != before {
+            switched = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(switched, "the server did not pick up the CLI's generation");
+    let (_, answer) = search(&base, "serpentins").await;
+    assert_eq!(answer["results"][0]["kb_id"], "test-from-cli");
+
+    stop.store(1, Ordering::SeqCst);
+    for w in workers {
+        w.await.unwrap();
+    }
+    assert!(
+        done.load(Ordering::SeqCst) > 20,
+        "searches ran during the reindexes"
+    );
+    assert_eq!(failures.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn cli_reindex_of_an_invalid_kb_lists_every_error_and_exits_non_zero() {
+    let kb = common::small_kb(keep);
+    let data = tempfile::tempdir().unwrap();
+    common::start_service(kb.path(), data.path()).await;
+    let current = std::fs::read_to_string(data.path().join("CURRENT")).unwrap();
+    std::fs::write(kb.path().join("entries/test/one.toml"), "id = \"other-id\"\ntitle = \"t\"\nlang = \"fr\"\ncategory = \"general\"\ndescription = \"d\"\nsource = \"s\"\nmodels = [\"Lexmark C9999\"]\n").unwrap();
+    std::fs::write(kb.path().join("entries/test/two.toml"), "id = \"two\"\ntitle = \"t\"\nlang = \"de\"\ncategory = \"general\"\ndescription = \"d\"\nsource = \"s\"\n").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_devicekb"))
+        .args(["reindex", "--kb"])
+        .arg(kb.path())
+        .arg("--data")
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("one.toml:1: field `id`"), "{stderr}");
+    assert!(stderr.contains("one.toml:7: field `models`"), "{stderr}");
+    assert!(stderr.contains("two.toml:3"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(data.path().join("CURRENT")).unwrap(),
+        current
+    );
+}
