@@ -1,5 +1,5 @@
 # Production image: the server, its model and ONNX Runtime (prepared from PyPI at build time).
-FROM rust:1.88-bookworm AS build
+FROM rust:1.89-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv python3-pip && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

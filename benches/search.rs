@@ -1,1 +1,303 @@
-fn main() {}
+//! Search latency per mode on the real KB (real model) and on synthetic 10k / 100k
+//! entry KBs, the query-embedding cost on its own, and reindex throughput.
+//!
+//!     cargo bench --bench search            (or: make bench)
+//!
+//! Synthetic KBs use a hashing embedder for their vectors: the vector scan costs the
+//! same for any 384-d vectors, and embedding 100k entries with the real model would
+//! take hours on two cores. The real model's cost is measured separately.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use devicekb::config::Config;
+use devicekb::embed::{Embedder, HashingEmbedder, OnnxEmbedder};
+use devicekb::service::search::ValidSearch;
+use devicekb::service::{build_generation, SearchMode, Service};
+
+const QUERIES: &[&str] = &[
+    "88 toner cyan bas",
+    "bourrage papier tiroir 2",
+    "les impressions sont pâles et délavées",
+    "the printer shows 49.4C02 after a firmware update",
+    "imprimente affiche des losanges",
+    "Bonjour, depuis ce matin notre C750 affiche 201 bourrage papier et rien ne sort, merci de nous aider",
+];
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn service(
+    rt: &tokio::runtime::Runtime,
+    kb: &Path,
+    data: &Path,
+    embedder: Arc<dyn Embedder>,
+    rebuild: bool,
+) -> Arc<Service> {
+    let mut config = Config::from_env().unwrap();
+    config.kb_dir = kb.to_path_buf();
+    config.data_dir = data.to_path_buf();
+    config.qdrant = None;
+    rt.block_on(async {
+        if rebuild {
+            let (c, e, h) = (
+                config.clone(),
+                embedder.clone(),
+                tokio::runtime::Handle::current(),
+            );
+            tokio::task::spawn_blocking(move || {
+                build_generation(&c, e.as_ref(), None, &h, &|_| {})
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        }
+        Service::start(config, embedder).await.unwrap()
+    })
+}
+
+fn real_model() -> Arc<OnnxEmbedder> {
+    let c = Config::from_env().unwrap();
+    Arc::new(
+        OnnxEmbedder::load(&c.model_dir, &c.ort_dylib, c.embed_threads)
+            .expect("run `make setup` first"),
+    )
+}
+
+fn search(service: &Service, query: &str, mode: SearchMode) {
+    let q = ValidSearch {
+        query: query.to_string(),
+        model_filter: None,
+        limit: 10,
+        mode,
+    };
+    let r = service.search_blocking(&q).unwrap();
+    assert!(r.count > 0 || mode != SearchMode::Hybrid);
+}
+
+fn real_kb(c: &mut Criterion) {
+    let rt = runtime();
+    let model = real_model();
+    let svc = service(
+        &rt,
+        &repo().join("kb"),
+        &repo().join("target/bench-data/real"),
+        model.clone(),
+        true,
+    );
+    let mut g = c.benchmark_group("real_kb");
+    g.measurement_time(Duration::from_secs(5));
+    for (name, mode) in [
+        ("bm25", SearchMode::Bm25),
+        ("vector_cached", SearchMode::Vector),
+        ("hybrid_cached", SearchMode::Hybrid),
+    ] {
+        for q in QUERIES {
+            search(&svc, q, mode); // warm the query-embedding cache
+        }
+        let mut i = 0;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                search(&svc, QUERIES[i % QUERIES.len()], mode);
+                i += 1;
+            })
+        });
+    }
+    // Hybrid with the query embedding computed every time (a query never seen before).
+    let mut n = 0u64;
+    g.bench_function("hybrid_uncached", |b| {
+        b.iter(|| {
+            n += 1;
+            search(
+                &svc,
+                &format!("{} {n}", QUERIES[n as usize % QUERIES.len()]),
+                SearchMode::Hybrid,
+            );
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("query_embedding");
+    g.measurement_time(Duration::from_secs(5));
+    for q in [QUERIES[0], QUERIES[5]] {
+        let tokens = model.token_ids(&format!("query: {q}")).unwrap().len();
+        g.bench_with_input(
+            BenchmarkId::new("e5_small", format!("{tokens}_tokens")),
+            q,
+            |b, q| b.iter(|| model.embed_queries(&[q]).unwrap()),
+        );
+    }
+    g.finish();
+}
+
+const WORDS: &[&str] = &[
+    "imprimante",
+    "bourrage",
+    "papier",
+    "tiroir",
+    "toner",
+    "cartouche",
+    "unité",
+    "fusion",
+    "écran",
+    "message",
+    "erreur",
+    "réseau",
+    "pilote",
+    "impression",
+    "pâle",
+    "traînée",
+    "couleur",
+    "noir",
+    "bac",
+    "sortie",
+    "capot",
+    "courroie",
+    "transfert",
+    "photoconducteur",
+    "rouleau",
+    "nettoyer",
+    "remplacer",
+    "vérifier",
+    "redémarrer",
+    "printer",
+    "jam",
+    "tray",
+    "paper",
+    "driver",
+    "network",
+    "faded",
+    "streaks",
+    "replace",
+    "drum",
+    "fuser",
+    "adresse",
+    "ip",
+    "wifi",
+    "usb",
+    "câble",
+    "page",
+    "recto",
+    "verso",
+    "enveloppe",
+    "étiquette",
+    "qualité",
+];
+
+/// A synthetic KB of `n` entries, written once and cached under target/.
+fn synthetic(rt: &tokio::runtime::Runtime, n: usize) -> Arc<Service> {
+    let root = repo().join(format!("target/bench-data/synthetic-{n}"));
+    let (kb, data) = (root.join("kb"), root.join("data"));
+    let ready = data.join("CURRENT").exists();
+    if !ready {
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(kb.join("entries/synthetic")).unwrap();
+        std::fs::create_dir_all(kb.join("catalogue")).unwrap();
+        std::fs::copy(
+            repo().join("kb/catalogue/models.toml"),
+            kb.join("catalogue/models.toml"),
+        )
+        .unwrap();
+        let mut seed = 0x2545F4914F6CDD1Du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for i in 0..n {
+            let mut words = |k: usize| {
+                (0..k)
+                    .map(|_| WORDS[(next() % WORDS.len() as u64) as usize])
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            let text = format!(
+                "id = \"syn-{i}\"\ntitle = \"{}\"\nlang = \"fr\"\ncategory = \"general\"\nerror_codes = [\"{}\"]\ndescription = \"{}\"\nsteps = [\"{}\", \"{}\"]\nsource = \"synthetic\"\n",
+                words(6), i % 997, words(40), words(8), words(8)
+            );
+            std::fs::write(kb.join(format!("entries/synthetic/syn-{i}.toml")), text).unwrap();
+        }
+    }
+    service(rt, &kb, &data, Arc::new(HashingEmbedder::new(384)), !ready)
+}
+
+fn synthetic_kbs(c: &mut Criterion) {
+    let rt = runtime();
+    for n in [10_000, 100_000] {
+        let svc = synthetic(&rt, n);
+        let mut g = c.benchmark_group(format!("synthetic_{n}"));
+        g.sample_size(30).measurement_time(Duration::from_secs(8));
+        for (name, mode) in [
+            ("bm25", SearchMode::Bm25),
+            ("vector_cached", SearchMode::Vector),
+            ("hybrid_cached", SearchMode::Hybrid),
+        ] {
+            let mut i = 0;
+            g.bench_function(name, |b| {
+                b.iter(|| {
+                    search(&svc, QUERIES[i % QUERIES.len()], mode);
+                    i += 1;
+                })
+            });
+        }
+        g.finish();
+    }
+}
+
+fn reindex_throughput(c: &mut Criterion) {
+    let rt = runtime();
+    let model: Arc<dyn Embedder> = real_model();
+    // 24 real entries, embedded from scratch each time (fresh data dir: nothing to reuse).
+    let kb = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(kb.path().join("entries/x")).unwrap();
+    std::fs::create_dir_all(kb.path().join("catalogue")).unwrap();
+    std::fs::copy(
+        repo().join("kb/catalogue/models.toml"),
+        kb.path().join("catalogue/models.toml"),
+    )
+    .unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(repo().join("kb/entries/lexmark-c750"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    for f in files.iter().step_by(5).take(24) {
+        std::fs::copy(f, kb.path().join("entries/x").join(f.file_name().unwrap())).unwrap();
+    }
+    let mut g = c.benchmark_group("reindex");
+    g.sample_size(10).throughput(Throughput::Elements(24));
+    g.bench_function("24_entries_with_embedding", |b| {
+        b.iter(|| {
+            let data = tempfile::tempdir().unwrap();
+            let mut config = Config::from_env().unwrap();
+            config.kb_dir = kb.path().to_path_buf();
+            config.data_dir = data.path().to_path_buf();
+            let (m, h) = (model.clone(), rt.handle().clone());
+            rt.block_on(async move {
+                tokio::task::spawn_blocking(move || {
+                    build_generation(&config, m.as_ref(), None, &h, &|_| {})
+                })
+                .await
+                .unwrap()
+                .unwrap()
+            });
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, real_kb, synthetic_kbs, reindex_throughput);
+criterion_main!(benches);

@@ -13,10 +13,18 @@ pub const CHUNK_STRIDE: usize = 150;
 pub fn chunk_entry(entry: &KbEntry) -> Vec<String> {
     let text = entry.passage_text();
     let words: Vec<&str> = text.split_whitespace().collect();
-    if words.len() <= CHUNK_WORDS {
-        return vec![text];
-    }
+    // A short passage of the problem alone (title and symptoms): short customer
+    // messages match it better than the whole entry, whose steps dilute the vector.
     let mut chunks = Vec::new();
+    if !entry.symptoms.is_empty() {
+        let mut head = vec![entry.title.trim().to_string()];
+        head.extend(entry.symptoms.iter().map(|s| s.trim().to_string()));
+        chunks.push(head.join(". "));
+    }
+    if words.len() <= CHUNK_WORDS {
+        chunks.push(text);
+        return chunks;
+    }
     let mut start = 0;
     loop {
         let end = (start + CHUNK_WORDS).min(words.len());
@@ -68,8 +76,14 @@ mod tests {
     }
 
     #[test]
-    fn short_entries_are_one_chunk() {
-        assert_eq!(chunk_entry(&entry("court".into())).len(), 1);
+    fn short_entries_are_one_chunk_plus_their_symptoms() {
+        let mut e = entry("court".into());
+        assert_eq!(chunk_entry(&e).len(), 1);
+        e.symptoms = vec!["ça bourre".into()];
+        assert_eq!(
+            chunk_entry(&e),
+            vec!["Titre. ça bourre".to_string(), e.passage_text()]
+        );
     }
 
     #[test]
@@ -78,6 +92,7 @@ mod tests {
         let chunks = chunk_entry(&entry(words.join(" ")));
         assert!(chunks.len() >= 3);
         assert!(chunks[1].starts_with("Titre. "));
+        assert!(!chunks[0].starts_with("Titre. "));
         assert!(chunks.last().unwrap().contains("w499"));
         assert!(chunks
             .iter()

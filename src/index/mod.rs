@@ -7,6 +7,7 @@ pub mod chunk;
 pub mod fusion;
 pub mod generation;
 pub mod qdrant;
+pub mod query;
 pub mod reindex;
 pub mod vector;
 

@@ -94,6 +94,36 @@ impl Catalogue {
         self.by_key.get(&model_key(name)).map(|&i| &self.models[i])
     }
 
+    /// Models named in free text: any word with a digit (or two adjacent words, for
+    /// "C 750" or "HL L2350DW") that is a known spelling. Order of first mention.
+    pub fn mentioned_in(&self, text: &str) -> Vec<&PrinterModel> {
+        let words: Vec<&str> = text
+            .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '.'))
+            .map(|w| w.trim_matches(|c| c == '-' || c == '.'))
+            .filter(|w| !w.is_empty())
+            .collect();
+        let mut found: Vec<&PrinterModel> = Vec::new();
+        for (i, word) in words.iter().enumerate() {
+            let mut candidates = Vec::new();
+            if i > 0 {
+                candidates.push(format!("{}{}", words[i - 1], word));
+            }
+            candidates.push(word.to_string());
+            for candidate in candidates {
+                if !candidate.chars().any(|c| c.is_ascii_digit()) {
+                    continue;
+                }
+                if let Some(m) = self.resolve(&candidate) {
+                    if !found.iter().any(|f| f.canonical() == m.canonical()) {
+                        found.push(m);
+                    }
+                    break;
+                }
+            }
+        }
+        found
+    }
+
     /// Every spelling of a canonical model name (lowercased), for exact-token indexing.
     pub fn spellings(&self, canonical: &str) -> Vec<String> {
         let mut out = vec![canonical.to_lowercase()];
@@ -147,6 +177,20 @@ aliases = ["C750n", "C 750"]
             );
         }
         assert!(c.resolve("C760").is_none());
+    }
+
+    #[test]
+    fn finds_models_mentioned_in_text() {
+        let c = catalogue();
+        let names = |t: &str| {
+            c.mentioned_in(t)
+                .iter()
+                .map(|m| m.canonical())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names("Bonjour, ma C750n affiche 88"), vec!["Lexmark C750"]);
+        assert_eq!(names("la lexmark c 750 bourre"), vec!["Lexmark C750"]);
+        assert!(names("erreur 750 sur l'imprimante").is_empty());
     }
 
     #[test]

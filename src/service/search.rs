@@ -10,6 +10,7 @@ use super::Service;
 use crate::error::{Error, Result};
 use crate::index::bm25::Bm25Query;
 use crate::index::fusion::fuse;
+use crate::index::query::clean_query;
 use crate::index::{FusedHit, Generation};
 use crate::kb::catalogue::model_key;
 use crate::kb::lang::detect_lang;
@@ -89,6 +90,8 @@ pub struct SearchResponse {
     pub mode: SearchMode,
     /// Canonical model the results were restricted to, if any.
     pub model_filter: Option<String>,
+    /// Where that model came from: `request` (model_filter) or `query` (named in the text).
+    pub model_source: Option<&'static str>,
     pub generation: String,
     pub took_ms: f64,
 }
@@ -181,6 +184,13 @@ impl Service {
         let started = Instant::now();
         let generation = self.generation();
         let (hits, model_filter) = self.retrieve(&generation, q)?;
+        let model_source = model_filter.as_ref().map(|_| {
+            if q.model_filter.is_some() {
+                "request"
+            } else {
+                "query"
+            }
+        });
         let results: Vec<SearchResult> = hits
             .iter()
             .take(q.limit)
@@ -192,6 +202,7 @@ impl Service {
             results,
             mode: q.mode,
             model_filter,
+            model_source,
             generation: generation.name.clone(),
             took_ms: started.elapsed().as_secs_f64() * 1000.0,
         })
@@ -205,7 +216,11 @@ impl Service {
         q: &ValidSearch,
     ) -> Result<(Vec<FusedHit>, Option<String>)> {
         let (model_keys, canonical) = match &q.model_filter {
-            None => (None, None),
+            // A model named in the query restricts like a filter, when it is one model only.
+            None => match generation.catalogue.mentioned_in(&q.query).as_slice() {
+                [m] => (Some(vec![model_key(&m.canonical())]), Some(m.canonical())),
+                _ => (None, None),
+            },
             Some(name) => match generation.catalogue.resolve(name) {
                 // An unknown model is not an error: nothing in the KB is specific to it.
                 None => return Ok((Vec::new(), None)),
@@ -213,11 +228,12 @@ impl Service {
             },
         };
         let candidates = self.config.fusion.candidates.max(q.limit);
-        let lang = detect_lang(&q.query);
+        let text = clean_query(&q.query);
+        let lang = detect_lang(&text);
         let bm25 = if q.mode != SearchMode::Vector {
             generation.bm25.search(
                 &Bm25Query {
-                    text: &q.query,
+                    text: &text,
                     models: model_keys.as_deref(),
                     limit: candidates,
                 },
@@ -227,7 +243,7 @@ impl Service {
             Vec::new()
         };
         let vector = if q.mode != SearchMode::Bm25 && !generation.vectors.is_empty() {
-            let v = self.query_vector(&q.query)?;
+            let v = self.query_vector(&text)?;
             generation
                 .vectors
                 .search(&v, model_keys.as_deref(), candidates)?
