@@ -30,6 +30,7 @@ run: build
 
 test: setup
 	$(CARGO) test --release --all-targets
+	@[ -n "$$QDRANT_URL" ] || echo "note: the Qdrant-server test did not run (set QDRANT_URL to a Qdrant server to run it)"
 
 lint:
 	$(CARGO) fmt --check
