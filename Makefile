@@ -29,7 +29,8 @@ run: build
 	$(BIN) serve
 
 test: setup
-	$(CARGO) test --release --all-targets
+	$(CARGO) test --release --lib --bins --tests --no-fail-fast
+	$(CARGO) build --release --benches
 	@[ -n "$$QDRANT_URL" ] || echo "note: the Qdrant-server test did not run (set QDRANT_URL to a Qdrant server to run it)"
 
 lint:

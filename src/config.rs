@@ -9,6 +9,10 @@ use crate::index::{FusionConfig, RelevanceModel};
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8000";
 pub const ORT_LIBRARY: &str = "libonnxruntime.so.1.31.1";
+/// multilingual-e5-small with int8 weights: a 10-token query embeds in ~2.6 ms instead of
+/// ~13 ms for the f32 model on two cores, with the same retrieval quality on the labelled
+/// set (see README).
+pub const DEFAULT_MODEL: &str = "multilingual-e5-small-int8";
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -87,7 +91,7 @@ impl Config {
             addr: var("DEVICEKB_ADDR").unwrap_or_else(|| DEFAULT_ADDR.to_string()),
             model_dir: var("DEVICEKB_MODEL_DIR")
                 .map(PathBuf::from)
-                .unwrap_or_else(|| cache.join("models").join("multilingual-e5-small")),
+                .unwrap_or_else(|| cache.join("models").join(DEFAULT_MODEL)),
             ort_dylib: var("ORT_DYLIB_PATH")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| cache.join("ort").join(ORT_LIBRARY)),

@@ -9,10 +9,42 @@ use devicekb::config::Config;
 use devicekb::embed::{dot, Embedder, OnnxEmbedder};
 use serde_json::Value;
 
-fn e5() -> OnnxEmbedder {
+fn model(dir: &str) -> OnnxEmbedder {
     let config = Config::from_env().unwrap();
-    OnnxEmbedder::load(&config.model_dir, &config.ort_dylib, 2)
-        .unwrap_or_else(|e| panic!("the model is required ({e}); run `make setup`"))
+    OnnxEmbedder::load(
+        &devicekb::config::cache_dir().join("models").join(dir),
+        &config.ort_dylib,
+        2,
+    )
+    .unwrap_or_else(|e| panic!("the model {dir} is required ({e}); run `make setup`"))
+}
+
+fn e5() -> OnnxEmbedder {
+    model("multilingual-e5-small")
+}
+
+/// Cosine of each fixture text's vector with the reference implementation's.
+fn reference_cosines(model: &OnnxEmbedder) -> Vec<f32> {
+    let fixture: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::repo().join("tests/fixtures/e5_reference.json")).unwrap(),
+    )
+    .unwrap();
+    let items = fixture["items"].as_array().unwrap();
+    let texts: Vec<&str> = items.iter().map(|i| i["text"].as_str().unwrap()).collect();
+    let vectors = model.embed_raw(&texts).unwrap();
+    items
+        .iter()
+        .zip(&vectors)
+        .map(|(item, vector)| {
+            let reference: Vec<f32> = item["embedding"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+                .collect();
+            dot(vector, &reference) / dot(&reference, &reference).sqrt()
+        })
+        .collect()
 }
 
 #[test]
@@ -49,6 +81,21 @@ fn e5_reproduces_the_reference_tokens_and_vectors() {
             "vectors are normalised"
         );
     }
+}
+
+#[test]
+fn the_default_int8_model_stays_close_to_the_reference() {
+    let int8 = model(devicekb::config::DEFAULT_MODEL);
+    assert_eq!(int8.name(), "multilingual-e5-small-int8");
+    for cosine in reference_cosines(&int8) {
+        assert!(cosine >= 0.97, "int8 vs reference cosine {cosine}");
+    }
+    let f32_model = e5();
+    let text = "query: Comment retirer une feuille coincée dans le bac 2 ?";
+    assert_eq!(
+        int8.token_ids(text).unwrap(),
+        f32_model.token_ids(text).unwrap()
+    );
 }
 
 #[test]

@@ -14,13 +14,18 @@ async fn qdrant_and_embedded_vector_stores_agree() {
         eprintln!("NOT RUN: qdrant_and_embedded_vector_stores_agree needs QDRANT_URL");
         return;
     };
-    let kb = common::small_kb(|id| id.starts_with("brother-") || id.starts_with("lexmark-c750-jam-"));
+    let kb =
+        common::small_kb(|id| id.starts_with("brother-") || id.starts_with("lexmark-c750-jam-"));
     let embedded_data = tempfile::tempdir().unwrap();
     let qdrant_data = tempfile::tempdir().unwrap();
     let embedded = common::start_service(kb.path(), embedded_data.path()).await;
     let alias = format!("devicekb_test_{}", std::process::id());
     let qdrant = common::start_service_with(kb.path(), qdrant_data.path(), |c| {
-        c.qdrant = Some(QdrantConfig { url, api_key: std::env::var("QDRANT_API_KEY").ok(), alias })
+        c.qdrant = Some(QdrantConfig {
+            url,
+            api_key: std::env::var("QDRANT_API_KEY").ok(),
+            alias,
+        })
     })
     .await;
     assert_eq!(qdrant.generation().vectors.backend(), "qdrant");
@@ -31,13 +36,25 @@ async fn qdrant_and_embedded_vector_stores_agree() {
         ("wifi", Some("Brother HL-L2350DW")),
     ] {
         for mode in [SearchMode::Vector, SearchMode::Hybrid] {
-            let q = ValidSearch { query: query.into(), model_filter: model.map(str::to_string), limit: 5, mode };
+            let q = ValidSearch {
+                query: query.into(),
+                model_filter: model.map(str::to_string),
+                limit: 5,
+                mode,
+            };
             let ids = move |s: &devicekb::service::Service| -> Vec<String> {
-                s.search_blocking(&q).unwrap().results.into_iter().map(|r| r.kb_id).collect()
+                s.search_blocking(&q)
+                    .unwrap()
+                    .results
+                    .into_iter()
+                    .map(|r| r.kb_id)
+                    .collect()
             };
             let (a, b) = {
                 let (e, d) = (embedded.clone(), qdrant.clone());
-                tokio::task::spawn_blocking(move || (ids(&e), ids(&d))).await.unwrap()
+                tokio::task::spawn_blocking(move || (ids(&e), ids(&d)))
+                    .await
+                    .unwrap()
             };
             assert!(!a.is_empty());
             assert_eq!(a, b, "{query} ({mode:?})");

@@ -92,7 +92,6 @@ mod tests {
         let chunks = chunk_entry(&entry(words.join(" ")));
         assert!(chunks.len() >= 3);
         assert!(chunks[1].starts_with("Titre. "));
-        assert!(!chunks[0].starts_with("Titre. "));
         assert!(chunks.last().unwrap().contains("w499"));
         assert!(chunks
             .iter()
