@@ -80,7 +80,10 @@ async fn main() {
         rss_mib()
     );
 
-    for mode in ["bm25", "hybrid", "vector"] {
+    // "hybrid_unique": every query is new, so each request embeds its query.
+    for label in ["bm25", "hybrid", "vector", "hybrid_unique"] {
+        let unique = label == "hybrid_unique";
+        let mode = if unique { "hybrid" } else { label };
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(CONNECTIONS)
             .build()
@@ -105,8 +108,12 @@ async fn main() {
                 let mut i = c;
                 while !stop.load(Ordering::Relaxed) && latencies.len() < 1_000_000 {
                     let t = Instant::now();
-                    let body =
-                        serde_json::json!({"query": QUERIES[i % QUERIES.len()], "mode": mode});
+                    let query = if unique {
+                        format!("{} {c}-{i}", QUERIES[i % QUERIES.len()])
+                    } else {
+                        QUERIES[i % QUERIES.len()].to_string()
+                    };
+                    let body = serde_json::json!({"query": query, "mode": mode});
                     match client.post(&url).json(&body).send().await {
                         Ok(r) if r.status().is_success() => {
                             let _ = r.bytes().await;
@@ -136,7 +143,7 @@ async fn main() {
                 .unwrap_or(0.0)
         };
         println!(
-            "{mode:<7} {:>8.0} req/s at {CONNECTIONS} connections  p50 {:.2} ms  p99 {:.2} ms  errors {errors}  ({} requests in {elapsed:.1} s)",
+            "{label:<14} {:>8.0} req/s at {CONNECTIONS} connections  p50 {:.2} ms  p99 {:.2} ms  errors {errors}  ({} requests in {elapsed:.1} s)",
             all.len() as f64 / elapsed,
             pct(0.5),
             pct(0.99),

@@ -21,7 +21,7 @@ use parking_lot::Mutex;
 use tokio::sync::Semaphore;
 
 use crate::config::Config;
-use crate::embed::Embedder;
+use crate::embed::{Embedder, QueryBatcher};
 use crate::error::{Error, Result};
 use crate::index::generation::{current_generation_name, generations_dir};
 use crate::index::qdrant::{self, QdrantPublisher, QdrantVectors};
@@ -31,6 +31,7 @@ use crate::index::{reindex, Generation, Progress, ReindexReport};
 pub struct Service {
     config: Config,
     embedder: Arc<dyn Embedder>,
+    batcher: QueryBatcher,
     current: ArcSwap<Generation>,
     cpu: Arc<Semaphore>,
     query_cache: Mutex<LruCache<String, Arc<Vec<f32>>>>,
@@ -84,6 +85,7 @@ impl Service {
             query_cache: Mutex::new(LruCache::new(cache_size)),
             reindexing: tokio::sync::Mutex::new(()),
             current: ArcSwap::from(generation),
+            batcher: QueryBatcher::new(embedder.clone()),
             config,
             embedder,
             qdrant,
@@ -176,18 +178,30 @@ impl Service {
         })
     }
 
+    fn cache_key(query: &str) -> String {
+        query.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
     /// The query vector, from the cache when this exact query was seen before.
+    /// Blocking: for the blocking pool and the CLI.
     fn query_vector(&self, query: &str) -> Result<Arc<Vec<f32>>> {
-        let key = query.split_whitespace().collect::<Vec<_>>().join(" ");
+        let key = Self::cache_key(query);
         if let Some(v) = self.query_cache.lock().get(&key) {
             return Ok(v.clone());
         }
-        let vector = self
-            .embedder
-            .embed_queries(&[key.as_str()])?
-            .pop()
-            .ok_or_else(|| Error::Embedding("the model returned no vector".into()))?;
-        let vector = Arc::new(vector);
+        let vector = Arc::new(self.batcher.embed(&key)?);
+        self.query_cache.lock().put(key, vector.clone());
+        Ok(vector)
+    }
+
+    /// Like `query_vector`, waiting for the embedding thread without holding a thread or
+    /// a CPU permit, so concurrent searches' queries are embedded in one batch.
+    pub(crate) async fn query_vector_async(&self, query: &str) -> Result<Arc<Vec<f32>>> {
+        let key = Self::cache_key(query);
+        if let Some(v) = self.query_cache.lock().get(&key) {
+            return Ok(v.clone());
+        }
+        let vector = Arc::new(self.batcher.embed_async(&key).await?);
         self.query_cache.lock().put(key, vector.clone());
         Ok(vector)
     }

@@ -175,15 +175,29 @@ impl Service {
     /// Validates and runs a search on the current generation.
     pub async fn search(self: &Arc<Self>, request: SearchRequest) -> Result<SearchResponse> {
         let valid = request.validate()?;
+        let vector = if valid.mode == SearchMode::Bm25 {
+            None
+        } else {
+            Some(self.query_vector_async(&clean_query(&valid.query)).await?)
+        };
         let service = self.clone();
-        self.cpu(move || service.search_blocking(&valid)).await
+        self.cpu(move || service.search_with(&valid, vector)).await
     }
 
     /// The search itself; CPU-bound, call it from the blocking pool.
     pub fn search_blocking(&self, q: &ValidSearch) -> Result<SearchResponse> {
+        self.search_with(q, None)
+    }
+
+    /// The search, with the query vector when the caller already has it.
+    fn search_with(
+        &self,
+        q: &ValidSearch,
+        vector: Option<Arc<Vec<f32>>>,
+    ) -> Result<SearchResponse> {
         let started = Instant::now();
         let generation = self.generation();
-        let (hits, model_filter) = self.retrieve(&generation, q)?;
+        let (hits, model_filter) = self.retrieve_with(&generation, q, vector)?;
         let model_source = model_filter.as_ref().map(|_| {
             if q.model_filter.is_some() {
                 "request"
@@ -215,6 +229,15 @@ impl Service {
         generation: &Generation,
         q: &ValidSearch,
     ) -> Result<(Vec<FusedHit>, Option<String>)> {
+        self.retrieve_with(generation, q, None)
+    }
+
+    fn retrieve_with(
+        &self,
+        generation: &Generation,
+        q: &ValidSearch,
+        vector: Option<Arc<Vec<f32>>>,
+    ) -> Result<(Vec<FusedHit>, Option<String>)> {
         let (model_keys, canonical) = match &q.model_filter {
             // A model named in the query restricts like a filter, when it is one model only.
             None => match generation.catalogue.mentioned_in(&q.query).as_slice() {
@@ -243,7 +266,10 @@ impl Service {
             Vec::new()
         };
         let vector = if q.mode != SearchMode::Bm25 && !generation.vectors.is_empty() {
-            let v = self.query_vector(&text)?;
+            let v = match vector {
+                Some(v) => v,
+                None => self.query_vector(&text)?,
+            };
             generation
                 .vectors
                 .search(&v, model_keys.as_deref(), candidates)?
