@@ -249,3 +249,33 @@ fn import_jsonl_refuses_bad_lines_and_writes_nothing() {
         .collect();
     assert!(leftovers.is_empty());
 }
+
+#[test]
+fn import_jsonl_into_a_fresh_directory_adds_unknown_models_to_the_catalogue() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("corpus.jsonl");
+    std::fs::write(
+        &file,
+        concat!(
+            r#"{"id": "x1", "title": "Bourrage 071-101", "text": "Ouvrir le capot A.", "models": ["Xerox VersaLink C405"]}"#, "\n",
+            r#"{"id": "x2", "title": "Toner low", "text": "Replace the toner.", "models": ["xerox versalink c405"]}"#, "\n",
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("fresh-kb");
+    let o = devicekb(&[
+        "import",
+        "jsonl",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let kb = load_kb(&out).unwrap();
+    assert_eq!(kb.entries.len(), 2);
+    assert!(kb
+        .entries
+        .iter()
+        .all(|e| e.models == ["Xerox VersaLink C405"] && e.manufacturer == "Xerox"));
+    assert_eq!(kb.catalogue.models().len(), 1);
+}

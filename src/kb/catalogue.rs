@@ -24,7 +24,11 @@ pub struct PrinterModel {
 impl PrinterModel {
     /// "Manufacturer Name", the form entries and API answers use.
     pub fn canonical(&self) -> String {
-        format!("{} {}", self.manufacturer, self.name)
+        if self.manufacturer.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{} {}", self.manufacturer, self.name)
+        }
     }
 }
 

@@ -158,6 +158,39 @@ fn opt_string(
     }
 }
 
+/// Manufacturers recognised as the first word of a model name ("Lexmark C750").
+const MANUFACTURERS: &[&str] = &[
+    "Lexmark", "HP", "Brother", "Canon", "Epson", "Xerox", "Kyocera", "Ricoh", "Samsung", "Konica",
+    "Sharp", "OKI", "Dell", "Toshiba", "Pantum", "Develop", "Utax", "Olivetti",
+];
+
+/// A catalogue model for a name the catalogue does not know: the manufacturer is the
+/// record's, or the name's first word when it is a known manufacturer.
+fn model_from_name(name: &str, manufacturer: &str) -> PrinterModel {
+    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    let (maker, rest) = match name.split_once(' ') {
+        Some((first, rest))
+            if !manufacturer.is_empty() && first.eq_ignore_ascii_case(manufacturer) =>
+        {
+            (manufacturer.to_string(), rest.to_string())
+        }
+        Some((first, rest)) if manufacturer.is_empty() => {
+            match MANUFACTURERS.iter().find(|m| m.eq_ignore_ascii_case(first)) {
+                Some(m) => (m.to_string(), rest.to_string()),
+                None => (String::new(), name.clone()),
+            }
+        }
+        _ => (manufacturer.to_string(), name.clone()),
+    };
+    PrinterModel {
+        manufacturer: maker,
+        name: rest,
+        series: String::new(),
+        kind: String::new(),
+        aliases: Vec::new(),
+    }
+}
+
 /// Reads the catalogue already in `out_dir`, if any.
 fn existing_catalogue(out_dir: &Path) -> Result<Vec<PrinterModel>> {
     Ok(Catalogue::load(&out_dir.join(CATALOGUE_FILE))?
@@ -172,7 +205,9 @@ pub fn import_jsonl(file: &Path, out_dir: &Path, collection: &str) -> Result<Imp
     let shown = file.display().to_string();
     let text =
         std::fs::read_to_string(file).map_err(|e| Error::io(format!("reading {shown}"), e))?;
-    let catalogue = Catalogue::from_models(existing_catalogue(out_dir)?);
+    let existing = existing_catalogue(out_dir)?;
+    let mut catalogue = Catalogue::from_models(existing.clone());
+    let mut new_models: Vec<PrinterModel> = Vec::new();
     let mut errors = Vec::new();
     let mut entries = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
@@ -218,6 +253,7 @@ pub fn import_jsonl(file: &Path, out_dir: &Path, collection: &str) -> Result<Imp
             ));
             continue;
         };
+        let mut added: Vec<PrinterModel> = Vec::new();
         let record = (|| -> std::result::Result<KbEntry, ValidationError> {
             if let Some(unknown) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
                 return Err(problem(
@@ -312,28 +348,32 @@ pub fn import_jsonl(file: &Path, out_dir: &Path, collection: &str) -> Result<Imp
                     ))
                 }
             };
+            let mut manufacturer =
+                opt_string(obj.get("manufacturer"), "manufacturer", &shown, line)?;
             let mut models = Vec::new();
             for m in string_list(obj.get("models"), "models", &shown, line)? {
                 match catalogue.resolve(&m) {
                     Some(known) => models.push(known.canonical()),
+                    // A model the catalogue does not know yet joins it with the import.
                     None => {
-                        return Err(problem(
-                            &shown,
-                            Some(line),
-                            Some("models"),
-                            format!(
-                                "`{m}` is not in the model catalogue of {}",
-                                out_dir.display()
-                            ),
-                        ))
+                        let model = model_from_name(&m, &manufacturer);
+                        models.push(model.canonical());
+                        added.push(model);
                     }
                 }
             }
-            let mut manufacturer =
-                opt_string(obj.get("manufacturer"), "manufacturer", &shown, line)?;
             if manufacturer.is_empty() {
-                if let Some(first) = models.first().and_then(|m| catalogue.resolve(m)) {
-                    manufacturer = first.manufacturer.clone();
+                if let Some(first) = models.first() {
+                    manufacturer = catalogue
+                        .resolve(first)
+                        .map(|m| m.manufacturer.clone())
+                        .or_else(|| {
+                            added
+                                .iter()
+                                .find(|a| a.canonical() == *first)
+                                .map(|a| a.manufacturer.clone())
+                        })
+                        .unwrap_or_default();
                 }
             }
             let source = opt_string(obj.get("source"), "source", &shown, line)?;
@@ -363,6 +403,14 @@ pub fn import_jsonl(file: &Path, out_dir: &Path, collection: &str) -> Result<Imp
                 },
             })
         })();
+        for model in added {
+            if catalogue.resolve(&model.canonical()).is_none() {
+                new_models.push(model);
+                let mut all = existing.clone();
+                all.extend(new_models.iter().cloned());
+                catalogue = Catalogue::from_models(all);
+            }
+        }
         match record {
             Ok(entry) => {
                 if !seen.insert(entry.id.clone()) {
@@ -400,7 +448,7 @@ pub fn import_jsonl(file: &Path, out_dir: &Path, collection: &str) -> Result<Imp
             "no entries in the file".into(),
         )]));
     }
-    write_kb(out_dir, collection, &entries, &[])
+    write_kb(out_dir, collection, &entries, &new_models)
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,7 +13,7 @@ static SLUG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z0-9][A-Za-z0-9._-]*$").expect("valid regex"));
 
 pub const MAX_ID_LEN: usize = 100;
-pub const MAX_TITLE_LEN: usize = 300;
+pub const MAX_TITLE_LEN: usize = 1000;
 
 pub fn is_valid_id(id: &str) -> bool {
     id.len() <= MAX_ID_LEN && SLUG.is_match(id)
