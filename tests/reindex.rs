@@ -245,3 +245,40 @@ async fn cli_reindex_of_an_invalid_kb_lists_every_error_and_exits_non_zero() {
         current
     );
 }
+
+#[tokio::test]
+async fn a_generation_built_with_another_model_is_not_served() {
+    let kb = common::small_kb(keep);
+    let data = tempfile::tempdir().unwrap();
+    let service = common::start_service(kb.path(), data.path()).await;
+    let base = common::spawn_app(service.clone()).await;
+    let before = service.generation().name.clone();
+    let minilm = devicekb::config::cache_dir().join("models/all-minilm-l6-v2");
+    let (kb_dir, data_dir) = (kb.path().to_path_buf(), data.path().to_path_buf());
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_devicekb"))
+            .args(["reindex", "--kb"])
+            .arg(kb_dir)
+            .arg("--data")
+            .arg(data_dir)
+            .env("DEVICEKB_MODEL_DIR", minilm)
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        service.generation().name,
+        before,
+        "the mismatched generation must not be loaded"
+    );
+    let (status, answer) = search(&base, "bourrage").await;
+    assert_eq!(status, 200);
+    assert!(answer["count"].as_u64().unwrap() > 0);
+}

@@ -155,6 +155,15 @@ impl Service {
                 return Ok(false);
             }
             let generation = open_current(&service.config.data_dir, service.qdrant.as_ref(), &service.runtime)?;
+            // A generation embedded by another model would make every vector search wrong.
+            if generation.manifest.model != service.embedder.name() || generation.manifest.dim != service.embedder.dim() {
+                return Err(Error::Config(format!(
+                    "generation {} was built with model {} but this server runs {}; restart it with that model",
+                    generation.name,
+                    generation.manifest.model,
+                    service.embedder.name()
+                )));
+            }
             tracing::info!(generation = %generation.name, entries = generation.entries.len(), "switched to a new index generation");
             service.current.store(generation);
             Ok(true)
