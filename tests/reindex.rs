@@ -53,8 +53,13 @@ source = "test"
     .unwrap();
 }
 
-#[tokio::test]
-async fn admin_reindex_needs_the_key_and_switches_generation() {
+/// A small KB, a fresh data dir, a service with the admin key and the app serving it.
+async fn served_kb() -> (
+    tempfile::TempDir,
+    tempfile::TempDir,
+    Arc<devicekb::service::Service>,
+    String,
+) {
     let kb = common::small_kb(keep);
     let data = tempfile::tempdir().unwrap();
     let service = common::start_service_with(kb.path(), data.path(), |c| {
@@ -62,6 +67,33 @@ async fn admin_reindex_needs_the_key_and_switches_generation() {
     })
     .await;
     let base = common::spawn_app(service.clone()).await;
+    (kb, data, service, base)
+}
+
+/// `devicekb reindex --kb KB --data DATA` in another process, with extra environment.
+async fn cli_reindex(
+    kb: &std::path::Path,
+    data: &std::path::Path,
+    env: &[(&str, std::path::PathBuf)],
+) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_devicekb"));
+    command
+        .args(["reindex", "--kb"])
+        .arg(kb)
+        .arg("--data")
+        .arg(data);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn admin_reindex_needs_the_key_and_switches_generation() {
+    let (kb, _data, service, base) = served_kb().await;
     let before = service.generation().name.clone();
 
     assert_eq!(reindex(&base, None).await.0, 401);
@@ -86,13 +118,7 @@ async fn admin_reindex_needs_the_key_and_switches_generation() {
 
 #[tokio::test]
 async fn an_invalid_kb_is_refused_and_the_index_keeps_serving() {
-    let kb = common::small_kb(keep);
-    let data = tempfile::tempdir().unwrap();
-    let service = common::start_service_with(kb.path(), data.path(), |c| {
-        c.admin_api_key = Some(KEY.into())
-    })
-    .await;
-    let base = common::spawn_app(service.clone()).await;
+    let (kb, _data, service, base) = served_kb().await;
     let before = service.generation().name.clone();
 
     std::fs::write(
@@ -130,13 +156,7 @@ async fn an_invalid_kb_is_refused_and_the_index_keeps_serving() {
 
 #[tokio::test]
 async fn searches_in_flight_never_fail_during_reindex_and_cli_reindex_is_picked_up() {
-    let kb = common::small_kb(keep);
-    let data = tempfile::tempdir().unwrap();
-    let service = common::start_service_with(kb.path(), data.path(), |c| {
-        c.admin_api_key = Some(KEY.into())
-    })
-    .await;
-    let base = common::spawn_app(service.clone()).await;
+    let (kb, data, service, base) = served_kb().await;
 
     let stop = Arc::new(AtomicUsize::new(0));
     let failures = Arc::new(AtomicUsize::new(0));
@@ -180,18 +200,7 @@ async fn searches_in_flight_never_fail_during_reindex_and_cli_reindex_is_picked_
         "test-from-cli",
         "Serpentins dans le bac de sortie",
     );
-    let (kb_dir, data_dir) = (kb.path().to_path_buf(), data.path().to_path_buf());
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_devicekb"))
-            .args(["reindex", "--kb"])
-            .arg(kb_dir)
-            .arg("--data")
-            .arg(data_dir)
-            .output()
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    let output = cli_reindex(kb.path(), data.path(), &[]).await;
     assert!(
         output.status.success(),
         "{}",
@@ -228,13 +237,7 @@ async fn cli_reindex_of_an_invalid_kb_lists_every_error_and_exits_non_zero() {
     let current = std::fs::read_to_string(data.path().join("CURRENT")).unwrap();
     std::fs::write(kb.path().join("entries/test/one.toml"), "id = \"other-id\"\ntitle = \"t\"\nlang = \"fr\"\ncategory = \"general\"\ndescription = \"d\"\nsource = \"s\"\nmodels = [\"Lexmark C9999\"]\n").unwrap();
     std::fs::write(kb.path().join("entries/test/two.toml"), "id = \"two\"\ntitle = \"t\"\nlang = \"de\"\ncategory = \"general\"\ndescription = \"d\"\nsource = \"s\"\n").unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_devicekb"))
-        .args(["reindex", "--kb"])
-        .arg(kb.path())
-        .arg("--data")
-        .arg(data.path())
-        .output()
-        .unwrap();
+    let output = cli_reindex(kb.path(), data.path(), &[]).await;
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("one.toml:1: field `id`"), "{stderr}");
@@ -254,19 +257,7 @@ async fn a_generation_built_with_another_model_is_not_served() {
     let base = common::spawn_app(service.clone()).await;
     let before = service.generation().name.clone();
     let minilm = devicekb::config::cache_dir().join("models/all-minilm-l6-v2");
-    let (kb_dir, data_dir) = (kb.path().to_path_buf(), data.path().to_path_buf());
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_devicekb"))
-            .args(["reindex", "--kb"])
-            .arg(kb_dir)
-            .arg("--data")
-            .arg(data_dir)
-            .env("DEVICEKB_MODEL_DIR", minilm)
-            .output()
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    let output = cli_reindex(kb.path(), data.path(), &[("DEVICEKB_MODEL_DIR", minilm)]).await;
     assert!(
         output.status.success(),
         "{}",
