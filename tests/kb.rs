@@ -8,9 +8,13 @@ use std::process::Command;
 use devicekb::kb::{load_kb, Category};
 use devicekb::Error;
 
-fn devicekb(args: &[&str]) -> std::process::Output {
+/// `devicekb import KIND FILE --out OUT`.
+fn import(kind: &str, file: &Path, out: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_devicekb"))
-        .args(args)
+        .args(["import", kind])
+        .arg(file)
+        .arg("--out")
+        .arg(out)
         .output()
         .expect("run devicekb")
 }
@@ -129,13 +133,7 @@ fn import_seed_writes_a_valid_kb() {
     assert!(seed.exists(), "the seed file is handed to us in ../shared");
     let out = tempfile::tempdir().unwrap();
     let target = out.path().join("kb");
-    let o = devicekb(&[
-        "import",
-        "seed",
-        seed.to_str().unwrap(),
-        "--out",
-        target.to_str().unwrap(),
-    ]);
+    let o = import("seed", &seed, &target);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let kb = load_kb(&target).unwrap();
     assert_eq!(kb.entries.len(), 17);
@@ -145,13 +143,7 @@ fn import_seed_writes_a_valid_kb() {
         .all(|e| e.models == ["Lexmark C750"] && !e.steps.is_empty()));
     assert!(kb.catalogue.resolve("Lexmark C750").is_some());
     // Importing again into the same KB would overwrite: refused, nothing changed.
-    let again = devicekb(&[
-        "import",
-        "seed",
-        seed.to_str().unwrap(),
-        "--out",
-        target.to_str().unwrap(),
-    ]);
+    let again = import("seed", &seed, &target);
     assert!(!again.status.success());
     assert_eq!(count_entries(&target), 17);
 }
@@ -176,13 +168,7 @@ fn import_jsonl_reads_one_entry_a_line() {
         out.join("catalogue/models.toml"),
     )
     .unwrap();
-    let o = devicekb(&[
-        "import",
-        "jsonl",
-        file.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = import("jsonl", &file, &out);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let kb = load_kb(&out).unwrap();
     let faq = kb.entries.iter().find(|e| e.id == "FAQ-2").unwrap();
@@ -216,13 +202,7 @@ fn import_jsonl_refuses_bad_lines_and_writes_nothing() {
     )
     .unwrap();
     let out = dir.path().join("kb");
-    let o = devicekb(&[
-        "import",
-        "jsonl",
-        file.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = import("jsonl", &file, &out);
     assert!(!o.status.success());
     let stderr = String::from_utf8_lossy(&o.stderr);
     for expected in [
@@ -263,13 +243,7 @@ fn import_jsonl_into_a_fresh_directory_adds_unknown_models_to_the_catalogue() {
     )
     .unwrap();
     let out = dir.path().join("fresh-kb");
-    let o = devicekb(&[
-        "import",
-        "jsonl",
-        file.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = import("jsonl", &file, &out);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let kb = load_kb(&out).unwrap();
     assert_eq!(kb.entries.len(), 2);
