@@ -10,6 +10,7 @@ pub mod config;
 pub mod embed;
 pub mod error;
 pub mod eval;
+pub mod extract;
 pub mod index;
 pub mod kb;
 pub mod service;

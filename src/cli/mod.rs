@@ -1,6 +1,7 @@
 //! Command-line interface: one file per subcommand, all calling the service layer.
 
 mod eval;
+mod extract;
 mod import;
 mod reindex;
 mod search;
@@ -42,6 +43,10 @@ pub enum Command {
     Import(import::Command),
     /// Measure retrieval quality on a labelled query set.
     Eval(eval::Args),
+    /// Find the printer model, error codes and serial number in a text.
+    Extract(extract::Args),
+    /// Measure extraction precision and recall on a labelled message set.
+    EvalExtract(extract::EvalArgs),
 }
 
 /// Where the KB and the index live; flags override DEVICEKB_KB_DIR / DEVICEKB_DATA_DIR.
@@ -94,5 +99,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Validate(args) => validate::run(args),
         Command::Import(cmd) => import::run(cmd),
         Command::Eval(args) => eval::run(args).await,
+        Command::Extract(args) => extract::run(args),
+        Command::EvalExtract(args) => extract::run_eval(args),
     }
 }
