@@ -247,3 +247,116 @@ async fn oversized_bodies_are_refused_with_413() {
     assert_eq!(status, 413, "{answer}");
     assert!(answer["error"].is_string());
 }
+
+#[tokio::test]
+async fn extract_answers_model_codes_serial_and_spans() {
+    let base = app().await;
+    let text = "Bonjour, notre Lexmark C750dn affiche 88 Toner cyan bas. N° de série : 79K1234. Tél. 06 12 34 56 78";
+    let (status, answer) = post(&base, "/extract", json!({ "text": text }).to_string()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["model"], "Lexmark C750");
+    assert_eq!(answer["manufacturer"], "Lexmark");
+    assert_eq!(answer["error_codes"], json!(["88"]));
+    assert_eq!(answer["serial"], "79K1234");
+    let chars: Vec<char> = text.chars().collect();
+    for entity in answer["entities"].as_array().unwrap() {
+        let (start, end) = (
+            entity["start"].as_u64().unwrap() as usize,
+            entity["end"].as_u64().unwrap() as usize,
+        );
+        let span: String = chars[start..end].iter().collect();
+        assert_eq!(span, entity["value"].as_str().unwrap(), "{entity}");
+        assert!(entity["confidence"].as_f64().unwrap() > 0.0);
+    }
+    let kinds: Vec<&str> = answer["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for kind in ["model", "manufacturer", "error_code", "serial"] {
+        assert!(kinds.contains(&kind), "{kind} missing in {answer}");
+    }
+
+    // Nothing to find is an answer, not an error.
+    let (status, answer) = post(
+        &base,
+        "/extract",
+        json!({ "text": "Commande n° 4500123 : 3 cartouches à 49,90 €" }).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["model"], Value::Null);
+    assert_eq!(answer["error_codes"], json!([]));
+    assert_eq!(answer["entities"], json!([]));
+}
+
+#[tokio::test]
+async fn extract_refuses_bad_input_in_the_error_format() {
+    let base = app().await;
+    let (status, answer) = post(&base, "/extract", json!({ "text": "  " }).to_string()).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["field"], "text");
+    assert!(
+        answer["detail"].as_str().unwrap().contains("empty"),
+        "{answer}"
+    );
+
+    let (status, answer) = post(
+        &base,
+        "/extract",
+        json!({ "text": "é".repeat(33 * 1024) }).to_string(),
+    )
+    .await;
+    assert_eq!(status, 413, "{answer}");
+    assert!(
+        answer["error"].is_string() && answer["detail"].is_string(),
+        "{answer}"
+    );
+    // Exactly 64 KiB is accepted.
+    let (status, _) = post(
+        &base,
+        "/extract",
+        json!({ "text": "a".repeat(64 * 1024) }).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    for body in ["{\"text\": ", "{}", "{\"text\": 3}", "[]"] {
+        let (status, answer) = post(&base, "/extract", body.to_string()).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(
+            answer["error"].is_string() && answer["detail"].is_string(),
+            "{answer}"
+        );
+    }
+    // Invalid UTF-8 inside the JSON string.
+    let response = reqwest::Client::new()
+        .post(format!("{base}/extract"))
+        .header("content-type", "application/json")
+        .body(b"{\"text\": \"caf\xe9 88\"}".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let answer: Value = response.json().await.unwrap();
+    assert!(answer["error"].is_string(), "{answer}");
+}
+
+#[tokio::test]
+async fn search_uses_the_extraction() {
+    let base = app().await;
+    // The model named in a ticket restricts the search; the extracted code ranks first.
+    let (status, answer) = search(
+        &base,
+        json!({"query": "Bonjour, la C750 du 2e étage affiche 88 depuis ce matin, on imprime 200 pages par jour", "limit": 5}),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["model_filter"], "Lexmark C750");
+    assert_eq!(answer["model_source"], "query");
+    assert!(
+        ids(&answer)[0].starts_with("lexmark-c750-msg-88"),
+        "{answer}"
+    );
+}

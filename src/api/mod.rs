@@ -25,6 +25,11 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/health", get(routes::health))
         .route("/models", get(routes::models))
         .route("/knowledge/search", post(routes::search))
+        .route(
+            "/extract",
+            // The text may be 64 KiB; its JSON escaping may make the body larger.
+            post(routes::extract).layer(DefaultBodyLimit::max(4 * MAX_BODY_BYTES)),
+        )
         .route("/admin/reindex", post(routes::reindex))
         .fallback(routes::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

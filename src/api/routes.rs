@@ -11,7 +11,7 @@ use serde_json::json;
 use super::error::ApiError;
 use super::json::JsonBody;
 use crate::error::Error;
-use crate::service::{SearchRequest, Service};
+use crate::service::{ExtractRequest, SearchRequest, Service};
 
 pub type AppState = Arc<Service>;
 
@@ -20,6 +20,13 @@ pub async fn search(
     JsonBody(request): JsonBody<SearchRequest>,
 ) -> Result<Response, ApiError> {
     Ok(Json(service.search(request).await?).into_response())
+}
+
+pub async fn extract(
+    State(service): State<AppState>,
+    JsonBody(request): JsonBody<ExtractRequest>,
+) -> Result<Response, ApiError> {
+    Ok(Json(service.extract(request).await?).into_response())
 }
 
 pub async fn health(State(service): State<AppState>) -> Response {
@@ -70,6 +77,7 @@ pub async fn info(State(service): State<AppState>) -> Response {
         "vector_store": generation.vectors.backend(),
         "endpoints": [
             "POST /knowledge/search",
+            "POST /extract",
             "GET /health",
             "GET /models",
             "POST /admin/reindex",

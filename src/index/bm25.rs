@@ -32,6 +32,8 @@ const SYMPTOMS_BOOST: f32 = 2.0;
 const BODY_BOOST: f32 = 1.0;
 const PLAIN_BOOST: f32 = 0.5;
 const CODE_BOOST: f32 = 8.0;
+/// Added on top of `CODE_BOOST` for a code the extractor vouches for.
+const EXTRACTED_CODE_BOOST: f32 = 8.0;
 const MODEL_BOOST: f32 = 3.0;
 const FUZZY_BOOST: f32 = 0.6;
 
@@ -193,6 +195,9 @@ pub struct Bm25Query<'a> {
     /// Model keys (see `model_key`) an entry must carry, generic entries always pass.
     /// `None` = no restriction.
     pub models: Option<&'a [String]>,
+    /// Error codes the extractor found in the text: boosted above codes that merely
+    /// appear in it ("88" in "88 pages" still matches, but less).
+    pub codes: &'a [String],
     pub limit: usize,
 }
 
@@ -253,10 +258,22 @@ impl Bm25Index {
     }
 
     /// The scoring part of a query: one optional clause per (term, field).
-    fn scoring_clauses(&self, text: &str, query_lang: Lang) -> Vec<(Occur, Box<dyn Query>)> {
+    fn scoring_clauses(
+        &self,
+        text: &str,
+        extracted_codes: &[String],
+        query_lang: Lang,
+    ) -> Vec<(Occur, Box<dyn Query>)> {
         let manager = self.index.tokenizers();
         let f = self.fields;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+
+        for code in extracted_codes {
+            let term = Term::from_field_text(f.codes, &normalize_code(code));
+            if self.exists(&term) {
+                clauses.push((Occur::Should, Self::boosted(term, EXTRACTED_CODE_BOOST)));
+            }
+        }
 
         // Error codes and model names, matched whole.
         let tokens = code_like_tokens(text);
@@ -333,7 +350,7 @@ impl Bm25Index {
 
     /// Top entries for `q` as (entry ord, BM25 score), best first.
     pub fn search(&self, q: &Bm25Query<'_>, query_lang: Lang) -> Result<Vec<(u32, f32)>> {
-        let clauses = self.scoring_clauses(q.text, query_lang);
+        let clauses = self.scoring_clauses(q.text, q.codes, query_lang);
         if clauses.is_empty() || q.limit == 0 {
             return Ok(Vec::new());
         }

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::bm25::Bm25Index;
 use super::vector::{ChunkVectors, EmbeddedVectorStore, VectorStore, VECTORS_FILE};
 use crate::error::{Error, Result};
+use crate::extract::{Extractor, Rules};
 use crate::kb::catalogue::model_key;
 use crate::kb::{Catalogue, KbEntry, PrinterModel};
 
@@ -50,6 +51,9 @@ pub struct Manifest {
 pub struct StoredEntries {
     pub entries: Vec<KbEntry>,
     pub models: Vec<PrinterModel>,
+    /// The KB's extraction rules at build time; `None` = the shipped rules.
+    #[serde(default)]
+    pub rules: Option<String>,
 }
 
 pub fn generation_name(id: u64) -> String {
@@ -85,6 +89,8 @@ pub struct Generation {
     pub catalogue: Catalogue,
     pub bm25: Bm25Index,
     pub vectors: Box<dyn VectorStore>,
+    /// Built from this generation's catalogue, rules and entries' error codes.
+    pub extractor: Extractor,
     by_id: HashMap<String, u32>,
 }
 
@@ -128,6 +134,13 @@ impl Generation {
             .enumerate()
             .map(|(i, e)| (e.id.clone(), i as u32))
             .collect();
+        let rules = match &stored.rules {
+            Some(text) => Rules::parse(text, &dir.join(ENTRIES_FILE).display().to_string())
+                .map_err(|e| Error::Index(e.to_string()))?,
+            None => Rules::default_rules(),
+        };
+        let catalogue = Catalogue::from_models(stored.models);
+        let extractor = Extractor::new(rules, catalogue.clone(), &stored.entries);
         Ok(Arc::new(Generation {
             name: dir
                 .file_name()
@@ -135,10 +148,11 @@ impl Generation {
                 .unwrap_or_default(),
             dir: dir.to_path_buf(),
             manifest,
-            catalogue: Catalogue::from_models(stored.models),
+            catalogue,
             entries: stored.entries,
             bm25,
             vectors,
+            extractor,
             by_id,
         }))
     }

@@ -225,6 +225,7 @@ pub fn reindex(
         &StoredEntries {
             entries: kb.entries.clone(),
             models: kb.catalogue.models().to_vec(),
+            rules: kb.rules.clone(),
         },
     )?;
     let entry_models = super::generation::entry_model_keys(&kb.entries);

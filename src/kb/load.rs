@@ -20,6 +20,8 @@ pub const CATALOGUE_FILE: &str = "catalogue/models.toml";
 pub struct LoadedKb {
     pub entries: Vec<KbEntry>,
     pub catalogue: Catalogue,
+    /// The text of `catalogue/families.toml` (extraction rules), when the KB has one.
+    pub rules: Option<String>,
 }
 
 static KEY: LazyLock<Regex> =
@@ -100,6 +102,18 @@ pub fn load_kb(kb_dir: &Path) -> Result<LoadedKb> {
         }
         Err(other) => return Err(other),
     };
+    let rules_path = kb_dir.join(crate::extract::rules::RULES_FILE);
+    let rules = match std::fs::read_to_string(&rules_path) {
+        Ok(text) => {
+            let shown = rules_path.display().to_string();
+            if let Err(e) = crate::extract::Rules::parse(&text, &shown) {
+                errors.push(e);
+            }
+            Some(text)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io(format!("reading {}", rules_path.display()), e)),
+    };
     let entries_dir = kb_dir.join(ENTRIES_DIR);
     let files = if entries_dir.is_dir() {
         entry_files(&entries_dir)?
@@ -155,5 +169,9 @@ pub fn load_kb(kb_dir: &Path) -> Result<LoadedKb> {
     if !errors.is_empty() {
         return Err(Error::KbInvalid(errors));
     }
-    Ok(LoadedKb { entries, catalogue })
+    Ok(LoadedKb {
+        entries,
+        catalogue,
+        rules,
+    })
 }

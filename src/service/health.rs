@@ -50,6 +50,7 @@ impl Service {
                             &Bm25Query {
                                 text: "imprimante printer",
                                 models: None,
+                                codes: &[],
                                 limit: 1,
                             },
                             Lang::Fr,

@@ -2,9 +2,11 @@
 //! the current index generation (swapped atomically on reindex), the query-embedding
 //! cache and the bound on CPU work. It knows nothing of HTTP.
 
+mod extract;
 mod health;
 pub mod search;
 
+pub use extract::{ExtractRequest, MAX_EXTRACT_BYTES};
 pub use health::{Check, Health};
 pub use search::{
     SearchMode, SearchRequest, SearchResponse, SearchResult, MAX_LIMIT, MAX_QUERY_BYTES,

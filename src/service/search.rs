@@ -238,11 +238,16 @@ impl Service {
         q: &ValidSearch,
         vector: Option<Arc<Vec<f32>>>,
     ) -> Result<(Vec<FusedHit>, Option<String>)> {
+        let extraction = generation.extractor.extract(&q.query);
         let (model_keys, canonical) = match &q.model_filter {
-            // A model named in the query restricts like a filter, when it is one model only.
-            None => match generation.catalogue.mentioned_in(&q.query).as_slice() {
-                [m] => (Some(vec![model_key(&m.canonical())]), Some(m.canonical())),
-                _ => (None, None),
+            // The model the text is about restricts like a filter, when the KB knows it.
+            None => match extraction
+                .model
+                .as_deref()
+                .and_then(|m| generation.catalogue.resolve(m))
+            {
+                Some(m) => (Some(vec![model_key(&m.canonical())]), Some(m.canonical())),
+                None => (None, None),
             },
             Some(name) => match generation.catalogue.resolve(name) {
                 // An unknown model is not an error: nothing in the KB is specific to it.
@@ -258,6 +263,7 @@ impl Service {
                 &Bm25Query {
                     text: &text,
                     models: model_keys.as_deref(),
+                    codes: &extraction.error_codes,
                     limit: candidates,
                 },
                 lang,
