@@ -28,7 +28,7 @@ pub struct CodeScope<'a> {
     /// Spans already taken by models and serials.
     pub taken: &'a [(usize, usize)],
     /// Codes the KB says the mentioned models show.
-    pub known: &'a HashSet<String>,
+    pub known: &'a [&'a HashSet<String>],
 }
 
 pub fn normalize(format: &CodeFormat, raw: &str) -> String {
@@ -69,15 +69,15 @@ struct Candidate<'a> {
 /// Error codes in `text` (already masked), in order of appearance.
 pub fn find(text: &str, original: &str, rules: &Rules, scope: &CodeScope<'_>) -> Vec<CodeMention> {
     let mut candidates: Vec<Candidate<'_>> = Vec::new();
-    for index in rules.code_set.matches(text).iter() {
-        let format = &rules.codes[index];
-        for m in format.regex.find_iter(text) {
-            let (start, end) = (m.start(), m.end());
-            if scope.taken.iter().any(|&(s, e)| start < e && s < end) || glued(text, start, end) {
-                continue;
-            }
-            candidates.push(Candidate { start, end, format });
+    for (index, start, end) in rules.code_any.find_iter(text) {
+        if scope.taken.iter().any(|&(s, e)| start < e && s < end) || glued(text, start, end) {
+            continue;
         }
+        candidates.push(Candidate {
+            start,
+            end,
+            format: &rules.codes[index],
+        });
     }
     // The first format listed wins a span ("E000007-0000" before "E\d").
     candidates.sort_by_key(|c| c.start);
@@ -181,8 +181,8 @@ fn judge(
         .filter(|m| m.end <= c.start)
         .max_by_key(|m| m.end)
         .is_some_and(|m| only_glue(&text[m.end..c.start]));
-    let known =
-        scope.known.contains(normalized) || accepted.iter().any(|a| a.normalized == normalized);
+    let known = scope.known.iter().any(|k| k.contains(normalized))
+        || accepted.iter().any(|a| a.normalized == normalized);
 
     match format.context {
         CodeContext::Anywhere => Some(0.95),

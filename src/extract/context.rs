@@ -1,6 +1,8 @@
 //! The words around a match: what makes a number an error code ("affiche 88") or not
 //! ("88 pages", "bureau 204", "Windows 10").
 
+use std::borrow::Cow;
+
 /// Words that announce an error code, French and English, lower case.
 #[rustfmt::skip]
 const CUES: &[&str] = &[
@@ -81,12 +83,21 @@ const WEAK_PREFIXES: &[&str] = &[
     "pour", "for", "un", "une", "a", "an", "nos", "our", "mes", "my",
 ];
 
-/// A word of the text: byte span and lower-case form.
+/// A word of the text: byte span and lower-case form (borrowed when the text already
+/// is: most words are, and this runs for every candidate code).
 #[derive(Debug, Clone)]
-pub struct Word {
+pub struct Word<'a> {
     pub start: usize,
     pub end: usize,
-    pub lower: String,
+    pub lower: Cow<'a, str>,
+}
+
+fn lowercase(word: &str) -> Cow<'_, str> {
+    if word.chars().any(|c| c.is_uppercase() || c == '’') {
+        Cow::Owned(word.replace('’', "'").to_lowercase())
+    } else {
+        Cow::Borrowed(word)
+    }
 }
 
 fn is_word_char(c: char) -> bool {
@@ -95,8 +106,8 @@ fn is_word_char(c: char) -> bool {
 
 /// Up to `max` words before `at`, nearest first, stopping at the end of the previous
 /// sentence or line. A colon does not stop it ("Message : 900").
-pub fn words_before(text: &str, at: usize, max: usize) -> Vec<Word> {
-    let mut out = Vec::new();
+pub fn words_before(text: &str, at: usize, max: usize) -> Vec<Word<'_>> {
+    let mut out = Vec::with_capacity(max);
     let head = &text[..at];
     let mut end = head.len();
     let mut current_end: Option<usize> = None;
@@ -129,20 +140,20 @@ pub fn words_before(text: &str, at: usize, max: usize) -> Vec<Word> {
     out
 }
 
-fn push_word(out: &mut Vec<Word>, text: &str, start: usize, end: usize) {
-    let raw = &text[start..end];
-    let lower = raw
-        .trim_matches(|c| c == '\'' || c == '’')
-        .replace('’', "'")
-        .to_lowercase();
-    if !lower.is_empty() {
-        out.push(Word { start, end, lower });
+fn push_word<'a>(out: &mut Vec<Word<'a>>, text: &'a str, start: usize, end: usize) {
+    let raw = text[start..end].trim_matches(|c| c == '\'' || c == '’');
+    if !raw.is_empty() {
+        out.push(Word {
+            start,
+            end,
+            lower: lowercase(raw),
+        });
     }
 }
 
 /// The word right after `at` (skipping spaces and opening quotes), if any, with the
 /// first non-space character.
-pub fn word_after(text: &str, at: usize) -> (Option<Word>, Option<char>) {
+pub fn word_after(text: &str, at: usize) -> (Option<Word<'_>>, Option<char>) {
     let tail = &text[at..];
     let skip = tail
         .char_indices()
@@ -164,7 +175,7 @@ pub fn word_after(text: &str, at: usize) -> (Option<Word>, Option<char>) {
     let word = Word {
         start,
         end: start + len,
-        lower: raw.to_lowercase(),
+        lower: lowercase(raw),
     };
     (Some(word), first)
 }
@@ -195,7 +206,7 @@ pub fn is_trap_code_phrase(before: &[Word]) -> bool {
     before.len() >= 2
         && before[1].lower == "code"
         && matches!(
-            before[0].lower.as_str(),
+            before[0].lower.as_ref(),
             "postal" | "pin" | "d'accès" | "accès" | "access" | "promo" | "client" | "article"
         )
 }
@@ -209,7 +220,7 @@ mod tests {
         let text = "Le bac est vide. La C750 affiche : 88";
         let words: Vec<String> = words_before(text, text.len() - 2, 10)
             .into_iter()
-            .map(|w| w.lower)
+            .map(|w| w.lower.into_owned())
             .collect();
         assert_eq!(words, vec!["affiche", "c750", "la"]);
     }

@@ -127,9 +127,14 @@ impl Extractor {
 
     pub fn extract(&self, text: &str) -> Extraction {
         let masked = mask::mask(text);
+        // Every model, code and serial has a digit: without one, only makers can be named.
+        let digits = masked.bytes().any(|b| b.is_ascii_digit());
 
-        let mut models = model::find_by_family(&masked, &self.rules, &self.catalogue);
-        models.extend(self.matcher.find(&masked));
+        let mut models = Vec::new();
+        if digits {
+            models = model::find_by_family(&masked, &self.rules, &self.catalogue);
+            models.extend(self.matcher.find(&masked));
+        }
         let mut models = model::resolve_overlaps(models);
         let references = model::find_references(&masked, &self.rules, &models);
         models.extend(references);
@@ -141,27 +146,33 @@ impl Extractor {
         maker_names.sort_unstable();
         maker_names.dedup();
 
-        let serials = serial::find(&masked, &self.rules, &maker_names, &models);
+        let serials = if digits {
+            serial::find(&masked, &self.rules, &maker_names, &models)
+        } else {
+            Vec::new()
+        };
 
         let mut taken: Vec<(usize, usize)> = models.iter().map(|m| (m.start, m.end)).collect();
         taken.extend(serials.iter().map(|s| (s.start, s.end)));
-        let mut known = HashSet::new();
-        for m in &models {
-            if let Some(codes) = self.known_codes.get(&m.canonical) {
-                known.extend(codes.iter().cloned());
-            }
-        }
-        let codes = code::find(
-            &masked,
-            text,
-            &self.rules,
-            &CodeScope {
-                makers: &maker_names,
-                models: &models,
-                taken: &taken,
-                known: &known,
-            },
-        );
+        let known: Vec<&HashSet<String>> = models
+            .iter()
+            .filter_map(|m| self.known_codes.get(&m.canonical))
+            .collect();
+        let codes = if !digits {
+            Vec::new()
+        } else {
+            code::find(
+                &masked,
+                text,
+                &self.rules,
+                &CodeScope {
+                    makers: &maker_names,
+                    models: &models,
+                    taken: &taken,
+                    known: &known,
+                },
+            )
+        };
 
         let ranked = rank_models(&masked, &models, &codes);
         let primary = ranked.first().map(|&i| &models[i]);

@@ -40,6 +40,8 @@ struct Node {
 #[derive(Debug, Default)]
 pub struct CatalogueMatcher {
     nodes: Vec<Node>,
+    /// The root's children by ASCII character (`u32::MAX`: none).
+    root: Vec<u32>,
     /// canonical name, manufacturer, lower-case words of the name (for extending a
     /// match leftwards over "Epson WorkForce" in front of an alias "WF-2860DWF").
     models: Vec<(String, String, Vec<String>)>,
@@ -49,6 +51,7 @@ impl CatalogueMatcher {
     pub fn new(catalogue: &Catalogue) -> Self {
         let mut matcher = CatalogueMatcher {
             nodes: vec![Node::default()],
+            root: Vec::new(),
             models: Vec::new(),
         };
         for (i, m) in catalogue.models().iter().enumerate() {
@@ -73,6 +76,12 @@ impl CatalogueMatcher {
                 }
             }
         }
+        matcher.root = vec![u32::MAX; 128];
+        for &(c, next) in &matcher.nodes[0].children {
+            if c.is_ascii() {
+                matcher.root[c as usize] = next;
+            }
+        }
         matcher
     }
 
@@ -94,6 +103,11 @@ impl CatalogueMatcher {
     }
 
     fn child(&self, node: usize, c: char) -> Option<usize> {
+        // The root has a child for most letters and digits, and every word starts there.
+        if node == 0 && c.is_ascii() {
+            let next = self.root[c as usize];
+            return (next != u32::MAX).then_some(next as usize);
+        }
         self.nodes[node]
             .children
             .iter()
@@ -209,44 +223,44 @@ fn render(template: &str, caps: &regex::Captures<'_>, words: &HashMap<String, St
 /// Models written the way a family writes them, named by the catalogue when it knows them.
 pub fn find_by_family(text: &str, rules: &Rules, catalogue: &Catalogue) -> Vec<ModelMention> {
     let mut found = Vec::new();
-    for index in rules.family_set.matches(text).iter() {
-        let (family_index, bare) = rules.family_set_index[index];
+    for (pattern, start, end) in rules.family_any.find_iter(text) {
+        let (family_index, bare) = rules.family_any_index[pattern];
         let family = &rules.families[family_index];
         let regex = if bare {
             family.bare.as_ref()
         } else {
             family.full.as_ref()
         };
-        let Some(regex) = regex else { continue };
-        for caps in regex.captures_iter(text) {
-            let whole = caps.get(0).expect("group 0 always matches");
-            let name = render(&family.canonical, &caps, &rules.words);
-            if name.is_empty() {
-                continue;
-            }
-            let full_name = format!("{} {}", family.manufacturer, name);
-            // The catalogue may know the model by its code alone ("Epson WF-2860DWF").
-            let by_code = caps.name("code").and_then(|code| {
-                catalogue.resolve(&format!("{} {}", family.manufacturer, code.as_str()))
-            });
-            let (canonical, manufacturer, known) = match catalogue.resolve(&full_name).or(by_code) {
-                Some(m) => (m.canonical(), m.manufacturer.clone(), true),
-                None => (full_name, family.manufacturer.clone(), false),
-            };
-            let confidence = match (known, bare) {
-                (true, _) => 0.95,
-                (false, false) => 0.85,
-                (false, true) => 0.75,
-            };
-            found.push(ModelMention {
-                start: whole.start(),
-                end: whole.end(),
-                canonical,
-                manufacturer,
-                confidence,
-                reference: false,
-            });
+        // Captures only on the match: the capture engines are slower than a search.
+        let Some(caps) = regex.and_then(|r| r.captures(&text[start..end])) else {
+            continue;
+        };
+        let name = render(&family.canonical, &caps, &rules.words);
+        if name.is_empty() {
+            continue;
         }
+        let full_name = format!("{} {}", family.manufacturer, name);
+        // The catalogue may know the model by its code alone ("Epson WF-2860DWF").
+        let by_code = caps.name("code").and_then(|code| {
+            catalogue.resolve(&format!("{} {}", family.manufacturer, code.as_str()))
+        });
+        let (canonical, manufacturer, known) = match catalogue.resolve(&full_name).or(by_code) {
+            Some(m) => (m.canonical(), m.manufacturer.clone(), true),
+            None => (full_name, family.manufacturer.clone(), false),
+        };
+        let confidence = match (known, bare) {
+            (true, _) => 0.95,
+            (false, false) => 0.85,
+            (false, true) => 0.75,
+        };
+        found.push(ModelMention {
+            start,
+            end,
+            canonical,
+            manufacturer,
+            confidence,
+            reference: false,
+        });
     }
     found
 }
@@ -254,35 +268,33 @@ pub fn find_by_family(text: &str, rules: &Rules, catalogue: &Catalogue) -> Vec<M
 /// "the WorkCentre" when a WorkCentre was named elsewhere in the text: a mention of it.
 pub fn find_references(text: &str, rules: &Rules, models: &[ModelMention]) -> Vec<ModelMention> {
     let mut found = Vec::new();
-    for family in &rules.families {
-        let Some(word) = &family.word else { continue };
-        for m in word.find_iter(text) {
-            if models
-                .iter()
-                .any(|x| x.start <= m.start() && m.end() <= x.end)
-            {
-                continue;
-            }
-            let key = model_key(m.as_str());
-            let mut targets: Vec<&ModelMention> = models
-                .iter()
-                .filter(|x| {
-                    !x.reference
-                        && x.manufacturer == family.manufacturer
-                        && model_key(&x.canonical).contains(&key)
-                })
-                .collect();
-            targets.dedup_by(|a, b| a.canonical == b.canonical);
-            if let [target] = targets.as_slice() {
-                found.push(ModelMention {
-                    start: m.start(),
-                    end: m.end(),
-                    canonical: target.canonical.clone(),
-                    manufacturer: target.manufacturer.clone(),
-                    confidence: 0.7,
-                    reference: true,
-                });
-            }
+    if models.is_empty() {
+        return found;
+    }
+    for (index, start, end) in rules.word_any.find_iter(text) {
+        let family = &rules.families[index];
+        if models.iter().any(|x| x.start <= start && end <= x.end) {
+            continue;
+        }
+        let key = model_key(&text[start..end]);
+        let mut targets: Vec<&ModelMention> = models
+            .iter()
+            .filter(|x| {
+                !x.reference
+                    && x.manufacturer == family.manufacturer
+                    && model_key(&x.canonical).contains(&key)
+            })
+            .collect();
+        targets.dedup_by(|a, b| a.canonical == b.canonical);
+        if let [target] = targets.as_slice() {
+            found.push(ModelMention {
+                start,
+                end,
+                canonical: target.canonical.clone(),
+                manufacturer: target.manufacturer.clone(),
+                confidence: 0.7,
+                reference: true,
+            });
         }
     }
     found
@@ -314,28 +326,24 @@ pub fn find_makers(
     models: &[ModelMention],
 ) -> Vec<MakerMention> {
     let mut found = Vec::new();
-    for maker in &rules.manufacturers {
-        for m in maker.regex.find_iter(masked) {
-            if maker.needs_capital {
-                let capital = original[m.start()..].starts_with(|c: char| c.is_uppercase());
-                let before_model = models.iter().any(|x| {
-                    x.manufacturer == maker.name && x.start >= m.end() && x.start - m.end() <= 2
-                });
-                let inside_model = models
-                    .iter()
-                    .any(|x| x.start <= m.start() && m.end() <= x.end);
-                if !(capital || before_model || inside_model) {
-                    continue;
-                }
+    for (index, start, end) in rules.maker_any.find_iter(masked) {
+        let maker = &rules.manufacturers[index];
+        if maker.needs_capital {
+            let capital = original[start..].starts_with(|c: char| c.is_uppercase());
+            let before_model = models
+                .iter()
+                .any(|x| x.manufacturer == maker.name && x.start >= end && x.start - end <= 2);
+            let inside_model = models.iter().any(|x| x.start <= start && end <= x.end);
+            if !(capital || before_model || inside_model) {
+                continue;
             }
-            found.push(MakerMention {
-                start: m.start(),
-                end: m.end(),
-                name: maker.name.clone(),
-            });
         }
+        found.push(MakerMention {
+            start,
+            end,
+            name: maker.name.clone(),
+        });
     }
-    found.sort_by_key(|m| m.start);
     found
 }
 

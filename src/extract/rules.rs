@@ -8,7 +8,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use regex::{Regex, RegexSet};
+use regex::Regex;
+use regex_automata::meta;
 use serde::Deserialize;
 
 use crate::error::{Error, Result, ValidationError};
@@ -135,18 +136,58 @@ pub struct Rules {
     pub words: HashMap<String, String>,
     pub manufacturers: Vec<Manufacturer>,
     pub families: Vec<Family>,
-    /// One pattern per family regex (full, then bare), to skip the families a text
-    /// cannot contain with a single pass.
-    pub family_set: RegexSet,
-    pub family_set_index: Vec<(usize, bool)>,
+    /// Every family regex (all full patterns, then all bare ones) in one automaton:
+    /// one pass over the text finds where each family matches.
+    pub family_any: Multi,
+    /// Pattern index of `family_any` -> (family, is it the bare pattern).
+    pub family_any_index: Vec<(usize, bool)>,
+    /// Family words, one pattern per family (never-matching when it has none).
+    pub word_any: Multi,
+    /// Manufacturer names, in `manufacturers` order.
+    pub maker_any: Multi,
     pub codes: Vec<CodeFormat>,
-    pub code_set: RegexSet,
+    /// Every code format, in file order (the first listed wins a span).
+    pub code_any: Multi,
     pub serials: Vec<SerialFormat>,
 }
 
+/// Room for the lazy DFA's states: with the default the caches of the larger sets are
+/// cleared again and again on ordinary messages, and each search rebuilds states.
+pub const DFA_CACHE_BYTES: usize = 32 << 20;
+
+pub fn regex(pattern: &str) -> std::result::Result<Regex, regex::Error> {
+    regex::RegexBuilder::new(pattern)
+        .dfa_size_limit(DFA_CACHE_BYTES)
+        .build()
+}
+
+/// Several patterns searched in one pass, leftmost-first: each match says which pattern
+/// it is. Cheaper than a `RegexSet` (no overlapping search) plus one pass per pattern.
+#[derive(Debug)]
+pub struct Multi(meta::Regex);
+
+impl Multi {
+    fn new(patterns: &[String]) -> std::result::Result<Multi, String> {
+        meta::Builder::new()
+            .configure(meta::Regex::config().hybrid_cache_capacity(DFA_CACHE_BYTES))
+            .build_many(patterns)
+            .map(Multi)
+            .map_err(|e| e.to_string())
+    }
+
+    /// (pattern index, start, end) of each match.
+    pub fn find_iter<'h>(
+        &'h self,
+        text: &'h str,
+    ) -> impl Iterator<Item = (usize, usize, usize)> + 'h {
+        self.0
+            .find_iter(text)
+            .map(|m| (m.pattern().as_usize(), m.start(), m.end()))
+    }
+}
+
 fn compile(pattern: &str, what: &str) -> std::result::Result<Regex, String> {
-    Regex::new(&format!(r"(?i-u)\b(?:{pattern})\b"))
-        .map_err(|e| format!("{what}: bad pattern: {e}"))
+    regex(&format!(r"(?i-u)\b(?:{pattern})\b")).map_err(|e| format!("{what}: bad pattern: {e}"))
 }
 
 impl Rules {
@@ -202,8 +243,8 @@ impl Rules {
         };
 
         let mut families = Vec::new();
-        let mut set_patterns = Vec::new();
-        let mut family_set_index = Vec::new();
+        let mut full_patterns = Vec::new();
+        let mut bare_patterns = Vec::new();
         for (i, f) in parsed.family.into_iter().enumerate() {
             let field = |name: &str| Some(format!("family[{i}].{name}"));
             let maker =
@@ -215,16 +256,14 @@ impl Rules {
                     } else {
                         format!(r"(?:(?:{maker})[\s-]+)?(?:{p})")
                     };
-                    set_patterns.push(format!(r"(?i-u)\b(?:{p})\b"));
-                    family_set_index.push((i, false));
+                    full_patterns.push((i, format!(r"(?i-u)\b(?:{p})\b")));
                     Some(compile(&p, &f.manufacturer).map_err(|e| problem(field("pattern"), e))?)
                 }
                 None => None,
             };
             let bare = match &f.bare {
                 Some(p) => {
-                    set_patterns.push(format!(r"(?i-u)\b(?:{p})\b"));
-                    family_set_index.push((i, true));
+                    bare_patterns.push((i, format!(r"(?i-u)\b(?:{p})\b")));
                     Some(compile(p, &f.manufacturer).map_err(|e| problem(field("bare"), e))?)
                 }
                 None => None,
@@ -249,8 +288,40 @@ impl Rules {
                 canonical: f.canonical,
             });
         }
-        let family_set = RegexSet::new(&set_patterns)
-            .map_err(|e| problem(Some("family".into()), e.to_string()))?;
+        let multi = |patterns: Vec<String>, field: &str| {
+            Multi::new(&patterns).map_err(|e| problem(Some(field.into()), e))
+        };
+        let family_any_index: Vec<(usize, bool)> = full_patterns
+            .iter()
+            .map(|(i, _)| (*i, false))
+            .chain(bare_patterns.iter().map(|(i, _)| (*i, true)))
+            .collect();
+        let family_any = multi(
+            full_patterns
+                .into_iter()
+                .chain(bare_patterns)
+                .map(|(_, p)| p)
+                .collect(),
+            "family",
+        )?;
+        let word_any = multi(
+            families
+                .iter()
+                .map(|f| {
+                    f.word
+                        .as_ref()
+                        .map_or(r"[^\s\S]".to_string(), |w| w.as_str().to_string())
+                })
+                .collect(),
+            "family.word",
+        )?;
+        let maker_any = multi(
+            manufacturers
+                .iter()
+                .map(|m| m.regex.as_str().to_string())
+                .collect(),
+            "manufacturer",
+        )?;
 
         let mut codes = Vec::new();
         for (i, c) in parsed.code.into_iter().enumerate() {
@@ -268,19 +339,21 @@ impl Rules {
                 normalize: c.normalize,
             });
         }
-        let code_set = RegexSet::new(codes.iter().map(|c| c.regex.as_str()))
-            .map_err(|e| problem(Some("code".into()), e.to_string()))?;
+        let code_any = multi(
+            codes.iter().map(|c| c.regex.as_str().to_string()).collect(),
+            "code",
+        )?;
 
         let mut serials = Vec::new();
         for (i, s) in parsed.serial.into_iter().enumerate() {
             let field = Some(format!("serial[{i}].pattern"));
             maker_pattern(&s.manufacturer)
                 .map_err(|e| problem(Some(format!("serial[{i}].manufacturer")), e))?;
-            let whole = Regex::new(&format!("^(?-u:{})$", s.pattern))
+            let whole = regex(&format!("^(?-u:{})$", s.pattern))
                 .map_err(|e| problem(field.clone(), e.to_string()))?;
             let find = if s.standalone {
                 Some(
-                    Regex::new(&format!(r"(?-u)\b(?:{})\b", s.pattern))
+                    regex(&format!(r"(?-u)\b(?:{})\b", s.pattern))
                         .map_err(|e| problem(field, e.to_string()))?,
                 )
             } else {
@@ -297,10 +370,12 @@ impl Rules {
             words,
             manufacturers,
             families,
-            family_set,
-            family_set_index,
+            family_any,
+            family_any_index,
+            word_any,
+            maker_any,
             codes,
-            code_set,
+            code_any,
             serials,
         })
     }
