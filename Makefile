@@ -7,7 +7,7 @@ export DEVICEKB_CACHE ?= $(HOME)/.cache/devicekb
 CARGO ?= cargo
 BIN := target/release/devicekb
 
-.PHONY: setup tools model build run test lint bench eval fmt clean
+.PHONY: setup tools model build run test lint bench eval eval-extract fmt clean
 
 setup: tools model
 
@@ -39,9 +39,16 @@ lint:
 
 bench: setup
 	$(CARGO) bench --bench search
+	$(CARGO) bench --bench extract
 
 eval: build
 	$(BIN) eval tests/data/retrieval_queries.jsonl --data target/eval-data
+
+# Extraction precision/recall on the labelled set and on the held-out set.
+eval-extract:
+	$(CARGO) build --release
+	$(BIN) eval-extract tests/data/extraction_messages.jsonl
+	@[ ! -f tests/data/extraction_holdout.jsonl ] || $(BIN) eval-extract tests/data/extraction_holdout.jsonl
 
 fmt:
 	$(CARGO) fmt

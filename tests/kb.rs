@@ -253,3 +253,37 @@ fn import_jsonl_into_a_fresh_directory_adds_unknown_models_to_the_catalogue() {
         .all(|e| e.models == ["Xerox VersaLink C405"] && e.manufacturer == "Xerox"));
     assert_eq!(kb.catalogue.models().len(), 1);
 }
+
+#[test]
+fn broken_extraction_rules_are_a_kb_problem_naming_the_field() {
+    let kb = common::small_kb(|id| id == "lexmark-c750-msg-88-toner-bas");
+    let rules = kb.path().join("catalogue/families.toml");
+    std::fs::write(
+        &rules,
+        "[[manufacturer]]\nname = \"Acme\"\npattern = \"acme\"\n\n[[code]]\nname = \"acme\"\nmanufacturers = [\"Acme\"]\npattern = \"A(\\\\d\"\ncontext = \"anywhere\"\nnormalize = \"asis\"\n",
+    )
+    .unwrap();
+    let found = problems(load_kb(kb.path()));
+    assert!(
+        found
+            .iter()
+            .any(|p| p.file.ends_with("families.toml")
+                && p.field.as_deref() == Some("code[0].pattern")),
+        "{found:?}"
+    );
+    // Fixed, the KB's own rules drive the extractor: a maker the shipped rules do not know.
+    std::fs::write(
+        &rules,
+        "[[manufacturer]]\nname = \"Acme\"\npattern = \"acme\"\n\n[[family]]\nmanufacturer = \"Acme\"\npattern = 'jet\\s+(?P<code>\\d{3})'\ncanonical = \"Jet {code}\"\n",
+    )
+    .unwrap();
+    load_kb(kb.path()).expect("valid again");
+    let extractor = devicekb::extract::Extractor::from_kb_dir(kb.path()).unwrap();
+    assert_eq!(
+        extractor
+            .extract("notre acme jet 300 bourre")
+            .model
+            .as_deref(),
+        Some("Acme Jet 300")
+    );
+}
