@@ -1,6 +1,8 @@
 //! Configuration from the environment (12-factor), with defaults that run offline on
 //! the embedded stores. CLI flags override the matching variables.
 
+use crate::answer::decide::DecisionConfig;
+use crate::answer::llm::LlmConfig;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
@@ -34,6 +36,26 @@ pub struct Config {
     pub relevance: RelevanceModel,
     /// How often a server checks whether another process switched generations.
     pub watch_interval_ms: u64,
+    /// Auto-answer thresholds (`DEVICEKB_ANSWER_*`).
+    pub decision: DecisionConfig,
+    /// The LLM for replies (`LLM_BASE_URL`, ...); extractive replies without it.
+    pub llm: Option<LlmConfig>,
+}
+
+fn llm_from_env() -> Result<Option<LlmConfig>> {
+    let Some(base_url) = var("LLM_BASE_URL") else {
+        return Ok(None);
+    };
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        return Err(Error::Config(format!("LLM_BASE_URL={base_url} must start with http:// or https://")));
+    }
+    let mut llm = LlmConfig::new(base_url, var("LLM_MODEL").unwrap_or_else(|| "default".into()));
+    llm.api_key = var("LLM_API_KEY");
+    llm.api_version = var("LLM_API_VERSION");
+    llm.deadline = std::time::Duration::from_millis(parsed("LLM_TIMEOUT_MS", 20_000u64)?);
+    llm.max_retries = parsed("LLM_MAX_RETRIES", llm.max_retries)?;
+    llm.max_tokens = parsed("LLM_MAX_TOKENS", llm.max_tokens)?;
+    Ok(Some(llm))
 }
 
 /// The cache directory where `make setup` puts the model and ONNX Runtime.
@@ -81,6 +103,16 @@ impl Config {
         {
             return Err(Error::Config("fusion settings must be positive".into()));
         }
+        let d = DecisionConfig::default();
+        let decision = DecisionConfig {
+            min_confidence: parsed("DEVICEKB_ANSWER_MIN_CONFIDENCE", d.min_confidence)?,
+            min_margin: parsed("DEVICEKB_ANSWER_MIN_MARGIN", d.min_margin)?,
+            out_of_scope_below: parsed("DEVICEKB_ANSWER_OUT_OF_SCOPE_BELOW", d.out_of_scope_below)?,
+            churn_threshold: parsed("DEVICEKB_CHURN_THRESHOLD", d.churn_threshold)?,
+        };
+        if !(0.0..=1.0).contains(&decision.min_confidence) || !(0.0..=1.0).contains(&decision.out_of_scope_below) {
+            return Err(Error::Config("answer thresholds must be between 0 and 1".into()));
+        }
         Ok(Config {
             kb_dir: var("DEVICEKB_KB_DIR")
                 .map(PathBuf::from)
@@ -107,6 +139,8 @@ impl Config {
             fusion,
             relevance: RelevanceModel::default(),
             watch_interval_ms: parsed("DEVICEKB_WATCH_INTERVAL_MS", 1000)?,
+            decision,
+            llm: llm_from_env()?,
         })
     }
 }

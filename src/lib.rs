@@ -4,6 +4,7 @@
 //! generations) with `embed` (the sentence-embedding model) → `service` (what the API and
 //! the CLI call) → `api` (HTTP) and `cli` (commands).
 
+pub mod answer;
 pub mod api;
 pub mod cli;
 pub mod config;

@@ -26,6 +26,10 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/models", get(routes::models))
         .route("/knowledge/search", post(routes::search))
         .route(
+            "/answer",
+            post(routes::answer).layer(DefaultBodyLimit::max(4 * MAX_BODY_BYTES)),
+        )
+        .route(
             "/extract",
             // The text may be 64 KiB; its JSON escaping may make the body larger.
             post(routes::extract).layer(DefaultBodyLimit::max(4 * MAX_BODY_BYTES)),

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::error::ApiError;
 use super::json::JsonBody;
 use crate::error::Error;
-use crate::service::{ExtractRequest, SearchRequest, Service};
+use crate::service::{AnswerRequest, ExtractRequest, SearchRequest, Service};
 
 pub type AppState = Arc<Service>;
 
@@ -20,6 +20,13 @@ pub async fn search(
     JsonBody(request): JsonBody<SearchRequest>,
 ) -> Result<Response, ApiError> {
     Ok(Json(service.search(request).await?).into_response())
+}
+
+pub async fn answer(
+    State(service): State<AppState>,
+    JsonBody(request): JsonBody<AnswerRequest>,
+) -> Result<Response, ApiError> {
+    Ok(Json(service.answer(request).await?).into_response())
 }
 
 pub async fn extract(
@@ -75,9 +82,12 @@ pub async fn info(State(service): State<AppState>) -> Response {
         "entries": generation.entries.len(),
         "embedding_model": service.embedder().name(),
         "vector_store": generation.vectors.backend(),
+        "llm": service.config().llm.as_ref().map(|l| l.model.clone()),
+        "smart_replies": service.smart.snapshot(),
         "endpoints": [
             "POST /knowledge/search",
             "POST /extract",
+            "POST /answer",
             "GET /health",
             "GET /models",
             "POST /admin/reindex",

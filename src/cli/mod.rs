@@ -1,5 +1,6 @@
 //! Command-line interface: one file per subcommand, all calling the service layer.
 
+mod answer;
 mod eval;
 mod extract;
 mod import;
@@ -43,6 +44,8 @@ pub enum Command {
     Import(import::Command),
     /// Measure retrieval quality on a labelled query set.
     Eval(eval::Args),
+    /// Answer a customer message: decision, reply and citations (nothing stored).
+    Answer(answer::Args),
     /// Find the printer model, error codes and serial number in a text.
     Extract(extract::Args),
     /// Measure extraction precision and recall on a labelled message set.
@@ -100,6 +103,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Import(cmd) => import::run(cmd),
         Command::Eval(args) => eval::run(args).await,
         Command::Extract(args) => extract::run(args),
+        Command::Answer(args) => answer::run(args).await,
         Command::EvalExtract(args) => extract::run_eval(args),
     }
 }

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::bm25::Bm25Index;
 use super::vector::{ChunkVectors, EmbeddedVectorStore, VectorStore, VECTORS_FILE};
 use crate::error::{Error, Result};
+use crate::answer::reply::Templates;
 use crate::extract::{Extractor, Rules};
 use crate::kb::catalogue::model_key;
 use crate::kb::{Catalogue, KbEntry, PrinterModel};
@@ -54,6 +55,9 @@ pub struct StoredEntries {
     /// The KB's extraction rules at build time; `None` = the shipped rules.
     #[serde(default)]
     pub rules: Option<String>,
+    /// The KB's reply templates at build time; `None` = the shipped templates.
+    #[serde(default)]
+    pub templates: Option<String>,
 }
 
 pub fn generation_name(id: u64) -> String {
@@ -91,6 +95,7 @@ pub struct Generation {
     pub vectors: Box<dyn VectorStore>,
     /// Built from this generation's catalogue, rules and entries' error codes.
     pub extractor: Extractor,
+    pub templates: Templates,
     by_id: HashMap<String, u32>,
 }
 
@@ -139,6 +144,11 @@ impl Generation {
                 .map_err(|e| Error::Index(e.to_string()))?,
             None => Rules::default_rules(),
         };
+        let templates = match &stored.templates {
+            Some(text) => Templates::parse(text, &dir.join(ENTRIES_FILE).display().to_string())
+                .map_err(|e| Error::Index(e.to_string()))?,
+            None => Templates::default_templates(),
+        };
         let catalogue = Catalogue::from_models(stored.models);
         let extractor = Extractor::new(rules, catalogue.clone(), &stored.entries);
         Ok(Arc::new(Generation {
@@ -153,6 +163,7 @@ impl Generation {
             bm25,
             vectors,
             extractor,
+            templates,
             by_id,
         }))
     }

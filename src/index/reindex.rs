@@ -226,6 +226,7 @@ pub fn reindex(
             entries: kb.entries.clone(),
             models: kb.catalogue.models().to_vec(),
             rules: kb.rules.clone(),
+            templates: kb.templates.clone(),
         },
     )?;
     let entry_models = super::generation::entry_model_keys(&kb.entries);

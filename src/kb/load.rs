@@ -22,6 +22,8 @@ pub struct LoadedKb {
     pub catalogue: Catalogue,
     /// The text of `catalogue/families.toml` (extraction rules), when the KB has one.
     pub rules: Option<String>,
+    /// The text of `templates/replies.toml`, when the KB has one.
+    pub templates: Option<String>,
 }
 
 static KEY: LazyLock<Regex> =
@@ -114,6 +116,18 @@ pub fn load_kb(kb_dir: &Path) -> Result<LoadedKb> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(Error::io(format!("reading {}", rules_path.display()), e)),
     };
+    let templates_path = kb_dir.join(crate::answer::reply::TEMPLATES_FILE);
+    let templates = match std::fs::read_to_string(&templates_path) {
+        Ok(text) => {
+            let shown = templates_path.display().to_string();
+            if let Err(e) = crate::answer::reply::Templates::parse(&text, &shown) {
+                errors.push(e);
+            }
+            Some(text)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io(format!("reading {}", templates_path.display()), e)),
+    };
     let entries_dir = kb_dir.join(ENTRIES_DIR);
     let files = if entries_dir.is_dir() {
         entry_files(&entries_dir)?
@@ -173,5 +187,6 @@ pub fn load_kb(kb_dir: &Path) -> Result<LoadedKb> {
         entries,
         catalogue,
         rules,
+        templates,
     })
 }

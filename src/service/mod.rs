@@ -2,10 +2,12 @@
 //! the current index generation (swapped atomically on reindex), the query-embedding
 //! cache and the bound on CPU work. It knows nothing of HTTP.
 
+mod answer;
 mod extract;
 mod health;
 pub mod search;
 
+pub use answer::{AnswerRequest, SmartCounters, MAX_ANSWER_BYTES};
 pub use extract::{ExtractRequest, MAX_EXTRACT_BYTES};
 pub use health::{Check, Health};
 pub use search::{
@@ -22,6 +24,7 @@ use lru::LruCache;
 use parking_lot::Mutex;
 use tokio::sync::Semaphore;
 
+use crate::answer::llm::LlmClient;
 use crate::config::Config;
 use crate::embed::{Embedder, QueryBatcher};
 use crate::error::{Error, Result};
@@ -40,6 +43,9 @@ pub struct Service {
     reindexing: tokio::sync::Mutex<()>,
     qdrant: Option<Arc<qdrant_client::Qdrant>>,
     runtime: tokio::runtime::Handle,
+    llm: Option<LlmClient>,
+    /// Messages answered or routed by pattern.
+    pub smart: SmartCounters,
 }
 
 /// Runs CPU-bound `work` on the blocking pool.
@@ -82,7 +88,15 @@ impl Service {
             )));
         }
         let cache_size = NonZeroUsize::new(config.query_cache_size.max(1)).expect("at least 1");
+        let llm = match &config.llm {
+            Some(c) => Some(
+                LlmClient::new(c.clone()).map_err(|e| Error::Config(format!("the LLM client: {e}")))?,
+            ),
+            None => None,
+        };
         Ok(Arc::new(Service {
+            llm,
+            smart: SmartCounters::default(),
             cpu: Arc::new(Semaphore::new(config.search_concurrency.max(1))),
             query_cache: Mutex::new(LruCache::new(cache_size)),
             reindexing: tokio::sync::Mutex::new(()),

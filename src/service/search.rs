@@ -174,7 +174,11 @@ fn to_result(generation: &Generation, hit: &FusedHit) -> SearchResult {
 impl Service {
     /// Validates and runs a search on the current generation.
     pub async fn search(self: &Arc<Self>, request: SearchRequest) -> Result<SearchResponse> {
-        let valid = request.validate()?;
+        self.search_valid(request.validate()?).await
+    }
+
+    /// A search already checked (or built by the service itself, as for long tickets).
+    pub async fn search_valid(self: &Arc<Self>, valid: ValidSearch) -> Result<SearchResponse> {
         let vector = if valid.mode == SearchMode::Bm25 {
             None
         } else {

@@ -1,0 +1,194 @@
+//! The auto-answer decision. A wrong automatic answer costs more than an escalation, so
+//! every doubt escalates, with the reason a support agent can act on.
+
+use serde::{Deserialize, Serialize};
+
+use super::signals::Signals;
+use crate::extract::Extraction;
+use crate::kb::KbEntry;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Auto,
+    Escalate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The best entry does not clearly cover the message.
+    LowConfidence,
+    /// Nothing in the KB is about this (another product, another kind of request).
+    OutOfScope,
+    /// Billing, refunds, orders, quotes, contracts: never answered automatically.
+    SensitiveCategory,
+    /// The customer asked for a person.
+    HumanRequested,
+    /// Anger, threats to leave, repeated failures: a person should call back.
+    ChurnRisk,
+    /// A pipeline step failed (index not ready, ...): the ticket waits for a person.
+    StepFailed,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::LowConfidence => "low_confidence",
+            Reason::OutOfScope => "out_of_scope",
+            Reason::SensitiveCategory => "sensitive_category",
+            Reason::HumanRequested => "human_requested",
+            Reason::ChurnRisk => "churn_risk",
+            Reason::StepFailed => "step_failed",
+        }
+    }
+}
+
+/// Thresholds, from the environment (`DEVICEKB_ANSWER_*`); defaults chosen on the
+/// labelled set for automatic-answer precision ≥ 0.95 (`devicekb eval-answer`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DecisionConfig {
+    /// Calibrated relevance the best entry needs.
+    pub min_confidence: f32,
+    /// How far ahead of the next entry (of another topic) it must be.
+    pub min_margin: f32,
+    /// Below this relevance the message is out of the KB's scope.
+    pub out_of_scope_below: f32,
+    /// Churn risk (0-100) from which a person takes over.
+    pub churn_threshold: u8,
+}
+
+impl Default for DecisionConfig {
+    fn default() -> Self {
+        DecisionConfig {
+            min_confidence: 0.6,
+            min_margin: 0.0,
+            out_of_scope_below: 0.1,
+            churn_threshold: 60,
+        }
+    }
+}
+
+/// A retrieved entry with its calibrated relevance.
+#[derive(Debug, Clone, Copy)]
+pub struct Candidate<'a> {
+    pub entry: &'a KbEntry,
+    pub relevance: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub decision: Decision,
+    pub reason: Option<Reason>,
+    /// Calibrated probability that the best entry answers the message.
+    pub confidence: f32,
+    /// Why, in a few words, for the agent.
+    pub notes: Vec<String>,
+}
+
+fn escalate(reason: Reason, confidence: f32, note: impl Into<String>) -> Verdict {
+    Verdict {
+        decision: Decision::Escalate,
+        reason: Some(reason),
+        confidence,
+        notes: vec![note.into()],
+    }
+}
+
+/// Does the best entry agree with what the extractor read? An extracted error code the
+/// entry does not list, when the entry is about codes, means it answers another problem;
+/// an entry for another model than the one named, another printer.
+fn disagreement(extraction: &Extraction, entry: &KbEntry) -> Option<(bool, String)> {
+    let entry_codes: Vec<String> = entry.error_codes.iter().map(|c| c.to_ascii_lowercase()).collect();
+    let has_numbered_codes = entry_codes.iter().any(|c| c.chars().any(|ch| ch.is_ascii_digit()));
+    if has_numbered_codes && !extraction.error_codes.is_empty() {
+        let agrees = extraction.error_codes.iter().any(|c| entry_codes.contains(&c.to_ascii_lowercase()));
+        if !agrees {
+            return Some((
+                false,
+                format!(
+                    "the message shows {} but the best entry is about {}",
+                    extraction.error_codes.join(", "),
+                    entry.error_codes.join(", ")
+                ),
+            ));
+        }
+    }
+    if let Some(model) = &extraction.model {
+        if !entry.models.is_empty() && !entry.models.iter().any(|m| m == model) {
+            return Some((
+                true,
+                format!("the message is about {model}, the best entry about {}", entry.models.join(", ")),
+            ));
+        }
+    }
+    None
+}
+
+/// The decision for one message. `model_known`: the KB's catalogue knows the extracted
+/// model; an entry for another model then means the KB has nothing on this printer.
+pub fn decide(
+    config: &DecisionConfig,
+    signals: &Signals,
+    extraction: &Extraction,
+    model_known: bool,
+    candidates: &[Candidate<'_>],
+) -> Verdict {
+    let best = candidates.first();
+    let confidence = best.map_or(0.0, |c| c.relevance);
+    if let Some(words) = &signals.human_requested {
+        return escalate(Reason::HumanRequested, confidence, format!("asked for a person: \"{words}\""));
+    }
+    if let Some(words) = &signals.sensitive {
+        return escalate(Reason::SensitiveCategory, confidence, format!("billing or commercial request: \"{words}\""));
+    }
+    if signals.churn_risk >= config.churn_threshold {
+        return escalate(
+            Reason::ChurnRisk,
+            confidence,
+            format!("churn risk {} ({})", signals.churn_risk, signals.churn_cues.join(", ")),
+        );
+    }
+    let Some(best) = best else {
+        return escalate(Reason::OutOfScope, 0.0, "no KB entry matches");
+    };
+    if best.relevance < config.out_of_scope_below {
+        return escalate(Reason::OutOfScope, confidence, format!("best entry relevance {:.2}", best.relevance));
+    }
+    if let Some((other_model, why)) = disagreement(extraction, best.entry) {
+        let reason = if other_model && !model_known {
+            Reason::OutOfScope
+        } else {
+            Reason::LowConfidence
+        };
+        return escalate(reason, confidence, why);
+    }
+    if best.relevance < config.min_confidence {
+        return escalate(
+            Reason::LowConfidence,
+            confidence,
+            format!("best entry relevance {:.2} < {:.2}", best.relevance, config.min_confidence),
+        );
+    }
+    // The runner-up only counts against the best when it is about something else: two
+    // entries on the same code or the same title are two ways of saying the same thing.
+    let rival = candidates[1..].iter().find(|c| {
+        c.entry.error_codes.iter().all(|code| !best.entry.error_codes.contains(code)) || best.entry.error_codes.is_empty()
+    });
+    if let Some(rival) = rival {
+        let margin = best.relevance - rival.relevance;
+        if margin < config.min_margin {
+            return escalate(
+                Reason::LowConfidence,
+                confidence,
+                format!("{} is as likely ({:.2} vs {:.2})", rival.entry.id, rival.relevance, best.relevance),
+            );
+        }
+    }
+    Verdict {
+        decision: Decision::Auto,
+        reason: None,
+        confidence,
+        notes: vec![format!("{} answers it ({:.2})", best.entry.id, best.relevance)],
+    }
+}

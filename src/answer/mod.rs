@@ -1,0 +1,86 @@
+//! Grounded replies and the auto-answer decision.
+//!
+//! `signals` reads what a message asks for besides a fix (small talk, a person, billing,
+//! a customer about to leave); `decide` says whether the best KB entry clearly covers it;
+//! `reply` writes the extractive reply from templates and the entry's steps; `llm` asks an
+//! OpenAI-compatible model for a reply and checks it; `pii` masks what must not leave the
+//! machine. The service (`service::answer`) runs them in that order.
+
+pub mod decide;
+pub mod eval;
+pub mod llm;
+pub mod pii;
+pub mod reply;
+pub mod signals;
+
+use serde::{Deserialize, Serialize};
+
+pub use decide::{Decision, DecisionConfig, Reason};
+
+use crate::extract::Extraction;
+use llm::LlmUsage;
+use signals::Signals;
+
+/// Who wrote the reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Responder {
+    /// A canned reply for small talk or a frequent question (no retrieval, no LLM).
+    Smart,
+    /// The cited entry's steps in a template.
+    Extractive,
+    /// The LLM, from the retrieved passages, checked.
+    Llm,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Citation {
+    pub kb_id: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Retrieved {
+    pub kb_id: String,
+    pub title: String,
+    pub relevance: f32,
+    pub category: String,
+    pub models: Vec<String>,
+    pub error_codes: Vec<String>,
+}
+
+/// The LLM's part in an answer: what it cost and, when its reply was not used, why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LlmOutcome {
+    pub used: bool,
+    pub error: Option<String>,
+    pub error_kind: Option<&'static str>,
+    #[serde(flatten)]
+    pub usage: LlmUsage,
+}
+
+/// The answer to one message, as `POST /answer` returns it and the ticket pipeline stores it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Answer {
+    pub decision: Decision,
+    pub reason: Option<Reason>,
+    /// Calibrated probability that the cited entry answers the message.
+    pub confidence: f32,
+    /// The reply to send; only when `decision` is `auto`.
+    pub reply: Option<String>,
+    /// A reply for the agent to review when the message is escalated.
+    pub draft: Option<String>,
+    pub citations: Vec<Citation>,
+    pub responder: Option<Responder>,
+    /// Which canned reply answered ("greeting", "thanks", "serial_location", ...).
+    pub smart_reply: Option<String>,
+    pub lang: String,
+    pub extraction: Extraction,
+    pub retrieved: Vec<Retrieved>,
+    pub signals: Signals,
+    /// Why, in a few words, for the agent.
+    pub notes: Vec<String>,
+    pub llm: Option<LlmOutcome>,
+    pub generation: String,
+    pub took_ms: f64,
+}

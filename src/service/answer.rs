@@ -1,0 +1,273 @@
+//! One message in, one answer out: signals, extraction, retrieval, decision, reply.
+//! Stores nothing (the ticket pipeline stores what this returns).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Deserialize;
+
+use super::search::ValidSearch;
+use super::{SearchMode, Service};
+use crate::answer::decide::{decide, Candidate, Verdict};
+use crate::answer::llm::Passage;
+use crate::answer::reply::{entry_steps, extractive, ReplyContext};
+use crate::answer::signals::{self, SmallTalk};
+use crate::answer::{pii, Answer, Citation, Decision, LlmOutcome, Reason, Responder, Retrieved};
+use crate::error::{Error, Result};
+use crate::index::query::clean_query;
+use crate::kb::lang::detect_lang;
+use crate::kb::KbEntry;
+
+/// Longest message accepted (64 KiB), as for extraction.
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
+/// Entries retrieved per message; the LLM sees the first three.
+const RETRIEVED: usize = 5;
+const LLM_PASSAGES: usize = 3;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerRequest {
+    pub text: String,
+    #[serde(default)]
+    pub model: Option<String>,
+}
+
+/// Counts of messages answered or routed by pattern, since start.
+#[derive(Debug, Default)]
+pub struct SmartCounters {
+    pub greeting: std::sync::atomic::AtomicU64,
+    pub thanks: std::sync::atomic::AtomicU64,
+    pub resolved: std::sync::atomic::AtomicU64,
+    pub faq: std::sync::atomic::AtomicU64,
+    pub human_requested: std::sync::atomic::AtomicU64,
+}
+
+impl SmartCounters {
+    pub fn snapshot(&self) -> serde_json::Value {
+        serde_json::json!({
+            "greeting": self.greeting.load(Ordering::Relaxed),
+            "thanks": self.thanks.load(Ordering::Relaxed),
+            "resolved": self.resolved.load(Ordering::Relaxed),
+            "faq": self.faq.load(Ordering::Relaxed),
+            "human_requested": self.human_requested.load(Ordering::Relaxed),
+        })
+    }
+}
+
+impl AnswerRequest {
+    fn validate(&self) -> Result<()> {
+        if self.text.trim().is_empty() {
+            return Err(Error::invalid("text", "must not be empty"));
+        }
+        if self.text.len() > MAX_ANSWER_BYTES {
+            return Err(Error::PayloadTooLarge(format!(
+                "text is {} bytes long; the limit is {MAX_ANSWER_BYTES}",
+                self.text.len()
+            )));
+        }
+        if self.model.as_ref().is_some_and(|m| m.len() > 200) {
+            return Err(Error::invalid("model", "is longer than 200 bytes"));
+        }
+        Ok(())
+    }
+}
+
+fn retrieved(entry: &KbEntry, relevance: f32) -> Retrieved {
+    Retrieved {
+        kb_id: entry.id.clone(),
+        title: entry.title.clone(),
+        relevance,
+        category: entry.category.as_str().to_string(),
+        models: entry.models.clone(),
+        error_codes: entry.error_codes.clone(),
+    }
+}
+
+fn citation(entry: &KbEntry) -> Citation {
+    Citation {
+        kb_id: entry.id.clone(),
+        title: entry.title.clone(),
+    }
+}
+
+impl Service {
+    /// Answers `request.text` (or says why a person must): nothing is stored.
+    pub async fn answer(self: &Arc<Self>, request: AnswerRequest) -> Result<Answer> {
+        request.validate()?;
+        let started = Instant::now();
+        let generation = self.generation();
+        let text = request.text;
+        let lang = detect_lang(&clean_query(&text));
+        let signals = signals::read(&text);
+        let extraction = generation.extractor.extract(&text);
+        let mut answer = Answer {
+            decision: Decision::Escalate,
+            reason: None,
+            confidence: 0.0,
+            reply: None,
+            draft: None,
+            citations: Vec::new(),
+            responder: None,
+            smart_reply: None,
+            lang: lang.code().to_string(),
+            extraction,
+            retrieved: Vec::new(),
+            signals,
+            notes: Vec::new(),
+            llm: None,
+            generation: generation.name.clone(),
+            took_ms: 0.0,
+        };
+
+        // Small talk and frequent questions: a canned reply, no retrieval, no LLM.
+        let canned = match answer.signals.small_talk {
+            Some(kind) => {
+                let counter = match kind {
+                    SmallTalk::Greeting => &self.smart.greeting,
+                    SmallTalk::Thanks => &self.smart.thanks,
+                    SmallTalk::Resolved => &self.smart.resolved,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                let name = serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_string));
+                Some((name.unwrap_or_default(), generation.templates.small_talk(lang, kind).to_string()))
+            }
+            None if answer.signals.human_requested.is_none() => generation.templates.faq(&text).map(|faq| {
+                self.smart.faq.fetch_add(1, Ordering::Relaxed);
+                let reply = match lang {
+                    crate::kb::Lang::Fr => &faq.fr,
+                    crate::kb::Lang::En => &faq.en,
+                };
+                (faq.name.clone(), reply.clone())
+            }),
+            None => None,
+        };
+        if let Some((name, reply)) = canned {
+            answer.decision = Decision::Auto;
+            answer.confidence = 1.0;
+            answer.reply = Some(reply);
+            answer.responder = Some(Responder::Smart);
+            answer.notes.push(format!("answered by pattern: {name}"));
+            answer.smart_reply = Some(name);
+            answer.took_ms = started.elapsed().as_secs_f64() * 1000.0;
+            return Ok(answer);
+        }
+        if answer.signals.human_requested.is_some() {
+            self.smart.human_requested.fetch_add(1, Ordering::Relaxed);
+        }
+
+        // Retrieval: the evidence, even when a person will answer.
+        let search = ValidSearch {
+            query: text.clone(),
+            model_filter: request.model.clone().filter(|m| !m.trim().is_empty()),
+            limit: RETRIEVED,
+            mode: SearchMode::Hybrid,
+        };
+        let hits = match self.search_valid(search).await {
+            Ok(response) => response.results,
+            Err(e) => {
+                tracing::warn!(error = %e, "retrieval failed while answering");
+                answer.reason = Some(Reason::StepFailed);
+                answer.notes.push(format!("retrieval failed: {e}"));
+                answer.took_ms = started.elapsed().as_secs_f64() * 1000.0;
+                return Ok(answer);
+            }
+        };
+        let candidates: Vec<Candidate<'_>> = hits
+            .iter()
+            .filter_map(|h| {
+                generation
+                    .ord_of(&h.kb_id)
+                    .map(|ord| Candidate { entry: generation.entry(ord), relevance: h.relevance })
+            })
+            .collect();
+        answer.retrieved = candidates.iter().map(|c| retrieved(c.entry, c.relevance)).collect();
+        let model_known = answer
+            .extraction
+            .model
+            .as_deref()
+            .is_some_and(|m| generation.catalogue.resolve(m).is_some());
+        let Verdict { decision, reason, confidence, notes } =
+            decide(&self.config.decision, &answer.signals, &answer.extraction, model_known, &candidates);
+        answer.decision = decision;
+        answer.reason = reason;
+        answer.confidence = confidence;
+        answer.notes = notes;
+
+        let Some(best) = candidates.first() else {
+            answer.took_ms = started.elapsed().as_secs_f64() * 1000.0;
+            return Ok(answer);
+        };
+        let ctx = ReplyContext {
+            lang,
+            model: answer.extraction.model.as_deref(),
+            code: answer.extraction.error_codes.first().map(String::as_str),
+        };
+        let extractive_reply = extractive(&generation.templates, &ctx, &[best.entry]);
+        let mut reply = extractive_reply;
+        let mut citations = vec![citation(best.entry)];
+        let mut responder = Responder::Extractive;
+
+        if decision == Decision::Auto {
+            if let Some(llm) = &self.llm {
+                let serials: Vec<&str> = answer
+                    .extraction
+                    .entities
+                    .iter()
+                    .filter(|e| e.kind == crate::extract::EntityKind::Serial)
+                    .map(|e| e.value.as_str())
+                    .collect();
+                let masked = pii::mask(&text, &serials);
+                let passages: Vec<Passage> = candidates
+                    .iter()
+                    .take(LLM_PASSAGES)
+                    .map(|c| Passage {
+                        id: c.entry.id.clone(),
+                        title: c.entry.title.clone(),
+                        text: format!(
+                            "{}\n{}\n{}",
+                            c.entry.description.trim(),
+                            c.entry.cause.trim(),
+                            entry_steps(c.entry).join("\n")
+                        ),
+                    })
+                    .collect();
+                let (result, usage) = llm.reply(&masked, &passages).await;
+                let mut outcome = LlmOutcome { used: false, error: None, error_kind: None, usage };
+                match result {
+                    Ok(r) if r.action == "escalade" => {
+                        answer.decision = Decision::Escalate;
+                        answer.reason = Some(Reason::LowConfidence);
+                        answer.notes.push("the LLM found the passages do not cover the message".into());
+                    }
+                    Ok(r) => {
+                        outcome.used = true;
+                        citations = r
+                            .citations
+                            .iter()
+                            .filter_map(|id| generation.ord_of(id).map(|o| citation(generation.entry(o))))
+                            .collect();
+                        reply = r.reponse;
+                        responder = Responder::Llm;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, kind = e.kind(), "llm reply rejected, using the extractive reply");
+                        answer.notes.push(format!("LLM reply not used ({e}); extractive reply instead"));
+                        outcome.error = Some(e.to_string());
+                        outcome.error_kind = Some(e.kind());
+                    }
+                }
+                answer.llm = Some(outcome);
+            }
+        }
+        answer.citations = citations;
+        answer.responder = Some(responder);
+        if answer.decision == Decision::Auto {
+            answer.reply = Some(reply);
+        } else {
+            answer.draft = Some(reply);
+        }
+        answer.took_ms = started.elapsed().as_secs_f64() * 1000.0;
+        Ok(answer)
+    }
+}
