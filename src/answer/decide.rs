@@ -139,15 +139,16 @@ pub fn decide(
     if let Some(words) = &signals.human_requested {
         return escalate(Reason::HumanRequested, confidence, format!("asked for a person: \"{words}\""));
     }
-    if let Some(words) = &signals.sensitive {
-        return escalate(Reason::SensitiveCategory, confidence, format!("billing or commercial request: \"{words}\""));
-    }
+    // A customer about to leave comes before the billing question they may also ask.
     if signals.churn_risk >= config.churn_threshold {
         return escalate(
             Reason::ChurnRisk,
             confidence,
             format!("churn risk {} ({})", signals.churn_risk, signals.churn_cues.join(", ")),
         );
+    }
+    if let Some(words) = &signals.sensitive {
+        return escalate(Reason::SensitiveCategory, confidence, format!("billing or commercial request: \"{words}\""));
     }
     let Some(best) = best else {
         return escalate(Reason::OutOfScope, 0.0, "no KB entry matches");

@@ -1,0 +1,274 @@
+//! Answers: extractive replies with real content, the decision and its reasons, and the
+//! LLM client against a local chat-completions server started here, for every way an LLM
+//! fails. The real model and the repository's KB.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use devicekb::answer::llm::LlmConfig;
+use devicekb::answer::{Answer, Decision, Reason, Responder};
+use devicekb::service::{AnswerRequest, Service};
+use parking_lot::Mutex;
+use serde_json::{json, Value};
+
+async fn answer(service: &Arc<Service>, text: &str) -> Answer {
+    service
+        .answer(AnswerRequest { text: text.to_string(), model: None })
+        .await
+        .expect("answer")
+}
+
+fn steps_of(service: &Service, id: &str) -> Vec<String> {
+    let generation = service.generation();
+    let entry = generation.entry(generation.ord_of(id).expect("cited entry exists"));
+    devicekb::answer::reply::entry_steps(entry)
+}
+
+#[tokio::test]
+async fn covered_message_gets_the_cited_entrys_steps() {
+    let service = common::repo_service();
+    let a = answer(&service, "Bonjour, notre C750 affiche 88 Toner cyan bas depuis ce matin. Merci, Marc").await;
+    assert_eq!(a.decision, Decision::Auto, "{:?}", a.notes);
+    assert_eq!(a.responder, Some(Responder::Extractive));
+    assert_eq!(a.citations[0].kb_id, "lexmark-c750-msg-88-toner-bas");
+    let reply = a.reply.as_deref().expect("a reply");
+    assert!(reply.starts_with("Bonjour"));
+    assert!(reply.contains("Lexmark C750") && reply.contains("88"), "{reply}");
+    for (i, step) in steps_of(&service, "lexmark-c750-msg-88-toner-bas").iter().enumerate() {
+        assert!(reply.contains(&format!("{}. {step}", i + 1)), "step {i} missing:\n{reply}");
+    }
+    assert!(reply.contains("[lexmark-c750-msg-88-toner-bas]"));
+    let retrieved: Vec<&str> = a.retrieved.iter().map(|r| r.kb_id.as_str()).collect();
+    assert!(a.citations.iter().all(|c| retrieved.contains(&c.kb_id.as_str())));
+
+    let en = answer(&service, "Hi, the Lexmark C750 in room 3 shows 88 cyan toner low. Thanks").await;
+    assert!(en.reply.as_deref().unwrap_or_default().starts_with("Hello"), "{en:?}");
+}
+
+#[tokio::test]
+async fn escalations_say_why() {
+    let service = common::repo_service();
+    let cases = [
+        ("Je veux parler à un humain, la C750 affiche 88.", Reason::HumanRequested),
+        ("Bonjour, nous avons été facturés deux fois pour le kit de maintenance, merci de nous rembourser.", Reason::SensitiveCategory),
+        ("C'est la troisième fois que la C750 affiche 88, c'est inadmissible, on va résilier le contrat !!", Reason::ChurnRisk),
+        ("Outlook ne synchronise plus mon calendrier avec mon téléphone depuis la mise à jour.", Reason::OutOfScope),
+    ];
+    for (text, reason) in cases {
+        let a = answer(&service, text).await;
+        assert_eq!(a.decision, Decision::Escalate, "{text}: {:?}", a.notes);
+        assert!(a.reply.is_none(), "{text}: nothing is sent on escalation");
+        // Low confidence and out of scope are both "the KB does not cover it".
+        let ok = a.reason == Some(reason)
+            || (reason == Reason::OutOfScope && a.reason == Some(Reason::LowConfidence));
+        assert!(ok, "{text}: {:?} {:?}", a.reason, a.notes);
+    }
+}
+
+#[tokio::test]
+async fn small_talk_is_answered_by_pattern_and_counted() {
+    let service = common::repo_service();
+    let before = service.smart.snapshot();
+    let a = answer(&service, "Merci beaucoup, bonne journée !").await;
+    assert_eq!(a.decision, Decision::Auto);
+    assert_eq!(a.responder, Some(Responder::Smart));
+    assert_eq!(a.smart_reply.as_deref(), Some("thanks"));
+    assert!(a.retrieved.is_empty(), "no retrieval for small talk");
+    let faq = answer(&service, "Bonjour, où se trouve le numéro de série sur l'imprimante ?").await;
+    assert_eq!(faq.smart_reply.as_deref(), Some("serial_location"));
+    let after = service.smart.snapshot();
+    assert!(after["thanks"].as_u64() > before["thanks"].as_u64());
+    assert!(after["faq"].as_u64() > before["faq"].as_u64());
+}
+
+// ---------------------------------------------------------------- the LLM client
+
+#[derive(Default)]
+struct Mock {
+    calls: AtomicUsize,
+    last_request: Mutex<Option<Value>>,
+}
+
+fn completion(content: &str, finish: &str) -> Value {
+    json!({
+        "id": "x", "object": "chat.completion", "model": "mock",
+        "choices": [{"index": 0, "finish_reason": finish, "message": {"role": "assistant", "content": content}}],
+        "usage": {"prompt_tokens": 321, "completion_tokens": 54, "total_tokens": 375}
+    })
+}
+
+fn reply_citing(id: &str, action: &str) -> String {
+    json!({
+        "resume": "toner cyan bas", "categorie": "consommables", "priorite": "basse",
+        "reponse": "Bonjour, commandez une cartouche cyan. (réponse du modèle)",
+        "action": action, "citations": [id]
+    })
+    .to_string()
+}
+
+/// The first passage id in the prompt: "[lexmark-c750-msg-88-toner-bas] ...".
+fn first_passage(request: &Value) -> String {
+    let user = request["messages"][1]["content"].as_str().unwrap_or_default();
+    user.split('[').nth(1).and_then(|s| s.split(']').next()).unwrap_or_default().to_string()
+}
+
+async fn chat(Path(scenario): Path<String>, State(mock): State<Arc<Mock>>, Json(request): Json<Value>) -> Response {
+    let call = mock.calls.fetch_add(1, Ordering::SeqCst);
+    *mock.last_request.lock() = Some(request.clone());
+    let cited = first_passage(&request);
+    match scenario.as_str() {
+        "good" => Json(completion(&reply_citing(&cited, "auto"), "stop")).into_response(),
+        "escalade" => Json(completion(&reply_citing(&cited, "escalade"), "stop")).into_response(),
+        "broken" => Json(completion("{\"resume\": \"toner", "stop")).into_response(),
+        "foreign" => Json(completion(&reply_citing("hp-not-retrieved", "auto"), "stop")).into_response(),
+        "length" => Json(completion("{\"resume\": \"to", "length")).into_response(),
+        "ratelimit" if call == 0 => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "0")], "slow down").into_response(),
+        "ratelimit" => Json(completion(&reply_citing(&cited, "auto"), "stop")).into_response(),
+        "slow" => {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            Json(completion(&reply_citing(&cited, "auto"), "stop")).into_response()
+        }
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "down").into_response(),
+    }
+}
+
+async fn mock_llm() -> (String, Arc<Mock>) {
+    let mock = Arc::new(Mock::default());
+    let app = Router::new()
+        .route("/{scenario}/v1/chat/completions", post(chat))
+        .with_state(mock.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), mock)
+}
+
+/// A service over the shared index, with the LLM at `base_url`.
+async fn service_with_llm(base_url: String, deadline: Duration) -> Arc<Service> {
+    let shared = common::repo_service();
+    let mut config = shared.config().clone();
+    let mut llm = LlmConfig::new(base_url, "mock");
+    llm.deadline = deadline;
+    llm.max_retries = 2;
+    llm.breaker_failures = 2;
+    llm.breaker_cooldown = Duration::from_secs(60);
+    config.llm = Some(llm);
+    Service::start(config, common::embedder()).await.expect("service starts")
+}
+
+const COVERED: &str = "Bonjour, notre C750 affiche 88 Toner cyan bas. Marc Dupont, marc.dupont@exemple.fr, 06 12 34 56 78, N° de série 79K1234";
+
+#[tokio::test]
+async fn llm_reply_is_used_when_it_checks_out_and_nothing_personal_leaves() {
+    let (base, mock) = mock_llm().await;
+    let service = service_with_llm(format!("{base}/good/v1"), Duration::from_secs(5)).await;
+    let a = answer(&service, COVERED).await;
+    assert_eq!(a.decision, Decision::Auto, "{:?}", a.notes);
+    assert_eq!(a.responder, Some(Responder::Llm));
+    assert!(a.reply.as_deref().unwrap().contains("(réponse du modèle)"));
+    assert_eq!(a.citations[0].kb_id, "lexmark-c750-msg-88-toner-bas");
+    let llm = a.llm.expect("llm outcome");
+    assert!(llm.used);
+    assert_eq!((llm.usage.prompt_tokens, llm.usage.completion_tokens), (321, 54));
+    let sent = mock.last_request.lock().clone().unwrap().to_string();
+    for secret in ["marc.dupont@exemple.fr", "06 12 34 56 78", "79K1234"] {
+        assert!(!sent.contains(secret), "{secret} was sent to the LLM");
+    }
+    assert!(sent.contains("[email]") && sent.contains("[phone]") && sent.contains("[serial]"));
+    assert!(sent.contains("json_object"));
+}
+
+#[tokio::test]
+async fn every_bad_llm_reply_falls_back_to_the_extractive_reply() {
+    let (base, _mock) = mock_llm().await;
+    for (scenario, kind) in [
+        ("broken", "invalid_json"),
+        ("foreign", "foreign_citation"),
+        ("length", "truncated"),
+        ("down", "http_status"),
+    ] {
+        let service = service_with_llm(format!("{base}/{scenario}/v1"), Duration::from_secs(5)).await;
+        let a = answer(&service, COVERED).await;
+        assert_eq!(a.decision, Decision::Auto, "{scenario}: {:?}", a.notes);
+        assert_eq!(a.responder, Some(Responder::Extractive), "{scenario}");
+        let reply = a.reply.as_deref().unwrap();
+        for step in steps_of(&service, &a.citations[0].kb_id) {
+            assert!(reply.contains(&step), "{scenario}: extractive steps missing");
+        }
+        let llm = a.llm.expect("llm outcome recorded");
+        assert!(!llm.used);
+        assert_eq!(llm.error_kind, Some(kind), "{scenario}: {:?}", llm.error);
+    }
+}
+
+#[tokio::test]
+async fn rate_limits_are_retried_and_a_slow_llm_never_stalls() {
+    let (base, mock) = mock_llm().await;
+    let service = service_with_llm(format!("{base}/ratelimit/v1"), Duration::from_secs(5)).await;
+    let a = answer(&service, COVERED).await;
+    assert_eq!(a.responder, Some(Responder::Llm), "{:?}", a.llm);
+    assert_eq!(a.llm.unwrap().usage.attempts, 2);
+    assert_eq!(mock.calls.load(Ordering::SeqCst), 2);
+
+    let service = service_with_llm(format!("{base}/slow/v1"), Duration::from_millis(800)).await;
+    let started = Instant::now();
+    let a = answer(&service, COVERED).await;
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert_eq!(a.responder, Some(Responder::Extractive));
+    assert_eq!(a.llm.unwrap().error_kind, Some("timeout"));
+}
+
+#[tokio::test]
+async fn a_dead_llm_opens_the_circuit_and_an_escalade_escalates() {
+    let (base, mock) = mock_llm().await;
+    let service = service_with_llm(format!("{base}/down/v1"), Duration::from_secs(5)).await;
+    for _ in 0..2 {
+        answer(&service, COVERED).await;
+    }
+    let calls = mock.calls.load(Ordering::SeqCst);
+    let a = answer(&service, COVERED).await;
+    assert_eq!(a.llm.unwrap().error_kind, Some("circuit_open"));
+    assert_eq!(mock.calls.load(Ordering::SeqCst), calls, "an open circuit makes no call");
+    assert_eq!(a.responder, Some(Responder::Extractive));
+
+    let service = service_with_llm(format!("{base}/escalade/v1"), Duration::from_secs(5)).await;
+    let a = answer(&service, COVERED).await;
+    assert_eq!(a.decision, Decision::Escalate);
+    assert_eq!(a.reason, Some(Reason::LowConfidence));
+    assert!(a.draft.is_some() && a.reply.is_none());
+}
+
+/// Opt-in: a real OpenAI-compatible server (`LLM_TEST_URL`, e.g. llama.cpp's server on
+/// http://127.0.0.1:8080/v1; `LLM_TEST_MODEL`, `LLM_TEST_KEY` optional). Protocol only:
+/// whatever the model says, the answer is a checked LLM reply or a recorded fallback.
+#[tokio::test]
+async fn real_llm_server_when_configured() {
+    let Ok(url) = std::env::var("LLM_TEST_URL") else {
+        eprintln!("LLM_TEST_URL is not set: the real-LLM test did not run");
+        return;
+    };
+    let shared = common::repo_service();
+    let mut config = shared.config().clone();
+    let mut llm = LlmConfig::new(url, std::env::var("LLM_TEST_MODEL").unwrap_or_else(|_| "default".into()));
+    llm.api_key = std::env::var("LLM_TEST_KEY").ok();
+    llm.deadline = Duration::from_secs(60);
+    config.llm = Some(llm);
+    let service = Service::start(config, common::embedder()).await.unwrap();
+    let a = answer(&service, COVERED).await;
+    let llm = a.llm.expect("the LLM was called");
+    assert!(llm.usage.attempts >= 1);
+    assert!(llm.used || llm.error_kind.is_some(), "{llm:?}");
+    if llm.used {
+        let retrieved: Vec<&str> = a.retrieved.iter().map(|r| r.kb_id.as_str()).collect();
+        assert!(a.citations.iter().all(|c| retrieved.contains(&c.kb_id.as_str())));
+    }
+    eprintln!("real LLM: used={} error={:?} latency={} ms", llm.used, llm.error_kind, llm.usage.latency_ms);
+}
