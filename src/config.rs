@@ -47,9 +47,14 @@ fn llm_from_env() -> Result<Option<LlmConfig>> {
         return Ok(None);
     };
     if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-        return Err(Error::Config(format!("LLM_BASE_URL={base_url} must start with http:// or https://")));
+        return Err(Error::Config(format!(
+            "LLM_BASE_URL={base_url} must start with http:// or https://"
+        )));
     }
-    let mut llm = LlmConfig::new(base_url, var("LLM_MODEL").unwrap_or_else(|| "default".into()));
+    let mut llm = LlmConfig::new(
+        base_url,
+        var("LLM_MODEL").unwrap_or_else(|| "default".into()),
+    );
     llm.api_key = var("LLM_API_KEY");
     llm.api_version = var("LLM_API_VERSION");
     llm.deadline = std::time::Duration::from_millis(parsed("LLM_TIMEOUT_MS", 20_000u64)?);
@@ -109,9 +114,14 @@ impl Config {
             min_margin: parsed("DEVICEKB_ANSWER_MIN_MARGIN", d.min_margin)?,
             out_of_scope_below: parsed("DEVICEKB_ANSWER_OUT_OF_SCOPE_BELOW", d.out_of_scope_below)?,
             churn_threshold: parsed("DEVICEKB_CHURN_THRESHOLD", d.churn_threshold)?,
+            max_rank: parsed("DEVICEKB_ANSWER_MAX_RANK", d.max_rank)?,
         };
-        if !(0.0..=1.0).contains(&decision.min_confidence) || !(0.0..=1.0).contains(&decision.out_of_scope_below) {
-            return Err(Error::Config("answer thresholds must be between 0 and 1".into()));
+        if !(0.0..=1.0).contains(&decision.min_confidence)
+            || !(0.0..=1.0).contains(&decision.out_of_scope_below)
+        {
+            return Err(Error::Config(
+                "answer thresholds must be between 0 and 1".into(),
+            ));
         }
         Ok(Config {
             kb_dir: var("DEVICEKB_KB_DIR")

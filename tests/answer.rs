@@ -21,7 +21,10 @@ use serde_json::{json, Value};
 
 async fn answer(service: &Arc<Service>, text: &str) -> Answer {
     service
-        .answer(AnswerRequest { text: text.to_string(), model: None })
+        .answer(AnswerRequest {
+            text: text.to_string(),
+            model: None,
+        })
         .await
         .expect("answer")
 }
@@ -35,22 +38,45 @@ fn steps_of(service: &Service, id: &str) -> Vec<String> {
 #[tokio::test]
 async fn covered_message_gets_the_cited_entrys_steps() {
     let service = common::repo_service();
-    let a = answer(&service, "Bonjour, notre C750 affiche 88 Toner cyan bas depuis ce matin. Merci, Marc").await;
+    let a = answer(
+        &service,
+        "Bonjour, notre C750 affiche 88 Toner cyan bas depuis ce matin. Merci, Marc",
+    )
+    .await;
     assert_eq!(a.decision, Decision::Auto, "{:?}", a.notes);
     assert_eq!(a.responder, Some(Responder::Extractive));
     assert_eq!(a.citations[0].kb_id, "lexmark-c750-msg-88-toner-bas");
     let reply = a.reply.as_deref().expect("a reply");
     assert!(reply.starts_with("Bonjour"));
-    assert!(reply.contains("Lexmark C750") && reply.contains("88"), "{reply}");
-    for (i, step) in steps_of(&service, "lexmark-c750-msg-88-toner-bas").iter().enumerate() {
-        assert!(reply.contains(&format!("{}. {step}", i + 1)), "step {i} missing:\n{reply}");
+    assert!(
+        reply.contains("Lexmark C750") && reply.contains("88"),
+        "{reply}"
+    );
+    for (i, step) in steps_of(&service, "lexmark-c750-msg-88-toner-bas")
+        .iter()
+        .enumerate()
+    {
+        assert!(
+            reply.contains(&format!("{}. {step}", i + 1)),
+            "step {i} missing:\n{reply}"
+        );
     }
     assert!(reply.contains("[lexmark-c750-msg-88-toner-bas]"));
     let retrieved: Vec<&str> = a.retrieved.iter().map(|r| r.kb_id.as_str()).collect();
-    assert!(a.citations.iter().all(|c| retrieved.contains(&c.kb_id.as_str())));
+    assert!(a
+        .citations
+        .iter()
+        .all(|c| retrieved.contains(&c.kb_id.as_str())));
 
-    let en = answer(&service, "Hi, the Lexmark C750 in room 3 shows 88 cyan toner low. Thanks").await;
-    assert!(en.reply.as_deref().unwrap_or_default().starts_with("Hello"), "{en:?}");
+    let en = answer(
+        &service,
+        "Hi, the Lexmark C750 in room 3 shows 88 cyan toner low. Thanks",
+    )
+    .await;
+    assert!(
+        en.reply.as_deref().unwrap_or_default().starts_with("Hello"),
+        "{en:?}"
+    );
 }
 
 #[tokio::test]
@@ -82,7 +108,11 @@ async fn small_talk_is_answered_by_pattern_and_counted() {
     assert_eq!(a.responder, Some(Responder::Smart));
     assert_eq!(a.smart_reply.as_deref(), Some("thanks"));
     assert!(a.retrieved.is_empty(), "no retrieval for small talk");
-    let faq = answer(&service, "Bonjour, où se trouve le numéro de série sur l'imprimante ?").await;
+    let faq = answer(
+        &service,
+        "Bonjour, où se trouve le numéro de série sur l'imprimante ?",
+    )
+    .await;
     assert_eq!(faq.smart_reply.as_deref(), Some("serial_location"));
     let after = service.smart.snapshot();
     assert!(after["thanks"].as_u64() > before["thanks"].as_u64());
@@ -116,11 +146,21 @@ fn reply_citing(id: &str, action: &str) -> String {
 
 /// The first passage id in the prompt: "[lexmark-c750-msg-88-toner-bas] ...".
 fn first_passage(request: &Value) -> String {
-    let user = request["messages"][1]["content"].as_str().unwrap_or_default();
-    user.split('[').nth(1).and_then(|s| s.split(']').next()).unwrap_or_default().to_string()
+    let user = request["messages"][1]["content"]
+        .as_str()
+        .unwrap_or_default();
+    user.split('[')
+        .nth(1)
+        .and_then(|s| s.split(']').next())
+        .unwrap_or_default()
+        .to_string()
 }
 
-async fn chat(Path(scenario): Path<String>, State(mock): State<Arc<Mock>>, Json(request): Json<Value>) -> Response {
+async fn chat(
+    Path(scenario): Path<String>,
+    State(mock): State<Arc<Mock>>,
+    Json(request): Json<Value>,
+) -> Response {
     let call = mock.calls.fetch_add(1, Ordering::SeqCst);
     *mock.last_request.lock() = Some(request.clone());
     let cited = first_passage(&request);
@@ -128,9 +168,18 @@ async fn chat(Path(scenario): Path<String>, State(mock): State<Arc<Mock>>, Json(
         "good" => Json(completion(&reply_citing(&cited, "auto"), "stop")).into_response(),
         "escalade" => Json(completion(&reply_citing(&cited, "escalade"), "stop")).into_response(),
         "broken" => Json(completion("{\"resume\": \"toner", "stop")).into_response(),
-        "foreign" => Json(completion(&reply_citing("hp-not-retrieved", "auto"), "stop")).into_response(),
+        "foreign" => Json(completion(
+            &reply_citing("hp-not-retrieved", "auto"),
+            "stop",
+        ))
+        .into_response(),
         "length" => Json(completion("{\"resume\": \"to", "length")).into_response(),
-        "ratelimit" if call == 0 => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "0")], "slow down").into_response(),
+        "ratelimit" if call == 0 => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "0")],
+            "slow down",
+        )
+            .into_response(),
         "ratelimit" => Json(completion(&reply_citing(&cited, "auto"), "stop")).into_response(),
         "slow" => {
             tokio::time::sleep(Duration::from_secs(10)).await;
@@ -161,7 +210,9 @@ async fn service_with_llm(base_url: String, deadline: Duration) -> Arc<Service> 
     llm.breaker_failures = 2;
     llm.breaker_cooldown = Duration::from_secs(60);
     config.llm = Some(llm);
-    Service::start(config, common::embedder()).await.expect("service starts")
+    Service::start(config, common::embedder())
+        .await
+        .expect("service starts")
 }
 
 const COVERED: &str = "Bonjour, notre C750 affiche 88 Toner cyan bas. Marc Dupont, marc.dupont@exemple.fr, 06 12 34 56 78, N° de série 79K1234";
@@ -177,7 +228,10 @@ async fn llm_reply_is_used_when_it_checks_out_and_nothing_personal_leaves() {
     assert_eq!(a.citations[0].kb_id, "lexmark-c750-msg-88-toner-bas");
     let llm = a.llm.expect("llm outcome");
     assert!(llm.used);
-    assert_eq!((llm.usage.prompt_tokens, llm.usage.completion_tokens), (321, 54));
+    assert_eq!(
+        (llm.usage.prompt_tokens, llm.usage.completion_tokens),
+        (321, 54)
+    );
     let sent = mock.last_request.lock().clone().unwrap().to_string();
     for secret in ["marc.dupont@exemple.fr", "06 12 34 56 78", "79K1234"] {
         assert!(!sent.contains(secret), "{secret} was sent to the LLM");
@@ -195,13 +249,17 @@ async fn every_bad_llm_reply_falls_back_to_the_extractive_reply() {
         ("length", "truncated"),
         ("down", "http_status"),
     ] {
-        let service = service_with_llm(format!("{base}/{scenario}/v1"), Duration::from_secs(5)).await;
+        let service =
+            service_with_llm(format!("{base}/{scenario}/v1"), Duration::from_secs(5)).await;
         let a = answer(&service, COVERED).await;
         assert_eq!(a.decision, Decision::Auto, "{scenario}: {:?}", a.notes);
         assert_eq!(a.responder, Some(Responder::Extractive), "{scenario}");
         let reply = a.reply.as_deref().unwrap();
         for step in steps_of(&service, &a.citations[0].kb_id) {
-            assert!(reply.contains(&step), "{scenario}: extractive steps missing");
+            assert!(
+                reply.contains(&step),
+                "{scenario}: extractive steps missing"
+            );
         }
         let llm = a.llm.expect("llm outcome recorded");
         assert!(!llm.used);
@@ -221,7 +279,11 @@ async fn rate_limits_are_retried_and_a_slow_llm_never_stalls() {
     let service = service_with_llm(format!("{base}/slow/v1"), Duration::from_millis(800)).await;
     let started = Instant::now();
     let a = answer(&service, COVERED).await;
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
     assert_eq!(a.responder, Some(Responder::Extractive));
     assert_eq!(a.llm.unwrap().error_kind, Some("timeout"));
 }
@@ -236,7 +298,11 @@ async fn a_dead_llm_opens_the_circuit_and_an_escalade_escalates() {
     let calls = mock.calls.load(Ordering::SeqCst);
     let a = answer(&service, COVERED).await;
     assert_eq!(a.llm.unwrap().error_kind, Some("circuit_open"));
-    assert_eq!(mock.calls.load(Ordering::SeqCst), calls, "an open circuit makes no call");
+    assert_eq!(
+        mock.calls.load(Ordering::SeqCst),
+        calls,
+        "an open circuit makes no call"
+    );
     assert_eq!(a.responder, Some(Responder::Extractive));
 
     let service = service_with_llm(format!("{base}/escalade/v1"), Duration::from_secs(5)).await;
@@ -257,7 +323,10 @@ async fn real_llm_server_when_configured() {
     };
     let shared = common::repo_service();
     let mut config = shared.config().clone();
-    let mut llm = LlmConfig::new(url, std::env::var("LLM_TEST_MODEL").unwrap_or_else(|_| "default".into()));
+    let mut llm = LlmConfig::new(
+        url,
+        std::env::var("LLM_TEST_MODEL").unwrap_or_else(|_| "default".into()),
+    );
     llm.api_key = std::env::var("LLM_TEST_KEY").ok();
     llm.deadline = Duration::from_secs(60);
     config.llm = Some(llm);
@@ -268,7 +337,13 @@ async fn real_llm_server_when_configured() {
     assert!(llm.used || llm.error_kind.is_some(), "{llm:?}");
     if llm.used {
         let retrieved: Vec<&str> = a.retrieved.iter().map(|r| r.kb_id.as_str()).collect();
-        assert!(a.citations.iter().all(|c| retrieved.contains(&c.kb_id.as_str())));
+        assert!(a
+            .citations
+            .iter()
+            .all(|c| retrieved.contains(&c.kb_id.as_str())));
     }
-    eprintln!("real LLM: used={} error={:?} latency={} ms", llm.used, llm.error_kind, llm.usage.latency_ms);
+    eprintln!(
+        "real LLM: used={} error={:?} latency={} ms",
+        llm.used, llm.error_kind, llm.usage.latency_ms
+    );
 }

@@ -56,6 +56,9 @@ pub struct DecisionConfig {
     pub out_of_scope_below: f32,
     /// Churn risk (0-100) from which a person takes over.
     pub churn_threshold: u8,
+    /// When both retrievers found the best entry, neither may rank it below this: an
+    /// entry only one of them likes is a coincidence of words or of topic.
+    pub max_rank: usize,
 }
 
 impl Default for DecisionConfig {
@@ -65,6 +68,7 @@ impl Default for DecisionConfig {
             min_margin: 0.0,
             out_of_scope_below: 0.1,
             churn_threshold: 60,
+            max_rank: 3,
         }
     }
 }
@@ -74,6 +78,8 @@ impl Default for DecisionConfig {
 pub struct Candidate<'a> {
     pub entry: &'a KbEntry,
     pub relevance: f32,
+    pub bm25_rank: Option<usize>,
+    pub vector_rank: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -99,10 +105,19 @@ fn escalate(reason: Reason, confidence: f32, note: impl Into<String>) -> Verdict
 /// entry does not list, when the entry is about codes, means it answers another problem;
 /// an entry for another model than the one named, another printer.
 fn disagreement(extraction: &Extraction, entry: &KbEntry) -> Option<(bool, String)> {
-    let entry_codes: Vec<String> = entry.error_codes.iter().map(|c| c.to_ascii_lowercase()).collect();
-    let has_numbered_codes = entry_codes.iter().any(|c| c.chars().any(|ch| ch.is_ascii_digit()));
+    let entry_codes: Vec<String> = entry
+        .error_codes
+        .iter()
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let has_numbered_codes = entry_codes
+        .iter()
+        .any(|c| c.chars().any(|ch| ch.is_ascii_digit()));
     if has_numbered_codes && !extraction.error_codes.is_empty() {
-        let agrees = extraction.error_codes.iter().any(|c| entry_codes.contains(&c.to_ascii_lowercase()));
+        let agrees = extraction
+            .error_codes
+            .iter()
+            .any(|c| entry_codes.contains(&c.to_ascii_lowercase()));
         if !agrees {
             return Some((
                 false,
@@ -118,7 +133,10 @@ fn disagreement(extraction: &Extraction, entry: &KbEntry) -> Option<(bool, Strin
         if !entry.models.is_empty() && !entry.models.iter().any(|m| m == model) {
             return Some((
                 true,
-                format!("the message is about {model}, the best entry about {}", entry.models.join(", ")),
+                format!(
+                    "the message is about {model}, the best entry about {}",
+                    entry.models.join(", ")
+                ),
             ));
         }
     }
@@ -137,24 +155,40 @@ pub fn decide(
     let best = candidates.first();
     let confidence = best.map_or(0.0, |c| c.relevance);
     if let Some(words) = &signals.human_requested {
-        return escalate(Reason::HumanRequested, confidence, format!("asked for a person: \"{words}\""));
+        return escalate(
+            Reason::HumanRequested,
+            confidence,
+            format!("asked for a person: \"{words}\""),
+        );
     }
     // A customer about to leave comes before the billing question they may also ask.
     if signals.churn_risk >= config.churn_threshold {
         return escalate(
             Reason::ChurnRisk,
             confidence,
-            format!("churn risk {} ({})", signals.churn_risk, signals.churn_cues.join(", ")),
+            format!(
+                "churn risk {} ({})",
+                signals.churn_risk,
+                signals.churn_cues.join(", ")
+            ),
         );
     }
     if let Some(words) = &signals.sensitive {
-        return escalate(Reason::SensitiveCategory, confidence, format!("billing or commercial request: \"{words}\""));
+        return escalate(
+            Reason::SensitiveCategory,
+            confidence,
+            format!("billing or commercial request: \"{words}\""),
+        );
     }
     let Some(best) = best else {
         return escalate(Reason::OutOfScope, 0.0, "no KB entry matches");
     };
     if best.relevance < config.out_of_scope_below {
-        return escalate(Reason::OutOfScope, confidence, format!("best entry relevance {:.2}", best.relevance));
+        return escalate(
+            Reason::OutOfScope,
+            confidence,
+            format!("best entry relevance {:.2}", best.relevance),
+        );
     }
     if let Some((other_model, why)) = disagreement(extraction, best.entry) {
         let reason = if other_model && !model_known {
@@ -164,17 +198,36 @@ pub fn decide(
         };
         return escalate(reason, confidence, why);
     }
+    if let (Some(b), Some(v)) = (best.bm25_rank, best.vector_rank) {
+        if b.max(v) > config.max_rank {
+            return escalate(
+                Reason::LowConfidence,
+                confidence,
+                format!(
+                    "the retrievers disagree on {} (BM25 rank {b}, vector rank {v})",
+                    best.entry.id
+                ),
+            );
+        }
+    }
     if best.relevance < config.min_confidence {
         return escalate(
             Reason::LowConfidence,
             confidence,
-            format!("best entry relevance {:.2} < {:.2}", best.relevance, config.min_confidence),
+            format!(
+                "best entry relevance {:.2} < {:.2}",
+                best.relevance, config.min_confidence
+            ),
         );
     }
     // The runner-up only counts against the best when it is about something else: two
     // entries on the same code or the same title are two ways of saying the same thing.
     let rival = candidates[1..].iter().find(|c| {
-        c.entry.error_codes.iter().all(|code| !best.entry.error_codes.contains(code)) || best.entry.error_codes.is_empty()
+        c.entry
+            .error_codes
+            .iter()
+            .all(|code| !best.entry.error_codes.contains(code))
+            || best.entry.error_codes.is_empty()
     });
     if let Some(rival) = rival {
         let margin = best.relevance - rival.relevance;
@@ -182,7 +235,10 @@ pub fn decide(
             return escalate(
                 Reason::LowConfidence,
                 confidence,
-                format!("{} is as likely ({:.2} vs {:.2})", rival.entry.id, rival.relevance, best.relevance),
+                format!(
+                    "{} is as likely ({:.2} vs {:.2})",
+                    rival.entry.id, rival.relevance, best.relevance
+                ),
             );
         }
     }
@@ -190,6 +246,9 @@ pub fn decide(
         decision: Decision::Auto,
         reason: None,
         confidence,
-        notes: vec![format!("{} answers it ({:.2})", best.entry.id, best.relevance)],
+        notes: vec![format!(
+            "{} answers it ({:.2})",
+            best.entry.id, best.relevance
+        )],
     }
 }

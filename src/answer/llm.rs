@@ -204,13 +204,21 @@ impl LlmClient {
             b.failures += 1;
             if b.failures >= self.config.breaker_failures {
                 b.open_until = Some(Instant::now() + self.config.breaker_cooldown);
-                tracing::warn!(failures = b.failures, cooldown_s = self.config.breaker_cooldown.as_secs(), "llm circuit opened");
+                tracing::warn!(
+                    failures = b.failures,
+                    cooldown_s = self.config.breaker_cooldown.as_secs(),
+                    "llm circuit opened"
+                );
             }
         }
     }
 
     /// Asks for a reply to `message` (already masked) grounded in `passages`.
-    pub async fn reply(&self, message: &str, passages: &[Passage]) -> (Result<LlmReply, LlmError>, LlmUsage) {
+    pub async fn reply(
+        &self,
+        message: &str,
+        passages: &[Passage],
+    ) -> (Result<LlmReply, LlmError>, LlmUsage) {
         let mut usage = LlmUsage {
             model: self.config.model.clone(),
             ..Default::default()
@@ -219,9 +227,12 @@ impl LlmClient {
             return (Err(LlmError::CircuitOpen), usage);
         }
         let started = Instant::now();
-        let result = tokio::time::timeout(self.config.deadline, self.call_with_retries(message, passages, &mut usage))
-            .await
-            .unwrap_or(Err(LlmError::Timeout));
+        let result = tokio::time::timeout(
+            self.config.deadline,
+            self.call_with_retries(message, passages, &mut usage),
+        )
+        .await
+        .unwrap_or(Err(LlmError::Timeout));
         usage.latency_ms = started.elapsed().as_millis() as u64;
         // Transport failures count against the breaker; a bad reply from a live server does not.
         let transport_failure = matches!(
@@ -233,7 +244,12 @@ impl LlmClient {
         (checked, usage)
     }
 
-    async fn call_with_retries(&self, message: &str, passages: &[Passage], usage: &mut LlmUsage) -> Result<String, LlmError> {
+    async fn call_with_retries(
+        &self,
+        message: &str,
+        passages: &[Passage],
+        usage: &mut LlmUsage,
+    ) -> Result<String, LlmError> {
         let body = self.request_body(message, passages);
         let mut delay = Duration::from_millis(250);
         loop {
@@ -256,10 +272,9 @@ impl LlmClient {
                         .and_then(|v| v.trim().parse::<u64>().ok())
                         .map(Duration::from_secs);
                     if status.is_success() {
-                        let value: Value = response
-                            .json()
-                            .await
-                            .map_err(|e| LlmError::InvalidJson(format!("the response body: {e}")))?;
+                        let value: Value = response.json().await.map_err(|e| {
+                            LlmError::InvalidJson(format!("the response body: {e}"))
+                        })?;
                         return content_of(&value, usage);
                     }
                     (LlmError::Status(status.as_u16()), retry_after)
@@ -298,16 +313,31 @@ fn content_of(value: &Value, usage: &mut LlmUsage) -> Result<String, LlmError> {
 /// Parses and checks a reply: JSON, the schema, and citations among the passages.
 pub fn check(content: &str, passages: &[Passage]) -> Result<LlmReply, LlmError> {
     // Some servers wrap JSON in a Markdown fence despite json mode.
-    let trimmed = content.trim().trim_start_matches("```json").trim_start_matches("```").trim_end_matches("```").trim();
-    let value: Value = serde_json::from_str(trimmed).map_err(|e| LlmError::InvalidJson(e.to_string()))?;
+    let trimmed = content
+        .trim()
+        .trim_start_matches("```json")
+        .trim_start_matches("```")
+        .trim_end_matches("```")
+        .trim();
+    let value: Value =
+        serde_json::from_str(trimmed).map_err(|e| LlmError::InvalidJson(e.to_string()))?;
     if let Some(error) = VALIDATOR.iter_errors(&value).next() {
-        return Err(LlmError::SchemaMismatch(format!("{} at {}", error, error.instance_path())));
+        return Err(LlmError::SchemaMismatch(format!(
+            "{} at {}",
+            error,
+            error.instance_path()
+        )));
     }
-    let reply: LlmReply = serde_json::from_value(value).map_err(|e| LlmError::SchemaMismatch(e.to_string()))?;
+    let reply: LlmReply =
+        serde_json::from_value(value).map_err(|e| LlmError::SchemaMismatch(e.to_string()))?;
     if reply.citations.is_empty() {
         return Err(LlmError::NoCitation);
     }
-    if let Some(foreign) = reply.citations.iter().find(|c| !passages.iter().any(|p| &p.id == *c)) {
+    if let Some(foreign) = reply
+        .citations
+        .iter()
+        .find(|c| !passages.iter().any(|p| &p.id == *c))
+    {
         return Err(LlmError::ForeignCitation(foreign.clone()));
     }
     Ok(reply)
@@ -318,21 +348,39 @@ mod tests {
     use super::*;
 
     fn passages() -> Vec<Passage> {
-        vec![Passage { id: "a".into(), title: "A".into(), text: "x".into() }]
+        vec![Passage {
+            id: "a".into(),
+            title: "A".into(),
+            text: "x".into(),
+        }]
     }
 
     fn reply(citations: &str) -> String {
-        format!(r#"{{"resume":"r","categorie":"technique","priorite":"moyenne","reponse":"1. faire","action":"auto","citations":{citations}}}"#)
+        format!(
+            r#"{{"resume":"r","categorie":"technique","priorite":"moyenne","reponse":"1. faire","action":"auto","citations":{citations}}}"#
+        )
     }
 
     #[test]
     fn checks_replies() {
         assert!(check(&reply(r#"["a"]"#), &passages()).is_ok());
         assert!(check(&format!("```json\n{}\n```", reply(r#"["a"]"#)), &passages()).is_ok());
-        assert_eq!(check(&reply("[]"), &passages()).unwrap_err().kind(), "schema_mismatch");
-        assert_eq!(check(&reply(r#"["b"]"#), &passages()).unwrap_err(), LlmError::ForeignCitation("b".into()));
-        assert_eq!(check("{\"resume\": ", &passages()).unwrap_err().kind(), "invalid_json");
+        assert_eq!(
+            check(&reply("[]"), &passages()).unwrap_err().kind(),
+            "schema_mismatch"
+        );
+        assert_eq!(
+            check(&reply(r#"["b"]"#), &passages()).unwrap_err(),
+            LlmError::ForeignCitation("b".into())
+        );
+        assert_eq!(
+            check("{\"resume\": ", &passages()).unwrap_err().kind(),
+            "invalid_json"
+        );
         let bad_enum = reply(r#"["a"]"#).replace("\"auto\"", "\"maybe\"");
-        assert_eq!(check(&bad_enum, &passages()).unwrap_err().kind(), "schema_mismatch");
+        assert_eq!(
+            check(&bad_enum, &passages()).unwrap_err().kind(),
+            "schema_mismatch"
+        );
     }
 }

@@ -44,6 +44,9 @@ pub struct Retrieved {
     pub kb_id: String,
     pub title: String,
     pub relevance: f32,
+    /// Rank in each retriever (1-based), when the entry was in its candidates.
+    pub bm25_rank: Option<usize>,
+    pub vector_rank: Option<usize>,
     pub category: String,
     pub models: Vec<String>,
     pub error_codes: Vec<String>,

@@ -34,6 +34,9 @@ mod tests {
     fn masks_contacts_and_serials() {
         let text = "Marc (marc.dupont@exemple.fr, 06 12 34 56 78, +44 20 7946 0958) S/N vnb3k67890, erreur 13.A2.D2 le 12/03";
         let masked = mask(text, &["VNB3K67890"]);
-        assert_eq!(masked, "Marc ([email], [phone], [phone]) S/N [serial], erreur 13.A2.D2 le 12/03");
+        assert_eq!(
+            masked,
+            "Marc ([email], [phone], [phone]) S/N [serial], erreur 13.A2.D2 le 12/03"
+        );
     }
 }

@@ -68,16 +68,20 @@ impl Templates {
     pub fn parse(text: &str, file: &str) -> std::result::Result<Templates, ValidationError> {
         let mut t: Templates = toml::from_str(text).map_err(|e| ValidationError {
             file: file.to_string(),
-            line: e.span().map(|s| crate::kb::catalogue::line_of(text, s.start)),
+            line: e
+                .span()
+                .map(|s| crate::kb::catalogue::line_of(text, s.start)),
             field: None,
             message: e.message().trim().to_string(),
         })?;
         for (i, faq) in t.faq.iter_mut().enumerate() {
-            let regex = regex::Regex::new(&format!("(?i){}", faq.pattern)).map_err(|e| ValidationError {
-                file: file.to_string(),
-                line: None,
-                field: Some(format!("faq[{i}].pattern")),
-                message: e.to_string(),
+            let regex = regex::Regex::new(&format!("(?i){}", faq.pattern)).map_err(|e| {
+                ValidationError {
+                    file: file.to_string(),
+                    line: None,
+                    field: Some(format!("faq[{i}].pattern")),
+                    message: e.to_string(),
+                }
             })?;
             faq.regex = Some(regex);
         }
@@ -98,8 +102,11 @@ impl Templates {
     pub fn load(kb_dir: &Path) -> Result<Templates> {
         let path = kb_dir.join(TEMPLATES_FILE);
         match std::fs::read_to_string(&path) {
-            Ok(text) => Templates::parse(&text, &path.display().to_string()).map_err(|e| Error::KbInvalid(vec![e])),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Templates::default_templates()),
+            Ok(text) => Templates::parse(&text, &path.display().to_string())
+                .map_err(|e| Error::KbInvalid(vec![e])),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(Templates::default_templates())
+            }
             Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
         }
     }
@@ -148,7 +155,12 @@ pub struct ReplyContext<'a> {
 /// The steps of an entry, or its solution split into sentences when it has no steps.
 pub fn entry_steps(entry: &KbEntry) -> Vec<String> {
     if !entry.steps.is_empty() {
-        return entry.steps.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        return entry
+            .steps
+            .iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
     }
     entry
         .solution
@@ -167,7 +179,9 @@ pub fn extractive(templates: &Templates, ctx: &ReplyContext<'_>, entries: &[&KbE
     };
     let title = main.title.trim();
     let restate = match (ctx.model, ctx.code) {
-        (Some(model), Some(code)) => fill(&t.restate_model_code, &[("model", model), ("code", code)]),
+        (Some(model), Some(code)) => {
+            fill(&t.restate_model_code, &[("model", model), ("code", code)])
+        }
         (None, Some(code)) => fill(&t.restate_code, &[("code", code)]),
         (Some(model), None) => fill(&t.restate_model, &[("model", model), ("title", title)]),
         (None, None) => fill(&t.restate, &[("title", title)]),
@@ -222,15 +236,40 @@ source = "manuel"
         let e = entry();
         let reply = extractive(
             &templates,
-            &ReplyContext { lang: Lang::Fr, model: Some("Lexmark C750"), code: Some("88") },
+            &ReplyContext {
+                lang: Lang::Fr,
+                model: Some("Lexmark C750"),
+                code: Some("88"),
+            },
             &[&e],
         );
         assert!(reply.starts_with("Bonjour,"));
-        assert!(reply.contains("votre Lexmark C750 affiche le code 88"), "{reply}");
-        assert!(reply.contains("1. Commandez une cartouche.\n2. Secouez la cartouche."), "{reply}");
-        assert!(reply.contains("[lexmark-c750-msg-88-toner-bas] 88 Toner cyan bas"), "{reply}");
-        let en = extractive(&templates, &ReplyContext { lang: Lang::En, model: None, code: None }, &[&e]);
-        assert!(en.starts_with("Hello,") && en.contains("You report the following problem: 88 Toner cyan bas"), "{en}");
+        assert!(
+            reply.contains("votre Lexmark C750 affiche le code 88"),
+            "{reply}"
+        );
+        assert!(
+            reply.contains("1. Commandez une cartouche.\n2. Secouez la cartouche."),
+            "{reply}"
+        );
+        assert!(
+            reply.contains("[lexmark-c750-msg-88-toner-bas] 88 Toner cyan bas"),
+            "{reply}"
+        );
+        let en = extractive(
+            &templates,
+            &ReplyContext {
+                lang: Lang::En,
+                model: None,
+                code: None,
+            },
+            &[&e],
+        );
+        assert!(
+            en.starts_with("Hello,")
+                && en.contains("You report the following problem: 88 Toner cyan bas"),
+            "{en}"
+        );
     }
 
     #[test]

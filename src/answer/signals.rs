@@ -33,34 +33,70 @@ fn re(pattern: &str) -> Regex {
 }
 
 static HUMAN: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(?:parler|discuter|échanger|parle)\s+(?:à|a|avec)\s+(?:un|une|quelqu'un|quelqu’un|une personne|un humain|un conseiller|un technicien|un agent|un vrai)|\b(?:un|une)\s+(?:vrai[e]?\s+)?(?:humain|personne réelle|conseiller humain|technicien humain)|\brappele[rz]?[- ]moi\b|\bme\s+rappeler\b|\bappelez[- ]moi\b|\b(?:speak|talk)\s+(?:to|with)\s+(?:a|an|someone|somebody|a real|a human|a person|an agent|a technician)|\b(?:real|actual)\s+(?:person|human)\b|\bcall\s+me(?:\s+back)?\b|\bhuman\s+(?:agent|being|please)\b|\bnot\s+a\s+(?:bot|robot)\b|\bpas\s+(?:un|à un)\s+(?:robot|bot)\b")
+    re(
+        r"\b(?:parler|discuter|échanger|parle)\s+(?:à|a|avec)\s+(?:un|une|quelqu'un|quelqu’un|une personne|un humain|un conseiller|un technicien|un agent|un vrai)|\b(?:un|une)\s+(?:vrai[e]?\s+)?(?:humain|personne réelle|conseiller humain|technicien humain)|\brappele[rz]?[- ]moi\b|\bme\s+rappeler\b|\bappelez[- ]moi\b|\b(?:speak|talk)\s+(?:to|with)\s+(?:a|an|someone|somebody|a real|a human|a person|an agent|a technician)|\b(?:real|actual)\s+(?:person|human)\b|\bcall\s+me(?:\s+back)?\b|\bhuman\s+(?:agent|being|please)\b|\bnot\s+a\s+(?:bot|robot)\b|\bpas\s+(?:un|à un)\s+(?:robot|bot)\b",
+    )
 });
 
 static SENSITIVE: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(?:factur(?:e|es|é|ée|ation|er)|un avoir|rembours\w*|refund\w*|invoice\w*|billing|billed|charged twice|overcharged|prélèvement\w*|paiement|payment|devis|quote|quotation|tarif\w*|prix|price|pricing|contrat|contract|abonnement|subscription|résili\w*|(?:ma|notre|votre|la|une|cette|passer|de)\s+commande|commande n°|bon de commande|(?:my|our|the|an|this)\s+order|order (?:number|#|no)|purchase order|acheter|buy(?:ing)?|commercial\w*|remise|discount|garantie|warranty|leasing)\b")
+    re(
+        r"\b(?:factur(?:e|es|é|ée|ation|er)|un avoir|rembours\w*|refund\w*|invoice\w*|billing|billed|charged twice|overcharged|prélèvement\w*|paiement|payment|devis|quote|quotation|tarif\w*|prix|price|pricing|contrat|contract|abonnement|subscription|résili\w*|(?:ma|notre|votre|la|une|cette|passer|de)\s+commande|commande n°|bon de commande|(?:my|our|the|an|this)\s+order|order (?:number|#|no)|purchase order|acheter|buy(?:ing)?|commercial\w*|remise|discount|garantie|warranty|leasing)\b",
+    )
 });
 
 static CHURN: LazyLock<Vec<(Regex, u8, &'static str)>> = LazyLock::new(|| {
     vec![
-        (re(r"\b(?:résili\w*|cancel\w*|terminate|mettre fin|arrêter le contrat|rompre)\b"), 45, "cancel"),
-        (re(r"\b(?:concurren\w*|competitor|autre (?:prestataire|fournisseur)|another (?:provider|supplier|vendor)|changer de (?:prestataire|fournisseur)|switch(?:ing)? (?:to|provider|supplier))\b"), 40, "competitor"),
-        (re(r"\b(?:inadmissible|inacceptable|unacceptable|scandal\w*|honte|ridicule|ridiculous|furieu\w*|furious|en colère|angry|fed up|ras le bol|ras-le-bol|marre|lamentable|nul(?:le)?s?|incompétent\w*|incompetent|pathetic|disgrace\w*|j'en ai assez)\b"), 30, "anger"),
-        (re(r"\b(?:(?:troisième|3e|quatrième|énième|nième|third|fourth|umpteenth|(?:\d+|deux|trois|quatre|two|three|four)\s*(?:fois|times))|encore une fois|again and again|toujours pas|still not|still broken|à chaque fois|every time|depuis (?:des semaines|des mois|\d+ (?:semaines|mois))|for (?:weeks|months))\b"), 20, "repeated"),
-        (re(r"\b(?:avocat|lawyer|legal action|mise en demeure|tribunal|court)\b"), 35, "legal"),
+        (
+            re(r"\b(?:résili\w*|cancel\w*|terminate|mettre fin|arrêter le contrat|rompre)\b"),
+            45,
+            "cancel",
+        ),
+        (
+            re(
+                r"\b(?:concurren\w*|competitor|autre (?:prestataire|fournisseur)|another (?:provider|supplier|vendor)|changer de (?:prestataire|fournisseur)|switch(?:ing)? (?:to|provider|supplier))\b",
+            ),
+            40,
+            "competitor",
+        ),
+        (
+            re(
+                r"\b(?:inadmissible|inacceptable|unacceptable|scandal\w*|honte|ridicule|ridiculous|furieu\w*|furious|en colère|angry|fed up|ras le bol|ras-le-bol|marre|lamentable|nul(?:le)?s?|incompétent\w*|incompetent|pathetic|disgrace\w*|j'en ai assez)\b",
+            ),
+            30,
+            "anger",
+        ),
+        (
+            re(
+                r"\b(?:(?:troisième|3e|quatrième|énième|nième|third|fourth|umpteenth|(?:\d+|deux|trois|quatre|two|three|four)\s*(?:fois|times))|encore une fois|again and again|toujours pas|still not|still broken|à chaque fois|every time|depuis (?:des semaines|des mois|\d+ (?:semaines|mois))|for (?:weeks|months))\b",
+            ),
+            20,
+            "repeated",
+        ),
+        (
+            re(r"\b(?:avocat|lawyer|legal action|mise en demeure|tribunal|court)\b"),
+            35,
+            "legal",
+        ),
         (re(r"!!+|\?\?+"), 10, "exclamations"),
     ]
 });
 
 static GREETING_ONLY: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^\W*(?:bonjour|bonsoir|salut|hello|hi|hey|good (?:morning|afternoon|evening)|coucou|allo|allô)(?:\s+(?:à tous|tout le monde|all|team|l'équipe|the team|there|madame|monsieur))?\W*$")
+    re(
+        r"^\W*(?:bonjour|bonsoir|salut|hello|hi|hey|good (?:morning|afternoon|evening)|coucou|allo|allô)(?:\s+(?:à tous|tout le monde|all|team|l'équipe|the team|there|madame|monsieur))?\W*$",
+    )
 });
 
 static THANKS: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"^\W*(?:(?:bonjour|hello|hi)\W+)?(?:merci|thanks|thank you|thx|mille mercis|many thanks)(?:\s+(?:beaucoup|bien|à vous|a vous|pour (?:votre|la|l'|ton)\s*\w*(?:\s+\w+){0,3}|so much|a lot|for (?:your|the)\s*\w*(?:\s+\w+){0,3}))?\W*(?:bonne (?:journée|soirée)|have a (?:good|nice) day|cordialement|regards|best)?\W*$")
+    re(
+        r"^\W*(?:(?:bonjour|hello|hi)\W+)?(?:merci|thanks|thank you|thx|mille mercis|many thanks)(?:\s+(?:beaucoup|bien|à vous|a vous|pour (?:votre|la|l'|ton)\s*\w*(?:\s+\w+){0,3}|so much|a lot|for (?:your|the)\s*\w*(?:\s+\w+){0,3}))?\W*(?:bonne (?:journée|soirée)|have a (?:good|nice) day|cordialement|regards|best)?\W*$",
+    )
 });
 
 static RESOLVED: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b(?:c'est (?:réglé|résolu|bon)|ça (?:marche|fonctionne) (?:à nouveau|de nouveau|maintenant)|(?:problème|souci) (?:réglé|résolu)|vous pouvez (?:clore|clôturer|fermer)|it(?:'s| is) (?:working|fixed|solved|resolved) now|(?:problem|issue) (?:solved|fixed|resolved)|you (?:can|may) close)\b")
+    re(
+        r"\b(?:c'est (?:réglé|résolu|bon)|ça (?:marche|fonctionne) (?:à nouveau|de nouveau|maintenant)|(?:problème|souci) (?:réglé|résolu)|vous pouvez (?:clore|clôturer|fermer)|it(?:'s| is) (?:working|fixed|solved|resolved) now|(?:problem|issue) (?:solved|fixed|resolved)|you (?:can|may) close)\b",
+    )
 });
 
 /// Reads the signals of a message.
@@ -101,16 +137,29 @@ mod tests {
     #[test]
     fn small_talk() {
         assert_eq!(read("Bonjour !").small_talk, Some(SmallTalk::Greeting));
-        assert_eq!(read("Merci beaucoup, bonne journée").small_talk, Some(SmallTalk::Thanks));
-        assert_eq!(read("Thanks for your help!").small_talk, Some(SmallTalk::Thanks));
-        assert_eq!(read("C'est réglé, vous pouvez clore le ticket. Merci").small_talk, Some(SmallTalk::Resolved));
+        assert_eq!(
+            read("Merci beaucoup, bonne journée").small_talk,
+            Some(SmallTalk::Thanks)
+        );
+        assert_eq!(
+            read("Thanks for your help!").small_talk,
+            Some(SmallTalk::Thanks)
+        );
+        assert_eq!(
+            read("C'est réglé, vous pouvez clore le ticket. Merci").small_talk,
+            Some(SmallTalk::Resolved)
+        );
         assert_eq!(read("Bonjour, ma C750 affiche 88").small_talk, None);
     }
 
     #[test]
     fn routing_signals() {
-        assert!(read("Je veux parler à un humain, pas à un robot").human_requested.is_some());
-        assert!(read("Please call me back at the office").human_requested.is_some());
+        assert!(read("Je veux parler à un humain, pas à un robot")
+            .human_requested
+            .is_some());
+        assert!(read("Please call me back at the office")
+            .human_requested
+            .is_some());
         assert!(read("La C750 affiche 88, merci").human_requested.is_none());
         assert!(read("Erreur sur la facture 8841").sensitive.is_some());
         assert!(read("I want a refund for the toner").sensitive.is_some());

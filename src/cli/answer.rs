@@ -22,10 +22,12 @@ pub struct Args {
 pub async fn run(args: Args) -> Result<()> {
     let text = if args.text == "-" {
         let mut buf = String::new();
-        std::io::stdin().read_to_string(&mut buf).map_err(|e| Error::InvalidInput {
-            field: "stdin".into(),
-            message: format!("cannot read the text: {e}"),
-        })?;
+        std::io::stdin()
+            .read_to_string(&mut buf)
+            .map_err(|e| Error::InvalidInput {
+                field: "stdin".into(),
+                message: format!("cannot read the text: {e}"),
+            })?;
         buf
     } else {
         args.text
@@ -33,9 +35,17 @@ pub async fn run(args: Args) -> Result<()> {
     let config = args.dirs.config()?;
     let embedder = load_embedder(&config)?;
     let service = Service::start(config, embedder).await?;
-    let answer = service.answer(AnswerRequest { text, model: args.model }).await?;
+    let answer = service
+        .answer(AnswerRequest {
+            text,
+            model: args.model,
+        })
+        .await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&answer).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&answer).unwrap_or_default()
+        );
         return Ok(());
     }
     match answer.decision {
@@ -50,7 +60,11 @@ pub async fn run(args: Args) -> Result<()> {
         println!("  {note}");
     }
     if let Some(reply) = answer.reply.as_ref().or(answer.draft.as_ref()) {
-        let label = if answer.reply.is_some() { "reply" } else { "draft for the agent" };
+        let label = if answer.reply.is_some() {
+            "reply"
+        } else {
+            "draft for the agent"
+        };
         println!("\n--- {label} ---\n{reply}");
     }
     Ok(())

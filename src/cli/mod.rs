@@ -2,6 +2,7 @@
 
 mod answer;
 mod eval;
+mod eval_answer;
 mod extract;
 mod import;
 mod reindex;
@@ -48,6 +49,8 @@ pub enum Command {
     Answer(answer::Args),
     /// Find the printer model, error codes and serial number in a text.
     Extract(extract::Args),
+    /// Measure the auto-answer decision on a labelled message set (precision/coverage curve).
+    EvalAnswer(eval_answer::Args),
     /// Measure extraction precision and recall on a labelled message set.
     EvalExtract(extract::EvalArgs),
 }
@@ -104,6 +107,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Eval(args) => eval::run(args).await,
         Command::Extract(args) => extract::run(args),
         Command::Answer(args) => answer::run(args).await,
+        Command::EvalAnswer(args) => eval_answer::run(args).await,
         Command::EvalExtract(args) => extract::run_eval(args),
     }
 }

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use super::bm25::Bm25Index;
 use super::vector::{ChunkVectors, EmbeddedVectorStore, VectorStore, VECTORS_FILE};
-use crate::error::{Error, Result};
 use crate::answer::reply::Templates;
+use crate::error::{Error, Result};
 use crate::extract::{Extractor, Rules};
 use crate::kb::catalogue::model_key;
 use crate::kb::{Catalogue, KbEntry, PrinterModel};

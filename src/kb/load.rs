@@ -126,7 +126,12 @@ pub fn load_kb(kb_dir: &Path) -> Result<LoadedKb> {
             Some(text)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(Error::io(format!("reading {}", templates_path.display()), e)),
+        Err(e) => {
+            return Err(Error::io(
+                format!("reading {}", templates_path.display()),
+                e,
+            ))
+        }
     };
     let entries_dir = kb_dir.join(ENTRIES_DIR);
     let files = if entries_dir.is_dir() {

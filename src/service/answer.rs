@@ -73,11 +73,14 @@ impl AnswerRequest {
     }
 }
 
-fn retrieved(entry: &KbEntry, relevance: f32) -> Retrieved {
+fn retrieved(c: &Candidate<'_>) -> Retrieved {
+    let entry = c.entry;
     Retrieved {
         kb_id: entry.id.clone(),
         title: entry.title.clone(),
-        relevance,
+        relevance: c.relevance,
+        bm25_rank: c.bm25_rank,
+        vector_rank: c.vector_rank,
         category: entry.category.as_str().to_string(),
         models: entry.models.clone(),
         error_codes: entry.error_codes.clone(),
@@ -129,17 +132,24 @@ impl Service {
                     SmallTalk::Resolved => &self.smart.resolved,
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
-                let name = serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_string));
-                Some((name.unwrap_or_default(), generation.templates.small_talk(lang, kind).to_string()))
+                let name = serde_json::to_value(kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string));
+                Some((
+                    name.unwrap_or_default(),
+                    generation.templates.small_talk(lang, kind).to_string(),
+                ))
             }
-            None if answer.signals.human_requested.is_none() => generation.templates.faq(&text).map(|faq| {
-                self.smart.faq.fetch_add(1, Ordering::Relaxed);
-                let reply = match lang {
-                    crate::kb::Lang::Fr => &faq.fr,
-                    crate::kb::Lang::En => &faq.en,
-                };
-                (faq.name.clone(), reply.clone())
-            }),
+            None if answer.signals.human_requested.is_none() => {
+                generation.templates.faq(&text).map(|faq| {
+                    self.smart.faq.fetch_add(1, Ordering::Relaxed);
+                    let reply = match lang {
+                        crate::kb::Lang::Fr => &faq.fr,
+                        crate::kb::Lang::En => &faq.en,
+                    };
+                    (faq.name.clone(), reply.clone())
+                })
+            }
             None => None,
         };
         if let Some((name, reply)) = canned {
@@ -176,19 +186,32 @@ impl Service {
         let candidates: Vec<Candidate<'_>> = hits
             .iter()
             .filter_map(|h| {
-                generation
-                    .ord_of(&h.kb_id)
-                    .map(|ord| Candidate { entry: generation.entry(ord), relevance: h.relevance })
+                generation.ord_of(&h.kb_id).map(|ord| Candidate {
+                    entry: generation.entry(ord),
+                    relevance: h.relevance,
+                    bm25_rank: h.retrieval.bm25_rank,
+                    vector_rank: h.retrieval.vector_rank,
+                })
             })
             .collect();
-        answer.retrieved = candidates.iter().map(|c| retrieved(c.entry, c.relevance)).collect();
+        answer.retrieved = candidates.iter().map(retrieved).collect();
         let model_known = answer
             .extraction
             .model
             .as_deref()
             .is_some_and(|m| generation.catalogue.resolve(m).is_some());
-        let Verdict { decision, reason, confidence, notes } =
-            decide(&self.config.decision, &answer.signals, &answer.extraction, model_known, &candidates);
+        let Verdict {
+            decision,
+            reason,
+            confidence,
+            notes,
+        } = decide(
+            &self.config.decision,
+            &answer.signals,
+            &answer.extraction,
+            model_known,
+            &candidates,
+        );
         answer.decision = decision;
         answer.reason = reason;
         answer.confidence = confidence;
@@ -233,26 +256,37 @@ impl Service {
                     })
                     .collect();
                 let (result, usage) = llm.reply(&masked, &passages).await;
-                let mut outcome = LlmOutcome { used: false, error: None, error_kind: None, usage };
+                let mut outcome = LlmOutcome {
+                    used: false,
+                    error: None,
+                    error_kind: None,
+                    usage,
+                };
                 match result {
                     Ok(r) if r.action == "escalade" => {
                         answer.decision = Decision::Escalate;
                         answer.reason = Some(Reason::LowConfidence);
-                        answer.notes.push("the LLM found the passages do not cover the message".into());
+                        answer
+                            .notes
+                            .push("the LLM found the passages do not cover the message".into());
                     }
                     Ok(r) => {
                         outcome.used = true;
                         citations = r
                             .citations
                             .iter()
-                            .filter_map(|id| generation.ord_of(id).map(|o| citation(generation.entry(o))))
+                            .filter_map(|id| {
+                                generation.ord_of(id).map(|o| citation(generation.entry(o)))
+                            })
                             .collect();
                         reply = r.reponse;
                         responder = Responder::Llm;
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, kind = e.kind(), "llm reply rejected, using the extractive reply");
-                        answer.notes.push(format!("LLM reply not used ({e}); extractive reply instead"));
+                        answer.notes.push(format!(
+                            "LLM reply not used ({e}); extractive reply instead"
+                        ));
                         outcome.error = Some(e.to_string());
                         outcome.error_kind = Some(e.kind());
                     }

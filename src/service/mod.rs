@@ -90,7 +90,8 @@ impl Service {
         let cache_size = NonZeroUsize::new(config.query_cache_size.max(1)).expect("at least 1");
         let llm = match &config.llm {
             Some(c) => Some(
-                LlmClient::new(c.clone()).map_err(|e| Error::Config(format!("the LLM client: {e}")))?,
+                LlmClient::new(c.clone())
+                    .map_err(|e| Error::Config(format!("the LLM client: {e}")))?,
             ),
             None => None,
         };
