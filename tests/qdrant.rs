@@ -5,6 +5,7 @@
 mod common;
 
 use devicekb::index::qdrant::QdrantConfig;
+use devicekb::index::reindex::KEEP_GENERATIONS;
 use devicekb::service::search::ValidSearch;
 use devicekb::service::SearchMode;
 
@@ -20,12 +21,13 @@ async fn qdrant_and_embedded_vector_stores_agree() {
     let qdrant_data = tempfile::tempdir().unwrap();
     let embedded = common::start_service(kb.path(), embedded_data.path()).await;
     let alias = format!("devicekb_test_{}", std::process::id());
+    let qdrant_config = QdrantConfig {
+        url,
+        api_key: std::env::var("QDRANT_API_KEY").ok(),
+        alias: alias.clone(),
+    };
     let qdrant = common::start_service_with(kb.path(), qdrant_data.path(), |c| {
-        c.qdrant = Some(QdrantConfig {
-            url,
-            api_key: std::env::var("QDRANT_API_KEY").ok(),
-            alias,
-        })
+        c.qdrant = Some(qdrant_config.clone())
     })
     .await;
     assert_eq!(qdrant.generation().vectors.backend(), "qdrant");
@@ -60,4 +62,29 @@ async fn qdrant_and_embedded_vector_stores_agree() {
             assert_eq!(a, b, "{query} ({mode:?})");
         }
     }
+
+    // Reindexing moves the alias to each new collection and drops the collections of the
+    // generations removed from disk.
+    for _ in 0..KEEP_GENERATIONS {
+        qdrant.reindex(std::sync::Arc::new(|_| {})).await.expect("reindex with qdrant");
+    }
+    let client = devicekb::index::qdrant::connect(&qdrant_config).unwrap();
+    let mut names: Vec<String> = client
+        .list_collections()
+        .await
+        .unwrap()
+        .collections
+        .into_iter()
+        .map(|c| c.name)
+        .filter(|n| n.starts_with(&format!("{alias}_gen_")))
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), KEEP_GENERATIONS, "{names:?}");
+    let current = qdrant.generation().manifest.qdrant_collection.clone().unwrap();
+    assert_eq!(names.last(), Some(&current));
+    // Clean up what this run created.
+    for name in names {
+        let _ = client.delete_collection(name).await;
+    }
+    let _ = client.delete_alias(alias.as_str()).await;
 }

@@ -180,6 +180,23 @@ impl VectorPublisher for QdrantPublisher {
         Ok(collection)
     }
 
+    fn retire(&self, collection: &str) -> Result<()> {
+        self.handle.block_on(async {
+            if self
+                .client
+                .collection_exists(collection)
+                .await
+                .map_err(|e| qerr("checking the collection", e))?
+            {
+                self.client
+                    .delete_collection(collection)
+                    .await
+                    .map_err(|e| qerr("dropping an old collection", e))?;
+            }
+            Ok(())
+        })
+    }
+
     fn activate(&self, collection: &str) -> Result<()> {
         self.handle.block_on(async {
             // The alias may not exist yet (first generation): ignore that error.

@@ -57,6 +57,8 @@ pub trait VectorPublisher {
     ) -> Result<String>;
     /// Called after `CURRENT` points at `generation`.
     fn activate(&self, collection: &str) -> Result<()>;
+    /// Drops the collection of a generation removed from disk.
+    fn retire(&self, collection: &str) -> Result<()>;
 }
 
 fn now_secs() -> u64 {
@@ -117,7 +119,7 @@ fn next_generation_id(gens: &Path) -> Result<u64> {
 
 /// Removes unfinished builds and all but the newest `KEEP_GENERATIONS` generations.
 /// A server still searching an old generation keeps its open files (mmap) until it drops it.
-fn collect_garbage(gens: &Path, current: &str) {
+fn collect_garbage(gens: &Path, current: &str, publisher: Option<&dyn VectorPublisher>) {
     let Ok(read) = std::fs::read_dir(gens) else {
         return;
     };
@@ -134,7 +136,15 @@ fn collect_garbage(gens: &Path, current: &str) {
     let excess = finished.len().saturating_sub(KEEP_GENERATIONS);
     for name in finished.into_iter().take(excess) {
         if name != current {
-            let _ = std::fs::remove_dir_all(gens.join(&name));
+            let dir = gens.join(&name);
+            if let (Some(p), Ok(manifest)) = (publisher, read_json::<Manifest>(&dir.join(super::generation::MANIFEST_FILE))) {
+                if let Some(collection) = manifest.qdrant_collection {
+                    if let Err(e) = p.retire(&collection) {
+                        tracing::warn!(collection, error = %e, "could not drop the collection of an old generation");
+                    }
+                }
+            }
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }
@@ -268,7 +278,7 @@ pub fn reindex(
     if let (Some(p), Some(c)) = (publisher, &qdrant_collection) {
         p.activate(c)?;
     }
-    collect_garbage(&gens, &name);
+    collect_garbage(&gens, &name, publisher);
     drop(lock);
 
     let seconds = started.elapsed().as_secs_f64();
