@@ -66,7 +66,10 @@ async fn qdrant_and_embedded_vector_stores_agree() {
     // Reindexing moves the alias to each new collection and drops the collections of the
     // generations removed from disk.
     for _ in 0..KEEP_GENERATIONS {
-        qdrant.reindex(std::sync::Arc::new(|_| {})).await.expect("reindex with qdrant");
+        qdrant
+            .reindex(std::sync::Arc::new(|_| {}))
+            .await
+            .expect("reindex with qdrant");
     }
     let client = devicekb::index::qdrant::connect(&qdrant_config).unwrap();
     let mut names: Vec<String> = client
@@ -80,7 +83,12 @@ async fn qdrant_and_embedded_vector_stores_agree() {
         .collect();
     names.sort();
     assert_eq!(names.len(), KEEP_GENERATIONS, "{names:?}");
-    let current = qdrant.generation().manifest.qdrant_collection.clone().unwrap();
+    let current = qdrant
+        .generation()
+        .manifest
+        .qdrant_collection
+        .clone()
+        .unwrap();
     assert_eq!(names.last(), Some(&current));
     // Clean up what this run created.
     for name in names {

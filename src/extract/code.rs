@@ -139,8 +139,15 @@ fn judge(
     {
         return None;
     }
+    // "Client : 093-912" in a transcript is who speaks, not a customer number.
+    let speaker = |w: &super::context::Word| {
+        text[w.end..].starts_with([':', ' ']) && text[w.end..].trim_start().starts_with(':') && {
+            let line_start = text[..w.start].rfind('\n').map_or(0, |i| i + 1);
+            text[line_start..w.start].trim().is_empty()
+        }
+    };
     if let Some(w) = nearest {
-        if adjacent(w) && is_trap_prefix(&w.lower) {
+        if adjacent(w) && is_trap_prefix(&w.lower) && !speaker(w) {
             return None;
         }
     }
@@ -150,8 +157,10 @@ fn judge(
     let bare_number = normalized.chars().all(|ch| ch.is_ascii_digit());
     if bare_number {
         if let Some(w) = nearest {
+            // "bloquée sur 201": the preposition belongs to the cue.
+            let after_cue = before.get(1).is_some_and(|b| is_cue(&b.lower));
             if adjacent(w)
-                && (is_weak_prefix(&w.lower)
+                && ((is_weak_prefix(&w.lower) && !after_cue)
                     || scope
                         .makers
                         .iter()

@@ -151,13 +151,14 @@ fn push_word<'a>(out: &mut Vec<Word<'a>>, text: &'a str, start: usize, end: usiz
     }
 }
 
-/// The word right after `at` (skipping spaces and opening quotes), if any, with the
-/// first non-space character.
+/// The word right after `at` on the same line (skipping spaces and opening quotes), if
+/// any, with the first non-space character. An elided word ("l'imprimante") is no word:
+/// "l" is not a litre.
 pub fn word_after(text: &str, at: usize) -> (Option<Word<'_>>, Option<char>) {
     let tail = &text[at..];
     let skip = tail
         .char_indices()
-        .find(|(_, c)| !(c.is_whitespace() || *c == '«' || *c == '"' || *c == '“'))
+        .find(|(_, c)| !((c.is_whitespace() && *c != '\n') || *c == '«' || *c == '"' || *c == '“'))
         .map(|(i, _)| i);
     let Some(skip) = skip else {
         return (None, None);
@@ -168,7 +169,7 @@ pub fn word_after(text: &str, at: usize) -> (Option<Word<'_>>, Option<char>) {
         .char_indices()
         .find(|(_, c)| !c.is_alphanumeric())
         .map_or(text.len() - start, |(i, _)| i);
-    if len == 0 {
+    if len == 0 || text[start + len..].starts_with(['\'', '’']) {
         return (None, first);
     }
     let raw = &text[start..start + len];

@@ -137,7 +137,10 @@ fn collect_garbage(gens: &Path, current: &str, publisher: Option<&dyn VectorPubl
     for name in finished.into_iter().take(excess) {
         if name != current {
             let dir = gens.join(&name);
-            if let (Some(p), Ok(manifest)) = (publisher, read_json::<Manifest>(&dir.join(super::generation::MANIFEST_FILE))) {
+            if let (Some(p), Ok(manifest)) = (
+                publisher,
+                read_json::<Manifest>(&dir.join(super::generation::MANIFEST_FILE)),
+            ) {
                 if let Some(collection) = manifest.qdrant_collection {
                     if let Err(e) = p.retire(&collection) {
                         tracing::warn!(collection, error = %e, "could not drop the collection of an old generation");
