@@ -347,3 +347,36 @@ async fn real_llm_server_when_configured() {
         llm.used, llm.error_kind, llm.usage.latency_ms
     );
 }
+
+/// The decision on the labelled set at the default thresholds: automatic answers are right
+/// at least 95 % of the time, and most covered messages are answered.
+#[tokio::test]
+async fn labelled_set_precision_and_coverage_at_the_defaults() {
+    use devicekb::answer::eval::{load, outcome, point};
+    let service = common::repo_service();
+    let messages = load(&common::repo().join("tests/data/answer_messages.jsonl")).unwrap();
+    assert!(messages.len() >= 150);
+    assert!(messages.iter().filter(|m| !m.covered).count() * 3 >= messages.len());
+    let mut outcomes = Vec::new();
+    for m in &messages {
+        let a = answer(&service, &m.text).await;
+        outcomes.push(outcome(m, &a));
+    }
+    // Decisions already applied the configured threshold: sweep nothing.
+    let at_default = point(&outcomes, 0.0);
+    let wrong: Vec<_> = outcomes
+        .iter()
+        .filter(|o| o.auto_before_threshold && !o.right)
+        .map(|o| (&o.id, &o.cited))
+        .collect();
+    assert!(
+        at_default.precision >= 0.95,
+        "precision {:.3}; wrong: {wrong:?}",
+        at_default.precision
+    );
+    assert!(
+        at_default.covered_recall >= 0.75,
+        "covered recall {:.3}",
+        at_default.covered_recall
+    );
+}

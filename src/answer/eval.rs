@@ -128,9 +128,11 @@ pub fn point(outcomes: &[Outcome], threshold: f32) -> Point {
     }
 }
 
-/// Thresholds 0.00, 0.05, ..., 1.00.
+/// Thresholds 0.00, 0.01, ..., 1.00.
 pub fn curve(outcomes: &[Outcome]) -> Vec<Point> {
-    (0..=20).map(|i| point(outcomes, i as f32 * 0.05)).collect()
+    (0..=100)
+        .map(|i| point(outcomes, i as f32 / 100.0))
+        .collect()
 }
 
 /// The lowest threshold (most coverage) whose precision reaches `target`.

@@ -87,15 +87,23 @@ static GREETING_ONLY: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
-static THANKS: LazyLock<Regex> = LazyLock::new(|| {
+/// Thanks, wishes and sign-offs.
+static POLITE: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"^\W*(?:(?:bonjour|hello|hi)\W+)?(?:merci|thanks|thank you|thx|mille mercis|many thanks)(?:\s+(?:beaucoup|bien|à vous|a vous|pour (?:votre|la|l'|ton)\s*\w*(?:\s+\w+){0,3}|so much|a lot|for (?:your|the)\s*\w*(?:\s+\w+){0,3}))?\W*(?:bonne (?:journée|soirée)|have a (?:good|nice) day|cordialement|regards|best)?\W*$",
+        r"\b(?:merci|thanks|thank you|thx|cheers|bonne (?:journée|soirée|fin de (?:semaine|journée)|semaine|continuation)|bon week-end|have a (?:good|nice|great) (?:day|weekend|week)|à bientôt|see you)\b",
+    )
+});
+
+/// Words of a problem: a message with one of these is not small talk.
+static PROBLEM: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"\b(?:ne\s+\w+\s+(?:pas|plus)|pas|plus rien|not|n't|no longer|erreur|error|code|problème|problem|souci|panne|bloqu\w*|stuck|jam\w*|bourrage|broken|cassé\w*|affiche|shows|won't|encore|again|still|toujours|mais|but)\b|\?|\d",
     )
 });
 
 static RESOLVED: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(?:c'est (?:réglé|résolu|bon)|ça (?:marche|fonctionne) (?:à nouveau|de nouveau|maintenant)|(?:problème|souci) (?:réglé|résolu)|vous pouvez (?:clore|clôturer|fermer)|it(?:'s| is) (?:working|fixed|solved|resolved) now|(?:problem|issue) (?:solved|fixed|resolved)|you (?:can|may) close)\b",
+        r"\b(?:c'est (?:réglé|résolu|bon)|tout (?:est|va) bien|ça (?:marche|fonctionne|remarche|refonctionne)|(?:problème|souci) (?:réglé|résolu)|vous pouvez (?:clore|clôturer|fermer)|it(?:'s| is)? (?:working|fixed|solved|resolved|fine)(?: now)?|works (?:perfectly|fine|great|again)|all good|(?:problem|issue) (?:solved|fixed|resolved)|you (?:can|may) close)\b",
     )
 });
 
@@ -103,11 +111,16 @@ static RESOLVED: LazyLock<Regex> = LazyLock::new(|| {
 pub fn read(text: &str) -> Signals {
     let trimmed = text.trim();
     let short = trimmed.chars().count() <= 160;
+    // Small talk is short and speaks of no problem ("merci, mais ça bourre encore" is not).
+    let chatty = short
+        && !PROBLEM.is_match(trimmed)
+        && !SENSITIVE.is_match(trimmed)
+        && !HUMAN.is_match(trimmed);
     let small_talk = if short && GREETING_ONLY.is_match(trimmed) {
         Some(SmallTalk::Greeting)
-    } else if short && RESOLVED.is_match(trimmed) {
+    } else if chatty && RESOLVED.is_match(trimmed) {
         Some(SmallTalk::Resolved)
-    } else if short && THANKS.is_match(trimmed) {
+    } else if chatty && POLITE.is_match(trimmed) {
         Some(SmallTalk::Thanks)
     } else {
         None
@@ -150,6 +163,19 @@ mod tests {
             Some(SmallTalk::Resolved)
         );
         assert_eq!(read("Bonjour, ma C750 affiche 88").small_talk, None);
+        assert_eq!(
+            read("Top merci, all good now 👍").small_talk,
+            Some(SmallTalk::Resolved)
+        );
+        assert_eq!(
+            read("Bonsoir, bonne fin de semaine à toute l'équipe !").small_talk,
+            Some(SmallTalk::Thanks)
+        );
+        assert_eq!(read("Merci, mais ça bourre encore").small_talk, None);
+        assert_eq!(
+            read("Thanks, but it is still not printing").small_talk,
+            None
+        );
     }
 
     #[test]

@@ -66,7 +66,11 @@ pub async fn run(args: Args) -> Result<()> {
         "{:>9} {:>5} {:>9} {:>9} {:>14}",
         "threshold", "auto", "precision", "coverage", "covered recall"
     );
-    for p in &curve {
+    for (i, p) in curve.iter().enumerate() {
+        let shown = i % 5 == 0 || chosen.as_ref().is_some_and(|c| c.threshold == p.threshold);
+        if !shown {
+            continue;
+        }
         println!(
             "{:>9.2} {:>5} {:>9.3} {:>9.3} {:>14.3}",
             p.threshold, p.auto, p.precision, p.coverage, p.covered_recall
