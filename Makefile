@@ -40,6 +40,7 @@ lint:
 bench: setup
 	$(CARGO) bench --bench search
 	$(CARGO) bench --bench extract
+	$(CARGO) bench --bench answer
 
 eval: build
 	$(BIN) eval tests/data/retrieval_queries.jsonl --data target/eval-data

@@ -60,6 +60,15 @@ fn llm_from_env() -> Result<Option<LlmConfig>> {
     llm.deadline = std::time::Duration::from_millis(parsed("LLM_TIMEOUT_MS", 20_000u64)?);
     llm.max_retries = parsed("LLM_MAX_RETRIES", llm.max_retries)?;
     llm.max_tokens = parsed("LLM_MAX_TOKENS", llm.max_tokens)?;
+    llm.send_schema = match var("LLM_RESPONSE_FORMAT").as_deref() {
+        None | Some("json_object") => false,
+        Some("json_schema") => true,
+        Some(other) => {
+            return Err(Error::Config(format!(
+                "LLM_RESPONSE_FORMAT={other}: expected json_object or json_schema"
+            )))
+        }
+    };
     Ok(Some(llm))
 }
 

@@ -328,6 +328,7 @@ async fn real_llm_server_when_configured() {
         std::env::var("LLM_TEST_MODEL").unwrap_or_else(|_| "default".into()),
     );
     llm.api_key = std::env::var("LLM_TEST_KEY").ok();
+    llm.send_schema = std::env::var("LLM_TEST_FORMAT").as_deref() == Ok("json_schema");
     llm.deadline = Duration::from_secs(60);
     config.llm = Some(llm);
     let service = Service::start(config, common::embedder()).await.unwrap();

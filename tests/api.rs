@@ -360,3 +360,61 @@ async fn search_uses_the_extraction() {
         "{answer}"
     );
 }
+
+#[tokio::test]
+async fn answer_previews_a_decision_without_storing() {
+    let base = app().await;
+    let (status, answer) = post(
+        &base,
+        "/answer",
+        json!({"text": "Bonjour, la C750 affiche 88 Toner cyan bas depuis ce matin."}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["decision"], "auto", "{answer}");
+    assert_eq!(answer["reason"], Value::Null);
+    assert_eq!(
+        answer["citations"][0]["kb_id"],
+        "lexmark-c750-msg-88-toner-bas"
+    );
+    assert!(answer["reply"].as_str().unwrap().contains("88"));
+    assert_eq!(answer["extraction"]["model"], "Lexmark C750");
+    assert!(answer["retrieved"].as_array().unwrap().len() >= 2);
+    assert!(answer["confidence"].as_f64().unwrap() > 0.5);
+
+    let (status, answer) = post(
+        &base,
+        "/answer",
+        json!({"text": "Je veux parler à un humain."}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["decision"], "escalate");
+    assert_eq!(answer["reason"], "human_requested");
+    assert_eq!(answer["reply"], Value::Null);
+
+    let (status, answer) = post(&base, "/answer", json!({"text": ""}).to_string()).await;
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (400, Some("text")),
+        "{answer}"
+    );
+    let (status, _) = post(
+        &base,
+        "/answer",
+        json!({"text": "x".repeat(64 * 1024 + 1)}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 413);
+    let (status, answer) = post(
+        &base,
+        "/answer",
+        json!({"text": "88", "colour": "red"}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["detail"].as_str().unwrap().contains("colour"),
+        "{answer}"
+    );
+}

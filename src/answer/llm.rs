@@ -35,6 +35,10 @@ pub struct LlmConfig {
     pub deadline: Duration,
     pub max_retries: u32,
     pub max_tokens: u32,
+    /// Send the reply schema with the request (`response_format` `json_schema`: OpenAI,
+    /// vLLM, llama.cpp, recent Mistral and Ollama), which keeps small models on the
+    /// expected keys; otherwise plain `json_object` mode.
+    pub send_schema: bool,
     /// Consecutive failures that open the circuit, and how long it stays open.
     pub breaker_failures: u32,
     pub breaker_cooldown: Duration,
@@ -50,6 +54,7 @@ impl LlmConfig {
             deadline: Duration::from_secs(20),
             max_retries: 2,
             max_tokens: 800,
+            send_schema: false,
             breaker_failures: 3,
             breaker_cooldown: Duration::from_secs(30),
         }
@@ -170,11 +175,17 @@ impl LlmClient {
             .map(|p| format!("[{}] {}\n{}", p.id, p.title, p.text))
             .collect::<Vec<_>>()
             .join("\n\n");
+        let response_format = if self.config.send_schema {
+            let schema: Value = serde_json::from_str(REPLY_SCHEMA).unwrap_or(Value::Null);
+            json!({"type": "json_schema", "json_schema": {"name": "reply", "strict": true, "schema": schema}})
+        } else {
+            json!({"type": "json_object"})
+        };
         json!({
             "model": self.config.model,
             "temperature": 0,
             "max_tokens": self.config.max_tokens,
-            "response_format": {"type": "json_object"},
+            "response_format": response_format,
             "messages": [
                 {"role": "system", "content": SYSTEM_PROMPT},
                 {"role": "user", "content": format!("Passages :\n{context}\n\nMessage du client :\n{message}")},
