@@ -32,6 +32,7 @@ test: setup
 	$(CARGO) test --release --lib --bins --tests --no-fail-fast
 	$(CARGO) build --release --benches
 	@[ -n "$$QDRANT_URL" ] || echo "note: the Qdrant-server test did not run (set QDRANT_URL to a Qdrant server to run it)"
+	@[ -n "$$LLM_TEST_URL" ] || echo "note: the real-LLM test did not run (set LLM_TEST_URL to an OpenAI-compatible server to run it)"
 
 lint:
 	$(CARGO) fmt --check
