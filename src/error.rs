@@ -30,6 +30,9 @@ pub enum Error {
     /// The client sent something we refuse; `field` names the culprit.
     #[error("invalid {field}: {message}")]
     InvalidInput { field: String, message: String },
+    /// Well-formed but not acceptable (an unknown enumeration value, an empty ticket).
+    #[error("invalid {field}: {message}")]
+    Unprocessable { field: String, message: String },
     /// The request body is larger than the endpoint accepts.
     #[error("payload too large: {0}")]
     PayloadTooLarge(String),
@@ -64,6 +67,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The database cannot be reached: retry later; searches still work.
+    #[error("database unavailable: {0}")]
+    StorageUnavailable(String),
+    /// The database refused or failed an operation that should have worked.
+    #[error("storage: {0}")]
+    Storage(String),
     /// Anything else that is our fault.
     #[error("internal: {0}")]
     Internal(String),

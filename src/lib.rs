@@ -15,6 +15,7 @@ pub mod extract;
 pub mod index;
 pub mod kb;
 pub mod service;
+pub mod store;
 
 pub use config::Config;
 pub use error::{Error, Result};

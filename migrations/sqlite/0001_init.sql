@@ -2,7 +2,7 @@
 -- migrations/mysql has the same tables, columns, constraints and views.
 -- Times are UTC, ISO 8601 text with milliseconds; JSON columns hold JSON text.
 
-PRAGMA foreign_keys = ON;
+-- Foreign keys are switched on by the connection (sqlx: foreign_keys(true)).
 
 CREATE TABLE customers (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -21,6 +21,7 @@ impl From<Error> for ApiError {
 pub fn status_of(error: &Error) -> (StatusCode, &'static str) {
     match error {
         Error::InvalidInput { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
+        Error::Unprocessable { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
         Error::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         Error::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
         Error::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
@@ -31,6 +32,8 @@ pub fn status_of(error: &Error) -> (StatusCode, &'static str) {
         Error::Embedding(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         Error::Index(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         Error::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        Error::StorageUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
+        Error::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }
@@ -47,7 +50,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = status_of(&self.0);
         let body = match &self.0 {
-            Error::InvalidInput { field, message } => {
+            Error::InvalidInput { field, message } | Error::Unprocessable { field, message } => {
                 error_body(code, format!("{field}: {message}"), Some(field))
             }
             Error::KbInvalid(errors) => {

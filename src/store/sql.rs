@@ -1,0 +1,378 @@
+//! The two SQL stores. Their queries are the same text (`?` placeholders work in both); what
+//! differs is spelled in one place per dialect: how a time is read back as ISO 8601 text,
+//! what "now" is, and how the id of an inserted row comes back. One macro writes both
+//! implementations from that, so they cannot drift apart.
+
+use async_trait::async_trait;
+use sqlx::Row;
+
+use super::types::*;
+use super::Store;
+use crate::error::{Error, Result};
+
+/// Maps a driver error: an unreachable database is a 503 for the client, the rest a 500.
+fn db_error(context: &str, e: sqlx::Error) -> Error {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => Error::StorageUnavailable(format!("{context}: {e}")),
+        other => Error::Storage(format!("{context}: {other}")),
+    }
+}
+
+fn parse_enum<T>(value: &str, parse: fn(&str) -> Result<T>) -> Result<T> {
+    parse(value).map_err(|_| Error::Storage(format!("unexpected value `{value}` in the database")))
+}
+
+pub const MAX_TICKETS: u32 = 500;
+
+macro_rules! sql_store {
+    (
+        $store:ident, $db:ty, $pool:ty, backend = $backend:literal,
+        ts = $ts:literal, now = $now:literal,
+        last_id = |$res:ident| $last_id:expr
+    ) => {
+        pub struct $store {
+            pool: $pool,
+        }
+
+        impl $store {
+            /// `SELECT` expression for a time column, as ISO 8601 text.
+            fn ts(column: &str) -> String {
+                format!($ts, c = column)
+            }
+
+            fn customer_columns() -> String {
+                format!(
+                    "id, name, email, phone, company, {} AS created_at, {} AS updated_at",
+                    Self::ts("created_at"),
+                    Self::ts("updated_at")
+                )
+            }
+
+            fn ticket_columns() -> String {
+                format!(
+                    "id, customer_id, device_id, subject, description, channel, category, priority, status, \
+                     escalation_reason, CAST(retention_flag AS SIGNED) AS retention_flag, {} AS created_at, {} AS updated_at, {} AS closed_at",
+                    Self::ts("created_at"),
+                    Self::ts("updated_at"),
+                    Self::ts("closed_at")
+                )
+            }
+
+            fn customer_row(row: &<$db as sqlx::Database>::Row) -> Result<Customer> {
+                let get = |e: sqlx::Error| db_error("reading a customer", e);
+                Ok(Customer {
+                    id: row.try_get("id").map_err(get)?,
+                    name: row.try_get("name").map_err(get)?,
+                    email: row.try_get("email").map_err(get)?,
+                    phone: row.try_get("phone").map_err(get)?,
+                    company: row.try_get("company").map_err(get)?,
+                    created_at: row.try_get("created_at").map_err(get)?,
+                    updated_at: row.try_get("updated_at").map_err(get)?,
+                })
+            }
+
+            fn ticket_row(row: &<$db as sqlx::Database>::Row) -> Result<Ticket> {
+                let get = |e: sqlx::Error| db_error("reading a ticket", e);
+                let channel: String = row.try_get("channel").map_err(get)?;
+                let priority: String = row.try_get("priority").map_err(get)?;
+                let status: String = row.try_get("status").map_err(get)?;
+                let retention: i64 = row.try_get("retention_flag").map_err(get)?;
+                Ok(Ticket {
+                    id: row.try_get("id").map_err(get)?,
+                    customer_id: row.try_get("customer_id").map_err(get)?,
+                    device_id: row.try_get("device_id").map_err(get)?,
+                    subject: row.try_get("subject").map_err(get)?,
+                    description: row.try_get("description").map_err(get)?,
+                    channel: parse_enum(&channel, Channel::parse)?,
+                    category: row.try_get("category").map_err(get)?,
+                    priority: parse_enum(&priority, Priority::parse)?,
+                    status: parse_enum(&status, Status::parse)?,
+                    escalation_reason: row.try_get("escalation_reason").map_err(get)?,
+                    retention_flag: retention != 0,
+                    created_at: row.try_get("created_at").map_err(get)?,
+                    updated_at: row.try_get("updated_at").map_err(get)?,
+                    closed_at: row.try_get("closed_at").map_err(get)?,
+                })
+            }
+
+            async fn ticket_in<'c, E>(executor: E, id: i64) -> Result<Option<Ticket>>
+            where
+                E: sqlx::Executor<'c, Database = $db>,
+            {
+                let sql = format!("SELECT {} FROM tickets WHERE id = ?", Self::ticket_columns());
+                let row = sqlx::query(&sql)
+                    .bind(id)
+                    .fetch_optional(executor)
+                    .await
+                    .map_err(|e| db_error("reading a ticket", e))?;
+                row.as_ref().map(Self::ticket_row).transpose()
+            }
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1")
+                    .execute(&self.pool)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| db_error("ping", e))
+            }
+
+            async fn create_customer(&self, c: &NewCustomer) -> Result<Customer> {
+                let $res = sqlx::query("INSERT INTO customers (name, email, phone, company) VALUES (?, ?, ?, ?)")
+                    .bind(&c.name)
+                    .bind(&c.email)
+                    .bind(&c.phone)
+                    .bind(&c.company)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| match e {
+                        sqlx::Error::Database(d) if d.is_unique_violation() => Error::Conflict(
+                            "a customer with this email already exists".into(),
+                        ),
+                        other => db_error("creating a customer", other),
+                    })?;
+                let id: i64 = $last_id;
+                self.customer(id)
+                    .await?
+                    .ok_or_else(|| Error::Storage("a customer vanished after its insert".into()))
+            }
+
+            async fn customer(&self, id: i64) -> Result<Option<Customer>> {
+                let sql = format!("SELECT {} FROM customers WHERE id = ?", Self::customer_columns());
+                let row = sqlx::query(&sql)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(|e| db_error("reading a customer", e))?;
+                row.as_ref().map(Self::customer_row).transpose()
+            }
+
+            async fn customers(&self, limit: u32) -> Result<Vec<Customer>> {
+                let sql = format!("SELECT {} FROM customers ORDER BY id LIMIT ?", Self::customer_columns());
+                let rows = sqlx::query(&sql)
+                    .bind(i64::from(limit.clamp(1, MAX_TICKETS)))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| db_error("listing customers", e))?;
+                rows.iter().map(Self::customer_row).collect()
+            }
+
+            async fn create_ticket(&self, t: &NewTicket, actor: &str) -> Result<(Ticket, bool)> {
+                let mut tx = self.pool.begin().await.map_err(|e| db_error("starting a transaction", e))?;
+                if let Some(key) = &t.idempotency_key {
+                    let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM tickets WHERE idempotency_key = ?")
+                        .bind(key)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(|e| db_error("checking the idempotency key", e))?;
+                    if let Some(id) = existing {
+                        let ticket = Self::ticket_in(&mut *tx, id).await?.ok_or_else(|| {
+                            Error::Storage("an idempotent ticket vanished".into())
+                        })?;
+                        return Ok((ticket, false));
+                    }
+                }
+                let customer: Option<i64> = sqlx::query_scalar("SELECT id FROM customers WHERE id = ?")
+                    .bind(t.customer_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(|e| db_error("checking the customer", e))?;
+                if customer.is_none() {
+                    return Err(Error::NotFound { what: "customer_id".into(), id: t.customer_id.to_string() });
+                }
+                if let Some(device) = t.device_id {
+                    let owner: Option<i64> = sqlx::query_scalar("SELECT customer_id FROM devices WHERE id = ?")
+                        .bind(device)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(|e| db_error("checking the device", e))?;
+                    if owner != Some(t.customer_id) {
+                        return Err(Error::NotFound { what: "device_id".into(), id: device.to_string() });
+                    }
+                }
+                let $res = sqlx::query(
+                    "INSERT INTO tickets (customer_id, device_id, subject, description, channel, priority, status, idempotency_key) \
+                     VALUES (?, ?, ?, ?, ?, ?, 'new', ?)",
+                )
+                .bind(t.customer_id)
+                .bind(t.device_id)
+                .bind(&t.subject)
+                .bind(&t.description)
+                .bind(t.channel.as_str())
+                .bind(t.priority.as_str())
+                .bind(&t.idempotency_key)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| db_error("creating a ticket", e))?;
+                let id: i64 = $last_id;
+                sqlx::query("INSERT INTO ticket_history (ticket_id, from_status, to_status, actor, note) VALUES (?, NULL, 'new', ?, 'created')")
+                    .bind(id)
+                    .bind(actor)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| db_error("recording the history", e))?;
+                let ticket = Self::ticket_in(&mut *tx, id)
+                    .await?
+                    .ok_or_else(|| Error::Storage("a ticket vanished after its insert".into()))?;
+                tx.commit().await.map_err(|e| db_error("committing a ticket", e))?;
+                Ok((ticket, true))
+            }
+
+            async fn ticket(&self, id: i64) -> Result<Option<Ticket>> {
+                Self::ticket_in(&self.pool, id).await
+            }
+
+            async fn tickets(&self, f: &TicketFilter) -> Result<Vec<Ticket>> {
+                // The filters are bound; a NULL parameter switches its condition off.
+                let sql = format!(
+                    "SELECT {} FROM tickets WHERE (? IS NULL OR status = ?) AND (? IS NULL OR priority = ?) \
+                     AND (? IS NULL OR category = ?) ORDER BY id DESC LIMIT ?",
+                    Self::ticket_columns()
+                );
+                let status = f.status.map(Status::as_str);
+                let priority = f.priority.map(Priority::as_str);
+                let rows = sqlx::query(&sql)
+                    .bind(status)
+                    .bind(status)
+                    .bind(priority)
+                    .bind(priority)
+                    .bind(&f.category)
+                    .bind(&f.category)
+                    .bind(i64::from(f.limit.clamp(1, MAX_TICKETS)))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| db_error("listing tickets", e))?;
+                rows.iter().map(Self::ticket_row).collect()
+            }
+
+            async fn set_status(&self, id: i64, status: Status, actor: &str, note: Option<&str>) -> Result<Ticket> {
+                let mut tx = self.pool.begin().await.map_err(|e| db_error("starting a transaction", e))?;
+                let before = Self::ticket_in(&mut *tx, id)
+                    .await?
+                    .ok_or_else(|| Error::NotFound { what: "ticket".into(), id: id.to_string() })?;
+                let closed = if status == Status::Closed { $now } else { "NULL" };
+                let sql = format!("UPDATE tickets SET status = ?, updated_at = {}, closed_at = {closed} WHERE id = ?", $now);
+                sqlx::query(&sql)
+                    .bind(status.as_str())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| db_error("updating a ticket", e))?;
+                sqlx::query("INSERT INTO ticket_history (ticket_id, from_status, to_status, actor, note) VALUES (?, ?, ?, ?, ?)")
+                    .bind(id)
+                    .bind(before.status.as_str())
+                    .bind(status.as_str())
+                    .bind(actor)
+                    .bind(note)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| db_error("recording the history", e))?;
+                let ticket = Self::ticket_in(&mut *tx, id)
+                    .await?
+                    .ok_or_else(|| Error::Storage("a ticket vanished during its update".into()))?;
+                tx.commit().await.map_err(|e| db_error("committing a status change", e))?;
+                Ok(ticket)
+            }
+
+            async fn history(&self, ticket_id: i64) -> Result<Vec<HistoryEntry>> {
+                let sql = format!(
+                    "SELECT id, ticket_id, from_status, to_status, actor, note, {} AS created_at \
+                     FROM ticket_history WHERE ticket_id = ? ORDER BY id",
+                    Self::ts("created_at")
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(ticket_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| db_error("reading the history", e))?;
+                rows.iter()
+                    .map(|row| {
+                        let get = |e: sqlx::Error| db_error("reading the history", e);
+                        let from: Option<String> = row.try_get("from_status").map_err(get)?;
+                        let to: String = row.try_get("to_status").map_err(get)?;
+                        Ok(HistoryEntry {
+                            id: row.try_get("id").map_err(get)?,
+                            ticket_id: row.try_get("ticket_id").map_err(get)?,
+                            from_status: from.as_deref().map(|s| parse_enum(s, Status::parse)).transpose()?,
+                            to_status: parse_enum(&to, Status::parse)?,
+                            actor: row.try_get("actor").map_err(get)?,
+                            note: row.try_get("note").map_err(get)?,
+                            created_at: row.try_get("created_at").map_err(get)?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+
+sql_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    sqlx::SqlitePool,
+    backend = "sqlite",
+    ts = "{c}",
+    now = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+    last_id = |res| res.last_insert_rowid()
+);
+
+sql_store!(
+    MySqlStore, sqlx::MySql, sqlx::MySqlPool,
+    backend = "mysql",
+    // Milliseconds and a Z, like SQLite's text; NULL stays NULL.
+    ts = "CONCAT(DATE_FORMAT({c}, '%Y-%m-%dT%H:%i:%s.'), LPAD(FLOOR(MICROSECOND({c}) / 1000), 3, '0'), 'Z')",
+    now = "UTC_TIMESTAMP(3)",
+    last_id = |res| res.last_insert_id() as i64
+);
+
+impl SqliteStore {
+    pub async fn connect(url: &str) -> Result<Self> {
+        use std::str::FromStr;
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+            .map_err(|e| Error::Config(format!("DATABASE_URL: {e}")))?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|e| db_error("opening the SQLite database", e))?;
+        sqlx::migrate!("migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(|e| Error::Storage(format!("applying the SQLite migrations: {e}")))?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+impl MySqlStore {
+    pub async fn connect(url: &str) -> Result<Self> {
+        use std::str::FromStr;
+        let options = sqlx::mysql::MySqlConnectOptions::from_str(url)
+            .map_err(|e| Error::Config(format!("DATABASE_URL: {e}")))?
+            .timezone(Some("+00:00".into()));
+        let pool = sqlx::mysql::MySqlPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(std::time::Duration::from_secs(3))
+            .connect_with(options)
+            .await
+            .map_err(|e| db_error("connecting to MySQL", e))?;
+        sqlx::migrate!("migrations/mysql")
+            .run(&pool)
+            .await
+            .map_err(|e| Error::Storage(format!("applying the MySQL migrations: {e}")))?;
+        Ok(MySqlStore { pool })
+    }
+}

@@ -1,0 +1,293 @@
+//! One store test suite, run against SQLite (a temporary file) and against the MariaDB /
+//! MySQL server at `DEVICEKB_TEST_MYSQL_URL` (default `mysql://root@127.0.0.1:3306`, as on
+//! the CI machines): a fresh database per test, dropped afterwards.
+
+use std::sync::Arc;
+
+use devicekb::store::{
+    self, Channel, NewCustomer, NewTicket, Priority, Status, Store, TicketFilter,
+};
+use devicekb::Error;
+use sqlx::Connection;
+
+fn mysql_server() -> String {
+    std::env::var("DEVICEKB_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
+}
+
+/// A database for one test; dropped (MySQL) or deleted (SQLite) at the end.
+struct TestDb {
+    store: Arc<dyn Store>,
+    mysql_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("devicekb.db").display());
+        TestDb {
+            store: store::connect(&url).await.expect("sqlite store"),
+            mysql_name: None,
+            _dir: Some(dir),
+        }
+    }
+
+    async fn mysql() -> TestDb {
+        let name = format!(
+            "devicekb_test_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+                % 1_000_000_000
+        );
+        let server = mysql_server();
+        let mut admin = sqlx::MySqlConnection::connect(&server)
+            .await
+            .unwrap_or_else(|e| panic!("the MySQL tests need a server at {server} ({e})"));
+        sqlx::query(&format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let store = store::connect(&format!("{server}/{name}"))
+            .await
+            .expect("mysql store");
+        TestDb {
+            store,
+            mysql_name: Some(name),
+            _dir: None,
+        }
+    }
+
+    async fn drop_db(self) {
+        if let Some(name) = self.mysql_name {
+            let mut admin = sqlx::MySqlConnection::connect(&mysql_server())
+                .await
+                .unwrap();
+            sqlx::query(&format!("DROP DATABASE `{name}`"))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+fn customer(name: &str, email: Option<&str>) -> NewCustomer {
+    NewCustomer {
+        name: name.into(),
+        email: email.map(str::to_string),
+        ..Default::default()
+    }
+}
+
+fn ticket(customer_id: i64, subject: &str) -> NewTicket {
+    NewTicket {
+        customer_id,
+        device_id: None,
+        subject: subject.into(),
+        description: "la C750 affiche 88".into(),
+        channel: Channel::Email,
+        priority: Priority::Medium,
+        idempotency_key: None,
+    }
+}
+
+async fn customers_round_trip(store: Arc<dyn Store>) {
+    let a = store
+        .create_customer(&customer("Cabinet Arnaud", Some("contact@arnaud.fr")))
+        .await
+        .unwrap();
+    assert_eq!(a.name, "Cabinet Arnaud");
+    assert!(
+        a.created_at.ends_with('Z') && a.created_at.len() == 24,
+        "{}",
+        a.created_at
+    );
+    assert_eq!(store.customer(a.id).await.unwrap(), Some(a.clone()));
+    assert_eq!(store.customer(a.id + 1000).await.unwrap(), None);
+    let err = store
+        .create_customer(&customer("Autre", Some("contact@arnaud.fr")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err}");
+    store
+        .create_customer(&customer("Sans e-mail", None))
+        .await
+        .unwrap();
+    store
+        .create_customer(&customer("Sans e-mail non plus", None))
+        .await
+        .unwrap();
+    assert_eq!(store.customers(10).await.unwrap().len(), 3);
+    // Text is stored as given: accents, quotes, SQL-looking input.
+    let odd = store
+        .create_customer(&customer("L'Équipe'); DROP TABLE tickets; --", None))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.customer(odd.id).await.unwrap().unwrap().name,
+        "L'Équipe'); DROP TABLE tickets; --"
+    );
+}
+
+async fn tickets_history_and_idempotency(store: Arc<dyn Store>) {
+    let c = store
+        .create_customer(&customer("Pharmacie du Centre", None))
+        .await
+        .unwrap();
+    let (t, created) = store
+        .create_ticket(&ticket(c.id, "88 toner cyan"), "api")
+        .await
+        .unwrap();
+    assert!(created);
+    assert_eq!(
+        (t.status, t.priority, t.channel),
+        (Status::New, Priority::Medium, Channel::Email)
+    );
+    assert_eq!(t.closed_at, None);
+
+    // Unknown references are named.
+    let err = store
+        .create_ticket(&ticket(c.id + 999, "x"), "api")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::NotFound { what, .. } if what == "customer_id"),
+        "{err}"
+    );
+    let mut with_device = ticket(c.id, "x");
+    with_device.device_id = Some(4242);
+    let err = store.create_ticket(&with_device, "api").await.unwrap_err();
+    assert!(
+        matches!(&err, Error::NotFound { what, .. } if what == "device_id"),
+        "{err}"
+    );
+
+    // A retried submission returns the same ticket and writes nothing more.
+    let mut keyed = ticket(c.id, "bourrage 201");
+    keyed.idempotency_key = Some("req-123".into());
+    let (first, created) = store.create_ticket(&keyed, "api").await.unwrap();
+    assert!(created);
+    let (again, created) = store.create_ticket(&keyed, "api").await.unwrap();
+    assert!(!created);
+    assert_eq!(again.id, first.id);
+    assert_eq!(store.history(first.id).await.unwrap().len(), 1);
+
+    // Status changes are recorded with who made them.
+    store
+        .set_status(t.id, Status::Escalated, "pipeline", Some("low_confidence"))
+        .await
+        .unwrap();
+    let closed = store
+        .set_status(t.id, Status::Closed, "agent:marie", None)
+        .await
+        .unwrap();
+    assert_eq!(closed.status, Status::Closed);
+    assert!(closed.closed_at.is_some());
+    let history = store.history(t.id).await.unwrap();
+    let steps: Vec<_> = history
+        .iter()
+        .map(|h| (h.from_status, h.to_status, h.actor.as_str()))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            (None, Status::New, "api"),
+            (Some(Status::New), Status::Escalated, "pipeline"),
+            (Some(Status::Escalated), Status::Closed, "agent:marie"),
+        ]
+    );
+    let err = store
+        .set_status(999_999, Status::Open, "x", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }));
+
+    // Filters and limit.
+    let all = store
+        .tickets(&TicketFilter {
+            limit: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2);
+    let new = store
+        .tickets(&TicketFilter {
+            status: Some(Status::New),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(new.iter().map(|t| t.id).collect::<Vec<_>>(), vec![first.id]);
+    let one = store
+        .tickets(&TicketFilter {
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(one.len(), 1);
+    let none = store
+        .tickets(&TicketFilter {
+            priority: Some(Priority::Critical),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+}
+
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                let db = super::TestDb::sqlite().await;
+                assert_eq!(db.store.backend(), "sqlite");
+                super::$name(db.store.clone()).await;
+                db.drop_db().await;
+            }
+
+            #[tokio::test]
+            async fn mysql() {
+                let db = super::TestDb::mysql().await;
+                assert_eq!(db.store.backend(), "mysql");
+                super::$name(db.store.clone()).await;
+                db.drop_db().await;
+            }
+        }
+    };
+}
+
+both!(customers_round_trip);
+both!(tickets_history_and_idempotency);
+
+#[test]
+fn enumerations_list_their_values() {
+    let err = Status::parse("done").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("new, open, in_progress, auto_resolved, escalated, answered, closed"),
+        "{err}"
+    );
+    assert!(matches!(
+        Priority::parse("urgent"),
+        Err(Error::Unprocessable { .. })
+    ));
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_unavailable_not_internal() {
+    let err = store::connect("mysql://root@127.0.0.1:1/nothing")
+        .await
+        .err()
+        .expect("no server there");
+    assert!(matches!(err, Error::StorageUnavailable(_)), "{err}");
+    let err = store::connect("postgres://x").await.err().unwrap();
+    assert!(matches!(err, Error::Config(_)), "{err}");
+}
