@@ -36,6 +36,8 @@ pub struct Config {
     pub relevance: RelevanceModel,
     /// How often a server checks whether another process switched generations.
     pub watch_interval_ms: u64,
+    /// `sqlite://FILE` (default: `devicekb.db` in the data dir) or `mysql://...`.
+    pub database_url: String,
     /// Auto-answer thresholds (`DEVICEKB_ANSWER_*`).
     pub decision: DecisionConfig,
     /// The LLM for replies (`LLM_BASE_URL`, ...); extractive replies without it.
@@ -98,6 +100,15 @@ fn parsed<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
 }
 
 impl Config {
+    /// `DATABASE_URL`, or the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("devicekb.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
     pub fn from_env() -> Result<Self> {
         let cache = cache_dir();
         let cores = std::thread::available_parallelism()
@@ -158,6 +169,7 @@ impl Config {
             fusion,
             relevance: RelevanceModel::default(),
             watch_interval_ms: parsed("DEVICEKB_WATCH_INTERVAL_MS", 1000)?,
+            database_url: var("DATABASE_URL").unwrap_or_default(),
             decision,
             llm: llm_from_env()?,
         })

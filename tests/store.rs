@@ -176,15 +176,30 @@ async fn tickets_history_and_idempotency(store: Arc<dyn Store>) {
     assert_eq!(store.history(first.id).await.unwrap().len(), 1);
 
     // Status changes are recorded with who made them.
-    store
-        .set_status(t.id, Status::Escalated, "pipeline", Some("low_confidence"))
+    let escalated = store
+        .set_status(
+            t.id,
+            Status::Escalated,
+            Some("low_confidence"),
+            "pipeline",
+            Some("best entry 0.41"),
+        )
         .await
         .unwrap();
+    assert_eq!(
+        escalated.escalation_reason.as_deref(),
+        Some("low_confidence")
+    );
     let closed = store
-        .set_status(t.id, Status::Closed, "agent:marie", None)
+        .set_status(t.id, Status::Closed, None, "agent:marie", None)
         .await
         .unwrap();
     assert_eq!(closed.status, Status::Closed);
+    assert_eq!(
+        closed.escalation_reason.as_deref(),
+        Some("low_confidence"),
+        "kept"
+    );
     assert!(closed.closed_at.is_some());
     let history = store.history(t.id).await.unwrap();
     let steps: Vec<_> = history
@@ -200,7 +215,7 @@ async fn tickets_history_and_idempotency(store: Arc<dyn Store>) {
         ]
     );
     let err = store
-        .set_status(999_999, Status::Open, "x", None)
+        .set_status(999_999, Status::Open, None, "x", None)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }));

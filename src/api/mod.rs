@@ -3,6 +3,7 @@
 mod error;
 mod json;
 mod routes;
+mod tickets;
 
 use std::sync::Arc;
 
@@ -35,6 +36,18 @@ pub fn router(service: Arc<Service>) -> Router {
             post(routes::extract).layer(DefaultBodyLimit::max(4 * MAX_BODY_BYTES)),
         )
         .route("/admin/reindex", post(routes::reindex))
+        .route(
+            "/customers",
+            get(tickets::list_customers).post(tickets::create_customer),
+        )
+        .route(
+            "/tickets",
+            get(tickets::list_tickets).post(tickets::create_ticket),
+        )
+        .route(
+            "/tickets/{id}",
+            get(tickets::get_ticket).patch(tickets::patch_ticket),
+        )
         .fallback(routes::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(service)

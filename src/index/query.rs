@@ -19,7 +19,7 @@ static QUOTE_HEADER: LazyLock<Regex> = LazyLock::new(|| {
 });
 static GREETING: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)^\s*(bonjour|bonsoir|salut|hello|hi|dear|madame|monsieur)\b[^.!?\n]{0,40}[,!.]?\s*$",
+        r"(?i)^\s*(?:bonjour|bonsoir|salut|hello|hi|dear|madame|monsieur)\b(?:\s+(?:madame|monsieur|à tous|all|team|l'équipe|the team|there))?\s*[,!:.]?\s*",
     )
     .expect("valid regex")
 });
@@ -51,10 +51,9 @@ pub fn clean_query(text: &str) -> String {
         if SIGNATURE.is_match(trimmed) && kept.iter().any(|l| !l.is_empty()) {
             break;
         }
-        if GREETING.is_match(trimmed) {
-            continue;
-        }
-        kept.push(NOISE.replace_all(trimmed, " ").trim().to_string());
+        // "Bonjour," goes; "Bonjour, la C750 affiche 88" keeps what follows the greeting.
+        let line = GREETING.replace(trimmed, "");
+        kept.push(NOISE.replace_all(&line, " ").trim().to_string());
     }
     let cleaned = kept
         .iter()

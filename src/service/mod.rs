@@ -6,6 +6,7 @@ mod answer;
 mod extract;
 mod health;
 pub mod search;
+pub mod tickets;
 
 pub use answer::{AnswerRequest, SmartCounters, MAX_ANSWER_BYTES};
 pub use extract::{ExtractRequest, MAX_EXTRACT_BYTES};
@@ -32,6 +33,7 @@ use crate::index::generation::{current_generation_name, generations_dir};
 use crate::index::qdrant::{self, QdrantPublisher, QdrantVectors};
 use crate::index::reindex::VectorPublisher;
 use crate::index::{reindex, Generation, Progress, ReindexReport};
+use crate::store::Store;
 
 pub struct Service {
     config: Config,
@@ -46,6 +48,8 @@ pub struct Service {
     llm: Option<LlmClient>,
     /// Messages answered or routed by pattern.
     pub smart: SmartCounters,
+    /// The ticket database; `None` while it cannot be reached (searches go on).
+    store: parking_lot::RwLock<Option<Arc<dyn Store>>>,
 }
 
 /// Runs CPU-bound `work` on the blocking pool.
@@ -95,7 +99,21 @@ impl Service {
             ),
             None => None,
         };
-        Ok(Arc::new(Service {
+        if config.database_url.is_empty() {
+            std::fs::create_dir_all(&config.data_dir)
+                .map_err(|e| Error::io(format!("creating {}", config.data_dir.display()), e))?;
+        }
+        let store = match crate::store::connect(&config.database_url()).await {
+            Ok(store) => Some(store),
+            Err(e @ Error::StorageUnavailable(_)) => {
+                tracing::warn!(error = %e, "the database is unreachable; ticket endpoints answer 503 until it is back");
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let reconnect = store.is_none();
+        let service = Arc::new(Service {
+            store: parking_lot::RwLock::new(store),
             llm,
             smart: SmartCounters::default(),
             cpu: Arc::new(Semaphore::new(config.search_concurrency.max(1))),
@@ -107,7 +125,40 @@ impl Service {
             embedder,
             qdrant,
             runtime,
-        }))
+        });
+        if reconnect {
+            service.spawn_store_reconnect();
+        }
+        Ok(service)
+    }
+
+    /// The ticket database, or 503 (`StorageUnavailable`) while it is unreachable.
+    pub fn store(&self) -> Result<Arc<dyn Store>> {
+        self.store.read().clone().ok_or_else(|| {
+            Error::StorageUnavailable("the database is unreachable; retrying".into())
+        })
+    }
+
+    /// Tries to connect again every 5 seconds until the database answers.
+    fn spawn_store_reconnect(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        let url = self.config.database_url();
+        self.runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                let Some(service) = weak.upgrade() else {
+                    return;
+                };
+                match crate::store::connect(&url).await {
+                    Ok(store) => {
+                        tracing::info!(backend = store.backend(), "the database is back");
+                        *service.store.write() = Some(store);
+                        return;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "the database is still unreachable"),
+                }
+            }
+        });
     }
 
     pub fn config(&self) -> &Config {

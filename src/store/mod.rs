@@ -33,11 +33,13 @@ pub trait Store: Send + Sync {
     async fn create_ticket(&self, ticket: &NewTicket, actor: &str) -> Result<(Ticket, bool)>;
     async fn ticket(&self, id: i64) -> Result<Option<Ticket>>;
     async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>>;
-    /// Changes a ticket's status and records who did it, atomically.
+    /// Changes a ticket's status (and its escalation reason, when given) and records who
+    /// did it, atomically.
     async fn set_status(
         &self,
         id: i64,
         status: Status,
+        escalation_reason: Option<&str>,
         actor: &str,
         note: Option<&str>,
     ) -> Result<Ticket>;

@@ -31,7 +31,7 @@ pub const MAX_TICKETS: u32 = 500;
 macro_rules! sql_store {
     (
         $store:ident, $db:ty, $pool:ty, backend = $backend:literal,
-        ts = $ts:literal, now = $now:literal,
+        ts = $ts:literal, now = $now:literal, begin = $begin:literal,
         last_id = |$res:ident| $last_id:expr
     ) => {
         pub struct $store {
@@ -168,7 +168,7 @@ macro_rules! sql_store {
             }
 
             async fn create_ticket(&self, t: &NewTicket, actor: &str) -> Result<(Ticket, bool)> {
-                let mut tx = self.pool.begin().await.map_err(|e| db_error("starting a transaction", e))?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(|e| db_error("starting a transaction", e))?;
                 if let Some(key) = &t.idempotency_key {
                     let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM tickets WHERE idempotency_key = ?")
                         .bind(key)
@@ -255,15 +255,27 @@ macro_rules! sql_store {
                 rows.iter().map(Self::ticket_row).collect()
             }
 
-            async fn set_status(&self, id: i64, status: Status, actor: &str, note: Option<&str>) -> Result<Ticket> {
-                let mut tx = self.pool.begin().await.map_err(|e| db_error("starting a transaction", e))?;
+            async fn set_status(
+                &self,
+                id: i64,
+                status: Status,
+                escalation_reason: Option<&str>,
+                actor: &str,
+                note: Option<&str>,
+            ) -> Result<Ticket> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(|e| db_error("starting a transaction", e))?;
                 let before = Self::ticket_in(&mut *tx, id)
                     .await?
                     .ok_or_else(|| Error::NotFound { what: "ticket".into(), id: id.to_string() })?;
                 let closed = if status == Status::Closed { $now } else { "NULL" };
-                let sql = format!("UPDATE tickets SET status = ?, updated_at = {}, closed_at = {closed} WHERE id = ?", $now);
+                let sql = format!(
+                    "UPDATE tickets SET status = ?, escalation_reason = COALESCE(?, escalation_reason), \
+                     updated_at = {}, closed_at = {closed} WHERE id = ?",
+                    $now
+                );
                 sqlx::query(&sql)
                     .bind(status.as_str())
+                    .bind(escalation_reason)
                     .bind(id)
                     .execute(&mut *tx)
                     .await
@@ -323,6 +335,9 @@ sql_store!(
     backend = "sqlite",
     ts = "{c}",
     now = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+    // Take the write lock at once: a read-then-write transaction cannot wait for another
+    // writer and fails with SQLITE_BUSY instead.
+    begin = "BEGIN IMMEDIATE",
     last_id = |res| res.last_insert_rowid()
 );
 
@@ -332,6 +347,7 @@ sql_store!(
     // Milliseconds and a Z, like SQLite's text; NULL stays NULL.
     ts = "CONCAT(DATE_FORMAT({c}, '%Y-%m-%dT%H:%i:%s.'), LPAD(FLOOR(MICROSECOND({c}) / 1000), 3, '0'), 'Z')",
     now = "UTC_TIMESTAMP(3)",
+    begin = "START TRANSACTION",
     last_id = |res| res.last_insert_id() as i64
 );
 

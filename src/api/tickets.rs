@@ -1,0 +1,132 @@
+//! Customers and tickets over HTTP: parse, call the service, map errors.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+
+use super::error::ApiError;
+use super::json::JsonBody;
+use super::routes::AppState;
+use crate::error::Error;
+use crate::service::tickets::{CreateCustomer, CreateTicket};
+
+/// A path id: a positive integer, or a 400 naming it.
+fn id(raw: &str, field: &str) -> Result<i64, Error> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| Error::invalid(field, format!("`{raw}` is not a positive integer")))
+}
+
+/// `?limit=` parsed by hand, so a bad value is a 400 in the project's format.
+fn limit(raw: Option<&String>) -> Result<Option<u32>, Error> {
+    raw.map(|v| {
+        v.parse::<u32>()
+            .map_err(|_| Error::invalid("limit", format!("`{v}` is not a number")))
+    })
+    .transpose()
+}
+
+pub async fn create_customer(
+    State(service): State<AppState>,
+    JsonBody(request): JsonBody<CreateCustomer>,
+) -> Result<Response, ApiError> {
+    let customer = service.create_customer(request).await?;
+    Ok((StatusCode::CREATED, Json(customer)).into_response())
+}
+
+pub async fn list_customers(
+    State(service): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let customers = service.customers(limit(query.get("limit"))?).await?;
+    Ok(
+        Json(serde_json::json!({ "customers": customers, "count": customers.len() }))
+            .into_response(),
+    )
+}
+
+pub async fn create_ticket(
+    State(service): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(request): JsonBody<CreateTicket>,
+) -> Result<Response, ApiError> {
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| Error::invalid("Idempotency-Key", "must be visible ASCII"))?
+                .to_string(),
+        ),
+    };
+    let created = service.create_ticket(request, key).await?;
+    let status = if created.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(created)).into_response())
+}
+
+pub async fn list_tickets(
+    State(service): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    if let Some(unknown) = query
+        .keys()
+        .find(|k| !["status", "priority", "category", "limit"].contains(&k.as_str()))
+    {
+        return Err(Error::invalid(
+            unknown.as_str(),
+            "is not a filter (status, priority, category, limit)",
+        )
+        .into());
+    }
+    let tickets = service
+        .tickets(
+            query.get("status").map(String::as_str),
+            query.get("priority").map(String::as_str),
+            query.get("category").map(String::as_str),
+            limit(query.get("limit"))?,
+        )
+        .await?;
+    Ok(Json(serde_json::json!({ "tickets": tickets, "count": tickets.len() })).into_response())
+}
+
+pub async fn get_ticket(
+    State(service): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(service.ticket_details(id(&raw, "id")?).await?).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchTicket {
+    status: String,
+    #[serde(default)]
+    actor: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+pub async fn patch_ticket(
+    State(service): State<AppState>,
+    Path(raw): Path<String>,
+    JsonBody(patch): JsonBody<PatchTicket>,
+) -> Result<Response, ApiError> {
+    let actor = patch
+        .actor
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .unwrap_or("agent");
+    let ticket = service
+        .set_ticket_status(id(&raw, "id")?, &patch.status, actor, patch.note.as_deref())
+        .await?;
+    Ok(Json(ticket).into_response())
+}

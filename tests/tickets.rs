@@ -1,0 +1,297 @@
+//! Customers and tickets over HTTP, on the embedded SQLite store, with the real pipeline.
+//! (The store itself is tested against SQLite and MariaDB in tests/store.rs.)
+
+mod common;
+
+use serde_json::{json, Value};
+
+async fn call(
+    method: reqwest::Method,
+    url: String,
+    body: Option<Value>,
+    key: Option<&str>,
+) -> (u16, Value) {
+    let mut request = reqwest::Client::new().request(method, url);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    if let Some(key) = key {
+        request = request.header("Idempotency-Key", key);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn app() -> String {
+    common::spawn_app(common::repo_service()).await
+}
+
+async fn new_customer(base: &str) -> i64 {
+    let (status, c) = call(
+        reqwest::Method::POST,
+        format!("{base}/customers"),
+        Some(json!({"name": "Cabinet Arnaud"})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{c}");
+    c["id"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn a_ticket_runs_the_pipeline_and_its_history_is_kept() {
+    let base = app().await;
+    let customer = new_customer(&base).await;
+    let (status, created) = call(
+        reqwest::Method::POST,
+        format!("{base}/tickets"),
+        Some(json!({"customer_id": customer, "subject": "C750", "description": "Bonjour, la C750 affiche 88 Toner cyan bas.", "channel": "email"})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["decision"], "auto", "{created}");
+    assert_eq!(created["status"], "auto_resolved");
+    assert_eq!(
+        created["citations"][0]["kb_id"],
+        "lexmark-c750-msg-88-toner-bas"
+    );
+    assert!(created["reply"].as_str().unwrap().contains("88"));
+    let id = created["ticket_id"].as_i64().unwrap();
+
+    let (status, details) = call(
+        reqwest::Method::GET,
+        format!("{base}/tickets/{id}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{details}");
+    assert_eq!(details["ticket"]["status"], "auto_resolved");
+    let history: Vec<(&str, &str)> = details["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["to_status"].as_str().unwrap(),
+                h["actor"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(history, vec![("new", "api"), ("auto_resolved", "pipeline")]);
+
+    // An agent closes it; the change is in the history.
+    let (status, ticket) = call(
+        reqwest::Method::PATCH,
+        format!("{base}/tickets/{id}"),
+        Some(json!({"status": "closed", "actor": "marie"})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{ticket}");
+    assert_eq!(ticket["status"], "closed");
+    let (_, details) = call(
+        reqwest::Method::GET,
+        format!("{base}/tickets/{id}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        details["history"].as_array().unwrap().last().unwrap()["actor"],
+        "marie"
+    );
+}
+
+#[tokio::test]
+async fn escalations_keep_the_reason_and_lists_filter() {
+    let base = app().await;
+    let customer = new_customer(&base).await;
+    let (status, created) = call(
+        reqwest::Method::POST,
+        format!("{base}/tickets"),
+        Some(json!({"customer_id": customer, "subject": "Facture", "description": "Nous avons été facturés deux fois, merci de rembourser.", "priority": "high"})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["status"], "escalated");
+    assert_eq!(created["reason"], "sensitive_category");
+    assert_eq!(created["reply"], Value::Null);
+    let id = created["ticket_id"].as_i64().unwrap();
+    let (status, list) = call(
+        reqwest::Method::GET,
+        format!("{base}/tickets?status=escalated&priority=high&limit=500"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{list}");
+    let tickets = list["tickets"].as_array().unwrap();
+    assert!(tickets.iter().any(|t| t["id"] == id));
+    assert!(tickets
+        .iter()
+        .all(|t| t["status"] == "escalated" && t["priority"] == "high"));
+    assert_eq!(
+        tickets.iter().find(|t| t["id"] == id).unwrap()["escalation_reason"],
+        "sensitive_category"
+    );
+}
+
+#[tokio::test]
+async fn a_retried_submission_returns_the_same_ticket() {
+    let base = app().await;
+    let customer = new_customer(&base).await;
+    let key = format!("retry-{}-{}", std::process::id(), customer);
+    let body = json!({"customer_id": customer, "subject": "bourrage", "description": "La C750 affiche 201 Bourrage papier."});
+    let (status, first) = call(
+        reqwest::Method::POST,
+        format!("{base}/tickets"),
+        Some(body.clone()),
+        Some(&key),
+    )
+    .await;
+    assert_eq!(status, 201, "{first}");
+    let (status, again) = call(
+        reqwest::Method::POST,
+        format!("{base}/tickets"),
+        Some(body),
+        Some(&key),
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["ticket_id"], first["ticket_id"]);
+    assert_eq!(again["created"], false);
+}
+
+#[tokio::test]
+async fn bad_input_is_named() {
+    let base = app().await;
+    let customer = new_customer(&base).await;
+    let post = |body: Value| {
+        call(
+            reqwest::Method::POST,
+            format!("{base}/tickets"),
+            Some(body),
+            None,
+        )
+    };
+    let (status, e) = post(json!({"customer_id": 987_654_321, "subject": "x"})).await;
+    assert_eq!(
+        (status, e["error"].as_str()),
+        (404, Some("not_found")),
+        "{e}"
+    );
+    assert!(e["detail"].as_str().unwrap().contains("customer_id"), "{e}");
+    let (status, e) =
+        post(json!({"customer_id": customer, "subject": "x", "device_id": 987_654_321})).await;
+    assert_eq!(status, 404, "{e}");
+    assert!(e["detail"].as_str().unwrap().contains("device_id"), "{e}");
+    let (status, e) =
+        post(json!({"customer_id": customer, "subject": "x", "priority": "urgent"})).await;
+    assert_eq!(
+        (status, e["field"].as_str()),
+        (422, Some("priority")),
+        "{e}"
+    );
+    assert!(
+        e["detail"]
+            .as_str()
+            .unwrap()
+            .contains("low, medium, high, critical"),
+        "{e}"
+    );
+    let (status, e) =
+        post(json!({"customer_id": customer, "subject": "x", "channel": "fax"})).await;
+    assert_eq!((status, e["field"].as_str()), (422, Some("channel")), "{e}");
+    let (status, e) =
+        post(json!({"customer_id": customer, "subject": " ", "description": ""})).await;
+    assert_eq!(status, 422, "{e}");
+    let (status, e) = post(json!({"customer_id": "abc"})).await;
+    assert_eq!(status, 400, "{e}");
+    let (status, _) =
+        post(json!({"customer_id": customer, "description": "x".repeat(70 * 1024)})).await;
+    assert_eq!(status, 413);
+    let (status, e) = call(
+        reqwest::Method::GET,
+        format!("{base}/tickets?limit=501"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!((status, e["field"].as_str()), (422, Some("limit")), "{e}");
+    let (status, e) = call(
+        reqwest::Method::GET,
+        format!("{base}/tickets?status=done"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!((status, e["field"].as_str()), (422, Some("status")), "{e}");
+    let (status, e) = call(
+        reqwest::Method::GET,
+        format!("{base}/tickets/abc"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!((status, e["field"].as_str()), (400, Some("id")), "{e}");
+    let (status, _) = call(
+        reqwest::Method::GET,
+        format!("{base}/tickets/999999999"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, e) = call(
+        reqwest::Method::PATCH,
+        format!("{base}/tickets/999999999"),
+        Some(json!({"status": "open"})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "{e}");
+    let (status, e) = call(
+        reqwest::Method::POST,
+        format!("{base}/customers"),
+        Some(json!({"name": "  "})),
+        None,
+    )
+    .await;
+    assert_eq!((status, e["field"].as_str()), (422, Some("name")), "{e}");
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_a_503_and_searches_go_on() {
+    let data = tempfile::tempdir().unwrap();
+    let service = common::start_service_with(&common::repo().join("kb"), data.path(), |c| {
+        c.database_url = "mysql://root@127.0.0.1:1/devicekb".into();
+    })
+    .await;
+    let base = common::spawn_app(service).await;
+    let response = reqwest::Client::new()
+        .post(format!("{base}/tickets"))
+        .json(&json!({"customer_id": 1, "subject": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    assert!(response.headers().get("retry-after").is_some());
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "database_unavailable");
+    let (status, _) = call(
+        reqwest::Method::POST,
+        format!("{base}/knowledge/search"),
+        Some(json!({"query": "88 toner"})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+}
