@@ -257,6 +257,104 @@ async fn tickets_history_and_idempotency(store: Arc<dyn Store>) {
     assert!(none.is_empty());
 }
 
+async fn pipeline_records_round_trip(store: Arc<dyn Store>) {
+    use devicekb::store::{ExtractionRecord, RagRecord, ResponseRecord, StepRecord};
+    use serde_json::json;
+    let c = store
+        .create_customer(&customer("Mairie", None))
+        .await
+        .unwrap();
+    let (t, _) = store
+        .create_ticket(&ticket(c.id, "88"), "api")
+        .await
+        .unwrap();
+    store
+        .add_extraction(
+            t.id,
+            &ExtractionRecord {
+                source: "devicekb".into(),
+                model: Some("Lexmark C750".into()),
+                manufacturer: Some("Lexmark".into()),
+                error_codes: json!(["88"]),
+                serial: None,
+                entities: json!([{"kind": "model", "value": "C750", "start": 3, "end": 7}]),
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .add_rag_result(
+            t.id,
+            &RagRecord {
+                query: "la C750 affiche 88".into(),
+                mode: "hybrid".into(),
+                generation: "gen-000001".into(),
+                results: json!([{"kb_id": "a", "relevance": 0.75}]),
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .add_response(
+            t.id,
+            &ResponseRecord {
+                responder: "auto".into(),
+                author: Some("extractive".into()),
+                body: "Bonjour,\n1. Faire ceci.".into(),
+                citations: json!(["a"]),
+                confidence: Some(0.75),
+                send_status: "pending".into(),
+                llm_model: None,
+                prompt_tokens: Some(321),
+                completion_tokens: None,
+                latency_ms: None,
+            },
+        )
+        .await
+        .unwrap();
+    for (step, status) in [("ingestion", "ok"), ("retrieval", "failed")] {
+        store
+            .add_step(
+                t.id,
+                &StepRecord {
+                    step: step.into(),
+                    status: status.into(),
+                    duration_ms: 1.5,
+                    error: None,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let bad = StepRecord {
+        step: "teleportation".into(),
+        status: "ok".into(),
+        duration_ms: 1.0,
+        error: None,
+    };
+    assert!(
+        store.add_step(t.id, &bad).await.is_err(),
+        "the schema refuses an unknown step"
+    );
+    let rows = store.pipeline(t.id).await.unwrap();
+    assert_eq!(rows.extractions[0].record.error_codes, json!(["88"]));
+    assert_eq!(rows.extractions[0].record.entities[0]["value"], "C750");
+    assert_eq!(
+        rows.rag_result.as_ref().unwrap().record.results[0]["relevance"],
+        0.75
+    );
+    assert_eq!(rows.responses[0].record.body, "Bonjour,\n1. Faire ceci.");
+    assert_eq!(rows.responses[0].record.prompt_tokens, Some(321));
+    assert_eq!(
+        rows.steps
+            .iter()
+            .map(|s| s.record.step.as_str())
+            .collect::<Vec<_>>(),
+        vec!["ingestion", "retrieval"]
+    );
+    assert!(store.pipeline(t.id + 1000).await.unwrap().steps.is_empty());
+}
+
 macro_rules! both {
     ($name:ident) => {
         mod $name {
@@ -281,6 +379,7 @@ macro_rules! both {
 
 both!(customers_round_trip);
 both!(tickets_history_and_idempotency);
+both!(pipeline_records_round_trip);
 
 #[test]
 fn enumerations_list_their_values() {

@@ -85,6 +85,42 @@ async fn a_ticket_runs_the_pipeline_and_its_history_is_kept() {
         })
         .collect();
     assert_eq!(history, vec![("new", "api"), ("auto_resolved", "pipeline")]);
+    // Every step's output and timing was stored.
+    assert_eq!(
+        details["extractions"][0]["model"], "Lexmark C750",
+        "{details}"
+    );
+    assert_eq!(details["extractions"][0]["error_codes"], json!(["88"]));
+    assert_eq!(
+        details["rag_result"]["results"][0]["kb_id"],
+        "lexmark-c750-msg-88-toner-bas"
+    );
+    assert_eq!(
+        details["responses"][0]["citations"],
+        json!(["lexmark-c750-msg-88-toner-bas"])
+    );
+    assert_eq!(details["responses"][0]["send_status"], "pending");
+    let steps: Vec<&str> = details["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            "ingestion",
+            "extraction",
+            "retrieval",
+            "decision",
+            "response"
+        ]
+    );
+    assert!(details["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["status"] == "ok" && s["duration_ms"].as_f64().unwrap() >= 0.0));
 
     // An agent closes it; the change is in the history.
     let (status, ticket) = call(

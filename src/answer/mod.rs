@@ -86,4 +86,14 @@ pub struct Answer {
     pub llm: Option<LlmOutcome>,
     pub generation: String,
     pub took_ms: f64,
+    /// Time spent in each step, milliseconds (absent: the step did not run).
+    pub timings: Timings,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Timings {
+    pub extraction_ms: Option<f64>,
+    pub retrieval_ms: Option<f64>,
+    pub decision_ms: Option<f64>,
+    pub response_ms: Option<f64>,
 }

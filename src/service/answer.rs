@@ -102,8 +102,11 @@ impl Service {
         let generation = self.generation();
         let text = request.text;
         let lang = detect_lang(&clean_query(&text));
+        let ms = |since: Instant| since.elapsed().as_secs_f64() * 1000.0;
+        let step = Instant::now();
         let signals = signals::read(&text);
         let extraction = generation.extractor.extract(&text);
+        let extraction_ms = ms(step);
         let mut answer = Answer {
             decision: Decision::Escalate,
             reason: None,
@@ -121,6 +124,10 @@ impl Service {
             llm: None,
             generation: generation.name.clone(),
             took_ms: 0.0,
+            timings: crate::answer::Timings {
+                extraction_ms: Some(extraction_ms),
+                ..Default::default()
+            },
         };
 
         // Small talk and frequent questions: a canned reply, no retrieval, no LLM.
@@ -173,7 +180,10 @@ impl Service {
             limit: RETRIEVED,
             mode: SearchMode::Hybrid,
         };
-        let hits = match self.search_valid(search).await {
+        let step = Instant::now();
+        let searched = self.search_valid(search).await;
+        answer.timings.retrieval_ms = Some(ms(step));
+        let hits = match searched {
             Ok(response) => response.results,
             Err(e) => {
                 tracing::warn!(error = %e, "retrieval failed while answering");
@@ -200,6 +210,7 @@ impl Service {
             .model
             .as_deref()
             .is_some_and(|m| generation.catalogue.resolve(m).is_some());
+        let step = Instant::now();
         let Verdict {
             decision,
             reason,
@@ -216,6 +227,8 @@ impl Service {
         answer.reason = reason;
         answer.confidence = confidence;
         answer.notes = notes;
+        answer.timings.decision_ms = Some(ms(step));
+        let step = Instant::now();
 
         let Some(best) = candidates.first() else {
             answer.took_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -301,6 +314,7 @@ impl Service {
         } else {
             answer.draft = Some(reply);
         }
+        answer.timings.response_ms = Some(ms(step));
         answer.took_ms = started.elapsed().as_secs_f64() * 1000.0;
         Ok(answer)
     }

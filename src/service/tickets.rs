@@ -6,10 +6,11 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::{AnswerRequest, Service};
-use crate::answer::{Citation, Decision};
+use crate::answer::{Answer, Citation, Decision};
 use crate::error::{Error, Result};
 use crate::store::{
-    Channel, Customer, HistoryEntry, NewCustomer, NewTicket, Priority, Status, Ticket, TicketFilter,
+    Channel, Customer, ExtractionRecord, HistoryEntry, NewCustomer, NewTicket, PipelineRows,
+    Priority, RagRecord, ResponseRecord, Status, StepRecord, Store, Ticket, TicketFilter,
 };
 
 pub const MAX_SUBJECT_CHARS: usize = 500;
@@ -61,6 +62,117 @@ pub struct TicketCreated {
 pub struct TicketDetails {
     pub ticket: Ticket,
     pub history: Vec<HistoryEntry>,
+    /// extractions, rag_result, responses, steps.
+    #[serde(flatten)]
+    pub pipeline: PipelineRows,
+}
+
+fn step(name: &str, ms: Option<f64>, error: Option<String>) -> Option<StepRecord> {
+    let status = if error.is_some() { "failed" } else { "ok" };
+    ms.or(error.as_ref().map(|_| 0.0))
+        .map(|duration_ms| StepRecord {
+            step: name.into(),
+            status: status.into(),
+            duration_ms,
+            error,
+        })
+}
+
+/// Stores what the pipeline produced for a ticket. A failed write is logged and does not
+/// undo the others: the ticket and its status are already safe.
+async fn record_pipeline(
+    store: &dyn Store,
+    ticket_id: i64,
+    query: &str,
+    ingestion_ms: f64,
+    answer: &std::result::Result<Answer, Error>,
+) {
+    let mut steps = vec![step("ingestion", Some(ingestion_ms), None)];
+    let mut writes: Vec<Result<i64>> = Vec::new();
+    match answer {
+        Ok(a) => {
+            let x = &a.extraction;
+            writes.push(
+                store
+                    .add_extraction(
+                        ticket_id,
+                        &ExtractionRecord {
+                            source: "devicekb".into(),
+                            model: x.model.clone(),
+                            manufacturer: x.manufacturer.clone(),
+                            error_codes: serde_json::json!(x.error_codes),
+                            serial: x.serial.clone(),
+                            entities: serde_json::to_value(&x.entities).unwrap_or_default(),
+                        },
+                    )
+                    .await,
+            );
+            steps.push(step("extraction", a.timings.extraction_ms, None));
+            let retrieval_failed = a.reason == Some(crate::answer::Reason::StepFailed);
+            if a.timings.retrieval_ms.is_some() {
+                if !retrieval_failed {
+                    writes.push(
+                        store
+                            .add_rag_result(
+                                ticket_id,
+                                &RagRecord {
+                                    query: query.to_string(),
+                                    mode: "hybrid".into(),
+                                    generation: a.generation.clone(),
+                                    results: serde_json::to_value(&a.retrieved).unwrap_or_default(),
+                                },
+                            )
+                            .await,
+                    );
+                }
+                let error = retrieval_failed.then(|| a.notes.join("; "));
+                steps.push(step("retrieval", a.timings.retrieval_ms, error));
+            }
+            steps.push(step("decision", a.timings.decision_ms.or(Some(0.0)), None));
+            if let Some(body) = a.reply.as_ref().or(a.draft.as_ref()) {
+                let llm = a.llm.as_ref().filter(|l| l.used);
+                writes.push(
+                    store
+                        .add_response(
+                            ticket_id,
+                            &ResponseRecord {
+                                responder: "auto".into(),
+                                author: a.responder.map(|r| format!("{r:?}").to_lowercase()),
+                                body: body.clone(),
+                                citations: serde_json::json!(a
+                                    .citations
+                                    .iter()
+                                    .map(|c| &c.kb_id)
+                                    .collect::<Vec<_>>()),
+                                confidence: Some(f64::from(a.confidence)),
+                                send_status: if a.reply.is_some() {
+                                    "pending"
+                                } else {
+                                    "draft"
+                                }
+                                .into(),
+                                llm_model: llm.map(|l| l.usage.model.clone()),
+                                prompt_tokens: llm.map(|l| i64::from(l.usage.prompt_tokens)),
+                                completion_tokens: llm
+                                    .map(|l| i64::from(l.usage.completion_tokens)),
+                                latency_ms: llm.map(|l| l.usage.latency_ms as i64),
+                            },
+                        )
+                        .await,
+                );
+                steps.push(step("response", a.timings.response_ms, None));
+            }
+        }
+        Err(e) => steps.push(step("extraction", None, Some(e.to_string()))),
+    }
+    for s in steps.into_iter().flatten() {
+        writes.push(store.add_step(ticket_id, &s).await);
+    }
+    for w in writes {
+        if let Err(e) = w {
+            tracing::error!(ticket = ticket_id, error = %e, "a pipeline record was not stored");
+        }
+    }
 }
 
 fn optional_text(value: Option<String>) -> Option<String> {
@@ -151,6 +263,7 @@ impl Service {
             ));
         }
         let store = self.store()?;
+        let ingestion = std::time::Instant::now();
         let (ticket, created) = store
             .create_ticket(
                 &NewTicket {
@@ -177,13 +290,19 @@ impl Service {
                 citations: Vec::new(),
             });
         }
+        let ingestion_ms = ingestion.elapsed().as_secs_f64() * 1000.0;
         let text = [subject.as_str(), description.as_str()]
             .iter()
             .filter(|s| !s.is_empty())
             .copied()
             .collect::<Vec<_>>()
             .join("\n");
-        let answer = self.answer(AnswerRequest { text, model: None }).await;
+        let answer = self
+            .answer(AnswerRequest {
+                text: text.clone(),
+                model: None,
+            })
+            .await;
         let (status, reason, note) = match &answer {
             Ok(a) if a.decision == Decision::Auto => {
                 (Status::AutoResolved, None, a.notes.join("; "))
@@ -206,6 +325,7 @@ impl Service {
                 )
             }
         };
+        record_pipeline(store.as_ref(), ticket.id, &text, ingestion_ms, &answer).await;
         let ticket = store
             .set_status(
                 ticket.id,
@@ -235,7 +355,12 @@ impl Service {
             id: id.to_string(),
         })?;
         let history = store.history(id).await?;
-        Ok(TicketDetails { ticket, history })
+        let pipeline = store.pipeline(id).await?;
+        Ok(TicketDetails {
+            ticket,
+            history,
+            pipeline,
+        })
     }
 
     pub async fn tickets(

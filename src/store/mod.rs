@@ -44,6 +44,14 @@ pub trait Store: Send + Sync {
         note: Option<&str>,
     ) -> Result<Ticket>;
     async fn history(&self, ticket_id: i64) -> Result<Vec<HistoryEntry>>;
+
+    // What the pipeline produced: each write is its own statement, hence its own
+    // transaction, so one failing step never takes the others with it.
+    async fn add_step(&self, ticket_id: i64, step: &StepRecord) -> Result<i64>;
+    async fn add_extraction(&self, ticket_id: i64, record: &ExtractionRecord) -> Result<i64>;
+    async fn add_rag_result(&self, ticket_id: i64, record: &RagRecord) -> Result<i64>;
+    async fn add_response(&self, ticket_id: i64, record: &ResponseRecord) -> Result<i64>;
+    async fn pipeline(&self, ticket_id: i64) -> Result<PipelineRows>;
 }
 
 /// Opens the database `url` points at (`sqlite://FILE` or `mysql://USER:PASS@HOST/DB`)

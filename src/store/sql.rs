@@ -31,7 +31,7 @@ pub const MAX_TICKETS: u32 = 500;
 macro_rules! sql_store {
     (
         $store:ident, $db:ty, $pool:ty, backend = $backend:literal,
-        ts = $ts:literal, now = $now:literal, begin = $begin:literal,
+        ts = $ts:literal, now = $now:literal, begin = $begin:literal, json = $json:literal,
         last_id = |$res:ident| $last_id:expr
     ) => {
         pub struct $store {
@@ -296,6 +296,159 @@ macro_rules! sql_store {
                 Ok(ticket)
             }
 
+            async fn add_step(&self, ticket_id: i64, r: &StepRecord) -> Result<i64> {
+                let $res = sqlx::query("INSERT INTO processing_steps (ticket_id, step, status, duration_ms, error) VALUES (?, ?, ?, ?, ?)")
+                    .bind(ticket_id)
+                    .bind(&r.step)
+                    .bind(&r.status)
+                    .bind(r.duration_ms.max(0.0))
+                    .bind(&r.error)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| db_error("recording a step", e))?;
+                Ok($last_id)
+            }
+
+            async fn add_extraction(&self, ticket_id: i64, r: &ExtractionRecord) -> Result<i64> {
+                let $res = sqlx::query(
+                    "INSERT INTO extractions (ticket_id, source, model, manufacturer, error_codes, serial, entities) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(ticket_id)
+                .bind(&r.source)
+                .bind(&r.model)
+                .bind(&r.manufacturer)
+                .bind(r.error_codes.to_string())
+                .bind(&r.serial)
+                .bind(r.entities.to_string())
+                .execute(&self.pool)
+                .await
+                .map_err(|e| db_error("recording an extraction", e))?;
+                Ok($last_id)
+            }
+
+            async fn add_rag_result(&self, ticket_id: i64, r: &RagRecord) -> Result<i64> {
+                let $res = sqlx::query("INSERT INTO rag_results (ticket_id, query, mode, generation, results) VALUES (?, ?, ?, ?, ?)")
+                    .bind(ticket_id)
+                    .bind(&r.query)
+                    .bind(&r.mode)
+                    .bind(&r.generation)
+                    .bind(r.results.to_string())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| db_error("recording retrieval results", e))?;
+                Ok($last_id)
+            }
+
+            async fn add_response(&self, ticket_id: i64, r: &ResponseRecord) -> Result<i64> {
+                let $res = sqlx::query(
+                    "INSERT INTO responses (ticket_id, responder, author, body, citations, confidence, send_status, llm_model, \
+                     prompt_tokens, completion_tokens, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(ticket_id)
+                .bind(&r.responder)
+                .bind(&r.author)
+                .bind(&r.body)
+                .bind(r.citations.to_string())
+                .bind(r.confidence)
+                .bind(&r.send_status)
+                .bind(&r.llm_model)
+                .bind(r.prompt_tokens)
+                .bind(r.completion_tokens)
+                .bind(r.latency_ms)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| db_error("recording a response", e))?;
+                Ok($last_id)
+            }
+
+            async fn pipeline(&self, ticket_id: i64) -> Result<PipelineRows> {
+                let json = |c: &str| format!($json, c = c);
+                let get = |e: sqlx::Error| db_error("reading the pipeline records", e);
+                let parse = |text: String| serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+                let mut rows = PipelineRows::default();
+
+                let sql = format!(
+                    "SELECT id, source, model, manufacturer, {} AS error_codes, serial, {} AS entities, {} AS created_at \
+                     FROM extractions WHERE ticket_id = ? ORDER BY id",
+                    json("error_codes"), json("entities"), Self::ts("created_at")
+                );
+                for row in sqlx::query(&sql).bind(ticket_id).fetch_all(&self.pool).await.map_err(get)? {
+                    rows.extractions.push(Stored {
+                        id: row.try_get("id").map_err(get)?,
+                        record: ExtractionRecord {
+                            source: row.try_get("source").map_err(get)?,
+                            model: row.try_get("model").map_err(get)?,
+                            manufacturer: row.try_get("manufacturer").map_err(get)?,
+                            error_codes: parse(row.try_get("error_codes").map_err(get)?),
+                            serial: row.try_get("serial").map_err(get)?,
+                            entities: parse(row.try_get("entities").map_err(get)?),
+                        },
+                        created_at: row.try_get("created_at").map_err(get)?,
+                    });
+                }
+
+                let sql = format!(
+                    "SELECT id, query, mode, generation, {} AS results, {} AS created_at FROM rag_results \
+                     WHERE ticket_id = ? ORDER BY id DESC LIMIT 1",
+                    json("results"), Self::ts("created_at")
+                );
+                if let Some(row) = sqlx::query(&sql).bind(ticket_id).fetch_optional(&self.pool).await.map_err(get)? {
+                    rows.rag_result = Some(Stored {
+                        id: row.try_get("id").map_err(get)?,
+                        record: RagRecord {
+                            query: row.try_get("query").map_err(get)?,
+                            mode: row.try_get("mode").map_err(get)?,
+                            generation: row.try_get("generation").map_err(get)?,
+                            results: parse(row.try_get("results").map_err(get)?),
+                        },
+                        created_at: row.try_get("created_at").map_err(get)?,
+                    });
+                }
+
+                let sql = format!(
+                    "SELECT id, responder, author, body, {} AS citations, confidence, send_status, llm_model, \
+                     CAST(prompt_tokens AS SIGNED) AS prompt_tokens, CAST(completion_tokens AS SIGNED) AS completion_tokens, \
+                     CAST(latency_ms AS SIGNED) AS latency_ms, {} AS created_at FROM responses WHERE ticket_id = ? ORDER BY id",
+                    json("citations"), Self::ts("created_at")
+                );
+                for row in sqlx::query(&sql).bind(ticket_id).fetch_all(&self.pool).await.map_err(get)? {
+                    rows.responses.push(Stored {
+                        id: row.try_get("id").map_err(get)?,
+                        record: ResponseRecord {
+                            responder: row.try_get("responder").map_err(get)?,
+                            author: row.try_get("author").map_err(get)?,
+                            body: row.try_get("body").map_err(get)?,
+                            citations: parse(row.try_get("citations").map_err(get)?),
+                            confidence: row.try_get("confidence").map_err(get)?,
+                            send_status: row.try_get("send_status").map_err(get)?,
+                            llm_model: row.try_get("llm_model").map_err(get)?,
+                            prompt_tokens: row.try_get("prompt_tokens").map_err(get)?,
+                            completion_tokens: row.try_get("completion_tokens").map_err(get)?,
+                            latency_ms: row.try_get("latency_ms").map_err(get)?,
+                        },
+                        created_at: row.try_get("created_at").map_err(get)?,
+                    });
+                }
+
+                let sql = format!(
+                    "SELECT id, step, status, duration_ms, error, {} AS created_at FROM processing_steps WHERE ticket_id = ? ORDER BY id",
+                    Self::ts("created_at")
+                );
+                for row in sqlx::query(&sql).bind(ticket_id).fetch_all(&self.pool).await.map_err(get)? {
+                    rows.steps.push(Stored {
+                        id: row.try_get("id").map_err(get)?,
+                        record: StepRecord {
+                            step: row.try_get("step").map_err(get)?,
+                            status: row.try_get("status").map_err(get)?,
+                            duration_ms: row.try_get("duration_ms").map_err(get)?,
+                            error: row.try_get("error").map_err(get)?,
+                        },
+                        created_at: row.try_get("created_at").map_err(get)?,
+                    });
+                }
+                Ok(rows)
+            }
+
             async fn history(&self, ticket_id: i64) -> Result<Vec<HistoryEntry>> {
                 let sql = format!(
                     "SELECT id, ticket_id, from_status, to_status, actor, note, {} AS created_at \
@@ -338,6 +491,7 @@ sql_store!(
     // Take the write lock at once: a read-then-write transaction cannot wait for another
     // writer and fails with SQLITE_BUSY instead.
     begin = "BEGIN IMMEDIATE",
+    json = "{c}",
     last_id = |res| res.last_insert_rowid()
 );
 
@@ -348,6 +502,8 @@ sql_store!(
     ts = "CONCAT(DATE_FORMAT({c}, '%Y-%m-%dT%H:%i:%s.'), LPAD(FLOOR(MICROSECOND({c}) / 1000), 3, '0'), 'Z')",
     now = "UTC_TIMESTAMP(3)",
     begin = "START TRANSACTION",
+    // MySQL 8 has a real JSON type the driver will not read as text.
+    json = "CAST({c} AS CHAR)",
     last_id = |res| res.last_insert_id() as i64
 );
 

@@ -115,3 +115,66 @@ pub struct HistoryEntry {
     pub note: Option<String>,
     pub created_at: String,
 }
+
+/// One pipeline step, as `processing_steps` records it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepRecord {
+    pub step: String,
+    /// ok, failed or skipped.
+    pub status: String,
+    pub duration_ms: f64,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExtractionRecord {
+    /// "devicekb", or the external extractor's name.
+    pub source: String,
+    pub model: Option<String>,
+    pub manufacturer: Option<String>,
+    pub error_codes: serde_json::Value,
+    pub serial: Option<String>,
+    pub entities: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RagRecord {
+    pub query: String,
+    pub mode: String,
+    pub generation: String,
+    /// Ranked [{kb_id, relevance, bm25_rank, vector_rank}].
+    pub results: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResponseRecord {
+    /// auto or agent.
+    pub responder: String,
+    pub author: Option<String>,
+    pub body: String,
+    pub citations: serde_json::Value,
+    pub confidence: Option<f64>,
+    /// draft, pending, sent or failed.
+    pub send_status: String,
+    pub llm_model: Option<String>,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+    pub latency_ms: Option<i64>,
+}
+
+/// What the pipeline stored for a ticket, each row with its id and time.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PipelineRows {
+    pub extractions: Vec<Stored<ExtractionRecord>>,
+    pub rag_result: Option<Stored<RagRecord>>,
+    pub responses: Vec<Stored<ResponseRecord>>,
+    pub steps: Vec<Stored<StepRecord>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stored<T> {
+    pub id: i64,
+    #[serde(flatten)]
+    pub record: T,
+    pub created_at: String,
+}
