@@ -146,8 +146,8 @@ fn disagreement(extraction: &Extraction, entry: &KbEntry) -> Option<(bool, Strin
     None
 }
 
-/// The decision for one message. `model_known`: the KB's catalogue knows the extracted
-/// model; an entry for another model then means the KB has nothing on this printer.
+/// The decision for one message. `model_known`: the KB has entries for the extracted
+/// model; when it has none, an entry for another model means it has nothing on this printer.
 pub fn decide(
     config: &DecisionConfig,
     signals: &Signals,

@@ -198,6 +198,44 @@ pub fn is_trap_prefix(word: &str) -> bool {
     TRAP_PREFIXES.contains(&word)
 }
 
+/// Words after which a bare model-like code is a place or a reference ("salle C315").
+pub fn is_place_prefix(word: &str) -> bool {
+    matches!(
+        word,
+        "salle"
+            | "room"
+            | "bureau"
+            | "office"
+            | "bâtiment"
+            | "batiment"
+            | "building"
+            | "bat"
+            | "bât"
+            | "étage"
+            | "floor"
+            | "porte"
+            | "door"
+            | "local"
+            | "en"
+            | "in"
+            | "ticket"
+            | "commande"
+            | "order"
+            | "ref"
+            | "réf"
+            | "référence"
+            | "reference"
+            | "aile"
+            | "wing"
+            | "zone"
+            | "couloir"
+            | "corridor"
+            | "box"
+            | "quai"
+            | "dock"
+    )
+}
+
 pub fn is_weak_prefix(word: &str) -> bool {
     WEAK_PREFIXES.contains(&word)
 }

@@ -133,7 +133,19 @@ impl Extractor {
         let mut models = Vec::new();
         if digits {
             models = model::find_by_family(&masked, &self.rules, &self.catalogue);
-            models.extend(self.matcher.find(&masked));
+            // A bare code after a place or a reference word is a room, not a printer:
+            // "salle C315", "bureau B230", "réunion en C235".
+            models.extend(self.matcher.find(&masked).into_iter().filter(|m| {
+                // Bare: no maker or family word in the match ("C315", "C 750").
+                let bare = !masked[m.start..m.end]
+                    .split(|c: char| !c.is_alphanumeric())
+                    .any(|w| w.chars().count() >= 2 && w.chars().all(char::is_alphabetic));
+                let before = context::words_before(&masked, m.start, 1);
+                !(bare
+                    && before
+                        .first()
+                        .is_some_and(|w| context::is_place_prefix(&w.lower)))
+            }));
         }
         let mut models = model::resolve_overlaps(models);
         let references = model::find_references(&masked, &self.rules, &models);

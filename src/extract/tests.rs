@@ -88,6 +88,8 @@ fn traps_find_nothing() {
         "Merci de réinitialiser le code PIN 4821 de l'imprimante.",
         "Client 200021, code postal 69007, appelez le 06 12 34 56 78.",
         "numéro de suivi 6A12345678901",
+        "La salle C750 est fermée le lundi.",
+        "Réunion en C750 à 14h, bureau C 750.",
     ] {
         let x = e.extract(text);
         assert_eq!(

@@ -205,11 +205,13 @@ impl Service {
             })
             .collect();
         answer.retrieved = candidates.iter().map(retrieved).collect();
-        let model_known = answer
-            .extraction
-            .model
-            .as_deref()
-            .is_some_and(|m| generation.catalogue.resolve(m).is_some());
+        // Known means the KB has entries for it, not merely that the catalogue names it.
+        let model_known = answer.extraction.model.as_deref().is_some_and(|m| {
+            generation
+                .entries
+                .iter()
+                .any(|e| e.models.iter().any(|em| em == m))
+        });
         let step = Instant::now();
         let Verdict {
             decision,
