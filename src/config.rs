@@ -42,6 +42,9 @@ pub struct Config {
     pub decision: DecisionConfig,
     /// The LLM for replies (`LLM_BASE_URL`, ...); extractive replies without it.
     pub llm: Option<LlmConfig>,
+    /// Churn risk (0-100) from which a ticket is flagged for retention
+    /// (`DEVICEKB_RETENTION_THRESHOLD`).
+    pub retention_threshold: u8,
 }
 
 fn llm_from_env() -> Result<Option<LlmConfig>> {
@@ -172,6 +175,7 @@ impl Config {
             database_url: var("DATABASE_URL").unwrap_or_default(),
             decision,
             llm: llm_from_env()?,
+            retention_threshold: parsed("DEVICEKB_RETENTION_THRESHOLD", 50)?,
         })
     }
 }

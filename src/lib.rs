@@ -6,6 +6,7 @@
 
 pub mod answer;
 pub mod api;
+pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod embed;

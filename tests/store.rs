@@ -273,6 +273,7 @@ async fn pipeline_records_round_trip(store: Arc<dyn Store>) {
             t.id,
             &ExtractionRecord {
                 source: "devicekb".into(),
+                message_id: None,
                 model: Some("Lexmark C750".into()),
                 manufacturer: Some("Lexmark".into()),
                 error_codes: json!(["88"]),
@@ -355,6 +356,235 @@ async fn pipeline_records_round_trip(store: Arc<dyn Store>) {
     assert!(store.pipeline(t.id + 1000).await.unwrap().steps.is_empty());
 }
 
+async fn conversation_round_trip(store: Arc<dyn Store>) {
+    use devicekb::store::{
+        CatalogueModel, Channel, DailyMetrics, Direction, KbEntryRow, NewDevice, NewMessage,
+        PredictionRecord, ResponseRecord, StepRecord,
+    };
+    use serde_json::json;
+    let c = store
+        .create_customer(&customer("Garage Petit", None))
+        .await
+        .unwrap();
+
+    // The catalogue rows devices point to, idempotent on a second sync.
+    let models = vec![CatalogueModel {
+        canonical: "Lexmark C750".into(),
+        manufacturer: "Lexmark".into(),
+        name: "C750".into(),
+        series: Some("C".into()),
+        kind: Some("color laser".into()),
+    }];
+    store.sync_catalogue(&models).await.unwrap();
+    store.sync_catalogue(&models).await.unwrap();
+    let device = store
+        .create_device(&NewDevice {
+            customer_id: c.id,
+            model: Some("Lexmark C750".into()),
+            serial: Some("7921ABC".into()),
+            location: Some("accueil".into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        device.manufacturer.as_deref(),
+        Some("Lexmark"),
+        "linked to the catalogue"
+    );
+    let unknown_model = store
+        .create_device(&NewDevice {
+            customer_id: c.id,
+            model: Some("Olivetti Lettera 32".into()),
+            serial: None,
+            location: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(unknown_model.model.as_deref(), Some("Olivetti Lettera 32"));
+    assert_eq!(unknown_model.manufacturer, None);
+    let same_serial = store
+        .create_device(&NewDevice {
+            customer_id: c.id,
+            model: None,
+            serial: Some("7921ABC".into()),
+            location: None,
+        })
+        .await;
+    assert!(
+        matches!(same_serial, Err(Error::Conflict(_))),
+        "{same_serial:?}"
+    );
+    let nobody = store
+        .create_device(&NewDevice {
+            customer_id: c.id + 999,
+            model: None,
+            serial: Some("X".into()),
+            location: None,
+        })
+        .await;
+    assert!(matches!(nobody, Err(Error::NotFound { .. })), "{nobody:?}");
+    assert_eq!(store.devices(c.id).await.unwrap().len(), 2);
+
+    let (t, _) = store
+        .create_ticket(&ticket(c.id, "Bourrage"), "api")
+        .await
+        .unwrap();
+    let inbound = |key: Option<&str>| NewMessage {
+        ticket_id: t.id,
+        customer_id: Some(c.id),
+        direction: Direction::Inbound,
+        channel: Channel::Sms,
+        subject: None,
+        body: "ça bourre encore".into(),
+        transcription: None,
+        processed: false,
+        idempotency_key: key.map(str::to_string),
+    };
+    let (first, created) = store.add_message(&inbound(Some("sms-1"))).await.unwrap();
+    assert!(created);
+    let (again, created) = store.add_message(&inbound(Some("sms-1"))).await.unwrap();
+    assert!(!created, "the same key stores nothing new");
+    assert_eq!(again.id, first.id);
+    store.add_message(&inbound(None)).await.unwrap();
+    assert_eq!(store.messages(t.id).await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .message_by_key("sms-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .channel,
+        Channel::Sms
+    );
+    let waiting = store.unprocessed_messages(10).await.unwrap();
+    assert_eq!(waiting.len(), 2);
+    assert_eq!(store.mark_processed(t.id).await.unwrap(), 2);
+    assert!(store.unprocessed_messages(10).await.unwrap().is_empty());
+    assert_eq!(store.open_tickets(c.id, 10).await.unwrap()[0].id, t.id);
+
+    // Predictions and what classification sets on the ticket.
+    store
+        .add_prediction(
+            t.id,
+            &PredictionRecord {
+                task: "churn_risk".into(),
+                label: "high".into(),
+                confidence: 0.8,
+                score: Some(85.0),
+                model: "m".into(),
+                version: "1".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let bad = PredictionRecord {
+        task: "horoscope".into(),
+        label: "x".into(),
+        confidence: 0.5,
+        score: None,
+        model: "m".into(),
+        version: "1".into(),
+    };
+    assert!(store.add_prediction(t.id, &bad).await.is_err());
+    assert_eq!(
+        store.predictions(t.id).await.unwrap()[0].record.score,
+        Some(85.0)
+    );
+    store
+        .classify_ticket(
+            t.id,
+            Some("technique"),
+            Some(Priority::High),
+            true,
+            Some(device.id),
+        )
+        .await
+        .unwrap();
+    let classified = store.ticket(t.id).await.unwrap().unwrap();
+    assert_eq!(classified.category.as_deref(), Some("technique"));
+    assert_eq!(classified.priority, Priority::High);
+    assert!(classified.retention_flag);
+    assert_eq!(classified.device_id, Some(device.id));
+
+    // Feedback goes to the latest automatic reply; none yet.
+    assert_eq!(store.set_feedback(t.id, true, None).await.unwrap(), None);
+    let response = ResponseRecord {
+        responder: "auto".into(),
+        author: Some("extractive".into()),
+        body: "1. Ouvrir la porte.".into(),
+        citations: json!(["a"]),
+        confidence: Some(0.9),
+        send_status: "pending".into(),
+        llm_model: None,
+        prompt_tokens: None,
+        completion_tokens: None,
+        latency_ms: None,
+    };
+    let response_id = store.add_response(t.id, &response).await.unwrap();
+    assert_eq!(
+        store
+            .set_feedback(t.id, false, Some("toujours bloqué"))
+            .await
+            .unwrap(),
+        Some(response_id)
+    );
+
+    // Figures.
+    store
+        .add_step(
+            t.id,
+            &StepRecord {
+                step: "retrieval".into(),
+                status: "ok".into(),
+                duration_ms: 12.5,
+                error: None,
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .set_status(t.id, Status::AutoResolved, None, "pipeline", None)
+        .await
+        .unwrap();
+    let stats = store.ticket_stats().await.unwrap();
+    assert_eq!(stats.total, 1);
+    assert_eq!(stats.by_status[0].value.as_deref(), Some("auto_resolved"));
+    assert_eq!(stats.by_category[0].value.as_deref(), Some("technique"));
+    assert_eq!(stats.by_model[0].value.as_deref(), Some("Lexmark C750"));
+    assert_eq!(stats.retention_flagged, 1);
+    let outcomes = store.ticket_outcomes("2000-01-01").await.unwrap();
+    assert_eq!(outcomes.len(), 1);
+    assert!(outcomes[0].auto_resolved && !outcomes[0].escalated);
+    assert!((outcomes[0].processing_ms - 12.5).abs() < 1e-9);
+    assert_eq!(outcomes[0].day.len(), 10);
+    assert!(store
+        .ticket_outcomes("2999-01-01")
+        .await
+        .unwrap()
+        .is_empty());
+    let day = DailyMetrics {
+        day: outcomes[0].day.clone(),
+        tickets: 1,
+        auto_resolved: 1,
+        escalated: 0,
+        mean_ms: Some(12.5),
+        p95_ms: Some(12.5),
+    };
+    store.put_daily_metrics(&[day.clone()]).await.unwrap();
+    store.put_daily_metrics(&[day.clone()]).await.unwrap();
+    assert_eq!(store.daily_metrics("2000-01-01").await.unwrap(), vec![day]);
+
+    let entries = vec![KbEntryRow {
+        id: "lexmark-c750-88".into(),
+        title: "88 Toner bas".into(),
+        content_hash: "abc".into(),
+    }];
+    store.sync_kb_entries(&entries, "gen-000001").await.unwrap();
+    store.sync_kb_entries(&entries, "gen-000002").await.unwrap();
+    assert_eq!(store.kb_entry_count("gen-000002").await.unwrap(), 1);
+    assert_eq!(store.kb_entry_count("gen-000001").await.unwrap(), 0);
+}
+
 macro_rules! both {
     ($name:ident) => {
         mod $name {
@@ -380,6 +610,7 @@ macro_rules! both {
 both!(customers_round_trip);
 both!(tickets_history_and_idempotency);
 both!(pipeline_records_round_trip);
+both!(conversation_round_trip);
 
 #[test]
 fn enumerations_list_their_values() {

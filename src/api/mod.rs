@@ -1,5 +1,6 @@
 //! The HTTP API (axum). The only module that knows about HTTP.
 
+mod conversation;
 mod error;
 mod json;
 mod routes;
@@ -48,6 +49,24 @@ pub fn router(service: Arc<Service>) -> Router {
             "/tickets/{id}",
             get(tickets::get_ticket).patch(tickets::patch_ticket),
         )
+        .route("/tickets/{id}/reply", post(conversation::reply))
+        .route("/tickets/{id}/feedback", post(conversation::feedback))
+        .route(
+            "/customers/{id}/devices",
+            get(conversation::customer_devices),
+        )
+        .route("/devices", post(conversation::create_device))
+        .route(
+            "/messages",
+            post(conversation::create_message).layer(DefaultBodyLimit::max(4 * MAX_BODY_BYTES)),
+        )
+        .route(
+            "/messages/unprocessed",
+            get(conversation::unprocessed_messages),
+        )
+        .route("/extractions", post(conversation::create_extraction))
+        .route("/stats/tickets", get(conversation::ticket_stats))
+        .route("/stats/pipeline", get(conversation::pipeline_stats))
         .fallback(routes::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(service)

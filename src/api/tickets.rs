@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::service::tickets::{CreateCustomer, CreateTicket};
 
 /// A path id: a positive integer, or a 400 naming it.
-fn id(raw: &str, field: &str) -> Result<i64, Error> {
+pub(super) fn id(raw: &str, field: &str) -> Result<i64, Error> {
     raw.parse::<i64>()
         .ok()
         .filter(|n| *n > 0)
@@ -23,12 +23,35 @@ fn id(raw: &str, field: &str) -> Result<i64, Error> {
 }
 
 /// `?limit=` parsed by hand, so a bad value is a 400 in the project's format.
-fn limit(raw: Option<&String>) -> Result<Option<u32>, Error> {
+pub(super) fn limit(raw: Option<&String>) -> Result<Option<u32>, Error> {
     raw.map(|v| {
         v.parse::<u32>()
             .map_err(|_| Error::invalid("limit", format!("`{v}` is not a number")))
     })
     .transpose()
+}
+
+/// A query parameter the endpoint does not know is a 400 naming it, not silently ignored.
+pub(super) fn only_params(query: &HashMap<String, String>, known: &[&str]) -> Result<(), Error> {
+    match query.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(unknown) => Err(Error::invalid(
+            unknown.as_str(),
+            format!("is not a parameter here ({})", known.join(", ")),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The `Idempotency-Key` header, when given.
+pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Error> {
+    headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .map(str::to_string)
+                .map_err(|_| Error::invalid("Idempotency-Key", "must be visible ASCII"))
+        })
+        .transpose()
 }
 
 pub async fn create_customer(
@@ -55,15 +78,9 @@ pub async fn create_ticket(
     headers: HeaderMap,
     JsonBody(request): JsonBody<CreateTicket>,
 ) -> Result<Response, ApiError> {
-    let key = match headers.get("idempotency-key") {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .map_err(|_| Error::invalid("Idempotency-Key", "must be visible ASCII"))?
-                .to_string(),
-        ),
-    };
-    let created = service.create_ticket(request, key).await?;
+    let created = service
+        .create_ticket(request, idempotency_key(&headers)?)
+        .await?;
     let status = if created.created {
         StatusCode::CREATED
     } else {

@@ -3,6 +3,7 @@
 mod answer;
 mod eval;
 mod eval_answer;
+mod eval_classify;
 mod extract;
 mod import;
 mod reindex;
@@ -53,6 +54,8 @@ pub enum Command {
     EvalAnswer(eval_answer::Args),
     /// Measure extraction precision and recall on a labelled message set.
     EvalExtract(extract::EvalArgs),
+    /// Measure the ticket classifier (category, priority, churn) by cross-validation.
+    EvalClassify(eval_classify::Args),
 }
 
 /// Where the KB and the index live; flags override DEVICEKB_KB_DIR / DEVICEKB_DATA_DIR.
@@ -109,5 +112,6 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Answer(args) => answer::run(args).await,
         Command::EvalAnswer(args) => eval_answer::run(args).await,
         Command::EvalExtract(args) => extract::run_eval(args),
+        Command::EvalClassify(args) => eval_classify::run(args).await,
     }
 }

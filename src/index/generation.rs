@@ -58,6 +58,9 @@ pub struct StoredEntries {
     /// The KB's reply templates at build time; `None` = the shipped templates.
     #[serde(default)]
     pub templates: Option<String>,
+    /// The classifier's labelled tickets at build time.
+    #[serde(default)]
+    pub training: Vec<crate::classify::LabelledTicket>,
 }
 
 pub fn generation_name(id: u64) -> String {
@@ -96,6 +99,8 @@ pub struct Generation {
     /// Built from this generation's catalogue, rules and entries' error codes.
     pub extractor: Extractor,
     pub templates: Templates,
+    /// The labelled tickets the ticket classifier learns from (empty: no classifier).
+    pub training: Vec<crate::classify::LabelledTicket>,
     by_id: HashMap<String, u32>,
 }
 
@@ -164,6 +169,7 @@ impl Generation {
             vectors,
             extractor,
             templates,
+            training: stored.training,
             by_id,
         }))
     }

@@ -240,6 +240,7 @@ pub fn reindex(
             models: kb.catalogue.models().to_vec(),
             rules: kb.rules.clone(),
             templates: kb.templates.clone(),
+            training: kb.training.clone(),
         },
     )?;
     let entry_models = super::generation::entry_model_keys(&kb.entries);

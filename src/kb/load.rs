@@ -24,6 +24,8 @@ pub struct LoadedKb {
     pub rules: Option<String>,
     /// The text of `templates/replies.toml`, when the KB has one.
     pub templates: Option<String>,
+    /// The classifier's labelled tickets (`training/tickets.jsonl`), when the KB has them.
+    pub training: Vec<crate::classify::LabelledTicket>,
 }
 
 static KEY: LazyLock<Regex> =
@@ -133,6 +135,20 @@ pub fn load_kb(kb_dir: &Path) -> Result<LoadedKb> {
             ))
         }
     };
+    let training_path = kb_dir.join(crate::classify::TRAINING_FILE);
+    let training = match std::fs::read_to_string(&training_path) {
+        Ok(text) => {
+            match crate::classify::parse_training(&text, &training_path.display().to_string()) {
+                Ok(tickets) => tickets,
+                Err(mut e) => {
+                    errors.append(&mut e);
+                    Vec::new()
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(Error::io(format!("reading {}", training_path.display()), e)),
+    };
     let entries_dir = kb_dir.join(ENTRIES_DIR);
     let files = if entries_dir.is_dir() {
         entry_files(&entries_dir)?
@@ -193,5 +209,6 @@ pub fn load_kb(kb_dir: &Path) -> Result<LoadedKb> {
         catalogue,
         rules,
         templates,
+        training,
     })
 }

@@ -3,9 +3,13 @@
 //! cache and the bound on CPU work. It knows nothing of HTTP.
 
 mod answer;
+mod classify;
+pub mod conversation;
 mod extract;
 mod health;
+mod pipeline;
 pub mod search;
+pub mod stats;
 pub mod tickets;
 
 pub use answer::{AnswerRequest, SmartCounters, MAX_ANSWER_BYTES};
@@ -50,6 +54,8 @@ pub struct Service {
     pub smart: SmartCounters,
     /// The ticket database; `None` while it cannot be reached (searches go on).
     store: parking_lot::RwLock<Option<Arc<dyn Store>>>,
+    /// The ticket classifier, trained for the generation it names when first needed.
+    classifier: tokio::sync::Mutex<classify::TrainedClassifier>,
 }
 
 /// Runs CPU-bound `work` on the blocking pool.
@@ -114,6 +120,7 @@ impl Service {
         let reconnect = store.is_none();
         let service = Arc::new(Service {
             store: parking_lot::RwLock::new(store),
+            classifier: tokio::sync::Mutex::new(None),
             llm,
             smart: SmartCounters::default(),
             cpu: Arc::new(Semaphore::new(config.search_concurrency.max(1))),
@@ -128,6 +135,8 @@ impl Service {
         });
         if reconnect {
             service.spawn_store_reconnect();
+        } else {
+            service.spawn_reference_sync();
         }
         Ok(service)
     }
@@ -153,6 +162,7 @@ impl Service {
                     Ok(store) => {
                         tracing::info!(backend = store.backend(), "the database is back");
                         *service.store.write() = Some(store);
+                        service.spawn_reference_sync();
                         return;
                     }
                     Err(e) => tracing::warn!(error = %e, "the database is still unreachable"),
@@ -237,6 +247,11 @@ impl Service {
             Ok(true)
         })
         .await
+        .inspect(|switched| {
+            if *switched && self.store.read().is_some() {
+                self.spawn_reference_sync();
+            }
+        })
     }
 
     /// Polls `CURRENT` so a reindex run by the CLI is picked up without a restart.

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AnswerRequest, Service};
-use crate::answer::{Answer, Citation, Decision};
+use super::Service;
+use crate::answer::{Citation, Decision};
 use crate::error::{Error, Result};
 use crate::store::{
-    Channel, Customer, ExtractionRecord, HistoryEntry, NewCustomer, NewTicket, PipelineRows,
-    Priority, RagRecord, ResponseRecord, Status, StepRecord, Store, Ticket, TicketFilter,
+    Channel, Customer, Device, Direction, HistoryEntry, Message, NewCustomer, NewMessage,
+    NewTicket, PipelineRows, PredictionRecord, Priority, Status, Stored, Ticket, TicketFilter,
 };
 
 pub const MAX_SUBJECT_CHARS: usize = 500;
@@ -56,123 +56,43 @@ pub struct TicketCreated {
     pub confidence: Option<f32>,
     pub reply: Option<String>,
     pub citations: Vec<Citation>,
+    /// What classification found (absent when the KB has no labelled tickets).
+    pub category: Option<String>,
+    pub priority: Priority,
+    pub churn_risk: Option<u8>,
+    pub retention_flag: bool,
+}
+
+impl TicketCreated {
+    /// The answer to a retried submission: the ticket as it stands, nothing re-run.
+    pub fn existing(ticket: Ticket) -> TicketCreated {
+        TicketCreated {
+            ticket_id: ticket.id,
+            status: ticket.status,
+            created: false,
+            decision: None,
+            reason: ticket.escalation_reason,
+            confidence: None,
+            reply: None,
+            citations: Vec::new(),
+            category: ticket.category,
+            priority: ticket.priority,
+            churn_risk: None,
+            retention_flag: ticket.retention_flag,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TicketDetails {
     pub ticket: Ticket,
+    pub device: Option<Device>,
+    pub messages: Vec<Message>,
+    pub predictions: Vec<Stored<PredictionRecord>>,
     pub history: Vec<HistoryEntry>,
     /// extractions, rag_result, responses, steps.
     #[serde(flatten)]
     pub pipeline: PipelineRows,
-}
-
-fn step(name: &str, ms: Option<f64>, error: Option<String>) -> Option<StepRecord> {
-    let status = if error.is_some() { "failed" } else { "ok" };
-    ms.or(error.as_ref().map(|_| 0.0))
-        .map(|duration_ms| StepRecord {
-            step: name.into(),
-            status: status.into(),
-            duration_ms,
-            error,
-        })
-}
-
-/// Stores what the pipeline produced for a ticket. A failed write is logged and does not
-/// undo the others: the ticket and its status are already safe.
-async fn record_pipeline(
-    store: &dyn Store,
-    ticket_id: i64,
-    query: &str,
-    ingestion_ms: f64,
-    answer: &std::result::Result<Answer, Error>,
-) {
-    let mut steps = vec![step("ingestion", Some(ingestion_ms), None)];
-    let mut writes: Vec<Result<i64>> = Vec::new();
-    match answer {
-        Ok(a) => {
-            let x = &a.extraction;
-            writes.push(
-                store
-                    .add_extraction(
-                        ticket_id,
-                        &ExtractionRecord {
-                            source: "devicekb".into(),
-                            model: x.model.clone(),
-                            manufacturer: x.manufacturer.clone(),
-                            error_codes: serde_json::json!(x.error_codes),
-                            serial: x.serial.clone(),
-                            entities: serde_json::to_value(&x.entities).unwrap_or_default(),
-                        },
-                    )
-                    .await,
-            );
-            steps.push(step("extraction", a.timings.extraction_ms, None));
-            let retrieval_failed = a.reason == Some(crate::answer::Reason::StepFailed);
-            if a.timings.retrieval_ms.is_some() {
-                if !retrieval_failed {
-                    writes.push(
-                        store
-                            .add_rag_result(
-                                ticket_id,
-                                &RagRecord {
-                                    query: query.to_string(),
-                                    mode: "hybrid".into(),
-                                    generation: a.generation.clone(),
-                                    results: serde_json::to_value(&a.retrieved).unwrap_or_default(),
-                                },
-                            )
-                            .await,
-                    );
-                }
-                let error = retrieval_failed.then(|| a.notes.join("; "));
-                steps.push(step("retrieval", a.timings.retrieval_ms, error));
-            }
-            steps.push(step("decision", a.timings.decision_ms.or(Some(0.0)), None));
-            if let Some(body) = a.reply.as_ref().or(a.draft.as_ref()) {
-                let llm = a.llm.as_ref().filter(|l| l.used);
-                writes.push(
-                    store
-                        .add_response(
-                            ticket_id,
-                            &ResponseRecord {
-                                responder: "auto".into(),
-                                author: a.responder.map(|r| format!("{r:?}").to_lowercase()),
-                                body: body.clone(),
-                                citations: serde_json::json!(a
-                                    .citations
-                                    .iter()
-                                    .map(|c| &c.kb_id)
-                                    .collect::<Vec<_>>()),
-                                confidence: Some(f64::from(a.confidence)),
-                                send_status: if a.reply.is_some() {
-                                    "pending"
-                                } else {
-                                    "draft"
-                                }
-                                .into(),
-                                llm_model: llm.map(|l| l.usage.model.clone()),
-                                prompt_tokens: llm.map(|l| i64::from(l.usage.prompt_tokens)),
-                                completion_tokens: llm
-                                    .map(|l| i64::from(l.usage.completion_tokens)),
-                                latency_ms: llm.map(|l| l.usage.latency_ms as i64),
-                            },
-                        )
-                        .await,
-                );
-                steps.push(step("response", a.timings.response_ms, None));
-            }
-        }
-        Err(e) => steps.push(step("extraction", None, Some(e.to_string()))),
-    }
-    for s in steps.into_iter().flatten() {
-        writes.push(store.add_step(ticket_id, &s).await);
-    }
-    for w in writes {
-        if let Err(e) = w {
-            tracing::error!(ticket = ticket_id, error = %e, "a pipeline record was not stored");
-        }
-    }
 }
 
 fn optional_text(value: Option<String>) -> Option<String> {
@@ -241,6 +161,7 @@ impl Service {
                 message: format!("is longer than {MAX_SUBJECT_CHARS} characters"),
             });
         }
+        let priority_given = request.priority.is_some();
         let priority = request
             .priority
             .as_deref()
@@ -253,15 +174,7 @@ impl Service {
             .map(Channel::parse)
             .transpose()?
             .unwrap_or(Channel::Email);
-        if idempotency_key
-            .as_ref()
-            .is_some_and(|k| k.is_empty() || k.len() > 191)
-        {
-            return Err(Error::invalid(
-                "Idempotency-Key",
-                "must be 1 to 191 characters",
-            ));
-        }
+        check_idempotency_key(idempotency_key.as_deref())?;
         let store = self.store()?;
         let ingestion = std::time::Instant::now();
         let (ticket, created) = store
@@ -279,73 +192,30 @@ impl Service {
             )
             .await?;
         if !created {
-            return Ok(TicketCreated {
-                ticket_id: ticket.id,
-                status: ticket.status,
-                created: false,
-                decision: None,
-                reason: ticket.escalation_reason,
-                confidence: None,
-                reply: None,
-                citations: Vec::new(),
-            });
+            return Ok(TicketCreated::existing(ticket));
         }
-        let ingestion_ms = ingestion.elapsed().as_secs_f64() * 1000.0;
-        let text = [subject.as_str(), description.as_str()]
-            .iter()
-            .filter(|s| !s.is_empty())
-            .copied()
-            .collect::<Vec<_>>()
-            .join("\n");
-        let answer = self
-            .answer(AnswerRequest {
-                text: text.clone(),
-                model: None,
+        // The description is the customer's first message of the conversation.
+        store
+            .add_message(&NewMessage {
+                ticket_id: ticket.id,
+                customer_id: Some(ticket.customer_id),
+                direction: Direction::Inbound,
+                channel,
+                subject: Some(subject.clone()).filter(|s| !s.is_empty()),
+                body: if description.is_empty() {
+                    subject.clone()
+                } else {
+                    description.clone()
+                },
+                transcription: None,
+                processed: false,
+                idempotency_key: None,
             })
-            .await;
-        let (status, reason, note) = match &answer {
-            Ok(a) if a.decision == Decision::Auto => {
-                (Status::AutoResolved, None, a.notes.join("; "))
-            }
-            Ok(a) => (
-                Status::Escalated,
-                Some(
-                    a.reason
-                        .map_or("low_confidence", |r| r.as_str())
-                        .to_string(),
-                ),
-                a.notes.join("; "),
-            ),
-            Err(e) => {
-                tracing::warn!(ticket = ticket.id, error = %e, "the pipeline failed; escalating");
-                (
-                    Status::Escalated,
-                    Some("step_failed".to_string()),
-                    e.to_string(),
-                )
-            }
-        };
-        record_pipeline(store.as_ref(), ticket.id, &text, ingestion_ms, &answer).await;
-        let ticket = store
-            .set_status(
-                ticket.id,
-                status,
-                reason.as_deref(),
-                "pipeline",
-                Some(&note),
-            )
             .await?;
-        let answer = answer.ok();
-        Ok(TicketCreated {
-            ticket_id: ticket.id,
-            status: ticket.status,
-            created: true,
-            decision: answer.as_ref().map(|a| a.decision),
-            reason,
-            confidence: answer.as_ref().map(|a| a.confidence),
-            reply: answer.as_ref().and_then(|a| a.reply.clone()),
-            citations: answer.map(|a| a.citations).unwrap_or_default(),
-        })
+        let ingestion_ms = ingestion.elapsed().as_secs_f64() * 1000.0;
+        let text = crate::classify::ticket_text(&subject, &description);
+        self.run_pipeline(&store, ticket, text, ingestion_ms, priority_given)
+            .await
     }
 
     pub async fn ticket_details(&self, id: i64) -> Result<TicketDetails> {
@@ -356,7 +226,14 @@ impl Service {
         })?;
         let history = store.history(id).await?;
         let pipeline = store.pipeline(id).await?;
+        let device = match ticket.device_id {
+            Some(device) => store.device(device).await?,
+            None => None,
+        };
         Ok(TicketDetails {
+            device,
+            messages: store.messages(id).await?,
+            predictions: store.predictions(id).await?,
             ticket,
             history,
             pipeline,
@@ -394,7 +271,18 @@ impl Service {
     }
 }
 
-fn list_limit(limit: Option<u32>) -> Result<u32> {
+/// An `Idempotency-Key` is 1 to 191 characters (the longest indexable key in MySQL).
+pub(crate) fn check_idempotency_key(key: Option<&str>) -> Result<()> {
+    if key.is_some_and(|k| k.is_empty() || k.len() > 191) {
+        return Err(Error::invalid(
+            "Idempotency-Key",
+            "must be 1 to 191 characters",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn list_limit(limit: Option<u32>) -> Result<u32> {
     match limit {
         None => Ok(50),
         Some(n) if (1..=MAX_LIST).contains(&n) => Ok(n),

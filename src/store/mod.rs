@@ -5,20 +5,25 @@
 //! Every value is bound, never formatted into SQL; a ticket and its history row are written
 //! in one transaction, so a failure leaves nothing half-written.
 
-mod sql;
+#[macro_use]
 pub mod types;
+pub mod records;
+#[macro_use]
+mod sql_more;
+mod sql;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use records::*;
 pub use types::*;
 
 use crate::error::{Error, Result};
 
 /// What the API and the pipeline need from a database.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: ConversationStore + DeviceStore + ReportStore + Send + Sync {
     /// "sqlite" or "mysql".
     fn backend(&self) -> &'static str;
     /// A round trip to the database (health checks).
@@ -52,6 +57,65 @@ pub trait Store: Send + Sync {
     async fn add_rag_result(&self, ticket_id: i64, record: &RagRecord) -> Result<i64>;
     async fn add_response(&self, ticket_id: i64, record: &ResponseRecord) -> Result<i64>;
     async fn pipeline(&self, ticket_id: i64) -> Result<PipelineRows>;
+}
+
+/// Messages, predictions and what agents do on a ticket.
+#[async_trait]
+pub trait ConversationStore: Send + Sync {
+    /// Stores a message on a ticket. With an idempotency key already used, returns the
+    /// message stored then (`false`) and writes nothing.
+    async fn add_message(&self, message: &NewMessage) -> Result<(Message, bool)>;
+    async fn message_by_key(&self, key: &str) -> Result<Option<Message>>;
+    async fn messages(&self, ticket_id: i64) -> Result<Vec<Message>>;
+    /// Inbound messages nobody has handled yet, oldest first.
+    async fn unprocessed_messages(&self, limit: u32) -> Result<Vec<Message>>;
+    /// Marks a ticket's messages handled; returns how many changed.
+    async fn mark_processed(&self, ticket_id: i64) -> Result<u64>;
+    /// A customer's tickets that are not closed, newest first.
+    async fn open_tickets(&self, customer_id: i64, limit: u32) -> Result<Vec<Ticket>>;
+    async fn add_prediction(&self, ticket_id: i64, prediction: &PredictionRecord) -> Result<i64>;
+    async fn predictions(&self, ticket_id: i64) -> Result<Vec<Stored<PredictionRecord>>>;
+    /// Sets what classification found: category and priority (when given), the retention
+    /// flag, and the device when the ticket has none.
+    async fn classify_ticket(
+        &self,
+        id: i64,
+        category: Option<&str>,
+        priority: Option<Priority>,
+        retention_flag: bool,
+        device_id: Option<i64>,
+    ) -> Result<()>;
+    /// Records feedback on the ticket's latest automatic reply; `None` when it has none.
+    async fn set_feedback(
+        &self,
+        ticket_id: i64,
+        helpful: bool,
+        comment: Option<&str>,
+    ) -> Result<Option<i64>>;
+}
+
+/// Customers' devices, and the catalogue and KB rows results point to.
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
+    async fn create_device(&self, device: &NewDevice) -> Result<Device>;
+    async fn device(&self, id: i64) -> Result<Option<Device>>;
+    async fn devices(&self, customer_id: i64) -> Result<Vec<Device>>;
+    /// Brings `printer_models` in line with the catalogue (insert or update by name).
+    async fn sync_catalogue(&self, models: &[CatalogueModel]) -> Result<()>;
+    /// Records the entries of an index generation (insert or update by id).
+    async fn sync_kb_entries(&self, entries: &[KbEntryRow], generation: &str) -> Result<()>;
+    async fn kb_entry_count(&self, generation: &str) -> Result<i64>;
+}
+
+/// The figures support staff read.
+#[async_trait]
+pub trait ReportStore: Send + Sync {
+    async fn ticket_stats(&self) -> Result<TicketStats>;
+    /// Each ticket created since `since_day` (YYYY-MM-DD, UTC) with its outcome.
+    async fn ticket_outcomes(&self, since_day: &str) -> Result<Vec<TicketOutcome>>;
+    /// Replaces the `automation_metrics` rows of these days.
+    async fn put_daily_metrics(&self, days: &[DailyMetrics]) -> Result<()>;
+    async fn daily_metrics(&self, since_day: &str) -> Result<Vec<DailyMetrics>>;
 }
 
 /// Opens the database `url` points at (`sqlite://FILE` or `mysql://USER:PASS@HOST/DB`)

@@ -6,8 +6,9 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
+use super::records::*;
 use super::types::*;
-use super::Store;
+use super::{ConversationStore, DeviceStore, ReportStore, Store};
 use crate::error::{Error, Result};
 
 /// Maps a driver error: an unreachable database is a 503 for the client, the rest a 500.
@@ -311,9 +312,10 @@ macro_rules! sql_store {
 
             async fn add_extraction(&self, ticket_id: i64, r: &ExtractionRecord) -> Result<i64> {
                 let $res = sqlx::query(
-                    "INSERT INTO extractions (ticket_id, source, model, manufacturer, error_codes, serial, entities) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO extractions (ticket_id, message_id, source, model, manufacturer, error_codes, serial, entities) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 )
                 .bind(ticket_id)
+                .bind(r.message_id)
                 .bind(&r.source)
                 .bind(&r.model)
                 .bind(&r.manufacturer)
@@ -368,7 +370,7 @@ macro_rules! sql_store {
                 let mut rows = PipelineRows::default();
 
                 let sql = format!(
-                    "SELECT id, source, model, manufacturer, {} AS error_codes, serial, {} AS entities, {} AS created_at \
+                    "SELECT id, message_id, source, model, manufacturer, {} AS error_codes, serial, {} AS entities, {} AS created_at \
                      FROM extractions WHERE ticket_id = ? ORDER BY id",
                     json("error_codes"), json("entities"), Self::ts("created_at")
                 );
@@ -377,6 +379,7 @@ macro_rules! sql_store {
                         id: row.try_get("id").map_err(get)?,
                         record: ExtractionRecord {
                             source: row.try_get("source").map_err(get)?,
+                            message_id: row.try_get("message_id").map_err(get)?,
                             model: row.try_get("model").map_err(get)?,
                             manufacturer: row.try_get("manufacturer").map_err(get)?,
                             error_codes: parse(row.try_get("error_codes").map_err(get)?),
@@ -504,6 +507,27 @@ sql_store!(
     begin = "START TRANSACTION",
     // MySQL 8 has a real JSON type the driver will not read as text.
     json = "CAST({c} AS CHAR)",
+    last_id = |res| res.last_insert_id() as i64
+);
+
+sql_store_more!(
+    SqliteStore,
+    sqlx::Sqlite,
+    backend = "sqlite",
+    ts = "{c}",
+    day = "substr({c}, 1, 10)",
+    now = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+    begin = "BEGIN IMMEDIATE",
+    last_id = |res| res.last_insert_rowid()
+);
+
+sql_store_more!(
+    MySqlStore, sqlx::MySql,
+    backend = "mysql",
+    ts = "CONCAT(DATE_FORMAT({c}, '%Y-%m-%dT%H:%i:%s.'), LPAD(FLOOR(MICROSECOND({c}) / 1000), 3, '0'), 'Z')",
+    day = "DATE_FORMAT({c}, '%Y-%m-%d')",
+    now = "UTC_TIMESTAMP(3)",
+    begin = "START TRANSACTION",
     last_id = |res| res.last_insert_id() as i64
 );
 

@@ -130,6 +130,8 @@ pub struct StepRecord {
 pub struct ExtractionRecord {
     /// "devicekb", or the external extractor's name.
     pub source: String,
+    /// The message it was read from, when an external extractor says so.
+    pub message_id: Option<i64>,
     pub model: Option<String>,
     pub manufacturer: Option<String>,
     pub error_codes: serde_json::Value,

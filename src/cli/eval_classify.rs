@@ -1,0 +1,52 @@
+use std::path::PathBuf;
+
+use super::{load_embedder, Dirs};
+use crate::classify::parse_training;
+use crate::error::{Error, Result};
+use crate::service::Service;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Labelled tickets (JSON Lines); default: the KB's training/tickets.jsonl.
+    file: Option<PathBuf>,
+    #[command(flatten)]
+    dirs: Dirs,
+    /// Cross-validation folds.
+    #[arg(long, default_value_t = 5)]
+    folds: usize,
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(args: Args) -> Result<()> {
+    let mut config = args.dirs.config()?;
+    config.llm = None;
+    let file = args
+        .file
+        .clone()
+        .unwrap_or_else(|| config.kb_dir.join(crate::classify::TRAINING_FILE));
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
+    let tickets = parse_training(&text, &file.display().to_string()).map_err(Error::KbInvalid)?;
+    if args.folds < 2 || args.folds > tickets.len() {
+        return Err(Error::invalid(
+            "folds",
+            format!(
+                "must be between 2 and the number of tickets ({})",
+                tickets.len()
+            ),
+        ));
+    }
+    let embedder = load_embedder(&config)?;
+    let service = Service::start(config, embedder).await?;
+    let report = service.eval_classify(tickets, args.folds).await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        print!("{report}");
+    }
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! Ticket classification in the service: gathering the evidence the classifier reads,
+//! training it on the current generation's labelled set (once, when first needed) and
+//! measuring it by cross-validation.
+
+use std::sync::Arc;
+
+use super::search::{SearchMode, ValidSearch};
+use super::Service;
+use crate::answer::{signals, Answer};
+use crate::classify::eval::{cross_validate, report, ClassifyReport};
+use crate::classify::{Classification, Classifier, Evidence, LabelledTicket};
+use crate::error::{Error, Result};
+use crate::index::query::clean_query;
+
+/// The classifier trained for one generation.
+pub(crate) type TrainedClassifier = Option<(String, Option<Arc<Classifier>>)>;
+
+impl Service {
+    /// What the classifier reads about `text`: extraction, signals, the best entry of a
+    /// hybrid search and the query embedding (shared with retrieval through the cache).
+    pub async fn evidence(self: &Arc<Self>, text: &str) -> Result<Evidence> {
+        let generation = self.generation();
+        let extraction = generation.extractor.extract(text);
+        let signals = signals::read(text);
+        let found = self
+            .search_valid(ValidSearch {
+                query: text.to_string(),
+                model_filter: None,
+                limit: 1,
+                mode: SearchMode::Hybrid,
+            })
+            .await?;
+        let top_entry = found.results.first().and_then(|hit| {
+            generation.ord_of(&hit.kb_id).map(|ord| {
+                (
+                    generation.entry(ord).category.as_str().to_string(),
+                    hit.relevance as f32,
+                )
+            })
+        });
+        let embedding = self.query_vector_async(&clean_query(text)).await?;
+        Ok(Evidence {
+            text: text.to_string(),
+            embedding: embedding.to_vec(),
+            has_error_code: !extraction.error_codes.is_empty(),
+            has_model: extraction.model.is_some(),
+            has_serial: extraction.serial.is_some(),
+            signals,
+            top_entry,
+        })
+    }
+
+    /// The evidence of a message the pipeline has just answered: nothing is recomputed
+    /// but the embedding, which retrieval left in the cache.
+    pub(crate) async fn evidence_from_answer(
+        self: &Arc<Self>,
+        text: &str,
+        answer: &Answer,
+    ) -> Result<Evidence> {
+        let embedding = self.query_vector_async(&clean_query(text)).await?;
+        Ok(Evidence {
+            text: text.to_string(),
+            embedding: embedding.to_vec(),
+            has_error_code: !answer.extraction.error_codes.is_empty(),
+            has_model: answer.extraction.model.is_some(),
+            has_serial: answer.extraction.serial.is_some(),
+            signals: answer.signals.clone(),
+            top_entry: answer
+                .retrieved
+                .first()
+                .map(|r| (r.category.clone(), r.relevance)),
+        })
+    }
+
+    async fn evidence_for_all(
+        self: &Arc<Self>,
+        tickets: &[LabelledTicket],
+    ) -> Result<Vec<Evidence>> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, t) in tickets.iter().enumerate() {
+            let service = self.clone();
+            let text = t.text();
+            tasks.spawn(async move { (i, service.evidence(&text).await) });
+        }
+        let mut evidence: Vec<Option<Evidence>> = vec![None; tickets.len()];
+        while let Some(joined) = tasks.join_next().await {
+            let (i, e) =
+                joined.map_err(|e| Error::Internal(format!("an evidence task failed: {e}")))?;
+            evidence[i] = Some(e?);
+        }
+        Ok(evidence.into_iter().flatten().collect())
+    }
+
+    /// The classifier of the current generation, trained on its labelled tickets the first
+    /// time it is asked for; `None` when the KB has no labelled set.
+    pub async fn classifier(self: &Arc<Self>) -> Result<Option<Arc<Classifier>>> {
+        let generation = self.generation();
+        let mut slot = self.classifier.lock().await;
+        if let Some((name, trained)) = slot.as_ref() {
+            if *name == generation.name {
+                return Ok(trained.clone());
+            }
+        }
+        let trained = if generation.training.is_empty() {
+            None
+        } else {
+            let started = std::time::Instant::now();
+            let tickets = generation.training.clone();
+            let evidence = self.evidence_for_all(&tickets).await?;
+            let classifier = self
+                .cpu(move || Ok(Classifier::train(&tickets, &evidence)))
+                .await?;
+            tracing::info!(
+                generation = %generation.name,
+                tickets = classifier.trained_on,
+                took_ms = started.elapsed().as_millis() as u64,
+                "trained the ticket classifier"
+            );
+            Some(Arc::new(classifier))
+        };
+        *slot = Some((generation.name.clone(), trained.clone()));
+        Ok(trained)
+    }
+
+    /// Classifies a message (category, priority, churn risk); `None` without a classifier.
+    pub async fn classify(self: &Arc<Self>, evidence: Evidence) -> Result<Option<Classification>> {
+        let Some(classifier) = self.classifier().await? else {
+            return Ok(None);
+        };
+        self.cpu(move || Ok(Some(classifier.classify(&evidence))))
+            .await
+    }
+
+    /// Cross-validated figures of the classifier on `tickets`.
+    pub async fn eval_classify(
+        self: &Arc<Self>,
+        tickets: Vec<LabelledTicket>,
+        folds: usize,
+    ) -> Result<ClassifyReport> {
+        let evidence = self.evidence_for_all(&tickets).await?;
+        let threshold = self.config().retention_threshold;
+        self.cpu(move || {
+            let predictions = cross_validate(&tickets, &evidence, folds);
+            Ok(report(&tickets, &predictions, folds, threshold))
+        })
+        .await
+    }
+}

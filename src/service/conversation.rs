@@ -1,0 +1,632 @@
+//! The conversation on a ticket: customer messages from any channel (a new message opens a
+//! ticket or joins the open one it belongs to), agents' replies, feedback on automatic
+//! replies, and extractions recorded by an external extractor.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::tickets::{check_idempotency_key, list_limit, TicketCreated};
+use super::Service;
+use crate::error::{Error, Result};
+use crate::store::{
+    Channel, Direction, ExtractionRecord, Message, NewMessage, NewTicket, Priority, ResponseRecord,
+    Status, Store, Ticket,
+};
+
+/// Longest message body (the request body limit is the same).
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// A customer's open tickets a new message is compared with.
+const OPEN_TICKETS_SCANNED: u32 = 50;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMessage {
+    #[serde(default)]
+    pub customer_id: Option<i64>,
+    #[serde(default)]
+    pub ticket_id: Option<i64>,
+    pub channel: String,
+    pub direction: String,
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub transcription: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageAccepted {
+    pub message_id: i64,
+    pub ticket_id: i64,
+    /// False when an `Idempotency-Key` already stored this message.
+    pub created: bool,
+    /// True when the message opened a new ticket (the pipeline ran on it).
+    pub new_ticket: bool,
+    pub status: Status,
+    /// The pipeline's outcome, for a message that opened a ticket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<TicketCreated>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentReply {
+    pub body: String,
+    #[serde(default)]
+    pub author: Option<String>,
+    /// The ticket's status after the reply (default `answered`).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// KB entries the agent cites.
+    #[serde(default)]
+    pub citations: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Feedback {
+    pub helpful: bool,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalExtraction {
+    pub ticket_id: i64,
+    #[serde(default)]
+    pub message_id: Option<i64>,
+    /// The extractor's name.
+    pub source: String,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub manufacturer: Option<String>,
+    #[serde(default)]
+    pub error_codes: Vec<String>,
+    #[serde(default)]
+    pub serial: Option<String>,
+    #[serde(default)]
+    pub entities: Vec<serde_json::Value>,
+}
+
+/// A subject without its reply and forward prefixes, lower case: "RE: TR: Bourrage" and
+/// "bourrage" are one conversation.
+pub fn normalized_subject(subject: &str) -> String {
+    let mut s = subject.trim();
+    loop {
+        let lower = s.to_lowercase();
+        let prefix = [
+            "re:", "re :", "tr:", "tr :", "fwd:", "fw:", "aw:", "réf:", "ref:",
+        ]
+        .iter()
+        .find(|p| lower.starts_with(*p));
+        match prefix {
+            Some(p) => s = s[p.len()..].trim_start(),
+            None => break,
+        }
+    }
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+fn not_empty(field: &str, value: Option<String>) -> Result<Option<String>> {
+    match value.map(|v| v.trim().to_string()) {
+        Some(v) if v.is_empty() => Err(Error::Unprocessable {
+            field: field.into(),
+            message: "must not be empty when given".into(),
+        }),
+        other => Ok(other),
+    }
+}
+
+impl Service {
+    /// Stores a message. Inbound: it joins `ticket_id`, or the customer's open ticket with
+    /// the same subject (or about the same device), or it opens a ticket and the pipeline
+    /// runs on it. Outbound: it is a reply already sent, so the ticket's messages are
+    /// handled.
+    pub async fn create_message(
+        self: &Arc<Self>,
+        request: CreateMessage,
+        idempotency_key: Option<String>,
+    ) -> Result<MessageAccepted> {
+        let channel = Channel::parse(&request.channel)?;
+        let direction = Direction::parse(&request.direction)?;
+        let body = request.body.trim().to_string();
+        let transcription = not_empty("transcription", request.transcription)?;
+        let subject = request
+            .subject
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
+        if body.is_empty() && transcription.is_none() {
+            return Err(Error::Unprocessable {
+                field: "body".into(),
+                message: "must not be empty (or give a transcription)".into(),
+            });
+        }
+        if body.len() > MAX_MESSAGE_BYTES
+            || transcription
+                .as_ref()
+                .is_some_and(|t| t.len() > MAX_MESSAGE_BYTES)
+        {
+            return Err(Error::PayloadTooLarge(format!(
+                "body: more than {MAX_MESSAGE_BYTES} bytes"
+            )));
+        }
+        if subject
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > super::tickets::MAX_SUBJECT_CHARS)
+        {
+            return Err(Error::Unprocessable {
+                field: "subject".into(),
+                message: format!(
+                    "is longer than {} characters",
+                    super::tickets::MAX_SUBJECT_CHARS
+                ),
+            });
+        }
+        check_idempotency_key(idempotency_key.as_deref())?;
+        let store = self.store()?;
+        if let Some(key) = &idempotency_key {
+            if let Some(message) = store.message_by_key(key).await? {
+                return self.accepted_again(store.as_ref(), message).await;
+            }
+        }
+        // What the pipeline reads: a call's transcription is what the customer said.
+        let text = match (&transcription, channel) {
+            (Some(t), Channel::Call) => t.clone(),
+            (Some(t), _) if body.is_empty() => t.clone(),
+            _ => body.clone(),
+        };
+
+        let target = match request.ticket_id {
+            Some(id) => {
+                let ticket = store.ticket(id).await?.ok_or_else(|| Error::NotFound {
+                    what: "ticket_id".into(),
+                    id: id.to_string(),
+                })?;
+                if request.customer_id.is_some_and(|c| c != ticket.customer_id) {
+                    return Err(Error::Unprocessable {
+                        field: "ticket_id".into(),
+                        message: format!("ticket {id} belongs to another customer"),
+                    });
+                }
+                Some(ticket)
+            }
+            None => {
+                let customer_id = request.customer_id.ok_or_else(|| Error::Unprocessable {
+                    field: "customer_id".into(),
+                    message: "give customer_id or ticket_id".into(),
+                })?;
+                if store.customer(customer_id).await?.is_none() {
+                    return Err(Error::NotFound {
+                        what: "customer_id".into(),
+                        id: customer_id.to_string(),
+                    });
+                }
+                self.open_ticket_for(store.as_ref(), customer_id, subject.as_deref(), &text)
+                    .await?
+            }
+        };
+
+        let Some(ticket) = target else {
+            if direction == Direction::Outbound {
+                return Err(Error::Unprocessable {
+                    field: "direction".into(),
+                    message: "an outbound message needs a ticket to answer (ticket_id)".into(),
+                });
+            }
+            let customer_id = request.customer_id.unwrap_or_default();
+            return self
+                .open_ticket_with(
+                    store,
+                    customer_id,
+                    channel,
+                    subject,
+                    body,
+                    transcription,
+                    text,
+                    idempotency_key,
+                )
+                .await;
+        };
+
+        let (message, created) = store
+            .add_message(&NewMessage {
+                ticket_id: ticket.id,
+                customer_id: Some(ticket.customer_id),
+                direction,
+                channel,
+                subject,
+                body: if body.is_empty() { text.clone() } else { body },
+                transcription,
+                processed: direction == Direction::Outbound,
+                idempotency_key,
+            })
+            .await?;
+        let ticket = if created {
+            self.after_follow_up(store.as_ref(), ticket, direction)
+                .await?
+        } else {
+            ticket
+        };
+        Ok(MessageAccepted {
+            message_id: message.id,
+            ticket_id: ticket.id,
+            created,
+            new_ticket: false,
+            status: ticket.status,
+            pipeline: None,
+        })
+    }
+
+    async fn accepted_again(&self, store: &dyn Store, message: Message) -> Result<MessageAccepted> {
+        let ticket_id = message.ticket_id.unwrap_or_default();
+        let ticket = store.ticket(ticket_id).await?.ok_or_else(|| {
+            Error::Storage(format!("message {} points at a missing ticket", message.id))
+        })?;
+        Ok(MessageAccepted {
+            message_id: message.id,
+            ticket_id,
+            created: false,
+            new_ticket: false,
+            status: ticket.status,
+            pipeline: None,
+        })
+    }
+
+    /// The customer's open ticket this message continues: same subject, or, without a
+    /// subject match, the one about the device (serial number, else model) it names.
+    async fn open_ticket_for(
+        &self,
+        store: &dyn Store,
+        customer_id: i64,
+        subject: Option<&str>,
+        text: &str,
+    ) -> Result<Option<Ticket>> {
+        let open = store
+            .open_tickets(customer_id, OPEN_TICKETS_SCANNED)
+            .await?;
+        if let Some(subject) = subject.map(normalized_subject).filter(|s| !s.is_empty()) {
+            if let Some(t) = open
+                .iter()
+                .find(|t| normalized_subject(&t.subject) == subject)
+            {
+                return Ok(Some(t.clone()));
+            }
+        }
+        let extraction = self.generation().extractor.extract(text);
+        if extraction.serial.is_none() && extraction.model.is_none() {
+            return Ok(None);
+        }
+        for t in &open {
+            let Some(device_id) = t.device_id else {
+                continue;
+            };
+            let Some(device) = store.device(device_id).await? else {
+                continue;
+            };
+            let same_serial = extraction.serial.is_some() && device.serial == extraction.serial;
+            let same_model = extraction.serial.is_none()
+                && extraction.model.is_some()
+                && device.model == extraction.model;
+            if same_serial || same_model {
+                return Ok(Some(t.clone()));
+            }
+        }
+        Ok(None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn open_ticket_with(
+        self: &Arc<Self>,
+        store: Arc<dyn Store>,
+        customer_id: i64,
+        channel: Channel,
+        subject: Option<String>,
+        body: String,
+        transcription: Option<String>,
+        text: String,
+        idempotency_key: Option<String>,
+    ) -> Result<MessageAccepted> {
+        let ingestion = std::time::Instant::now();
+        let ticket_subject = subject.clone().unwrap_or_else(|| first_line(&text, 120));
+        // The ticket carries the key too, so a retry after a crash between the two writes
+        // finds the same ticket.
+        let (ticket, created) = store
+            .create_ticket(
+                &NewTicket {
+                    customer_id,
+                    device_id: None,
+                    subject: ticket_subject.clone(),
+                    description: text.clone(),
+                    channel,
+                    priority: Priority::Medium,
+                    idempotency_key: idempotency_key.as_ref().map(|k| format!("message:{k}")),
+                },
+                "api",
+            )
+            .await?;
+        let (message, _) = store
+            .add_message(&NewMessage {
+                ticket_id: ticket.id,
+                customer_id: Some(customer_id),
+                direction: Direction::Inbound,
+                channel,
+                subject,
+                body: if body.is_empty() { text.clone() } else { body },
+                transcription,
+                processed: false,
+                idempotency_key,
+            })
+            .await?;
+        if !created {
+            return self.accepted_again(store.as_ref(), message).await;
+        }
+        let ingestion_ms = ingestion.elapsed().as_secs_f64() * 1000.0;
+        let full_text = crate::classify::ticket_text(&ticket_subject, &text);
+        let outcome = self
+            .run_pipeline(&store, ticket, full_text, ingestion_ms, false)
+            .await?;
+        Ok(MessageAccepted {
+            message_id: message.id,
+            ticket_id: outcome.ticket_id,
+            created: true,
+            new_ticket: true,
+            status: outcome.status,
+            pipeline: Some(outcome),
+        })
+    }
+
+    /// A customer writing again on an answered ticket reopens it for a person; a reply
+    /// sent from elsewhere handles the ticket's messages.
+    async fn after_follow_up(
+        &self,
+        store: &dyn Store,
+        ticket: Ticket,
+        direction: Direction,
+    ) -> Result<Ticket> {
+        match direction {
+            Direction::Outbound => {
+                store.mark_processed(ticket.id).await?;
+                Ok(ticket)
+            }
+            Direction::Inbound => match ticket.status {
+                Status::AutoResolved | Status::Answered | Status::Closed => {
+                    store
+                        .set_status(
+                            ticket.id,
+                            Status::Open,
+                            None,
+                            "customer",
+                            Some("the customer wrote again"),
+                        )
+                        .await
+                }
+                _ => Ok(ticket),
+            },
+        }
+    }
+
+    pub async fn unprocessed_messages(&self, limit: Option<u32>) -> Result<Vec<Message>> {
+        self.store()?.unprocessed_messages(list_limit(limit)?).await
+    }
+
+    async fn existing_ticket(&self, store: &dyn Store, id: i64) -> Result<Ticket> {
+        store.ticket(id).await?.ok_or_else(|| Error::NotFound {
+            what: "ticket".into(),
+            id: id.to_string(),
+        })
+    }
+
+    /// An agent's reply: stored as a response and an outbound message, the ticket's
+    /// messages handled, its status set (answered unless told otherwise).
+    pub async fn agent_reply(&self, ticket_id: i64, reply: AgentReply) -> Result<Ticket> {
+        let body = reply.body.trim().to_string();
+        if body.is_empty() {
+            return Err(Error::Unprocessable {
+                field: "body".into(),
+                message: "must not be empty".into(),
+            });
+        }
+        if body.len() > MAX_MESSAGE_BYTES {
+            return Err(Error::PayloadTooLarge(format!(
+                "body: more than {MAX_MESSAGE_BYTES} bytes"
+            )));
+        }
+        let status = Status::parse(reply.status.as_deref().unwrap_or("answered"))?;
+        let generation = self.generation();
+        if let Some(unknown) = reply
+            .citations
+            .iter()
+            .find(|c| generation.ord_of(c).is_none())
+        {
+            return Err(Error::Unprocessable {
+                field: "citations".into(),
+                message: format!("`{unknown}` is not a KB entry"),
+            });
+        }
+        let author = reply
+            .author
+            .map(|a| a.trim().to_string())
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| "agent".into());
+        let store = self.store()?;
+        let ticket = self.existing_ticket(store.as_ref(), ticket_id).await?;
+        store
+            .add_response(
+                ticket_id,
+                &ResponseRecord {
+                    responder: "agent".into(),
+                    author: Some(author.clone()),
+                    body: body.clone(),
+                    citations: serde_json::json!(reply.citations),
+                    confidence: None,
+                    send_status: "pending".into(),
+                    llm_model: None,
+                    prompt_tokens: None,
+                    completion_tokens: None,
+                    latency_ms: None,
+                },
+            )
+            .await?;
+        store
+            .add_message(&NewMessage {
+                ticket_id,
+                customer_id: Some(ticket.customer_id),
+                direction: Direction::Outbound,
+                channel: ticket.channel,
+                subject: Some(super::pipeline::reply_subject(&ticket.subject)),
+                body,
+                transcription: None,
+                processed: true,
+                idempotency_key: None,
+            })
+            .await?;
+        store.mark_processed(ticket_id).await?;
+        store
+            .set_status(ticket_id, status, None, &author, Some("agent reply"))
+            .await
+    }
+
+    /// Whether the automatic reply helped. An unhelpful one reopens the ticket for a person.
+    pub async fn feedback(&self, ticket_id: i64, feedback: Feedback) -> Result<serde_json::Value> {
+        let comment = feedback
+            .comment
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty());
+        if comment
+            .as_ref()
+            .is_some_and(|c| c.len() > MAX_MESSAGE_BYTES)
+        {
+            return Err(Error::PayloadTooLarge(format!(
+                "comment: more than {MAX_MESSAGE_BYTES} bytes"
+            )));
+        }
+        let store = self.store()?;
+        let ticket = self.existing_ticket(store.as_ref(), ticket_id).await?;
+        let response_id = store
+            .set_feedback(ticket_id, feedback.helpful, comment.as_deref())
+            .await?
+            .ok_or_else(|| {
+                Error::Conflict(format!("ticket {ticket_id} has no automatic reply to rate"))
+            })?;
+        let ticket = if !feedback.helpful && ticket.status == Status::AutoResolved {
+            store
+                .set_status(
+                    ticket_id,
+                    Status::Open,
+                    None,
+                    "customer",
+                    Some("the automatic reply did not help"),
+                )
+                .await?
+        } else {
+            ticket
+        };
+        Ok(serde_json::json!({
+            "ticket_id": ticket_id,
+            "response_id": response_id,
+            "helpful": feedback.helpful,
+            "status": ticket.status,
+        }))
+    }
+
+    /// Records what an external extractor found on a ticket (or one of its messages).
+    pub async fn record_extraction(&self, x: ExternalExtraction) -> Result<i64> {
+        let source = x.source.trim().to_string();
+        if source.is_empty() || source.len() > 100 {
+            return Err(Error::Unprocessable {
+                field: "source".into(),
+                message: "must be 1 to 100 characters".into(),
+            });
+        }
+        if let Some(i) = x.error_codes.iter().position(|c| c.trim().is_empty()) {
+            return Err(Error::Unprocessable {
+                field: format!("error_codes[{i}]"),
+                message: "must not be empty".into(),
+            });
+        }
+        let store = self.store()?;
+        self.existing_ticket(store.as_ref(), x.ticket_id)
+            .await
+            .map_err(|_| Error::NotFound {
+                what: "ticket_id".into(),
+                id: x.ticket_id.to_string(),
+            })?;
+        if let Some(message_id) = x.message_id {
+            let on_ticket = store
+                .messages(x.ticket_id)
+                .await?
+                .iter()
+                .any(|m| m.id == message_id);
+            if !on_ticket {
+                return Err(Error::NotFound {
+                    what: "message_id".into(),
+                    id: message_id.to_string(),
+                });
+            }
+        }
+        store
+            .add_extraction(
+                x.ticket_id,
+                &ExtractionRecord {
+                    source,
+                    message_id: x.message_id,
+                    model: not_empty("model", x.model)?,
+                    manufacturer: not_empty("manufacturer", x.manufacturer)?,
+                    error_codes: serde_json::json!(x
+                        .error_codes
+                        .iter()
+                        .map(|c| c.trim())
+                        .collect::<Vec<_>>()),
+                    serial: not_empty("serial", x.serial)?,
+                    entities: serde_json::Value::Array(x.entities),
+                },
+            )
+            .await
+    }
+}
+
+/// The first line of a text, at most `max` characters, for a subject.
+fn first_line(text: &str, max: usize) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default();
+    if line.chars().count() <= max {
+        line.to_string()
+    } else {
+        let cut: String = line.chars().take(max).collect();
+        format!("{}…", cut.trim_end())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_prefixes_do_not_change_the_conversation() {
+        assert_eq!(
+            normalized_subject("RE: TR:  Bourrage  tiroir 2"),
+            "bourrage tiroir 2"
+        );
+        assert_eq!(normalized_subject("Fwd: re : Error 49"), "error 49");
+        assert_eq!(normalized_subject("Réparation"), "réparation");
+    }
+
+    #[test]
+    fn a_subject_is_the_first_line_cut_short() {
+        assert_eq!(first_line("\n  Bonjour\nla suite", 120), "Bonjour");
+        assert_eq!(
+            first_line(&"a".repeat(200), 10),
+            format!("{}…", "a".repeat(10))
+        );
+    }
+}

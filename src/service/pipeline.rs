@@ -1,0 +1,416 @@
+//! The ticket pipeline once a ticket is stored: answer (extraction, retrieval, decision,
+//! reply), classification, the device, and a record of every step. Each write is its own
+//! transaction; a failing step is recorded and escalates the ticket, never loses it.
+
+use std::sync::Arc;
+
+use super::{AnswerRequest, Service};
+use crate::answer::{Answer, Decision};
+use crate::classify::{Classification, MODEL_NAME, MODEL_VERSION};
+use crate::error::{Error, Result};
+use crate::store::{
+    Direction, ExtractionRecord, NewDevice, NewMessage, PredictionRecord, Priority, RagRecord,
+    ResponseRecord, Status, StepRecord, Store, Ticket,
+};
+
+use super::tickets::TicketCreated;
+
+fn step(name: &str, ms: Option<f64>, error: Option<String>) -> Option<StepRecord> {
+    let status = if error.is_some() { "failed" } else { "ok" };
+    ms.or(error.as_ref().map(|_| 0.0))
+        .map(|duration_ms| StepRecord {
+            step: name.into(),
+            status: status.into(),
+            duration_ms,
+            error,
+        })
+}
+
+/// Stores what the pipeline produced for a ticket. A failed write is logged and does not
+/// undo the others: the ticket and its status are already safe.
+async fn record_pipeline(
+    store: &dyn Store,
+    ticket_id: i64,
+    query: &str,
+    ingestion_ms: f64,
+    answer: &std::result::Result<Answer, Error>,
+) {
+    let mut steps = vec![step("ingestion", Some(ingestion_ms), None)];
+    let mut writes: Vec<Result<i64>> = Vec::new();
+    match answer {
+        Ok(a) => {
+            let x = &a.extraction;
+            writes.push(
+                store
+                    .add_extraction(
+                        ticket_id,
+                        &ExtractionRecord {
+                            source: "devicekb".into(),
+                            message_id: None,
+                            model: x.model.clone(),
+                            manufacturer: x.manufacturer.clone(),
+                            error_codes: serde_json::json!(x.error_codes),
+                            serial: x.serial.clone(),
+                            entities: serde_json::to_value(&x.entities).unwrap_or_default(),
+                        },
+                    )
+                    .await,
+            );
+            steps.push(step("extraction", a.timings.extraction_ms, None));
+            let retrieval_failed = a.reason == Some(crate::answer::Reason::StepFailed);
+            if a.timings.retrieval_ms.is_some() {
+                if !retrieval_failed {
+                    writes.push(
+                        store
+                            .add_rag_result(
+                                ticket_id,
+                                &RagRecord {
+                                    query: query.to_string(),
+                                    mode: "hybrid".into(),
+                                    generation: a.generation.clone(),
+                                    results: serde_json::to_value(&a.retrieved).unwrap_or_default(),
+                                },
+                            )
+                            .await,
+                    );
+                }
+                let error = retrieval_failed.then(|| a.notes.join("; "));
+                steps.push(step("retrieval", a.timings.retrieval_ms, error));
+            }
+            steps.push(step("decision", a.timings.decision_ms.or(Some(0.0)), None));
+            if let Some(body) = a.reply.as_ref().or(a.draft.as_ref()) {
+                let llm = a.llm.as_ref().filter(|l| l.used);
+                writes.push(
+                    store
+                        .add_response(
+                            ticket_id,
+                            &ResponseRecord {
+                                responder: "auto".into(),
+                                author: a.responder.map(|r| format!("{r:?}").to_lowercase()),
+                                body: body.clone(),
+                                citations: serde_json::json!(a
+                                    .citations
+                                    .iter()
+                                    .map(|c| &c.kb_id)
+                                    .collect::<Vec<_>>()),
+                                confidence: Some(f64::from(a.confidence)),
+                                send_status: if a.reply.is_some() {
+                                    "pending"
+                                } else {
+                                    "draft"
+                                }
+                                .into(),
+                                llm_model: llm.map(|l| l.usage.model.clone()),
+                                prompt_tokens: llm.map(|l| i64::from(l.usage.prompt_tokens)),
+                                completion_tokens: llm
+                                    .map(|l| i64::from(l.usage.completion_tokens)),
+                                latency_ms: llm.map(|l| l.usage.latency_ms as i64),
+                            },
+                        )
+                        .await,
+                );
+                steps.push(step("response", a.timings.response_ms, None));
+            }
+        }
+        Err(e) => steps.push(step("extraction", None, Some(e.to_string()))),
+    }
+    for s in steps.into_iter().flatten() {
+        writes.push(store.add_step(ticket_id, &s).await);
+    }
+    for w in writes {
+        if let Err(e) = w {
+            tracing::error!(ticket = ticket_id, error = %e, "a pipeline record was not stored");
+        }
+    }
+}
+
+/// What classification decided for a ticket, and how long it took.
+struct Classified {
+    classification: Option<Classification>,
+    ms: f64,
+    error: Option<String>,
+}
+
+impl Service {
+    /// Runs the pipeline on a stored ticket whose text is `text`, records everything and
+    /// sets its status. `priority_given`: the client chose the priority, keep it.
+    pub(crate) async fn run_pipeline(
+        self: &Arc<Self>,
+        store: &Arc<dyn Store>,
+        ticket: Ticket,
+        text: String,
+        ingestion_ms: f64,
+        priority_given: bool,
+    ) -> Result<TicketCreated> {
+        let answer = self
+            .answer(AnswerRequest {
+                text: text.clone(),
+                model: None,
+            })
+            .await;
+        let classified = match &answer {
+            Ok(a) => self.classify_answered(&text, a).await,
+            Err(e) => Classified {
+                classification: None,
+                ms: 0.0,
+                error: Some(format!("not run: {e}")),
+            },
+        };
+        record_pipeline(store.as_ref(), ticket.id, &text, ingestion_ms, &answer).await;
+        let classification_step = StepRecord {
+            step: "classification".into(),
+            status: match (&classified.error, &classified.classification) {
+                (Some(_), _) => "failed",
+                (None, None) => "skipped",
+                (None, Some(_)) => "ok",
+            }
+            .into(),
+            duration_ms: classified.ms,
+            error: classified.error.clone().or_else(|| {
+                classified
+                    .classification
+                    .is_none()
+                    .then(|| "the KB has no labelled tickets (training/tickets.jsonl)".into())
+            }),
+        };
+        if let Err(e) = store.add_step(ticket.id, &classification_step).await {
+            tracing::error!(ticket = ticket.id, error = %e, "a pipeline record was not stored");
+        }
+        let retention = match &classified.classification {
+            Some(c) => {
+                self.store_classification(store.as_ref(), &ticket, c, priority_given)
+                    .await
+            }
+            None => false,
+        };
+        let device_id = match &answer {
+            Ok(a) if ticket.device_id.is_none() => {
+                self.link_device(store.as_ref(), &ticket, a).await
+            }
+            _ => None,
+        };
+        if retention || device_id.is_some() {
+            let category = classified
+                .classification
+                .as_ref()
+                .map(|c| c.category.label.as_str());
+            if let Err(e) = store
+                .classify_ticket(ticket.id, category, None, retention, device_id)
+                .await
+            {
+                tracing::error!(ticket = ticket.id, error = %e, "the retention flag or device was not stored");
+            }
+        }
+
+        let (status, reason, note) = match &answer {
+            Ok(a) if a.decision == Decision::Auto => {
+                (Status::AutoResolved, None, a.notes.join("; "))
+            }
+            Ok(a) => (
+                Status::Escalated,
+                Some(
+                    a.reason
+                        .map_or("low_confidence", |r| r.as_str())
+                        .to_string(),
+                ),
+                a.notes.join("; "),
+            ),
+            Err(e) => {
+                tracing::warn!(ticket = ticket.id, error = %e, "the pipeline failed; escalating");
+                (
+                    Status::Escalated,
+                    Some("step_failed".to_string()),
+                    e.to_string(),
+                )
+            }
+        };
+        let ticket = store
+            .set_status(
+                ticket.id,
+                status,
+                reason.as_deref(),
+                "pipeline",
+                Some(&note),
+            )
+            .await?;
+        let answer = answer.ok();
+        if let Some(a) = &answer {
+            if a.reason != Some(crate::answer::Reason::StepFailed) {
+                // The pipeline has handled the message: answered, or escalated with evidence.
+                if let Err(e) = store.mark_processed(ticket.id).await {
+                    tracing::error!(ticket = ticket.id, error = %e, "messages not marked processed");
+                }
+            }
+            if let Some(reply) = a.reply.as_ref().filter(|_| a.decision == Decision::Auto) {
+                let outbound = NewMessage {
+                    ticket_id: ticket.id,
+                    customer_id: Some(ticket.customer_id),
+                    direction: Direction::Outbound,
+                    channel: ticket.channel,
+                    subject: Some(reply_subject(&ticket.subject)),
+                    body: reply.clone(),
+                    transcription: None,
+                    processed: true,
+                    idempotency_key: None,
+                };
+                if let Err(e) = store.add_message(&outbound).await {
+                    tracing::error!(ticket = ticket.id, error = %e, "the automatic reply was not stored as a message");
+                }
+            }
+        }
+        self.refresh_today_metrics(store.as_ref()).await;
+        let classification = classified.classification;
+        Ok(TicketCreated {
+            ticket_id: ticket.id,
+            status: ticket.status,
+            created: true,
+            decision: answer.as_ref().map(|a| a.decision),
+            reason,
+            confidence: answer.as_ref().map(|a| a.confidence),
+            reply: answer.as_ref().and_then(|a| a.reply.clone()),
+            citations: answer.map(|a| a.citations).unwrap_or_default(),
+            category: classification.as_ref().map(|c| c.category.label.clone()),
+            priority: ticket.priority,
+            churn_risk: classification.as_ref().map(|c| c.churn_risk),
+            retention_flag: retention,
+        })
+    }
+
+    async fn classify_answered(self: &Arc<Self>, text: &str, answer: &Answer) -> Classified {
+        let started = std::time::Instant::now();
+        let result = match self.evidence_from_answer(text, answer).await {
+            Ok(evidence) => self.classify(evidence).await,
+            Err(e) => Err(e),
+        };
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        match result {
+            Ok(classification) => Classified {
+                classification,
+                ms,
+                error: None,
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "classification failed");
+                Classified {
+                    classification: None,
+                    ms,
+                    error: Some(e.to_string()),
+                }
+            }
+        }
+    }
+
+    /// Stores the predictions and sets the ticket's category (and priority unless the
+    /// client chose one). Returns whether the ticket is flagged for retention.
+    async fn store_classification(
+        &self,
+        store: &dyn Store,
+        ticket: &Ticket,
+        c: &Classification,
+        priority_given: bool,
+    ) -> bool {
+        let prediction =
+            |task: &str, label: &str, confidence: f32, score: Option<f64>| PredictionRecord {
+                task: task.into(),
+                label: label.into(),
+                confidence: f64::from(confidence),
+                score,
+                model: MODEL_NAME.into(),
+                version: MODEL_VERSION.into(),
+            };
+        let records = [
+            prediction("category", &c.category.label, c.category.confidence, None),
+            prediction("priority", &c.priority.label, c.priority.confidence, None),
+            prediction(
+                "churn_risk",
+                &c.churn_level.label,
+                c.churn_level.confidence,
+                Some(f64::from(c.churn_risk)),
+            ),
+        ];
+        for record in &records {
+            if let Err(e) = store.add_prediction(ticket.id, record).await {
+                tracing::error!(ticket = ticket.id, error = %e, "a prediction was not stored");
+            }
+        }
+        let retention = c.churn_risk >= self.config().retention_threshold;
+        let priority = (!priority_given)
+            .then(|| Priority::parse(&c.priority.label).ok())
+            .flatten();
+        if let Err(e) = store
+            .classify_ticket(
+                ticket.id,
+                Some(&c.category.label),
+                priority,
+                retention,
+                None,
+            )
+            .await
+        {
+            tracing::error!(ticket = ticket.id, error = %e, "the classification was not stored");
+        }
+        retention
+    }
+
+    /// The customer's device the message speaks of: found by the extracted serial number
+    /// (or created with it), or the customer's only device of the extracted model.
+    async fn link_device(
+        &self,
+        store: &dyn Store,
+        ticket: &Ticket,
+        answer: &Answer,
+    ) -> Option<i64> {
+        let x = &answer.extraction;
+        if x.serial.is_none() && x.model.is_none() {
+            return None;
+        }
+        let devices = match store.devices(ticket.customer_id).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(ticket = ticket.id, error = %e, "cannot read the customer's devices");
+                return None;
+            }
+        };
+        if let Some(serial) = &x.serial {
+            if let Some(d) = devices
+                .iter()
+                .find(|d| d.serial.as_deref() == Some(serial.as_str()))
+            {
+                return Some(d.id);
+            }
+            let created = store
+                .create_device(&NewDevice {
+                    customer_id: ticket.customer_id,
+                    model: x.model.clone(),
+                    serial: Some(serial.clone()),
+                    location: None,
+                })
+                .await;
+            return match created {
+                Ok(d) => Some(d.id),
+                Err(e) => {
+                    tracing::warn!(ticket = ticket.id, error = %e, "cannot record the customer's device");
+                    None
+                }
+            };
+        }
+        let same_model: Vec<_> = devices
+            .iter()
+            .filter(|d| d.model.is_some() && d.model == x.model)
+            .collect();
+        match same_model.as_slice() {
+            [only] => Some(only.id),
+            _ => None,
+        }
+    }
+}
+
+/// "Re: " and the ticket's subject, once.
+pub(crate) fn reply_subject(subject: &str) -> String {
+    let base = super::conversation::normalized_subject(subject);
+    if base.is_empty() {
+        "Re: votre demande".into()
+    } else {
+        format!("Re: {}", subject.trim())
+    }
+}

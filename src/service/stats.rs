@@ -1,0 +1,292 @@
+//! What support staff read about the queue and the pipeline, customers' devices, and the
+//! reference rows (catalogue models, KB entries) stored results point to.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::Service;
+use crate::error::{Error, Result};
+use crate::index::Generation;
+use crate::store::{
+    CatalogueModel, DailyMetrics, Device, KbEntryRow, NewDevice, Store, TicketStats,
+};
+
+/// Days `GET /stats/pipeline` covers by default, and at most.
+pub const DEFAULT_DAYS: u32 = 30;
+pub const MAX_DAYS: u32 = 366;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PipelineDay {
+    pub day: String,
+    pub tickets: i64,
+    pub auto_resolved: i64,
+    pub escalated: i64,
+    /// Shares of the day's tickets, 0-100 (`null` on a day without tickets).
+    pub auto_resolved_pct: Option<f64>,
+    pub escalated_pct: Option<f64>,
+    /// Pipeline time per ticket (sum of its steps), milliseconds.
+    pub mean_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PipelineStats {
+    pub days: Vec<PipelineDay>,
+    pub total: PipelineDay,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDevice {
+    pub customer_id: i64,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub serial: Option<String>,
+    #[serde(default)]
+    pub location: Option<String>,
+}
+
+/// The civil date (UTC) `days_ago` days before now, as YYYY-MM-DD.
+pub fn utc_day(days_ago: u32) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    civil_date((now / 86_400) as i64 - i64::from(days_ago))
+}
+
+/// Days since 1970-01-01 to a date (Howard Hinnant's algorithm).
+fn civil_date(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+fn summarise(day: String, times: &mut [f64], auto: i64, escalated: i64) -> PipelineDay {
+    times.sort_by(f64::total_cmp);
+    let n = times.len() as i64;
+    let pct = |k: i64| (n > 0).then(|| (1000.0 * k as f64 / n as f64).round() / 10.0);
+    PipelineDay {
+        day,
+        tickets: n,
+        auto_resolved: auto,
+        escalated,
+        auto_resolved_pct: pct(auto),
+        escalated_pct: pct(escalated),
+        mean_ms: (n > 0).then(|| times.iter().sum::<f64>() / n as f64),
+        p95_ms: percentile(times, 95.0),
+    }
+}
+
+impl Service {
+    pub async fn ticket_stats(&self) -> Result<TicketStats> {
+        self.store()?.ticket_stats().await
+    }
+
+    /// Per day over the last `days` days (today included): volume, automatic and
+    /// escalated shares, mean and p95 pipeline time. The days are also written to
+    /// `automation_metrics`.
+    pub async fn pipeline_stats(&self, days: Option<u32>) -> Result<PipelineStats> {
+        let days = days.unwrap_or(DEFAULT_DAYS);
+        if !(1..=MAX_DAYS).contains(&days) {
+            return Err(Error::invalid(
+                "days",
+                format!("must be between 1 and {MAX_DAYS}"),
+            ));
+        }
+        let store = self.store()?;
+        let since = utc_day(days - 1);
+        let outcomes = store.ticket_outcomes(&since).await?;
+        let mut by_day: BTreeMap<String, (Vec<f64>, i64, i64)> = (0..days)
+            .map(|ago| (utc_day(ago), (Vec::new(), 0, 0)))
+            .collect();
+        let mut all = (Vec::new(), 0, 0);
+        for o in &outcomes {
+            let slot = by_day.entry(o.day.clone()).or_default();
+            for s in [&mut *slot, &mut all] {
+                s.0.push(o.processing_ms);
+                s.1 += i64::from(o.auto_resolved);
+                s.2 += i64::from(o.escalated);
+            }
+        }
+        let days: Vec<PipelineDay> = by_day
+            .into_iter()
+            .map(|(day, (mut times, auto, esc))| summarise(day, &mut times, auto, esc))
+            .collect();
+        let metrics: Vec<DailyMetrics> = days
+            .iter()
+            .filter(|d| d.tickets > 0)
+            .map(|d| DailyMetrics {
+                day: d.day.clone(),
+                tickets: d.tickets,
+                auto_resolved: d.auto_resolved,
+                escalated: d.escalated,
+                mean_ms: d.mean_ms,
+                p95_ms: d.p95_ms,
+            })
+            .collect();
+        store.put_daily_metrics(&metrics).await?;
+        Ok(PipelineStats {
+            total: summarise(format!("{since}..{}", utc_day(0)), &mut all.0, all.1, all.2),
+            days,
+        })
+    }
+
+    /// Brings today's `automation_metrics` row up to date; failures are only logged, a
+    /// ticket never fails for its statistics.
+    pub(crate) async fn refresh_today_metrics(&self, store: &dyn Store) {
+        let today = utc_day(0);
+        let result = async {
+            let outcomes = store.ticket_outcomes(&today).await?;
+            let mut times: Vec<f64> = outcomes.iter().map(|o| o.processing_ms).collect();
+            let auto = outcomes.iter().filter(|o| o.auto_resolved).count() as i64;
+            let escalated = outcomes.iter().filter(|o| o.escalated).count() as i64;
+            let d = summarise(today.clone(), &mut times, auto, escalated);
+            store
+                .put_daily_metrics(&[DailyMetrics {
+                    day: d.day,
+                    tickets: d.tickets,
+                    auto_resolved: d.auto_resolved,
+                    escalated: d.escalated,
+                    mean_ms: d.mean_ms,
+                    p95_ms: d.p95_ms,
+                }])
+                .await
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "today's automation metrics were not updated");
+        }
+    }
+
+    /// Registers a customer's device; the model is read with the catalogue, so "c750dn"
+    /// becomes "Lexmark C750".
+    pub async fn create_device(&self, request: CreateDevice) -> Result<Device> {
+        let trimmed = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let model = trimmed(request.model);
+        let serial = trimmed(request.serial);
+        let location = trimmed(request.location);
+        if model.is_none() && serial.is_none() {
+            return Err(Error::Unprocessable {
+                field: "model".into(),
+                message: "give the model, the serial number or both".into(),
+            });
+        }
+        for (field, value) in [
+            ("model", &model),
+            ("serial", &serial),
+            ("location", &location),
+        ] {
+            if value.as_ref().is_some_and(|v| v.chars().count() > 255) {
+                return Err(Error::Unprocessable {
+                    field: field.into(),
+                    message: "is longer than 255 characters".into(),
+                });
+            }
+        }
+        let model = model.map(|m| self.generation().extractor.extract(&m).model.unwrap_or(m));
+        self.store()?
+            .create_device(&NewDevice {
+                customer_id: request.customer_id,
+                model,
+                serial,
+                location,
+            })
+            .await
+    }
+
+    pub async fn devices(&self, customer_id: i64) -> Result<Vec<Device>> {
+        let store = self.store()?;
+        if store.customer(customer_id).await?.is_none() {
+            return Err(Error::NotFound {
+                what: "customer".into(),
+                id: customer_id.to_string(),
+            });
+        }
+        store.devices(customer_id).await
+    }
+
+    /// Writes the generation's catalogue models and KB entries to the database, so stored
+    /// results and devices point to rows that exist.
+    pub async fn sync_reference_rows(&self, generation: &Generation) -> Result<()> {
+        let store = self.store()?;
+        let models: Vec<CatalogueModel> = generation
+            .catalogue
+            .models()
+            .iter()
+            .map(|m| CatalogueModel {
+                canonical: m.canonical(),
+                manufacturer: m.manufacturer.clone(),
+                name: m.name.clone(),
+                series: Some(m.series.clone()).filter(|s| !s.is_empty()),
+                kind: Some(m.kind.clone()).filter(|s| !s.is_empty()),
+            })
+            .collect();
+        store.sync_catalogue(&models).await?;
+        let entries: Vec<KbEntryRow> = generation
+            .entries
+            .iter()
+            .map(|e| KbEntryRow {
+                id: e.id.clone(),
+                title: e.title.clone(),
+                content_hash: generation
+                    .manifest
+                    .content_hashes
+                    .get(&e.id)
+                    .cloned()
+                    .unwrap_or_default(),
+            })
+            .collect();
+        store.sync_kb_entries(&entries, &generation.name).await
+    }
+
+    /// `sync_reference_rows` in the background, logged.
+    pub(crate) fn spawn_reference_sync(self: &Arc<Self>) {
+        let service = self.clone();
+        self.runtime.spawn(async move {
+            let generation = service.generation();
+            match service.sync_reference_rows(&generation).await {
+                Ok(()) => tracing::debug!(generation = %generation.name, "catalogue and KB rows stored"),
+                Err(e) => tracing::warn!(generation = %generation.name, error = %e, "catalogue and KB rows not stored"),
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_date(0), "1970-01-01");
+        assert_eq!(civil_date(19_723), "2024-01-01");
+        assert_eq!(civil_date(19_782), "2024-02-29");
+    }
+
+    #[test]
+    fn the_95th_percentile_is_a_real_value() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 95.0), Some(95.0));
+        assert_eq!(percentile(&[7.0], 95.0), Some(7.0));
+        assert_eq!(percentile(&[], 95.0), None);
+    }
+}

@@ -1,0 +1,128 @@
+//! Rows of the conversation (messages), the customers' devices, the classifier's
+//! predictions and the figures support staff read (stats).
+
+use serde::{Deserialize, Serialize};
+
+use super::types::Channel;
+use crate::error::{Error, Result};
+
+string_enum!(Direction, "direction" { Inbound = "inbound", Outbound = "outbound" });
+
+#[derive(Debug, Clone)]
+pub struct NewDevice {
+    pub customer_id: i64,
+    /// Canonical catalogue name ("Lexmark C750"), linked to `printer_models` when known.
+    pub model: Option<String>,
+    pub serial: Option<String>,
+    pub location: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Device {
+    pub id: i64,
+    pub customer_id: i64,
+    /// The catalogue's name when the model is known, else the name given.
+    pub model: Option<String>,
+    pub manufacturer: Option<String>,
+    pub serial: Option<String>,
+    pub location: Option<String>,
+    pub created_at: String,
+}
+
+/// A model of the catalogue, as `printer_models` holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogueModel {
+    pub canonical: String,
+    pub manufacturer: String,
+    pub name: String,
+    pub series: Option<String>,
+    pub kind: Option<String>,
+}
+
+/// A KB entry as results point to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KbEntryRow {
+    pub id: String,
+    pub title: String,
+    pub content_hash: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub ticket_id: i64,
+    pub customer_id: Option<i64>,
+    pub direction: Direction,
+    pub channel: Channel,
+    pub subject: Option<String>,
+    pub body: String,
+    pub transcription: Option<String>,
+    /// Outbound messages and messages the pipeline handled are born processed.
+    pub processed: bool,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Message {
+    pub id: i64,
+    pub ticket_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    pub direction: Direction,
+    pub channel: Channel,
+    pub subject: Option<String>,
+    pub body: String,
+    pub transcription: Option<String>,
+    pub processed: bool,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictionRecord {
+    /// category, priority, intent or churn_risk.
+    pub task: String,
+    pub label: String,
+    pub confidence: f64,
+    /// The churn risk, 0-100, for that task.
+    pub score: Option<f64>,
+    pub model: String,
+    pub version: String,
+}
+
+/// Ticket counts, each list sorted by count then name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TicketStats {
+    pub total: i64,
+    pub by_status: Vec<Count>,
+    pub by_priority: Vec<Count>,
+    pub by_category: Vec<Count>,
+    pub by_model: Vec<Count>,
+    pub retention_flagged: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Count {
+    /// `null` groups tickets without a value (no category yet, no known model).
+    pub value: Option<String>,
+    pub count: i64,
+}
+
+/// One ticket's outcome for the daily pipeline figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketOutcome {
+    /// YYYY-MM-DD, UTC.
+    pub day: String,
+    pub auto_resolved: bool,
+    pub escalated: bool,
+    /// Sum of its processing steps.
+    pub processing_ms: f64,
+}
+
+/// A day of `automation_metrics`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DailyMetrics {
+    pub day: String,
+    pub tickets: i64,
+    pub auto_resolved: i64,
+    pub escalated: i64,
+    pub mean_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+}
