@@ -7,7 +7,7 @@ export DEVICEKB_CACHE ?= $(HOME)/.cache/devicekb
 CARGO ?= cargo
 BIN := target/release/devicekb
 
-.PHONY: setup tools model build run test lint bench eval eval-extract fmt clean
+.PHONY: setup tools model build run test lint bench eval eval-extract eval-classify fmt clean
 
 setup: tools model
 
@@ -42,6 +42,7 @@ bench: setup
 	$(CARGO) bench --bench search
 	$(CARGO) bench --bench extract
 	$(CARGO) bench --bench answer
+	$(CARGO) bench --bench tickets
 
 eval: build
 	$(BIN) eval tests/data/retrieval_queries.jsonl --data target/eval-data
@@ -51,6 +52,10 @@ eval-extract:
 	$(CARGO) build --release
 	$(BIN) eval-extract tests/data/extraction_messages.jsonl
 	@[ ! -f tests/data/extraction_holdout.jsonl ] || $(BIN) eval-extract tests/data/extraction_holdout.jsonl
+
+# Ticket classification (category, priority, churn risk) by 5-fold cross-validation.
+eval-classify: build
+	$(BIN) eval-classify --data target/eval-data
 
 fmt:
 	$(CARGO) fmt

@@ -146,6 +146,12 @@ impl Config {
                 "answer thresholds must be between 0 and 1".into(),
             ));
         }
+        let retention_threshold: u8 = parsed("DEVICEKB_RETENTION_THRESHOLD", 50)?;
+        if retention_threshold > 100 {
+            return Err(Error::Config(format!(
+                "DEVICEKB_RETENTION_THRESHOLD={retention_threshold} must be between 0 and 100"
+            )));
+        }
         Ok(Config {
             kb_dir: var("DEVICEKB_KB_DIR")
                 .map(PathBuf::from)
@@ -175,7 +181,7 @@ impl Config {
             database_url: var("DATABASE_URL").unwrap_or_default(),
             decision,
             llm: llm_from_env()?,
-            retention_threshold: parsed("DEVICEKB_RETENTION_THRESHOLD", 50)?,
+            retention_threshold,
         })
     }
 }

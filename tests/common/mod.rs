@@ -69,8 +69,16 @@ pub async fn start_service_with(
         let config = config.clone();
         let embedder = embedder.clone();
         let runtime = tokio::runtime::Handle::current();
+        // With a Qdrant server configured, the generation's vectors go there too.
+        let qdrant = devicekb::service::connect_qdrant(&config).expect("the Qdrant client");
         tokio::task::spawn_blocking(move || {
-            build_generation(&config, embedder.as_ref(), None, &runtime, &|_| {})
+            build_generation(
+                &config,
+                embedder.as_ref(),
+                qdrant.as_ref(),
+                &runtime,
+                &|_| {},
+            )
         })
         .await
         .expect("join")
