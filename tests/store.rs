@@ -570,8 +570,14 @@ async fn conversation_round_trip(store: Arc<dyn Store>) {
         mean_ms: Some(12.5),
         p95_ms: Some(12.5),
     };
-    store.put_daily_metrics(&[day.clone()]).await.unwrap();
-    store.put_daily_metrics(&[day.clone()]).await.unwrap();
+    store
+        .put_daily_metrics(std::slice::from_ref(&day))
+        .await
+        .unwrap();
+    store
+        .put_daily_metrics(std::slice::from_ref(&day))
+        .await
+        .unwrap();
     assert_eq!(store.daily_metrics("2000-01-01").await.unwrap(), vec![day]);
 
     let entries = vec![KbEntryRow {

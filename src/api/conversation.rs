@@ -12,8 +12,9 @@ use super::error::ApiError;
 use super::json::JsonBody;
 use super::routes::AppState;
 use super::tickets::{id, idempotency_key, limit, only_params};
-use crate::service::conversation::{AgentReply, CreateMessage, ExternalExtraction, Feedback};
+use crate::service::conversation::CreateMessage;
 use crate::service::stats::CreateDevice;
+use crate::service::{AgentReply, ExternalExtraction, Feedback};
 
 pub async fn create_message(
     State(service): State<AppState>,

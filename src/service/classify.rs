@@ -34,7 +34,7 @@ impl Service {
             generation.ord_of(&hit.kb_id).map(|ord| {
                 (
                     generation.entry(ord).category.as_str().to_string(),
-                    hit.relevance as f32,
+                    hit.relevance,
                 )
             })
         });

@@ -2,6 +2,7 @@
 //! the current index generation (swapped atomically on reindex), the query-embedding
 //! cache and the bound on CPU work. It knows nothing of HTTP.
 
+mod agent;
 mod answer;
 mod classify;
 pub mod conversation;
@@ -12,6 +13,7 @@ pub mod search;
 pub mod stats;
 pub mod tickets;
 
+pub use agent::{AgentReply, ExternalExtraction, Feedback};
 pub use answer::{AnswerRequest, SmartCounters, MAX_ANSWER_BYTES};
 pub use extract::{ExtractRequest, MAX_EXTRACT_BYTES};
 pub use health::{Check, Health};

@@ -1,0 +1,230 @@
+//! What agents and other systems do on a ticket: an agent's reply, the customer's feedback
+//! on an automatic reply, and an external extractor's findings.
+
+use serde::Deserialize;
+
+use super::conversation::{not_empty, MAX_MESSAGE_BYTES};
+use super::Service;
+use crate::error::{Error, Result};
+use crate::store::{
+    Direction, ExtractionRecord, NewMessage, ResponseRecord, Status, Store, Ticket,
+};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentReply {
+    pub body: String,
+    #[serde(default)]
+    pub author: Option<String>,
+    /// The ticket's status after the reply (default `answered`).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// KB entries the agent cites.
+    #[serde(default)]
+    pub citations: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Feedback {
+    pub helpful: bool,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalExtraction {
+    pub ticket_id: i64,
+    #[serde(default)]
+    pub message_id: Option<i64>,
+    /// The extractor's name.
+    pub source: String,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub manufacturer: Option<String>,
+    #[serde(default)]
+    pub error_codes: Vec<String>,
+    #[serde(default)]
+    pub serial: Option<String>,
+    #[serde(default)]
+    pub entities: Vec<serde_json::Value>,
+}
+
+impl Service {
+    async fn existing_ticket(&self, store: &dyn Store, id: i64) -> Result<Ticket> {
+        store.ticket(id).await?.ok_or_else(|| Error::NotFound {
+            what: "ticket".into(),
+            id: id.to_string(),
+        })
+    }
+
+    /// An agent's reply: stored as a response and an outbound message, the ticket's
+    /// messages handled, its status set (answered unless told otherwise).
+    pub async fn agent_reply(&self, ticket_id: i64, reply: AgentReply) -> Result<Ticket> {
+        let body = reply.body.trim().to_string();
+        if body.is_empty() {
+            return Err(Error::Unprocessable {
+                field: "body".into(),
+                message: "must not be empty".into(),
+            });
+        }
+        if body.len() > MAX_MESSAGE_BYTES {
+            return Err(Error::PayloadTooLarge(format!(
+                "body: more than {MAX_MESSAGE_BYTES} bytes"
+            )));
+        }
+        let status = Status::parse(reply.status.as_deref().unwrap_or("answered"))?;
+        let generation = self.generation();
+        if let Some(unknown) = reply
+            .citations
+            .iter()
+            .find(|c| generation.ord_of(c).is_none())
+        {
+            return Err(Error::Unprocessable {
+                field: "citations".into(),
+                message: format!("`{unknown}` is not a KB entry"),
+            });
+        }
+        let author = reply
+            .author
+            .map(|a| a.trim().to_string())
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| "agent".into());
+        let store = self.store()?;
+        let ticket = self.existing_ticket(store.as_ref(), ticket_id).await?;
+        store
+            .add_response(
+                ticket_id,
+                &ResponseRecord {
+                    responder: "agent".into(),
+                    author: Some(author.clone()),
+                    body: body.clone(),
+                    citations: serde_json::json!(reply.citations),
+                    confidence: None,
+                    send_status: "pending".into(),
+                    llm_model: None,
+                    prompt_tokens: None,
+                    completion_tokens: None,
+                    latency_ms: None,
+                },
+            )
+            .await?;
+        store
+            .add_message(&NewMessage {
+                ticket_id,
+                customer_id: Some(ticket.customer_id),
+                direction: Direction::Outbound,
+                channel: ticket.channel,
+                subject: Some(super::pipeline::reply_subject(&ticket.subject)),
+                body,
+                transcription: None,
+                processed: true,
+                idempotency_key: None,
+            })
+            .await?;
+        store.mark_processed(ticket_id).await?;
+        store
+            .set_status(ticket_id, status, None, &author, Some("agent reply"))
+            .await
+    }
+
+    /// Whether the automatic reply helped. An unhelpful one reopens the ticket for a person.
+    pub async fn feedback(&self, ticket_id: i64, feedback: Feedback) -> Result<serde_json::Value> {
+        let comment = feedback
+            .comment
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty());
+        if comment
+            .as_ref()
+            .is_some_and(|c| c.len() > MAX_MESSAGE_BYTES)
+        {
+            return Err(Error::PayloadTooLarge(format!(
+                "comment: more than {MAX_MESSAGE_BYTES} bytes"
+            )));
+        }
+        let store = self.store()?;
+        let ticket = self.existing_ticket(store.as_ref(), ticket_id).await?;
+        let response_id = store
+            .set_feedback(ticket_id, feedback.helpful, comment.as_deref())
+            .await?
+            .ok_or_else(|| {
+                Error::Conflict(format!("ticket {ticket_id} has no automatic reply to rate"))
+            })?;
+        let ticket = if !feedback.helpful && ticket.status == Status::AutoResolved {
+            store
+                .set_status(
+                    ticket_id,
+                    Status::Open,
+                    None,
+                    "customer",
+                    Some("the automatic reply did not help"),
+                )
+                .await?
+        } else {
+            ticket
+        };
+        Ok(serde_json::json!({
+            "ticket_id": ticket_id,
+            "response_id": response_id,
+            "helpful": feedback.helpful,
+            "status": ticket.status,
+        }))
+    }
+
+    /// Records what an external extractor found on a ticket (or one of its messages).
+    pub async fn record_extraction(&self, x: ExternalExtraction) -> Result<i64> {
+        let source = x.source.trim().to_string();
+        if source.is_empty() || source.len() > 100 {
+            return Err(Error::Unprocessable {
+                field: "source".into(),
+                message: "must be 1 to 100 characters".into(),
+            });
+        }
+        if let Some(i) = x.error_codes.iter().position(|c| c.trim().is_empty()) {
+            return Err(Error::Unprocessable {
+                field: format!("error_codes[{i}]"),
+                message: "must not be empty".into(),
+            });
+        }
+        let store = self.store()?;
+        self.existing_ticket(store.as_ref(), x.ticket_id)
+            .await
+            .map_err(|_| Error::NotFound {
+                what: "ticket_id".into(),
+                id: x.ticket_id.to_string(),
+            })?;
+        if let Some(message_id) = x.message_id {
+            let on_ticket = store
+                .messages(x.ticket_id)
+                .await?
+                .iter()
+                .any(|m| m.id == message_id);
+            if !on_ticket {
+                return Err(Error::NotFound {
+                    what: "message_id".into(),
+                    id: message_id.to_string(),
+                });
+            }
+        }
+        store
+            .add_extraction(
+                x.ticket_id,
+                &ExtractionRecord {
+                    source,
+                    message_id: x.message_id,
+                    model: not_empty("model", x.model)?,
+                    manufacturer: not_empty("manufacturer", x.manufacturer)?,
+                    error_codes: serde_json::json!(x
+                        .error_codes
+                        .iter()
+                        .map(|c| c.trim())
+                        .collect::<Vec<_>>()),
+                    serial: not_empty("serial", x.serial)?,
+                    entities: serde_json::Value::Array(x.entities),
+                },
+            )
+            .await
+    }
+}
