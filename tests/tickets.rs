@@ -727,3 +727,97 @@ async fn conversation_input_errors_are_named() {
     .await;
     assert_eq!(status, 422, "{e}");
 }
+
+/// The real model, except that it fails on any text containing "kaputt".
+struct FlakyEmbedder(std::sync::Arc<dyn devicekb::embed::Embedder>);
+
+impl devicekb::embed::Embedder for FlakyEmbedder {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+    fn embed_queries(&self, texts: &[&str]) -> devicekb::Result<Vec<Vec<f32>>> {
+        if texts.iter().any(|t| t.contains("kaputt")) {
+            return Err(devicekb::Error::Embedding("the model crashed".into()));
+        }
+        self.0.embed_queries(texts)
+    }
+    fn embed_passages(&self, texts: &[&str]) -> devicekb::Result<Vec<Vec<f32>>> {
+        self.0.embed_passages(texts)
+    }
+}
+
+#[tokio::test]
+async fn a_failing_step_escalates_the_ticket_and_loses_nothing() {
+    use reqwest::Method;
+    let kb = common::small_kb(|id| id.starts_with("lexmark-c750-msg-"));
+    let data = tempfile::tempdir().unwrap();
+    // Build the index with the real model, then serve with one that fails on some texts.
+    drop(common::start_service(kb.path(), data.path()).await);
+    let config = common::config(kb.path(), data.path());
+    let service = devicekb::service::Service::start(
+        config,
+        std::sync::Arc::new(FlakyEmbedder(common::embedder())),
+    )
+    .await
+    .unwrap();
+    let base = common::spawn_app(service).await;
+    let customer = new_customer(&base).await;
+    let (status, created) = call(
+        Method::POST,
+        format!("{base}/tickets"),
+        Some(json!({"customer_id": customer, "subject": "kaputt", "description": "La C750 affiche 88 Toner cyan bas."})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["status"], "escalated", "{created}");
+    assert_eq!(created["reason"], "step_failed", "{created}");
+    let id = created["ticket_id"].as_i64().unwrap();
+    let (_, details) = call(Method::GET, format!("{base}/tickets/{id}"), None, None).await;
+    let step = |name: &str| {
+        details["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["step"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} step: {details}"))
+    };
+    assert_eq!(step("extraction")["status"], "ok");
+    assert_eq!(step("retrieval")["status"], "failed", "{details}");
+    assert!(step("retrieval")["error"]
+        .as_str()
+        .unwrap()
+        .contains("crashed"));
+    assert_eq!(step("classification")["status"], "failed", "{details}");
+    // The ticket, its message and its extraction are kept; the message waits for a person.
+    assert_eq!(details["extractions"][0]["error_codes"], json!(["88"]));
+    assert_eq!(details["messages"][0]["processed"], false, "{details}");
+    let (_, waiting) = call(
+        Method::GET,
+        format!("{base}/messages/unprocessed"),
+        None,
+        None,
+    )
+    .await;
+    assert!(
+        waiting["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["ticket_id"] == id),
+        "{waiting}"
+    );
+    // Search without the failing text goes on.
+    let (status, _) = call(
+        Method::POST,
+        format!("{base}/knowledge/search"),
+        Some(json!({"query": "toner cyan bas"})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+}
