@@ -439,6 +439,12 @@ async fn conversation_round_trip(store: Arc<dyn Store>) {
         transcription: None,
         processed: false,
         idempotency_key: key.map(str::to_string),
+        attachments: vec![devicekb::store::NewAttachment {
+            filename: "photo.jpg".into(),
+            content_type: Some("image/jpeg".into()),
+            size_bytes: Some(48_213),
+            sha256: None,
+        }],
     };
     let (first, created) = store.add_message(&inbound(Some("sms-1"))).await.unwrap();
     assert!(created);
@@ -446,7 +452,15 @@ async fn conversation_round_trip(store: Arc<dyn Store>) {
     assert!(!created, "the same key stores nothing new");
     assert_eq!(again.id, first.id);
     store.add_message(&inbound(None)).await.unwrap();
-    assert_eq!(store.messages(t.id).await.unwrap().len(), 2);
+    let stored = store.messages(t.id).await.unwrap();
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[0].attachments.len(), 1, "{stored:?}");
+    assert_eq!(stored[0].attachments[0].meta.size_bytes, Some(48_213));
+    assert_eq!(
+        again.attachments.len(),
+        1,
+        "a retry answers the stored attachments"
+    );
     assert_eq!(
         store
             .message_by_key("sms-1")

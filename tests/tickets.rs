@@ -302,6 +302,25 @@ async fn bad_input_is_named() {
     assert_eq!((status, e["field"].as_str()), (422, Some("status")), "{e}");
     let (status, e) = call(
         reqwest::Method::GET,
+        format!("{base}/tickets?category=techique"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, e["field"].as_str()),
+        (422, Some("category")),
+        "{e}"
+    );
+    assert!(
+        e["detail"]
+            .as_str()
+            .unwrap()
+            .contains("technique, consommables"),
+        "{e}"
+    );
+    let (status, e) = call(
+        reqwest::Method::GET,
         format!("{base}/tickets/abc"),
         None,
         None,
@@ -368,6 +387,8 @@ async fn messages_join_their_conversation_and_agents_act_on_tickets() {
     let base = app().await;
     let customer = new_customer(&base).await;
 
+    // The shared test database outlives a run: keys are unique to this one.
+    let mail_key = format!("mail-{}-{customer}", std::process::id());
     // A message from a new conversation opens a ticket and runs the pipeline.
     let first = json!({"customer_id": customer, "channel": "email", "direction": "inbound",
         "subject": "Bourrage papier C750",
@@ -376,7 +397,7 @@ async fn messages_join_their_conversation_and_agents_act_on_tickets() {
         Method::POST,
         format!("{base}/messages"),
         Some(first.clone()),
-        Some("mail-1"),
+        Some(&mail_key),
     )
     .await;
     assert_eq!(status, 201, "{opened}");
@@ -388,7 +409,7 @@ async fn messages_join_their_conversation_and_agents_act_on_tickets() {
         Method::POST,
         format!("{base}/messages"),
         Some(first),
-        Some("mail-1"),
+        Some(&mail_key),
     )
     .await;
     assert_eq!(status, 200, "{again}");
@@ -409,7 +430,9 @@ async fn messages_join_their_conversation_and_agents_act_on_tickets() {
     // A reply on the same subject joins the open ticket and waits for a person.
     let (status, follow) = call(Method::POST, format!("{base}/messages"),
         Some(json!({"customer_id": customer, "channel": "email", "direction": "inbound",
-            "subject": "RE: Bourrage papier C750", "body": "Toujours bloqué après avoir ouvert la porte."})), None).await;
+            "subject": "RE: Bourrage papier C750", "body": "Toujours bloqué après avoir ouvert la porte.",
+            "attachments": [{"filename": "ecran.jpg", "content_type": "image/jpeg", "size_bytes": 81234,
+                "sha256": "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08"}]})), None).await;
     assert_eq!(status, 201, "{follow}");
     assert_eq!(follow["ticket_id"], ticket, "{follow}");
     assert!(!follow["new_ticket"].as_bool().unwrap());
@@ -487,6 +510,21 @@ async fn messages_join_their_conversation_and_agents_act_on_tickets() {
         details["messages"].as_array().unwrap().len(),
         4,
         "{details}"
+    );
+    let with_file = details["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == follow["message_id"])
+        .unwrap()
+        .clone();
+    assert_eq!(
+        with_file["attachments"][0]["filename"], "ecran.jpg",
+        "{details}"
+    );
+    assert_eq!(
+        with_file["attachments"][0]["sha256"],
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
     );
     assert_eq!(
         details["responses"].as_array().unwrap().last().unwrap()["responder"],
@@ -617,6 +655,18 @@ async fn conversation_input_errors_are_named() {
             json!({"customer_id": customer, "channel": "sms", "direction": "inbound", "body": "x", "colour": "red"}),
             400,
             "colour",
+        ),
+        (
+            json!({"customer_id": customer, "channel": "sms", "direction": "inbound", "body": "x",
+                "attachments": [{"filename": "a.pdf", "sha256": "abc"}]}),
+            422,
+            "attachments[0].sha256",
+        ),
+        (
+            json!({"customer_id": customer, "channel": "sms", "direction": "inbound", "body": "x",
+                "attachments": [{"filename": " "}]}),
+            422,
+            "attachments[0].filename",
         ),
     ];
     for (body, expected, field) in cases {

@@ -32,5 +32,12 @@ pub async fn run(args: Args) -> Result<()> {
         vectors = generation.vectors.backend(),
         "devicekb is listening"
     );
+    // Train the ticket classifier now rather than on the first ticket.
+    let warm = service.clone();
+    tokio::spawn(async move {
+        if let Err(e) = warm.classifier().await {
+            tracing::warn!(error = %e, "the ticket classifier could not be trained yet");
+        }
+    });
     crate::api::serve(listener, service).await
 }

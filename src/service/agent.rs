@@ -122,6 +122,7 @@ impl Service {
                 transcription: None,
                 processed: true,
                 idempotency_key: None,
+                attachments: Vec::new(),
             })
             .await?;
         store.mark_processed(ticket_id).await?;

@@ -10,11 +10,14 @@ use super::tickets::{check_idempotency_key, list_limit, TicketCreated};
 use super::Service;
 use crate::error::{Error, Result};
 use crate::store::{
-    Channel, Direction, Message, NewMessage, NewTicket, Priority, Status, Store, Ticket,
+    Channel, Direction, Message, NewAttachment, NewMessage, NewTicket, Priority, Status, Store,
+    Ticket,
 };
 
 /// Longest message body (the request body limit is the same).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Attachments one message may list.
+pub const MAX_ATTACHMENTS: usize = 20;
 /// A customer's open tickets a new message is compared with.
 const OPEN_TICKETS_SCANNED: u32 = 50;
 
@@ -33,6 +36,9 @@ pub struct CreateMessage {
     pub body: String,
     #[serde(default)]
     pub transcription: Option<String>,
+    /// Metadata of attached files: {filename, content_type?, size_bytes?, sha256?}.
+    #[serde(default)]
+    pub attachments: Vec<NewAttachment>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -81,6 +87,55 @@ pub(super) fn not_empty(field: &str, value: Option<String>) -> Result<Option<Str
     }
 }
 
+/// Checks attachment metadata; the hash is kept in lower case.
+fn valid_attachments(attachments: Vec<NewAttachment>) -> Result<Vec<NewAttachment>> {
+    if attachments.len() > MAX_ATTACHMENTS {
+        return Err(Error::Unprocessable {
+            field: "attachments".into(),
+            message: format!("at most {MAX_ATTACHMENTS} per message"),
+        });
+    }
+    attachments
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut a)| {
+            let bad = |field: &str, message: &str| Error::Unprocessable {
+                field: format!("attachments[{i}].{field}"),
+                message: message.into(),
+            };
+            a.filename = a.filename.trim().to_string();
+            if a.filename.is_empty()
+                || a.filename.chars().count() > 255
+                || a.filename.chars().any(char::is_control)
+            {
+                return Err(bad(
+                    "filename",
+                    "must be 1 to 255 characters, without control characters",
+                ));
+            }
+            if a.content_type
+                .as_ref()
+                .is_some_and(|c| c.is_empty() || c.len() > 127 || !c.contains('/'))
+            {
+                return Err(bad(
+                    "content_type",
+                    "must be a media type such as application/pdf",
+                ));
+            }
+            if a.size_bytes.is_some_and(|n| n < 0) {
+                return Err(bad("size_bytes", "must not be negative"));
+            }
+            if let Some(hash) = &mut a.sha256 {
+                if hash.len() != 64 || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
+                    return Err(bad("sha256", "must be 64 hexadecimal characters"));
+                }
+                *hash = hash.to_ascii_lowercase();
+            }
+            Ok(a)
+        })
+        .collect()
+}
+
 impl Service {
     /// Stores a message. Inbound: it joins `ticket_id`, or the customer's open ticket with
     /// the same subject (or about the same device), or it opens a ticket and the pipeline
@@ -93,6 +148,7 @@ impl Service {
     ) -> Result<MessageAccepted> {
         let channel = Channel::parse(&request.channel)?;
         let direction = Direction::parse(&request.direction)?;
+        let attachments = valid_attachments(request.attachments)?;
         let body = request.body.trim().to_string();
         let transcription = not_empty("transcription", request.transcription)?;
         let subject = request
@@ -178,18 +234,19 @@ impl Service {
                 });
             }
             let customer_id = request.customer_id.unwrap_or_default();
-            return self
-                .open_ticket_with(
-                    store,
-                    customer_id,
-                    channel,
-                    subject,
-                    body,
-                    transcription,
-                    text,
-                    idempotency_key,
-                )
-                .await;
+            let message = NewMessage {
+                ticket_id: 0,
+                customer_id: Some(customer_id),
+                direction,
+                channel,
+                subject,
+                body,
+                transcription,
+                processed: false,
+                idempotency_key,
+                attachments,
+            };
+            return self.open_ticket_with(store, message, text).await;
         };
 
         let (message, created) = store
@@ -203,6 +260,7 @@ impl Service {
                 transcription,
                 processed: direction == Direction::Outbound,
                 idempotency_key,
+                attachments,
             })
             .await?;
         let ticket = if created {
@@ -278,20 +336,20 @@ impl Service {
         Ok(None)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Opens a ticket for `message` (its `ticket_id` is filled here) and runs the pipeline
+    /// on `text`.
     async fn open_ticket_with(
         self: &Arc<Self>,
         store: Arc<dyn Store>,
-        customer_id: i64,
-        channel: Channel,
-        subject: Option<String>,
-        body: String,
-        transcription: Option<String>,
+        mut message: NewMessage,
         text: String,
-        idempotency_key: Option<String>,
     ) -> Result<MessageAccepted> {
         let ingestion = std::time::Instant::now();
-        let ticket_subject = subject.clone().unwrap_or_else(|| first_line(&text, 120));
+        let customer_id = message.customer_id.unwrap_or_default();
+        let ticket_subject = message
+            .subject
+            .clone()
+            .unwrap_or_else(|| first_line(&text, 120));
         // The ticket carries the key too, so a retry after a crash between the two writes
         // finds the same ticket.
         let (ticket, created) = store
@@ -301,26 +359,21 @@ impl Service {
                     device_id: None,
                     subject: ticket_subject.clone(),
                     description: text.clone(),
-                    channel,
+                    channel: message.channel,
                     priority: Priority::Medium,
-                    idempotency_key: idempotency_key.as_ref().map(|k| format!("message:{k}")),
+                    idempotency_key: message
+                        .idempotency_key
+                        .as_ref()
+                        .map(|k| format!("message:{k}")),
                 },
                 "api",
             )
             .await?;
-        let (message, _) = store
-            .add_message(&NewMessage {
-                ticket_id: ticket.id,
-                customer_id: Some(customer_id),
-                direction: Direction::Inbound,
-                channel,
-                subject,
-                body: if body.is_empty() { text.clone() } else { body },
-                transcription,
-                processed: false,
-                idempotency_key,
-            })
-            .await?;
+        message.ticket_id = ticket.id;
+        if message.body.is_empty() {
+            message.body = text.clone();
+        }
+        let (message, _) = store.add_message(&message).await?;
         if !created {
             return self.accepted_again(store.as_ref(), message).await;
         }

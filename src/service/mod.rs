@@ -58,6 +58,8 @@ pub struct Service {
     store: parking_lot::RwLock<Option<Arc<dyn Store>>>,
     /// The ticket classifier, trained for the generation it names when first needed.
     classifier: tokio::sync::Mutex<classify::TrainedClassifier>,
+    /// When today's automation metrics were last refreshed (Unix seconds).
+    metrics_refreshed_at: std::sync::atomic::AtomicU64,
 }
 
 /// Runs CPU-bound `work` on the blocking pool.
@@ -123,6 +125,7 @@ impl Service {
         let service = Arc::new(Service {
             store: parking_lot::RwLock::new(store),
             classifier: tokio::sync::Mutex::new(None),
+            metrics_refreshed_at: std::sync::atomic::AtomicU64::new(0),
             llm,
             smart: SmartCounters::default(),
             cpu: Arc::new(Semaphore::new(config.search_concurrency.max(1))),

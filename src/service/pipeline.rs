@@ -252,6 +252,7 @@ impl Service {
                     transcription: None,
                     processed: true,
                     idempotency_key: None,
+                    attachments: Vec::new(),
                 };
                 if let Err(e) = store.add_message(&outbound).await {
                     tracing::error!(ticket = ticket.id, error = %e, "the automatic reply was not stored as a message");

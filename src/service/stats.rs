@@ -16,6 +16,8 @@ use crate::store::{
 /// Days `GET /stats/pipeline` covers by default, and at most.
 pub const DEFAULT_DAYS: u32 = 30;
 pub const MAX_DAYS: u32 = 366;
+/// How often the pipeline refreshes today's `automation_metrics` row.
+const METRICS_REFRESH_SECS: u64 = 60;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PipelineDay {
@@ -150,9 +152,25 @@ impl Service {
         })
     }
 
-    /// Brings today's `automation_metrics` row up to date; failures are only logged, a
+    /// Brings today's `automation_metrics` row up to date, at most once every
+    /// `METRICS_REFRESH_SECS` (reading the day's tickets on every ticket would grow with the
+    /// day's volume); `GET /stats/pipeline` always recomputes. Failures are only logged: a
     /// ticket never fails for its statistics.
     pub(crate) async fn refresh_today_metrics(&self, store: &dyn Store) {
+        use std::sync::atomic::Ordering;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let last = self.metrics_refreshed_at.load(Ordering::Relaxed);
+        if now < last + METRICS_REFRESH_SECS
+            || self
+                .metrics_refreshed_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
         let today = utc_day(0);
         let result = async {
             let outcomes = store.ticket_outcomes(&today).await?;

@@ -210,6 +210,7 @@ impl Service {
                 transcription: None,
                 processed: false,
                 idempotency_key: None,
+                attachments: Vec::new(),
             })
             .await?;
         let ingestion_ms = ingestion.elapsed().as_secs_f64() * 1000.0;
@@ -247,6 +248,15 @@ impl Service {
         category: Option<&str>,
         limit: Option<u32>,
     ) -> Result<Vec<Ticket>> {
+        if let Some(c) = category.filter(|c| !crate::classify::CATEGORIES.contains(c)) {
+            return Err(Error::Unprocessable {
+                field: "category".into(),
+                message: format!(
+                    "`{c}` is not one of {}",
+                    crate::classify::CATEGORIES.join(", ")
+                ),
+            });
+        }
         let filter = TicketFilter {
             status: status.map(Status::parse).transpose()?,
             priority: priority.map(Priority::parse).transpose()?,

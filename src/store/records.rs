@@ -59,6 +59,28 @@ pub struct NewMessage {
     /// Outbound messages and messages the pipeline handled are born processed.
     pub processed: bool,
     pub idempotency_key: Option<String>,
+    /// Metadata of the files that came with it (the files stay where they are).
+    pub attachments: Vec<NewAttachment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAttachment {
+    pub filename: String,
+    #[serde(default)]
+    pub content_type: Option<String>,
+    #[serde(default)]
+    pub size_bytes: Option<i64>,
+    /// Hex SHA-256 of the content, 64 characters.
+    #[serde(default)]
+    pub sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Attachment {
+    pub id: i64,
+    #[serde(flatten)]
+    pub meta: NewAttachment,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -72,6 +94,7 @@ pub struct Message {
     pub body: String,
     pub transcription: Option<String>,
     pub processed: bool,
+    pub attachments: Vec<Attachment>,
     pub created_at: String,
 }
 

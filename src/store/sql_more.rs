@@ -31,8 +31,46 @@ macro_rules! sql_store_more {
                     body: row.try_get("body").map_err(get)?,
                     transcription: row.try_get("transcription").map_err(get)?,
                     processed: processed != 0,
+                    attachments: Vec::new(),
                     created_at: row.try_get("created_at").map_err(get)?,
                 })
+            }
+
+            /// Reads the attachments of `messages` (one query, every id bound).
+            async fn with_attachments<'c, E>(executor: E, mut messages: Vec<Message>) -> Result<Vec<Message>>
+            where
+                E: sqlx::Executor<'c, Database = $db>,
+            {
+                if messages.is_empty() {
+                    return Ok(messages);
+                }
+                let placeholders = vec!["?"; messages.len()].join(", ");
+                let sql = format!(
+                    "SELECT id, message_id, filename, content_type, size_bytes, sha256 FROM attachments \
+                     WHERE message_id IN ({placeholders}) ORDER BY id"
+                );
+                let mut query = sqlx::query(&sql);
+                for m in &messages {
+                    query = query.bind(m.id);
+                }
+                let get = |e: sqlx::Error| db_error("reading attachments", e);
+                let rows = query.fetch_all(executor).await.map_err(get)?;
+                for row in rows {
+                    let message_id: i64 = row.try_get("message_id").map_err(get)?;
+                    let attachment = Attachment {
+                        id: row.try_get("id").map_err(get)?,
+                        meta: NewAttachment {
+                            filename: row.try_get("filename").map_err(get)?,
+                            content_type: row.try_get("content_type").map_err(get)?,
+                            size_bytes: row.try_get("size_bytes").map_err(get)?,
+                            sha256: row.try_get("sha256").map_err(get)?,
+                        },
+                    };
+                    if let Some(m) = messages.iter_mut().find(|m| m.id == message_id) {
+                        m.attachments.push(attachment);
+                    }
+                }
+                Ok(messages)
             }
 
             fn device_select() -> String {
@@ -87,7 +125,9 @@ macro_rules! sql_store_more {
                         .await
                         .map_err(|e| db_error("checking the idempotency key", e))?;
                     if let Some(row) = existing {
-                        return Ok((Self::message_row(&row)?, false));
+                        let message = Self::message_row(&row)?;
+                        let mut found = Self::with_attachments(&mut *tx, vec![message]).await?;
+                        return Ok((found.remove(0), false));
                     }
                 }
                 let $res = sqlx::query(
@@ -107,6 +147,19 @@ macro_rules! sql_store_more {
                 .await
                 .map_err(|e| db_error("storing a message", e))?;
                 let id: i64 = $last_id;
+                for a in &m.attachments {
+                    sqlx::query(
+                        "INSERT INTO attachments (message_id, filename, content_type, size_bytes, sha256) VALUES (?, ?, ?, ?, ?)",
+                    )
+                    .bind(id)
+                    .bind(&a.filename)
+                    .bind(&a.content_type)
+                    .bind(a.size_bytes)
+                    .bind(&a.sha256)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| db_error("storing an attachment", e))?;
+                }
                 let sql = format!("SELECT {} FROM messages WHERE id = ?", Self::message_columns());
                 let row = sqlx::query(&sql)
                     .bind(id)
@@ -114,8 +167,9 @@ macro_rules! sql_store_more {
                     .await
                     .map_err(|e| db_error("reading a message", e))?;
                 let message = Self::message_row(&row)?;
+                let mut stored = Self::with_attachments(&mut *tx, vec![message]).await?;
                 tx.commit().await.map_err(|e| db_error("committing a message", e))?;
-                Ok((message, true))
+                Ok((stored.remove(0), true))
             }
 
             async fn message_by_key(&self, key: &str) -> Result<Option<Message>> {
@@ -125,7 +179,11 @@ macro_rules! sql_store_more {
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(|e| db_error("reading a message", e))?;
-                row.as_ref().map(Self::message_row).transpose()
+                let message = row.as_ref().map(Self::message_row).transpose()?;
+                match message {
+                    Some(m) => Ok(Self::with_attachments(&self.pool, vec![m]).await?.pop()),
+                    None => Ok(None),
+                }
             }
 
             async fn messages(&self, ticket_id: i64) -> Result<Vec<Message>> {
@@ -135,7 +193,8 @@ macro_rules! sql_store_more {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(|e| db_error("reading messages", e))?;
-                rows.iter().map(Self::message_row).collect()
+                let messages = rows.iter().map(Self::message_row).collect::<Result<Vec<_>>>()?;
+                Self::with_attachments(&self.pool, messages).await
             }
 
             async fn unprocessed_messages(&self, limit: u32) -> Result<Vec<Message>> {
@@ -148,7 +207,8 @@ macro_rules! sql_store_more {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(|e| db_error("listing unprocessed messages", e))?;
-                rows.iter().map(Self::message_row).collect()
+                let messages = rows.iter().map(Self::message_row).collect::<Result<Vec<_>>>()?;
+                Self::with_attachments(&self.pool, messages).await
             }
 
             async fn mark_processed(&self, ticket_id: i64) -> Result<u64> {
