@@ -520,7 +520,66 @@ async fn conversation_round_trip(store: Arc<dyn Store>) {
     assert!(classified.retention_flag);
     assert_eq!(classified.device_id, Some(device.id));
 
-    // Feedback goes to the latest automatic reply; none yet.
+    // One message handled by id; an agent's reply handles the rest, in one transaction.
+    let (third, _) = store.add_message(&inbound(None)).await.unwrap();
+    store.mark_message_processed(third.id).await.unwrap();
+    assert!(store.unprocessed_messages(10).await.unwrap().is_empty());
+    store.add_message(&inbound(None)).await.unwrap();
+    let agent_response = ResponseRecord {
+        responder: "agent".into(),
+        author: Some("julie".into()),
+        body: "Un technicien passe demain.".into(),
+        citations: json!([]),
+        confidence: None,
+        send_status: "pending".into(),
+        llm_model: None,
+        prompt_tokens: None,
+        completion_tokens: None,
+        latency_ms: None,
+    };
+    let outbound = NewMessage {
+        direction: Direction::Outbound,
+        body: "Un technicien passe demain.".into(),
+        processed: true,
+        attachments: Vec::new(),
+        ..inbound(None)
+    };
+    let replied = store
+        .record_agent_reply(t.id, &agent_response, &outbound, Status::Answered, "julie")
+        .await
+        .unwrap();
+    assert_eq!(replied.status, Status::Answered);
+    assert!(store.unprocessed_messages(10).await.unwrap().is_empty());
+    let last = store.history(t.id).await.unwrap().pop().unwrap();
+    assert_eq!(
+        (last.to_status, last.actor.as_str()),
+        (Status::Answered, "julie")
+    );
+    assert_eq!(
+        store
+            .messages(t.id)
+            .await
+            .unwrap()
+            .last()
+            .unwrap()
+            .direction,
+        Direction::Outbound
+    );
+    let missing = store
+        .record_agent_reply(
+            t.id + 999,
+            &agent_response,
+            &outbound,
+            Status::Answered,
+            "julie",
+        )
+        .await;
+    assert!(
+        matches!(missing, Err(Error::NotFound { .. })),
+        "{missing:?}"
+    );
+
+    // Feedback goes to the latest automatic reply that was sent; none yet.
     assert_eq!(store.set_feedback(t.id, true, None).await.unwrap(), None);
     let response = ResponseRecord {
         responder: "auto".into(),

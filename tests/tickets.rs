@@ -547,11 +547,12 @@ async fn messages_join_their_conversation_and_agents_act_on_tickets() {
     );
 
     // Feedback needs an automatic reply: this escalated ticket has none.
+    // (An escalated ticket's automatic draft was never sent: it cannot be rated.)
     let escalated = details["responses"]
         .as_array()
         .unwrap()
         .iter()
-        .all(|r| r["responder"] != "auto");
+        .all(|r| r["responder"] != "auto" || r["send_status"] == "draft");
     let (status, fb) = call(
         Method::POST,
         format!("{base}/tickets/{ticket}/feedback"),
@@ -870,4 +871,100 @@ async fn a_failing_step_escalates_the_ticket_and_loses_nothing() {
     )
     .await;
     assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_stalled_ticket_is_resumed_and_keys_stay_with_their_customer() {
+    use devicekb::store::{Channel, NewTicket, Priority};
+    use reqwest::Method;
+    let base = app().await;
+    let customer = new_customer(&base).await;
+    let other = new_customer(&base).await;
+    let key = format!("stalled-{}-{customer}", std::process::id());
+    // A first submission stored the ticket and stopped there (the process died).
+    let store = common::repo_service().store().unwrap();
+    let (stalled, _) = store
+        .create_ticket(
+            &NewTicket {
+                customer_id: customer,
+                device_id: None,
+                subject: "C750".into(),
+                description: "La C750 affiche 88 Toner cyan bas.".into(),
+                channel: Channel::Email,
+                priority: Priority::Medium,
+                idempotency_key: Some(key.clone()),
+            },
+            "api",
+        )
+        .await
+        .unwrap();
+    let body = json!({"customer_id": customer, "subject": "C750", "description": "La C750 affiche 88 Toner cyan bas."});
+    let (status, retried) = call(
+        Method::POST,
+        format!("{base}/tickets"),
+        Some(body),
+        Some(&key),
+    )
+    .await;
+    assert_eq!(status, 200, "{retried}");
+    assert_eq!(retried["ticket_id"], stalled.id);
+    assert_eq!(retried["created"], false);
+    assert_eq!(
+        retried["status"], "auto_resolved",
+        "the retry ran the pipeline: {retried}"
+    );
+    let (_, details) = call(
+        Method::GET,
+        format!("{base}/tickets/{}", stalled.id),
+        None,
+        None,
+    )
+    .await;
+    assert!(
+        !details["steps"].as_array().unwrap().is_empty(),
+        "{details}"
+    );
+    assert_eq!(details["messages"][0]["direction"], "inbound", "{details}");
+
+    // The same key from another customer is refused, not answered with this ticket.
+    let body = json!({"customer_id": other, "subject": "x", "description": "y"});
+    let (status, e) = call(
+        Method::POST,
+        format!("{base}/tickets"),
+        Some(body),
+        Some(&key),
+    )
+    .await;
+    assert_eq!(status, 409, "{e}");
+    let message_key = format!("sms-{}-{customer}", std::process::id());
+    let sms = |who: i64| json!({"customer_id": who, "channel": "sms", "direction": "inbound", "body": "la C750 affiche 88"});
+    let (status, first) = call(
+        Method::POST,
+        format!("{base}/messages"),
+        Some(sms(customer)),
+        Some(&message_key),
+    )
+    .await;
+    assert_eq!(status, 201, "{first}");
+    let (status, e) = call(
+        Method::POST,
+        format!("{base}/messages"),
+        Some(sms(other)),
+        Some(&message_key),
+    )
+    .await;
+    assert_eq!(status, 409, "{e}");
+    // The prefix the service uses for its own keys is reserved.
+    let (status, e) = call(
+        Method::POST,
+        format!("{base}/messages"),
+        Some(sms(other)),
+        Some("message:abc"),
+    )
+    .await;
+    assert_eq!(
+        (status, e["field"].as_str()),
+        (400, Some("Idempotency-Key")),
+        "{e}"
+    );
 }

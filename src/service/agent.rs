@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use super::conversation::{not_empty, MAX_MESSAGE_BYTES};
+use super::tickets::check_length;
 use super::Service;
 use crate::error::{Error, Result};
 use crate::store::{
@@ -92,10 +93,11 @@ impl Service {
             .map(|a| a.trim().to_string())
             .filter(|a| !a.is_empty())
             .unwrap_or_else(|| "agent".into());
+        check_length("author", Some(&author), 100)?;
         let store = self.store()?;
         let ticket = self.existing_ticket(store.as_ref(), ticket_id).await?;
         store
-            .add_response(
+            .record_agent_reply(
                 ticket_id,
                 &ResponseRecord {
                     responder: "agent".into(),
@@ -109,25 +111,21 @@ impl Service {
                     completion_tokens: None,
                     latency_ms: None,
                 },
+                &NewMessage {
+                    ticket_id,
+                    customer_id: Some(ticket.customer_id),
+                    direction: Direction::Outbound,
+                    channel: ticket.channel,
+                    subject: Some(super::pipeline::reply_subject(&ticket.subject)),
+                    body,
+                    transcription: None,
+                    processed: true,
+                    idempotency_key: None,
+                    attachments: Vec::new(),
+                },
+                status,
+                &author,
             )
-            .await?;
-        store
-            .add_message(&NewMessage {
-                ticket_id,
-                customer_id: Some(ticket.customer_id),
-                direction: Direction::Outbound,
-                channel: ticket.channel,
-                subject: Some(super::pipeline::reply_subject(&ticket.subject)),
-                body,
-                transcription: None,
-                processed: true,
-                idempotency_key: None,
-                attachments: Vec::new(),
-            })
-            .await?;
-        store.mark_processed(ticket_id).await?;
-        store
-            .set_status(ticket_id, status, None, &author, Some("agent reply"))
             .await
     }
 
@@ -177,12 +175,19 @@ impl Service {
     /// Records what an external extractor found on a ticket (or one of its messages).
     pub async fn record_extraction(&self, x: ExternalExtraction) -> Result<i64> {
         let source = x.source.trim().to_string();
-        if source.is_empty() || source.len() > 100 {
+        if source.is_empty() || source.chars().count() > 64 {
             return Err(Error::Unprocessable {
                 field: "source".into(),
-                message: "must be 1 to 100 characters".into(),
+                message: "must be 1 to 64 characters".into(),
             });
         }
+        check_length("model", x.model.as_deref().map(str::trim), 191)?;
+        check_length(
+            "manufacturer",
+            x.manufacturer.as_deref().map(str::trim),
+            100,
+        )?;
+        check_length("serial", x.serial.as_deref().map(str::trim), 64)?;
         if let Some(i) = x.error_codes.iter().position(|c| c.trim().is_empty()) {
             return Err(Error::Unprocessable {
                 field: format!("error_codes[{i}]"),
@@ -192,9 +197,12 @@ impl Service {
         let store = self.store()?;
         self.existing_ticket(store.as_ref(), x.ticket_id)
             .await
-            .map_err(|_| Error::NotFound {
-                what: "ticket_id".into(),
-                id: x.ticket_id.to_string(),
+            .map_err(|e| match e {
+                Error::NotFound { .. } => Error::NotFound {
+                    what: "ticket_id".into(),
+                    id: x.ticket_id.to_string(),
+                },
+                other => other,
             })?;
         if let Some(message_id) = x.message_id {
             let on_ticket = store

@@ -57,6 +57,10 @@ impl Service {
         text: &str,
         answer: &Answer,
     ) -> Result<Evidence> {
+        if answer.retrieved.is_empty() {
+            // Answered by pattern without retrieval: look the best entry up as training did.
+            return self.evidence(text).await;
+        }
         let embedding = self.query_vector_async(&clean_query(text)).await?;
         Ok(Evidence {
             text: text.to_string(),

@@ -55,9 +55,8 @@ pub struct MessageAccepted {
     pub pipeline: Option<TicketCreated>,
 }
 
-/// A subject without its reply and forward prefixes, lower case: "RE: TR: Bourrage" and
-/// "bourrage" are one conversation.
-pub fn normalized_subject(subject: &str) -> String {
+/// A subject without its reply and forward prefixes ("RE: TR: Bourrage" → "Bourrage").
+pub fn strip_reply_prefixes(subject: &str) -> &str {
     let mut s = subject.trim();
     loop {
         let lower = s.to_lowercase();
@@ -67,11 +66,19 @@ pub fn normalized_subject(subject: &str) -> String {
         .iter()
         .find(|p| lower.starts_with(*p));
         match prefix {
-            Some(p) => s = s[p.len()..].trim_start(),
-            None => break,
+            // The prefixes are ASCII but for "réf:", whose lower case has the same length.
+            Some(p) if s.is_char_boundary(p.len()) => s = s[p.len()..].trim_start(),
+            _ => break,
         }
     }
-    s.split_whitespace()
+    s
+}
+
+/// A subject without its reply and forward prefixes, lower case, spaces collapsed:
+/// "RE: TR: Bourrage" and "bourrage" are one conversation.
+pub fn normalized_subject(subject: &str) -> String {
+    strip_reply_prefixes(subject)
+        .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
         .to_lowercase()
@@ -186,7 +193,15 @@ impl Service {
         let store = self.store()?;
         if let Some(key) = &idempotency_key {
             if let Some(message) = store.message_by_key(key).await? {
-                return self.accepted_again(store.as_ref(), message).await;
+                if request
+                    .customer_id
+                    .is_some_and(|c| message.customer_id.is_some_and(|m| m != c))
+                {
+                    return Err(Error::Conflict(
+                        "this Idempotency-Key was used for another customer's message".into(),
+                    ));
+                }
+                return self.accepted_again(&store, message).await;
             }
         }
         // What the pipeline reads: a call's transcription is what the customer said.
@@ -279,18 +294,27 @@ impl Service {
         })
     }
 
-    async fn accepted_again(&self, store: &dyn Store, message: Message) -> Result<MessageAccepted> {
+    /// The answer to a retried message: the message and its ticket as they stand, after
+    /// running the pipeline if the first submission stopped before it ran.
+    async fn accepted_again(
+        self: &Arc<Self>,
+        store: &Arc<dyn Store>,
+        message: Message,
+    ) -> Result<MessageAccepted> {
         let ticket_id = message.ticket_id.unwrap_or_default();
         let ticket = store.ticket(ticket_id).await?.ok_or_else(|| {
             Error::Storage(format!("message {} points at a missing ticket", message.id))
         })?;
+        let resumed = self
+            .resume_if_stalled(store, &ticket, Some(message.id))
+            .await?;
         Ok(MessageAccepted {
             message_id: message.id,
             ticket_id,
             created: false,
             new_ticket: false,
-            status: ticket.status,
-            pipeline: None,
+            status: resumed.as_ref().map_or(ticket.status, |r| r.status),
+            pipeline: resumed,
         })
     }
 
@@ -364,23 +388,35 @@ impl Service {
                     idempotency_key: message
                         .idempotency_key
                         .as_ref()
-                        .map(|k| format!("message:{k}")),
+                        .map(|k| format!("{}{k}", super::tickets::MESSAGE_KEY_PREFIX)),
                 },
                 "api",
             )
             .await?;
+        if ticket.customer_id != customer_id {
+            return Err(Error::Conflict(
+                "this Idempotency-Key was used for another customer's message".into(),
+            ));
+        }
         message.ticket_id = ticket.id;
         if message.body.is_empty() {
             message.body = text.clone();
         }
         let (message, _) = store.add_message(&message).await?;
         if !created {
-            return self.accepted_again(store.as_ref(), message).await;
+            return self.accepted_again(&store, message).await;
         }
         let ingestion_ms = ingestion.elapsed().as_secs_f64() * 1000.0;
         let full_text = crate::classify::ticket_text(&ticket_subject, &text);
         let outcome = self
-            .run_pipeline(&store, ticket, full_text, ingestion_ms, false)
+            .run_pipeline_detached(
+                store,
+                ticket,
+                full_text,
+                ingestion_ms,
+                false,
+                Some(message.id),
+            )
             .await?;
         Ok(MessageAccepted {
             message_id: message.id,

@@ -58,6 +58,8 @@ pub struct Service {
     store: parking_lot::RwLock<Option<Arc<dyn Store>>>,
     /// The ticket classifier, trained for the generation it names when first needed.
     classifier: tokio::sync::Mutex<classify::TrainedClassifier>,
+    /// Tickets whose pipeline is running now.
+    pipelines_running: Mutex<std::collections::HashSet<i64>>,
     /// When today's automation metrics were last refreshed (Unix seconds).
     metrics_refreshed_at: std::sync::atomic::AtomicU64,
 }
@@ -126,6 +128,7 @@ impl Service {
             store: parking_lot::RwLock::new(store),
             classifier: tokio::sync::Mutex::new(None),
             metrics_refreshed_at: std::sync::atomic::AtomicU64::new(0),
+            pipelines_running: Mutex::new(std::collections::HashSet::new()),
             llm,
             smart: SmartCounters::default(),
             cpu: Arc::new(Semaphore::new(config.search_concurrency.max(1))),

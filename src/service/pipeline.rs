@@ -131,16 +131,85 @@ struct Classified {
     error: Option<String>,
 }
 
+/// Removes a ticket from the set of running pipelines when its run ends, however it ends.
+struct Running<'a>(&'a Service, i64);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.pipelines_running.lock().remove(&self.1);
+    }
+}
+
 impl Service {
+    /// Runs the pipeline on its own task, so a client that disconnects cannot stop it half
+    /// way, and never twice at once for one ticket (a retry while it runs gets the ticket as
+    /// it stands). `message_id`: the message the pipeline reads.
+    pub(crate) async fn run_pipeline_detached(
+        self: &Arc<Self>,
+        store: Arc<dyn Store>,
+        ticket: Ticket,
+        text: String,
+        ingestion_ms: f64,
+        priority_given: bool,
+        message_id: Option<i64>,
+    ) -> Result<TicketCreated> {
+        if !self.pipelines_running.lock().insert(ticket.id) {
+            return Ok(TicketCreated::existing(ticket));
+        }
+        let service = self.clone();
+        tokio::spawn(async move {
+            let _running = Running(&service, ticket.id);
+            service
+                .run_pipeline(
+                    &store,
+                    ticket,
+                    text,
+                    ingestion_ms,
+                    priority_given,
+                    message_id,
+                )
+                .await
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("the pipeline task failed: {e}")))?
+    }
+
+    /// A ticket whose first submission stopped before its pipeline ran (the process died,
+    /// the database went away between two writes) is still `new` with no step recorded:
+    /// a retry runs the pipeline on it. `None` when the ticket needs nothing.
+    pub(crate) async fn resume_if_stalled(
+        self: &Arc<Self>,
+        store: &Arc<dyn Store>,
+        ticket: &Ticket,
+        message_id: Option<i64>,
+    ) -> Result<Option<TicketCreated>> {
+        if ticket.status != Status::New || !store.pipeline(ticket.id).await?.steps.is_empty() {
+            return Ok(None);
+        }
+        tracing::info!(
+            ticket = ticket.id,
+            "resuming a ticket whose pipeline did not run"
+        );
+        let text = crate::classify::ticket_text(&ticket.subject, &ticket.description);
+        let outcome = self
+            .run_pipeline_detached(store.clone(), ticket.clone(), text, 0.0, true, message_id)
+            .await?;
+        Ok(Some(TicketCreated {
+            created: false,
+            ..outcome
+        }))
+    }
+
     /// Runs the pipeline on a stored ticket whose text is `text`, records everything and
     /// sets its status. `priority_given`: the client chose the priority, keep it.
-    pub(crate) async fn run_pipeline(
+    async fn run_pipeline(
         self: &Arc<Self>,
         store: &Arc<dyn Store>,
         ticket: Ticket,
         text: String,
         ingestion_ms: f64,
         priority_given: bool,
+        message_id: Option<i64>,
     ) -> Result<TicketCreated> {
         let answer = self
             .answer(AnswerRequest {
@@ -236,9 +305,12 @@ impl Service {
         let answer = answer.ok();
         if let Some(a) = &answer {
             if a.reason != Some(crate::answer::Reason::StepFailed) {
-                // The pipeline has handled the message: answered, or escalated with evidence.
-                if let Err(e) = store.mark_processed(ticket.id).await {
-                    tracing::error!(ticket = ticket.id, error = %e, "messages not marked processed");
+                // The pipeline has handled the message it read (answered, or escalated with
+                // its evidence); any that arrived meanwhile still wait for a person.
+                if let Some(id) = message_id {
+                    if let Err(e) = store.mark_message_processed(id).await {
+                        tracing::error!(ticket = ticket.id, error = %e, "the message was not marked processed");
+                    }
                 }
             }
             if let Some(reply) = a.reply.as_ref().filter(|_| a.decision == Decision::Auto) {
@@ -407,11 +479,17 @@ impl Service {
 }
 
 /// "Re: " and the ticket's subject, once.
+/// The subject of a reply: "Re: " and the ticket's subject without its own reply and
+/// forward prefixes, within the 500 characters a subject may have.
 pub(crate) fn reply_subject(subject: &str) -> String {
-    let base = super::conversation::normalized_subject(subject);
+    let base = super::conversation::strip_reply_prefixes(subject);
     if base.is_empty() {
         "Re: votre demande".into()
     } else {
-        format!("Re: {}", subject.trim())
+        let cut: String = base
+            .chars()
+            .take(super::tickets::MAX_SUBJECT_CHARS - 4)
+            .collect();
+        format!("Re: {cut}")
     }
 }

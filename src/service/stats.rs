@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::tickets::check_length;
 use super::Service;
 use crate::error::{Error, Result};
 use crate::index::Generation;
@@ -208,18 +209,9 @@ impl Service {
                 message: "give the model, the serial number or both".into(),
             });
         }
-        for (field, value) in [
-            ("model", &model),
-            ("serial", &serial),
-            ("location", &location),
-        ] {
-            if value.as_ref().is_some_and(|v| v.chars().count() > 255) {
-                return Err(Error::Unprocessable {
-                    field: field.into(),
-                    message: "is longer than 255 characters".into(),
-                });
-            }
-        }
+        check_length("model", model.as_deref(), 191)?;
+        check_length("serial", serial.as_deref(), 64)?;
+        check_length("location", location.as_deref(), 255)?;
         let model = model.map(|m| self.generation().extractor.extract(&m).model.unwrap_or(m));
         self.store()?
             .create_device(&NewDevice {

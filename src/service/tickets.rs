@@ -126,12 +126,16 @@ impl Service {
                 message: "is not an e-mail address".into(),
             });
         }
+        let phone = optional_text(request.phone);
+        let company = optional_text(request.company);
+        check_length("phone", phone.as_deref(), 64)?;
+        check_length("company", company.as_deref(), 255)?;
         self.store()?
             .create_customer(&NewCustomer {
                 name,
                 email,
-                phone: optional_text(request.phone),
-                company: optional_text(request.company),
+                phone,
+                company,
             })
             .await
     }
@@ -191,32 +195,33 @@ impl Service {
                 "api",
             )
             .await?;
-        if !created {
-            return Ok(TicketCreated::existing(ticket));
+        if !created && ticket.customer_id != request.customer_id {
+            return Err(Error::Conflict(
+                "this Idempotency-Key was used for another customer's ticket".into(),
+            ));
         }
-        // The description is the customer's first message of the conversation.
-        store
-            .add_message(&NewMessage {
-                ticket_id: ticket.id,
-                customer_id: Some(ticket.customer_id),
-                direction: Direction::Inbound,
-                channel,
-                subject: Some(subject.clone()).filter(|s| !s.is_empty()),
-                body: if description.is_empty() {
-                    subject.clone()
-                } else {
-                    description.clone()
-                },
-                transcription: None,
-                processed: false,
-                idempotency_key: None,
-                attachments: Vec::new(),
-            })
-            .await?;
+        if !created {
+            let mut first = store.messages(ticket.id).await?.first().map(|m| m.id);
+            if first.is_none() && ticket.status == Status::New {
+                first = Some(store.add_message(&first_message(&ticket)).await?.0.id);
+            }
+            return Ok(self
+                .resume_if_stalled(&store, &ticket, first)
+                .await?
+                .unwrap_or_else(|| TicketCreated::existing(ticket)));
+        }
+        let (message, _) = store.add_message(&first_message(&ticket)).await?;
         let ingestion_ms = ingestion.elapsed().as_secs_f64() * 1000.0;
         let text = crate::classify::ticket_text(&subject, &description);
-        self.run_pipeline(&store, ticket, text, ingestion_ms, priority_given)
-            .await
+        self.run_pipeline_detached(
+            store,
+            ticket,
+            text,
+            ingestion_ms,
+            priority_given,
+            Some(message.id),
+        )
+        .await
     }
 
     pub async fn ticket_details(&self, id: i64) -> Result<TicketDetails> {
@@ -275,19 +280,62 @@ impl Service {
         note: Option<&str>,
     ) -> Result<Ticket> {
         let status = Status::parse(status)?;
+        check_length("actor", Some(actor), 100)?;
         self.store()?
             .set_status(id, status, None, actor, note)
             .await
     }
 }
 
-/// An `Idempotency-Key` is 1 to 191 characters (the longest indexable key in MySQL).
+/// The customer's first message of a ticket: its description (or its subject alone).
+fn first_message(ticket: &Ticket) -> NewMessage {
+    NewMessage {
+        ticket_id: ticket.id,
+        customer_id: Some(ticket.customer_id),
+        direction: Direction::Inbound,
+        channel: ticket.channel,
+        subject: Some(ticket.subject.clone()).filter(|s| !s.is_empty()),
+        body: if ticket.description.is_empty() {
+            ticket.subject.clone()
+        } else {
+            ticket.description.clone()
+        },
+        transcription: None,
+        processed: false,
+        idempotency_key: None,
+        attachments: Vec::new(),
+    }
+}
+
+/// Longest `Idempotency-Key`: the column holds 191 characters (the longest indexable key
+/// in MySQL) and a message's ticket carries the key with a `message:` prefix.
+pub const MAX_IDEMPOTENCY_KEY: usize = 180;
+/// The prefix of the keys the service gives tickets opened by a message.
+pub(crate) const MESSAGE_KEY_PREFIX: &str = "message:";
+
 pub(crate) fn check_idempotency_key(key: Option<&str>) -> Result<()> {
-    if key.is_some_and(|k| k.is_empty() || k.len() > 191) {
+    if key.is_some_and(|k| k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY) {
         return Err(Error::invalid(
             "Idempotency-Key",
-            "must be 1 to 191 characters",
+            format!("must be 1 to {MAX_IDEMPOTENCY_KEY} characters"),
         ));
+    }
+    if key.is_some_and(|k| k.starts_with(MESSAGE_KEY_PREFIX)) {
+        return Err(Error::invalid(
+            "Idempotency-Key",
+            format!("must not start with `{MESSAGE_KEY_PREFIX}` (reserved)"),
+        ));
+    }
+    Ok(())
+}
+
+/// A text no longer than its database column (the MySQL schema's limits), or a 422.
+pub(crate) fn check_length(field: &str, value: Option<&str>, max: usize) -> Result<()> {
+    if value.is_some_and(|v| v.chars().count() > max) {
+        return Err(Error::Unprocessable {
+            field: field.into(),
+            message: format!("is longer than {max} characters"),
+        });
     }
     Ok(())
 }

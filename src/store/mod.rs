@@ -71,6 +71,19 @@ pub trait ConversationStore: Send + Sync {
     async fn unprocessed_messages(&self, limit: u32) -> Result<Vec<Message>>;
     /// Marks a ticket's messages handled; returns how many changed.
     async fn mark_processed(&self, ticket_id: i64) -> Result<u64>;
+    /// Marks one message handled (the one the pipeline read; others that arrived meanwhile
+    /// still wait for a person).
+    async fn mark_message_processed(&self, message_id: i64) -> Result<()>;
+    /// An agent's reply, in one transaction: the response, the outbound message, the
+    /// ticket's messages handled, the new status and its history row.
+    async fn record_agent_reply(
+        &self,
+        ticket_id: i64,
+        response: &ResponseRecord,
+        message: &NewMessage,
+        status: Status,
+        actor: &str,
+    ) -> Result<Ticket>;
     /// A customer's tickets that are not closed, newest first.
     async fn open_tickets(&self, customer_id: i64, limit: u32) -> Result<Vec<Ticket>>;
     async fn add_prediction(&self, ticket_id: i64, prediction: &PredictionRecord) -> Result<i64>;

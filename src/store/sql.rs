@@ -213,8 +213,27 @@ macro_rules! sql_store {
                 .bind(t.priority.as_str())
                 .bind(&t.idempotency_key)
                 .execute(&mut *tx)
-                .await
-                .map_err(|e| db_error("creating a ticket", e))?;
+                .await;
+                let $res = match $res {
+                    Ok(done) => done,
+                    // Another request with the same key won the race: answer with its ticket.
+                    Err(sqlx::Error::Database(d)) if d.is_unique_violation() && t.idempotency_key.is_some() => {
+                        drop(tx);
+                        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM tickets WHERE idempotency_key = ?")
+                            .bind(&t.idempotency_key)
+                            .fetch_optional(&self.pool)
+                            .await
+                            .map_err(|e| db_error("checking the idempotency key", e))?;
+                        let ticket = match id {
+                            Some(id) => Self::ticket_in(&self.pool, id).await?,
+                            None => None,
+                        };
+                        return ticket
+                            .map(|t| (t, false))
+                            .ok_or_else(|| Error::Storage("an idempotent ticket vanished".into()));
+                    }
+                    Err(e) => return Err(db_error("creating a ticket", e)),
+                };
                 let id: i64 = $last_id;
                 sqlx::query("INSERT INTO ticket_history (ticket_id, from_status, to_status, actor, note) VALUES (?, NULL, 'new', ?, 'created')")
                     .bind(id)
@@ -518,6 +537,10 @@ sql_store_more!(
     day = "substr({c}, 1, 10)",
     now = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
     begin = "BEGIN IMMEDIATE",
+    upsert_metrics = "INSERT INTO automation_metrics (day, tickets, auto_resolved, escalated, mean_ms, p95_ms) \
+        VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (day) DO UPDATE SET tickets = excluded.tickets, \
+        auto_resolved = excluded.auto_resolved, escalated = excluded.escalated, mean_ms = excluded.mean_ms, \
+        p95_ms = excluded.p95_ms, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
     last_id = |res| res.last_insert_rowid()
 );
 
@@ -528,6 +551,10 @@ sql_store_more!(
     day = "DATE_FORMAT({c}, '%Y-%m-%d')",
     now = "UTC_TIMESTAMP(3)",
     begin = "START TRANSACTION",
+    upsert_metrics = "INSERT INTO automation_metrics (day, tickets, auto_resolved, escalated, mean_ms, p95_ms) \
+        VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE tickets = VALUES(tickets), \
+        auto_resolved = VALUES(auto_resolved), escalated = VALUES(escalated), mean_ms = VALUES(mean_ms), \
+        p95_ms = VALUES(p95_ms), updated_at = UTC_TIMESTAMP(3)",
     last_id = |res| res.last_insert_id() as i64
 );
 

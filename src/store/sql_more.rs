@@ -5,6 +5,7 @@ macro_rules! sql_store_more {
     (
         $store:ident, $db:ty, backend = $backend:literal,
         ts = $ts:literal, day = $day:literal, now = $now:literal, begin = $begin:literal,
+        upsert_metrics = $upsert_metrics:literal,
         last_id = |$res:ident| $last_id:expr
     ) => {
         impl $store {
@@ -144,8 +145,20 @@ macro_rules! sql_store_more {
                 .bind(i64::from(m.processed))
                 .bind(&m.idempotency_key)
                 .execute(&mut *tx)
-                .await
-                .map_err(|e| db_error("storing a message", e))?;
+                .await;
+                let $res = match $res {
+                    Ok(done) => done,
+                    // Another request with the same key won the race: answer with its message.
+                    Err(sqlx::Error::Database(d)) if d.is_unique_violation() && m.idempotency_key.is_some() => {
+                        drop(tx);
+                        let key = m.idempotency_key.as_deref().unwrap_or_default();
+                        let stored = self.message_by_key(key).await?.ok_or_else(|| {
+                            Error::Storage("an idempotent message vanished".into())
+                        })?;
+                        return Ok((stored, false));
+                    }
+                    Err(e) => return Err(db_error("storing a message", e)),
+                };
                 let id: i64 = $last_id;
                 for a in &m.attachments {
                     sqlx::query(
@@ -218,6 +231,83 @@ macro_rules! sql_store_more {
                     .await
                     .map(|r| r.rows_affected())
                     .map_err(|e| db_error("marking messages processed", e))
+            }
+
+            async fn mark_message_processed(&self, message_id: i64) -> Result<()> {
+                sqlx::query("UPDATE messages SET processed = 1 WHERE id = ?")
+                    .bind(message_id)
+                    .execute(&self.pool)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| db_error("marking a message processed", e))
+            }
+
+            async fn record_agent_reply(
+                &self,
+                ticket_id: i64,
+                r: &ResponseRecord,
+                m: &NewMessage,
+                status: Status,
+                actor: &str,
+            ) -> Result<Ticket> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(|e| db_error("starting a transaction", e))?;
+                let before = Self::ticket_in(&mut *tx, ticket_id)
+                    .await?
+                    .ok_or_else(|| Error::NotFound { what: "ticket".into(), id: ticket_id.to_string() })?;
+                let fail = |what: &'static str| move |e: sqlx::Error| db_error(what, e);
+                sqlx::query(
+                    "INSERT INTO responses (ticket_id, responder, author, body, citations, confidence, send_status) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(ticket_id)
+                .bind(&r.responder)
+                .bind(&r.author)
+                .bind(&r.body)
+                .bind(r.citations.to_string())
+                .bind(r.confidence)
+                .bind(&r.send_status)
+                .execute(&mut *tx)
+                .await
+                .map_err(fail("recording the reply"))?;
+                sqlx::query(
+                    "INSERT INTO messages (ticket_id, customer_id, direction, channel, subject, body, processed) \
+                     VALUES (?, ?, ?, ?, ?, ?, 1)",
+                )
+                .bind(ticket_id)
+                .bind(m.customer_id)
+                .bind(m.direction.as_str())
+                .bind(m.channel.as_str())
+                .bind(&m.subject)
+                .bind(&m.body)
+                .execute(&mut *tx)
+                .await
+                .map_err(fail("storing the reply message"))?;
+                sqlx::query("UPDATE messages SET processed = 1 WHERE ticket_id = ? AND processed = 0")
+                    .bind(ticket_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(fail("marking messages processed"))?;
+                let closed = if status == Status::Closed { $now } else { "NULL" };
+                let sql = format!("UPDATE tickets SET status = ?, updated_at = {}, closed_at = {closed} WHERE id = ?", $now);
+                sqlx::query(&sql)
+                    .bind(status.as_str())
+                    .bind(ticket_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(fail("updating a ticket"))?;
+                sqlx::query("INSERT INTO ticket_history (ticket_id, from_status, to_status, actor, note) VALUES (?, ?, ?, ?, 'agent reply')")
+                    .bind(ticket_id)
+                    .bind(before.status.as_str())
+                    .bind(status.as_str())
+                    .bind(actor)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(fail("recording the history"))?;
+                let ticket = Self::ticket_in(&mut *tx, ticket_id)
+                    .await?
+                    .ok_or_else(|| Error::Storage("a ticket vanished during a reply".into()))?;
+                tx.commit().await.map_err(fail("committing a reply"))?;
+                Ok(ticket)
             }
 
             async fn open_tickets(&self, customer_id: i64, limit: u32) -> Result<Vec<Ticket>> {
@@ -305,7 +395,8 @@ macro_rules! sql_store_more {
             async fn set_feedback(&self, ticket_id: i64, helpful: bool, comment: Option<&str>) -> Result<Option<i64>> {
                 let mut tx = self.pool.begin_with($begin).await.map_err(|e| db_error("starting a transaction", e))?;
                 let id: Option<i64> = sqlx::query_scalar(
-                    "SELECT id FROM responses WHERE ticket_id = ? AND responder = 'auto' ORDER BY id DESC LIMIT 1",
+                    "SELECT id FROM responses WHERE ticket_id = ? AND responder = 'auto' AND send_status <> 'draft' \
+                     ORDER BY id DESC LIMIT 1",
                 )
                 .bind(ticket_id)
                 .fetch_optional(&mut *tx)
@@ -499,24 +590,19 @@ macro_rules! sql_store_more {
 
             async fn put_daily_metrics(&self, days: &[DailyMetrics]) -> Result<()> {
                 let mut tx = self.pool.begin_with($begin).await.map_err(|e| db_error("starting a transaction", e))?;
+                // One upsert per day: a delete-then-insert takes gap locks on InnoDB that two
+                // concurrent refreshes of a new day turn into a deadlock.
                 for d in days {
-                    sqlx::query("DELETE FROM automation_metrics WHERE day = ?")
+                    sqlx::query($upsert_metrics)
                         .bind(&d.day)
+                        .bind(d.tickets)
+                        .bind(d.auto_resolved)
+                        .bind(d.escalated)
+                        .bind(d.mean_ms)
+                        .bind(d.p95_ms)
                         .execute(&mut *tx)
                         .await
-                        .map_err(|e| db_error("replacing daily metrics", e))?;
-                    sqlx::query(
-                        "INSERT INTO automation_metrics (day, tickets, auto_resolved, escalated, mean_ms, p95_ms) VALUES (?, ?, ?, ?, ?, ?)",
-                    )
-                    .bind(&d.day)
-                    .bind(d.tickets)
-                    .bind(d.auto_resolved)
-                    .bind(d.escalated)
-                    .bind(d.mean_ms)
-                    .bind(d.p95_ms)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| db_error("storing daily metrics", e))?;
+                        .map_err(|e| db_error("storing daily metrics", e))?;
                 }
                 tx.commit().await.map_err(|e| db_error("committing daily metrics", e))
             }
