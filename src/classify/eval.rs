@@ -46,10 +46,16 @@ pub struct ClassifyReport {
 }
 
 fn fold_of(id: &str, folds: usize) -> usize {
-    let h = id.bytes().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
-    });
-    (h % folds as u64) as usize
+    (super::features::fnv1a(id.as_bytes()) % folds as u64) as usize
+}
+
+/// `part / whole`, 0 when there is nothing to divide.
+fn ratio(part: usize, whole: usize) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
 }
 
 /// Predicts every ticket with a model trained on the other folds.
@@ -79,7 +85,6 @@ pub fn cross_validate(
 }
 
 fn task(name: &str, classes: &[&str], truth: &[&str], predicted: &[&str]) -> TaskFigures {
-    let n = truth.len().max(1) as f64;
     let right = truth.iter().zip(predicted).filter(|(t, p)| t == p).count();
     let figures: Vec<ClassFigures> = classes
         .iter()
@@ -95,23 +100,15 @@ fn task(name: &str, classes: &[&str], truth: &[&str], predicted: &[&str]) -> Tas
                 class: class.to_string(),
                 support,
                 predicted: guessed,
-                precision: if guessed == 0 {
-                    0.0
-                } else {
-                    hits as f64 / guessed as f64
-                },
-                recall: if support == 0 {
-                    0.0
-                } else {
-                    hits as f64 / support as f64
-                },
+                precision: ratio(hits, guessed),
+                recall: ratio(hits, support),
             }
         })
         .collect();
     let present: Vec<&ClassFigures> = figures.iter().filter(|f| f.support > 0).collect();
     TaskFigures {
         task: name.to_string(),
-        accuracy: right as f64 / n,
+        accuracy: ratio(right, truth.len()),
         macro_recall: present.iter().map(|f| f.recall).sum::<f64>() / present.len().max(1) as f64,
         classes: figures,
     }
@@ -177,16 +174,8 @@ pub fn report(
             threshold: retention_threshold,
             high_risk: high,
             flagged: flagged_count,
-            precision: if flagged_count == 0 {
-                0.0
-            } else {
-                flagged_at_risk as f64 / flagged_count as f64
-            },
-            recall: if high == 0 {
-                0.0
-            } else {
-                high_flagged as f64 / high as f64
-            },
+            precision: ratio(flagged_at_risk, flagged_count),
+            recall: ratio(high_flagged, high),
         },
     }
 }

@@ -245,29 +245,29 @@ impl Service {
         if let Err(e) = store.add_step(ticket.id, &classification_step).await {
             tracing::error!(ticket = ticket.id, error = %e, "a pipeline record was not stored");
         }
-        let retention = match &classified.classification {
-            Some(c) => {
-                self.store_classification(store.as_ref(), &ticket, c, priority_given)
-                    .await
-            }
-            None => false,
-        };
+        if let Some(c) = &classified.classification {
+            self.store_predictions(store.as_ref(), &ticket, c).await;
+        }
         let device_id = match &answer {
             Ok(a) if ticket.device_id.is_none() => {
                 self.link_device(store.as_ref(), &ticket, a).await
             }
             _ => None,
         };
-        if retention || device_id.is_some() {
-            let category = classified
-                .classification
-                .as_ref()
-                .map(|c| c.category.label.as_str());
+        // What classification decided, and the device, in one write: the category, the
+        // priority unless the client chose one, the retention flag.
+        let c = classified.classification.as_ref();
+        let retention = c.is_some_and(|c| c.churn_risk >= self.config().retention_threshold);
+        let priority = c
+            .filter(|_| !priority_given)
+            .and_then(|c| Priority::parse(&c.priority.label).ok());
+        if c.is_some() || device_id.is_some() {
+            let category = c.map(|c| c.category.label.as_str());
             if let Err(e) = store
-                .classify_ticket(ticket.id, category, None, retention, device_id)
+                .classify_ticket(ticket.id, category, priority, retention, device_id)
                 .await
             {
-                tracing::error!(ticket = ticket.id, error = %e, "the retention flag or device was not stored");
+                tracing::error!(ticket = ticket.id, error = %e, "the classification was not stored");
             }
         }
 
@@ -373,15 +373,8 @@ impl Service {
         }
     }
 
-    /// Stores the predictions and sets the ticket's category (and priority unless the
-    /// client chose one). Returns whether the ticket is flagged for retention.
-    async fn store_classification(
-        &self,
-        store: &dyn Store,
-        ticket: &Ticket,
-        c: &Classification,
-        priority_given: bool,
-    ) -> bool {
+    /// Stores the three predictions with their confidence and the model's version.
+    async fn store_predictions(&self, store: &dyn Store, ticket: &Ticket, c: &Classification) {
         let prediction =
             |task: &str, label: &str, confidence: f32, score: Option<f64>| PredictionRecord {
                 task: task.into(),
@@ -406,23 +399,6 @@ impl Service {
                 tracing::error!(ticket = ticket.id, error = %e, "a prediction was not stored");
             }
         }
-        let retention = c.churn_risk >= self.config().retention_threshold;
-        let priority = (!priority_given)
-            .then(|| Priority::parse(&c.priority.label).ok())
-            .flatten();
-        if let Err(e) = store
-            .classify_ticket(
-                ticket.id,
-                Some(&c.category.label),
-                priority,
-                retention,
-                None,
-            )
-            .await
-        {
-            tracing::error!(ticket = ticket.id, error = %e, "the classification was not stored");
-        }
-        retention
     }
 
     /// The customer's device the message speaks of: found by the extracted serial number

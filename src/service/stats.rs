@@ -75,6 +75,20 @@ fn civil_date(days: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+impl PipelineDay {
+    /// The day as `automation_metrics` stores it.
+    fn metrics(&self) -> DailyMetrics {
+        DailyMetrics {
+            day: self.day.clone(),
+            tickets: self.tickets,
+            auto_resolved: self.auto_resolved,
+            escalated: self.escalated,
+            mean_ms: self.mean_ms,
+            p95_ms: self.p95_ms,
+        }
+    }
+}
+
 fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
@@ -137,14 +151,7 @@ impl Service {
         let metrics: Vec<DailyMetrics> = days
             .iter()
             .filter(|d| d.tickets > 0)
-            .map(|d| DailyMetrics {
-                day: d.day.clone(),
-                tickets: d.tickets,
-                auto_resolved: d.auto_resolved,
-                escalated: d.escalated,
-                mean_ms: d.mean_ms,
-                p95_ms: d.p95_ms,
-            })
+            .map(PipelineDay::metrics)
             .collect();
         store.put_daily_metrics(&metrics).await?;
         Ok(PipelineStats {
@@ -179,16 +186,7 @@ impl Service {
             let auto = outcomes.iter().filter(|o| o.auto_resolved).count() as i64;
             let escalated = outcomes.iter().filter(|o| o.escalated).count() as i64;
             let d = summarise(today.clone(), &mut times, auto, escalated);
-            store
-                .put_daily_metrics(&[DailyMetrics {
-                    day: d.day,
-                    tickets: d.tickets,
-                    auto_resolved: d.auto_resolved,
-                    escalated: d.escalated,
-                    mean_ms: d.mean_ms,
-                    p95_ms: d.p95_ms,
-                }])
-                .await
+            store.put_daily_metrics(&[d.metrics()]).await
         }
         .await;
         if let Err(e) = result {

@@ -112,6 +112,86 @@ macro_rules! sql_store {
                     .map_err(|e| db_error("reading a ticket", e))?;
                 row.as_ref().map(Self::ticket_row).transpose()
             }
+
+            /// A 404 naming `customer_id` unless that customer exists.
+            async fn require_customer<'c, E>(executor: E, id: i64) -> Result<()>
+            where
+                E: sqlx::Executor<'c, Database = $db>,
+            {
+                let found: Option<i64> = sqlx::query_scalar("SELECT id FROM customers WHERE id = ?")
+                    .bind(id)
+                    .fetch_optional(executor)
+                    .await
+                    .map_err(|e| db_error("checking the customer", e))?;
+                found
+                    .map(|_| ())
+                    .ok_or_else(|| Error::NotFound { what: "customer_id".into(), id: id.to_string() })
+            }
+
+            /// Sets a ticket's status (and escalation reason, when given) and records who did
+            /// it, inside `tx`.
+            async fn change_status_in(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                id: i64,
+                status: Status,
+                escalation_reason: Option<&str>,
+                actor: &str,
+                note: Option<&str>,
+            ) -> Result<Ticket> {
+                let before = Self::ticket_in(&mut **tx, id)
+                    .await?
+                    .ok_or_else(|| Error::NotFound { what: "ticket".into(), id: id.to_string() })?;
+                let closed = if status == Status::Closed { $now } else { "NULL" };
+                let sql = format!(
+                    "UPDATE tickets SET status = ?, escalation_reason = COALESCE(?, escalation_reason), \
+                     updated_at = {}, closed_at = {closed} WHERE id = ?",
+                    $now
+                );
+                sqlx::query(&sql)
+                    .bind(status.as_str())
+                    .bind(escalation_reason)
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(|e| db_error("updating a ticket", e))?;
+                sqlx::query("INSERT INTO ticket_history (ticket_id, from_status, to_status, actor, note) VALUES (?, ?, ?, ?, ?)")
+                    .bind(id)
+                    .bind(before.status.as_str())
+                    .bind(status.as_str())
+                    .bind(actor)
+                    .bind(note)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(|e| db_error("recording the history", e))?;
+                Self::ticket_in(&mut **tx, id)
+                    .await?
+                    .ok_or_else(|| Error::Storage("a ticket vanished during its update".into()))
+            }
+
+            async fn insert_response<'c, E>(executor: E, ticket_id: i64, r: &ResponseRecord) -> Result<i64>
+            where
+                E: sqlx::Executor<'c, Database = $db>,
+            {
+                let $res = sqlx::query(
+                    "INSERT INTO responses (ticket_id, responder, author, body, citations, confidence, send_status, llm_model, \
+                     prompt_tokens, completion_tokens, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(ticket_id)
+                .bind(&r.responder)
+                .bind(&r.author)
+                .bind(&r.body)
+                .bind(r.citations.to_string())
+                .bind(r.confidence)
+                .bind(&r.send_status)
+                .bind(&r.llm_model)
+                .bind(r.prompt_tokens)
+                .bind(r.completion_tokens)
+                .bind(r.latency_ms)
+                .execute(executor)
+                .await
+                .map_err(|e| db_error("recording a response", e))?;
+                Ok($last_id)
+            }
         }
 
         #[async_trait]
@@ -183,14 +263,7 @@ macro_rules! sql_store {
                         return Ok((ticket, false));
                     }
                 }
-                let customer: Option<i64> = sqlx::query_scalar("SELECT id FROM customers WHERE id = ?")
-                    .bind(t.customer_id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(|e| db_error("checking the customer", e))?;
-                if customer.is_none() {
-                    return Err(Error::NotFound { what: "customer_id".into(), id: t.customer_id.to_string() });
-                }
+                Self::require_customer(&mut *tx, t.customer_id).await?;
                 if let Some(device) = t.device_id {
                     let owner: Option<i64> = sqlx::query_scalar("SELECT customer_id FROM devices WHERE id = ?")
                         .bind(device)
@@ -284,34 +357,7 @@ macro_rules! sql_store {
                 note: Option<&str>,
             ) -> Result<Ticket> {
                 let mut tx = self.pool.begin_with($begin).await.map_err(|e| db_error("starting a transaction", e))?;
-                let before = Self::ticket_in(&mut *tx, id)
-                    .await?
-                    .ok_or_else(|| Error::NotFound { what: "ticket".into(), id: id.to_string() })?;
-                let closed = if status == Status::Closed { $now } else { "NULL" };
-                let sql = format!(
-                    "UPDATE tickets SET status = ?, escalation_reason = COALESCE(?, escalation_reason), \
-                     updated_at = {}, closed_at = {closed} WHERE id = ?",
-                    $now
-                );
-                sqlx::query(&sql)
-                    .bind(status.as_str())
-                    .bind(escalation_reason)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| db_error("updating a ticket", e))?;
-                sqlx::query("INSERT INTO ticket_history (ticket_id, from_status, to_status, actor, note) VALUES (?, ?, ?, ?, ?)")
-                    .bind(id)
-                    .bind(before.status.as_str())
-                    .bind(status.as_str())
-                    .bind(actor)
-                    .bind(note)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| db_error("recording the history", e))?;
-                let ticket = Self::ticket_in(&mut *tx, id)
-                    .await?
-                    .ok_or_else(|| Error::Storage("a ticket vanished during its update".into()))?;
+                let ticket = Self::change_status_in(&mut tx, id, status, escalation_reason, actor, note).await?;
                 tx.commit().await.map_err(|e| db_error("committing a status change", e))?;
                 Ok(ticket)
             }
@@ -361,25 +407,7 @@ macro_rules! sql_store {
             }
 
             async fn add_response(&self, ticket_id: i64, r: &ResponseRecord) -> Result<i64> {
-                let $res = sqlx::query(
-                    "INSERT INTO responses (ticket_id, responder, author, body, citations, confidence, send_status, llm_model, \
-                     prompt_tokens, completion_tokens, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(ticket_id)
-                .bind(&r.responder)
-                .bind(&r.author)
-                .bind(&r.body)
-                .bind(r.citations.to_string())
-                .bind(r.confidence)
-                .bind(&r.send_status)
-                .bind(&r.llm_model)
-                .bind(r.prompt_tokens)
-                .bind(r.completion_tokens)
-                .bind(r.latency_ms)
-                .execute(&self.pool)
-                .await
-                .map_err(|e| db_error("recording a response", e))?;
-                Ok($last_id)
+                Self::insert_response(&self.pool, ticket_id, r).await
             }
 
             async fn pipeline(&self, ticket_id: i64) -> Result<PipelineRows> {

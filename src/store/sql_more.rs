@@ -37,6 +37,30 @@ macro_rules! sql_store_more {
                 })
             }
 
+            /// Inserts a message row (not its attachments); the driver's error is returned
+            /// as is, so a caller can tell an idempotency-key race from a failure.
+            async fn insert_message_row<'c, E>(executor: E, m: &NewMessage) -> std::result::Result<i64, sqlx::Error>
+            where
+                E: sqlx::Executor<'c, Database = $db>,
+            {
+                let $res = sqlx::query(
+                    "INSERT INTO messages (ticket_id, customer_id, direction, channel, subject, body, transcription, processed, idempotency_key) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(m.ticket_id)
+                .bind(m.customer_id)
+                .bind(m.direction.as_str())
+                .bind(m.channel.as_str())
+                .bind(&m.subject)
+                .bind(&m.body)
+                .bind(&m.transcription)
+                .bind(i64::from(m.processed))
+                .bind(&m.idempotency_key)
+                .execute(executor)
+                .await?;
+                Ok($last_id)
+            }
+
             /// Reads the attachments of `messages` (one query, every id bound).
             async fn with_attachments<'c, E>(executor: E, mut messages: Vec<Message>) -> Result<Vec<Message>>
             where
@@ -131,23 +155,9 @@ macro_rules! sql_store_more {
                         return Ok((found.remove(0), false));
                     }
                 }
-                let $res = sqlx::query(
-                    "INSERT INTO messages (ticket_id, customer_id, direction, channel, subject, body, transcription, processed, idempotency_key) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(m.ticket_id)
-                .bind(m.customer_id)
-                .bind(m.direction.as_str())
-                .bind(m.channel.as_str())
-                .bind(&m.subject)
-                .bind(&m.body)
-                .bind(&m.transcription)
-                .bind(i64::from(m.processed))
-                .bind(&m.idempotency_key)
-                .execute(&mut *tx)
-                .await;
-                let $res = match $res {
-                    Ok(done) => done,
+                let inserted = Self::insert_message_row(&mut *tx, m).await;
+                let id = match inserted {
+                    Ok(id) => id,
                     // Another request with the same key won the race: answer with its message.
                     Err(sqlx::Error::Database(d)) if d.is_unique_violation() && m.idempotency_key.is_some() => {
                         drop(tx);
@@ -159,7 +169,6 @@ macro_rules! sql_store_more {
                     }
                     Err(e) => return Err(db_error("storing a message", e)),
                 };
-                let id: i64 = $last_id;
                 for a in &m.attachments {
                     sqlx::query(
                         "INSERT INTO attachments (message_id, filename, content_type, size_bytes, sha256) VALUES (?, ?, ?, ?, ?)",
@@ -251,62 +260,18 @@ macro_rules! sql_store_more {
                 actor: &str,
             ) -> Result<Ticket> {
                 let mut tx = self.pool.begin_with($begin).await.map_err(|e| db_error("starting a transaction", e))?;
-                let before = Self::ticket_in(&mut *tx, ticket_id)
-                    .await?
-                    .ok_or_else(|| Error::NotFound { what: "ticket".into(), id: ticket_id.to_string() })?;
-                let fail = |what: &'static str| move |e: sqlx::Error| db_error(what, e);
-                sqlx::query(
-                    "INSERT INTO responses (ticket_id, responder, author, body, citations, confidence, send_status) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(ticket_id)
-                .bind(&r.responder)
-                .bind(&r.author)
-                .bind(&r.body)
-                .bind(r.citations.to_string())
-                .bind(r.confidence)
-                .bind(&r.send_status)
-                .execute(&mut *tx)
-                .await
-                .map_err(fail("recording the reply"))?;
-                sqlx::query(
-                    "INSERT INTO messages (ticket_id, customer_id, direction, channel, subject, body, processed) \
-                     VALUES (?, ?, ?, ?, ?, ?, 1)",
-                )
-                .bind(ticket_id)
-                .bind(m.customer_id)
-                .bind(m.direction.as_str())
-                .bind(m.channel.as_str())
-                .bind(&m.subject)
-                .bind(&m.body)
-                .execute(&mut *tx)
-                .await
-                .map_err(fail("storing the reply message"))?;
+                // The status first: it answers 404 for a missing ticket before any insert.
+                let ticket = Self::change_status_in(&mut tx, ticket_id, status, None, actor, Some("agent reply")).await?;
+                Self::insert_response(&mut *tx, ticket_id, r).await?;
+                Self::insert_message_row(&mut *tx, &NewMessage { ticket_id, processed: true, ..m.clone() })
+                    .await
+                    .map_err(|e| db_error("storing the reply message", e))?;
                 sqlx::query("UPDATE messages SET processed = 1 WHERE ticket_id = ? AND processed = 0")
                     .bind(ticket_id)
                     .execute(&mut *tx)
                     .await
-                    .map_err(fail("marking messages processed"))?;
-                let closed = if status == Status::Closed { $now } else { "NULL" };
-                let sql = format!("UPDATE tickets SET status = ?, updated_at = {}, closed_at = {closed} WHERE id = ?", $now);
-                sqlx::query(&sql)
-                    .bind(status.as_str())
-                    .bind(ticket_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(fail("updating a ticket"))?;
-                sqlx::query("INSERT INTO ticket_history (ticket_id, from_status, to_status, actor, note) VALUES (?, ?, ?, ?, 'agent reply')")
-                    .bind(ticket_id)
-                    .bind(before.status.as_str())
-                    .bind(status.as_str())
-                    .bind(actor)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(fail("recording the history"))?;
-                let ticket = Self::ticket_in(&mut *tx, ticket_id)
-                    .await?
-                    .ok_or_else(|| Error::Storage("a ticket vanished during a reply".into()))?;
-                tx.commit().await.map_err(fail("committing a reply"))?;
+                    .map_err(|e| db_error("marking messages processed", e))?;
+                tx.commit().await.map_err(|e| db_error("committing a reply", e))?;
                 Ok(ticket)
             }
 
@@ -421,14 +386,7 @@ macro_rules! sql_store_more {
         impl DeviceStore for $store {
             async fn create_device(&self, d: &NewDevice) -> Result<Device> {
                 let mut tx = self.pool.begin_with($begin).await.map_err(|e| db_error("starting a transaction", e))?;
-                let customer: Option<i64> = sqlx::query_scalar("SELECT id FROM customers WHERE id = ?")
-                    .bind(d.customer_id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(|e| db_error("checking the customer", e))?;
-                if customer.is_none() {
-                    return Err(Error::NotFound { what: "customer_id".into(), id: d.customer_id.to_string() });
-                }
+                Self::require_customer(&mut *tx, d.customer_id).await?;
                 let model_id: Option<i64> = match &d.model {
                     Some(name) => sqlx::query_scalar("SELECT id FROM printer_models WHERE canonical = ?")
                         .bind(name)
