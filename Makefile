@@ -45,7 +45,7 @@ bench: setup
 	$(CARGO) bench --bench tickets
 
 eval: build
-	$(BIN) eval tests/data/retrieval_queries.jsonl --data target/eval-data
+	$(BIN) eval kb/eval/queries.jsonl --data target/eval-data
 
 # Extraction precision/recall on the labelled set and on the held-out set.
 eval-extract:

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::index::qdrant::QdrantConfig;
-use crate::index::{FusionConfig, RelevanceModel};
+use crate::index::FusionConfig;
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8000";
 pub const ORT_LIBRARY: &str = "libonnxruntime.so.1.31.1";
@@ -33,13 +33,18 @@ pub struct Config {
     pub admin_api_key: Option<String>,
     pub qdrant: Option<QdrantConfig>,
     pub fusion: FusionConfig,
-    pub relevance: RelevanceModel,
     /// How often a server checks whether another process switched generations.
     pub watch_interval_ms: u64,
     /// `sqlite://FILE` (default: `devicekb.db` in the data dir) or `mysql://...`.
     pub database_url: String,
-    /// Auto-answer thresholds (`DEVICEKB_ANSWER_*`).
+    /// Auto-answer thresholds (`DEVICEKB_ANSWER_*`). Its `min_confidence` is replaced by
+    /// the generation's calibrated threshold unless `answer_threshold` is set.
     pub decision: DecisionConfig,
+    /// Precision automatic answers must reach: the relevance threshold is read off each
+    /// generation's calibration for it (`DEVICEKB_ANSWER_TARGET_PRECISION`, default 0.95).
+    pub target_precision: f32,
+    /// A fixed relevance threshold instead (`DEVICEKB_ANSWER_MIN_CONFIDENCE`).
+    pub answer_threshold: Option<f32>,
     /// The LLM for replies (`LLM_BASE_URL`, ...); extractive replies without it.
     pub llm: Option<LlmConfig>,
     /// Churn risk (0-100) from which a ticket is flagged for retention
@@ -132,8 +137,18 @@ impl Config {
             return Err(Error::Config("fusion settings must be positive".into()));
         }
         let d = DecisionConfig::default();
+        let answer_threshold = match var("DEVICEKB_ANSWER_MIN_CONFIDENCE") {
+            Some(_) => Some(parsed("DEVICEKB_ANSWER_MIN_CONFIDENCE", d.min_confidence)?),
+            None => None,
+        };
+        let target_precision: f32 = parsed("DEVICEKB_ANSWER_TARGET_PRECISION", 0.95)?;
+        if !(0.5..=1.0).contains(&target_precision) {
+            return Err(Error::Config(format!(
+                "DEVICEKB_ANSWER_TARGET_PRECISION={target_precision} must be between 0.5 and 1"
+            )));
+        }
         let decision = DecisionConfig {
-            min_confidence: parsed("DEVICEKB_ANSWER_MIN_CONFIDENCE", d.min_confidence)?,
+            min_confidence: answer_threshold.unwrap_or(d.min_confidence),
             min_margin: parsed("DEVICEKB_ANSWER_MIN_MARGIN", d.min_margin)?,
             out_of_scope_below: parsed("DEVICEKB_ANSWER_OUT_OF_SCOPE_BELOW", d.out_of_scope_below)?,
             churn_threshold: parsed("DEVICEKB_CHURN_THRESHOLD", d.churn_threshold)?,
@@ -176,7 +191,8 @@ impl Config {
                 alias: var("QDRANT_COLLECTION").unwrap_or_else(|| "devicekb".into()),
             }),
             fusion,
-            relevance: RelevanceModel::default(),
+            target_precision,
+            answer_threshold,
             watch_interval_ms: parsed("DEVICEKB_WATCH_INTERVAL_MS", 1000)?,
             database_url: var("DATABASE_URL").unwrap_or_default(),
             decision,

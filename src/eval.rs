@@ -10,6 +10,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, ValidationError};
+use crate::index::calibration::{self, Sample};
 use crate::index::fusion::{RelevanceModel, FEATURES};
 use crate::service::search::ValidSearch;
 use crate::service::{SearchMode, Service};
@@ -69,8 +70,9 @@ pub struct Metrics {
     pub ndcg_at_10: f64,
 }
 
+/// Running sums of the ranking metrics over queries.
 #[derive(Debug, Clone, Default)]
-struct Sums {
+pub struct Sums {
     n: usize,
     r1: f64,
     r3: f64,
@@ -80,7 +82,7 @@ struct Sums {
 }
 
 impl Sums {
-    fn add(&mut self, ranked: &[String], relevant: &HashSet<&str>) {
+    pub fn add(&mut self, ranked: &[String], relevant: &HashSet<&str>) {
         let recall = |k: usize| {
             ranked
                 .iter()
@@ -113,7 +115,7 @@ impl Sums {
         self.ndcg += dcg / ideal;
     }
 
-    fn metrics(&self) -> Metrics {
+    pub fn metrics(&self) -> Metrics {
         let n = self.n.max(1) as f64;
         Metrics {
             queries: self.n,
@@ -204,34 +206,20 @@ pub fn evaluate(
     ))
 }
 
-/// Fits the relevance model by logistic regression (batch gradient descent with a small
-/// L2 penalty; the features are in [0, 1] so no scaling is needed).
+/// Fits the relevance model on labelled samples (see `calibration::fit`).
 pub fn fit_relevance(samples: &[CalibrationSample]) -> RelevanceModel {
-    let mut w = [0.0f64; FEATURES];
-    let mut b = 0.0f64;
-    let n = samples.len().max(1) as f64;
-    let (rate, l2) = (0.5, 1e-3);
-    for _ in 0..4000 {
-        let mut gw = [0.0f64; FEATURES];
-        let mut gb = 0.0;
-        for (x, y) in samples {
-            let z = b + w.iter().zip(x).map(|(wi, xi)| wi * *xi as f64).sum::<f64>();
-            let p = 1.0 / (1.0 + (-z).exp());
-            let err = p - if *y { 1.0 } else { 0.0 };
-            gb += err;
-            for (g, xi) in gw.iter_mut().zip(x) {
-                *g += err * *xi as f64;
-            }
-        }
-        b -= rate * gb / n;
-        for (wi, g) in w.iter_mut().zip(gw) {
-            *wi -= rate * (g / n + l2 * *wi);
-        }
-    }
-    RelevanceModel {
-        bias: b as f32,
-        weights: w.map(|x| x as f32),
-    }
+    calibration::fit(&weighted(samples))
+}
+
+fn weighted(samples: &[CalibrationSample]) -> Vec<Sample> {
+    samples
+        .iter()
+        .map(|(x, y)| Sample {
+            x: *x,
+            y: *y,
+            weight: 1.0,
+        })
+        .collect()
 }
 
 /// Reliability table: for each relevance bucket, (mean predicted, observed rate, count),
@@ -242,32 +230,21 @@ pub fn reliability(
 ) -> (Vec<(f64, f64, usize)>, f64) {
     let mut buckets = vec![(0.0f64, 0usize, 0usize); 10];
     for (x, y) in samples {
-        let features = crate::index::fusion::RelevanceFeatures {
-            bm25: x[0],
-            cosine: x[1],
-            inverse_rank: x[2],
-            margin: x[3],
-            agreement: x[4],
-        };
-        let p = model.relevance(&features) as f64;
+        let p = model.relevance_of(x) as f64;
         let b = ((p * 10.0) as usize).min(9);
         buckets[b].0 += p;
         buckets[b].1 += *y as usize;
         buckets[b].2 += 1;
     }
-    let total = samples.len().max(1) as f64;
-    let mut ece = 0.0;
     let table = buckets
         .into_iter()
         .filter(|b| b.2 > 0)
-        .map(|(sum_p, pos, count)| {
-            let mean = sum_p / count as f64;
-            let rate = pos as f64 / count as f64;
-            ece += (mean - rate).abs() * count as f64 / total;
-            (mean, rate, count)
-        })
+        .map(|(sum_p, pos, count)| (sum_p / count as f64, pos as f64 / count as f64, count))
         .collect();
-    (table, ece)
+    (
+        table,
+        calibration::calibration_error(model, &weighted(samples)) as f64,
+    )
 }
 
 #[cfg(test)]
@@ -286,23 +263,5 @@ mod tests {
         assert!((m.recall_at_3 - 2.0 / 3.0).abs() < 1e-9);
         assert!((m.mrr_at_10 - (1.0 + 1.0 / 3.0) / 3.0).abs() < 1e-9);
         assert!((m.ndcg_at_10 - (1.0 + 0.5) / 3.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn logistic_fit_separates_classes() {
-        let samples: Vec<CalibrationSample> = (0..200)
-            .map(|i| {
-                let x = (i % 10) as f32 / 10.0;
-                ([x, x, 0.0, 0.0, 0.0], x > 0.5)
-            })
-            .collect();
-        let model = fit_relevance(&samples);
-        let f = |x: f32| crate::index::fusion::RelevanceFeatures {
-            bm25: x,
-            cosine: x,
-            ..Default::default()
-        };
-        assert!(model.relevance(&f(0.9)) > 0.8);
-        assert!(model.relevance(&f(0.1)) < 0.2);
     }
 }

@@ -1,4 +1,4 @@
-//! Retrieval quality on the labelled query set (tests/data/retrieval_queries.jsonl):
+//! Retrieval quality on the labelled query set (kb/eval/queries.jsonl):
 //! hybrid must be at least as good as either single mode, and above floors set from
 //! measured figures (see the README). `devicekb eval` prints the same figures.
 
@@ -9,8 +9,8 @@ use devicekb::service::SearchMode;
 
 fn reports() -> (ModeReport, ModeReport, ModeReport) {
     let service = common::repo_service();
-    let queries = load_queries(&common::repo().join("tests/data/retrieval_queries.jsonl"))
-        .expect("labelled set");
+    let queries =
+        load_queries(&common::repo().join("kb/eval/queries.jsonl")).expect("labelled set");
     assert!(queries.len() >= 150, "{} queries", queries.len());
     let run = |mode| {
         evaluate(&service, &queries, mode)

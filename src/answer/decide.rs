@@ -44,8 +44,9 @@ impl Reason {
     }
 }
 
-/// Thresholds, from the environment (`DEVICEKB_ANSWER_*`); defaults chosen on the
-/// labelled set for automatic-answer precision ≥ 0.95 (`devicekb eval-answer`).
+/// Thresholds, from the environment (`DEVICEKB_ANSWER_*`). The service replaces
+/// `min_confidence` with the threshold each generation's calibration gives for the
+/// target precision, unless one is configured.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DecisionConfig {
     /// Calibrated relevance the best entry needs.
@@ -64,9 +65,8 @@ pub struct DecisionConfig {
 impl Default for DecisionConfig {
     fn default() -> Self {
         DecisionConfig {
-            // `devicekb eval-answer tests/data/answer_messages.jsonl`: 0.67 is the lowest
-            // threshold reaching precision 0.95 there (coverage 0.68), right at the edge on
-            // 180 messages; 0.70 gives 0.99 for coverage 0.61. A wrong answer costs more.
+            // Only used when set explicitly (DEVICEKB_ANSWER_MIN_CONFIDENCE); otherwise
+            // the generation's calibration gives the threshold.
             min_confidence: 0.7,
             min_margin: 0.0,
             out_of_scope_below: 0.1,
@@ -146,6 +146,28 @@ fn disagreement(extraction: &Extraction, entry: &KbEntry) -> Option<(bool, Strin
     None
 }
 
+/// Does the entry's title, description or tags name the matter `words` speak of (their
+/// last word: "ma commande" speaks of "commande")?
+fn entry_speaks_of(entry: &KbEntry, words: &str) -> bool {
+    let Some(matter) = words.split_whitespace().last() else {
+        return false;
+    };
+    let matter = matter.to_lowercase();
+    // The word's stem, so "facture" finds "factures" and "facturation".
+    let stem: String = matter
+        .chars()
+        .take(matter.chars().count().clamp(4, 6))
+        .collect();
+    [entry.title.as_str(), entry.description.as_str()]
+        .into_iter()
+        .chain(entry.tags.iter().map(String::as_str))
+        .any(|text| {
+            text.to_lowercase()
+                .split(|c: char| !c.is_alphanumeric())
+                .any(|w| w.starts_with(&stem))
+        })
+}
+
 /// The decision for one message. `model_known`: the KB has entries for the extracted
 /// model; when it has none, an entry for another model means it has nothing on this printer.
 pub fn decide(
@@ -177,12 +199,17 @@ pub fn decide(
         );
     }
     // A device error code makes it a technical ticket, even about "the invoices PDF".
+    // A KB whose best entry is itself about the matter (a FAQ on contracts or taxes)
+    // answers it like any other question.
+    let covered_by_best = |words: &str| best.is_some_and(|b| entry_speaks_of(b.entry, words));
     if let (Some(words), true) = (&signals.sensitive, extraction.error_codes.is_empty()) {
-        return escalate(
-            Reason::SensitiveCategory,
-            confidence,
-            format!("billing or commercial request: \"{words}\""),
-        );
+        if !covered_by_best(words) {
+            return escalate(
+                Reason::SensitiveCategory,
+                confidence,
+                format!("billing or commercial request: \"{words}\""),
+            );
+        }
     }
     let Some(best) = best else {
         return escalate(Reason::OutOfScope, 0.0, "no KB entry matches");
@@ -213,6 +240,13 @@ pub fn decide(
                 ),
             );
         }
+    }
+    if !config.min_confidence.is_finite() {
+        return escalate(
+            Reason::LowConfidence,
+            confidence,
+            "this KB's calibration supports no automatic answer at the target precision",
+        );
     }
     if best.relevance < config.min_confidence {
         return escalate(

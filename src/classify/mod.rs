@@ -75,6 +75,23 @@ pub fn ticket_text(subject: &str, description: &str) -> String {
         .join("\n")
 }
 
+/// The product's labelled set, compiled in: a KB without `training/tickets.jsonl`
+/// classifies with it, and a KB's own set extends it (same id: the KB's ticket wins).
+pub const BUILTIN_TRAINING: &str = include_str!("../../kb/training/tickets.jsonl");
+
+/// The builtin labelled set extended by a KB's own tickets.
+pub fn with_builtin_training(own: Vec<LabelledTicket>) -> Vec<LabelledTicket> {
+    // A unit test parses the same text, so a broken file fails the tests first.
+    let mut tickets = parse_training(BUILTIN_TRAINING, "builtin training set").unwrap_or_default();
+    for ticket in own {
+        match tickets.iter_mut().find(|t| t.id == ticket.id) {
+            Some(slot) => *slot = ticket,
+            None => tickets.push(ticket),
+        }
+    }
+    tickets
+}
+
 /// Parses the labelled set; every bad line is reported with its number and field.
 pub fn parse_training(
     text: &str,
@@ -230,5 +247,25 @@ impl Classifier {
             churn_risk: churn_risk.round().clamp(0.0, 100.0) as u8,
             churn_cues: evidence.signals.churn_cues.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_training_parses_and_a_kb_extends_it() {
+        let builtin = parse_training(BUILTIN_TRAINING, "tickets.jsonl").unwrap();
+        assert!(builtin.len() >= 200);
+        let first = builtin[0].clone();
+        let mut replaced = first.clone();
+        replaced.category = "autre".into();
+        let mut added = first.clone();
+        added.id = "kb-own-1".into();
+        let merged = with_builtin_training(vec![replaced.clone(), added]);
+        assert_eq!(merged.len(), builtin.len() + 1);
+        assert_eq!(merged[0], replaced);
+        assert!(with_builtin_training(Vec::new()).len() == builtin.len());
     }
 }

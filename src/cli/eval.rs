@@ -3,6 +3,8 @@ use std::path::PathBuf;
 use super::{load_embedder, Dirs};
 use crate::error::Result;
 use crate::eval::{evaluate, fit_relevance, load_queries, reliability, Metrics};
+use crate::index::calibration::{StoredModel, FEATURES_VERSION, KB_MODEL_FILE};
+use crate::index::fusion::FEATURE_NAMES;
 use crate::service::{SearchMode, Service};
 
 #[derive(Debug, clap::Args)]
@@ -14,7 +16,8 @@ pub struct Args {
     /// Print the full report as JSON.
     #[arg(long)]
     json: bool,
-    /// Also fit the relevance calibration on this set and print it.
+    /// Also fit the relevance model on this set and write it to the KB's
+    /// eval/calibration.json, where the next reindex reads it.
     #[arg(long)]
     calibrate: bool,
 }
@@ -79,19 +82,50 @@ pub async fn run(args: Args) -> Result<()> {
             );
         }
     }
-    let current = service.config().relevance;
+    let generation = service.generation();
+    let current = generation.calibration.model;
     let (table, ece) = reliability(&current, &samples);
-    println!("\nrelevance calibration (hybrid top 10): expected calibration error {ece:.3}");
+    println!(
+        "\nrelevance calibration of {} ({:?}, hybrid top 10): expected calibration error {ece:.3}",
+        generation.name, generation.calibration.source
+    );
     for (mean, rate, count) in &table {
         println!("  predicted {mean:.2}  observed {rate:.2}  ({count} hits)");
     }
     if args.calibrate {
-        let fitted = fit_relevance(&samples);
+        // The samples' scores were normalised with the generation's scales: keep them.
+        let fitted = fit_relevance(&samples).with_scales_of(&current);
         let (_, fitted_ece) = reliability(&fitted, &samples);
+        let weights: Vec<String> = FEATURE_NAMES
+            .iter()
+            .zip(fitted.weights)
+            .map(|(name, w)| format!("{name} {w:.3}"))
+            .collect();
         println!(
-            "\nfitted: bias {:.3}, weights [bm25, cosine, 1/rank, margin, agreement] = {:?}; calibration error {fitted_ece:.3}",
+            "\nfitted on this set: bias {:.3}, {}; calibration error {fitted_ece:.3}",
             fitted.bias,
-            fitted.weights.map(|w| (w * 1000.0).round() / 1000.0)
+            weights.join(", ")
+        );
+        let kb_dir = service.config().kb_dir.clone();
+        let path = kb_dir.join(KB_MODEL_FILE);
+        let stored = StoredModel {
+            features_version: FEATURES_VERSION,
+            model: fitted,
+            fitted_on: args.file.display().to_string(),
+            samples: samples.len(),
+        };
+        let text = serde_json::to_string_pretty(&stored)
+            .map_err(|e| crate::error::Error::Internal(e.to_string()))?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                crate::error::Error::io(format!("creating {}", parent.display()), e)
+            })?;
+        }
+        std::fs::write(&path, text)
+            .map_err(|e| crate::error::Error::io(format!("writing {}", path.display()), e))?;
+        println!(
+            "wrote {}: the next `devicekb reindex` uses this model (delete the file to go back to the KB's own calibration)",
+            path.display()
         );
     }
     Ok(())

@@ -24,12 +24,17 @@ pub struct Args {
 pub async fn run(args: Args) -> Result<()> {
     let messages = load(&args.file)?;
     let mut config = args.dirs.config()?;
-    let configured = config.decision.min_confidence;
+    let fixed = config.answer_threshold;
     // Every check but the confidence threshold, which the curve sweeps; no LLM.
-    config.decision.min_confidence = 0.0;
+    config.answer_threshold = Some(0.0);
     config.llm = None;
     let embedder = load_embedder(&config)?;
+    let target = config.target_precision;
     let service = Service::start(config, embedder).await?;
+    // The threshold the server would use: the fixed one, else the calibration's.
+    let configured = fixed
+        .or_else(|| service.generation().calibration.threshold_for(target))
+        .unwrap_or(f32::INFINITY);
     let mut outcomes: Vec<Outcome> = Vec::new();
     for m in &messages {
         let a = service
@@ -84,7 +89,7 @@ pub async fn run(args: Args) -> Result<()> {
         None => println!("no threshold reaches precision {:.2}", args.target),
     }
     println!(
-        "configured threshold {configured:.2}: precision {:.3} ({} of {} automatic answers right), coverage {:.3}, covered recall {:.3}",
+        "threshold in use {configured:.2}: precision {:.3} ({} of {} automatic answers right), coverage {:.3}, covered recall {:.3}",
         at_default.precision, at_default.right, at_default.auto, at_default.coverage, at_default.covered_recall
     );
     println!("escalations by reason (count, agreeing with the label):");

@@ -4,6 +4,7 @@ mod answer;
 mod eval;
 mod eval_answer;
 mod eval_classify;
+mod eval_transfer;
 mod extract;
 mod import;
 mod reindex;
@@ -56,6 +57,9 @@ pub enum Command {
     EvalExtract(extract::EvalArgs),
     /// Measure the ticket classifier (category, priority, churn) by cross-validation.
     EvalClassify(eval_classify::Args),
+    /// Measure search, automatic answers and classification on tickets written for a KB
+    /// the product was never tuned on.
+    EvalTransfer(eval_transfer::Args),
 }
 
 /// Where the KB and the index live; flags override DEVICEKB_KB_DIR / DEVICEKB_DATA_DIR.
@@ -113,5 +117,6 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::EvalAnswer(args) => eval_answer::run(args).await,
         Command::EvalExtract(args) => extract::run_eval(args),
         Command::EvalClassify(args) => eval_classify::run(args).await,
+        Command::EvalTransfer(args) => eval_transfer::run(args).await,
     }
 }

@@ -37,6 +37,7 @@ pub async fn run(args: Args) -> Result<()> {
             shown.set_position(done as u64);
         }
         Progress::Indexing => shown.set_message("indexing"),
+        Progress::Calibrating => shown.set_message("calibrating"),
         Progress::Switching => shown.set_message("switching"),
     });
     let runtime = tokio::runtime::Handle::current();
@@ -69,6 +70,34 @@ pub async fn run(args: Args) -> Result<()> {
             report.seconds,
             report.entries_per_second
         );
+        print_calibration(&report.calibration);
     }
     Ok(())
+}
+
+/// The calibration in a few lines: where it came from, how well the KB's own queries
+/// found their entry, and the threshold the decision will use.
+fn print_calibration(c: &crate::index::calibration::CalibrationSummary) {
+    println!(
+        "calibration: {:?} from {} queries ({} held out, {} labelled) in {:.1} s; first hit right {:.2}, calibration error {:.3}",
+        c.source, c.queries, c.held_out, c.labelled, c.seconds, c.top1_accuracy, c.calibration_error
+    );
+    match (c.threshold, c.answered) {
+        (Some(t), Some(a)) => println!(
+            "  automatic answers at relevance >= {t:.2} for precision {:.2} ({:.0}% of the calibration queries)",
+            c.target_precision,
+            a * 100.0
+        ),
+        (Some(t), None) => println!(
+            "  automatic answers at relevance >= {t:.2} for precision {:.2}",
+            c.target_precision
+        ),
+        (None, _) => println!(
+            "  no threshold reaches precision {:.2} on this KB: every ticket goes to a person",
+            c.target_precision
+        ),
+    }
+    for note in &c.notes {
+        println!("  note: {note}");
+    }
 }

@@ -3,8 +3,8 @@
 //! Ranks are fused with weighted reciprocal rank fusion, which needs no score
 //! normalisation between BM25 (unbounded) and cosine (compressed near 1 for e5).
 //! Each fused hit then gets a *relevance*: the probability that it answers the query,
-//! from a logistic model over the hit's evidence, fitted on the labelled query set by
-//! `devicekb eval --calibrate`. Later steps threshold that number, never raw scores.
+//! from a logistic model over the hit's evidence that each generation fits for its own
+//! KB (see `calibration`). Later steps threshold that number, never raw scores.
 
 use std::collections::HashMap;
 
@@ -32,62 +32,122 @@ impl Default for FusionConfig {
 }
 
 /// Logistic calibration: relevance = σ(bias + Σ wᵢ·xᵢ) over `RelevanceFeatures`.
+/// Each generation fits its own (`calibration`); `Default` is the conservative fallback.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RelevanceModel {
     pub bias: f32,
     pub weights: [f32; FEATURES],
+    /// The KB's score scales: a BM25 score equal to `bm25_scale` (a typical first hit
+    /// of the calibration queries) counts 0.5, and cosines map `cosine_low..cosine_high`
+    /// (a far hit and a typical first hit) to 0..1. Raw scores mean nothing across KBs;
+    /// against the KB's own distribution they do.
+    pub bm25_scale: f32,
+    pub cosine_low: f32,
+    pub cosine_high: f32,
 }
 
-pub const FEATURES: usize = 5;
+pub const FEATURES: usize = 10;
+
+/// Names of the features, in `as_array` order, for reports.
+pub const FEATURE_NAMES: [&str; FEATURES] = [
+    "1/rank",
+    "margin",
+    "agreement",
+    "bm25 1/rank",
+    "bm25 relative",
+    "bm25 lead",
+    "vector 1/rank",
+    "cosine lead",
+    "bm25 score",
+    "cosine",
+];
 
 impl Default for RelevanceModel {
-    /// Fitted with `devicekb eval tests/data/retrieval_queries.jsonl --calibrate` on the
-    /// bundled KB and query set (hybrid top-10 hits with the default int8 model; expected
-    /// calibration error 0.024 on that set). Refit after large KB changes.
+    /// Set by hand, not fitted: only a first place that both retrievers rank first, well
+    /// ahead of the next entry, reaches 0.9. Used when a KB cannot support a fit.
     fn default() -> Self {
         RelevanceModel {
-            bias: -6.349,
-            weights: [2.28, 1.343, 4.836, 0.778, -0.355],
+            bias: -8.0,
+            weights: [2.0, 2.0, 1.5, 1.0, 0.5, 1.5, 1.0, 2.0, 1.0, 1.0],
+            bm25_scale: 10.0,
+            cosine_low: 0.75,
+            cosine_high: 1.0,
         }
     }
 }
 
-/// Evidence about one hit, each roughly in [0, 1].
+/// Evidence about one hit, each in [0, 1]. The first eight compare the hit with the
+/// other hits of the same query; the last two compare its scores with the KB's own
+/// distribution (`RelevanceModel`'s scales). None depends on the scale of a KB's scores.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
 pub struct RelevanceFeatures {
-    /// BM25 score squashed: s / (s + 10).
-    pub bm25: f32,
-    /// Cosine rescaled from the e5 range: (cos - 0.75) / 0.25, clamped.
-    pub cosine: f32,
     /// 1 / rank in the fused list.
     pub inverse_rank: f32,
     /// For the first hit only: its lead over the second, relative to its fused score.
     pub margin: f32,
     /// 1 when both retrievers found the hit.
     pub agreement: f32,
+    /// 1 / BM25 rank (0 when BM25 did not find it).
+    pub bm25_inverse_rank: f32,
+    /// BM25 score over the query's best BM25 score.
+    pub bm25_relative: f32,
+    /// For BM25's first hit only: (s1 - s2) / s1.
+    pub bm25_lead: f32,
+    /// 1 / vector rank (0 when the vector search did not find it).
+    pub vector_inverse_rank: f32,
+    /// For the vector search's first hit only: its lead over the second, relative to
+    /// the spread between the first and the median candidate.
+    pub cosine_lead: f32,
+    /// BM25 score against the KB's scale: s / (s + scale).
+    pub bm25_score: f32,
+    /// Cosine against the KB's range, clamped to [0, 1].
+    pub cosine: f32,
 }
 
 impl RelevanceFeatures {
     pub fn as_array(&self) -> [f32; FEATURES] {
         [
-            self.bm25,
-            self.cosine,
             self.inverse_rank,
             self.margin,
             self.agreement,
+            self.bm25_inverse_rank,
+            self.bm25_relative,
+            self.bm25_lead,
+            self.vector_inverse_rank,
+            self.cosine_lead,
+            self.bm25_score,
+            self.cosine,
         ]
     }
 }
 
 impl RelevanceModel {
+    /// This model's weights with `other`'s score scales.
+    pub fn with_scales_of(self, other: &RelevanceModel) -> RelevanceModel {
+        RelevanceModel {
+            bm25_scale: other.bm25_scale,
+            cosine_low: other.cosine_low,
+            cosine_high: other.cosine_high,
+            ..self
+        }
+    }
+
+    /// A hit's BM25 score and cosine against the KB's scales (0 when absent).
+    pub fn normalised(&self, bm25: Option<f32>, cosine: Option<f32>) -> (f32, f32) {
+        let b = bm25.map_or(0.0, |s| {
+            s.max(0.0) / (s.max(0.0) + self.bm25_scale.max(1e-6))
+        });
+        let spread = (self.cosine_high - self.cosine_low).max(1e-6);
+        let c = cosine.map_or(0.0, |c| ((c - self.cosine_low) / spread).clamp(0.0, 1.0));
+        (b, c)
+    }
+
     pub fn relevance(&self, f: &RelevanceFeatures) -> f32 {
-        let z = self.bias
-            + self
-                .weights
-                .iter()
-                .zip(f.as_array())
-                .map(|(w, x)| w * x)
-                .sum::<f32>();
+        self.relevance_of(&f.as_array())
+    }
+
+    pub fn relevance_of(&self, x: &[f32; FEATURES]) -> f32 {
+        let z = self.bias + self.weights.iter().zip(x).map(|(w, x)| w * x).sum::<f32>();
         1.0 / (1.0 + (-z).exp())
     }
 }
@@ -149,6 +209,25 @@ pub fn fuse(
             .then(a.ord.cmp(&b.ord))
     });
     let both = !bm25.is_empty() && !vector.is_empty();
+    let bm25_top = bm25.first().map_or(0.0, |h| h.1);
+    // A lone candidate leads nobody: a filter left it alone, which says nothing of it.
+    let bm25_lead = match bm25 {
+        [] | [_] => 0.0,
+        [first, second, ..] if first.1 > 0.0 => ((first.1 - second.1) / first.1).clamp(0.0, 1.0),
+        _ => 0.0,
+    };
+    let cosine_lead = match vector {
+        [] | [_] => 0.0,
+        [first, second, ..] => {
+            let median = vector[vector.len() / 2].1;
+            let spread = first.1 - median;
+            if spread > 1e-6 {
+                ((first.1 - second.1) / spread).clamp(0.0, 1.0)
+            } else {
+                0.0
+            }
+        }
+    };
     let n = hits.len();
     for i in 0..n {
         let next = if i + 1 < n {
@@ -157,13 +236,8 @@ pub fn fuse(
             0.0
         };
         let hit = &mut hits[i];
-        let bm = hit.bm25_score.unwrap_or(0.0);
+        let inverse = |rank: Option<usize>| rank.map_or(0.0, |r| 1.0 / r as f32);
         hit.features = RelevanceFeatures {
-            bm25: bm / (bm + 10.0),
-            cosine: hit
-                .cosine
-                .map(|c| ((c - 0.75) / 0.25).clamp(0.0, 1.0))
-                .unwrap_or(0.0),
             inverse_rank: 1.0 / (i + 1) as f32,
             margin: if i == 0 && hit.fused_score > 0.0 {
                 ((hit.fused_score - next) / hit.fused_score).clamp(0.0, 1.0)
@@ -175,7 +249,27 @@ pub fn fuse(
             } else {
                 0.0
             },
+            bm25_inverse_rank: inverse(hit.bm25_rank),
+            bm25_relative: match hit.bm25_score {
+                Some(s) if bm25_top > 0.0 => (s / bm25_top).clamp(0.0, 1.0),
+                _ => 0.0,
+            },
+            bm25_lead: if hit.bm25_rank == Some(1) {
+                bm25_lead
+            } else {
+                0.0
+            },
+            vector_inverse_rank: inverse(hit.vector_rank),
+            cosine_lead: if hit.vector_rank == Some(1) {
+                cosine_lead
+            } else {
+                0.0
+            },
+            bm25_score: 0.0,
+            cosine: 0.0,
         };
+        (hit.features.bm25_score, hit.features.cosine) =
+            model.normalised(hit.bm25_score, hit.cosine);
         hit.relevance = model.relevance(&hit.features);
     }
     hits

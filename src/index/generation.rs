@@ -2,7 +2,7 @@
 //! built once and never modified. The data directory holds
 //!
 //! ```text
-//! data/generations/gen-000007/{manifest.json, entries.json, tantivy/, vectors.bin}
+//! data/generations/gen-000007/{manifest.json, entries.json, tantivy/, vectors.bin, calibration.json}
 //! data/CURRENT            "gen-000007": the generation searches use
 //! ```
 //!
@@ -16,6 +16,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::bm25::Bm25Index;
+use super::calibration::Calibration;
 use super::vector::{ChunkVectors, EmbeddedVectorStore, VectorStore, VECTORS_FILE};
 use crate::answer::reply::Templates;
 use crate::error::{Error, Result};
@@ -101,6 +102,8 @@ pub struct Generation {
     pub templates: Templates,
     /// The labelled tickets the ticket classifier learns from (empty: no classifier).
     pub training: Vec<crate::classify::LabelledTicket>,
+    /// How relevant a hit is on this KB (fitted at reindex; see `calibration`).
+    pub calibration: Calibration,
     by_id: HashMap<String, u32>,
 }
 
@@ -170,6 +173,7 @@ impl Generation {
             extractor,
             templates,
             training: stored.training,
+            calibration: Calibration::load(dir),
             by_id,
         }))
     }

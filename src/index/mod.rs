@@ -1,16 +1,19 @@
 //! Retrieval: BM25 (tantivy), dense vectors (embedded store or Qdrant), hybrid fusion,
-//! and index generations built by reindex.
+//! relevance calibrated per KB, and index generations built by reindex.
 
 pub mod analyzer;
 pub mod bm25;
+pub mod calibration;
 pub mod chunk;
 pub mod fusion;
 pub mod generation;
+pub mod hybrid;
 pub mod qdrant;
 pub mod query;
 pub mod reindex;
 pub mod vector;
 
+pub use calibration::Calibration;
 pub use fusion::{FusedHit, FusionConfig, RelevanceModel};
 pub use generation::Generation;
 pub use reindex::{reindex, Progress, ReindexReport};

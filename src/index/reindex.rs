@@ -12,7 +12,10 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use super::bm25;
+use super::calibration::{self, CalibrationSummary, CALIBRATION_FILE};
 use super::chunk::{chunk_entry, chunk_key};
+use super::fusion::FusionConfig;
+use super::generation::Generation;
 use super::generation::{
     current_generation_name, generation_name, generations_dir, read_json, Manifest, StoredEntries,
     CURRENT_FILE, ENTRIES_FILE, MANIFEST_FILE, TANTIVY_DIR,
@@ -31,7 +34,25 @@ const EMBED_BATCH: usize = 32;
 pub enum Progress {
     Embedding { done: usize, total: usize },
     Indexing,
+    Calibrating,
     Switching,
+}
+
+/// How the generation searches and what its decision aims at, for the calibration.
+#[derive(Debug, Clone, Copy)]
+pub struct ReindexOptions {
+    pub fusion: FusionConfig,
+    /// Precision automatic answers must reach (the threshold is read off for it).
+    pub target_precision: f32,
+}
+
+impl Default for ReindexOptions {
+    fn default() -> Self {
+        ReindexOptions {
+            fusion: FusionConfig::default(),
+            target_precision: 0.95,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -43,6 +64,7 @@ pub struct ReindexReport {
     pub reused_chunks: usize,
     pub seconds: f64,
     pub entries_per_second: f64,
+    pub calibration: CalibrationSummary,
 }
 
 /// Hook to push a generation's vectors to an external store before the switch.
@@ -158,6 +180,7 @@ pub fn reindex(
     data_dir: &Path,
     embedder: &dyn Embedder,
     publisher: Option<&dyn VectorPublisher>,
+    options: &ReindexOptions,
     progress: &dyn Fn(Progress),
 ) -> Result<ReindexReport> {
     let started = Instant::now();
@@ -269,6 +292,24 @@ pub fn reindex(
     };
     write_json(&partial.join(MANIFEST_FILE), &manifest)?;
 
+    // The generation as searches will see it, to fit its relevance calibration.
+    progress(Progress::Calibrating);
+    let built = Generation::open(&partial, None)?;
+    let (labelled, mut notes) = calibration::kb_labelled_queries(kb_dir, &built)?;
+    let kb_model = calibration::kb_model(kb_dir)?;
+    let mut fitted = calibration::calibrate(&built, embedder, &options.fusion, labelled, kb_model)?;
+    fitted.notes.append(&mut notes);
+    drop(built);
+    write_json(&partial.join(CALIBRATION_FILE), &fitted)?;
+    tracing::info!(
+        source = ?fitted.source,
+        queries = fitted.queries,
+        top1_accuracy = fitted.top1_accuracy,
+        calibration_error = fitted.calibration_error,
+        seconds = fitted.seconds,
+        "calibrated relevance"
+    );
+
     progress(Progress::Switching);
     let final_dir = gens.join(&name);
     std::fs::rename(&partial, &final_dir)
@@ -294,5 +335,6 @@ pub fn reindex(
         reused_chunks: vectors.len() - missing.len(),
         seconds,
         entries_per_second: kb.entries.len() as f64 / seconds.max(1e-9),
+        calibration: fitted.summary(options.target_precision),
     })
 }

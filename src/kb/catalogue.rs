@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +40,15 @@ struct CatalogueFile {
     model: Vec<PrinterModel>,
 }
 
+/// The product's catalogue, compiled in: every KB inherits its models, variants and
+/// spellings, and a KB's own `catalogue/models.toml` extends it.
+pub const BUILTIN_CATALOGUE: &str = include_str!("../../kb/catalogue/models.toml");
+
+static BUILTIN: LazyLock<Catalogue> = LazyLock::new(|| {
+    // A unit test parses the same text, so a broken file fails the build's tests first.
+    Catalogue::parse(BUILTIN_CATALOGUE, "builtin catalogue").unwrap_or_default()
+});
+
 /// Lookup key: lowercase, with spaces, dashes and dots removed ("C 750" == "c750").
 pub fn model_key(name: &str) -> String {
     name.chars()
@@ -67,6 +77,42 @@ impl Catalogue {
             }
         }
         Catalogue { models, by_key }
+    }
+
+    /// The product's own catalogue.
+    pub fn builtin() -> Catalogue {
+        BUILTIN.clone()
+    }
+
+    /// The builtin catalogue extended by a KB's own models: a model with the same
+    /// canonical name keeps every alias of both and takes the KB's non-empty fields; the
+    /// others are added.
+    pub fn with_builtin(own: &[PrinterModel]) -> Catalogue {
+        let mut models = BUILTIN.models.clone();
+        for m in own {
+            let key = model_key(&m.canonical());
+            match models.iter_mut().find(|b| model_key(&b.canonical()) == key) {
+                Some(base) => {
+                    if !m.series.is_empty() {
+                        base.series = m.series.clone();
+                    }
+                    if !m.kind.is_empty() {
+                        base.kind = m.kind.clone();
+                    }
+                    for alias in &m.aliases {
+                        if !base
+                            .aliases
+                            .iter()
+                            .any(|a| model_key(a) == model_key(alias))
+                        {
+                            base.aliases.push(alias.clone());
+                        }
+                    }
+                }
+                None => models.push(m.clone()),
+            }
+        }
+        Catalogue::from_models(models)
     }
 
     /// Reads the catalogue; a missing file is an empty catalogue, a broken one an error.
@@ -195,6 +241,38 @@ aliases = ["C750n", "C 750"]
         assert_eq!(names("Bonjour, ma C750n affiche 88"), vec!["Lexmark C750"]);
         assert_eq!(names("la lexmark c 750 bourre"), vec!["Lexmark C750"]);
         assert!(names("erreur 750 sur l'imprimante").is_empty());
+    }
+
+    #[test]
+    fn builtin_catalogue_parses_and_a_kb_extends_it() {
+        let builtin = Catalogue::parse(BUILTIN_CATALOGUE, "models.toml").unwrap();
+        assert!(builtin.models().len() >= 100);
+        let own = vec![
+            PrinterModel {
+                manufacturer: "Lexmark".into(),
+                name: "C750".into(),
+                series: String::new(),
+                kind: "laser couleur".into(),
+                aliases: vec!["C750-X".into()],
+            },
+            PrinterModel {
+                manufacturer: "Acme".into(),
+                name: "P1".into(),
+                series: String::new(),
+                kind: String::new(),
+                aliases: vec![],
+            },
+        ];
+        let merged = Catalogue::with_builtin(&own);
+        assert_eq!(merged.models().len(), builtin.models().len() + 1);
+        for spelling in ["lexmark c750n", "C750dn", "C750-X"] {
+            assert_eq!(
+                merged.resolve(spelling).map(|m| m.canonical()),
+                Some("Lexmark C750".to_string()),
+                "{spelling}"
+            );
+        }
+        assert!(merged.resolve("Acme P1").is_some());
     }
 
     #[test]

@@ -206,7 +206,7 @@ pub fn import_jsonl(file: &Path, out_dir: &Path, collection: &str) -> Result<Imp
     let text =
         std::fs::read_to_string(file).map_err(|e| Error::io(format!("reading {shown}"), e))?;
     let existing = existing_catalogue(out_dir)?;
-    let mut catalogue = Catalogue::from_models(existing.clone());
+    let mut catalogue = Catalogue::with_builtin(&existing);
     let mut new_models: Vec<PrinterModel> = Vec::new();
     let mut errors = Vec::new();
     let mut entries = Vec::new();
@@ -408,7 +408,7 @@ pub fn import_jsonl(file: &Path, out_dir: &Path, collection: &str) -> Result<Imp
                 new_models.push(model);
                 let mut all = existing.clone();
                 all.extend(new_models.iter().cloned());
-                catalogue = Catalogue::from_models(all);
+                catalogue = Catalogue::with_builtin(&all);
             }
         }
         match record {
@@ -492,7 +492,7 @@ pub fn import_seed(file: &Path, out_dir: &Path, lang: Lang) -> Result<ImportRepo
     let mut models = existing_catalogue(out_dir)?;
     let mut added = Vec::new();
     for m in &seed.printer_models {
-        let known = Catalogue::from_models(models.clone());
+        let known = Catalogue::with_builtin(&models);
         if known
             .resolve(&format!("{} {}", m.manufacturer, m.model_name))
             .is_none()
@@ -513,7 +513,7 @@ pub fn import_seed(file: &Path, out_dir: &Path, lang: Lang) -> Result<ImportRepo
             added.push(model);
         }
     }
-    let catalogue = Catalogue::from_models(models);
+    let catalogue = Catalogue::with_builtin(&models);
     let mut errors = Vec::new();
     let mut entries: Vec<KbEntry> = Vec::new();
     let mut used: HashSet<String> = HashSet::new();

@@ -24,7 +24,8 @@ pub struct LoadedKb {
     pub rules: Option<String>,
     /// The text of `templates/replies.toml`, when the KB has one.
     pub templates: Option<String>,
-    /// The classifier's labelled tickets (`training/tickets.jsonl`), when the KB has them.
+    /// The classifier's labelled tickets: the product's, extended by the KB's own
+    /// `training/tickets.jsonl`.
     pub training: Vec<crate::classify::LabelledTicket>,
 }
 
@@ -98,11 +99,12 @@ pub fn load_kb(kb_dir: &Path) -> Result<LoadedKb> {
         )));
     }
     let mut errors = Vec::new();
+    // The product's catalogue, extended by the KB's own models.
     let catalogue = match Catalogue::load(&kb_dir.join(CATALOGUE_FILE)) {
-        Ok(c) => c,
+        Ok(own) => Catalogue::with_builtin(own.models()),
         Err(Error::KbInvalid(mut e)) => {
             errors.append(&mut e);
-            Catalogue::default()
+            Catalogue::builtin()
         }
         Err(other) => return Err(other),
     };
@@ -149,6 +151,7 @@ pub fn load_kb(kb_dir: &Path) -> Result<LoadedKb> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(Error::io(format!("reading {}", training_path.display()), e)),
     };
+    let training = crate::classify::with_builtin_training(training);
     let entries_dir = kb_dir.join(ENTRIES_DIR);
     let files = if entries_dir.is_dir() {
         entry_files(&entries_dir)?

@@ -219,7 +219,7 @@ impl Service {
             confidence,
             notes,
         } = decide(
-            &self.config.decision,
+            &self.decision_config(&generation),
             &answer.signals,
             &answer.extraction,
             model_known,

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::Service;
 use crate::index::bm25::Bm25Query;
+use crate::index::calibration::CalibrationSummary;
 use crate::kb::Lang;
 
 #[derive(Debug, Clone, Serialize)]
@@ -22,6 +23,9 @@ pub struct Health {
     pub model: Check,
     pub vectors: Check,
     pub store: Check,
+    /// How the current generation turns evidence into relevance, and the threshold the
+    /// decision uses for the target precision.
+    pub calibration: CalibrationSummary,
 }
 
 impl Health {
@@ -39,6 +43,15 @@ fn check(result: std::result::Result<String, String>) -> Check {
 
 impl Service {
     pub async fn health(self: &Arc<Self>) -> Health {
+        let generation = self.generation();
+        let mut calibration = generation.calibration.summary(self.config.target_precision);
+        if let Some(fixed) = self.config.answer_threshold {
+            calibration.threshold = Some(fixed);
+            calibration.answered = None;
+            calibration
+                .notes
+                .push("the threshold is fixed by DEVICEKB_ANSWER_MIN_CONFIDENCE".into());
+        }
         let service = self.clone();
         let checked = self
             .cpu(move || {
@@ -103,6 +116,7 @@ impl Service {
                     model,
                     vectors,
                     store,
+                    calibration,
                 };
                 if !health.ready() {
                     health.status = "unavailable";
@@ -121,6 +135,7 @@ impl Service {
                     model: failed.clone(),
                     vectors: failed.clone(),
                     store: failed,
+                    calibration,
                 }
             }
         }

@@ -32,12 +32,13 @@ use parking_lot::Mutex;
 use tokio::sync::Semaphore;
 
 use crate::answer::llm::LlmClient;
+use crate::answer::DecisionConfig;
 use crate::config::Config;
 use crate::embed::{Embedder, QueryBatcher};
 use crate::error::{Error, Result};
 use crate::index::generation::{current_generation_name, generations_dir};
 use crate::index::qdrant::{self, QdrantPublisher, QdrantVectors};
-use crate::index::reindex::VectorPublisher;
+use crate::index::reindex::{ReindexOptions, VectorPublisher};
 use crate::index::{reindex, Generation, Progress, ReindexReport};
 use crate::store::Store;
 
@@ -307,6 +308,25 @@ impl Service {
     }
 }
 
+impl Service {
+    /// The decision thresholds for `generation`: the configured ones, with the relevance
+    /// threshold read off the generation's calibration for the target precision (or the
+    /// fixed one configured). No threshold reaching the target: nothing is automatic.
+    pub fn decision_config(&self, generation: &Generation) -> DecisionConfig {
+        let mut decision = self.config.decision;
+        decision.min_confidence = self
+            .config
+            .answer_threshold
+            .or_else(|| {
+                generation
+                    .calibration
+                    .threshold_for(self.config.target_precision)
+            })
+            .unwrap_or(f32::INFINITY);
+        decision
+    }
+}
+
 /// Validates the KB and builds the next generation (vectors pushed to Qdrant when
 /// configured). Blocking: call it from the blocking pool inside a tokio runtime.
 pub fn build_generation(
@@ -324,6 +344,10 @@ pub fn build_generation(
         &config.data_dir,
         embedder,
         publisher.as_ref().map(|p| p as &dyn VectorPublisher),
+        &ReindexOptions {
+            fusion: config.fusion,
+            target_precision: config.target_precision,
+        },
         progress,
     )
 }

@@ -8,12 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::Service;
 use crate::error::{Error, Result};
-use crate::index::bm25::Bm25Query;
-use crate::index::fusion::fuse;
+use crate::index::hybrid::{self, HybridQuery};
 use crate::index::query::clean_query;
 use crate::index::{FusedHit, Generation};
-use crate::kb::catalogue::model_key;
-use crate::kb::lang::detect_lang;
 
 pub const MAX_QUERY_BYTES: usize = 2048;
 pub const MAX_LIMIT: usize = 100;
@@ -242,53 +239,33 @@ impl Service {
         q: &ValidSearch,
         vector: Option<Arc<Vec<f32>>>,
     ) -> Result<(Vec<FusedHit>, Option<String>)> {
-        let extraction = generation.extractor.extract(&q.query);
-        let (model_keys, canonical) = match &q.model_filter {
-            // The model the text is about restricts like a filter, when the KB knows it.
-            None => match extraction
-                .model
-                .as_deref()
-                .and_then(|m| generation.catalogue.resolve(m))
-            {
-                Some(m) => (Some(vec![model_key(&m.canonical())]), Some(m.canonical())),
-                None => (None, None),
-            },
-            Some(name) => match generation.catalogue.resolve(name) {
-                // An unknown model is not an error: nothing in the KB is specific to it.
-                None => return Ok((Vec::new(), None)),
-                Some(m) => (Some(vec![model_key(&m.canonical())]), Some(m.canonical())),
-            },
-        };
-        let candidates = self.config.fusion.candidates.max(q.limit);
-        let text = clean_query(&q.query);
-        let lang = detect_lang(&text);
-        let bm25 = if q.mode != SearchMode::Vector {
-            generation.bm25.search(
-                &Bm25Query {
-                    text: &text,
-                    models: model_keys.as_deref(),
-                    codes: &extraction.error_codes,
-                    limit: candidates,
-                },
-                lang,
-            )?
-        } else {
-            Vec::new()
-        };
+        let analysed = hybrid::analyse(generation, &q.query, q.model_filter.as_deref());
+        if analysed.unknown_model {
+            // An unknown model is not an error: nothing in the KB is specific to it.
+            return Ok((Vec::new(), None));
+        }
         let vector = if q.mode != SearchMode::Bm25 && !generation.vectors.is_empty() {
-            let v = match vector {
+            Some(match vector {
                 Some(v) => v,
-                None => self.query_vector(&text)?,
-            };
-            generation
-                .vectors
-                .search(&v, model_keys.as_deref(), candidates)?
+                None => self.query_vector(&analysed.text)?,
+            })
         } else {
-            Vec::new()
+            None
         };
-        Ok((
-            fuse(&bm25, &vector, &self.config.fusion, &self.config.relevance),
-            canonical,
-        ))
+        let hits = hybrid::search(
+            generation,
+            &HybridQuery {
+                text: &analysed.text,
+                lang: analysed.lang,
+                codes: &analysed.codes,
+                models: analysed.models.as_deref(),
+                bm25: q.mode != SearchMode::Vector,
+                vector: vector.as_deref().map(Vec::as_slice),
+                candidates: self.config.fusion.candidates.max(q.limit),
+                exclude: None,
+            },
+            &self.config.fusion,
+        )?;
+        Ok((hits, analysed.canonical))
     }
 }

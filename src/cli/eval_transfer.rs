@@ -1,0 +1,318 @@
+//! `devicekb eval-transfer`: what a KB the product was never tuned on gets, measured on
+//! tickets written by someone who saw only that KB. Every ticket goes through the same
+//! answer path as `POST /answer` (no LLM), then retrieval, classification and model
+//! extraction are scored.
+//!
+//! The set is JSON Lines: `{"id", "text", "expected": [entry ids or titles], "lang"?,
+//! "channel"?}`; `expected` is empty for a ticket the KB does not cover.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{load_embedder, Dirs};
+use crate::answer::{Decision, Responder};
+use crate::error::{Error, Result, ValidationError};
+use crate::eval::{Metrics, Sums};
+use crate::service::search::ValidSearch;
+use crate::service::{AnswerRequest, SearchMode, Service};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Labelled tickets (JSON Lines).
+    file: PathBuf,
+    #[command(flatten)]
+    dirs: Dirs,
+    /// Print every wrong automatic answer and every covered ticket escalated.
+    #[arg(long)]
+    misses: bool,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferTicket {
+    id: String,
+    text: String,
+    expected: Vec<String>,
+    #[serde(default)]
+    lang: Option<String>,
+    #[serde(default)]
+    channel: Option<String>,
+}
+
+fn load(path: &Path) -> Result<Vec<TransferTicket>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<TransferTicket>(line) {
+            Ok(t) => out.push(t),
+            Err(e) => errors.push(ValidationError {
+                file: path.display().to_string(),
+                line: Some(i + 1),
+                field: None,
+                message: e.to_string(),
+            }),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::KbInvalid(errors))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct TicketOutcome {
+    id: String,
+    covered: bool,
+    decision: Decision,
+    reason: Option<String>,
+    confidence: f32,
+    cited: Option<String>,
+    right: bool,
+    first_hit: Option<String>,
+    /// Each retriever's rank of the first hit.
+    first_ranks: (Option<usize>, Option<usize>),
+    classified: bool,
+    model: Option<String>,
+    notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct TransferReport {
+    file: String,
+    generation: String,
+    tickets: usize,
+    covered: usize,
+    /// Hybrid retrieval on the covered tickets (the whole ticket text as the query).
+    retrieval: Metrics,
+    auto: usize,
+    auto_right: usize,
+    /// Right automatic answers / automatic answers.
+    precision: f64,
+    /// Automatic answers to covered tickets / covered tickets.
+    coverage: f64,
+    /// Right automatic answers to covered tickets / covered tickets.
+    covered_recall: f64,
+    /// Not-covered tickets escalated / not-covered tickets.
+    uncovered_escalated: f64,
+    /// Tickets that got a category, priority and churn risk / tickets.
+    classified: f64,
+    /// Tickets whose text named a model the catalogue resolved.
+    models_named: usize,
+    reasons: BTreeMap<String, usize>,
+    outcomes: Vec<TicketOutcome>,
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        1.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+pub async fn run(args: Args) -> Result<()> {
+    let tickets = load(&args.file)?;
+    let mut config = args.dirs.config()?;
+    config.llm = None;
+    let embedder = load_embedder(&config)?;
+    let service = Service::start(config, embedder).await?;
+    let generation = service.generation();
+    // Labels may name entries by id or by title (writers see titles).
+    let resolve = |label: &str| -> Option<String> {
+        if generation.ord_of(label).is_some() {
+            return Some(label.to_string());
+        }
+        generation
+            .entries
+            .iter()
+            .find(|e| e.title.trim() == label.trim())
+            .map(|e| e.id.clone())
+    };
+    let mut labelled: Vec<(TransferTicket, HashSet<String>)> = Vec::new();
+    for t in tickets {
+        let mut ids = HashSet::new();
+        for label in &t.expected {
+            let id = resolve(label).ok_or_else(|| {
+                Error::invalid(
+                    "expected",
+                    format!("ticket {} names `{label}`, which is not in the KB", t.id),
+                )
+            })?;
+            ids.insert(id);
+        }
+        labelled.push((t, ids));
+    }
+
+    let mut sums = Sums::default();
+    let mut outcomes = Vec::new();
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    for (t, relevant) in &labelled {
+        let answer = service
+            .answer(AnswerRequest {
+                text: t.text.clone(),
+                model: None,
+            })
+            .await?;
+        let found = service
+            .search_valid(ValidSearch {
+                query: t.text.clone(),
+                model_filter: None,
+                limit: 10,
+                mode: SearchMode::Hybrid,
+            })
+            .await?;
+        let ranked: Vec<String> = found.results.iter().map(|r| r.kb_id.clone()).collect();
+        let covered = !relevant.is_empty();
+        if covered {
+            let wanted: HashSet<&str> = relevant.iter().map(String::as_str).collect();
+            sums.add(&ranked, &wanted);
+        }
+        let evidence = service.evidence_from_answer(&t.text, &answer).await?;
+        let classified = service.classify(evidence).await?.is_some();
+        let cited = answer.citations.first().map(|c| c.kb_id.clone());
+        let auto = answer.decision == Decision::Auto;
+        let right = if answer.responder == Some(Responder::Smart) {
+            !covered
+        } else {
+            cited.as_ref().is_some_and(|c| relevant.contains(c))
+        };
+        if !auto {
+            *reasons
+                .entry(
+                    answer
+                        .reason
+                        .map(|r| r.as_str().to_string())
+                        .unwrap_or_default(),
+                )
+                .or_default() += 1;
+        }
+        outcomes.push(TicketOutcome {
+            id: t.id.clone(),
+            covered,
+            decision: answer.decision,
+            reason: answer.reason.map(|r| r.as_str().to_string()),
+            confidence: answer.confidence,
+            cited,
+            right,
+            first_hit: ranked.first().cloned(),
+            first_ranks: found.results.first().map_or((None, None), |r| {
+                (r.retrieval.bm25_rank, r.retrieval.vector_rank)
+            }),
+            classified,
+            model: answer.extraction.model.clone(),
+            notes: answer.notes.clone(),
+        });
+    }
+    let autos: Vec<&TicketOutcome> = outcomes
+        .iter()
+        .filter(|o| o.decision == Decision::Auto)
+        .collect();
+    let covered = outcomes.iter().filter(|o| o.covered).count();
+    let uncovered = outcomes.len() - covered;
+    let auto_right = autos.iter().filter(|o| o.right).count();
+    let report = TransferReport {
+        file: args.file.display().to_string(),
+        generation: generation.name.clone(),
+        tickets: outcomes.len(),
+        covered,
+        retrieval: sums.metrics(),
+        auto: autos.len(),
+        auto_right,
+        precision: ratio(auto_right, autos.len()),
+        coverage: ratio(autos.iter().filter(|o| o.covered).count(), covered),
+        covered_recall: ratio(
+            autos.iter().filter(|o| o.covered && o.right).count(),
+            covered,
+        ),
+        uncovered_escalated: ratio(
+            outcomes
+                .iter()
+                .filter(|o| !o.covered && o.decision == Decision::Escalate)
+                .count(),
+            uncovered,
+        ),
+        classified: ratio(
+            outcomes.iter().filter(|o| o.classified).count(),
+            outcomes.len(),
+        ),
+        models_named: outcomes.iter().filter(|o| o.model.is_some()).count(),
+        reasons,
+        outcomes,
+    };
+    print_report(&report, &labelled, args.misses);
+    if let Some(path) = &args.json {
+        let text =
+            serde_json::to_string_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?;
+        std::fs::write(path, text)
+            .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+    }
+    Ok(())
+}
+
+fn print_report(r: &TransferReport, labelled: &[(TransferTicket, HashSet<String>)], misses: bool) {
+    println!(
+        "{}: {} tickets ({} covered, {} not covered), generation {}",
+        r.file,
+        r.tickets,
+        r.covered,
+        r.tickets - r.covered,
+        r.generation
+    );
+    println!(
+        "  retrieval (covered, hybrid): R@1 {:.3}  R@3 {:.3}  R@10 {:.3}  MRR@10 {:.3}  nDCG@10 {:.3}",
+        r.retrieval.recall_at_1,
+        r.retrieval.recall_at_3,
+        r.retrieval.recall_at_10,
+        r.retrieval.mrr_at_10,
+        r.retrieval.ndcg_at_10
+    );
+    println!(
+        "  automatic answers: precision {:.3} ({} of {} right), coverage {:.3} of covered, covered recall {:.3}",
+        r.precision, r.auto_right, r.auto, r.coverage, r.covered_recall
+    );
+    println!(
+        "  not covered escalated {:.3}; classified {:.3}; a model named in {} tickets",
+        r.uncovered_escalated, r.classified, r.models_named
+    );
+    let reasons: Vec<String> = r.reasons.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    println!("  escalations: {}", reasons.join(", "));
+    if !misses {
+        return;
+    }
+    for (o, (t, relevant)) in r.outcomes.iter().zip(labelled) {
+        let wrong_auto = o.decision == Decision::Auto && !o.right;
+        let missed = o.covered && o.decision == Decision::Escalate;
+        if wrong_auto || missed {
+            let mut expected: Vec<&String> = relevant.iter().collect();
+            expected.sort();
+            println!(
+                "\n{} {} conf {:.2} cited {:?} first {:?} expected {:?} [{}/{}]\n  {}\n  {:?}",
+                o.id,
+                if wrong_auto {
+                    "WRONG AUTO"
+                } else {
+                    "escalated"
+                },
+                o.confidence,
+                o.cited,
+                o.first_hit,
+                expected,
+                t.lang.as_deref().unwrap_or("?"),
+                t.channel.as_deref().unwrap_or("?"),
+                t.text.replace('\n', " / "),
+                o.notes
+            );
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! One retrieval on one generation: BM25 and the vector store each give their
+//! candidates, fusion ranks them and the generation's calibration gives each hit its
+//! relevance. The service searches with it, and reindex calibrates with it, so the
+//! calibration sees exactly the evidence a real search produces.
+
+use super::bm25::Bm25Query;
+use super::fusion::{fuse, FusedHit, FusionConfig};
+use super::generation::Generation;
+use super::query::clean_query;
+use crate::error::Result;
+use crate::kb::catalogue::model_key;
+use crate::kb::lang::detect_lang;
+use crate::kb::Lang;
+
+/// What a search needs to know of a message before it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysed {
+    /// The message without greeting, signature, quotes and contact details.
+    pub text: String,
+    pub lang: Lang,
+    /// Error codes the extractor read.
+    pub codes: Vec<String>,
+    /// Model keys the search is restricted to.
+    pub models: Option<Vec<String>>,
+    /// The canonical model of that restriction.
+    pub canonical: Option<String>,
+    /// The caller asked for a model the catalogue does not know: nothing is specific to it.
+    pub unknown_model: bool,
+}
+
+/// Reads `message`: its searchable text and language, its error codes, and the model
+/// the search is restricted to (`model_filter` when given, else the one the text names
+/// when the catalogue knows it).
+pub fn analyse(generation: &Generation, message: &str, model_filter: Option<&str>) -> Analysed {
+    let extraction = generation.extractor.extract(message);
+    let named = match model_filter {
+        Some(name) => generation.catalogue.resolve(name),
+        None => extraction
+            .model
+            .as_deref()
+            .and_then(|m| generation.catalogue.resolve(m)),
+    };
+    let canonical = named.map(|m| m.canonical());
+    let text = clean_query(message);
+    Analysed {
+        lang: detect_lang(&text),
+        text,
+        codes: extraction.error_codes,
+        models: canonical.as_ref().map(|c| vec![model_key(c)]),
+        unknown_model: model_filter.is_some() && named.is_none(),
+        canonical,
+    }
+}
+
+/// A query already cleaned and analysed by the caller.
+pub struct HybridQuery<'a> {
+    /// The text to search with (see `query::clean_query`).
+    pub text: &'a str,
+    pub lang: Lang,
+    /// Error codes the extractor read in the text (boosted in BM25).
+    pub codes: &'a [String],
+    /// Model keys an entry must carry (generic entries always pass); `None`: any.
+    pub models: Option<&'a [String]>,
+    /// Run BM25 (false: vector only).
+    pub bm25: bool,
+    /// The query embedding; `None`: BM25 only.
+    pub vector: Option<&'a [f32]>,
+    pub candidates: usize,
+    /// An entry to leave out, as if the KB did not have it (calibration's held-out queries).
+    pub exclude: Option<u32>,
+}
+
+/// Ranked, fused hits with their calibrated relevance.
+pub fn search(
+    generation: &Generation,
+    q: &HybridQuery<'_>,
+    fusion: &FusionConfig,
+) -> Result<Vec<FusedHit>> {
+    // One more candidate than asked, so leaving one entry out keeps the list length.
+    let limit = q.candidates + usize::from(q.exclude.is_some());
+    let mut bm25 = if q.bm25 {
+        generation.bm25.search(
+            &Bm25Query {
+                text: q.text,
+                models: q.models,
+                codes: q.codes,
+                limit,
+            },
+            q.lang,
+        )?
+    } else {
+        Vec::new()
+    };
+    let mut vector = match q.vector {
+        Some(v) if !generation.vectors.is_empty() => {
+            generation.vectors.search(v, q.models, limit)?
+        }
+        _ => Vec::new(),
+    };
+    if let Some(ord) = q.exclude {
+        bm25.retain(|(o, _)| *o != ord);
+        vector.retain(|(o, _)| *o != ord);
+    }
+    bm25.truncate(q.candidates);
+    vector.truncate(q.candidates);
+    Ok(fuse(&bm25, &vector, fusion, &generation.calibration.model))
+}

@@ -1,0 +1,287 @@
+//! A KB the product was never tuned on: imported, it classifies tickets, normalises
+//! model names and calibrates its own relevance at reindex; a KB too small or too uniform
+//! to calibrate falls back to a conservative calibration and says so, never a panic.
+
+mod common;
+
+use std::path::Path;
+
+use devicekb::answer::Decision;
+use devicekb::index::calibration::{
+    CalibrationSource, StoredModel, FEATURES_VERSION, KB_MODEL_FILE,
+};
+use devicekb::index::RelevanceModel;
+use devicekb::kb::import::import_seed;
+use devicekb::kb::Lang;
+use devicekb::service::AnswerRequest;
+
+/// A seed file in the earlier project's format, like a customer's export: one model,
+/// short entries with no symptoms.
+fn write_seed(path: &Path) {
+    let entry = |title: &str, description: &str, steps: &[&str]| {
+        serde_json::json!({
+            "model": "Lexmark C750",
+            "problem_title": title,
+            "problem_description": description,
+            "cause": "",
+            "solution": steps.join(". "),
+            "solution_steps": steps,
+            "error_codes": [],
+            "tags": [],
+            "source": "manuel"
+        })
+    };
+    let seed = serde_json::json!({
+        "printer_models": [{"manufacturer": "Lexmark", "model_name": "C750", "model_code": "C750",
+                            "specifications": {"type": "imprimante laser couleur"}}],
+        "knowledge_base": [
+            entry("Le bac de sortie est plein", "Les impressions s'arrêtent car le réceptacle de sortie est rempli de feuilles", &["Retirer la pile de papier du réceptacle", "Appuyer sur Reprise"]),
+            entry("Le tiroir papier est vide", "Rien ne s'imprime, l'écran demande de charger du papier dans le tiroir", &["Charger du papier dans le tiroir", "Régler les guides"]),
+            entry("Mode Dépistage Hex actif", "L'écran affiche Prêt Hex et les pages sortent pleines de codes hexadécimaux", &["Éteindre l'imprimante", "La rallumer pour quitter le mode Hex"]),
+            entry("Impression lente à cause de la protection de page", "Chaque page met très longtemps à sortir depuis que la protection de page est activée", &["Ouvrir le menu Configuration", "Désactiver Protection page"]),
+            entry("Caractères incorrects à l'impression", "Les pages sortent avec des symboles bizarres à la place du texte, souvent à cause du câble", &["Vérifier le câble parallèle", "Utiliser un câble IEEE 1284"]),
+            entry("Les copies ne sont pas assemblées", "Les gros travaux en plusieurs exemplaires sortent page par page au lieu de jeux complets", &["Activer l'assemblage dans le pilote", "Ajouter de la mémoire"]),
+        ]
+    });
+    std::fs::write(path, serde_json::to_string_pretty(&seed).unwrap()).unwrap();
+}
+
+fn write_entry(kb: &Path, id: &str, lang: &str, title: &str, description: &str) {
+    let dir = kb.join("entries/test");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join(format!("{id}.toml")),
+        format!(
+            "id = \"{id}\"\ntitle = \"{title}\"\nlang = \"{lang}\"\ncategory = \"general\"\n\
+             description = \"{description}\"\nsteps = [\"Check it\", \"Fix it\"]\nsource = \"test\"\n"
+        ),
+    )
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_kb_classifies_normalises_models_and_calibrates() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("reference_data.json");
+    write_seed(&seed);
+    let kb = dir.path().join("kb");
+    import_seed(&seed, &kb, Lang::Fr).expect("the seed imports");
+    // The KB's catalogue gets no copy of a model the product already knows.
+    assert!(!kb.join("catalogue/models.toml").exists());
+    let data = dir.path().join("data");
+    let service = common::start_service(&kb, &data).await;
+
+    let generation = service.generation();
+    let calibration = &generation.calibration;
+    assert_ne!(calibration.source, CalibrationSource::KbFile);
+    assert!(calibration.queries >= 20, "{calibration:?}");
+    assert!(calibration.held_out > 0);
+
+    // Variants the product's catalogue knows, though the KB names only "C750".
+    for text in [
+        "lexmark c750n : Prêt Hex à l'écran",
+        "our C750dn prints hex codes",
+    ] {
+        let answer = service
+            .answer(AnswerRequest {
+                text: text.into(),
+                model: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            answer.extraction.model.as_deref(),
+            Some("Lexmark C750"),
+            "{text}"
+        );
+    }
+
+    // Classified from the first ticket, with the product's labelled set.
+    let evidence = service
+        .evidence("Bonjour, la facture du mois dernier compte deux fois le contrat")
+        .await
+        .unwrap();
+    let classification = service.classify(evidence).await.unwrap();
+    assert!(classification.is_some(), "an imported KB must classify");
+
+    // /health tells where the relevance comes from and the threshold in use.
+    let base = common::spawn_app(service.clone()).await;
+    let health: serde_json::Value = reqwest::get(format!("{base}/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let c = &health["calibration"];
+    assert!(c["source"].is_string(), "{health}");
+    assert_eq!(
+        c["target_precision"].as_f64().map(|p| (p * 100.0).round()),
+        Some(95.0)
+    );
+    assert!(c["queries"].as_u64().unwrap() >= 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kbs_that_cannot_be_calibrated_fall_back_and_say_so() {
+    // One entry.
+    let one = tempfile::tempdir().unwrap();
+    write_entry(
+        one.path(),
+        "only",
+        "fr",
+        "Bourrage papier",
+        "Une feuille est coincée dans le bac",
+    );
+    let data = tempfile::tempdir().unwrap();
+    let service = common::start_service(one.path(), data.path()).await;
+    let calibration = &service.generation().calibration;
+    assert_eq!(calibration.source, CalibrationSource::Fallback);
+    assert!(calibration.notes[0].contains("too few"), "{calibration:?}");
+    let answer = service
+        .answer(AnswerRequest {
+            text: "ma facture est fausse".into(),
+            model: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(answer.decision, Decision::Escalate);
+
+    // No entry at all: the reindex still succeeds and every ticket goes to a person.
+    let empty = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(empty.path().join("entries")).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let service = common::start_service(empty.path(), data.path()).await;
+    assert_eq!(
+        service.generation().calibration.source,
+        CalibrationSource::Fallback
+    );
+    let answer = service
+        .answer(AnswerRequest {
+            text: "le bac est coincé".into(),
+            model: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(answer.decision, Decision::Escalate);
+
+    // Near-duplicates: any answer cites one of them, and nothing panics.
+    let dups = tempfile::tempdir().unwrap();
+    for i in 0..6 {
+        write_entry(
+            dups.path(),
+            &format!("dup-{i}"),
+            "fr",
+            "Le scanner ne démarre pas",
+            "Le scanner reste éteint quand on appuie sur le bouton",
+        );
+    }
+    let data = tempfile::tempdir().unwrap();
+    let service = common::start_service(dups.path(), data.path()).await;
+    let answer = service
+        .answer(AnswerRequest {
+            text: "le scanner ne démarre plus du tout".into(),
+            model: None,
+        })
+        .await
+        .unwrap();
+    if answer.decision == Decision::Auto {
+        assert!(answer.citations[0].kb_id.starts_with("dup-"));
+    }
+
+    // English only, no symptoms: calibrated like any other KB.
+    let english = tempfile::tempdir().unwrap();
+    let topics = [
+        (
+            "Scanner does not start",
+            "The scanner stays off when the button is pressed",
+        ),
+        (
+            "Paper jam in tray 2",
+            "A sheet is stuck in the second paper tray",
+        ),
+        (
+            "Faded prints",
+            "Pages come out pale and hard to read, the toner is low",
+        ),
+        (
+            "Wi-Fi connection lost",
+            "The printer drops off the wireless network every morning",
+        ),
+        (
+            "Fax does not send",
+            "Outgoing faxes fail with a busy line message",
+        ),
+        (
+            "Duplex prints upside down",
+            "The back of each sheet is printed upside down",
+        ),
+    ];
+    for (i, (title, description)) in topics.iter().enumerate() {
+        write_entry(english.path(), &format!("en-{i}"), "en", title, description);
+    }
+    let data = tempfile::tempdir().unwrap();
+    let service = common::start_service(english.path(), data.path()).await;
+    let calibration = &service.generation().calibration;
+    assert!(calibration.queries > 0, "{calibration:?}");
+    assert!(calibration.top1_accuracy > 0.5, "{calibration:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_written_for_the_kb_is_used_by_the_next_reindex() {
+    let kb = tempfile::tempdir().unwrap();
+    for (i, (title, description)) in [
+        (
+            "Bourrage papier bac 1",
+            "Une feuille est coincée dans le bac 1",
+        ),
+        ("Toner presque vide", "Le message toner bas s'affiche"),
+        ("Impression pâle", "Les pages sortent très claires"),
+        (
+            "Wi-Fi perdu",
+            "L'imprimante ne se connecte plus au réseau sans fil",
+        ),
+    ]
+    .iter()
+    .enumerate()
+    {
+        write_entry(kb.path(), &format!("e-{i}"), "fr", title, description);
+    }
+    let path = kb.path().join(KB_MODEL_FILE);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    // A broken file is an error naming it, not a silent default.
+    std::fs::write(&path, "{ not json").unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let config = common::config(kb.path(), data.path());
+    let embedder = common::embedder();
+    let runtime = tokio::runtime::Handle::current();
+    let build = {
+        let (config, embedder, runtime) = (config.clone(), embedder.clone(), runtime.clone());
+        move || {
+            devicekb::service::build_generation(&config, embedder.as_ref(), None, &runtime, &|_| {})
+        }
+    };
+    let error = tokio::task::spawn_blocking(build.clone())
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("calibration.json")
+            || format!("{error:?}").contains("calibration.json"),
+        "{error:?}"
+    );
+
+    let stored = StoredModel {
+        features_version: FEATURES_VERSION,
+        model: RelevanceModel::default(),
+        fitted_on: "test".into(),
+        samples: 0,
+    };
+    std::fs::write(&path, serde_json::to_string(&stored).unwrap()).unwrap();
+    let report = tokio::task::spawn_blocking(build).await.unwrap().unwrap();
+    assert_eq!(report.calibration.source, CalibrationSource::KbFile);
+    assert!(report
+        .calibration
+        .notes
+        .iter()
+        .any(|n| n.contains(KB_MODEL_FILE)));
+}
