@@ -7,7 +7,7 @@ export DEVICEKB_CACHE ?= $(HOME)/.cache/devicekb
 CARGO ?= cargo
 BIN := target/release/devicekb
 
-.PHONY: setup tools model build run test lint bench eval eval-extract eval-classify fmt clean
+.PHONY: setup tools model build run test lint bench eval eval-extract eval-classify eval-transfer fmt clean
 
 setup: tools model
 
@@ -56,6 +56,12 @@ eval-extract:
 # Ticket classification (category, priority, churn risk) by 5-fold cross-validation.
 eval-classify: build
 	$(BIN) eval-classify --data target/eval-data
+
+# Hold-out protocol: KBs the product was never tuned on, imported and measured on tickets
+# written apart from the project (tests/data/transfer/README.md). `make eval-transfer
+# KB=seed SET=b` runs one set.
+eval-transfer: build
+	bash scripts/eval_transfer.sh $(KB) $(SET)
 
 fmt:
 	$(CARGO) fmt

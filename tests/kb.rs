@@ -237,8 +237,8 @@ fn import_jsonl_into_a_fresh_directory_adds_unknown_models_to_the_catalogue() {
     std::fs::write(
         &file,
         concat!(
-            r#"{"id": "x1", "title": "Bourrage 071-101", "text": "Ouvrir le capot A.", "models": ["Xerox VersaLink C405"]}"#, "\n",
-            r#"{"id": "x2", "title": "Toner low", "text": "Replace the toner.", "models": ["xerox versalink c405"]}"#, "\n",
+            r#"{"id": "x1", "title": "Bourrage 071-101", "text": "Ouvrir le capot A.", "models": ["Xerox VersaLink Z999"]}"#, "\n",
+            r#"{"id": "x2", "title": "Toner low", "text": "Replace the toner.", "models": ["xerox versalink z999"]}"#, "\n",
         ),
     )
     .unwrap();
@@ -250,8 +250,29 @@ fn import_jsonl_into_a_fresh_directory_adds_unknown_models_to_the_catalogue() {
     assert!(kb
         .entries
         .iter()
-        .all(|e| e.models == ["Xerox VersaLink C405"] && e.manufacturer == "Xerox"));
-    assert_eq!(kb.catalogue.models().len(), 1);
+        .all(|e| e.models == ["Xerox VersaLink Z999"] && e.manufacturer == "Xerox"));
+    // The KB's own catalogue holds the new model; the product's models come on top.
+    let own = devicekb::kb::Catalogue::load(&out.join("catalogue/models.toml")).unwrap();
+    assert_eq!(own.models().len(), 1);
+    assert!(kb.catalogue.models().len() > 100);
+    assert!(kb.catalogue.resolve("VersaLink Z999").is_some());
+}
+
+#[test]
+fn import_jsonl_resolves_variants_the_product_catalogue_knows() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("corpus.jsonl");
+    std::fs::write(
+        &file,
+        r#"{"id": "c1", "title": "Pas d'impression", "text": "Vérifier le câble.", "models": ["lexmark c750n"]}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("fresh-kb");
+    let o = import("jsonl", &file, &out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let kb = load_kb(&out).unwrap();
+    assert_eq!(kb.entries[0].models, ["Lexmark C750"]);
+    assert!(!out.join("catalogue/models.toml").exists());
 }
 
 #[test]
