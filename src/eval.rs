@@ -29,34 +29,21 @@ pub struct LabelledQuery {
 }
 
 pub fn load_queries(path: &Path) -> Result<Vec<LabelledQuery>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-    let mut out = Vec::new();
-    let mut errors = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<LabelledQuery>(line) {
-            Ok(q) if q.relevant.is_empty() => errors.push(ValidationError {
-                file: path.display().to_string(),
-                line: Some(i + 1),
-                field: Some("relevant".into()),
-                message: "lists no entry".into(),
-            }),
-            Ok(q) => out.push(q),
-            Err(e) => errors.push(ValidationError {
-                file: path.display().to_string(),
-                line: Some(i + 1),
-                field: None,
-                message: e.to_string(),
-            }),
-        }
-    }
-    if errors.is_empty() {
-        Ok(out)
+    let queries: Vec<LabelledQuery> = crate::kb::jsonl::load(path)?;
+    let empty: Vec<ValidationError> = queries
+        .iter()
+        .filter(|q| q.relevant.is_empty())
+        .map(|q| ValidationError {
+            file: path.display().to_string(),
+            line: None,
+            field: Some("relevant".into()),
+            message: format!("query {} lists no entry", q.id),
+        })
+        .collect();
+    if empty.is_empty() {
+        Ok(queries)
     } else {
-        Err(Error::KbInvalid(errors))
+        Err(Error::KbInvalid(empty))
     }
 }
 

@@ -74,7 +74,11 @@ async fn covered_message_gets_the_cited_entrys_steps() {
     )
     .await;
     // Sent or left as a draft for the agent, the reply is in the customer's language.
-    let written = en.reply.as_deref().or(en.draft.as_deref()).unwrap_or_default();
+    let written = en
+        .reply
+        .as_deref()
+        .or(en.draft.as_deref())
+        .unwrap_or_default();
     assert!(written.starts_with("Hello"), "{en:?}");
 }
 

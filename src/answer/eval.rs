@@ -12,7 +12,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::{Answer, Decision, Responder};
-use crate::error::{Error, Result, ValidationError};
+use crate::error::Result;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct LabelledMessage {
@@ -29,29 +29,7 @@ pub struct LabelledMessage {
 }
 
 pub fn load(path: &Path) -> Result<Vec<LabelledMessage>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-    let mut out = Vec::new();
-    let mut errors = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<LabelledMessage>(line) {
-            Ok(m) => out.push(m),
-            Err(e) => errors.push(ValidationError {
-                file: path.display().to_string(),
-                line: Some(i + 1),
-                field: None,
-                message: e.to_string(),
-            }),
-        }
-    }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(Error::KbInvalid(errors))
-    }
+    crate::kb::jsonl::load(path)
 }
 
 /// What the system did with one message, with the threshold left open.

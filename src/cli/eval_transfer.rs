@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{load_embedder, Dirs};
 use crate::answer::{Decision, Responder};
-use crate::error::{Error, Result, ValidationError};
+use crate::error::{Error, Result};
 use crate::eval::{Metrics, Sums};
 use crate::service::search::ValidSearch;
 use crate::service::{AnswerRequest, SearchMode, Service};
@@ -45,29 +45,7 @@ struct TransferTicket {
 }
 
 fn load(path: &Path) -> Result<Vec<TransferTicket>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-    let mut out = Vec::new();
-    let mut errors = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<TransferTicket>(line) {
-            Ok(t) => out.push(t),
-            Err(e) => errors.push(ValidationError {
-                file: path.display().to_string(),
-                line: Some(i + 1),
-                field: None,
-                message: e.to_string(),
-            }),
-        }
-    }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(Error::KbInvalid(errors))
-    }
+    crate::kb::jsonl::load(path)
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -3,6 +3,7 @@
 pub mod catalogue;
 pub mod entry;
 pub mod import;
+pub mod jsonl;
 pub mod lang;
 pub mod load;
 pub mod validate;
