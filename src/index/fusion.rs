@@ -46,7 +46,7 @@ pub struct RelevanceModel {
     pub cosine_high: f32,
 }
 
-pub const FEATURES: usize = 10;
+pub const FEATURES: usize = 11;
 
 /// Names of the features, in `as_array` order, for reports.
 pub const FEATURE_NAMES: [&str; FEATURES] = [
@@ -58,6 +58,7 @@ pub const FEATURE_NAMES: [&str; FEATURES] = [
     "bm25 lead",
     "vector 1/rank",
     "cosine lead",
+    "code match",
     "bm25 score",
     "cosine",
 ];
@@ -68,7 +69,7 @@ impl Default for RelevanceModel {
     fn default() -> Self {
         RelevanceModel {
             bias: -8.0,
-            weights: [2.0, 2.0, 1.5, 1.0, 0.5, 1.5, 1.0, 2.0, 1.0, 1.0],
+            weights: [2.0, 2.0, 1.5, 1.0, 0.5, 1.5, 1.0, 2.0, 1.0, 1.0, 1.0],
             bm25_scale: 10.0,
             cosine_low: 0.75,
             cosine_high: 1.0,
@@ -77,7 +78,8 @@ impl Default for RelevanceModel {
 }
 
 /// Evidence about one hit, each in [0, 1]. The first eight compare the hit with the
-/// other hits of the same query; the last two compare its scores with the KB's own
+/// other hits of the same query; `code_match` ties it to the codes the query names; the
+/// last two compare its scores with the KB's own
 /// distribution (`RelevanceModel`'s scales). None depends on the scale of a KB's scores.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
 pub struct RelevanceFeatures {
@@ -98,6 +100,9 @@ pub struct RelevanceFeatures {
     /// For the vector search's first hit only: its lead over the second, relative to
     /// the spread between the first and the median candidate.
     pub cosine_lead: f32,
+    /// 1 when an error code read in the query is one of the entry's codes (set by the
+    /// search, which knows both).
+    pub code_match: f32,
     /// BM25 score against the KB's scale: s / (s + scale).
     pub bm25_score: f32,
     /// Cosine against the KB's range, clamped to [0, 1].
@@ -115,6 +120,7 @@ impl RelevanceFeatures {
             self.bm25_lead,
             self.vector_inverse_rank,
             self.cosine_lead,
+            self.code_match,
             self.bm25_score,
             self.cosine,
         ]
@@ -265,6 +271,7 @@ pub fn fuse(
             } else {
                 0.0
             },
+            code_match: 0.0,
             bm25_score: 0.0,
             cosine: 0.0,
         };

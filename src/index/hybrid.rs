@@ -3,7 +3,7 @@
 //! relevance. The service searches with it, and reindex calibrates with it, so the
 //! calibration sees exactly the evidence a real search produces.
 
-use super::bm25::Bm25Query;
+use super::bm25::{normalize_code, Bm25Query};
 use super::fusion::{fuse, FusedHit, FusionConfig};
 use super::generation::Generation;
 use super::query::clean_query;
@@ -103,5 +103,21 @@ pub fn search(
     }
     bm25.truncate(q.candidates);
     vector.truncate(q.candidates);
-    Ok(fuse(&bm25, &vector, fusion, &generation.calibration.model))
+    let model = &generation.calibration.model;
+    let mut hits = fuse(&bm25, &vector, fusion, model);
+    if !q.codes.is_empty() {
+        let wanted: Vec<String> = q.codes.iter().map(|c| normalize_code(c)).collect();
+        for hit in &mut hits {
+            let entry = generation.entry(hit.ord);
+            if entry
+                .error_codes
+                .iter()
+                .any(|c| wanted.contains(&normalize_code(c)))
+            {
+                hit.features.code_match = 1.0;
+                hit.relevance = model.relevance(&hit.features);
+            }
+        }
+    }
+    Ok(hits)
 }

@@ -57,7 +57,7 @@ pub const KB_QUERIES_FILE: &str = "eval/queries.jsonl";
 /// A relevance model written by `devicekb eval --calibrate`, read by the next reindex.
 pub const KB_MODEL_FILE: &str = "eval/calibration.json";
 /// Changes whenever `RelevanceFeatures` changes: older models are not reused.
-pub const FEATURES_VERSION: u32 = 3;
+pub const FEATURES_VERSION: u32 = 4;
 /// Most pseudo-queries per generation: enough for a stable fit, small next to embedding.
 pub const QUERY_BUDGET: usize = 1200;
 /// Hits of each query that become samples.
