@@ -146,25 +146,27 @@ fn disagreement(extraction: &Extraction, entry: &KbEntry) -> Option<(bool, Strin
     None
 }
 
-/// Does the entry's title, description or tags name the matter `words` speak of (their
-/// last word: "ma commande" speaks of "commande")?
+/// Words of a billing request that also mean something else in a device KB ("un avoir",
+/// "le panneau de commande", "remise à zéro"): they never show that an entry covers it.
+const AMBIGUOUS_MATTERS: &[&str] = &["avoir", "commande", "commandes", "remise", "order"];
+
+/// Does the entry's title or tags name the matter `words` speak of (their last word:
+/// "ma facture" speaks of "facture"), as a whole word or its plural?
 fn entry_speaks_of(entry: &KbEntry, words: &str) -> bool {
     let Some(matter) = words.split_whitespace().last() else {
         return false;
     };
     let matter = matter.to_lowercase();
-    // The word's stem, so "facture" finds "factures" and "facturation".
-    let stem: String = matter
-        .chars()
-        .take(matter.chars().count().clamp(4, 6))
-        .collect();
-    [entry.title.as_str(), entry.description.as_str()]
-        .into_iter()
+    if matter.chars().count() < 5 || AMBIGUOUS_MATTERS.contains(&matter.as_str()) {
+        return false;
+    }
+    let plural = format!("{matter}s");
+    std::iter::once(entry.title.as_str())
         .chain(entry.tags.iter().map(String::as_str))
         .any(|text| {
             text.to_lowercase()
                 .split(|c: char| !c.is_alphanumeric())
-                .any(|w| w.starts_with(&stem))
+                .any(|w| w == matter || w == plural)
         })
 }
 

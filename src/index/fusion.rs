@@ -245,7 +245,8 @@ pub fn fuse(
         let inverse = |rank: Option<usize>| rank.map_or(0.0, |r| 1.0 / r as f32);
         hit.features = RelevanceFeatures {
             inverse_rank: 1.0 / (i + 1) as f32,
-            margin: if i == 0 && hit.fused_score > 0.0 {
+            // A lone hit leads nobody: no successor is no evidence of a lead.
+            margin: if i == 0 && n > 1 && hit.fused_score > 0.0 {
                 ((hit.fused_score - next) / hit.fused_score).clamp(0.0, 1.0)
             } else {
                 0.0

@@ -84,32 +84,32 @@ impl Catalogue {
         BUILTIN.clone()
     }
 
-    /// The builtin catalogue extended by a KB's own models: a model with the same
-    /// canonical name keeps every alias of both and takes the KB's non-empty fields; the
-    /// others are added.
+    /// The builtin catalogue extended by a KB's own models. The KB's models come first and
+    /// keep their own spelling, so its names win every lookup; a builtin model with the same
+    /// canonical name only adds its aliases (and type or series when the KB left them empty).
     pub fn with_builtin(own: &[PrinterModel]) -> Catalogue {
-        let mut models = BUILTIN.models.clone();
-        for m in own {
-            let key = model_key(&m.canonical());
-            match models.iter_mut().find(|b| model_key(&b.canonical()) == key) {
-                Some(base) => {
-                    if !m.series.is_empty() {
-                        base.series = m.series.clone();
+        let mut models: Vec<PrinterModel> = own.to_vec();
+        for base in &BUILTIN.models {
+            let key = model_key(&base.canonical());
+            match models.iter_mut().find(|m| model_key(&m.canonical()) == key) {
+                Some(mine) => {
+                    if mine.series.is_empty() {
+                        mine.series = base.series.clone();
                     }
-                    if !m.kind.is_empty() {
-                        base.kind = m.kind.clone();
+                    if mine.kind.is_empty() {
+                        mine.kind = base.kind.clone();
                     }
-                    for alias in &m.aliases {
-                        if !base
+                    for alias in &base.aliases {
+                        if !mine
                             .aliases
                             .iter()
                             .any(|a| model_key(a) == model_key(alias))
                         {
-                            base.aliases.push(alias.clone());
+                            mine.aliases.push(alias.clone());
                         }
                     }
                 }
-                None => models.push(m.clone()),
+                None => models.push(base.clone()),
             }
         }
         Catalogue::from_models(models)
@@ -273,6 +273,18 @@ aliases = ["C750n", "C 750"]
             );
         }
         assert!(merged.resolve("Acme P1").is_some());
+        // The KB's own spelling of a builtin model is kept.
+        let shouted = PrinterModel {
+            manufacturer: "LEXMARK".into(),
+            name: "C750".into(),
+            series: String::new(),
+            kind: String::new(),
+            aliases: vec![],
+        };
+        let merged = Catalogue::with_builtin(&[shouted]);
+        let m = merged.resolve("c750dn").unwrap();
+        assert_eq!(m.canonical(), "LEXMARK C750");
+        assert!(!m.kind.is_empty());
     }
 
     #[test]

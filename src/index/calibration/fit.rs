@@ -94,6 +94,7 @@ pub fn curve(model: &RelevanceModel, hits: &[CalibrationHit], weights: &[f32]) -
                     right / answered
                 },
                 answered: answered / total,
+                answered_queries: answered,
             }
         })
         .collect()

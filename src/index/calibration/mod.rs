@@ -88,7 +88,11 @@ pub enum CalibrationSource {
 pub struct CurvePoint {
     pub threshold: f32,
     pub precision: f32,
+    /// Share of the calibration queries' weight answered.
     pub answered: f32,
+    /// The weight answered, in queries (labelled queries count 1 each).
+    #[serde(default)]
+    pub answered_queries: f32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,8 +140,7 @@ impl Calibration {
             return Some(FALLBACK_THRESHOLD.max(target));
         }
         let enough = |p: &CurvePoint| {
-            p.answered >= MIN_ANSWERED
-                && p.answered * self.queries as f32 >= MIN_ANSWERED_QUERIES as f32
+            p.answered >= MIN_ANSWERED && p.answered_queries >= MIN_ANSWERED_QUERIES as f32
         };
         self.curve
             .iter()
@@ -341,16 +344,19 @@ mod tests {
                 threshold: 0.5,
                 precision: 0.90,
                 answered: 0.6,
+                answered_queries: 60.0,
             },
             CurvePoint {
                 threshold: 0.6,
                 precision: 0.96,
                 answered: 0.5,
+                answered_queries: 50.0,
             },
             CurvePoint {
                 threshold: 0.9,
                 precision: 1.0,
                 answered: 0.01,
+                answered_queries: 1.0,
             },
         ];
         assert_eq!(c.threshold_for(0.95), Some(0.6));
