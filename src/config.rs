@@ -128,9 +128,11 @@ impl Config {
             bm25_weight: parsed("DEVICEKB_BM25_WEIGHT", fusion_default.bm25_weight)?,
             vector_weight: parsed("DEVICEKB_VECTOR_WEIGHT", fusion_default.vector_weight)?,
             candidates: parsed("DEVICEKB_FUSION_CANDIDATES", fusion_default.candidates)?,
+            code_weight: parsed("DEVICEKB_CODE_WEIGHT", fusion_default.code_weight)?,
         };
         if fusion.rrf_k <= 0.0
             || fusion.bm25_weight < 0.0
+            || fusion.code_weight < 0.0
             || fusion.vector_weight < 0.0
             || fusion.candidates == 0
         {

@@ -93,6 +93,23 @@ fn the_default_int8_model_stays_close_to_the_reference() {
     );
 }
 
+
+#[test]
+fn a_text_gets_the_same_vector_whatever_is_embedded_with_it() {
+    // The int8 model quantises activations per input tensor: run beside a long text, a
+    // query used to come out slightly different, enough to swap two close entries.
+    let int8 = model(devicekb::config::DEFAULT_MODEL);
+    let query = "Bonjour, la C750 du 2e étage affiche 88 depuis ce matin";
+    let long = "Le papier se coince dans le tiroir 2 à chaque impression recto verso, \
+                et le message 24x Bourrage papier revient même après avoir retiré la feuille. "
+        .repeat(6);
+    let alone = int8.embed_queries(&[query]).unwrap().remove(0);
+    let batched = int8.embed_queries(&[long.as_str(), query]).unwrap().remove(1);
+    assert_eq!(alone, batched);
+    let alone = int8.embed_passages(&[query]).unwrap().remove(0);
+    let batched = int8.embed_passages(&[query, long.as_str()]).unwrap().remove(0);
+    assert_eq!(alone, batched);
+}
 #[test]
 fn e5_puts_paraphrases_closer_than_unrelated_text_across_languages() {
     let model = e5();

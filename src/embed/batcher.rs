@@ -1,9 +1,9 @@
-//! Dynamic batching of query embeddings. Under load many searches need a query vector
-//! at once; one model call for a batch reads the weights once instead of once per query,
-//! so a batch of 16 short queries costs little more than one. A single worker thread owns
-//! the model calls: it takes the first waiting query, everything else already queued
-//! (up to `MAX_BATCH`), embeds them together and answers each caller. A lone query is
-//! never delayed waiting for company.
+//! The query-embedding queue. A single worker thread owns the model calls: it takes the
+//! first waiting query and everything else already queued (up to `MAX_BATCH`), hands them
+//! to the embedder in one call and answers each caller. A lone query is never delayed
+//! waiting for company. The ONNX embedder still runs each text alone (see `onnx.rs`: a
+//! query's vector must not depend on the queries that arrived with it), so what the
+//! queue saves is the hand-offs, not model runs.
 
 use std::sync::mpsc;
 use std::sync::Arc;

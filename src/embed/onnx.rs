@@ -123,8 +123,13 @@ impl OnnxEmbedder {
         }
         let inputs: Vec<String> = texts.iter().map(|t| format!("{prefix}{t}")).collect();
         let mut model = self.model.lock();
+        // One text per model run. The int8 model quantises its activations with one
+        // scale per input tensor, so a text run beside others (and their padding) gets a
+        // slightly different vector: the same ticket could rank its entries differently
+        // depending on what else was being embedded. Alone, a text always gets the same
+        // vector, and there is no padding to compute.
         let mut out = model
-            .embed(&inputs, Some(16))
+            .embed(&inputs, Some(1))
             .map_err(|e| Error::Embedding(e.to_string()))?;
         // fastembed normalises mean-pooled vectors; normalise again so CLS models are too.
         out.iter_mut().for_each(|v| super::normalize(v));

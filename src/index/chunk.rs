@@ -42,11 +42,17 @@ pub fn chunk_entry(entry: &KbEntry) -> Vec<String> {
     chunks
 }
 
-/// Key under which a chunk's vector is reused across generations: same model, same text.
+/// How passages are embedded; bumped when that changes the vectors (2: each passage
+/// embedded alone, no longer beside the others of its batch), so older vectors are not
+/// reused.
+const EMBEDDING_PROCEDURE: u8 = 2;
+
+/// Key under which a chunk's vector is reused across generations: same model, same
+/// embedding procedure, same text.
 pub fn chunk_key(model_name: &str, chunk: &str) -> String {
     let mut h = Sha256::new();
     h.update(model_name.as_bytes());
-    h.update([0u8]);
+    h.update([0u8, EMBEDDING_PROCEDURE]);
     h.update(chunk.as_bytes());
     hex::encode(h.finalize())
 }

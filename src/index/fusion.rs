@@ -18,6 +18,15 @@ pub struct FusionConfig {
     pub vector_weight: f32,
     /// How many candidates each retriever contributes before fusion.
     pub candidates: usize,
+    /// Weight of the exact-code vote: an entry carrying an error code the extractor read
+    /// in the query counts as ranked first by a third retriever. The embedding knows
+    /// nothing of codes, and "88" is the one word of a ticket that names its entry.
+    #[serde(default = "default_code_weight")]
+    pub code_weight: f32,
+}
+
+fn default_code_weight() -> f32 {
+    1.0
 }
 
 impl Default for FusionConfig {
@@ -27,6 +36,7 @@ impl Default for FusionConfig {
             bm25_weight: 1.0,
             vector_weight: 1.0,
             candidates: 50,
+            code_weight: default_code_weight(),
         }
     }
 }
@@ -172,10 +182,13 @@ pub struct FusedHit {
 }
 
 /// Fuses ranked lists (best first). Either list may be empty (single-mode search):
-/// the result is then that list's order.
+/// the result is then that list's order. `code_matches` are the entries carrying an
+/// error code read in the query: among the hits, they get the code vote
+/// (`FusionConfig::code_weight`) and their `code_match` feature.
 pub fn fuse(
     bm25: &[(u32, f32)],
     vector: &[(u32, f32)],
+    code_matches: &[u32],
     config: &FusionConfig,
     model: &RelevanceModel,
 ) -> Vec<FusedHit> {
@@ -201,6 +214,11 @@ pub fn fuse(
         hit.vector_rank = Some(i + 1);
         hit.cosine = Some(cos);
         hit.fused_score += config.vector_weight / (config.rrf_k + (i + 1) as f32);
+    }
+    for hit in by_ord.values_mut() {
+        if code_matches.contains(&hit.ord) {
+            hit.fused_score += config.code_weight / (config.rrf_k + 1.0);
+        }
     }
     let mut hits: Vec<FusedHit> = by_ord.into_values().collect();
     hits.sort_by(|a, b| {
@@ -272,7 +290,11 @@ pub fn fuse(
             } else {
                 0.0
             },
-            code_match: 0.0,
+            code_match: if code_matches.contains(&hit.ord) {
+                1.0
+            } else {
+                0.0
+            },
             bm25_score: 0.0,
             cosine: 0.0,
         };
@@ -294,6 +316,7 @@ mod tests {
         let hits = fuse(
             &bm25,
             &vector,
+            &[],
             &FusionConfig::default(),
             &RelevanceModel::default(),
         );
@@ -307,6 +330,7 @@ mod tests {
         let bm25 = [(5, 20.0), (6, 3.0), (7, 1.0)];
         let hits = fuse(
             &bm25,
+            &[],
             &[],
             &FusionConfig::default(),
             &RelevanceModel::default(),
@@ -327,7 +351,21 @@ mod tests {
             vector_weight: 2.0,
             ..FusionConfig::default()
         };
-        let hits = fuse(&bm25, &vector, &cfg, &RelevanceModel::default());
+        let hits = fuse(&bm25, &vector, &[], &cfg, &RelevanceModel::default());
         assert_eq!(hits[0].ord, 2);
+    }
+
+    #[test]
+    fn an_entry_with_the_query_code_wins_a_close_call() {
+        // Entry 1 is BM25's first (it carries the code) but the vector search prefers 2.
+        let bm25 = [(2, 12.0), (1, 11.0)];
+        let vector = [(2, 0.90), (3, 0.89), (1, 0.88)];
+        let cfg = FusionConfig::default();
+        let plain = fuse(&bm25, &vector, &[], &cfg, &RelevanceModel::default());
+        assert_eq!(plain[0].ord, 2);
+        let hits = fuse(&bm25, &vector, &[1], &cfg, &RelevanceModel::default());
+        assert_eq!(hits[0].ord, 1);
+        assert_eq!(hits[0].features.code_match, 1.0);
+        assert_eq!(hits[1].features.code_match, 0.0);
     }
 }

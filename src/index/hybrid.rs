@@ -104,20 +104,34 @@ pub fn search(
     bm25.truncate(q.candidates);
     vector.truncate(q.candidates);
     let model = &generation.calibration.model;
-    let mut hits = fuse(&bm25, &vector, fusion, model);
-    if !q.codes.is_empty() {
-        let wanted: Vec<String> = q.codes.iter().map(|c| normalize_code(c)).collect();
-        for hit in &mut hits {
-            let entry = generation.entry(hit.ord);
-            if entry
+    let code_matches = entries_with_codes(generation, q.codes, &bm25, &vector);
+    Ok(fuse(&bm25, &vector, &code_matches, fusion, model))
+}
+
+/// Among the candidates, the entries that carry one of `codes`.
+fn entries_with_codes(
+    generation: &Generation,
+    codes: &[String],
+    bm25: &[(u32, f32)],
+    vector: &[(u32, f32)],
+) -> Vec<u32> {
+    if codes.is_empty() {
+        return Vec::new();
+    }
+    let wanted: Vec<String> = codes.iter().map(|c| normalize_code(c)).collect();
+    let mut matches: Vec<u32> = bm25
+        .iter()
+        .chain(vector)
+        .map(|&(ord, _)| ord)
+        .filter(|&ord| {
+            generation
+                .entry(ord)
                 .error_codes
                 .iter()
                 .any(|c| wanted.contains(&normalize_code(c)))
-            {
-                hit.features.code_match = 1.0;
-                hit.relevance = model.relevance(&hit.features);
-            }
-        }
-    }
-    Ok(hits)
+        })
+        .collect();
+    matches.sort_unstable();
+    matches.dedup();
+    matches
 }
