@@ -100,26 +100,37 @@ pub fn curve(model: &RelevanceModel, hits: &[CalibrationHit], weights: &[f32]) -
         .collect()
 }
 
-/// How much each query counts in the curve. Labelled queries, when the KB ships enough,
-/// are real questions and stand for the covered ones, with the held-out pseudo-queries
-/// as a fifth of the weight for the tickets the KB does not cover (the share the hold-out
-/// sets assume); otherwise every pseudo-query counts once.
+/// How much each query counts in the curve. The held-out pseudo-queries stand for the
+/// tickets the KB does not cover, and weigh a fifth of the total (the share the hold-out
+/// sets assume), whatever share of the calibration queries they happen to be. The
+/// covered side is the labelled queries when the KB ships enough of them (real
+/// questions beat pseudo ones), else the other pseudo-queries.
 pub(super) fn curve_weights(queries: &[CalibrationQuery]) -> Vec<f32> {
     let labelled = queries.iter().filter(|q| q.labelled).count();
     let held_out = queries.iter().filter(|q| q.exclude.is_some()).count();
-    if labelled < MIN_LABELLED_FOR_CURVE || held_out == 0 {
+    let use_labelled = labelled >= MIN_LABELLED_FOR_CURVE;
+    let covered = if use_labelled {
+        labelled
+    } else {
+        queries.iter().filter(|q| q.exclude.is_none()).count()
+    };
+    if held_out == 0 || covered == 0 {
         return vec![1.0; queries.len()];
     }
-    let held_weight = 0.25 * labelled as f32 / held_out as f32;
+    let held_weight = UNCOVERED_SHARE / (1.0 - UNCOVERED_SHARE) * covered as f32 / held_out as f32;
     queries
         .iter()
         .map(|q| match (q.labelled, q.exclude.is_some()) {
             (true, _) => 1.0,
             (false, true) => held_weight,
-            (false, false) => 0.0,
+            (false, false) if use_labelled => 0.0,
+            (false, false) => 1.0,
         })
         .collect()
 }
+
+/// Share of tickets the KB does not cover that the precision curve assumes.
+const UNCOVERED_SHARE: f32 = 0.2;
 
 #[cfg(test)]
 mod tests {
