@@ -37,6 +37,7 @@ test: setup
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --release --all-targets -- -D warnings
+	$(CARGO) test --release --test layering
 
 bench: setup
 	$(CARGO) bench --bench search

@@ -14,9 +14,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use devicekb::classify::parse_training;
 use devicekb::config::Config;
 use devicekb::embed::OnnxEmbedder;
+use devicekb::kb::training::parse_training;
 use devicekb::service::tickets::{CreateCustomer, CreateTicket};
 use devicekb::service::{build_generation, Service};
 use sqlx::Connection;
@@ -118,7 +118,9 @@ fn main() {
         OnnxEmbedder::load(&config.model_dir, &config.ort_dylib, config.embed_threads)
             .expect("run `make setup` first"),
     );
-    let path = repo().join("kb").join(devicekb::classify::TRAINING_FILE);
+    let path = repo()
+        .join("kb")
+        .join(devicekb::kb::training::TRAINING_FILE);
     let texts: Vec<(String, String)> =
         parse_training(&std::fs::read_to_string(&path).unwrap(), "tickets.jsonl")
             .unwrap()

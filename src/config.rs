@@ -2,12 +2,12 @@
 //! the embedded stores. CLI flags override the matching variables.
 
 use crate::answer::decide::DecisionConfig;
-use crate::answer::llm::LlmConfig;
+use crate::llm::LlmConfig;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::index::qdrant::QdrantConfig;
 use crate::index::FusionConfig;
+use crate::qdrant::QdrantConfig;
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8000";
 pub const ORT_LIBRARY: &str = "libonnxruntime.so.1.31.1";

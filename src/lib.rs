@@ -1,8 +1,20 @@
 //! devicekb: knowledge-base search and ticket answering for printer support teams.
 //!
-//! The crate follows the pipeline: `kb` (entry files) → `index` (BM25, vectors, fusion,
-//! generations) with `embed` (the sentence-embedding model) → `service` (what the API and
-//! the CLI call) → `api` (HTTP) and `cli` (commands).
+//! Layers, each naming only those below it (held by `tests/layering.rs`):
+//!
+//! ```text
+//! cli ─────────────┐ commands           api   HTTP (the only axum)
+//!                  └──────────────► service   search, answer, the ticket desk
+//!   config  llm (LLM client)  qdrant (vector server)  store (the only sqlx)  adapters
+//!   answer, classify        decision and reply; ticket classification
+//!   index                   BM25, vectors, fusion, calibration, generations
+//!   extract   embed         models, codes, serials, signals; sentence embeddings
+//!   kb                      entries, catalogue, templates, labelled tickets
+//!   error
+//! ```
+//!
+//! The engine (kb to answer/classify) is plain synchronous code: no HTTP, no SQL, no
+//! async runtime; the service runs it on the blocking pool.
 
 pub mod answer;
 pub mod api;
@@ -11,10 +23,11 @@ pub mod cli;
 pub mod config;
 pub mod embed;
 pub mod error;
-pub mod eval;
 pub mod extract;
 pub mod index;
 pub mod kb;
+pub mod llm;
+pub mod qdrant;
 pub mod service;
 pub mod store;
 

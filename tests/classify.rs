@@ -4,9 +4,9 @@
 
 mod common;
 
-use devicekb::classify::{parse_training, TRAINING_FILE};
+use devicekb::kb::training::{parse_training, TRAINING_FILE};
 
-fn labelled() -> Vec<devicekb::classify::LabelledTicket> {
+fn labelled() -> Vec<devicekb::kb::training::LabelledTicket> {
     let path = common::repo().join("kb").join(TRAINING_FILE);
     let text = std::fs::read_to_string(&path).unwrap();
     parse_training(&text, &path.display().to_string()).expect("the labelled set is valid")

@@ -93,7 +93,6 @@ fn the_default_int8_model_stays_close_to_the_reference() {
     );
 }
 
-
 #[test]
 fn a_text_gets_the_same_vector_whatever_is_embedded_with_it() {
     // The int8 model quantises activations per input tensor: run beside a long text, a
@@ -104,10 +103,16 @@ fn a_text_gets_the_same_vector_whatever_is_embedded_with_it() {
                 et le message 24x Bourrage papier revient même après avoir retiré la feuille. "
         .repeat(6);
     let alone = int8.embed_queries(&[query]).unwrap().remove(0);
-    let batched = int8.embed_queries(&[long.as_str(), query]).unwrap().remove(1);
+    let batched = int8
+        .embed_queries(&[long.as_str(), query])
+        .unwrap()
+        .remove(1);
     assert_eq!(alone, batched);
     let alone = int8.embed_passages(&[query]).unwrap().remove(0);
-    let batched = int8.embed_passages(&[query, long.as_str()]).unwrap().remove(0);
+    let batched = int8
+        .embed_passages(&[query, long.as_str()])
+        .unwrap()
+        .remove(0);
     assert_eq!(alone, batched);
 }
 #[test]

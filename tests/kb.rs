@@ -5,7 +5,8 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use devicekb::kb::{load_kb, Category};
+use devicekb::extract::load_kb;
+use devicekb::kb::Category;
 use devicekb::Error;
 
 /// `devicekb import KIND FILE --out OUT`.

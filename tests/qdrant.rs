@@ -4,8 +4,8 @@
 
 mod common;
 
-use devicekb::index::qdrant::QdrantConfig;
 use devicekb::index::reindex::KEEP_GENERATIONS;
+use devicekb::qdrant::QdrantConfig;
 use devicekb::service::search::ValidSearch;
 use devicekb::service::SearchMode;
 
@@ -71,7 +71,7 @@ async fn qdrant_and_embedded_vector_stores_agree() {
             .await
             .expect("reindex with qdrant");
     }
-    let client = devicekb::index::qdrant::connect(&qdrant_config).unwrap();
+    let client = devicekb::qdrant::connect(&qdrant_config).unwrap();
     let mut names: Vec<String> = client
         .list_collections()
         .await

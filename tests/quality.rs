@@ -4,7 +4,7 @@
 
 mod common;
 
-use devicekb::eval::{evaluate, load_queries, ModeReport};
+use devicekb::service::eval::{evaluate, load_queries, ModeReport};
 use devicekb::service::SearchMode;
 
 fn reports() -> (ModeReport, ModeReport, ModeReport) {

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::signals::Signals;
+use crate::extract::signals::Signals;
 use crate::extract::Extraction;
 use crate::kb::KbEntry;
 

@@ -2,24 +2,31 @@
 //!
 //! `signals` reads what a message asks for besides a fix (small talk, a person, billing,
 //! a customer about to leave); `decide` says whether the best KB entry clearly covers it;
-//! `reply` writes the extractive reply from templates and the entry's steps; `llm` asks an
-//! OpenAI-compatible model for a reply and checks it; `pii` masks what must not leave the
-//! machine. The service (`service::answer`) runs them in that order.
+//! `reply` writes the extractive reply from templates and the entry's steps; `pii` masks
+//! what must not leave the machine (the `llm` client, outside the engine, asks an
+//! OpenAI-compatible model for a reply and checks it). The service (`service::answer`) runs them in that order.
 
 pub mod decide;
 pub mod eval;
-pub mod llm;
 pub mod pii;
 pub mod reply;
-pub mod signals;
 
 use serde::{Deserialize, Serialize};
 
 pub use decide::{Decision, DecisionConfig, Reason};
 
+use crate::extract::signals::Signals;
 use crate::extract::Extraction;
-use llm::LlmUsage;
-use signals::Signals;
+
+/// What one call cost.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LlmUsage {
+    pub model: String,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub latency_ms: u64,
+    pub attempts: u32,
+}
 
 /// Who wrote the reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

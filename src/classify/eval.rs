@@ -154,19 +154,19 @@ pub fn report(
         folds,
         category: task(
             "category",
-            super::CATEGORIES,
+            crate::kb::training::CATEGORIES,
             &truth(|t| &t.category),
             &category,
         ),
         priority: task(
             "priority",
-            super::PRIORITIES,
+            crate::kb::training::PRIORITIES,
             &truth(|t| &t.priority),
             &priority,
         ),
         churn: task(
             "churn_risk",
-            super::CHURN_LEVELS,
+            crate::kb::training::CHURN_LEVELS,
             &truth(|t| &t.churn_risk),
             &churn,
         ),

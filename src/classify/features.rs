@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use unicode_normalization::UnicodeNormalization;
 
-use crate::answer::signals::Signals;
+use crate::extract::signals::Signals;
 
 /// Buckets of the hashed bag of words.
 const WORD_BUCKETS: usize = 1024;

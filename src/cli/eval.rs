@@ -2,9 +2,9 @@ use std::path::PathBuf;
 
 use super::{load_embedder, Dirs};
 use crate::error::Result;
-use crate::eval::{evaluate, fit_relevance, load_queries, reliability, Metrics};
 use crate::index::calibration::{StoredModel, FEATURES_VERSION, KB_MODEL_FILE};
 use crate::index::fusion::FEATURE_NAMES;
+use crate::service::eval::{evaluate, fit_relevance, load_queries, reliability, Metrics};
 use crate::service::{SearchMode, Service};
 
 #[derive(Debug, clap::Args)]

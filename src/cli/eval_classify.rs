@@ -1,8 +1,8 @@
 use std::path::PathBuf;
 
 use super::{load_embedder, Dirs};
-use crate::classify::parse_training;
 use crate::error::{Error, Result};
+use crate::kb::training::parse_training;
 use crate::service::Service;
 
 #[derive(Debug, clap::Args)]
@@ -24,7 +24,7 @@ pub async fn run(args: Args) -> Result<()> {
     let file = args
         .file
         .clone()
-        .unwrap_or_else(|| config.kb_dir.join(crate::classify::TRAINING_FILE));
+        .unwrap_or_else(|| config.kb_dir.join(crate::kb::training::TRAINING_FILE));
     let text = std::fs::read_to_string(&file)
         .map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
     let tickets = parse_training(&text, &file.display().to_string()).map_err(Error::KbInvalid)?;

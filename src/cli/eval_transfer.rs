@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::{load_embedder, Dirs};
 use crate::answer::{Decision, Responder};
 use crate::error::{Error, Result};
-use crate::eval::{Metrics, Sums};
+use crate::service::eval::{Metrics, Sums};
 use crate::service::search::ValidSearch;
 use crate::service::{AnswerRequest, SearchMode, Service};
 

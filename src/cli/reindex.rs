@@ -2,8 +2,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{load_embedder, Dirs};
 use crate::error::{Error, Result};
+use crate::extract::load_kb;
 use crate::index::Progress;
-use crate::kb::load_kb;
 use crate::service::{build_generation, connect_qdrant};
 
 #[derive(Debug, clap::Args)]

@@ -1,6 +1,6 @@
 use super::Dirs;
 use crate::error::Result;
-use crate::kb::load_kb;
+use crate::extract::load_kb;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -17,6 +17,7 @@ mod mask;
 mod model;
 pub mod rules;
 mod serial;
+pub mod signals;
 
 use std::collections::{HashMap, HashSet};
 
@@ -24,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 pub use rules::Rules;
 
-use crate::kb::{Catalogue, KbEntry};
+use crate::kb::{Catalogue, KbEntry, LoadedKb};
 use code::CodeScope;
 use model::{CatalogueMatcher, ModelMention};
 
@@ -115,8 +116,12 @@ impl Extractor {
 
     /// Reads the rules, the catalogue and the entries' error codes of a KB directory.
     pub fn from_kb_dir(kb_dir: &std::path::Path) -> crate::Result<Self> {
-        let rules = Rules::load(kb_dir)?;
-        let kb = crate::kb::load_kb(kb_dir)?;
+        let kb = load_kb(kb_dir)?;
+        let rules = match &kb.rules {
+            Some(text) => Rules::parse(text, &kb_dir.join(rules::RULES_FILE).display().to_string())
+                .map_err(|e| crate::Error::KbInvalid(vec![e]))?,
+            None => Rules::default_rules(),
+        };
         Ok(Extractor::new(rules, kb.catalogue, &kb.entries))
     }
 
@@ -393,6 +398,24 @@ fn entity(
         start: chars.at(start),
         end: chars.at(end),
         confidence,
+    }
+}
+
+/// Loads and validates the whole KB under `kb_dir`, its extraction rules included (the
+/// KB checks its own formats, the rules' format is the extractor's). On any problem,
+/// `Error::KbInvalid` lists every problem found.
+pub fn load_kb(kb_dir: &std::path::Path) -> crate::Result<LoadedKb> {
+    let (kb, mut errors) = crate::kb::read_kb(kb_dir)?;
+    if let Some(text) = &kb.rules {
+        let shown = kb_dir.join(rules::RULES_FILE).display().to_string();
+        if let Err(e) = Rules::parse(text, &shown) {
+            errors.insert(0, e);
+        }
+    }
+    if errors.is_empty() {
+        Ok(kb)
+    } else {
+        Err(crate::Error::KbInvalid(errors))
     }
 }
 

@@ -17,8 +17,7 @@ use crate::kb::catalogue::line_of;
 
 /// The rules shipped with devicekb, used when a KB directory has no rules file of its own.
 pub const DEFAULT_RULES: &str = include_str!("../../kb/catalogue/families.toml");
-/// Where a KB directory keeps its rules.
-pub const RULES_FILE: &str = "catalogue/families.toml";
+pub use crate::kb::load::RULES_FILE;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

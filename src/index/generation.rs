@@ -18,10 +18,10 @@ use serde::{Deserialize, Serialize};
 use super::bm25::Bm25Index;
 use super::calibration::Calibration;
 use super::vector::{ChunkVectors, EmbeddedVectorStore, VectorStore, VECTORS_FILE};
-use crate::answer::reply::Templates;
 use crate::error::{Error, Result};
 use crate::extract::{Extractor, Rules};
 use crate::kb::catalogue::model_key;
+use crate::kb::templates::Templates;
 use crate::kb::{Catalogue, KbEntry, PrinterModel};
 
 pub const GENERATIONS_DIR: &str = "generations";
@@ -61,7 +61,7 @@ pub struct StoredEntries {
     pub templates: Option<String>,
     /// The classifier's labelled tickets at build time.
     #[serde(default)]
-    pub training: Vec<crate::classify::LabelledTicket>,
+    pub training: Vec<crate::kb::training::LabelledTicket>,
 }
 
 pub fn generation_name(id: u64) -> String {
@@ -101,7 +101,7 @@ pub struct Generation {
     pub extractor: Extractor,
     pub templates: Templates,
     /// The labelled tickets the ticket classifier learns from (empty: no classifier).
-    pub training: Vec<crate::classify::LabelledTicket>,
+    pub training: Vec<crate::kb::training::LabelledTicket>,
     /// How relevant a hit is on this KB (fitted at reindex; see `calibration`).
     pub calibration: Calibration,
     by_id: HashMap<String, u32>,

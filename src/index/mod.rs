@@ -8,7 +8,6 @@ pub mod chunk;
 pub mod fusion;
 pub mod generation;
 pub mod hybrid;
-pub mod qdrant;
 pub mod query;
 pub mod reindex;
 pub mod vector;

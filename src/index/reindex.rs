@@ -23,7 +23,7 @@ use super::generation::{
 use super::vector::{ChunkVectors, VECTORS_FILE};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
-use crate::kb::load_kb;
+use crate::extract::load_kb;
 
 /// How many generations to keep on disk (the current one included).
 pub const KEEP_GENERATIONS: usize = 3;

@@ -9,24 +9,29 @@ use regex::Regex;
 
 use super::catalogue::{line_of, Catalogue};
 use super::entry::KbEntry;
+use super::templates::{Templates, TEMPLATES_FILE};
+use super::training::{parse_training, with_builtin_training, LabelledTicket, TRAINING_FILE};
 use super::validate::validate_entry;
 use crate::error::{Error, Result, ValidationError};
 
 pub const ENTRIES_DIR: &str = "entries";
 pub const CATALOGUE_FILE: &str = "catalogue/models.toml";
+/// Where a KB directory keeps its extraction rules (their format is the extractor's).
+pub const RULES_FILE: &str = "catalogue/families.toml";
 
-/// A KB that passed validation.
+/// A KB read from its directory.
 #[derive(Debug, Clone)]
 pub struct LoadedKb {
     pub entries: Vec<KbEntry>,
     pub catalogue: Catalogue,
     /// The text of `catalogue/families.toml` (extraction rules), when the KB has one.
+    /// Not checked here: the extractor owns that format (`extract::load_kb` checks it).
     pub rules: Option<String>,
     /// The text of `templates/replies.toml`, when the KB has one.
     pub templates: Option<String>,
     /// The classifier's labelled tickets: the product's, extended by the KB's own
     /// `training/tickets.jsonl`.
-    pub training: Vec<crate::classify::LabelledTicket>,
+    pub training: Vec<LabelledTicket>,
 }
 
 static KEY: LazyLock<Regex> =
@@ -89,9 +94,10 @@ fn entry_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Loads and validates the whole KB under `kb_dir`. On any problem, returns
-/// `Error::KbInvalid` with every problem found.
-pub fn load_kb(kb_dir: &Path) -> Result<LoadedKb> {
+/// Reads the KB under `kb_dir`: what is valid, and every problem found in the KB's own
+/// formats (`extract::load_kb` adds the extraction rules' and is what callers use). An
+/// error is returned only when the directory cannot be read at all.
+pub fn read_kb(kb_dir: &Path) -> Result<(LoadedKb, Vec<ValidationError>)> {
     if !kb_dir.is_dir() {
         return Err(Error::Config(format!(
             "the KB directory {} does not exist",
@@ -108,50 +114,26 @@ pub fn load_kb(kb_dir: &Path) -> Result<LoadedKb> {
         }
         Err(other) => return Err(other),
     };
-    let rules_path = kb_dir.join(crate::extract::rules::RULES_FILE);
-    let rules = match std::fs::read_to_string(&rules_path) {
-        Ok(text) => {
-            let shown = rules_path.display().to_string();
-            if let Err(e) = crate::extract::Rules::parse(&text, &shown) {
-                errors.push(e);
+    let rules = read_optional(&kb_dir.join(RULES_FILE))?;
+    let templates_path = kb_dir.join(TEMPLATES_FILE);
+    let templates = read_optional(&templates_path)?;
+    if let Some(text) = &templates {
+        if let Err(e) = Templates::parse(text, &templates_path.display().to_string()) {
+            errors.push(e);
+        }
+    }
+    let training_path = kb_dir.join(TRAINING_FILE);
+    let training = match read_optional(&training_path)? {
+        Some(text) => match parse_training(&text, &training_path.display().to_string()) {
+            Ok(tickets) => tickets,
+            Err(mut e) => {
+                errors.append(&mut e);
+                Vec::new()
             }
-            Some(text)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(Error::io(format!("reading {}", rules_path.display()), e)),
+        },
+        None => Vec::new(),
     };
-    let templates_path = kb_dir.join(crate::answer::reply::TEMPLATES_FILE);
-    let templates = match std::fs::read_to_string(&templates_path) {
-        Ok(text) => {
-            let shown = templates_path.display().to_string();
-            if let Err(e) = crate::answer::reply::Templates::parse(&text, &shown) {
-                errors.push(e);
-            }
-            Some(text)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => {
-            return Err(Error::io(
-                format!("reading {}", templates_path.display()),
-                e,
-            ))
-        }
-    };
-    let training_path = kb_dir.join(crate::classify::TRAINING_FILE);
-    let training = match std::fs::read_to_string(&training_path) {
-        Ok(text) => {
-            match crate::classify::parse_training(&text, &training_path.display().to_string()) {
-                Ok(tickets) => tickets,
-                Err(mut e) => {
-                    errors.append(&mut e);
-                    Vec::new()
-                }
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(Error::io(format!("reading {}", training_path.display()), e)),
-    };
-    let training = crate::classify::with_builtin_training(training);
+    let training = with_builtin_training(training);
     let entries_dir = kb_dir.join(ENTRIES_DIR);
     let files = if entries_dir.is_dir() {
         entry_files(&entries_dir)?
@@ -204,14 +186,21 @@ pub fn load_kb(kb_dir: &Path) -> Result<LoadedKb> {
             errors.extend(problems);
         }
     }
-    if !errors.is_empty() {
-        return Err(Error::KbInvalid(errors));
-    }
-    Ok(LoadedKb {
+    let kb = LoadedKb {
         entries,
         catalogue,
         rules,
         templates,
         training,
-    })
+    };
+    Ok((kb, errors))
+}
+
+/// The text of an optional KB file; `None` when it does not exist.
+fn read_optional(path: &Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
+    }
 }

@@ -6,8 +6,10 @@ pub mod import;
 pub mod jsonl;
 pub mod lang;
 pub mod load;
+pub mod templates;
+pub mod training;
 pub mod validate;
 
 pub use catalogue::{Catalogue, PrinterModel};
 pub use entry::{Category, KbEntry, Lang};
-pub use load::{load_kb, LoadedKb};
+pub use load::{read_kb, LoadedKb};

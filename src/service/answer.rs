@@ -10,14 +10,14 @@ use serde::Deserialize;
 use super::search::ValidSearch;
 use super::{SearchMode, Service};
 use crate::answer::decide::{decide, Candidate, Verdict};
-use crate::answer::llm::Passage;
 use crate::answer::reply::{entry_steps, extractive, ReplyContext};
-use crate::answer::signals::{self, SmallTalk};
 use crate::answer::{pii, Answer, Citation, Decision, LlmOutcome, Reason, Responder, Retrieved};
 use crate::error::{Error, Result};
+use crate::extract::signals::{self, SmallTalk};
 use crate::index::query::clean_query;
 use crate::kb::lang::detect_lang;
 use crate::kb::KbEntry;
+use crate::llm::Passage;
 
 /// Longest message accepted (64 KiB), as for extraction.
 pub const MAX_ANSWER_BYTES: usize = 64 * 1024;

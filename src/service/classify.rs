@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use super::search::{SearchMode, ValidSearch};
 use super::Service;
-use crate::answer::{signals, Answer};
+use crate::answer::Answer;
 use crate::classify::eval::{cross_validate, report, ClassifyReport};
-use crate::classify::{Classification, Classifier, Evidence, LabelledTicket};
+use crate::classify::{Classification, Classifier, Evidence};
 use crate::error::{Error, Result};
+use crate::extract::signals;
 use crate::index::query::clean_query;
+use crate::kb::training::LabelledTicket;
 
 /// The classifier trained for one generation.
 pub(crate) type TrainedClassifier = Option<(String, Option<Arc<Classifier>>)>;

@@ -407,7 +407,7 @@ impl Service {
             return self.accepted_again(&store, message).await;
         }
         let ingestion_ms = ingestion.elapsed().as_secs_f64() * 1000.0;
-        let full_text = crate::classify::ticket_text(&ticket_subject, &text);
+        let full_text = crate::kb::training::ticket_text(&ticket_subject, &text);
         let outcome = self
             .run_pipeline_detached(
                 store,

@@ -6,6 +6,7 @@ mod agent;
 mod answer;
 mod classify;
 pub mod conversation;
+pub mod eval;
 mod extract;
 mod health;
 mod pipeline;
@@ -31,15 +32,15 @@ use lru::LruCache;
 use parking_lot::Mutex;
 use tokio::sync::Semaphore;
 
-use crate::answer::llm::LlmClient;
 use crate::answer::DecisionConfig;
 use crate::config::Config;
 use crate::embed::{Embedder, QueryBatcher};
 use crate::error::{Error, Result};
 use crate::index::generation::{current_generation_name, generations_dir};
-use crate::index::qdrant::{self, QdrantPublisher, QdrantVectors};
 use crate::index::reindex::{ReindexOptions, VectorPublisher};
 use crate::index::{reindex, Generation, Progress, ReindexReport};
+use crate::llm::LlmClient;
+use crate::qdrant::{self, QdrantPublisher, QdrantVectors};
 use crate::store::Store;
 
 pub struct Service {

@@ -190,7 +190,7 @@ impl Service {
             ticket = ticket.id,
             "resuming a ticket whose pipeline did not run"
         );
-        let text = crate::classify::ticket_text(&ticket.subject, &ticket.description);
+        let text = crate::kb::training::ticket_text(&ticket.subject, &ticket.description);
         let outcome = self
             .run_pipeline_detached(store.clone(), ticket.clone(), text, 0.0, true, message_id)
             .await?;

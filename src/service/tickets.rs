@@ -212,7 +212,7 @@ impl Service {
         }
         let (message, _) = store.add_message(&first_message(&ticket)).await?;
         let ingestion_ms = ingestion.elapsed().as_secs_f64() * 1000.0;
-        let text = crate::classify::ticket_text(&subject, &description);
+        let text = crate::kb::training::ticket_text(&subject, &description);
         self.run_pipeline_detached(
             store,
             ticket,
@@ -253,12 +253,12 @@ impl Service {
         category: Option<&str>,
         limit: Option<u32>,
     ) -> Result<Vec<Ticket>> {
-        if let Some(c) = category.filter(|c| !crate::classify::CATEGORIES.contains(c)) {
+        if let Some(c) = category.filter(|c| !crate::kb::training::CATEGORIES.contains(c)) {
             return Err(Error::Unprocessable {
                 field: "category".into(),
                 message: format!(
                     "`{c}` is not one of {}",
-                    crate::classify::CATEGORIES.join(", ")
+                    crate::kb::training::CATEGORIES.join(", ")
                 ),
             });
         }

@@ -16,10 +16,10 @@ use qdrant_client::qdrant::{
 use qdrant_client::{Payload, Qdrant};
 use tokio::runtime::Handle;
 
-use super::bm25::GENERIC_MODEL;
-use super::reindex::VectorPublisher;
-use super::vector::{ChunkVectors, VectorStore};
 use crate::error::{Error, Result};
+use crate::index::bm25::GENERIC_MODEL;
+use crate::index::reindex::VectorPublisher;
+use crate::index::vector::{ChunkVectors, VectorStore};
 
 #[derive(Debug, Clone)]
 pub struct QdrantConfig {

@@ -14,8 +14,10 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+pub use crate::answer::LlmUsage;
+
 /// The reply the model must produce (`schema/llm_reply.schema.json`).
-pub const REPLY_SCHEMA: &str = include_str!("../../schema/llm_reply.schema.json");
+pub const REPLY_SCHEMA: &str = include_str!("../schema/llm_reply.schema.json");
 
 static VALIDATOR: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
     let schema: Value = serde_json::from_str(REPLY_SCHEMA).expect("the reply schema is JSON");
@@ -110,16 +112,6 @@ pub struct LlmReply {
     pub reponse: String,
     pub action: String,
     pub citations: Vec<String>,
-}
-
-/// What one call cost.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct LlmUsage {
-    pub model: String,
-    pub prompt_tokens: u32,
-    pub completion_tokens: u32,
-    pub latency_ms: u64,
-    pub attempts: u32,
 }
 
 /// A passage the model may cite.

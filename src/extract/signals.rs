@@ -7,14 +7,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::Serialize;
 
-/// Messages answered by a canned reply, without retrieval.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SmallTalk {
-    Greeting,
-    Thanks,
-    Resolved,
-}
+pub use crate::kb::templates::SmallTalk;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Signals {
