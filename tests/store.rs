@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use devicekb::store::{
-    self, Channel, NewCustomer, NewTicket, Priority, Status, Store, TicketFilter,
+    self, Channel, NewCustomer, NewTicket, Priority, ResponderKind, SendStatus, Status, StepStatus,
+    Store, TicketFilter,
 };
 use devicekb::Error;
 use sqlx::Connection;
@@ -299,12 +300,12 @@ async fn pipeline_records_round_trip(store: Arc<dyn Store>) {
         .add_response(
             t.id,
             &ResponseRecord {
-                responder: "auto".into(),
+                responder: ResponderKind::Auto,
                 author: Some("extractive".into()),
                 body: "Bonjour,\n1. Faire ceci.".into(),
                 citations: json!(["a"]),
                 confidence: Some(0.75),
-                send_status: "pending".into(),
+                send_status: SendStatus::Pending,
                 llm_model: None,
                 prompt_tokens: Some(321),
                 completion_tokens: None,
@@ -313,13 +314,16 @@ async fn pipeline_records_round_trip(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    for (step, status) in [("ingestion", "ok"), ("retrieval", "failed")] {
+    for (step, status) in [
+        ("ingestion", StepStatus::Ok),
+        ("retrieval", StepStatus::Failed),
+    ] {
         store
             .add_step(
                 t.id,
                 &StepRecord {
                     step: step.into(),
-                    status: status.into(),
+                    status,
                     duration_ms: 1.5,
                     error: None,
                 },
@@ -329,7 +333,7 @@ async fn pipeline_records_round_trip(store: Arc<dyn Store>) {
     }
     let bad = StepRecord {
         step: "teleportation".into(),
-        status: "ok".into(),
+        status: StepStatus::Ok,
         duration_ms: 1.0,
         error: None,
     };
@@ -526,12 +530,12 @@ async fn conversation_round_trip(store: Arc<dyn Store>) {
     assert!(store.unprocessed_messages(10).await.unwrap().is_empty());
     store.add_message(&inbound(None)).await.unwrap();
     let agent_response = ResponseRecord {
-        responder: "agent".into(),
+        responder: ResponderKind::Agent,
         author: Some("julie".into()),
         body: "Un technicien passe demain.".into(),
         citations: json!([]),
         confidence: None,
-        send_status: "pending".into(),
+        send_status: SendStatus::Pending,
         llm_model: None,
         prompt_tokens: None,
         completion_tokens: None,
@@ -582,12 +586,12 @@ async fn conversation_round_trip(store: Arc<dyn Store>) {
     // Feedback goes to the latest automatic reply that was sent; none yet.
     assert_eq!(store.set_feedback(t.id, true, None).await.unwrap(), None);
     let response = ResponseRecord {
-        responder: "auto".into(),
+        responder: ResponderKind::Auto,
         author: Some("extractive".into()),
         body: "1. Ouvrir la porte.".into(),
         citations: json!(["a"]),
         confidence: Some(0.9),
-        send_status: "pending".into(),
+        send_status: SendStatus::Pending,
         llm_model: None,
         prompt_tokens: None,
         completion_tokens: None,
@@ -608,7 +612,7 @@ async fn conversation_round_trip(store: Arc<dyn Store>) {
             t.id,
             &StepRecord {
                 step: "retrieval".into(),
-                status: "ok".into(),
+                status: StepStatus::Ok,
                 duration_ms: 12.5,
                 error: None,
             },

@@ -40,6 +40,17 @@ pub enum Responder {
     Llm,
 }
 
+impl Responder {
+    /// The name stored and shown (as serialised).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Responder::Smart => "smart",
+            Responder::Extractive => "extractive",
+            Responder::Llm => "llm",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Citation {
     pub kb_id: String,

@@ -8,7 +8,8 @@ use super::tickets::check_length;
 use super::Service;
 use crate::error::{Error, Result};
 use crate::store::{
-    Direction, ExtractionRecord, NewMessage, ResponseRecord, Status, Store, Ticket,
+    Direction, ExtractionRecord, NewMessage, ResponderKind, ResponseRecord, SendStatus, Status,
+    Store, Ticket,
 };
 
 #[derive(Debug, Clone, Deserialize)]
@@ -100,12 +101,12 @@ impl Service {
             .record_agent_reply(
                 ticket_id,
                 &ResponseRecord {
-                    responder: "agent".into(),
+                    responder: ResponderKind::Agent,
                     author: Some(author.clone()),
                     body: body.clone(),
                     citations: serde_json::json!(reply.citations),
                     confidence: None,
-                    send_status: "pending".into(),
+                    send_status: SendStatus::Pending,
                     llm_model: None,
                     prompt_tokens: None,
                     completion_tokens: None,

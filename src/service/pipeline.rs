@@ -10,17 +10,21 @@ use crate::classify::{Classification, MODEL_NAME, MODEL_VERSION};
 use crate::error::{Error, Result};
 use crate::store::{
     Direction, ExtractionRecord, NewDevice, NewMessage, PredictionRecord, Priority, RagRecord,
-    ResponseRecord, Status, StepRecord, Store, Ticket,
+    ResponderKind, ResponseRecord, SendStatus, Status, StepRecord, StepStatus, Store, Ticket,
 };
 
 use super::tickets::TicketCreated;
 
 fn step(name: &str, ms: Option<f64>, error: Option<String>) -> Option<StepRecord> {
-    let status = if error.is_some() { "failed" } else { "ok" };
+    let status = if error.is_some() {
+        StepStatus::Failed
+    } else {
+        StepStatus::Ok
+    };
     ms.or(error.as_ref().map(|_| 0.0))
         .map(|duration_ms| StepRecord {
             step: name.into(),
-            status: status.into(),
+            status,
             duration_ms,
             error,
         })
@@ -85,8 +89,8 @@ async fn record_pipeline(
                         .add_response(
                             ticket_id,
                             &ResponseRecord {
-                                responder: "auto".into(),
-                                author: a.responder.map(|r| format!("{r:?}").to_lowercase()),
+                                responder: ResponderKind::Auto,
+                                author: a.responder.map(|r| r.as_str().to_string()),
                                 body: body.clone(),
                                 citations: serde_json::json!(a
                                     .citations
@@ -95,11 +99,10 @@ async fn record_pipeline(
                                     .collect::<Vec<_>>()),
                                 confidence: Some(f64::from(a.confidence)),
                                 send_status: if a.reply.is_some() {
-                                    "pending"
+                                    SendStatus::Pending
                                 } else {
-                                    "draft"
-                                }
-                                .into(),
+                                    SendStatus::Draft
+                                },
                                 llm_model: llm.map(|l| l.usage.model.clone()),
                                 prompt_tokens: llm.map(|l| i64::from(l.usage.prompt_tokens)),
                                 completion_tokens: llm
@@ -229,11 +232,10 @@ impl Service {
         let classification_step = StepRecord {
             step: "classification".into(),
             status: match (&classified.error, &classified.classification) {
-                (Some(_), _) => "failed",
-                (None, None) => "skipped",
-                (None, Some(_)) => "ok",
-            }
-            .into(),
+                (Some(_), _) => StepStatus::Failed,
+                (None, None) => StepStatus::Skipped,
+                (None, Some(_)) => StepStatus::Ok,
+            },
             duration_ms: classified.ms,
             error: classified.error.clone().or_else(|| {
                 classified

@@ -177,12 +177,12 @@ macro_rules! sql_store {
                      prompt_tokens, completion_tokens, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 )
                 .bind(ticket_id)
-                .bind(&r.responder)
+                .bind(r.responder.as_str())
                 .bind(&r.author)
                 .bind(&r.body)
                 .bind(r.citations.to_string())
                 .bind(r.confidence)
-                .bind(&r.send_status)
+                .bind(r.send_status.as_str())
                 .bind(&r.llm_model)
                 .bind(r.prompt_tokens)
                 .bind(r.completion_tokens)
@@ -366,7 +366,7 @@ macro_rules! sql_store {
                 let $res = sqlx::query("INSERT INTO processing_steps (ticket_id, step, status, duration_ms, error) VALUES (?, ?, ?, ?, ?)")
                     .bind(ticket_id)
                     .bind(&r.step)
-                    .bind(&r.status)
+                    .bind(r.status.as_str())
                     .bind(r.duration_ms.max(0.0))
                     .bind(&r.error)
                     .execute(&self.pool)
@@ -465,12 +465,12 @@ macro_rules! sql_store {
                     rows.responses.push(Stored {
                         id: row.try_get("id").map_err(get)?,
                         record: ResponseRecord {
-                            responder: row.try_get("responder").map_err(get)?,
+                            responder: parse_enum(&row.try_get::<String, _>("responder").map_err(get)?, ResponderKind::parse)?,
                             author: row.try_get("author").map_err(get)?,
                             body: row.try_get("body").map_err(get)?,
                             citations: parse(row.try_get("citations").map_err(get)?),
                             confidence: row.try_get("confidence").map_err(get)?,
-                            send_status: row.try_get("send_status").map_err(get)?,
+                            send_status: parse_enum(&row.try_get::<String, _>("send_status").map_err(get)?, SendStatus::parse)?,
                             llm_model: row.try_get("llm_model").map_err(get)?,
                             prompt_tokens: row.try_get("prompt_tokens").map_err(get)?,
                             completion_tokens: row.try_get("completion_tokens").map_err(get)?,
@@ -489,7 +489,7 @@ macro_rules! sql_store {
                         id: row.try_get("id").map_err(get)?,
                         record: StepRecord {
                             step: row.try_get("step").map_err(get)?,
-                            status: row.try_get("status").map_err(get)?,
+                            status: parse_enum(&row.try_get::<String, _>("status").map_err(get)?, StepStatus::parse)?,
                             duration_ms: row.try_get("duration_ms").map_err(get)?,
                             error: row.try_get("error").map_err(get)?,
                         },

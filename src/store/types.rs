@@ -48,6 +48,19 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// How a pipeline step ended.
+    StepStatus, "status" { Ok = "ok", Failed = "failed", Skipped = "skipped" }
+);
+string_enum!(
+    /// Who a stored reply is from: the pipeline or a support agent.
+    ResponderKind, "responder" { Auto = "auto", Agent = "agent" }
+);
+string_enum!(
+    /// Where a stored reply is on its way to the customer (a draft waits for an agent).
+    SendStatus, "send_status" { Draft = "draft", Pending = "pending", Sent = "sent", Failed = "failed" }
+);
+
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct NewCustomer {
     pub name: String,
@@ -120,8 +133,7 @@ pub struct HistoryEntry {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepRecord {
     pub step: String,
-    /// ok, failed or skipped.
-    pub status: String,
+    pub status: StepStatus,
     pub duration_ms: f64,
     pub error: Option<String>,
 }
@@ -150,14 +162,12 @@ pub struct RagRecord {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ResponseRecord {
-    /// auto or agent.
-    pub responder: String,
+    pub responder: ResponderKind,
     pub author: Option<String>,
     pub body: String,
     pub citations: serde_json::Value,
     pub confidence: Option<f64>,
-    /// draft, pending, sent or failed.
-    pub send_status: String,
+    pub send_status: SendStatus,
     pub llm_model: Option<String>,
     pub prompt_tokens: Option<i64>,
     pub completion_tokens: Option<i64>,
