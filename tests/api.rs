@@ -126,6 +126,9 @@ async fn bad_input_is_a_400_naming_the_field() {
             answer["detail"].as_str().unwrap().contains(field),
             "{body} -> {answer}"
         );
+        if !field.is_empty() {
+            assert_eq!(answer["field"], field, "{body} -> {answer}");
+        }
     }
 }
 
