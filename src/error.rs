@@ -58,8 +58,12 @@ pub enum Error {
     #[error("embedding: {0}")]
     Embedding(String),
     /// The search index could not be built, opened or queried.
-    #[error("index: {0}")]
-    Index(String),
+    #[error("index: {context}")]
+    Index {
+        context: String,
+        #[source]
+        source: Option<BoxError>,
+    },
     /// A file-system operation failed.
     #[error("io: {context}: {source}")]
     Io {
@@ -71,14 +75,21 @@ pub enum Error {
     #[error("database unavailable: {0}")]
     StorageUnavailable(String),
     /// The database refused or failed an operation that should have worked.
-    #[error("storage: {0}")]
-    Storage(String),
+    #[error("storage: {context}")]
+    Storage {
+        context: String,
+        #[source]
+        source: Option<BoxError>,
+    },
     /// Anything else that is our fault.
     #[error("internal: {0}")]
     Internal(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The cause an error carries, whatever library it comes from.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl Error {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -94,22 +105,81 @@ impl Error {
             source,
         }
     }
+
+    /// A storage problem found by our own checks (no cause below it).
+    pub fn storage(context: impl Into<String>) -> Self {
+        Error::Storage {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    /// A storage operation that failed because of `source`.
+    pub fn storage_caused(context: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Error::Storage {
+            context: context.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// An index problem found by our own checks (no cause below it).
+    pub fn index(context: impl Into<String>) -> Self {
+        Error::Index {
+            context: context.into(),
+            source: None,
+        }
+    }
+
+    /// An index operation that failed because of `source`.
+    pub fn index_caused(context: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Error::Index {
+            context: context.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// This error and every cause below it, joined by ": " (for logs and the terminal).
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            text.push_str(": ");
+            text.push_str(&c.to_string());
+            cause = c.source();
+        }
+        text
+    }
 }
 
 impl From<tantivy::TantivyError> for Error {
     fn from(err: tantivy::TantivyError) -> Self {
-        Error::Index(err.to_string())
+        Error::index_caused("tantivy", err)
     }
 }
 
 impl From<tantivy::directory::error::OpenDirectoryError> for Error {
     fn from(err: tantivy::directory::error::OpenDirectoryError) -> Self {
-        Error::Index(err.to_string())
+        Error::index_caused("opening the index directory", err)
     }
 }
 
 impl From<tantivy::query::QueryParserError> for Error {
     fn from(err: tantivy::query::QueryParserError) -> Self {
-        Error::Index(err.to_string())
+        Error::index_caused("parsing a query", err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_storage_error_keeps_its_cause() {
+        let cause = std::io::Error::other("disk full");
+        let e = Error::storage_caused("inserting a ticket", cause);
+        assert_eq!(e.to_string(), "storage: inserting a ticket");
+        assert!(std::error::Error::source(&e).is_some());
+        assert_eq!(e.chain(), "storage: inserting a ticket: disk full");
+        assert_eq!(Error::index("no ord").chain(), "index: no ord");
     }
 }

@@ -30,7 +30,7 @@ pub struct QdrantConfig {
 }
 
 fn qerr(context: &str, e: impl std::fmt::Display) -> Error {
-    Error::Index(format!("qdrant: {context}: {e}"))
+    Error::index_caused(format!("qdrant: {context}"), e.to_string())
 }
 
 pub fn connect(config: &QdrantConfig) -> Result<Arc<Qdrant>> {

@@ -30,10 +30,10 @@ pub fn status_of(error: &Error) -> (StatusCode, &'static str) {
         Error::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
         Error::Config(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
         Error::Embedding(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-        Error::Index(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        Error::Index { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         Error::Io { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         Error::StorageUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
-        Error::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        Error::Storage { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }
@@ -60,10 +60,10 @@ impl IntoResponse for ApiError {
             }
             e if status.is_server_error() => {
                 if status == StatusCode::SERVICE_UNAVAILABLE {
-                    tracing::warn!(error = %e, "service unavailable");
+                    tracing::warn!(error = %e.chain(), "service unavailable");
                     error_body(code, "the service is not ready; retry shortly", None)
                 } else {
-                    tracing::error!(error = %e, "request failed");
+                    tracing::error!(error = %e.chain(), "request failed");
                     error_body(code, "internal error; see the server log", None)
                 }
             }

@@ -100,7 +100,7 @@ pub fn print_error(error: &Error) {
             }
             eprintln!("{} problem(s) found; nothing was changed", problems.len());
         }
-        other => eprintln!("error: {other}"),
+        other => eprintln!("error: {}", other.chain()),
     }
 }
 

@@ -36,7 +36,7 @@ pub async fn run(args: Args) -> Result<()> {
     let warm = service.clone();
     tokio::spawn(async move {
         if let Err(e) = warm.classifier().await {
-            tracing::warn!(error = %e, "the ticket classifier could not be trained yet");
+            tracing::warn!(error = %e.chain(), "the ticket classifier could not be trained yet");
         }
     });
     crate::api::serve(listener, service).await

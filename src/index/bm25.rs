@@ -100,7 +100,7 @@ fn build_schema() -> (Schema, Fields) {
 fn fields_of(schema: &Schema) -> Result<Fields> {
     let f = |name: &str| {
         schema.get_field(name).map_err(|_| {
-            Error::Index(format!(
+            Error::index(format!(
                 "index has no field `{name}`: built by another version"
             ))
         })
@@ -393,7 +393,7 @@ impl Bm25Index {
         for (score, addr) in top {
             let ord = self.ords[addr.segment_ord as usize]
                 .first(addr.doc_id)
-                .ok_or_else(|| Error::Index("a document has no ord".into()))?;
+                .ok_or_else(|| Error::index("a document has no ord"))?;
             out.push((ord as u32, score));
         }
         Ok(out)

@@ -85,7 +85,7 @@ pub fn current_generation_name(data_dir: &Path) -> Result<Option<String>> {
 pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     let bytes =
         std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::Index(format!("{}: {e}", path.display())))
+    serde_json::from_slice(&bytes).map_err(|e| Error::index_caused(path.display().to_string(), e))
 }
 
 /// A loaded generation, shared by every search running on it.
@@ -114,7 +114,7 @@ impl Generation {
         let stored: StoredEntries = read_json(&dir.join(ENTRIES_FILE))?;
         let bm25 = Bm25Index::open(&dir.join(TANTIVY_DIR))?;
         if bm25.num_docs() as usize != stored.entries.len() {
-            return Err(Error::Index(format!(
+            return Err(Error::index(format!(
                 "{}: the BM25 index has {} documents for {} entries",
                 dir.display(),
                 bm25.num_docs(),
@@ -130,7 +130,7 @@ impl Generation {
                     .iter()
                     .any(|&e| e as usize >= stored.entries.len())
                 {
-                    return Err(Error::Index(format!(
+                    return Err(Error::index(format!(
                         "{}: vectors point past the entries",
                         dir.display()
                     )));
@@ -149,12 +149,12 @@ impl Generation {
             .collect();
         let rules = match &stored.rules {
             Some(text) => Rules::parse(text, &dir.join(ENTRIES_FILE).display().to_string())
-                .map_err(|e| Error::Index(e.to_string()))?,
+                .map_err(|e| Error::index_caused("the stored KB files", e.to_string()))?,
             None => Rules::default_rules(),
         };
         let templates = match &stored.templates {
             Some(text) => Templates::parse(text, &dir.join(ENTRIES_FILE).display().to_string())
-                .map_err(|e| Error::Index(e.to_string()))?,
+                .map_err(|e| Error::index_caused("the stored KB files", e.to_string()))?,
             None => Templates::default_templates(),
         };
         let catalogue = Catalogue::from_models(stored.models);

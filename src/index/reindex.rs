@@ -165,7 +165,7 @@ fn collect_garbage(gens: &Path, current: &str, publisher: Option<&dyn VectorPubl
             ) {
                 if let Some(collection) = manifest.qdrant_collection {
                     if let Err(e) = p.retire(&collection) {
-                        tracing::warn!(collection, error = %e, "could not drop the collection of an old generation");
+                        tracing::warn!(collection, error = %e.chain(), "could not drop the collection of an old generation");
                     }
                 }
             }

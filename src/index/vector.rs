@@ -88,7 +88,7 @@ impl ChunkVectors {
         std::fs::File::open(path)
             .and_then(|mut f| f.read_to_end(&mut bytes))
             .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-        let bad = || Error::Index(format!("{} is not a devicekb vector file", path.display()));
+        let bad = || Error::index(format!("{} is not a devicekb vector file", path.display()));
         if bytes.len() < 16 || &bytes[..8] != MAGIC {
             return Err(bad());
         }

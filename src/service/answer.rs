@@ -186,7 +186,7 @@ impl Service {
         let hits = match searched {
             Ok(response) => response.results,
             Err(e) => {
-                tracing::warn!(error = %e, "retrieval failed while answering");
+                tracing::warn!(error = %e.chain(), "retrieval failed while answering");
                 answer.reason = Some(Reason::StepFailed);
                 answer.notes.push(format!("retrieval failed: {e}"));
                 answer.took_ms = started.elapsed().as_secs_f64() * 1000.0;

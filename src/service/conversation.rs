@@ -303,7 +303,7 @@ impl Service {
     ) -> Result<MessageAccepted> {
         let ticket_id = message.ticket_id.unwrap_or_default();
         let ticket = store.ticket(ticket_id).await?.ok_or_else(|| {
-            Error::Storage(format!("message {} points at a missing ticket", message.id))
+            Error::storage(format!("message {} points at a missing ticket", message.id))
         })?;
         let resumed = self
             .resume_if_stalled(store, &ticket, Some(message.id))

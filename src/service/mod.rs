@@ -120,7 +120,7 @@ impl Service {
         let store = match crate::store::connect(&config.database_url()).await {
             Ok(store) => Some(store),
             Err(e @ Error::StorageUnavailable(_)) => {
-                tracing::warn!(error = %e, "the database is unreachable; ticket endpoints answer 503 until it is back");
+                tracing::warn!(error = %e.chain(), "the database is unreachable; ticket endpoints answer 503 until it is back");
                 None
             }
             Err(e) => return Err(e),
@@ -175,7 +175,9 @@ impl Service {
                         service.spawn_reference_sync();
                         return;
                     }
-                    Err(e) => tracing::warn!(error = %e, "the database is still unreachable"),
+                    Err(e) => {
+                        tracing::warn!(error = %e.chain(), "the database is still unreachable")
+                    }
                 }
             }
         });
@@ -274,7 +276,7 @@ impl Service {
             loop {
                 tick.tick().await;
                 if let Err(e) = service.reload_if_changed().await {
-                    tracing::warn!(error = %e, "cannot load the new index generation; still serving the previous one");
+                    tracing::warn!(error = %e.chain(), "cannot load the new index generation; still serving the previous one");
                 }
             }
         })

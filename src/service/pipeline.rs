@@ -122,7 +122,7 @@ async fn record_pipeline(
     }
     for w in writes {
         if let Err(e) = w {
-            tracing::error!(ticket = ticket_id, error = %e, "a pipeline record was not stored");
+            tracing::error!(ticket = ticket_id, error = %e.chain(), "a pipeline record was not stored");
         }
     }
 }
@@ -245,7 +245,7 @@ impl Service {
             }),
         };
         if let Err(e) = store.add_step(ticket.id, &classification_step).await {
-            tracing::error!(ticket = ticket.id, error = %e, "a pipeline record was not stored");
+            tracing::error!(ticket = ticket.id, error = %e.chain(), "a pipeline record was not stored");
         }
         if let Some(c) = &classified.classification {
             self.store_predictions(store.as_ref(), &ticket, c).await;
@@ -269,7 +269,7 @@ impl Service {
                 .classify_ticket(ticket.id, category, priority, retention, device_id)
                 .await
             {
-                tracing::error!(ticket = ticket.id, error = %e, "the classification was not stored");
+                tracing::error!(ticket = ticket.id, error = %e.chain(), "the classification was not stored");
             }
         }
 
@@ -287,7 +287,7 @@ impl Service {
                 a.notes.join("; "),
             ),
             Err(e) => {
-                tracing::warn!(ticket = ticket.id, error = %e, "the pipeline failed; escalating");
+                tracing::warn!(ticket = ticket.id, error = %e.chain(), "the pipeline failed; escalating");
                 (
                     Status::Escalated,
                     Some("step_failed".to_string()),
@@ -311,7 +311,7 @@ impl Service {
                 // its evidence); any that arrived meanwhile still wait for a person.
                 if let Some(id) = message_id {
                     if let Err(e) = store.mark_message_processed(id).await {
-                        tracing::error!(ticket = ticket.id, error = %e, "the message was not marked processed");
+                        tracing::error!(ticket = ticket.id, error = %e.chain(), "the message was not marked processed");
                     }
                 }
             }
@@ -329,7 +329,7 @@ impl Service {
                     attachments: Vec::new(),
                 };
                 if let Err(e) = store.add_message(&outbound).await {
-                    tracing::error!(ticket = ticket.id, error = %e, "the automatic reply was not stored as a message");
+                    tracing::error!(ticket = ticket.id, error = %e.chain(), "the automatic reply was not stored as a message");
                 }
             }
         }
@@ -365,7 +365,7 @@ impl Service {
                 error: None,
             },
             Err(e) => {
-                tracing::warn!(error = %e, "classification failed");
+                tracing::warn!(error = %e.chain(), "classification failed");
                 Classified {
                     classification: None,
                     ms,
@@ -398,7 +398,7 @@ impl Service {
         ];
         for record in &records {
             if let Err(e) = store.add_prediction(ticket.id, record).await {
-                tracing::error!(ticket = ticket.id, error = %e, "a prediction was not stored");
+                tracing::error!(ticket = ticket.id, error = %e.chain(), "a prediction was not stored");
             }
         }
     }
@@ -418,7 +418,7 @@ impl Service {
         let devices = match store.devices(ticket.customer_id).await {
             Ok(d) => d,
             Err(e) => {
-                tracing::warn!(ticket = ticket.id, error = %e, "cannot read the customer's devices");
+                tracing::warn!(ticket = ticket.id, error = %e.chain(), "cannot read the customer's devices");
                 return None;
             }
         };
@@ -440,7 +440,7 @@ impl Service {
             return match created {
                 Ok(d) => Some(d.id),
                 Err(e) => {
-                    tracing::warn!(ticket = ticket.id, error = %e, "cannot record the customer's device");
+                    tracing::warn!(ticket = ticket.id, error = %e.chain(), "cannot record the customer's device");
                     None
                 }
             };

@@ -190,7 +190,7 @@ impl Service {
         }
         .await;
         if let Err(e) = result {
-            tracing::warn!(error = %e, "today's automation metrics were not updated");
+            tracing::warn!(error = %e.chain(), "today's automation metrics were not updated");
         }
     }
 
@@ -273,7 +273,7 @@ impl Service {
             let generation = service.generation();
             match service.sync_reference_rows(&generation).await {
                 Ok(()) => tracing::debug!(generation = %generation.name, "catalogue and KB rows stored"),
-                Err(e) => tracing::warn!(generation = %generation.name, error = %e, "catalogue and KB rows not stored"),
+                Err(e) => tracing::warn!(generation = %generation.name, error = %e.chain(), "catalogue and KB rows not stored"),
             }
         });
     }

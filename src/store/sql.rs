@@ -19,12 +19,12 @@ fn db_error(context: &str, e: sqlx::Error) -> Error {
         | sqlx::Error::PoolClosed
         | sqlx::Error::Tls(_)
         | sqlx::Error::WorkerCrashed => Error::StorageUnavailable(format!("{context}: {e}")),
-        other => Error::Storage(format!("{context}: {other}")),
+        other => Error::storage_caused(context.to_string(), other),
     }
 }
 
 fn parse_enum<T>(value: &str, parse: fn(&str) -> Result<T>) -> Result<T> {
-    parse(value).map_err(|_| Error::Storage(format!("unexpected value `{value}` in the database")))
+    parse(value).map_err(|_| Error::storage(format!("unexpected value `{value}` in the database")))
 }
 
 pub const MAX_TICKETS: u32 = 500;
@@ -165,7 +165,7 @@ macro_rules! sql_store {
                     .map_err(|e| db_error("recording the history", e))?;
                 Self::ticket_in(&mut **tx, id)
                     .await?
-                    .ok_or_else(|| Error::Storage("a ticket vanished during its update".into()))
+                    .ok_or_else(|| Error::storage("a ticket vanished during its update"))
             }
 
             async fn insert_response<'c, E>(executor: E, ticket_id: i64, r: &ResponseRecord) -> Result<i64>
@@ -225,7 +225,7 @@ macro_rules! sql_store {
                 let id: i64 = $last_id;
                 self.customer(id)
                     .await?
-                    .ok_or_else(|| Error::Storage("a customer vanished after its insert".into()))
+                    .ok_or_else(|| Error::storage("a customer vanished after its insert"))
             }
 
             async fn customer(&self, id: i64) -> Result<Option<Customer>> {
@@ -258,7 +258,7 @@ macro_rules! sql_store {
                         .map_err(|e| db_error("checking the idempotency key", e))?;
                     if let Some(id) = existing {
                         let ticket = Self::ticket_in(&mut *tx, id).await?.ok_or_else(|| {
-                            Error::Storage("an idempotent ticket vanished".into())
+                            Error::storage("an idempotent ticket vanished")
                         })?;
                         return Ok((ticket, false));
                     }
@@ -303,7 +303,7 @@ macro_rules! sql_store {
                         };
                         return ticket
                             .map(|t| (t, false))
-                            .ok_or_else(|| Error::Storage("an idempotent ticket vanished".into()));
+                            .ok_or_else(|| Error::storage("an idempotent ticket vanished"));
                     }
                     Err(e) => return Err(db_error("creating a ticket", e)),
                 };
@@ -316,7 +316,7 @@ macro_rules! sql_store {
                     .map_err(|e| db_error("recording the history", e))?;
                 let ticket = Self::ticket_in(&mut *tx, id)
                     .await?
-                    .ok_or_else(|| Error::Storage("a ticket vanished after its insert".into()))?;
+                    .ok_or_else(|| Error::storage("a ticket vanished after its insert"))?;
                 tx.commit().await.map_err(|e| db_error("committing a ticket", e))?;
                 Ok((ticket, true))
             }
@@ -603,7 +603,7 @@ impl SqliteStore {
         sqlx::migrate!("migrations/sqlite")
             .run(&pool)
             .await
-            .map_err(|e| Error::Storage(format!("applying the SQLite migrations: {e}")))?;
+            .map_err(|e| Error::storage_caused("applying the SQLite migrations", e))?;
         Ok(SqliteStore { pool })
     }
 }
@@ -623,7 +623,7 @@ impl MySqlStore {
         sqlx::migrate!("migrations/mysql")
             .run(&pool)
             .await
-            .map_err(|e| Error::Storage(format!("applying the MySQL migrations: {e}")))?;
+            .map_err(|e| Error::storage_caused("applying the MySQL migrations", e))?;
         Ok(MySqlStore { pool })
     }
 }

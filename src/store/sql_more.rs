@@ -163,7 +163,7 @@ macro_rules! sql_store_more {
                         drop(tx);
                         let key = m.idempotency_key.as_deref().unwrap_or_default();
                         let stored = self.message_by_key(key).await?.ok_or_else(|| {
-                            Error::Storage("an idempotent message vanished".into())
+                            Error::storage("an idempotent message vanished")
                         })?;
                         return Ok((stored, false));
                     }
@@ -415,7 +415,7 @@ macro_rules! sql_store_more {
                 tx.commit().await.map_err(|e| db_error("committing a device", e))?;
                 self.device(id)
                     .await?
-                    .ok_or_else(|| Error::Storage("a device vanished after its insert".into()))
+                    .ok_or_else(|| Error::storage("a device vanished after its insert"))
             }
 
             async fn device(&self, id: i64) -> Result<Option<Device>> {
