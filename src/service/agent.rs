@@ -7,6 +7,7 @@ use super::conversation::{not_empty, MAX_MESSAGE_BYTES};
 use super::tickets::check_length;
 use super::Service;
 use crate::error::{Error, Result};
+use crate::store::limits;
 use crate::store::{
     Direction, ExtractionRecord, NewMessage, ResponderKind, ResponseRecord, SendStatus, Status,
     Store, Ticket,
@@ -94,7 +95,7 @@ impl Service {
             .map(|a| a.trim().to_string())
             .filter(|a| !a.is_empty())
             .unwrap_or_else(|| "agent".into());
-        check_length("author", Some(&author), 100)?;
+        check_length("author", Some(&author), limits::AUTHOR)?;
         let store = self.store()?;
         let ticket = self.existing_ticket(store.as_ref(), ticket_id).await?;
         store
@@ -176,19 +177,23 @@ impl Service {
     /// Records what an external extractor found on a ticket (or one of its messages).
     pub async fn record_extraction(&self, x: ExternalExtraction) -> Result<i64> {
         let source = x.source.trim().to_string();
-        if source.is_empty() || source.chars().count() > 64 {
+        if source.is_empty() || source.chars().count() > limits::EXTRACTOR_NAME {
             return Err(Error::Unprocessable {
                 field: "source".into(),
                 message: "must be 1 to 64 characters".into(),
             });
         }
-        check_length("model", x.model.as_deref().map(str::trim), 191)?;
+        check_length(
+            "model",
+            x.model.as_deref().map(str::trim),
+            limits::MODEL_NAME,
+        )?;
         check_length(
             "manufacturer",
             x.manufacturer.as_deref().map(str::trim),
-            100,
+            limits::MANUFACTURER,
         )?;
-        check_length("serial", x.serial.as_deref().map(str::trim), 64)?;
+        check_length("serial", x.serial.as_deref().map(str::trim), limits::SERIAL)?;
         if let Some(i) = x.error_codes.iter().position(|c| c.trim().is_empty()) {
             return Err(Error::Unprocessable {
                 field: format!("error_codes[{i}]"),

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::tickets::{check_idempotency_key, list_limit, TicketCreated};
 use super::Service;
 use crate::error::{Error, Result};
+use crate::store::limits;
 use crate::store::{
     Channel, Direction, Message, NewAttachment, NewMessage, NewTicket, Priority, Status, Store,
     Ticket,
@@ -112,7 +113,7 @@ fn valid_attachments(attachments: Vec<NewAttachment>) -> Result<Vec<NewAttachmen
             };
             a.filename = a.filename.trim().to_string();
             if a.filename.is_empty()
-                || a.filename.chars().count() > 255
+                || a.filename.chars().count() > limits::FILENAME
                 || a.filename.chars().any(char::is_control)
             {
                 return Err(bad(
@@ -122,7 +123,7 @@ fn valid_attachments(attachments: Vec<NewAttachment>) -> Result<Vec<NewAttachmen
             }
             if a.content_type
                 .as_ref()
-                .is_some_and(|c| c.is_empty() || c.len() > 127 || !c.contains('/'))
+                .is_some_and(|c| c.is_empty() || c.len() > limits::CONTENT_TYPE || !c.contains('/'))
             {
                 return Err(bad(
                     "content_type",

@@ -10,6 +10,7 @@ use super::tickets::check_length;
 use super::Service;
 use crate::error::{Error, Result};
 use crate::index::Generation;
+use crate::store::limits;
 use crate::store::{
     CatalogueModel, DailyMetrics, Device, KbEntryRow, NewDevice, Store, TicketStats,
 };
@@ -207,9 +208,9 @@ impl Service {
                 message: "give the model, the serial number or both".into(),
             });
         }
-        check_length("model", model.as_deref(), 191)?;
-        check_length("serial", serial.as_deref(), 64)?;
-        check_length("location", location.as_deref(), 255)?;
+        check_length("model", model.as_deref(), limits::MODEL_NAME)?;
+        check_length("serial", serial.as_deref(), limits::SERIAL)?;
+        check_length("location", location.as_deref(), limits::LOCATION)?;
         let model = model.map(|m| self.generation().extractor.extract(&m).model.unwrap_or(m));
         self.store()?
             .create_device(&NewDevice {

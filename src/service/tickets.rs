@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::Service;
 use crate::answer::{Citation, Decision};
 use crate::error::{Error, Result};
+use crate::store::limits;
 use crate::store::{
     Channel, Customer, Device, Direction, HistoryEntry, Message, NewCustomer, NewMessage,
     NewTicket, PipelineRows, PredictionRecord, Priority, Status, Stored, Ticket, TicketFilter,
@@ -110,16 +111,11 @@ impl Service {
                 message: "must not be empty".into(),
             });
         }
-        if name.chars().count() > 255 {
-            return Err(Error::Unprocessable {
-                field: "name".into(),
-                message: "is longer than 255 characters".into(),
-            });
-        }
+        check_length("name", Some(&name), limits::CUSTOMER_NAME)?;
         let email = optional_text(request.email);
         if email
             .as_ref()
-            .is_some_and(|e| !e.contains('@') || e.len() > 255)
+            .is_some_and(|e| !e.contains('@') || e.chars().count() > limits::CUSTOMER_EMAIL)
         {
             return Err(Error::Unprocessable {
                 field: "email".into(),
@@ -128,8 +124,8 @@ impl Service {
         }
         let phone = optional_text(request.phone);
         let company = optional_text(request.company);
-        check_length("phone", phone.as_deref(), 64)?;
-        check_length("company", company.as_deref(), 255)?;
+        check_length("phone", phone.as_deref(), limits::CUSTOMER_PHONE)?;
+        check_length("company", company.as_deref(), limits::CUSTOMER_COMPANY)?;
         self.store()?
             .create_customer(&NewCustomer {
                 name,
@@ -280,7 +276,7 @@ impl Service {
         note: Option<&str>,
     ) -> Result<Ticket> {
         let status = Status::parse(status)?;
-        check_length("actor", Some(actor), 100)?;
+        check_length("actor", Some(actor), limits::ACTOR)?;
         self.store()?
             .set_status(id, status, None, actor, note)
             .await

@@ -16,6 +16,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub mod limits;
+
 pub use records::*;
 pub use types::*;
 
