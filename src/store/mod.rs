@@ -10,6 +10,7 @@ pub mod types;
 pub mod records;
 #[macro_use]
 mod sql_more;
+mod connect;
 mod sql;
 
 use std::sync::Arc;

@@ -12,7 +12,7 @@ use super::{ConversationStore, DeviceStore, ReportStore, Store};
 use crate::error::{Error, Result};
 
 /// Maps a driver error: an unreachable database is a 503 for the client, the rest a 500.
-fn db_error(context: &str, e: sqlx::Error) -> Error {
+pub(super) fn db_error(context: &str, e: sqlx::Error) -> Error {
     match e {
         sqlx::Error::Io(_)
         | sqlx::Error::PoolTimedOut
@@ -36,7 +36,7 @@ macro_rules! sql_store {
         last_id = |$res:ident| $last_id:expr
     ) => {
         pub struct $store {
-            pool: $pool,
+            pub(super) pool: $pool,
         }
 
         impl $store {
@@ -585,45 +585,3 @@ sql_store_more!(
         p95_ms = VALUES(p95_ms), updated_at = UTC_TIMESTAMP(3)",
     last_id = |res| res.last_insert_id() as i64
 );
-
-impl SqliteStore {
-    pub async fn connect(url: &str) -> Result<Self> {
-        use std::str::FromStr;
-        let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
-            .map_err(|e| Error::Config(format!("DATABASE_URL: {e}")))?
-            .create_if_missing(true)
-            .foreign_keys(true)
-            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-            .busy_timeout(std::time::Duration::from_secs(5));
-        let pool = sqlx::sqlite::SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .map_err(|e| db_error("opening the SQLite database", e))?;
-        sqlx::migrate!("migrations/sqlite")
-            .run(&pool)
-            .await
-            .map_err(|e| Error::storage_caused("applying the SQLite migrations", e))?;
-        Ok(SqliteStore { pool })
-    }
-}
-
-impl MySqlStore {
-    pub async fn connect(url: &str) -> Result<Self> {
-        use std::str::FromStr;
-        let options = sqlx::mysql::MySqlConnectOptions::from_str(url)
-            .map_err(|e| Error::Config(format!("DATABASE_URL: {e}")))?
-            .timezone(Some("+00:00".into()));
-        let pool = sqlx::mysql::MySqlPoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(std::time::Duration::from_secs(3))
-            .connect_with(options)
-            .await
-            .map_err(|e| db_error("connecting to MySQL", e))?;
-        sqlx::migrate!("migrations/mysql")
-            .run(&pool)
-            .await
-            .map_err(|e| Error::storage_caused("applying the MySQL migrations", e))?;
-        Ok(MySqlStore { pool })
-    }
-}

@@ -1,0 +1,310 @@
+//! Importers that turn other KB formats into entry files: the earlier project's seed file
+//! (`seed`) and JSON Lines (`jsonl`). Every record is checked first; files are written only when all pass,
+//! staged in a temporary directory and renamed into place, so nothing is half-written.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::catalogue::{Catalogue, PrinterModel};
+use super::entry::{Category, KbEntry};
+use super::load::{CATALOGUE_FILE, ENTRIES_DIR};
+use crate::error::{Error, Result, ValidationError};
+
+mod jsonl;
+mod seed;
+
+pub use jsonl::import_jsonl;
+pub use seed::import_seed;
+
+/// What an import wrote.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImportReport {
+    pub entries_written: usize,
+    pub models_added: usize,
+    pub out_dir: PathBuf,
+}
+
+pub(super) fn problem(
+    file: &str,
+    line: Option<usize>,
+    field: Option<&str>,
+    message: String,
+) -> ValidationError {
+    ValidationError {
+        file: file.to_string(),
+        line,
+        field: field.map(str::to_string),
+        message,
+    }
+}
+
+/// A slug from free text: ASCII letters and digits, dashes between words.
+pub fn slugify(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let mut out = String::new();
+    for c in text.nfkd() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if (c.is_whitespace() || c.is_ascii_punctuation())
+            && !out.ends_with('-')
+            && !out.is_empty()
+        {
+            out.push('-');
+        }
+    }
+    let mut slug = out.trim_matches('-').to_string();
+    slug.truncate(80);
+    slug.trim_matches('-').to_string()
+}
+
+/// Category guessed from an imported entry's words, for formats that have none.
+pub(super) fn guess_category(text: &str, has_codes: bool) -> Category {
+    let t = text.to_lowercase();
+    let table: &[(&[&str], Category)] = &[
+        (&["bourrage", "jam", "coincé"], Category::PaperJam),
+        (
+            &[
+                "réseau", "network", "ip ", "tcp", "wi-fi", "wifi", "ethernet",
+            ],
+            Category::Network,
+        ),
+        (&["pilote", "driver"], Category::Driver),
+        (
+            &[
+                "pâle",
+                "traînée",
+                "trainée",
+                "qualité",
+                "quality",
+                "streak",
+                "faded",
+                "taches",
+                "couleurs",
+            ],
+            Category::PrintQuality,
+        ),
+        (
+            &[
+                "toner",
+                "cartouche",
+                "cartridge",
+                "encre",
+                "ink",
+                "consommable",
+            ],
+            Category::Supplies,
+        ),
+        (
+            &["maintenance", "kit de fusion", "nettoyage", "cleaning"],
+            Category::Maintenance,
+        ),
+    ];
+    for (words, category) in table {
+        if words.iter().any(|w| t.contains(w)) {
+            return *category;
+        }
+    }
+    if has_codes {
+        Category::ErrorMessage
+    } else {
+        Category::General
+    }
+}
+
+pub(super) fn string_list(
+    value: Option<&Value>,
+    field: &str,
+    file: &str,
+    line: usize,
+) -> std::result::Result<Vec<String>, ValidationError> {
+    match value {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s.trim().to_string()),
+                Value::Number(n) => Ok(n.to_string()),
+                _ => Err(problem(
+                    file,
+                    Some(line),
+                    Some(field),
+                    "must be a list of strings".into(),
+                )),
+            })
+            .collect(),
+        Some(_) => Err(problem(
+            file,
+            Some(line),
+            Some(field),
+            "must be a list of strings".into(),
+        )),
+    }
+}
+
+pub(super) fn opt_string(
+    value: Option<&Value>,
+    field: &str,
+    file: &str,
+    line: usize,
+) -> std::result::Result<String, ValidationError> {
+    match value {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(Value::String(s)) => Ok(s.trim().to_string()),
+        Some(_) => Err(problem(
+            file,
+            Some(line),
+            Some(field),
+            "must be a string".into(),
+        )),
+    }
+}
+
+/// Manufacturers recognised as the first word of a model name ("Lexmark C750").
+pub(super) const MANUFACTURERS: &[&str] = &[
+    "Lexmark", "HP", "Brother", "Canon", "Epson", "Xerox", "Kyocera", "Ricoh", "Samsung", "Konica",
+    "Sharp", "OKI", "Dell", "Toshiba", "Pantum", "Develop", "Utax", "Olivetti",
+];
+
+/// A catalogue model for a name the catalogue does not know: the manufacturer is the
+/// record's, or the name's first word when it is a known manufacturer.
+pub(super) fn model_from_name(name: &str, manufacturer: &str) -> PrinterModel {
+    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    let (maker, rest) = match name.split_once(' ') {
+        Some((first, rest))
+            if !manufacturer.is_empty() && first.eq_ignore_ascii_case(manufacturer) =>
+        {
+            (manufacturer.to_string(), rest.to_string())
+        }
+        Some((first, rest)) if manufacturer.is_empty() => {
+            match MANUFACTURERS.iter().find(|m| m.eq_ignore_ascii_case(first)) {
+                Some(m) => (m.to_string(), rest.to_string()),
+                None => (String::new(), name.clone()),
+            }
+        }
+        _ => (manufacturer.to_string(), name.clone()),
+    };
+    PrinterModel {
+        manufacturer: maker,
+        name: rest,
+        series: String::new(),
+        kind: String::new(),
+        aliases: Vec::new(),
+    }
+}
+
+/// Reads the catalogue already in `out_dir`, if any.
+pub(super) fn existing_catalogue(out_dir: &Path) -> Result<Vec<PrinterModel>> {
+    Ok(Catalogue::load(&out_dir.join(CATALOGUE_FILE))?
+        .models()
+        .to_vec())
+}
+
+/// Renders the catalogue file for `models`.
+pub(super) fn render_catalogue(models: &[PrinterModel]) -> Result<String> {
+    #[derive(serde::Serialize)]
+    struct File<'a> {
+        model: &'a [PrinterModel],
+    }
+    toml::to_string(&File { model: models })
+        .map_err(|e| Error::Internal(format!("rendering the catalogue: {e}")))
+}
+
+/// Writes entries (and new catalogue models) under `out_dir`, staging everything in a
+/// temporary directory first. Refuses to overwrite an existing entry file.
+pub(super) fn write_kb(
+    out_dir: &Path,
+    collection: &str,
+    entries: &[KbEntry],
+    new_models: &[PrinterModel],
+) -> Result<ImportReport> {
+    let collection = slugify(collection);
+    let target_dir = out_dir.join(ENTRIES_DIR).join(&collection);
+    let clashes: Vec<ValidationError> = entries
+        .iter()
+        .filter(|e| target_dir.join(format!("{}.toml", e.id)).exists())
+        .map(|e| {
+            problem(
+                &target_dir
+                    .join(format!("{}.toml", e.id))
+                    .display()
+                    .to_string(),
+                None,
+                Some("id"),
+                format!(
+                    "an entry `{}` already exists; remove it or import into another directory",
+                    e.id
+                ),
+            )
+        })
+        .collect();
+    if !clashes.is_empty() {
+        return Err(Error::KbInvalid(clashes));
+    }
+    let parent = out_dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)
+        .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".devicekb-import-")
+        .tempdir_in(parent)
+        .map_err(|e| {
+            Error::io(
+                format!("creating a staging directory in {}", parent.display()),
+                e,
+            )
+        })?;
+    let stage_entries = staging.path().join(ENTRIES_DIR).join(&collection);
+    std::fs::create_dir_all(&stage_entries)
+        .map_err(|e| Error::io("creating the staging tree", e))?;
+    for entry in entries {
+        let body = toml::to_string(entry)
+            .map_err(|e| Error::Internal(format!("rendering entry {}: {e}", entry.id)))?;
+        std::fs::write(stage_entries.join(format!("{}.toml", entry.id)), body)
+            .map_err(|e| Error::io("writing a staged entry", e))?;
+    }
+    let mut catalogue_text = None;
+    if !new_models.is_empty() {
+        let mut all = existing_catalogue(out_dir)?;
+        all.extend(new_models.iter().cloned());
+        catalogue_text = Some(render_catalogue(&all)?);
+    }
+    if !out_dir.exists() {
+        // Fresh KB: one rename publishes the whole tree.
+        if let Some(text) = &catalogue_text {
+            let cat = staging.path().join(CATALOGUE_FILE);
+            std::fs::create_dir_all(cat.parent().expect("catalogue path has a parent"))
+                .map_err(|e| Error::io("creating the staging tree", e))?;
+            std::fs::write(&cat, text).map_err(|e| Error::io("writing the staged catalogue", e))?;
+        }
+        let staged = staging.keep();
+        std::fs::rename(&staged, out_dir)
+            .map_err(|e| Error::io(format!("moving the import into {}", out_dir.display()), e))?;
+    } else {
+        // Existing KB: every file is complete before it is renamed into place.
+        std::fs::create_dir_all(&target_dir)
+            .map_err(|e| Error::io(format!("creating {}", target_dir.display()), e))?;
+        if let Some(text) = &catalogue_text {
+            let cat = out_dir.join(CATALOGUE_FILE);
+            std::fs::create_dir_all(cat.parent().expect("catalogue path has a parent"))
+                .map_err(|e| Error::io("creating the catalogue directory", e))?;
+            let tmp = staging.path().join("models.toml");
+            std::fs::write(&tmp, text).map_err(|e| Error::io("writing the staged catalogue", e))?;
+            std::fs::rename(&tmp, &cat)
+                .map_err(|e| Error::io(format!("replacing {}", cat.display()), e))?;
+        }
+        for entry in entries {
+            let name = format!("{}.toml", entry.id);
+            std::fs::rename(stage_entries.join(&name), target_dir.join(&name)).map_err(|e| {
+                Error::io(format!("moving {name} into {}", target_dir.display()), e)
+            })?;
+        }
+    }
+    Ok(ImportReport {
+        entries_written: entries.len(),
+        models_added: new_models.len(),
+        out_dir: out_dir.to_path_buf(),
+    })
+}
