@@ -203,6 +203,9 @@ pub fn reindex(
 
     let id = next_generation_id(&gens)?;
     let name = generation_name(id);
+    // Every log line of this build, phases included, names the generation it builds.
+    let _reindex =
+        tracing::info_span!("reindex", generation = %name, entries = kb.entries.len()).entered();
     let partial: PathBuf = gens.join(format!("{name}.partial"));
     if partial.exists() {
         std::fs::remove_dir_all(&partial)
@@ -228,6 +231,12 @@ pub fn reindex(
         .map(|(i, _)| i)
         .collect();
     let mut fresh: HashMap<String, Vec<f32>> = HashMap::new();
+    let embedding = tracing::info_span!(
+        "embedding",
+        chunks = chunk_texts.len(),
+        missing = missing.len()
+    )
+    .entered();
     progress(Progress::Embedding {
         done: 0,
         total: missing.len(),
@@ -252,7 +261,9 @@ pub fn reindex(
         vectors.push(*ord, v);
     }
     reuse.clear();
+    drop(embedding);
 
+    let indexing = tracing::info_span!("indexing").entered();
     progress(Progress::Indexing);
     bm25::build(&partial.join(TANTIVY_DIR), &kb.entries, &kb.catalogue)?;
     vectors.save(&partial.join(VECTORS_FILE))?;
@@ -292,7 +303,10 @@ pub fn reindex(
     };
     write_json(&partial.join(MANIFEST_FILE), &manifest)?;
 
+    drop(indexing);
+
     // The generation as searches will see it, to fit its relevance calibration.
+    let calibrating = tracing::info_span!("calibrating").entered();
     progress(Progress::Calibrating);
     let built = Generation::open(&partial, None)?;
     let (labelled, mut notes) = calibration::kb_labelled_queries(kb_dir, &built)?;
@@ -309,6 +323,8 @@ pub fn reindex(
         seconds = fitted.seconds,
         "calibrated relevance"
     );
+
+    drop(calibrating);
 
     progress(Progress::Switching);
     let final_dir = gens.join(&name);

@@ -96,6 +96,7 @@ fn citation(entry: &KbEntry) -> Citation {
 
 impl Service {
     /// Answers `request.text` (or says why a person must): nothing is stored.
+    #[tracing::instrument(name = "answer", skip_all)]
     pub async fn answer(self: &Arc<Self>, request: AnswerRequest) -> Result<Answer> {
         request.validate()?;
         let started = Instant::now();

@@ -32,6 +32,7 @@ fn step(name: &str, ms: Option<f64>, error: Option<String>) -> Option<StepRecord
 
 /// Stores what the pipeline produced for a ticket. A failed write is logged and does not
 /// undo the others: the ticket and its status are already safe.
+#[tracing::instrument(name = "records", skip_all)]
 async fn record_pipeline(
     store: &dyn Store,
     ticket_id: i64,
@@ -205,6 +206,7 @@ impl Service {
 
     /// Runs the pipeline on a stored ticket whose text is `text`, records everything and
     /// sets its status. `priority_given`: the client chose the priority, keep it.
+    #[tracing::instrument(name = "pipeline", skip_all, fields(ticket = ticket.id, message = ?message_id))]
     async fn run_pipeline(
         self: &Arc<Self>,
         store: &Arc<dyn Store>,
@@ -351,6 +353,7 @@ impl Service {
         })
     }
 
+    #[tracing::instrument(name = "classification", skip_all)]
     async fn classify_answered(self: &Arc<Self>, text: &str, answer: &Answer) -> Classified {
         let started = std::time::Instant::now();
         let result = match self.evidence_from_answer(text, answer).await {
@@ -376,6 +379,7 @@ impl Service {
     }
 
     /// Stores the three predictions with their confidence and the model's version.
+    #[tracing::instrument(name = "predictions", skip_all)]
     async fn store_predictions(&self, store: &dyn Store, ticket: &Ticket, c: &Classification) {
         let prediction =
             |task: &str, label: &str, confidence: f32, score: Option<f64>| PredictionRecord {
@@ -405,6 +409,7 @@ impl Service {
 
     /// The customer's device the message speaks of: found by the extracted serial number
     /// (or created with it), or the customer's only device of the extracted model.
+    #[tracing::instrument(name = "device", skip_all)]
     async fn link_device(
         &self,
         store: &dyn Store,
