@@ -52,8 +52,8 @@ pub struct Config {
     pub retention_threshold: u8,
 }
 
-fn llm_from_env() -> Result<Option<LlmConfig>> {
-    let Some(base_url) = var("LLM_BASE_URL") else {
+fn llm_from(vars: &Vars<'_>) -> Result<Option<LlmConfig>> {
+    let Some(base_url) = vars.var("LLM_BASE_URL") else {
         return Ok(None);
     };
     if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
@@ -63,14 +63,14 @@ fn llm_from_env() -> Result<Option<LlmConfig>> {
     }
     let mut llm = LlmConfig::new(
         base_url,
-        var("LLM_MODEL").unwrap_or_else(|| "default".into()),
+        vars.var("LLM_MODEL").unwrap_or_else(|| "default".into()),
     );
-    llm.api_key = var("LLM_API_KEY");
-    llm.api_version = var("LLM_API_VERSION");
-    llm.deadline = std::time::Duration::from_millis(parsed("LLM_TIMEOUT_MS", 20_000u64)?);
-    llm.max_retries = parsed("LLM_MAX_RETRIES", llm.max_retries)?;
-    llm.max_tokens = parsed("LLM_MAX_TOKENS", llm.max_tokens)?;
-    llm.send_schema = match var("LLM_RESPONSE_FORMAT").as_deref() {
+    llm.api_key = vars.var("LLM_API_KEY");
+    llm.api_version = vars.var("LLM_API_VERSION");
+    llm.deadline = std::time::Duration::from_millis(vars.parsed("LLM_TIMEOUT_MS", 20_000u64)?);
+    llm.max_retries = vars.parsed("LLM_MAX_RETRIES", llm.max_retries)?;
+    llm.max_tokens = vars.parsed("LLM_MAX_TOKENS", llm.max_tokens)?;
+    llm.send_schema = match vars.var("LLM_RESPONSE_FORMAT").as_deref() {
         None | Some("json_object") => false,
         Some("json_schema") => true,
         Some(other) => {
@@ -93,17 +93,23 @@ pub fn cache_dir() -> PathBuf {
     home.join(".cache").join("devicekb")
 }
 
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
+/// Where the settings come from: the process environment, or (tests, embedders) a
+/// lookup of their own. An empty value counts as unset.
+struct Vars<'a>(&'a dyn Fn(&str) -> Option<String>);
 
-fn parsed<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
-    match var(name) {
-        None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| Error::Config(format!("{name}={v} is not a valid value"))),
+impl Vars<'_> {
+    fn var(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn parsed<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T> {
+        match self.var(name) {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| Error::Config(format!("{name}={v} is not a valid value"))),
+        }
     }
 }
 
@@ -117,18 +123,26 @@ impl Config {
         }
     }
 
+    /// The configuration from the process environment (12-factor).
     pub fn from_env() -> Result<Self> {
+        Config::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// The configuration from `lookup` instead of the environment: `|_| None` gives the
+    /// defaults, whatever the shell running the tests has set.
+    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let vars = Vars(&lookup);
         let cache = cache_dir();
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
         let fusion_default = FusionConfig::default();
         let fusion = FusionConfig {
-            rrf_k: parsed("DEVICEKB_RRF_K", fusion_default.rrf_k)?,
-            bm25_weight: parsed("DEVICEKB_BM25_WEIGHT", fusion_default.bm25_weight)?,
-            vector_weight: parsed("DEVICEKB_VECTOR_WEIGHT", fusion_default.vector_weight)?,
-            candidates: parsed("DEVICEKB_FUSION_CANDIDATES", fusion_default.candidates)?,
-            code_weight: parsed("DEVICEKB_CODE_WEIGHT", fusion_default.code_weight)?,
+            rrf_k: vars.parsed("DEVICEKB_RRF_K", fusion_default.rrf_k)?,
+            bm25_weight: vars.parsed("DEVICEKB_BM25_WEIGHT", fusion_default.bm25_weight)?,
+            vector_weight: vars.parsed("DEVICEKB_VECTOR_WEIGHT", fusion_default.vector_weight)?,
+            candidates: vars.parsed("DEVICEKB_FUSION_CANDIDATES", fusion_default.candidates)?,
+            code_weight: vars.parsed("DEVICEKB_CODE_WEIGHT", fusion_default.code_weight)?,
         };
         if fusion.rrf_k <= 0.0
             || fusion.bm25_weight < 0.0
@@ -139,11 +153,11 @@ impl Config {
             return Err(Error::Config("fusion settings must be positive".into()));
         }
         let d = DecisionConfig::default();
-        let answer_threshold = match var("DEVICEKB_ANSWER_MIN_CONFIDENCE") {
-            Some(_) => Some(parsed("DEVICEKB_ANSWER_MIN_CONFIDENCE", d.min_confidence)?),
+        let answer_threshold = match vars.var("DEVICEKB_ANSWER_MIN_CONFIDENCE") {
+            Some(_) => Some(vars.parsed("DEVICEKB_ANSWER_MIN_CONFIDENCE", d.min_confidence)?),
             None => None,
         };
-        let target_precision: f32 = parsed("DEVICEKB_ANSWER_TARGET_PRECISION", 0.95)?;
+        let target_precision: f32 = vars.parsed("DEVICEKB_ANSWER_TARGET_PRECISION", 0.95)?;
         if !(0.5..=1.0).contains(&target_precision) {
             return Err(Error::Config(format!(
                 "DEVICEKB_ANSWER_TARGET_PRECISION={target_precision} must be between 0.5 and 1"
@@ -151,10 +165,11 @@ impl Config {
         }
         let decision = DecisionConfig {
             min_confidence: answer_threshold.unwrap_or(d.min_confidence),
-            min_margin: parsed("DEVICEKB_ANSWER_MIN_MARGIN", d.min_margin)?,
-            out_of_scope_below: parsed("DEVICEKB_ANSWER_OUT_OF_SCOPE_BELOW", d.out_of_scope_below)?,
-            churn_threshold: parsed("DEVICEKB_CHURN_THRESHOLD", d.churn_threshold)?,
-            max_rank: parsed("DEVICEKB_ANSWER_MAX_RANK", d.max_rank)?,
+            min_margin: vars.parsed("DEVICEKB_ANSWER_MIN_MARGIN", d.min_margin)?,
+            out_of_scope_below: vars
+                .parsed("DEVICEKB_ANSWER_OUT_OF_SCOPE_BELOW", d.out_of_scope_below)?,
+            churn_threshold: vars.parsed("DEVICEKB_CHURN_THRESHOLD", d.churn_threshold)?,
+            max_rank: vars.parsed("DEVICEKB_ANSWER_MAX_RANK", d.max_rank)?,
         };
         if !(0.0..=1.0).contains(&decision.min_confidence)
             || !(0.0..=1.0).contains(&decision.out_of_scope_below)
@@ -163,43 +178,80 @@ impl Config {
                 "answer thresholds must be between 0 and 1".into(),
             ));
         }
-        let retention_threshold: u8 = parsed("DEVICEKB_RETENTION_THRESHOLD", 50)?;
+        let retention_threshold: u8 = vars.parsed("DEVICEKB_RETENTION_THRESHOLD", 50)?;
         if retention_threshold > 100 {
             return Err(Error::Config(format!(
                 "DEVICEKB_RETENTION_THRESHOLD={retention_threshold} must be between 0 and 100"
             )));
         }
         Ok(Config {
-            kb_dir: var("DEVICEKB_KB_DIR")
+            kb_dir: vars
+                .var("DEVICEKB_KB_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("kb")),
-            data_dir: var("DEVICEKB_DATA_DIR")
+            data_dir: vars
+                .var("DEVICEKB_DATA_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("data")),
-            addr: var("DEVICEKB_ADDR").unwrap_or_else(|| DEFAULT_ADDR.to_string()),
-            model_dir: var("DEVICEKB_MODEL_DIR")
+            addr: vars
+                .var("DEVICEKB_ADDR")
+                .unwrap_or_else(|| DEFAULT_ADDR.to_string()),
+            model_dir: vars
+                .var("DEVICEKB_MODEL_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| cache.join("models").join(DEFAULT_MODEL)),
-            ort_dylib: var("ORT_DYLIB_PATH")
+            ort_dylib: vars
+                .var("ORT_DYLIB_PATH")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| cache.join("ort").join(ORT_LIBRARY)),
-            embed_threads: parsed("DEVICEKB_EMBED_THREADS", cores.min(4))?,
-            search_concurrency: parsed("DEVICEKB_SEARCH_CONCURRENCY", (cores * 2).max(2))?,
-            query_cache_size: parsed("DEVICEKB_QUERY_CACHE", 10_000)?,
-            admin_api_key: var("DEVICEKB_ADMIN_KEY"),
-            qdrant: var("QDRANT_URL").map(|url| QdrantConfig {
+            embed_threads: vars.parsed("DEVICEKB_EMBED_THREADS", cores.min(4))?,
+            search_concurrency: vars.parsed("DEVICEKB_SEARCH_CONCURRENCY", (cores * 2).max(2))?,
+            query_cache_size: vars.parsed("DEVICEKB_QUERY_CACHE", 10_000)?,
+            admin_api_key: vars.var("DEVICEKB_ADMIN_KEY"),
+            qdrant: vars.var("QDRANT_URL").map(|url| QdrantConfig {
                 url,
-                api_key: var("QDRANT_API_KEY"),
-                alias: var("QDRANT_COLLECTION").unwrap_or_else(|| "devicekb".into()),
+                api_key: vars.var("QDRANT_API_KEY"),
+                alias: vars
+                    .var("QDRANT_COLLECTION")
+                    .unwrap_or_else(|| "devicekb".into()),
             }),
             fusion,
             target_precision,
             answer_threshold,
-            watch_interval_ms: parsed("DEVICEKB_WATCH_INTERVAL_MS", 1000)?,
-            database_url: var("DATABASE_URL").unwrap_or_default(),
+            watch_interval_ms: vars.parsed("DEVICEKB_WATCH_INTERVAL_MS", 1000)?,
+            database_url: vars.var("DATABASE_URL").unwrap_or_default(),
             decision,
-            llm: llm_from_env()?,
+            llm: llm_from(&vars)?,
             retention_threshold,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_come_from_the_lookup_given() {
+        let defaults = Config::from_vars(|_| None).unwrap();
+        assert_eq!(defaults.kb_dir, PathBuf::from("kb"));
+        assert_eq!(defaults.target_precision, 0.95);
+        assert!(defaults.llm.is_none() && defaults.qdrant.is_none());
+        let set = Config::from_vars(|name| match name {
+            "DEVICEKB_KB_DIR" => Some("/srv/kb".into()),
+            "DEVICEKB_ANSWER_TARGET_PRECISION" => Some("0.9".into()),
+            "DEVICEKB_RRF_K" => Some(" ".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(set.kb_dir, PathBuf::from("/srv/kb"));
+        assert_eq!(set.target_precision, 0.9);
+        assert_eq!(set.fusion.rrf_k, FusionConfig::default().rrf_k);
+        let bad = Config::from_vars(|name| (name == "DEVICEKB_QUERY_CACHE").then(|| "lots".into()));
+        assert!(
+            matches!(&bad, Err(Error::Config(m)) if m.contains("DEVICEKB_QUERY_CACHE")),
+            "{:?}",
+            bad.err()
+        );
     }
 }

@@ -10,7 +10,7 @@ use devicekb::embed::{dot, Embedder, OnnxEmbedder};
 use serde_json::Value;
 
 fn model(dir: &str) -> OnnxEmbedder {
-    let config = Config::from_env().unwrap();
+    let config = Config::from_vars(|_| None).unwrap();
     OnnxEmbedder::load(
         &devicekb::config::cache_dir().join("models").join(dir),
         &config.ort_dylib,
@@ -131,7 +131,7 @@ fn e5_puts_paraphrases_closer_than_unrelated_text_across_languages() {
 #[test]
 fn another_onnx_model_loads_from_its_directory() {
     let dir = devicekb::config::cache_dir().join("models/all-minilm-l6-v2");
-    let config = Config::from_env().unwrap();
+    let config = Config::from_vars(|_| None).unwrap();
     let model = OnnxEmbedder::load(&dir, &config.ort_dylib, 1)
         .unwrap_or_else(|e| panic!("all-MiniLM-L6-v2 is prepared by `make setup` ({e})"));
     assert_eq!(model.name(), "all-minilm-l6-v2");
@@ -148,7 +148,7 @@ fn another_onnx_model_loads_from_its_directory() {
 
 #[test]
 fn a_missing_or_broken_model_is_a_clear_error() {
-    let config = Config::from_env().unwrap();
+    let config = Config::from_vars(|_| None).unwrap();
     let empty = tempfile::tempdir().unwrap();
     let err = OnnxEmbedder::load(empty.path(), &config.ort_dylib, 1)
         .err()

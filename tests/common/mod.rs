@@ -15,7 +15,7 @@ pub fn repo() -> PathBuf {
 
 /// The configuration tests start from: defaults, with the KB and data dirs given.
 pub fn config(kb_dir: &Path, data_dir: &Path) -> Config {
-    let mut config = Config::from_env().expect("test configuration");
+    let mut config = Config::from_vars(|_| None).expect("test configuration");
     config.kb_dir = kb_dir.to_path_buf();
     config.data_dir = data_dir.to_path_buf();
     config.qdrant = None;
@@ -28,7 +28,7 @@ pub fn embedder() -> Arc<dyn Embedder> {
     static EMBEDDER: OnceLock<Arc<dyn Embedder>> = OnceLock::new();
     EMBEDDER
         .get_or_init(|| {
-            let config = Config::from_env().expect("test configuration");
+            let config = Config::from_vars(|_| None).expect("test configuration");
             match OnnxEmbedder::load(&config.model_dir, &config.ort_dylib, 2) {
                 Ok(e) => Arc::new(e),
                 Err(e) => {
