@@ -116,12 +116,7 @@ impl Extractor {
 
     /// Reads the rules, the catalogue and the entries' error codes of a KB directory.
     pub fn from_kb_dir(kb_dir: &std::path::Path) -> crate::Result<Self> {
-        let kb = load_kb(kb_dir)?;
-        let rules = match &kb.rules {
-            Some(text) => Rules::parse(text, &kb_dir.join(rules::RULES_FILE).display().to_string())
-                .map_err(|e| crate::Error::KbInvalid(vec![e]))?,
-            None => Rules::default_rules(),
-        };
+        let (kb, rules) = read_checked(kb_dir)?;
         Ok(Extractor::new(rules, kb.catalogue, &kb.entries))
     }
 
@@ -405,17 +400,24 @@ fn entity(
 /// KB checks its own formats, the rules' format is the extractor's). On any problem,
 /// `Error::KbInvalid` lists every problem found.
 pub fn load_kb(kb_dir: &std::path::Path) -> crate::Result<LoadedKb> {
+    read_checked(kb_dir).map(|(kb, _)| kb)
+}
+
+/// The validated KB and its compiled rules (the shipped ones when it has none).
+fn read_checked(kb_dir: &std::path::Path) -> crate::Result<(LoadedKb, Rules)> {
     let (kb, mut errors) = crate::kb::read_kb(kb_dir)?;
-    if let Some(text) = &kb.rules {
-        let shown = kb_dir.join(rules::RULES_FILE).display().to_string();
-        if let Err(e) = Rules::parse(text, &shown) {
-            errors.insert(0, e);
+    let rules = match &kb.rules {
+        Some(text) => {
+            let shown = kb_dir.join(rules::RULES_FILE).display().to_string();
+            Rules::parse(text, &shown)
+                .map_err(|e| errors.insert(0, e))
+                .ok()
         }
-    }
-    if errors.is_empty() {
-        Ok(kb)
-    } else {
-        Err(crate::Error::KbInvalid(errors))
+        None => Some(Rules::default_rules()),
+    };
+    match rules {
+        Some(rules) if errors.is_empty() => Ok((kb, rules)),
+        _ => Err(crate::Error::KbInvalid(errors)),
     }
 }
 

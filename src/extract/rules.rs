@@ -6,13 +6,12 @@
 //! French text full of accents.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use regex::Regex;
 use regex_automata::meta;
 use serde::Deserialize;
 
-use crate::error::{Error, Result, ValidationError};
+use crate::error::ValidationError;
 use crate::kb::catalogue::line_of;
 
 /// The rules shipped with devicekb, used when a KB directory has no rules file of its own.
@@ -190,19 +189,6 @@ fn compile(pattern: &str, what: &str) -> std::result::Result<Regex, String> {
 }
 
 impl Rules {
-    /// Reads `catalogue/families.toml` of a KB directory, or the shipped rules when the
-    /// KB has none.
-    pub fn load(kb_dir: &Path) -> Result<Rules> {
-        let path = kb_dir.join(RULES_FILE);
-        if !path.exists() {
-            return Rules::parse(DEFAULT_RULES, "families.toml (built in)")
-                .map_err(|e| Error::KbInvalid(vec![e]));
-        }
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-        Rules::parse(&text, &path.display().to_string()).map_err(|e| Error::KbInvalid(vec![e]))
-    }
-
     pub fn default_rules() -> Rules {
         Rules::parse(DEFAULT_RULES, "families.toml").expect("the shipped rules compile")
     }

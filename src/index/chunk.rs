@@ -60,25 +60,9 @@ pub fn chunk_key(model_name: &str, chunk: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kb::{Category, Lang};
 
     fn entry(description: String) -> KbEntry {
-        KbEntry {
-            id: "x".into(),
-            title: "Titre".into(),
-            lang: Lang::Fr,
-            manufacturer: String::new(),
-            models: vec![],
-            category: Category::General,
-            error_codes: vec![],
-            symptoms: vec![],
-            description,
-            cause: String::new(),
-            solution: String::new(),
-            steps: vec![],
-            tags: vec![],
-            source: "s".into(),
-        }
+        KbEntry::sample("x", "Titre", &description)
     }
 
     #[test]

@@ -108,6 +108,29 @@ pub struct KbEntry {
     pub source: String,
 }
 
+#[cfg(test)]
+impl KbEntry {
+    /// A French entry with only an id, a title and a description, for unit tests.
+    pub(crate) fn sample(id: &str, title: &str, description: &str) -> KbEntry {
+        KbEntry {
+            id: id.into(),
+            title: title.into(),
+            lang: Lang::Fr,
+            manufacturer: String::new(),
+            models: vec![],
+            category: Category::General,
+            error_codes: vec![],
+            symptoms: vec![],
+            description: description.into(),
+            cause: String::new(),
+            solution: String::new(),
+            steps: vec![],
+            tags: vec![],
+            source: "s".into(),
+        }
+    }
+}
+
 impl KbEntry {
     /// Stable digest of everything that is indexed; a changed hash means re-embedding.
     pub fn content_hash(&self) -> String {

@@ -4,12 +4,11 @@
 //! format; `answer::reply` fills the sentences in.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use super::Lang;
-use crate::error::{Error, Result, ValidationError};
+use crate::error::ValidationError;
 
 /// Messages answered by a canned reply, without retrieval: the kinds of small talk the
 /// templates have a reply for.
@@ -103,19 +102,6 @@ impl Templates {
             }
         }
         Ok(t)
-    }
-
-    /// The KB directory's templates, or the shipped ones when it has none.
-    pub fn load(kb_dir: &Path) -> Result<Templates> {
-        let path = kb_dir.join(TEMPLATES_FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Templates::parse(&text, &path.display().to_string())
-                .map_err(|e| Error::KbInvalid(vec![e])),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Ok(Templates::default_templates())
-            }
-            Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
-        }
     }
 
     pub fn default_templates() -> Templates {

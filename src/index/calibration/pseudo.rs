@@ -180,24 +180,11 @@ pub fn pseudo_queries(entries: &[KbEntry], budget: usize) -> Vec<CalibrationQuer
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kb::{Category, Lang};
 
     fn entry(id: &str, title: &str, description: &str) -> KbEntry {
         KbEntry {
-            id: id.into(),
-            title: title.into(),
-            lang: Lang::Fr,
-            manufacturer: String::new(),
-            models: vec![],
-            category: Category::General,
-            error_codes: vec![],
-            symptoms: vec![],
-            description: description.into(),
-            cause: String::new(),
-            solution: String::new(),
             steps: vec!["faire ceci".into()],
-            tags: vec![],
-            source: "s".into(),
+            ..KbEntry::sample(id, title, description)
         }
     }
 
