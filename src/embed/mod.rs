@@ -1,14 +1,14 @@
 //! Dense text embeddings. The real model runs in ONNX Runtime through fastembed, from
 //! local files only; a hashing embedder stands in for it in unit tests.
 
-mod batcher;
 mod hashing;
 mod onnx;
+mod queue;
 mod spec;
 
-pub use batcher::QueryBatcher;
 pub use hashing::HashingEmbedder;
 pub use onnx::{init_onnx_runtime, OnnxEmbedder};
+pub use queue::QueryQueue;
 pub use spec::ModelSpec;
 
 use crate::error::Result;

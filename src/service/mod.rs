@@ -34,7 +34,7 @@ use tokio::sync::Semaphore;
 
 use crate::answer::DecisionConfig;
 use crate::config::Config;
-use crate::embed::{Embedder, QueryBatcher};
+use crate::embed::{Embedder, QueryQueue};
 use crate::error::{Error, Result};
 use crate::index::generation::{current_generation_name, generations_dir};
 use crate::index::reindex::{ReindexOptions, VectorPublisher};
@@ -46,7 +46,7 @@ use crate::store::Store;
 pub struct Service {
     config: Config,
     embedder: Arc<dyn Embedder>,
-    batcher: QueryBatcher,
+    query_queue: QueryQueue,
     current: ArcSwap<Generation>,
     cpu: Arc<Semaphore>,
     query_cache: Mutex<LruCache<String, Arc<Vec<f32>>>>,
@@ -137,7 +137,7 @@ impl Service {
             query_cache: Mutex::new(LruCache::new(cache_size)),
             reindexing: tokio::sync::Mutex::new(()),
             current: ArcSwap::from(generation),
-            batcher: QueryBatcher::new(embedder.clone()),
+            query_queue: QueryQueue::new(embedder.clone()),
             config,
             embedder,
             qdrant,
@@ -293,7 +293,7 @@ impl Service {
         if let Some(v) = self.query_cache.lock().get(&key) {
             return Ok(v.clone());
         }
-        let vector = Arc::new(self.batcher.embed(&key)?);
+        let vector = Arc::new(self.query_queue.embed(&key)?);
         self.query_cache.lock().put(key, vector.clone());
         Ok(vector)
     }
@@ -305,7 +305,7 @@ impl Service {
         if let Some(v) = self.query_cache.lock().get(&key) {
             return Ok(v.clone());
         }
-        let vector = Arc::new(self.batcher.embed_async(&key).await?);
+        let vector = Arc::new(self.query_queue.embed_async(&key).await?);
         self.query_cache.lock().put(key, vector.clone());
         Ok(vector)
     }
