@@ -62,7 +62,7 @@ fn main() {
         for m in &messages {
             let started = Instant::now();
             let a = rt
-                .block_on(service.answer(AnswerRequest {
+                .block_on(service.engine.answer(AnswerRequest {
                     text: m.text.clone(),
                     model: None,
                 }))

@@ -82,7 +82,7 @@ fn search(service: &Service, query: &str, mode: SearchMode) {
         limit: 10,
         mode,
     };
-    let r = service.search_blocking(&q).unwrap();
+    let r = service.engine.search_blocking(&q).unwrap();
     assert!(r.count > 0 || mode != SearchMode::Hybrid);
 }
 

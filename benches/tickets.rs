@@ -37,6 +37,7 @@ async fn submit(
 ) -> Duration {
     let started = Instant::now();
     service
+        .desk
         .create_ticket(
             CreateTicket {
                 customer_id: customer,
@@ -55,6 +56,7 @@ async fn submit(
 
 async fn run(service: Arc<Service>, label: &str, texts: &[(String, String)], count: usize) {
     let customer = service
+        .desk
         .create_customer(CreateCustomer {
             name: "Bench".into(),
             email: None,

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! cli ─────────────┐ commands           api   HTTP (the only axum)
-//!                  └──────────────► service   search, answer, the ticket desk
+//!                  └──────────────► service   engine (search, answer, classify, reindex)
+//!                                            desk (tickets, pipeline, agents; the store)
 //!   config  llm (LLM client)  qdrant (vector server)  store (the only sqlx)  adapters
 //!   answer, classify        decision and reply; ticket classification
 //!   index                   BM25, vectors, fusion, calibration, generations

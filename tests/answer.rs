@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 
 async fn answer(service: &Arc<Service>, text: &str) -> Answer {
     service
+        .engine
         .answer(AnswerRequest {
             text: text.to_string(),
             model: None,
@@ -30,7 +31,7 @@ async fn answer(service: &Arc<Service>, text: &str) -> Answer {
 }
 
 fn steps_of(service: &Service, id: &str) -> Vec<String> {
-    let generation = service.generation();
+    let generation = service.engine.generation();
     let entry = generation.entry(generation.ord_of(id).expect("cited entry exists"));
     devicekb::answer::reply::entry_steps(entry)
 }
@@ -105,7 +106,7 @@ async fn escalations_say_why() {
 #[tokio::test]
 async fn small_talk_is_answered_by_pattern_and_counted() {
     let service = common::repo_service();
-    let before = service.smart.snapshot();
+    let before = service.engine.smart.snapshot();
     let a = answer(&service, "Merci beaucoup, bonne journée !").await;
     assert_eq!(a.decision, Decision::Auto);
     assert_eq!(a.responder, Some(Responder::Smart));
@@ -117,7 +118,7 @@ async fn small_talk_is_answered_by_pattern_and_counted() {
     )
     .await;
     assert_eq!(faq.smart_reply.as_deref(), Some("serial_location"));
-    let after = service.smart.snapshot();
+    let after = service.engine.smart.snapshot();
     assert!(after["thanks"].as_u64() > before["thanks"].as_u64());
     assert!(after["faq"].as_u64() > before["faq"].as_u64());
 }
@@ -206,7 +207,7 @@ async fn mock_llm() -> (String, Arc<Mock>) {
 /// A service over the shared index, with the LLM at `base_url`.
 async fn service_with_llm(base_url: String, deadline: Duration) -> Arc<Service> {
     let shared = common::repo_service();
-    let mut config = shared.config().clone();
+    let mut config = shared.engine.config().clone();
     let mut llm = LlmConfig::new(base_url, "mock");
     llm.deadline = deadline;
     llm.max_retries = 2;
@@ -325,7 +326,7 @@ async fn real_llm_server_when_configured() {
         return;
     };
     let shared = common::repo_service();
-    let mut config = shared.config().clone();
+    let mut config = shared.engine.config().clone();
     let mut llm = LlmConfig::new(
         url,
         std::env::var("LLM_TEST_MODEL").unwrap_or_else(|_| "default".into()),

@@ -17,7 +17,7 @@ async fn cross_validated_accuracy_holds_its_floors() {
     let tickets = labelled();
     assert!(tickets.len() >= 200, "at least 200 labelled tickets");
     let service = common::repo_service();
-    let report = service.eval_classify(tickets, 5).await.unwrap();
+    let report = service.engine.eval_classify(tickets, 5).await.unwrap();
     println!("{report}");
     assert!(report.category.accuracy >= 0.80, "{report}");
     assert!(report.category.macro_recall >= 0.75, "{report}");
@@ -39,8 +39,9 @@ async fn the_trained_classifier_reads_plain_cases() {
         ("Il nous faudrait 3 cartouches de toner noir pour la C750, livraison la semaine prochaine.", "consommables"),
     ];
     for (text, category) in cases {
-        let evidence = service.evidence(text).await.unwrap();
+        let evidence = service.engine.evidence(text).await.unwrap();
         let c = service
+            .engine
             .classify(evidence)
             .await
             .unwrap()
@@ -49,15 +50,16 @@ async fn the_trained_classifier_reads_plain_cases() {
         assert!(c.category.confidence > 0.0 && c.category.confidence <= 1.0);
     }
     let angry = "Troisième panne ce mois-ci, c'est inadmissible. Si rien n'est fait je résilie le contrat et je passe chez un concurrent.";
-    let evidence = service.evidence(angry).await.unwrap();
-    let c = service.classify(evidence).await.unwrap().unwrap();
+    let evidence = service.engine.evidence(angry).await.unwrap();
+    let c = service.engine.classify(evidence).await.unwrap().unwrap();
     assert!(
-        c.churn_risk >= service.config().retention_threshold,
+        c.churn_risk >= service.engine.config().retention_threshold,
         "{c:?}"
     );
     let calm = "Bonjour, où se trouve le numéro de série sur une Brother HL-L2350DW ?";
     let c = service
-        .classify(service.evidence(calm).await.unwrap())
+        .engine
+        .classify(service.engine.evidence(calm).await.unwrap())
         .await
         .unwrap()
         .unwrap();

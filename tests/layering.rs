@@ -225,3 +225,27 @@ fn source_files_stay_short() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// The service's two halves: the engine façade answers over a generation and knows
+/// nothing of tickets; the desk (store, pipeline, agents) calls the engine, never the
+/// other way round.
+#[test]
+fn the_service_engine_knows_nothing_of_the_desk() {
+    let forbidden =
+        Regex::new(r"crate::store\b|crate::service::desk\b|super::desk\b|\bDesk\b").unwrap();
+    let mut problems = Vec::new();
+    for path in sources() {
+        let rel = relative(&path);
+        if !rel.starts_with("src/service/engine/") {
+            continue;
+        }
+        let text = code(&std::fs::read_to_string(&path).unwrap());
+        if let Some(m) = forbidden.find(&text) {
+            problems.push(format!(
+                "{rel}: the engine names `{}`; tickets and the store belong to the desk",
+                m.as_str()
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

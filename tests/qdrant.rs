@@ -30,7 +30,7 @@ async fn qdrant_and_embedded_vector_stores_agree() {
         c.qdrant = Some(qdrant_config.clone())
     })
     .await;
-    assert_eq!(qdrant.generation().vectors.backend(), "qdrant");
+    assert_eq!(qdrant.engine.generation().vectors.backend(), "qdrant");
     for (query, model) in [
         ("le toner est presque vide", None),
         ("paper stuck at the back of the printer", None),
@@ -45,7 +45,8 @@ async fn qdrant_and_embedded_vector_stores_agree() {
                 mode,
             };
             let ids = move |s: &devicekb::service::Service| -> Vec<String> {
-                s.search_blocking(&q)
+                s.engine
+                    .search_blocking(&q)
                     .unwrap()
                     .results
                     .into_iter()
@@ -67,6 +68,7 @@ async fn qdrant_and_embedded_vector_stores_agree() {
     // generations removed from disk.
     for _ in 0..KEEP_GENERATIONS {
         qdrant
+            .engine
             .reindex(std::sync::Arc::new(|_| {}))
             .await
             .expect("reindex with qdrant");
@@ -84,6 +86,7 @@ async fn qdrant_and_embedded_vector_stores_agree() {
     names.sort();
     assert_eq!(names.len(), KEEP_GENERATIONS, "{names:?}");
     let current = qdrant
+        .engine
         .generation()
         .manifest
         .qdrant_collection

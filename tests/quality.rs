@@ -13,7 +13,7 @@ fn reports() -> (ModeReport, ModeReport, ModeReport) {
         load_queries(&common::repo().join("kb/eval/queries.jsonl")).expect("labelled set");
     assert!(queries.len() >= 150, "{} queries", queries.len());
     let run = |mode| {
-        evaluate(&service, &queries, mode)
+        evaluate(&service.engine, &queries, mode)
             .expect("evaluation runs")
             .0
     };

@@ -94,7 +94,7 @@ async fn cli_reindex(
 #[tokio::test]
 async fn admin_reindex_needs_the_key_and_switches_generation() {
     let (kb, _data, service, base) = served_kb().await;
-    let before = service.generation().name.clone();
+    let before = service.engine.generation().name.clone();
 
     assert_eq!(reindex(&base, None).await.0, 401);
     assert_eq!(reindex(&base, Some("wrong")).await.0, 401);
@@ -111,7 +111,7 @@ async fn admin_reindex_needs_the_key_and_switches_generation() {
         "only the new entry is embedded: {report}"
     );
     assert!(report["reused_chunks"].as_u64().unwrap() > 10);
-    assert_ne!(service.generation().name, before);
+    assert_ne!(service.engine.generation().name, before);
     let (_, answer) = search(&base, "confettis").await;
     assert_eq!(answer["results"][0]["kb_id"], "test-confettis");
 }
@@ -119,7 +119,7 @@ async fn admin_reindex_needs_the_key_and_switches_generation() {
 #[tokio::test]
 async fn an_invalid_kb_is_refused_and_the_index_keeps_serving() {
     let (kb, _data, service, base) = served_kb().await;
-    let before = service.generation().name.clone();
+    let before = service.engine.generation().name.clone();
 
     std::fs::write(
         kb.path().join("entries/test/broken.toml"),
@@ -148,7 +148,7 @@ async fn an_invalid_kb_is_refused_and_the_index_keeps_serving() {
             .any(|e| e["file"].as_str().unwrap().ends_with("bad-syntax.toml") && e["line"] == 2),
         "{answer}"
     );
-    assert_eq!(service.generation().name, before);
+    assert_eq!(service.engine.generation().name, before);
     let (status, answer) = search(&base, "bourrage").await;
     assert_eq!(status, 200);
     assert!(answer["count"].as_u64().unwrap() > 0);
@@ -194,7 +194,7 @@ async fn searches_in_flight_never_fail_during_reindex_and_cli_reindex_is_picked_
     }
 
     // A reindex by another process (the CLI) is noticed by the running server.
-    let before = service.generation().name.clone();
+    let before = service.engine.generation().name.clone();
     write_entry(
         kb.path(),
         "test-from-cli",
@@ -208,7 +208,7 @@ async fn searches_in_flight_never_fail_during_reindex_and_cli_reindex_is_picked_
     );
     let mut switched = false;
     for _ in 0..100 {
-        if service.generation().name != before {
+        if service.engine.generation().name != before {
             switched = true;
             break;
         }
@@ -255,7 +255,7 @@ async fn a_generation_built_with_another_model_is_not_served() {
     let data = tempfile::tempdir().unwrap();
     let service = common::start_service(kb.path(), data.path()).await;
     let base = common::spawn_app(service.clone()).await;
-    let before = service.generation().name.clone();
+    let before = service.engine.generation().name.clone();
     let minilm = devicekb::config::cache_dir().join("models/all-minilm-l6-v2");
     let output = cli_reindex(kb.path(), data.path(), &[("DEVICEKB_MODEL_DIR", minilm)]).await;
     assert!(
@@ -265,7 +265,7 @@ async fn a_generation_built_with_another_model_is_not_served() {
     );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
-        service.generation().name,
+        service.engine.generation().name,
         before,
         "the mismatched generation must not be loaded"
     );

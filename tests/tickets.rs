@@ -882,7 +882,7 @@ async fn a_stalled_ticket_is_resumed_and_keys_stay_with_their_customer() {
     let other = new_customer(&base).await;
     let key = format!("stalled-{}-{customer}", std::process::id());
     // A first submission stored the ticket and stopped there (the process died).
-    let store = common::repo_service().store().unwrap();
+    let store = common::repo_service().desk.store().unwrap();
     let (stalled, _) = store
         .create_ticket(
             &NewTicket {

@@ -71,7 +71,7 @@ async fn an_imported_kb_classifies_normalises_models_and_calibrates() {
     let data = dir.path().join("data");
     let service = common::start_service(&kb, &data).await;
 
-    let generation = service.generation();
+    let generation = service.engine.generation();
     let calibration = &generation.calibration;
     assert_ne!(calibration.source, CalibrationSource::KbFile);
     assert!(calibration.queries >= 20, "{calibration:?}");
@@ -83,6 +83,7 @@ async fn an_imported_kb_classifies_normalises_models_and_calibrates() {
         "our C750dn prints hex codes",
     ] {
         let answer = service
+            .engine
             .answer(AnswerRequest {
                 text: text.into(),
                 model: None,
@@ -98,10 +99,11 @@ async fn an_imported_kb_classifies_normalises_models_and_calibrates() {
 
     // Classified from the first ticket, with the product's labelled set.
     let evidence = service
+        .engine
         .evidence("Bonjour, la facture du mois dernier compte deux fois le contrat")
         .await
         .unwrap();
-    let classification = service.classify(evidence).await.unwrap();
+    let classification = service.engine.classify(evidence).await.unwrap();
     assert!(classification.is_some(), "an imported KB must classify");
 
     // /health tells where the relevance comes from and the threshold in use.
@@ -134,10 +136,11 @@ async fn kbs_that_cannot_be_calibrated_fall_back_and_say_so() {
     );
     let data = tempfile::tempdir().unwrap();
     let service = common::start_service(one.path(), data.path()).await;
-    let calibration = &service.generation().calibration;
+    let calibration = &service.engine.generation().calibration;
     assert_eq!(calibration.source, CalibrationSource::Fallback);
     assert!(calibration.notes[0].contains("too few"), "{calibration:?}");
     let answer = service
+        .engine
         .answer(AnswerRequest {
             text: "ma facture est fausse".into(),
             model: None,
@@ -152,10 +155,11 @@ async fn kbs_that_cannot_be_calibrated_fall_back_and_say_so() {
     let data = tempfile::tempdir().unwrap();
     let service = common::start_service(empty.path(), data.path()).await;
     assert_eq!(
-        service.generation().calibration.source,
+        service.engine.generation().calibration.source,
         CalibrationSource::Fallback
     );
     let answer = service
+        .engine
         .answer(AnswerRequest {
             text: "le bac est coincé".into(),
             model: None,
@@ -178,6 +182,7 @@ async fn kbs_that_cannot_be_calibrated_fall_back_and_say_so() {
     let data = tempfile::tempdir().unwrap();
     let service = common::start_service(dups.path(), data.path()).await;
     let answer = service
+        .engine
         .answer(AnswerRequest {
             text: "le scanner ne démarre plus du tout".into(),
             model: None,
@@ -221,7 +226,7 @@ async fn kbs_that_cannot_be_calibrated_fall_back_and_say_so() {
     }
     let data = tempfile::tempdir().unwrap();
     let service = common::start_service(english.path(), data.path()).await;
-    let calibration = &service.generation().calibration;
+    let calibration = &service.engine.generation().calibration;
     assert!(calibration.queries > 0, "{calibration:?}");
     assert!(calibration.top1_accuracy > 0.5, "{calibration:?}");
 }

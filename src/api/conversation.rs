@@ -13,7 +13,7 @@ use super::json::JsonBody;
 use super::routes::AppState;
 use super::tickets::{id, idempotency_key, limit, only_params};
 use crate::service::conversation::CreateMessage;
-use crate::service::stats::CreateDevice;
+use crate::service::desk::devices::CreateDevice;
 use crate::service::{AgentReply, ExternalExtraction, Feedback};
 
 pub async fn create_message(
@@ -22,6 +22,7 @@ pub async fn create_message(
     JsonBody(request): JsonBody<CreateMessage>,
 ) -> Result<Response, ApiError> {
     let accepted = service
+        .desk
         .create_message(request, idempotency_key(&headers)?)
         .await?;
     let status = if accepted.created {
@@ -38,6 +39,7 @@ pub async fn unprocessed_messages(
 ) -> Result<Response, ApiError> {
     only_params(&query, &["limit"])?;
     let messages = service
+        .desk
         .unprocessed_messages(limit(query.get("limit"))?)
         .await?;
     Ok(Json(serde_json::json!({ "messages": messages, "count": messages.len() })).into_response())
@@ -48,7 +50,7 @@ pub async fn reply(
     Path(raw): Path<String>,
     JsonBody(reply): JsonBody<AgentReply>,
 ) -> Result<Response, ApiError> {
-    let ticket = service.agent_reply(id(&raw, "id")?, reply).await?;
+    let ticket = service.desk.agent_reply(id(&raw, "id")?, reply).await?;
     Ok((StatusCode::CREATED, Json(ticket)).into_response())
 }
 
@@ -57,7 +59,7 @@ pub async fn feedback(
     Path(raw): Path<String>,
     JsonBody(feedback): JsonBody<Feedback>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(service.feedback(id(&raw, "id")?, feedback).await?).into_response())
+    Ok(Json(service.desk.feedback(id(&raw, "id")?, feedback).await?).into_response())
 }
 
 pub async fn create_extraction(
@@ -65,7 +67,7 @@ pub async fn create_extraction(
     JsonBody(extraction): JsonBody<ExternalExtraction>,
 ) -> Result<Response, ApiError> {
     let ticket_id = extraction.ticket_id;
-    let extraction_id = service.record_extraction(extraction).await?;
+    let extraction_id = service.desk.record_extraction(extraction).await?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({ "extraction_id": extraction_id, "ticket_id": ticket_id })),
@@ -79,7 +81,7 @@ pub async fn create_device(
 ) -> Result<Response, ApiError> {
     Ok((
         StatusCode::CREATED,
-        Json(service.create_device(request).await?),
+        Json(service.desk.create_device(request).await?),
     )
         .into_response())
 }
@@ -88,12 +90,12 @@ pub async fn customer_devices(
     State(service): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
-    let devices = service.devices(id(&raw, "id")?).await?;
+    let devices = service.desk.devices(id(&raw, "id")?).await?;
     Ok(Json(serde_json::json!({ "devices": devices, "count": devices.len() })).into_response())
 }
 
 pub async fn ticket_stats(State(service): State<AppState>) -> Result<Response, ApiError> {
-    Ok(Json(service.ticket_stats().await?).into_response())
+    Ok(Json(service.desk.ticket_stats().await?).into_response())
 }
 
 pub async fn pipeline_stats(
@@ -108,5 +110,5 @@ pub async fn pipeline_stats(
                 .map_err(|_| crate::Error::invalid("days", format!("`{v}` is not a number")))
         })
         .transpose()?;
-    Ok(Json(service.pipeline_stats(days).await?).into_response())
+    Ok(Json(service.desk.pipeline_stats(days).await?).into_response())
 }

@@ -74,7 +74,7 @@ pub fn router(service: Arc<Service>) -> Router {
 
 /// Serves until Ctrl-C / SIGTERM. `listener` may be bound to port 0 (tests).
 pub async fn serve(listener: TcpListener, service: Arc<Service>) -> Result<()> {
-    let watcher = service.spawn_generation_watcher();
+    let watcher = service.engine.spawn_generation_watcher();
     let app = router(service);
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

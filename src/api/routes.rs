@@ -19,25 +19,25 @@ pub async fn search(
     State(service): State<AppState>,
     JsonBody(request): JsonBody<SearchRequest>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(service.search(request).await?).into_response())
+    Ok(Json(service.engine.search(request).await?).into_response())
 }
 
 pub async fn answer(
     State(service): State<AppState>,
     JsonBody(request): JsonBody<AnswerRequest>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(service.answer(request).await?).into_response())
+    Ok(Json(service.engine.answer(request).await?).into_response())
 }
 
 pub async fn extract(
     State(service): State<AppState>,
     JsonBody(request): JsonBody<ExtractRequest>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(service.extract(request).await?).into_response())
+    Ok(Json(service.engine.extract(request).await?).into_response())
 }
 
 pub async fn health(State(service): State<AppState>) -> Response {
-    let health = service.health().await;
+    let health = service.engine.health().await;
     let status = if health.ready() {
         StatusCode::OK
     } else {
@@ -47,7 +47,7 @@ pub async fn health(State(service): State<AppState>) -> Response {
 }
 
 pub async fn models(State(service): State<AppState>) -> Response {
-    let generation = service.generation();
+    let generation = service.engine.generation();
     let models: Vec<_> = generation
         .catalogue
         .models()
@@ -74,16 +74,16 @@ pub async fn models(State(service): State<AppState>) -> Response {
 }
 
 pub async fn info(State(service): State<AppState>) -> Response {
-    let generation = service.generation();
+    let generation = service.engine.generation();
     Json(json!({
         "service": "devicekb",
         "version": env!("CARGO_PKG_VERSION"),
         "generation": generation.name,
         "entries": generation.entries.len(),
-        "embedding_model": service.embedder().name(),
+        "embedding_model": service.engine.embedder().name(),
         "vector_store": generation.vectors.backend(),
-        "llm": service.config().llm.as_ref().map(|l| l.model.clone()),
-        "smart_replies": service.smart.snapshot(),
+        "llm": service.engine.config().llm.as_ref().map(|l| l.model.clone()),
+        "smart_replies": service.engine.smart.snapshot(),
         "endpoints": [
             "POST /knowledge/search",
             "POST /extract",
@@ -110,7 +110,7 @@ pub async fn info(State(service): State<AppState>) -> Response {
 
 /// Checks the admin key from `Authorization: Bearer KEY` or `X-Api-Key: KEY`.
 fn authorize(service: &Service, headers: &HeaderMap) -> Result<(), Error> {
-    let Some(expected) = service.config().admin_api_key.as_deref() else {
+    let Some(expected) = service.engine.config().admin_api_key.as_deref() else {
         return Err(Error::Unauthorized(
             "admin endpoints are disabled: set DEVICEKB_ADMIN_KEY".into(),
         ));
@@ -146,7 +146,7 @@ pub async fn reindex(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     authorize(&service, &headers)?;
-    let report = service.reindex(Arc::new(|_| {})).await?;
+    let report = service.engine.reindex(Arc::new(|_| {})).await?;
     Ok(Json(report).into_response())
 }
 

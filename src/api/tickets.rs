@@ -58,7 +58,7 @@ pub async fn create_customer(
     State(service): State<AppState>,
     JsonBody(request): JsonBody<CreateCustomer>,
 ) -> Result<Response, ApiError> {
-    let customer = service.create_customer(request).await?;
+    let customer = service.desk.create_customer(request).await?;
     Ok((StatusCode::CREATED, Json(customer)).into_response())
 }
 
@@ -66,7 +66,7 @@ pub async fn list_customers(
     State(service): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let customers = service.customers(limit(query.get("limit"))?).await?;
+    let customers = service.desk.customers(limit(query.get("limit"))?).await?;
     Ok(
         Json(serde_json::json!({ "customers": customers, "count": customers.len() }))
             .into_response(),
@@ -79,6 +79,7 @@ pub async fn create_ticket(
     JsonBody(request): JsonBody<CreateTicket>,
 ) -> Result<Response, ApiError> {
     let created = service
+        .desk
         .create_ticket(request, idempotency_key(&headers)?)
         .await?;
     let status = if created.created {
@@ -104,6 +105,7 @@ pub async fn list_tickets(
         .into());
     }
     let tickets = service
+        .desk
         .tickets(
             query.get("status").map(String::as_str),
             query.get("priority").map(String::as_str),
@@ -118,7 +120,7 @@ pub async fn get_ticket(
     State(service): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(Json(service.ticket_details(id(&raw, "id")?).await?).into_response())
+    Ok(Json(service.desk.ticket_details(id(&raw, "id")?).await?).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -143,6 +145,7 @@ pub async fn patch_ticket(
         .filter(|a| !a.is_empty())
         .unwrap_or("agent");
     let ticket = service
+        .desk
         .set_ticket_status(id(&raw, "id")?, &patch.status, actor, patch.note.as_deref())
         .await?;
     Ok(Json(ticket).into_response())

@@ -36,6 +36,7 @@ pub async fn run(args: Args) -> Result<()> {
     let embedder = load_embedder(&config)?;
     let service = Service::start(config, embedder).await?;
     let answer = service
+        .engine
         .answer(AnswerRequest {
             text,
             model: args.model,

@@ -37,7 +37,7 @@ pub async fn run(args: Args) -> Result<()> {
     let mut reports = Vec::new();
     let mut samples = Vec::new();
     for mode in [SearchMode::Bm25, SearchMode::Vector, SearchMode::Hybrid] {
-        let s = service.clone();
+        let s = service.engine.clone();
         let q = queries.clone();
         let (report, mode_samples) = tokio::task::spawn_blocking(move || evaluate(&s, &q, mode))
             .await
@@ -82,7 +82,7 @@ pub async fn run(args: Args) -> Result<()> {
             );
         }
     }
-    let generation = service.generation();
+    let generation = service.engine.generation();
     let current = generation.calibration.model;
     let (table, ece) = reliability(&current, &samples);
     println!(
@@ -106,7 +106,7 @@ pub async fn run(args: Args) -> Result<()> {
             fitted.bias,
             weights.join(", ")
         );
-        let kb_dir = service.config().kb_dir.clone();
+        let kb_dir = service.engine.config().kb_dir.clone();
         let path = kb_dir.join(KB_MODEL_FILE);
         let stored = StoredModel {
             features_version: FEATURES_VERSION,

@@ -33,11 +33,18 @@ pub async fn run(args: Args) -> Result<()> {
     let service = Service::start(config, embedder).await?;
     // The threshold the server would use: the fixed one, else the calibration's.
     let configured = fixed
-        .or_else(|| service.generation().calibration.threshold_for(target))
+        .or_else(|| {
+            service
+                .engine
+                .generation()
+                .calibration
+                .threshold_for(target)
+        })
         .unwrap_or(f32::INFINITY);
     let mut outcomes: Vec<Outcome> = Vec::new();
     for m in &messages {
         let a = service
+            .engine
             .answer(AnswerRequest {
                 text: m.text.clone(),
                 model: None,

@@ -39,7 +39,7 @@ pub async fn run(args: Args) -> Result<()> {
     }
     let embedder = load_embedder(&config)?;
     let service = Service::start(config, embedder).await?;
-    let report = service.eval_classify(tickets, args.folds).await?;
+    let report = service.engine.eval_classify(tickets, args.folds).await?;
     if args.json {
         println!(
             "{}",

@@ -73,6 +73,9 @@ struct TransferReport {
     covered: usize,
     /// Hybrid retrieval on the covered tickets (the whole ticket text as the query).
     retrieval: Metrics,
+    /// The same, per language the set labels its tickets with ("?" when unlabelled):
+    /// a ticket in another language than the KB's is a different search problem.
+    retrieval_by_lang: BTreeMap<String, Metrics>,
     auto: usize,
     auto_right: usize,
     /// Right automatic answers / automatic answers.
@@ -105,7 +108,7 @@ pub async fn run(args: Args) -> Result<()> {
     config.llm = None;
     let embedder = load_embedder(&config)?;
     let service = Service::start(config, embedder).await?;
-    let generation = service.generation();
+    let generation = service.engine.generation();
     // Labels may name entries by id or by title (writers see titles).
     let resolve = |label: &str| -> Option<String> {
         if generation.ord_of(label).is_some() {
@@ -133,16 +136,19 @@ pub async fn run(args: Args) -> Result<()> {
     }
 
     let mut sums = Sums::default();
+    let mut sums_by_lang: BTreeMap<String, Sums> = BTreeMap::new();
     let mut outcomes = Vec::new();
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     for (t, relevant) in &labelled {
         let answer = service
+            .engine
             .answer(AnswerRequest {
                 text: t.text.clone(),
                 model: None,
             })
             .await?;
         let found = service
+            .engine
             .search_valid(ValidSearch {
                 query: t.text.clone(),
                 model_filter: None,
@@ -155,9 +161,16 @@ pub async fn run(args: Args) -> Result<()> {
         if covered {
             let wanted: HashSet<&str> = relevant.iter().map(String::as_str).collect();
             sums.add(&ranked, &wanted);
+            sums_by_lang
+                .entry(t.lang.clone().unwrap_or_else(|| "?".into()))
+                .or_default()
+                .add(&ranked, &wanted);
         }
-        let evidence = service.evidence_from_answer(&t.text, &answer).await?;
-        let classified = service.classify(evidence).await?.is_some();
+        let evidence = service
+            .engine
+            .evidence_from_answer(&t.text, &answer)
+            .await?;
+        let classified = service.engine.classify(evidence).await?.is_some();
         let cited = answer.citations.first().map(|c| c.kb_id.clone());
         let auto = answer.decision == Decision::Auto;
         let right = if answer.responder == Some(Responder::Smart) {
@@ -205,6 +218,10 @@ pub async fn run(args: Args) -> Result<()> {
         tickets: outcomes.len(),
         covered,
         retrieval: sums.metrics(),
+        retrieval_by_lang: sums_by_lang
+            .iter()
+            .map(|(lang, s)| (lang.clone(), s.metrics()))
+            .collect(),
         auto: autos.len(),
         auto_right,
         precision: ratio(auto_right, autos.len()),
@@ -255,6 +272,12 @@ fn print_report(r: &TransferReport, labelled: &[(TransferTicket, HashSet<String>
         r.retrieval.mrr_at_10,
         r.retrieval.ndcg_at_10
     );
+    for (lang, m) in &r.retrieval_by_lang {
+        println!(
+            "    {lang} ({} tickets): R@1 {:.3}  R@3 {:.3}  nDCG@10 {:.3}",
+            m.queries, m.recall_at_1, m.recall_at_3, m.ndcg_at_10
+        );
+    }
     println!(
         "  automatic answers: precision {:.3} ({} of {} right), coverage {:.3} of covered, covered recall {:.3}",
         r.precision, r.auto_right, r.auto, r.coverage, r.covered_recall

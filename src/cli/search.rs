@@ -34,6 +34,7 @@ pub async fn run(args: Args) -> Result<()> {
     let embedder = load_embedder(&config)?;
     let service: Arc<Service> = Service::start(config, embedder).await?;
     let response = service
+        .engine
         .search(SearchRequest {
             query: args.query,
             model_filter: args.model,

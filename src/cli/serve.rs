@@ -24,7 +24,7 @@ pub async fn run(args: Args) -> Result<()> {
     let listener = TcpListener::bind(&addr)
         .await
         .map_err(|e| Error::Config(format!("cannot listen on {addr}: {e}")))?;
-    let generation = service.generation();
+    let generation = service.engine.generation();
     tracing::info!(
         addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or(addr),
         generation = %generation.name,
@@ -35,7 +35,7 @@ pub async fn run(args: Args) -> Result<()> {
     // Train the ticket classifier now rather than on the first ticket.
     let warm = service.clone();
     tokio::spawn(async move {
-        if let Err(e) = warm.classifier().await {
+        if let Err(e) = warm.engine.classifier().await {
             tracing::warn!(error = %e.chain(), "the ticket classifier could not be trained yet");
         }
     });

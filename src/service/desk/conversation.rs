@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::pipeline::PipelineJob;
 use super::tickets::{check_idempotency_key, list_limit, TicketCreated};
-use super::Service;
+use super::Desk;
 use crate::error::{Error, Result};
 use crate::store::limits;
 use crate::store::{
@@ -144,7 +145,7 @@ fn valid_attachments(attachments: Vec<NewAttachment>) -> Result<Vec<NewAttachmen
         .collect()
 }
 
-impl Service {
+impl Desk {
     /// Stores a message. Inbound: it joins `ticket_id`, or the customer's open ticket with
     /// the same subject (or about the same device), or it opens a ticket and the pipeline
     /// runs on it. Outbound: it is a reply already sent, so the ticket's messages are
@@ -409,16 +410,14 @@ impl Service {
         }
         let ingestion_ms = ingestion.elapsed().as_secs_f64() * 1000.0;
         let full_text = crate::kb::training::ticket_text(&ticket_subject, &text);
-        let outcome = self
-            .run_pipeline_detached(
-                store,
-                ticket,
-                full_text,
-                ingestion_ms,
-                false,
-                Some(message.id),
-            )
-            .await?;
+        let job = PipelineJob {
+            ticket,
+            text: full_text,
+            ingestion_ms,
+            priority_given: false,
+            message_id: Some(message.id),
+        };
+        let outcome = self.run_pipeline_detached(store, job).await?;
         Ok(MessageAccepted {
             message_id: message.id,
             ticket_id: outcome.ticket_id,

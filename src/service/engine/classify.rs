@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::search::{SearchMode, ValidSearch};
-use super::Service;
+use super::Engine;
 use crate::answer::Answer;
 use crate::classify::eval::{cross_validate, report, ClassifyReport};
 use crate::classify::{Classification, Classifier, Evidence};
@@ -17,7 +17,7 @@ use crate::kb::training::LabelledTicket;
 /// The classifier trained for one generation.
 pub(crate) type TrainedClassifier = Option<(String, Option<Arc<Classifier>>)>;
 
-impl Service {
+impl Engine {
     /// What the classifier reads about `text`: extraction, signals, the best entry of a
     /// hybrid search and the query embedding (shared with retrieval through the cache).
     pub async fn evidence(self: &Arc<Self>, text: &str) -> Result<Evidence> {

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::conversation::{not_empty, MAX_MESSAGE_BYTES};
 use super::tickets::check_length;
-use super::Service;
+use super::Desk;
 use crate::error::{Error, Result};
 use crate::store::limits;
 use crate::store::{
@@ -55,7 +55,7 @@ pub struct ExternalExtraction {
     pub entities: Vec<serde_json::Value>,
 }
 
-impl Service {
+impl Desk {
     async fn existing_ticket(&self, store: &dyn Store, id: i64) -> Result<Ticket> {
         store.ticket(id).await?.ok_or_else(|| Error::NotFound {
             what: "ticket".into(),

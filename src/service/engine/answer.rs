@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
+use super::search::SearchMode;
 use super::search::ValidSearch;
-use super::{SearchMode, Service};
+use super::Engine;
 use crate::answer::decide::{decide, Candidate, Verdict};
 use crate::answer::reply::{entry_steps, extractive, ReplyContext};
 use crate::answer::{pii, Answer, Citation, Decision, LlmOutcome, Reason, Responder, Retrieved};
@@ -94,7 +95,7 @@ fn citation(entry: &KbEntry) -> Citation {
     }
 }
 
-impl Service {
+impl Engine {
     /// Answers `request.text` (or says why a person must): nothing is stored.
     #[tracing::instrument(name = "answer", skip_all)]
     pub async fn answer(self: &Arc<Self>, request: AnswerRequest) -> Result<Answer> {

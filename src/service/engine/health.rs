@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::Service;
+use super::Engine;
 use crate::index::bm25::Bm25Query;
 use crate::index::calibration::CalibrationSummary;
 use crate::kb::Lang;
@@ -41,7 +41,7 @@ fn check(result: std::result::Result<String, String>) -> Check {
     }
 }
 
-impl Service {
+impl Engine {
     pub async fn health(self: &Arc<Self>) -> Health {
         let generation = self.generation();
         let mut calibration = generation.calibration.summary(self.config.target_precision);
@@ -52,10 +52,10 @@ impl Service {
                 .notes
                 .push("the threshold is fixed by DEVICEKB_ANSWER_MIN_CONFIDENCE".into());
         }
-        let service = self.clone();
+        let engine = self.clone();
         let checked = self
             .cpu(move || {
-                let generation = service.generation();
+                let generation = engine.generation();
                 let index = check(
                     generation
                         .bm25
@@ -71,15 +71,13 @@ impl Service {
                         .map(|_| format!("{} entries", generation.entries.len()))
                         .map_err(|e| e.to_string()),
                 );
-                let probe = service.embedder.embed_queries(&["health check"]);
+                let probe = engine.embedder.embed_queries(&["health check"]);
                 let model = check(match &probe {
-                    Ok(v) if v.first().map(Vec::len) == Some(service.embedder.dim()) => {
-                        Ok(format!(
-                            "{} ({} dimensions)",
-                            service.embedder.name(),
-                            service.embedder.dim()
-                        ))
-                    }
+                    Ok(v) if v.first().map(Vec::len) == Some(engine.embedder.dim()) => Ok(format!(
+                        "{} ({} dimensions)",
+                        engine.embedder.name(),
+                        engine.embedder.dim()
+                    )),
                     Ok(_) => Err("the model returned a vector of the wrong size".into()),
                     Err(e) => Err(e.to_string()),
                 });
@@ -97,7 +95,7 @@ impl Service {
                         .map_err(|e| e.to_string()),
                     _ => Err("no probe vector".into()),
                 });
-                let data = &service.config.data_dir;
+                let data = &engine.config.data_dir;
                 let store = check(
                     crate::index::generation::current_generation_name(data)
                         .map_err(|e| e.to_string())

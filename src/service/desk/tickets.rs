@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::Service;
+use super::pipeline::PipelineJob;
+use super::Desk;
 use crate::answer::{Citation, Decision};
 use crate::error::{Error, Result};
 use crate::store::limits;
@@ -102,7 +103,7 @@ fn optional_text(value: Option<String>) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-impl Service {
+impl Desk {
     pub async fn create_customer(&self, request: CreateCustomer) -> Result<Customer> {
         let name = request.name.trim().to_string();
         if name.is_empty() {
@@ -209,15 +210,14 @@ impl Service {
         let (message, _) = store.add_message(&first_message(&ticket)).await?;
         let ingestion_ms = ingestion.elapsed().as_secs_f64() * 1000.0;
         let text = crate::kb::training::ticket_text(&subject, &description);
-        self.run_pipeline_detached(
-            store,
+        let job = PipelineJob {
             ticket,
             text,
             ingestion_ms,
             priority_given,
-            Some(message.id),
-        )
-        .await
+            message_id: Some(message.id),
+        };
+        self.run_pipeline_detached(store, job).await
     }
 
     pub async fn ticket_details(&self, id: i64) -> Result<TicketDetails> {

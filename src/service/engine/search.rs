@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::Service;
+use super::Engine;
 use crate::error::{Error, Result};
 use crate::index::hybrid::{self, HybridQuery};
 use crate::index::query::clean_query;
@@ -168,7 +168,7 @@ fn to_result(generation: &Generation, hit: &FusedHit) -> SearchResult {
     }
 }
 
-impl Service {
+impl Engine {
     /// Validates and runs a search on the current generation.
     pub async fn search(self: &Arc<Self>, request: SearchRequest) -> Result<SearchResponse> {
         self.search_valid(request.validate()?).await

@@ -9,11 +9,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::search::{SearchMode, ValidSearch};
+use super::Engine;
 use crate::error::{Error, Result, ValidationError};
 use crate::index::calibration::{self, Sample};
 use crate::index::fusion::{RelevanceModel, FEATURES};
-use crate::service::search::ValidSearch;
-use crate::service::{SearchMode, Service};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct LabelledQuery {
@@ -130,11 +130,11 @@ pub type CalibrationSample = ([f32; FEATURES], bool);
 
 /// Runs every query in `mode`; returns the report and calibration samples.
 pub fn evaluate(
-    service: &Service,
+    engine: &Engine,
     queries: &[LabelledQuery],
     mode: SearchMode,
 ) -> Result<(ModeReport, Vec<CalibrationSample>)> {
-    let generation = service.generation();
+    let generation = engine.generation();
     for q in queries {
         if let Some(missing) = q.relevant.iter().find(|id| generation.ord_of(id).is_none()) {
             return Err(Error::invalid(
@@ -158,7 +158,7 @@ pub fn evaluate(
             limit: 10,
             mode,
         };
-        let (hits, _) = service.retrieve(&generation, &search)?;
+        let (hits, _) = engine.retrieve(&generation, &search)?;
         let ranked: Vec<String> = hits
             .iter()
             .take(10)

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::Service;
+use super::Engine;
 use crate::error::{Error, Result};
 use crate::extract::Extraction;
 
@@ -32,7 +32,7 @@ impl ExtractRequest {
     }
 }
 
-impl Service {
+impl Engine {
     /// Model, manufacturer, error codes and serial of `request.text`.
     pub async fn extract(self: &Arc<Self>, request: ExtractRequest) -> Result<Extraction> {
         request.validate()?;

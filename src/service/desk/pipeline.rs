@@ -1,0 +1,527 @@
+//! The ticket pipeline once a ticket is stored: answer (extraction, retrieval, decision,
+//! reply), classification, the device, the status, and a record of every step. Each
+//! write is its own transaction; a failing step is recorded and escalates the ticket,
+//! never loses it. `Run::run` reads as the pipeline, one function per step.
+
+use std::sync::Arc;
+
+use super::tickets::TicketCreated;
+use super::Desk;
+use crate::answer::{Answer, Decision, Reason};
+use crate::classify::{Classification, MODEL_NAME, MODEL_VERSION};
+use crate::error::{Error, Result};
+use crate::service::AnswerRequest;
+use crate::store::{
+    Direction, ExtractionRecord, NewDevice, NewMessage, PredictionRecord, Priority, RagRecord,
+    ResponderKind, ResponseRecord, SendStatus, Status, StepRecord, StepStatus, Store, Ticket,
+};
+
+/// What the pipeline reads: a stored ticket and the text to answer.
+pub(crate) struct PipelineJob {
+    pub ticket: Ticket,
+    /// The subject and the message, as the classifier was trained on them.
+    pub text: String,
+    /// Time spent storing the ticket and its message before the pipeline.
+    pub ingestion_ms: f64,
+    /// The client chose the priority: classification keeps it.
+    pub priority_given: bool,
+    /// The message the pipeline reads, marked processed once it is handled.
+    pub message_id: Option<i64>,
+}
+
+/// Removes a ticket from the set of running pipelines when its run ends, however it ends.
+struct Running<'a>(&'a Desk, i64);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.pipelines_running.lock().remove(&self.1);
+    }
+}
+
+impl Desk {
+    /// Runs the pipeline on its own task, so a client that disconnects cannot stop it half
+    /// way, and never twice at once for one ticket (a retry while it runs gets the ticket as
+    /// it stands).
+    pub(crate) async fn run_pipeline_detached(
+        self: &Arc<Self>,
+        store: Arc<dyn Store>,
+        job: PipelineJob,
+    ) -> Result<TicketCreated> {
+        if !self.pipelines_running.lock().insert(job.ticket.id) {
+            return Ok(TicketCreated::existing(job.ticket));
+        }
+        let desk = self.clone();
+        tokio::spawn(async move {
+            let _running = Running(&desk, job.ticket.id);
+            Run {
+                desk: &desk,
+                store: store.as_ref(),
+                job,
+            }
+            .run()
+            .await
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("the pipeline task failed: {e}")))?
+    }
+
+    /// A ticket whose first submission stopped before its pipeline ran (the process died,
+    /// the database went away between two writes) is still `new` with no step recorded:
+    /// a retry runs the pipeline on it. `None` when the ticket needs nothing.
+    pub(crate) async fn resume_if_stalled(
+        self: &Arc<Self>,
+        store: &Arc<dyn Store>,
+        ticket: &Ticket,
+        message_id: Option<i64>,
+    ) -> Result<Option<TicketCreated>> {
+        if ticket.status != Status::New || !store.pipeline(ticket.id).await?.steps.is_empty() {
+            return Ok(None);
+        }
+        tracing::info!(
+            ticket = ticket.id,
+            "resuming a ticket whose pipeline did not run"
+        );
+        let job = PipelineJob {
+            text: crate::kb::training::ticket_text(&ticket.subject, &ticket.description),
+            ticket: ticket.clone(),
+            ingestion_ms: 0.0,
+            priority_given: true,
+            message_id,
+        };
+        let outcome = self.run_pipeline_detached(store.clone(), job).await?;
+        Ok(Some(TicketCreated {
+            created: false,
+            ..outcome
+        }))
+    }
+}
+
+/// What classification decided for a ticket, and how long it took.
+struct Classified {
+    classification: Option<Classification>,
+    ms: f64,
+    error: Option<String>,
+}
+
+/// One run of the pipeline on one ticket.
+struct Run<'a> {
+    desk: &'a Arc<Desk>,
+    store: &'a dyn Store,
+    job: PipelineJob,
+}
+
+impl Run<'_> {
+    #[tracing::instrument(name = "pipeline", skip_all, fields(ticket = self.job.ticket.id, message = ?self.job.message_id))]
+    async fn run(self) -> Result<TicketCreated> {
+        let answer = self.answer().await;
+        self.record_answer(&answer).await;
+        let classified = self.classify(&answer).await;
+        self.record(classification_step(&classified)).await;
+        if let Some(c) = &classified.classification {
+            self.store_predictions(c).await;
+        }
+        let device_id = match &answer {
+            Ok(a) if self.job.ticket.device_id.is_none() => self.link_device(a).await,
+            _ => None,
+        };
+        let retention = self.store_classification(&classified, device_id).await;
+        let (ticket, reason) = self.settle(&answer).await?;
+        let answer = answer.ok();
+        if let Some(a) = &answer {
+            self.close_message(a).await;
+            self.send_reply(&ticket, a).await;
+        }
+        self.desk.refresh_today_metrics(self.store).await;
+        let classification = classified.classification;
+        Ok(TicketCreated {
+            ticket_id: ticket.id,
+            status: ticket.status,
+            created: true,
+            decision: answer.as_ref().map(|a| a.decision),
+            reason,
+            confidence: answer.as_ref().map(|a| a.confidence),
+            reply: answer.as_ref().and_then(|a| a.reply.clone()),
+            citations: answer.map(|a| a.citations).unwrap_or_default(),
+            category: classification.as_ref().map(|c| c.category.label.clone()),
+            priority: ticket.priority,
+            churn_risk: classification.as_ref().map(|c| c.churn_risk),
+            retention_flag: retention,
+        })
+    }
+
+    fn ticket_id(&self) -> i64 {
+        self.job.ticket.id
+    }
+
+    /// Extraction, retrieval, decision and reply, by the engine.
+    async fn answer(&self) -> Result<Answer> {
+        self.desk
+            .engine
+            .answer(AnswerRequest {
+                text: self.job.text.clone(),
+                model: None,
+            })
+            .await
+    }
+
+    /// Stores a record; a failed write is logged and does not undo the others: the ticket
+    /// and its status are already safe.
+    async fn record(&self, step: Option<StepRecord>) {
+        if let Some(step) = step {
+            let written = self.store.add_step(self.ticket_id(), &step).await;
+            self.logged(written.map(drop), "a pipeline step was not stored");
+        }
+    }
+
+    fn logged(&self, written: Result<()>, what: &str) {
+        if let Err(e) = written {
+            tracing::error!(ticket = self.ticket_id(), error = %e.chain(), "{what}");
+        }
+    }
+
+    /// The answer's records (extraction, retrieved entries, reply) and its steps.
+    #[tracing::instrument(name = "records", skip_all)]
+    async fn record_answer(&self, answer: &Result<Answer>) {
+        self.record(step("ingestion", Some(self.job.ingestion_ms), None))
+            .await;
+        let a = match answer {
+            Ok(a) => a,
+            Err(e) => {
+                return self
+                    .record(step("extraction", None, Some(e.to_string())))
+                    .await
+            }
+        };
+        self.record_extraction(a).await;
+        self.record(step("extraction", a.timings.extraction_ms, None))
+            .await;
+        if a.timings.retrieval_ms.is_some() {
+            let failed = a.reason == Some(Reason::StepFailed);
+            if !failed {
+                self.record_retrieval(a).await;
+            }
+            let error = failed.then(|| a.notes.join("; "));
+            self.record(step("retrieval", a.timings.retrieval_ms, error))
+                .await;
+        }
+        self.record(step("decision", a.timings.decision_ms.or(Some(0.0)), None))
+            .await;
+        if self.record_response(a).await {
+            self.record(step("response", a.timings.response_ms, None))
+                .await;
+        }
+    }
+
+    async fn record_extraction(&self, a: &Answer) {
+        let x = &a.extraction;
+        let record = ExtractionRecord {
+            source: "devicekb".into(),
+            message_id: None,
+            model: x.model.clone(),
+            manufacturer: x.manufacturer.clone(),
+            error_codes: serde_json::json!(x.error_codes),
+            serial: x.serial.clone(),
+            entities: serde_json::to_value(&x.entities).unwrap_or_default(),
+        };
+        let written = self.store.add_extraction(self.ticket_id(), &record).await;
+        self.logged(written.map(drop), "the extraction was not stored");
+    }
+
+    async fn record_retrieval(&self, a: &Answer) {
+        let record = RagRecord {
+            query: self.job.text.clone(),
+            mode: "hybrid".into(),
+            generation: a.generation.clone(),
+            results: serde_json::to_value(&a.retrieved).unwrap_or_default(),
+        };
+        let written = self.store.add_rag_result(self.ticket_id(), &record).await;
+        self.logged(written.map(drop), "the retrieved entries were not stored");
+    }
+
+    /// The reply (sent) or the draft (for an agent); false when there is neither.
+    async fn record_response(&self, a: &Answer) -> bool {
+        let Some(body) = a.reply.as_ref().or(a.draft.as_ref()) else {
+            return false;
+        };
+        let llm = a.llm.as_ref().filter(|l| l.used);
+        let record = ResponseRecord {
+            responder: ResponderKind::Auto,
+            author: a.responder.map(|r| r.as_str().to_string()),
+            body: body.clone(),
+            citations: serde_json::json!(a.citations.iter().map(|c| &c.kb_id).collect::<Vec<_>>()),
+            confidence: Some(f64::from(a.confidence)),
+            send_status: if a.reply.is_some() {
+                SendStatus::Pending
+            } else {
+                SendStatus::Draft
+            },
+            llm_model: llm.map(|l| l.usage.model.clone()),
+            prompt_tokens: llm.map(|l| i64::from(l.usage.prompt_tokens)),
+            completion_tokens: llm.map(|l| i64::from(l.usage.completion_tokens)),
+            latency_ms: llm.map(|l| l.usage.latency_ms as i64),
+        };
+        let written = self.store.add_response(self.ticket_id(), &record).await;
+        self.logged(written.map(drop), "the reply was not stored");
+        true
+    }
+
+    /// Category, priority and churn risk, from the evidence the answer already gathered.
+    #[tracing::instrument(name = "classification", skip_all)]
+    async fn classify(&self, answer: &Result<Answer>) -> Classified {
+        let answer = match answer {
+            Ok(a) => a,
+            Err(e) => {
+                return Classified {
+                    classification: None,
+                    ms: 0.0,
+                    error: Some(format!("not run: {e}")),
+                }
+            }
+        };
+        let started = std::time::Instant::now();
+        let engine = &self.desk.engine;
+        let result = match engine.evidence_from_answer(&self.job.text, answer).await {
+            Ok(evidence) => engine.classify(evidence).await,
+            Err(e) => Err(e),
+        };
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        match result {
+            Ok(classification) => Classified {
+                classification,
+                ms,
+                error: None,
+            },
+            Err(e) => {
+                tracing::warn!(error = %e.chain(), "classification failed");
+                Classified {
+                    classification: None,
+                    ms,
+                    error: Some(e.to_string()),
+                }
+            }
+        }
+    }
+
+    /// Stores the three predictions with their confidence and the model's version.
+    #[tracing::instrument(name = "predictions", skip_all)]
+    async fn store_predictions(&self, c: &Classification) {
+        let prediction =
+            |task: &str, label: &str, confidence: f32, score: Option<f64>| PredictionRecord {
+                task: task.into(),
+                label: label.into(),
+                confidence: f64::from(confidence),
+                score,
+                model: MODEL_NAME.into(),
+                version: MODEL_VERSION.into(),
+            };
+        let records = [
+            prediction("category", &c.category.label, c.category.confidence, None),
+            prediction("priority", &c.priority.label, c.priority.confidence, None),
+            prediction(
+                "churn_risk",
+                &c.churn_level.label,
+                c.churn_level.confidence,
+                Some(f64::from(c.churn_risk)),
+            ),
+        ];
+        for record in &records {
+            let written = self.store.add_prediction(self.ticket_id(), record).await;
+            self.logged(written.map(drop), "a prediction was not stored");
+        }
+    }
+
+    /// The customer's device the message speaks of: found by the extracted serial number
+    /// (or created with it), or the customer's only device of the extracted model.
+    #[tracing::instrument(name = "device", skip_all)]
+    async fn link_device(&self, answer: &Answer) -> Option<i64> {
+        let x = &answer.extraction;
+        let ticket = &self.job.ticket;
+        if x.serial.is_none() && x.model.is_none() {
+            return None;
+        }
+        let devices = match self.store.devices(ticket.customer_id).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(ticket = ticket.id, error = %e.chain(), "cannot read the customer's devices");
+                return None;
+            }
+        };
+        if let Some(serial) = &x.serial {
+            if let Some(d) = devices
+                .iter()
+                .find(|d| d.serial.as_deref() == Some(serial.as_str()))
+            {
+                return Some(d.id);
+            }
+            let created = self
+                .store
+                .create_device(&NewDevice {
+                    customer_id: ticket.customer_id,
+                    model: x.model.clone(),
+                    serial: Some(serial.clone()),
+                    location: None,
+                })
+                .await;
+            return match created {
+                Ok(d) => Some(d.id),
+                Err(e) => {
+                    tracing::warn!(ticket = ticket.id, error = %e.chain(), "cannot record the customer's device");
+                    None
+                }
+            };
+        }
+        let same_model: Vec<_> = devices
+            .iter()
+            .filter(|d| d.model.is_some() && d.model == x.model)
+            .collect();
+        match same_model.as_slice() {
+            [only] => Some(only.id),
+            _ => None,
+        }
+    }
+
+    /// What classification decided, and the device, in one write: the category, the
+    /// priority unless the client chose one, the retention flag (returned).
+    async fn store_classification(&self, classified: &Classified, device_id: Option<i64>) -> bool {
+        let c = classified.classification.as_ref();
+        let retention = c.is_some_and(|c| c.churn_risk >= self.desk.config().retention_threshold);
+        let priority = c
+            .filter(|_| !self.job.priority_given)
+            .and_then(|c| Priority::parse(&c.priority.label).ok());
+        if c.is_some() || device_id.is_some() {
+            let category = c.map(|c| c.category.label.as_str());
+            let written = self
+                .store
+                .classify_ticket(self.ticket_id(), category, priority, retention, device_id)
+                .await;
+            self.logged(written, "the classification was not stored");
+        }
+        retention
+    }
+
+    /// The ticket's status: resolved when answered automatically, else escalated with the
+    /// reason. The one write the pipeline cannot do without.
+    async fn settle(&self, answer: &Result<Answer>) -> Result<(Ticket, Option<String>)> {
+        let (status, reason, note) = match answer {
+            Ok(a) if a.decision == Decision::Auto => {
+                (Status::AutoResolved, None, a.notes.join("; "))
+            }
+            Ok(a) => (
+                Status::Escalated,
+                Some(
+                    a.reason
+                        .map_or("low_confidence", |r| r.as_str())
+                        .to_string(),
+                ),
+                a.notes.join("; "),
+            ),
+            Err(e) => {
+                tracing::warn!(ticket = self.ticket_id(), error = %e.chain(), "the pipeline failed; escalating");
+                (
+                    Status::Escalated,
+                    Some("step_failed".to_string()),
+                    e.to_string(),
+                )
+            }
+        };
+        let ticket = self
+            .store
+            .set_status(
+                self.ticket_id(),
+                status,
+                reason.as_deref(),
+                "pipeline",
+                Some(&note),
+            )
+            .await?;
+        Ok((ticket, reason))
+    }
+
+    /// The pipeline has handled the message it read (answered, or escalated with its
+    /// evidence); any that arrived meanwhile still wait for a person. A failed retrieval
+    /// leaves it unprocessed, for a person to read.
+    async fn close_message(&self, a: &Answer) {
+        if a.reason == Some(Reason::StepFailed) {
+            return;
+        }
+        if let Some(id) = self.job.message_id {
+            let written = self.store.mark_message_processed(id).await;
+            self.logged(written, "the message was not marked processed");
+        }
+    }
+
+    /// An automatic reply joins the conversation as an outbound message.
+    async fn send_reply(&self, ticket: &Ticket, a: &Answer) {
+        let Some(reply) = a.reply.as_ref().filter(|_| a.decision == Decision::Auto) else {
+            return;
+        };
+        let outbound = NewMessage {
+            ticket_id: ticket.id,
+            customer_id: Some(ticket.customer_id),
+            direction: Direction::Outbound,
+            channel: ticket.channel,
+            subject: Some(reply_subject(&ticket.subject)),
+            body: reply.clone(),
+            transcription: None,
+            processed: true,
+            idempotency_key: None,
+            attachments: Vec::new(),
+        };
+        let written = self.store.add_message(&outbound).await;
+        self.logged(
+            written.map(drop),
+            "the automatic reply was not stored as a message",
+        );
+    }
+}
+
+/// A step's record: failed with its error, or ok with its duration; `None` when the step
+/// did not run.
+fn step(name: &str, ms: Option<f64>, error: Option<String>) -> Option<StepRecord> {
+    let status = if error.is_some() {
+        StepStatus::Failed
+    } else {
+        StepStatus::Ok
+    };
+    ms.or(error.as_ref().map(|_| 0.0))
+        .map(|duration_ms| StepRecord {
+            step: name.into(),
+            status,
+            duration_ms,
+            error,
+        })
+}
+
+/// Classification's record: skipped (and why) when the KB trains no classifier.
+fn classification_step(classified: &Classified) -> Option<StepRecord> {
+    Some(StepRecord {
+        step: "classification".into(),
+        status: match (&classified.error, &classified.classification) {
+            (Some(_), _) => StepStatus::Failed,
+            (None, None) => StepStatus::Skipped,
+            (None, Some(_)) => StepStatus::Ok,
+        },
+        duration_ms: classified.ms,
+        error: classified.error.clone().or_else(|| {
+            classified
+                .classification
+                .is_none()
+                .then(|| "the KB has no labelled tickets (training/tickets.jsonl)".into())
+        }),
+    })
+}
+
+/// The subject of a reply: "Re: " and the ticket's subject without its own reply and
+/// forward prefixes, within the 500 characters a subject may have.
+pub(crate) fn reply_subject(subject: &str) -> String {
+    let base = super::conversation::strip_reply_prefixes(subject);
+    if base.is_empty() {
+        "Re: votre demande".into()
+    } else {
+        let cut: String = base
+            .chars()
+            .take(super::tickets::MAX_SUBJECT_CHARS - 4)
+            .collect();
+        format!("Re: {cut}")
+    }
+}

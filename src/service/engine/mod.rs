@@ -1,0 +1,335 @@
+//! The engine façade: search, extraction, answers and classification over the current
+//! index generation. It owns the embedder, the generation (swapped atomically on
+//! reindex), the query-embedding cache, the ticket classifier of the generation and the
+//! bound on CPU work. It knows nothing of tickets, the database or HTTP.
+
+pub mod answer;
+pub mod classify;
+pub mod eval;
+pub mod extract;
+pub mod health;
+pub mod search;
+
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use lru::LruCache;
+use parking_lot::Mutex;
+use tokio::sync::{watch, Semaphore};
+
+use crate::answer::DecisionConfig;
+use crate::config::Config;
+use crate::embed::{Embedder, QueryQueue};
+use crate::error::{Error, Result};
+use crate::index::generation::{current_generation_name, generations_dir};
+use crate::index::reindex::{ReindexOptions, VectorPublisher};
+use crate::index::{reindex, Generation, Progress, ReindexReport};
+use crate::llm::LlmClient;
+use crate::qdrant::{self, QdrantPublisher, QdrantVectors};
+use answer::SmartCounters;
+
+pub struct Engine {
+    config: Config,
+    embedder: Arc<dyn Embedder>,
+    query_queue: QueryQueue,
+    current: ArcSwap<Generation>,
+    /// Tells the ticket desk (and anyone else) which generation is served now.
+    switched: watch::Sender<String>,
+    cpu: Arc<Semaphore>,
+    query_cache: Mutex<LruCache<String, Arc<Vec<f32>>>>,
+    reindexing: tokio::sync::Mutex<()>,
+    qdrant: Option<Arc<qdrant_client::Qdrant>>,
+    runtime: tokio::runtime::Handle,
+    llm: Option<LlmClient>,
+    /// Messages answered or routed by pattern.
+    pub smart: SmartCounters,
+    /// The ticket classifier, trained for the generation it names when first needed.
+    classifier: tokio::sync::Mutex<classify::TrainedClassifier>,
+}
+
+/// Runs CPU-bound `work` on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Internal(format!("a blocking task failed: {e}")))?
+}
+
+impl Engine {
+    /// Opens the current generation of `config.data_dir`, building one from
+    /// `config.kb_dir` first when there is none. Must run inside a tokio runtime.
+    pub async fn start(config: Config, embedder: Arc<dyn Embedder>) -> Result<Arc<Engine>> {
+        let runtime = tokio::runtime::Handle::current();
+        let qdrant = connect_qdrant(&config)?;
+        let generation = {
+            let config = config.clone();
+            let embedder = embedder.clone();
+            let qdrant = qdrant.clone();
+            let runtime = runtime.clone();
+            blocking(move || {
+                if current_generation_name(&config.data_dir)?.is_none() {
+                    tracing::info!(kb_dir = %config.kb_dir.display(), "no index yet: building the first generation");
+                    build_generation(&config, embedder.as_ref(), qdrant.as_ref(), &runtime, &|_| {})?;
+                }
+                open_current(&config.data_dir, qdrant.as_ref(), &runtime)
+            })
+            .await?
+        };
+        if generation.manifest.model != embedder.name() || generation.manifest.dim != embedder.dim()
+        {
+            return Err(Error::Config(format!(
+                "the index was built with model {} ({} dimensions) but the configured model is {} ({}); run `devicekb reindex`",
+                generation.manifest.model,
+                generation.manifest.dim,
+                embedder.name(),
+                embedder.dim()
+            )));
+        }
+        let cache_size = NonZeroUsize::new(config.query_cache_size.max(1)).expect("at least 1");
+        let llm = match &config.llm {
+            Some(c) => Some(
+                LlmClient::new(c.clone())
+                    .map_err(|e| Error::Config(format!("the LLM client: {e}")))?,
+            ),
+            None => None,
+        };
+        let (switched, _) = watch::channel(generation.name.clone());
+        Ok(Arc::new(Engine {
+            classifier: tokio::sync::Mutex::new(None),
+            llm,
+            smart: SmartCounters::default(),
+            cpu: Arc::new(Semaphore::new(config.search_concurrency.max(1))),
+            query_cache: Mutex::new(LruCache::new(cache_size)),
+            reindexing: tokio::sync::Mutex::new(()),
+            current: ArcSwap::from(generation),
+            switched,
+            query_queue: QueryQueue::new(embedder.clone()),
+            config,
+            embedder,
+            qdrant,
+            runtime,
+        }))
+    }
+
+    /// The name of the generation served, updated on every switch: the ticket desk
+    /// watches it to store the reference rows of the new KB.
+    pub fn watch_generation(&self) -> watch::Receiver<String> {
+        self.switched.subscribe()
+    }
+
+    pub fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.runtime
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn generation(&self) -> Arc<Generation> {
+        self.current.load_full()
+    }
+
+    pub fn embedder(&self) -> &Arc<dyn Embedder> {
+        &self.embedder
+    }
+
+    /// Runs `work` on the blocking pool, at most `search_concurrency` at once.
+    pub(crate) async fn cpu<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let _permit = self
+            .cpu
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::NotReady("the service is shutting down".into()))?;
+        blocking(work).await
+    }
+
+    /// Rebuilds the index from the KB directory and switches to it; searches in flight
+    /// finish on the generation they started with.
+    pub async fn reindex(
+        self: &Arc<Self>,
+        progress: Arc<dyn Fn(Progress) + Send + Sync>,
+    ) -> Result<ReindexReport> {
+        let _guard = self
+            .reindexing
+            .try_lock()
+            .map_err(|_| Error::Conflict("a reindex is already running".into()))?;
+        let engine = self.clone();
+        let report = blocking(move || {
+            build_generation(
+                &engine.config,
+                engine.embedder.as_ref(),
+                engine.qdrant.as_ref(),
+                &engine.runtime,
+                &*progress,
+            )
+        })
+        .await?;
+        self.reload_if_changed().await?;
+        Ok(report)
+    }
+
+    /// Switches to the generation `CURRENT` names if it is not the one loaded.
+    pub async fn reload_if_changed(self: &Arc<Self>) -> Result<bool> {
+        let engine = self.clone();
+        blocking(move || {
+            let Some(name) = current_generation_name(&engine.config.data_dir)? else {
+                return Ok(false);
+            };
+            if name == engine.current.load().name {
+                return Ok(false);
+            }
+            let generation = open_current(&engine.config.data_dir, engine.qdrant.as_ref(), &engine.runtime)?;
+            // A generation embedded by another model would make every vector search wrong.
+            if generation.manifest.model != engine.embedder.name() || generation.manifest.dim != engine.embedder.dim() {
+                return Err(Error::Config(format!(
+                    "generation {} was built with model {} but this server runs {}; restart it with that model",
+                    generation.name,
+                    generation.manifest.model,
+                    engine.embedder.name()
+                )));
+            }
+            tracing::info!(generation = %generation.name, entries = generation.entries.len(), "switched to a new index generation");
+            engine.current.store(generation);
+            Ok(true)
+        })
+        .await
+        .inspect(|switched| {
+            if *switched {
+                self.switched.send_replace(self.current.load().name.clone());
+            }
+        })
+    }
+
+    /// Polls `CURRENT` so a reindex run by the CLI is picked up without a restart.
+    pub fn spawn_generation_watcher(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let engine = self.clone();
+        let period = Duration::from_millis(engine.config.watch_interval_ms.max(50));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tick.tick().await;
+                if let Err(e) = engine.reload_if_changed().await {
+                    tracing::warn!(error = %e.chain(), "cannot load the new index generation; still serving the previous one");
+                }
+            }
+        })
+    }
+
+    fn cache_key(query: &str) -> String {
+        query.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    /// The query vector, from the cache when this exact query was seen before.
+    /// Blocking: for the blocking pool and the CLI.
+    fn query_vector(&self, query: &str) -> Result<Arc<Vec<f32>>> {
+        let key = Self::cache_key(query);
+        if let Some(v) = self.query_cache.lock().get(&key) {
+            return Ok(v.clone());
+        }
+        let vector = Arc::new(self.query_queue.embed(&key)?);
+        self.query_cache.lock().put(key, vector.clone());
+        Ok(vector)
+    }
+
+    /// Like `query_vector`, waiting for the embedding thread without holding a thread or
+    /// a CPU permit, so concurrent searches' queries are embedded in one batch.
+    pub(crate) async fn query_vector_async(&self, query: &str) -> Result<Arc<Vec<f32>>> {
+        let key = Self::cache_key(query);
+        if let Some(v) = self.query_cache.lock().get(&key) {
+            return Ok(v.clone());
+        }
+        let vector = Arc::new(self.query_queue.embed_async(&key).await?);
+        self.query_cache.lock().put(key, vector.clone());
+        Ok(vector)
+    }
+}
+
+impl Engine {
+    /// The decision thresholds for `generation`: the configured ones, with the relevance
+    /// threshold read off the generation's calibration for the target precision (or the
+    /// fixed one configured). No threshold reaching the target: nothing is automatic.
+    pub fn decision_config(&self, generation: &Generation) -> DecisionConfig {
+        let mut decision = self.config.decision;
+        decision.min_confidence = self
+            .config
+            .answer_threshold
+            .or_else(|| {
+                generation
+                    .calibration
+                    .threshold_for(self.config.target_precision)
+            })
+            .unwrap_or(f32::INFINITY);
+        decision
+    }
+}
+
+/// Validates the KB and builds the next generation (vectors pushed to Qdrant when
+/// configured). Blocking: call it from the blocking pool inside a tokio runtime.
+pub fn build_generation(
+    config: &Config,
+    embedder: &dyn Embedder,
+    qdrant: Option<&Arc<qdrant_client::Qdrant>>,
+    runtime: &tokio::runtime::Handle,
+    progress: &dyn Fn(Progress),
+) -> Result<ReindexReport> {
+    let publisher = qdrant
+        .zip(config.qdrant.as_ref())
+        .map(|(c, q)| QdrantPublisher::new(c.clone(), runtime.clone(), q.alias.clone()));
+    reindex(
+        &config.kb_dir,
+        &config.data_dir,
+        embedder,
+        publisher.as_ref().map(|p| p as &dyn VectorPublisher),
+        &ReindexOptions {
+            fusion: config.fusion,
+            target_precision: config.target_precision,
+        },
+        progress,
+    )
+}
+
+/// Connects to Qdrant when the configuration names a server.
+pub fn connect_qdrant(config: &Config) -> Result<Option<Arc<qdrant_client::Qdrant>>> {
+    config.qdrant.as_ref().map(qdrant::connect).transpose()
+}
+
+/// Opens the generation `CURRENT` points at.
+fn open_current(
+    data_dir: &Path,
+    qdrant: Option<&Arc<qdrant_client::Qdrant>>,
+    runtime: &tokio::runtime::Handle,
+) -> Result<Arc<Generation>> {
+    let name = current_generation_name(data_dir)?.ok_or_else(|| {
+        Error::NotReady(format!(
+            "no index in {}; run `devicekb reindex`",
+            data_dir.display()
+        ))
+    })?;
+    let dir = generations_dir(data_dir).join(&name);
+    let manifest: crate::index::generation::Manifest =
+        crate::index::generation::read_json(&dir.join(crate::index::generation::MANIFEST_FILE))?;
+    let vectors: Option<Box<dyn crate::index::vector::VectorStore>> = match (qdrant, &manifest.qdrant_collection) {
+        (Some(client), Some(collection)) => Some(Box::new(QdrantVectors::new(
+            client.clone(),
+            runtime.clone(),
+            collection.clone(),
+            manifest.chunks,
+        ))),
+        (Some(_), None) => {
+            return Err(Error::Config(format!(
+                "QDRANT_URL is set but generation {name} was built without Qdrant; run `devicekb reindex`"
+            )))
+        }
+        (None, _) => None,
+    };
+    Generation::open(&dir, vectors)
+}
