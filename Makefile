@@ -46,17 +46,17 @@ bench: setup
 	$(CARGO) bench --bench tickets
 
 eval: build
-	$(BIN) eval kb/eval/queries.jsonl --data target/eval-data
+	$(BIN) eval search kb/eval/queries.jsonl --data target/eval-data
 
 # Extraction precision/recall on the labelled set and on the held-out set.
 eval-extract:
 	$(CARGO) build --release
-	$(BIN) eval-extract tests/data/extraction_messages.jsonl
-	@[ ! -f tests/data/extraction_holdout.jsonl ] || $(BIN) eval-extract tests/data/extraction_holdout.jsonl
+	$(BIN) eval extract tests/data/extraction_messages.jsonl
+	@[ ! -f tests/data/extraction_holdout.jsonl ] || $(BIN) eval extract tests/data/extraction_holdout.jsonl
 
 # Ticket classification (category, priority, churn risk) by 5-fold cross-validation.
 eval-classify: build
-	$(BIN) eval-classify --data target/eval-data
+	$(BIN) eval classify --data target/eval-data
 
 # Hold-out protocol: KBs the product was never tuned on, imported and measured on tickets
 # written apart from the project (tests/data/transfer/README.md). `make eval-transfer

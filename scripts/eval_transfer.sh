@@ -38,7 +38,7 @@ for dir in tests/data/transfer/*/; do
   for tickets in "$dir"/tickets_*.jsonl; do
     set_name=$(basename "$tickets" .jsonl); set_name=${set_name#tickets_}
     [ -z "$ONLY_SET" ] || [ "$ONLY_SET" = "$set_name" ] || continue
-    "$BIN" eval-transfer "$tickets" --kb "$work/kb" --data "$work/data" \
+    "$BIN" eval transfer "$tickets" --kb "$work/kb" --data "$work/data" \
       --json "$work/report_$set_name.json" ${MISSES:+--misses}
   done
 done

@@ -1,6 +1,6 @@
 //! Ticket classification quality on the KB's labelled tickets, by cross-validation with the
 //! real embedding model: every ticket is predicted by a model that never saw it. The floors
-//! sit a little under what `devicekb eval-classify` measured (see the README).
+//! sit a little under what `devicekb eval classify` measured (see the README).
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! Ticket classification: a category and a priority for every ticket, and a churn-risk
 //! score, each with a confidence. Three softmax regressions over the same features
 //! (`features`), trained on the KB's labelled set `kb/training/tickets.jsonl`, which
-//! support staff extend like any KB file; `devicekb eval-classify` measures them by
+//! support staff extend like any KB file; `devicekb eval classify` measures them by
 //! cross-validation.
 //!
 //! Categories, after the earlier project's list: `technique` (the device misbehaves),

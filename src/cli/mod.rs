@@ -2,9 +2,6 @@
 
 mod answer;
 mod eval;
-mod eval_answer;
-mod eval_classify;
-mod eval_transfer;
 mod extract;
 mod import;
 mod reindex;
@@ -45,21 +42,13 @@ pub enum Command {
     /// Import entries from another format into KB files.
     #[command(subcommand)]
     Import(import::Command),
-    /// Measure retrieval quality on a labelled query set.
-    Eval(eval::Args),
+    /// Measure quality on a labelled set: search, extract, answer, classify, transfer.
+    #[command(subcommand)]
+    Eval(eval::Command),
     /// Answer a customer message: decision, reply and citations (nothing stored).
     Answer(answer::Args),
     /// Find the printer model, error codes and serial number in a text.
     Extract(extract::Args),
-    /// Measure the auto-answer decision on a labelled message set (precision/coverage curve).
-    EvalAnswer(eval_answer::Args),
-    /// Measure extraction precision and recall on a labelled message set.
-    EvalExtract(extract::EvalArgs),
-    /// Measure the ticket classifier (category, priority, churn) by cross-validation.
-    EvalClassify(eval_classify::Args),
-    /// Measure search, automatic answers and classification on tickets written for a KB
-    /// the product was never tuned on.
-    EvalTransfer(eval_transfer::Args),
 }
 
 /// Where the KB and the index live; flags override DEVICEKB_KB_DIR / DEVICEKB_DATA_DIR.
@@ -111,12 +100,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Reindex(args) => reindex::run(args).await,
         Command::Validate(args) => validate::run(args),
         Command::Import(cmd) => import::run(cmd),
-        Command::Eval(args) => eval::run(args).await,
+        Command::Eval(command) => eval::run(command).await,
         Command::Extract(args) => extract::run(args),
         Command::Answer(args) => answer::run(args).await,
-        Command::EvalAnswer(args) => eval_answer::run(args).await,
-        Command::EvalExtract(args) => extract::run_eval(args),
-        Command::EvalClassify(args) => eval_classify::run(args).await,
-        Command::EvalTransfer(args) => eval_transfer::run(args).await,
     }
 }

@@ -2,6 +2,8 @@
 //! over a KB directory, and the real HTTP app spawned on port 0.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 

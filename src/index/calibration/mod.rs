@@ -17,7 +17,7 @@
 //!    over the next hit relative to the query's own scores) and whether it answers.
 //! 3. **Fit.** A logistic regression over those samples gives the probability that a
 //!    hit answers the query. Labelled queries the KB ships (`eval/queries.jsonl`) join
-//!    the fit with more weight; a model written by `devicekb eval --calibrate`
+//!    the fit with more weight; a model written by `devicekb eval search --calibrate`
 //!    (`eval/calibration.json`) replaces the fitted one.
 //! 4. **Curve.** Over the best hit of every query, the precision an automatic answer
 //!    would have at each threshold: the decision reads its threshold off this curve for
@@ -54,7 +54,7 @@ use samples::{normalised, scales};
 pub const CALIBRATION_FILE: &str = "calibration.json";
 /// Labelled queries a KB may ship (`{"query", "relevant": [ids]}` per line).
 pub const KB_QUERIES_FILE: &str = "eval/queries.jsonl";
-/// A relevance model written by `devicekb eval --calibrate`, read by the next reindex.
+/// A relevance model written by `devicekb eval search --calibrate`, read by the next reindex.
 pub const KB_MODEL_FILE: &str = "eval/calibration.json";
 /// Changes whenever `RelevanceFeatures` changes: older models are not reused.
 pub const FEATURES_VERSION: u32 = 4;
@@ -168,7 +168,7 @@ impl Calibration {
     }
 }
 
-/// A model written by `devicekb eval --calibrate`.
+/// A model written by `devicekb eval search --calibrate`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredModel {
     pub features_version: u32,
@@ -281,7 +281,7 @@ pub fn calibrate(
         other => {
             if other.is_some() {
                 notes.push(format!(
-                    "{KB_MODEL_FILE} was fitted for other features and is ignored; run `devicekb eval --calibrate` again"
+                    "{KB_MODEL_FILE} was fitted for other features and is ignored; run `devicekb eval search --calibrate` again"
                 ));
             }
             if positives < 10 || negatives < 10 {

@@ -16,9 +16,10 @@ use crate::answer::{pii, Answer, Citation, Decision, LlmOutcome, Reason, Respond
 use crate::error::{Error, Result};
 use crate::extract::signals::{self, SmallTalk};
 use crate::index::query::clean_query;
+use crate::index::Generation;
 use crate::kb::lang::detect_lang;
-use crate::kb::KbEntry;
-use crate::llm::Passage;
+use crate::kb::{KbEntry, Lang};
+use crate::llm::{LlmClient, Passage};
 
 /// Longest message accepted (64 KiB), as for extraction.
 pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -95,45 +96,93 @@ fn citation(entry: &KbEntry) -> Citation {
     }
 }
 
+/// Milliseconds since `since`.
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
 impl Engine {
-    /// Answers `request.text` (or says why a person must): nothing is stored.
+    /// Answers `request.text` (or says why a person must): nothing is stored. Reads as the
+    /// steps: read the message, a canned reply for small talk and frequent questions,
+    /// retrieval, the decision, the reply.
     #[tracing::instrument(name = "answer", skip_all)]
     pub async fn answer(self: &Arc<Self>, request: AnswerRequest) -> Result<Answer> {
         request.validate()?;
         let started = Instant::now();
         let generation = self.generation();
-        let text = request.text;
-        let lang = detect_lang(&clean_query(&text));
-        let ms = |since: Instant| since.elapsed().as_secs_f64() * 1000.0;
-        let step = Instant::now();
-        let signals = signals::read(&text);
-        let extraction = generation.extractor.extract(&text);
-        let extraction_ms = ms(step);
-        let mut answer = Answer {
-            decision: Decision::Escalate,
-            reason: None,
-            confidence: 0.0,
-            reply: None,
-            draft: None,
-            citations: Vec::new(),
-            responder: None,
-            smart_reply: None,
-            lang: lang.code().to_string(),
-            extraction,
-            retrieved: Vec::new(),
-            signals,
-            notes: Vec::new(),
-            llm: None,
-            generation: generation.name.clone(),
-            took_ms: 0.0,
-            timings: crate::answer::Timings {
-                extraction_ms: Some(extraction_ms),
-                ..Default::default()
-            },
-        };
+        let text = request.text.as_str();
+        let lang = detect_lang(&clean_query(text));
+        let mut answer = read_message(&generation, text, lang);
 
-        // Small talk and frequent questions: a canned reply, no retrieval, no LLM.
-        let canned = match answer.signals.small_talk {
+        if let Some((name, reply)) = self.canned_reply(&generation, text, lang, &answer) {
+            answer.decision = Decision::Auto;
+            answer.confidence = 1.0;
+            answer.reply = Some(reply);
+            answer.responder = Some(Responder::Smart);
+            answer.notes.push(format!("answered by pattern: {name}"));
+            answer.smart_reply = Some(name);
+            return Ok(finished(answer, started));
+        }
+        if answer.signals.human_requested.is_some() {
+            self.smart.human_requested.fetch_add(1, Ordering::Relaxed);
+        }
+
+        // Retrieval: the evidence, even when a person will answer.
+        let step = Instant::now();
+        let searched = self
+            .search_valid(ValidSearch {
+                query: text.to_string(),
+                model_filter: request.model.clone().filter(|m| !m.trim().is_empty()),
+                limit: RETRIEVED,
+                mode: SearchMode::Hybrid,
+            })
+            .await;
+        answer.timings.retrieval_ms = Some(ms(step));
+        let hits = match searched {
+            Ok(response) => response.results,
+            Err(e) => {
+                tracing::warn!(error = %e.chain(), "retrieval failed while answering");
+                answer.reason = Some(Reason::StepFailed);
+                answer.notes.push(format!("retrieval failed: {e}"));
+                return Ok(finished(answer, started));
+            }
+        };
+        let candidates: Vec<Candidate<'_>> = hits
+            .iter()
+            .filter_map(|h| {
+                generation.ord_of(&h.kb_id).map(|ord| Candidate {
+                    entry: generation.entry(ord),
+                    relevance: h.relevance,
+                    bm25_rank: h.retrieval.bm25_rank,
+                    vector_rank: h.retrieval.vector_rank,
+                })
+            })
+            .collect();
+        answer.retrieved = candidates.iter().map(retrieved).collect();
+
+        let step = Instant::now();
+        self.decide_on(&generation, &mut answer, &candidates);
+        answer.timings.decision_ms = Some(ms(step));
+
+        if !candidates.is_empty() {
+            let step = Instant::now();
+            self.write_reply(&generation, text, lang, &mut answer, &candidates)
+                .await;
+            answer.timings.response_ms = Some(ms(step));
+        }
+        Ok(finished(answer, started))
+    }
+
+    /// Small talk (greeting, thanks, "it works now") or a frequent question the templates
+    /// answer: the pattern's name and the reply, with no retrieval and no LLM.
+    fn canned_reply(
+        &self,
+        generation: &Generation,
+        text: &str,
+        lang: Lang,
+        answer: &Answer,
+    ) -> Option<(String, String)> {
+        match answer.signals.small_talk {
             Some(kind) => {
                 let counter = match kind {
                     SmallTalk::Greeting => &self.smart.greeting,
@@ -150,63 +199,27 @@ impl Engine {
                 ))
             }
             None if answer.signals.human_requested.is_none() => {
-                generation.templates.faq(&text).map(|faq| {
+                generation.templates.faq(text).map(|faq| {
                     self.smart.faq.fetch_add(1, Ordering::Relaxed);
                     let reply = match lang {
-                        crate::kb::Lang::Fr => &faq.fr,
-                        crate::kb::Lang::En => &faq.en,
+                        Lang::Fr => &faq.fr,
+                        Lang::En => &faq.en,
                     };
                     (faq.name.clone(), reply.clone())
                 })
             }
             None => None,
-        };
-        if let Some((name, reply)) = canned {
-            answer.decision = Decision::Auto;
-            answer.confidence = 1.0;
-            answer.reply = Some(reply);
-            answer.responder = Some(Responder::Smart);
-            answer.notes.push(format!("answered by pattern: {name}"));
-            answer.smart_reply = Some(name);
-            answer.took_ms = started.elapsed().as_secs_f64() * 1000.0;
-            return Ok(answer);
         }
-        if answer.signals.human_requested.is_some() {
-            self.smart.human_requested.fetch_add(1, Ordering::Relaxed);
-        }
+    }
 
-        // Retrieval: the evidence, even when a person will answer.
-        let search = ValidSearch {
-            query: text.clone(),
-            model_filter: request.model.clone().filter(|m| !m.trim().is_empty()),
-            limit: RETRIEVED,
-            mode: SearchMode::Hybrid,
-        };
-        let step = Instant::now();
-        let searched = self.search_valid(search).await;
-        answer.timings.retrieval_ms = Some(ms(step));
-        let hits = match searched {
-            Ok(response) => response.results,
-            Err(e) => {
-                tracing::warn!(error = %e.chain(), "retrieval failed while answering");
-                answer.reason = Some(Reason::StepFailed);
-                answer.notes.push(format!("retrieval failed: {e}"));
-                answer.took_ms = started.elapsed().as_secs_f64() * 1000.0;
-                return Ok(answer);
-            }
-        };
-        let candidates: Vec<Candidate<'_>> = hits
-            .iter()
-            .filter_map(|h| {
-                generation.ord_of(&h.kb_id).map(|ord| Candidate {
-                    entry: generation.entry(ord),
-                    relevance: h.relevance,
-                    bm25_rank: h.retrieval.bm25_rank,
-                    vector_rank: h.retrieval.vector_rank,
-                })
-            })
-            .collect();
-        answer.retrieved = candidates.iter().map(retrieved).collect();
+    /// Automatic or escalated, with the reason and the confidence, from the signals, the
+    /// extraction and the retrieved entries against the generation's calibrated threshold.
+    fn decide_on(
+        &self,
+        generation: &Generation,
+        answer: &mut Answer,
+        candidates: &[Candidate<'_>],
+    ) {
         // Known means the KB has entries for it, not merely that the catalogue names it.
         let model_known = answer.extraction.model.as_deref().is_some_and(|m| {
             generation
@@ -214,101 +227,53 @@ impl Engine {
                 .iter()
                 .any(|e| e.models.iter().any(|em| em == m))
         });
-        let step = Instant::now();
         let Verdict {
             decision,
             reason,
             confidence,
             notes,
         } = decide(
-            &self.decision_config(&generation),
+            &self.decision_config(generation),
             &answer.signals,
             &answer.extraction,
             model_known,
-            &candidates,
+            candidates,
         );
         answer.decision = decision;
         answer.reason = reason;
         answer.confidence = confidence;
         answer.notes = notes;
-        answer.timings.decision_ms = Some(ms(step));
-        let step = Instant::now();
+    }
 
-        let Some(best) = candidates.first() else {
-            answer.took_ms = started.elapsed().as_secs_f64() * 1000.0;
-            return Ok(answer);
-        };
+    /// The reply from the best entry (extractive), or the LLM's from the first entries
+    /// when one is configured and the answer is automatic; sent when automatic, a draft
+    /// for the agent otherwise. The LLM may still escalate.
+    async fn write_reply(
+        &self,
+        generation: &Generation,
+        text: &str,
+        lang: Lang,
+        answer: &mut Answer,
+        candidates: &[Candidate<'_>],
+    ) {
+        let best = &candidates[0];
         let ctx = ReplyContext {
             lang,
             model: answer.extraction.model.as_deref(),
             code: answer.extraction.error_codes.first().map(String::as_str),
         };
-        let extractive_reply = extractive(&generation.templates, &ctx, &[best.entry]);
-        let mut reply = extractive_reply;
+        let mut reply = extractive(&generation.templates, &ctx, &[best.entry]);
         let mut citations = vec![citation(best.entry)];
         let mut responder = Responder::Extractive;
-
-        if decision == Decision::Auto {
-            if let Some(llm) = &self.llm {
-                let serials: Vec<&str> = answer
-                    .extraction
-                    .entities
-                    .iter()
-                    .filter(|e| e.kind == crate::extract::EntityKind::Serial)
-                    .map(|e| e.value.as_str())
-                    .collect();
-                let masked = pii::mask(&text, &serials);
-                let passages: Vec<Passage> = candidates
-                    .iter()
-                    .take(LLM_PASSAGES)
-                    .map(|c| Passage {
-                        id: c.entry.id.clone(),
-                        title: c.entry.title.clone(),
-                        text: format!(
-                            "{}\n{}\n{}",
-                            c.entry.description.trim(),
-                            c.entry.cause.trim(),
-                            entry_steps(c.entry).join("\n")
-                        ),
-                    })
-                    .collect();
-                let (result, usage) = llm.reply(&masked, &passages).await;
-                let mut outcome = LlmOutcome {
-                    used: false,
-                    error: None,
-                    error_kind: None,
-                    usage,
-                };
-                match result {
-                    Ok(r) if r.action == "escalade" => {
-                        answer.decision = Decision::Escalate;
-                        answer.reason = Some(Reason::LowConfidence);
-                        answer
-                            .notes
-                            .push("the LLM found the passages do not cover the message".into());
-                    }
-                    Ok(r) => {
-                        outcome.used = true;
-                        citations = r
-                            .citations
-                            .iter()
-                            .filter_map(|id| {
-                                generation.ord_of(id).map(|o| citation(generation.entry(o)))
-                            })
-                            .collect();
-                        reply = r.reponse;
-                        responder = Responder::Llm;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, kind = e.kind(), "llm reply rejected, using the extractive reply");
-                        answer.notes.push(format!(
-                            "LLM reply not used ({e}); extractive reply instead"
-                        ));
-                        outcome.error = Some(e.to_string());
-                        outcome.error_kind = Some(e.kind());
-                    }
-                }
-                answer.llm = Some(outcome);
+        if let Some(llm) = self
+            .llm
+            .as_ref()
+            .filter(|_| answer.decision == Decision::Auto)
+        {
+            if let Some(written) = llm_reply(llm, generation, text, answer, candidates).await {
+                reply = written.reponse;
+                citations = written.citations;
+                responder = Responder::Llm;
             }
         }
         answer.citations = citations;
@@ -318,8 +283,120 @@ impl Engine {
         } else {
             answer.draft = Some(reply);
         }
-        answer.timings.response_ms = Some(ms(step));
-        answer.took_ms = started.elapsed().as_secs_f64() * 1000.0;
-        Ok(answer)
     }
+}
+
+/// The signals and the extraction of a message, timed, in an answer that escalates until
+/// a step decides otherwise.
+fn read_message(generation: &Generation, text: &str, lang: Lang) -> Answer {
+    let step = Instant::now();
+    let signals = signals::read(text);
+    let extraction = generation.extractor.extract(text);
+    Answer {
+        decision: Decision::Escalate,
+        reason: None,
+        confidence: 0.0,
+        reply: None,
+        draft: None,
+        citations: Vec::new(),
+        responder: None,
+        smart_reply: None,
+        lang: lang.code().to_string(),
+        extraction,
+        retrieved: Vec::new(),
+        signals,
+        notes: Vec::new(),
+        llm: None,
+        generation: generation.name.clone(),
+        took_ms: 0.0,
+        timings: crate::answer::Timings {
+            extraction_ms: Some(ms(step)),
+            ..Default::default()
+        },
+    }
+}
+
+fn finished(mut answer: Answer, started: Instant) -> Answer {
+    answer.took_ms = ms(started);
+    answer
+}
+
+/// What the LLM wrote, with the citations it kept.
+struct LlmReply {
+    reponse: String,
+    citations: Vec<Citation>,
+}
+
+/// Asks the LLM for a reply grounded in the first entries, the customer's text masked.
+/// `None` when the reply is not used: the LLM escalated (the answer says so) or its reply
+/// was rejected (the extractive one stands; the answer notes why).
+async fn llm_reply(
+    llm: &LlmClient,
+    generation: &Generation,
+    text: &str,
+    answer: &mut Answer,
+    candidates: &[Candidate<'_>],
+) -> Option<LlmReply> {
+    let serials: Vec<&str> = answer
+        .extraction
+        .entities
+        .iter()
+        .filter(|e| e.kind == crate::extract::EntityKind::Serial)
+        .map(|e| e.value.as_str())
+        .collect();
+    let masked = pii::mask(text, &serials);
+    let passages: Vec<Passage> = candidates
+        .iter()
+        .take(LLM_PASSAGES)
+        .map(|c| Passage {
+            id: c.entry.id.clone(),
+            title: c.entry.title.clone(),
+            text: format!(
+                "{}\n{}\n{}",
+                c.entry.description.trim(),
+                c.entry.cause.trim(),
+                entry_steps(c.entry).join("\n")
+            ),
+        })
+        .collect();
+    let (result, usage) = llm.reply(&masked, &passages).await;
+    let mut outcome = LlmOutcome {
+        used: false,
+        error: None,
+        error_kind: None,
+        usage,
+    };
+    let written = match result {
+        Ok(r) if r.action == "escalade" => {
+            answer.decision = Decision::Escalate;
+            answer.reason = Some(Reason::LowConfidence);
+            answer
+                .notes
+                .push("the LLM found the passages do not cover the message".into());
+            None
+        }
+        Ok(r) => {
+            outcome.used = true;
+            let citations = r
+                .citations
+                .iter()
+                .filter_map(|id| generation.ord_of(id).map(|o| citation(generation.entry(o))))
+                .collect();
+            Some(LlmReply {
+                reponse: r.reponse,
+                citations,
+            })
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, kind = e.kind(), "llm reply rejected, using the extractive reply");
+            answer.notes.push(format!(
+                "LLM reply not used ({e}); extractive reply instead"
+            ));
+            outcome.error = Some(e.to_string());
+            outcome.error_kind = Some(e.kind());
+            None
+        }
+    };
+    answer.llm = Some(outcome);
+    written
 }

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
-use super::{load_embedder, Dirs};
 use crate::answer::eval::{auto_at, choose, curve, load, outcome, point, reasons, Outcome};
+use crate::cli::{load_embedder, Dirs};
 use crate::error::Result;
 use crate::service::{AnswerRequest, Service};
 

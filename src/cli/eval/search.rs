@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use super::{load_embedder, Dirs};
+use crate::cli::{load_embedder, Dirs};
 use crate::error::Result;
 use crate::index::calibration::{StoredModel, FEATURES_VERSION, KB_MODEL_FILE};
 use crate::index::fusion::FEATURE_NAMES;

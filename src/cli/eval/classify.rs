@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use super::{load_embedder, Dirs};
+use crate::cli::{load_embedder, Dirs};
 use crate::error::{Error, Result};
 use crate::kb::training::parse_training;
 use crate::service::Service;

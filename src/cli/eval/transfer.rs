@@ -1,4 +1,4 @@
-//! `devicekb eval-transfer`: what a KB the product was never tuned on gets, measured on
+//! `devicekb eval transfer`: what a KB the product was never tuned on gets, measured on
 //! tickets written by someone who saw only that KB. Every ticket goes through the same
 //! answer path as `POST /answer` (no LLM), then retrieval, classification and model
 //! extraction are scored.
@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{load_embedder, Dirs};
 use crate::answer::{Decision, Responder};
+use crate::cli::{load_embedder, Dirs};
 use crate::error::{Error, Result};
 use crate::service::eval::{Metrics, Sums};
 use crate::service::search::ValidSearch;
