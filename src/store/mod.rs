@@ -7,10 +7,8 @@
 
 #[macro_use]
 pub mod types;
-pub mod records;
-#[macro_use]
-mod sql_more;
 mod connect;
+pub mod records;
 mod sql;
 
 use std::sync::Arc;
@@ -26,15 +24,13 @@ use crate::error::{Error, Result};
 
 /// What the API and the pipeline need from a database.
 #[async_trait]
-pub trait Store: ConversationStore + DeviceStore + ReportStore + Send + Sync {
+pub trait Store:
+    CustomerStore + ConversationStore + DeviceStore + ReportStore + Send + Sync
+{
     /// "sqlite" or "mysql".
     fn backend(&self) -> &'static str;
     /// A round trip to the database (health checks).
     async fn ping(&self) -> Result<()>;
-
-    async fn create_customer(&self, customer: &NewCustomer) -> Result<Customer>;
-    async fn customer(&self, id: i64) -> Result<Option<Customer>>;
-    async fn customers(&self, limit: u32) -> Result<Vec<Customer>>;
 
     /// Creates a ticket and its first history row. With an idempotency key already used,
     /// returns the ticket created then (`created: false`) and writes nothing.
@@ -60,6 +56,14 @@ pub trait Store: ConversationStore + DeviceStore + ReportStore + Send + Sync {
     async fn add_rag_result(&self, ticket_id: i64, record: &RagRecord) -> Result<i64>;
     async fn add_response(&self, ticket_id: i64, record: &ResponseRecord) -> Result<i64>;
     async fn pipeline(&self, ticket_id: i64) -> Result<PipelineRows>;
+}
+
+/// Who files tickets.
+#[async_trait]
+pub trait CustomerStore: Send + Sync {
+    async fn create_customer(&self, customer: &NewCustomer) -> Result<Customer>;
+    async fn customer(&self, id: i64) -> Result<Option<Customer>>;
+    async fn customers(&self, limit: u32) -> Result<Vec<Customer>>;
 }
 
 /// Messages, predictions and what agents do on a ticket.

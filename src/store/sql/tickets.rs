@@ -1,82 +1,29 @@
-//! The two SQL stores. Their queries are the same text (`?` placeholders work in both); what
-//! differs is spelled in one place per dialect: how a time is read back as ISO 8601 text,
-//! what "now" is, and how the id of an inserted row comes back. One macro writes both
-//! implementations from that, so they cannot drift apart.
+//! Tickets, their status history and what the pipeline recorded for each (steps,
+//! extraction, retrieved entries, replies).
 
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::records::*;
-use super::types::*;
-use super::{ConversationStore, DeviceStore, ReportStore, Store};
+use super::dialect::{InsertedId, MYSQL, SQLITE};
+use super::{db_error, parse_enum, MySqlStore, SqliteStore, MAX_TICKETS};
 use crate::error::{Error, Result};
+use crate::store::types::*;
+use crate::store::Store;
 
-/// Maps a driver error: an unreachable database is a 503 for the client, the rest a 500.
-pub(super) fn db_error(context: &str, e: sqlx::Error) -> Error {
-    match e {
-        sqlx::Error::Io(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::WorkerCrashed => Error::StorageUnavailable(format!("{context}: {e}")),
-        other => Error::storage_caused(context.to_string(), other),
-    }
-}
-
-fn parse_enum<T>(value: &str, parse: fn(&str) -> Result<T>) -> Result<T> {
-    parse(value).map_err(|_| Error::storage(format!("unexpected value `{value}` in the database")))
-}
-
-pub const MAX_TICKETS: u32 = 500;
-
-macro_rules! sql_store {
-    (
-        $store:ident, $db:ty, $pool:ty, backend = $backend:literal,
-        ts = $ts:literal, now = $now:literal, begin = $begin:literal, json = $json:literal,
-        last_id = |$res:ident| $last_id:expr
-    ) => {
-        pub struct $store {
-            pub(super) pool: $pool,
-        }
-
+macro_rules! ticket_store {
+    ($store:ident, $db:ty, $d:expr) => {
         impl $store {
-            /// `SELECT` expression for a time column, as ISO 8601 text.
-            fn ts(column: &str) -> String {
-                format!($ts, c = column)
-            }
-
-            fn customer_columns() -> String {
-                format!(
-                    "id, name, email, phone, company, {} AS created_at, {} AS updated_at",
-                    Self::ts("created_at"),
-                    Self::ts("updated_at")
-                )
-            }
-
-            fn ticket_columns() -> String {
+            pub(super) fn ticket_columns() -> String {
                 format!(
                     "id, customer_id, device_id, subject, description, channel, category, priority, status, \
                      escalation_reason, CAST(retention_flag AS SIGNED) AS retention_flag, {} AS created_at, {} AS updated_at, {} AS closed_at",
-                    Self::ts("created_at"),
-                    Self::ts("updated_at"),
-                    Self::ts("closed_at")
+                    $d.ts("created_at"),
+                    $d.ts("updated_at"),
+                    $d.ts("closed_at")
                 )
             }
 
-            fn customer_row(row: &<$db as sqlx::Database>::Row) -> Result<Customer> {
-                let get = |e: sqlx::Error| db_error("reading a customer", e);
-                Ok(Customer {
-                    id: row.try_get("id").map_err(get)?,
-                    name: row.try_get("name").map_err(get)?,
-                    email: row.try_get("email").map_err(get)?,
-                    phone: row.try_get("phone").map_err(get)?,
-                    company: row.try_get("company").map_err(get)?,
-                    created_at: row.try_get("created_at").map_err(get)?,
-                    updated_at: row.try_get("updated_at").map_err(get)?,
-                })
-            }
-
-            fn ticket_row(row: &<$db as sqlx::Database>::Row) -> Result<Ticket> {
+            pub(super) fn ticket_row(row: &<$db as sqlx::Database>::Row) -> Result<Ticket> {
                 let get = |e: sqlx::Error| db_error("reading a ticket", e);
                 let channel: String = row.try_get("channel").map_err(get)?;
                 let priority: String = row.try_get("priority").map_err(get)?;
@@ -100,7 +47,7 @@ macro_rules! sql_store {
                 })
             }
 
-            async fn ticket_in<'c, E>(executor: E, id: i64) -> Result<Option<Ticket>>
+            pub(super) async fn ticket_in<'c, E>(executor: E, id: i64) -> Result<Option<Ticket>>
             where
                 E: sqlx::Executor<'c, Database = $db>,
             {
@@ -113,24 +60,9 @@ macro_rules! sql_store {
                 row.as_ref().map(Self::ticket_row).transpose()
             }
 
-            /// A 404 naming `customer_id` unless that customer exists.
-            async fn require_customer<'c, E>(executor: E, id: i64) -> Result<()>
-            where
-                E: sqlx::Executor<'c, Database = $db>,
-            {
-                let found: Option<i64> = sqlx::query_scalar("SELECT id FROM customers WHERE id = ?")
-                    .bind(id)
-                    .fetch_optional(executor)
-                    .await
-                    .map_err(|e| db_error("checking the customer", e))?;
-                found
-                    .map(|_| ())
-                    .ok_or_else(|| Error::NotFound { what: "customer_id".into(), id: id.to_string() })
-            }
-
             /// Sets a ticket's status (and escalation reason, when given) and records who did
             /// it, inside `tx`.
-            async fn change_status_in(
+            pub(super) async fn change_status_in(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 id: i64,
                 status: Status,
@@ -141,11 +73,11 @@ macro_rules! sql_store {
                 let before = Self::ticket_in(&mut **tx, id)
                     .await?
                     .ok_or_else(|| Error::NotFound { what: "ticket".into(), id: id.to_string() })?;
-                let closed = if status == Status::Closed { $now } else { "NULL" };
+                let closed = if status == Status::Closed { $d.now } else { "NULL" };
                 let sql = format!(
                     "UPDATE tickets SET status = ?, escalation_reason = COALESCE(?, escalation_reason), \
                      updated_at = {}, closed_at = {closed} WHERE id = ?",
-                    $now
+                    $d.now
                 );
                 sqlx::query(&sql)
                     .bind(status.as_str())
@@ -168,11 +100,11 @@ macro_rules! sql_store {
                     .ok_or_else(|| Error::storage("a ticket vanished during its update"))
             }
 
-            async fn insert_response<'c, E>(executor: E, ticket_id: i64, r: &ResponseRecord) -> Result<i64>
+            pub(super) async fn insert_response<'c, E>(executor: E, ticket_id: i64, r: &ResponseRecord) -> Result<i64>
             where
                 E: sqlx::Executor<'c, Database = $db>,
             {
-                let $res = sqlx::query(
+                let res = sqlx::query(
                     "INSERT INTO responses (ticket_id, responder, author, body, citations, confidence, send_status, llm_model, \
                      prompt_tokens, completion_tokens, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 )
@@ -190,14 +122,14 @@ macro_rules! sql_store {
                 .execute(executor)
                 .await
                 .map_err(|e| db_error("recording a response", e))?;
-                Ok($last_id)
+                Ok(res.inserted_id())
             }
         }
 
         #[async_trait]
         impl Store for $store {
             fn backend(&self) -> &'static str {
-                $backend
+                $d.backend
             }
 
             async fn ping(&self) -> Result<()> {
@@ -208,48 +140,8 @@ macro_rules! sql_store {
                     .map_err(|e| db_error("ping", e))
             }
 
-            async fn create_customer(&self, c: &NewCustomer) -> Result<Customer> {
-                let $res = sqlx::query("INSERT INTO customers (name, email, phone, company) VALUES (?, ?, ?, ?)")
-                    .bind(&c.name)
-                    .bind(&c.email)
-                    .bind(&c.phone)
-                    .bind(&c.company)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(|e| match e {
-                        sqlx::Error::Database(d) if d.is_unique_violation() => Error::Conflict(
-                            "a customer with this email already exists".into(),
-                        ),
-                        other => db_error("creating a customer", other),
-                    })?;
-                let id: i64 = $last_id;
-                self.customer(id)
-                    .await?
-                    .ok_or_else(|| Error::storage("a customer vanished after its insert"))
-            }
-
-            async fn customer(&self, id: i64) -> Result<Option<Customer>> {
-                let sql = format!("SELECT {} FROM customers WHERE id = ?", Self::customer_columns());
-                let row = sqlx::query(&sql)
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(|e| db_error("reading a customer", e))?;
-                row.as_ref().map(Self::customer_row).transpose()
-            }
-
-            async fn customers(&self, limit: u32) -> Result<Vec<Customer>> {
-                let sql = format!("SELECT {} FROM customers ORDER BY id LIMIT ?", Self::customer_columns());
-                let rows = sqlx::query(&sql)
-                    .bind(i64::from(limit.clamp(1, MAX_TICKETS)))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(|e| db_error("listing customers", e))?;
-                rows.iter().map(Self::customer_row).collect()
-            }
-
             async fn create_ticket(&self, t: &NewTicket, actor: &str) -> Result<(Ticket, bool)> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(|e| db_error("starting a transaction", e))?;
+                let mut tx = self.pool.begin_with($d.begin).await.map_err(|e| db_error("starting a transaction", e))?;
                 if let Some(key) = &t.idempotency_key {
                     let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM tickets WHERE idempotency_key = ?")
                         .bind(key)
@@ -274,7 +166,7 @@ macro_rules! sql_store {
                         return Err(Error::NotFound { what: "device_id".into(), id: device.to_string() });
                     }
                 }
-                let $res = sqlx::query(
+                let res = sqlx::query(
                     "INSERT INTO tickets (customer_id, device_id, subject, description, channel, priority, status, idempotency_key) \
                      VALUES (?, ?, ?, ?, ?, ?, 'new', ?)",
                 )
@@ -287,7 +179,7 @@ macro_rules! sql_store {
                 .bind(&t.idempotency_key)
                 .execute(&mut *tx)
                 .await;
-                let $res = match $res {
+                let res = match res {
                     Ok(done) => done,
                     // Another request with the same key won the race: answer with its ticket.
                     Err(sqlx::Error::Database(d)) if d.is_unique_violation() && t.idempotency_key.is_some() => {
@@ -307,7 +199,7 @@ macro_rules! sql_store {
                     }
                     Err(e) => return Err(db_error("creating a ticket", e)),
                 };
-                let id: i64 = $last_id;
+                let id: i64 = res.inserted_id();
                 sqlx::query("INSERT INTO ticket_history (ticket_id, from_status, to_status, actor, note) VALUES (?, NULL, 'new', ?, 'created')")
                     .bind(id)
                     .bind(actor)
@@ -356,14 +248,14 @@ macro_rules! sql_store {
                 actor: &str,
                 note: Option<&str>,
             ) -> Result<Ticket> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(|e| db_error("starting a transaction", e))?;
+                let mut tx = self.pool.begin_with($d.begin).await.map_err(|e| db_error("starting a transaction", e))?;
                 let ticket = Self::change_status_in(&mut tx, id, status, escalation_reason, actor, note).await?;
                 tx.commit().await.map_err(|e| db_error("committing a status change", e))?;
                 Ok(ticket)
             }
 
             async fn add_step(&self, ticket_id: i64, r: &StepRecord) -> Result<i64> {
-                let $res = sqlx::query("INSERT INTO processing_steps (ticket_id, step, status, duration_ms, error) VALUES (?, ?, ?, ?, ?)")
+                let res = sqlx::query("INSERT INTO processing_steps (ticket_id, step, status, duration_ms, error) VALUES (?, ?, ?, ?, ?)")
                     .bind(ticket_id)
                     .bind(&r.step)
                     .bind(r.status.as_str())
@@ -372,11 +264,11 @@ macro_rules! sql_store {
                     .execute(&self.pool)
                     .await
                     .map_err(|e| db_error("recording a step", e))?;
-                Ok($last_id)
+                Ok(res.inserted_id())
             }
 
             async fn add_extraction(&self, ticket_id: i64, r: &ExtractionRecord) -> Result<i64> {
-                let $res = sqlx::query(
+                let res = sqlx::query(
                     "INSERT INTO extractions (ticket_id, message_id, source, model, manufacturer, error_codes, serial, entities) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 )
                 .bind(ticket_id)
@@ -390,11 +282,11 @@ macro_rules! sql_store {
                 .execute(&self.pool)
                 .await
                 .map_err(|e| db_error("recording an extraction", e))?;
-                Ok($last_id)
+                Ok(res.inserted_id())
             }
 
             async fn add_rag_result(&self, ticket_id: i64, r: &RagRecord) -> Result<i64> {
-                let $res = sqlx::query("INSERT INTO rag_results (ticket_id, query, mode, generation, results) VALUES (?, ?, ?, ?, ?)")
+                let res = sqlx::query("INSERT INTO rag_results (ticket_id, query, mode, generation, results) VALUES (?, ?, ?, ?, ?)")
                     .bind(ticket_id)
                     .bind(&r.query)
                     .bind(&r.mode)
@@ -403,7 +295,7 @@ macro_rules! sql_store {
                     .execute(&self.pool)
                     .await
                     .map_err(|e| db_error("recording retrieval results", e))?;
-                Ok($last_id)
+                Ok(res.inserted_id())
             }
 
             async fn add_response(&self, ticket_id: i64, r: &ResponseRecord) -> Result<i64> {
@@ -411,7 +303,7 @@ macro_rules! sql_store {
             }
 
             async fn pipeline(&self, ticket_id: i64) -> Result<PipelineRows> {
-                let json = |c: &str| format!($json, c = c);
+                let json = |c: &str| $d.json(c);
                 let get = |e: sqlx::Error| db_error("reading the pipeline records", e);
                 let parse = |text: String| serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
                 let mut rows = PipelineRows::default();
@@ -419,7 +311,7 @@ macro_rules! sql_store {
                 let sql = format!(
                     "SELECT id, message_id, source, model, manufacturer, {} AS error_codes, serial, {} AS entities, {} AS created_at \
                      FROM extractions WHERE ticket_id = ? ORDER BY id",
-                    json("error_codes"), json("entities"), Self::ts("created_at")
+                    json("error_codes"), json("entities"), $d.ts("created_at")
                 );
                 for row in sqlx::query(&sql).bind(ticket_id).fetch_all(&self.pool).await.map_err(get)? {
                     rows.extractions.push(Stored {
@@ -440,7 +332,7 @@ macro_rules! sql_store {
                 let sql = format!(
                     "SELECT id, query, mode, generation, {} AS results, {} AS created_at FROM rag_results \
                      WHERE ticket_id = ? ORDER BY id DESC LIMIT 1",
-                    json("results"), Self::ts("created_at")
+                    json("results"), $d.ts("created_at")
                 );
                 if let Some(row) = sqlx::query(&sql).bind(ticket_id).fetch_optional(&self.pool).await.map_err(get)? {
                     rows.rag_result = Some(Stored {
@@ -459,7 +351,7 @@ macro_rules! sql_store {
                     "SELECT id, responder, author, body, {} AS citations, confidence, send_status, llm_model, \
                      CAST(prompt_tokens AS SIGNED) AS prompt_tokens, CAST(completion_tokens AS SIGNED) AS completion_tokens, \
                      CAST(latency_ms AS SIGNED) AS latency_ms, {} AS created_at FROM responses WHERE ticket_id = ? ORDER BY id",
-                    json("citations"), Self::ts("created_at")
+                    json("citations"), $d.ts("created_at")
                 );
                 for row in sqlx::query(&sql).bind(ticket_id).fetch_all(&self.pool).await.map_err(get)? {
                     rows.responses.push(Stored {
@@ -482,7 +374,7 @@ macro_rules! sql_store {
 
                 let sql = format!(
                     "SELECT id, step, status, duration_ms, error, {} AS created_at FROM processing_steps WHERE ticket_id = ? ORDER BY id",
-                    Self::ts("created_at")
+                    $d.ts("created_at")
                 );
                 for row in sqlx::query(&sql).bind(ticket_id).fetch_all(&self.pool).await.map_err(get)? {
                     rows.steps.push(Stored {
@@ -503,7 +395,7 @@ macro_rules! sql_store {
                 let sql = format!(
                     "SELECT id, ticket_id, from_status, to_status, actor, note, {} AS created_at \
                      FROM ticket_history WHERE ticket_id = ? ORDER BY id",
-                    Self::ts("created_at")
+                    $d.ts("created_at")
                 );
                 let rows = sqlx::query(&sql)
                     .bind(ticket_id)
@@ -531,57 +423,5 @@ macro_rules! sql_store {
     };
 }
 
-sql_store!(
-    SqliteStore,
-    sqlx::Sqlite,
-    sqlx::SqlitePool,
-    backend = "sqlite",
-    ts = "{c}",
-    now = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-    // Take the write lock at once: a read-then-write transaction cannot wait for another
-    // writer and fails with SQLITE_BUSY instead.
-    begin = "BEGIN IMMEDIATE",
-    json = "{c}",
-    last_id = |res| res.last_insert_rowid()
-);
-
-sql_store!(
-    MySqlStore, sqlx::MySql, sqlx::MySqlPool,
-    backend = "mysql",
-    // Milliseconds and a Z, like SQLite's text; NULL stays NULL.
-    ts = "CONCAT(DATE_FORMAT({c}, '%Y-%m-%dT%H:%i:%s.'), LPAD(FLOOR(MICROSECOND({c}) / 1000), 3, '0'), 'Z')",
-    now = "UTC_TIMESTAMP(3)",
-    begin = "START TRANSACTION",
-    // MySQL 8 has a real JSON type the driver will not read as text.
-    json = "CAST({c} AS CHAR)",
-    last_id = |res| res.last_insert_id() as i64
-);
-
-sql_store_more!(
-    SqliteStore,
-    sqlx::Sqlite,
-    backend = "sqlite",
-    ts = "{c}",
-    day = "substr({c}, 1, 10)",
-    now = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-    begin = "BEGIN IMMEDIATE",
-    upsert_metrics = "INSERT INTO automation_metrics (day, tickets, auto_resolved, escalated, mean_ms, p95_ms) \
-        VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (day) DO UPDATE SET tickets = excluded.tickets, \
-        auto_resolved = excluded.auto_resolved, escalated = excluded.escalated, mean_ms = excluded.mean_ms, \
-        p95_ms = excluded.p95_ms, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-    last_id = |res| res.last_insert_rowid()
-);
-
-sql_store_more!(
-    MySqlStore, sqlx::MySql,
-    backend = "mysql",
-    ts = "CONCAT(DATE_FORMAT({c}, '%Y-%m-%dT%H:%i:%s.'), LPAD(FLOOR(MICROSECOND({c}) / 1000), 3, '0'), 'Z')",
-    day = "DATE_FORMAT({c}, '%Y-%m-%d')",
-    now = "UTC_TIMESTAMP(3)",
-    begin = "START TRANSACTION",
-    upsert_metrics = "INSERT INTO automation_metrics (day, tickets, auto_resolved, escalated, mean_ms, p95_ms) \
-        VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE tickets = VALUES(tickets), \
-        auto_resolved = VALUES(auto_resolved), escalated = VALUES(escalated), mean_ms = VALUES(mean_ms), \
-        p95_ms = VALUES(p95_ms), updated_at = UTC_TIMESTAMP(3)",
-    last_id = |res| res.last_insert_id() as i64
-);
+ticket_store!(SqliteStore, sqlx::Sqlite, SQLITE);
+ticket_store!(MySqlStore, sqlx::MySql, MYSQL);

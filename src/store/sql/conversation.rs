@@ -1,23 +1,27 @@
-//! The conversation, devices, predictions, feedback and figures, for both SQL stores; the
-//! same macro pattern as `sql.rs`, with the same dialect fragments.
+//! Messages and their attachments, predictions, agents' replies and feedback.
 
-macro_rules! sql_store_more {
-    (
-        $store:ident, $db:ty, backend = $backend:literal,
-        ts = $ts:literal, day = $day:literal, now = $now:literal, begin = $begin:literal,
-        upsert_metrics = $upsert_metrics:literal,
-        last_id = |$res:ident| $last_id:expr
-    ) => {
+use async_trait::async_trait;
+use sqlx::Row;
+
+use super::dialect::{InsertedId, MYSQL, SQLITE};
+use super::{db_error, parse_enum, MySqlStore, SqliteStore, MAX_TICKETS};
+use crate::error::{Error, Result};
+use crate::store::records::*;
+use crate::store::types::*;
+use crate::store::ConversationStore;
+
+macro_rules! conversation_store {
+    ($store:ident, $db:ty, $d:expr) => {
         impl $store {
-            fn message_columns() -> String {
+            pub(super) fn message_columns() -> String {
                 format!(
                     "id, ticket_id, customer_id, direction, channel, subject, body, transcription, \
                      CAST(processed AS SIGNED) AS processed, {} AS created_at",
-                    format!($ts, c = "created_at")
+                    $d.ts("created_at")
                 )
             }
 
-            fn message_row(row: &<$db as sqlx::Database>::Row) -> Result<Message> {
+            pub(super) fn message_row(row: &<$db as sqlx::Database>::Row) -> Result<Message> {
                 let get = |e: sqlx::Error| db_error("reading a message", e);
                 let direction: String = row.try_get("direction").map_err(get)?;
                 let channel: String = row.try_get("channel").map_err(get)?;
@@ -39,11 +43,11 @@ macro_rules! sql_store_more {
 
             /// Inserts a message row (not its attachments); the driver's error is returned
             /// as is, so a caller can tell an idempotency-key race from a failure.
-            async fn insert_message_row<'c, E>(executor: E, m: &NewMessage) -> std::result::Result<i64, sqlx::Error>
+            pub(super) async fn insert_message_row<'c, E>(executor: E, m: &NewMessage) -> std::result::Result<i64, sqlx::Error>
             where
                 E: sqlx::Executor<'c, Database = $db>,
             {
-                let $res = sqlx::query(
+                let res = sqlx::query(
                     "INSERT INTO messages (ticket_id, customer_id, direction, channel, subject, body, transcription, processed, idempotency_key) \
                      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 )
@@ -58,11 +62,11 @@ macro_rules! sql_store_more {
                 .bind(&m.idempotency_key)
                 .execute(executor)
                 .await?;
-                Ok($last_id)
+                Ok(res.inserted_id())
             }
 
             /// Reads the attachments of `messages` (one query, every id bound).
-            async fn with_attachments<'c, E>(executor: E, mut messages: Vec<Message>) -> Result<Vec<Message>>
+            pub(super) async fn with_attachments<'c, E>(executor: E, mut messages: Vec<Message>) -> Result<Vec<Message>>
             where
                 E: sqlx::Executor<'c, Database = $db>,
             {
@@ -97,51 +101,12 @@ macro_rules! sql_store_more {
                 }
                 Ok(messages)
             }
-
-            fn device_select() -> String {
-                format!(
-                    "SELECT d.id, d.customer_id, COALESCE(m.canonical, d.model_name) AS model, m.manufacturer, \
-                     d.serial, d.location, {} AS created_at FROM devices d LEFT JOIN printer_models m ON m.id = d.model_id",
-                    format!($ts, c = "d.created_at")
-                )
-            }
-
-            fn device_row(row: &<$db as sqlx::Database>::Row) -> Result<Device> {
-                let get = |e: sqlx::Error| db_error("reading a device", e);
-                Ok(Device {
-                    id: row.try_get("id").map_err(get)?,
-                    customer_id: row.try_get("customer_id").map_err(get)?,
-                    model: row.try_get("model").map_err(get)?,
-                    manufacturer: row.try_get("manufacturer").map_err(get)?,
-                    serial: row.try_get("serial").map_err(get)?,
-                    location: row.try_get("location").map_err(get)?,
-                    created_at: row.try_get("created_at").map_err(get)?,
-                })
-            }
-
-            async fn counts(&self, expression: &str) -> Result<Vec<Count>> {
-                let sql = format!(
-                    "SELECT value, COUNT(*) AS n FROM (SELECT {expression} AS value FROM tickets t \
-                     LEFT JOIN devices d ON d.id = t.device_id LEFT JOIN printer_models m ON m.id = d.model_id) grouped \
-                     GROUP BY value ORDER BY n DESC, value"
-                );
-                let get = |e: sqlx::Error| db_error("counting tickets", e);
-                let rows = sqlx::query(&sql).fetch_all(&self.pool).await.map_err(get)?;
-                rows.iter()
-                    .map(|row| {
-                        Ok(Count {
-                            value: row.try_get("value").map_err(get)?,
-                            count: row.try_get("n").map_err(get)?,
-                        })
-                    })
-                    .collect()
-            }
         }
 
         #[async_trait]
         impl ConversationStore for $store {
             async fn add_message(&self, m: &NewMessage) -> Result<(Message, bool)> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(|e| db_error("starting a transaction", e))?;
+                let mut tx = self.pool.begin_with($d.begin).await.map_err(|e| db_error("starting a transaction", e))?;
                 if let Some(key) = &m.idempotency_key {
                     let sql = format!("SELECT {} FROM messages WHERE idempotency_key = ?", Self::message_columns());
                     let existing = sqlx::query(&sql)
@@ -259,7 +224,7 @@ macro_rules! sql_store_more {
                 status: Status,
                 actor: &str,
             ) -> Result<Ticket> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(|e| db_error("starting a transaction", e))?;
+                let mut tx = self.pool.begin_with($d.begin).await.map_err(|e| db_error("starting a transaction", e))?;
                 // The status first: it answers 404 for a missing ticket before any insert.
                 let ticket = Self::change_status_in(&mut tx, ticket_id, status, None, actor, Some("agent reply")).await?;
                 Self::insert_response(&mut *tx, ticket_id, r).await?;
@@ -290,7 +255,7 @@ macro_rules! sql_store_more {
             }
 
             async fn add_prediction(&self, ticket_id: i64, p: &PredictionRecord) -> Result<i64> {
-                let $res = sqlx::query(
+                let res = sqlx::query(
                     "INSERT INTO predictions (ticket_id, task, label, confidence, score, model, version) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 )
                 .bind(ticket_id)
@@ -303,14 +268,14 @@ macro_rules! sql_store_more {
                 .execute(&self.pool)
                 .await
                 .map_err(|e| db_error("recording a prediction", e))?;
-                Ok($last_id)
+                Ok(res.inserted_id())
             }
 
             async fn predictions(&self, ticket_id: i64) -> Result<Vec<Stored<PredictionRecord>>> {
                 let sql = format!(
                     "SELECT id, task, label, confidence, score, model, version, {} AS created_at FROM predictions \
                      WHERE ticket_id = ? ORDER BY id",
-                    format!($ts, c = "created_at")
+                    $d.ts("created_at")
                 );
                 let get = |e: sqlx::Error| db_error("reading predictions", e);
                 let rows = sqlx::query(&sql).bind(ticket_id).fetch_all(&self.pool).await.map_err(get)?;
@@ -343,7 +308,7 @@ macro_rules! sql_store_more {
                 let sql = format!(
                     "UPDATE tickets SET category = COALESCE(?, category), priority = COALESCE(?, priority), \
                      retention_flag = ?, device_id = COALESCE(device_id, ?), updated_at = {} WHERE id = ?",
-                    $now
+                    $d.now
                 );
                 sqlx::query(&sql)
                     .bind(category)
@@ -358,7 +323,7 @@ macro_rules! sql_store_more {
             }
 
             async fn set_feedback(&self, ticket_id: i64, helpful: bool, comment: Option<&str>) -> Result<Option<i64>> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(|e| db_error("starting a transaction", e))?;
+                let mut tx = self.pool.begin_with($d.begin).await.map_err(|e| db_error("starting a transaction", e))?;
                 let id: Option<i64> = sqlx::query_scalar(
                     "SELECT id FROM responses WHERE ticket_id = ? AND responder = 'auto' AND send_status <> 'draft' \
                      ORDER BY id DESC LIMIT 1",
@@ -381,211 +346,8 @@ macro_rules! sql_store_more {
                 Ok(Some(id))
             }
         }
-
-        #[async_trait]
-        impl DeviceStore for $store {
-            async fn create_device(&self, d: &NewDevice) -> Result<Device> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(|e| db_error("starting a transaction", e))?;
-                Self::require_customer(&mut *tx, d.customer_id).await?;
-                let model_id: Option<i64> = match &d.model {
-                    Some(name) => sqlx::query_scalar("SELECT id FROM printer_models WHERE canonical = ?")
-                        .bind(name)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(|e| db_error("finding the model", e))?,
-                    None => None,
-                };
-                let $res = sqlx::query(
-                    "INSERT INTO devices (customer_id, model_id, model_name, serial, location) VALUES (?, ?, ?, ?, ?)",
-                )
-                .bind(d.customer_id)
-                .bind(model_id)
-                .bind(&d.model)
-                .bind(&d.serial)
-                .bind(&d.location)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| match e {
-                    sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict(
-                        "this customer already has a device with this serial number".into(),
-                    ),
-                    other => db_error("creating a device", other),
-                })?;
-                let id: i64 = $last_id;
-                tx.commit().await.map_err(|e| db_error("committing a device", e))?;
-                self.device(id)
-                    .await?
-                    .ok_or_else(|| Error::storage("a device vanished after its insert"))
-            }
-
-            async fn device(&self, id: i64) -> Result<Option<Device>> {
-                let sql = format!("{} WHERE d.id = ?", Self::device_select());
-                let row = sqlx::query(&sql)
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(|e| db_error("reading a device", e))?;
-                row.as_ref().map(Self::device_row).transpose()
-            }
-
-            async fn devices(&self, customer_id: i64) -> Result<Vec<Device>> {
-                let sql = format!("{} WHERE d.customer_id = ? ORDER BY d.id", Self::device_select());
-                let rows = sqlx::query(&sql)
-                    .bind(customer_id)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(|e| db_error("listing devices", e))?;
-                rows.iter().map(Self::device_row).collect()
-            }
-
-            async fn sync_catalogue(&self, models: &[CatalogueModel]) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(|e| db_error("starting a transaction", e))?;
-                let known: Vec<String> = sqlx::query_scalar("SELECT canonical FROM printer_models")
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(|e| db_error("reading the models", e))?;
-                let known: std::collections::HashSet<String> = known.into_iter().collect();
-                for m in models {
-                    let sql = if known.contains(&m.canonical) {
-                        "UPDATE printer_models SET manufacturer = ?, name = ?, series = ?, kind = ? WHERE canonical = ?"
-                    } else {
-                        "INSERT INTO printer_models (manufacturer, name, series, kind, canonical) VALUES (?, ?, ?, ?, ?)"
-                    };
-                    sqlx::query(sql)
-                        .bind(&m.manufacturer)
-                        .bind(&m.name)
-                        .bind(&m.series)
-                        .bind(&m.kind)
-                        .bind(&m.canonical)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(|e| db_error("storing a model", e))?;
-                }
-                tx.commit().await.map_err(|e| db_error("committing the models", e))
-            }
-
-            async fn sync_kb_entries(&self, entries: &[KbEntryRow], generation: &str) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(|e| db_error("starting a transaction", e))?;
-                let known: Vec<String> = sqlx::query_scalar("SELECT id FROM kb_entries")
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(|e| db_error("reading the KB entries", e))?;
-                let known: std::collections::HashSet<String> = known.into_iter().collect();
-                for e in entries {
-                    let sql = if known.contains(&e.id) {
-                        format!("UPDATE kb_entries SET title = ?, content_hash = ?, generation = ?, updated_at = {} WHERE id = ?", $now)
-                    } else {
-                        "INSERT INTO kb_entries (title, content_hash, generation, id) VALUES (?, ?, ?, ?)".to_string()
-                    };
-                    sqlx::query(&sql)
-                        .bind(&e.title)
-                        .bind(&e.content_hash)
-                        .bind(generation)
-                        .bind(&e.id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(|err| db_error("storing a KB entry", err))?;
-                }
-                tx.commit().await.map_err(|e| db_error("committing the KB entries", e))
-            }
-
-            async fn kb_entry_count(&self, generation: &str) -> Result<i64> {
-                sqlx::query_scalar("SELECT COUNT(*) FROM kb_entries WHERE generation = ?")
-                    .bind(generation)
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(|e| db_error("counting KB entries", e))
-            }
-        }
-
-        #[async_trait]
-        impl ReportStore for $store {
-            async fn ticket_stats(&self) -> Result<TicketStats> {
-                let get = |e: sqlx::Error| db_error("counting tickets", e);
-                let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets").fetch_one(&self.pool).await.map_err(get)?;
-                let flagged: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets WHERE retention_flag = 1")
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(get)?;
-                Ok(TicketStats {
-                    total,
-                    by_status: self.counts("t.status").await?,
-                    by_priority: self.counts("t.priority").await?,
-                    by_category: self.counts("t.category").await?,
-                    // The device's model, else the model the extractor found last.
-                    by_model: self
-                        .counts(
-                            "COALESCE(m.canonical, d.model_name, (SELECT e.model FROM extractions e \
-                             WHERE e.ticket_id = t.id AND e.model IS NOT NULL ORDER BY e.id DESC LIMIT 1))",
-                        )
-                        .await?,
-                    retention_flagged: flagged,
-                })
-            }
-
-            async fn ticket_outcomes(&self, since_day: &str) -> Result<Vec<TicketOutcome>> {
-                let sql = format!(
-                    "SELECT {} AS day, t.status, CAST(CASE WHEN t.escalation_reason IS NULL THEN 0 ELSE 1 END AS SIGNED) AS escalated, \
-                     COALESCE((SELECT SUM(s.duration_ms) FROM processing_steps s WHERE s.ticket_id = t.id), 0e0) AS ms \
-                     FROM tickets t WHERE t.created_at >= ? ORDER BY t.id",
-                    format!($day, c = "t.created_at")
-                );
-                let get = |e: sqlx::Error| db_error("reading ticket outcomes", e);
-                let rows = sqlx::query(&sql).bind(since_day).fetch_all(&self.pool).await.map_err(get)?;
-                rows.iter()
-                    .map(|row| {
-                        let status: String = row.try_get("status").map_err(get)?;
-                        let escalated: i64 = row.try_get("escalated").map_err(get)?;
-                        Ok(TicketOutcome {
-                            day: row.try_get("day").map_err(get)?,
-                            auto_resolved: status == "auto_resolved",
-                            escalated: escalated != 0,
-                            processing_ms: row.try_get("ms").map_err(get)?,
-                        })
-                    })
-                    .collect()
-            }
-
-            async fn put_daily_metrics(&self, days: &[DailyMetrics]) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(|e| db_error("starting a transaction", e))?;
-                // One upsert per day: a delete-then-insert takes gap locks on InnoDB that two
-                // concurrent refreshes of a new day turn into a deadlock.
-                for d in days {
-                    sqlx::query($upsert_metrics)
-                        .bind(&d.day)
-                        .bind(d.tickets)
-                        .bind(d.auto_resolved)
-                        .bind(d.escalated)
-                        .bind(d.mean_ms)
-                        .bind(d.p95_ms)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(|e| db_error("storing daily metrics", e))?;
-                }
-                tx.commit().await.map_err(|e| db_error("committing daily metrics", e))
-            }
-
-            async fn daily_metrics(&self, since_day: &str) -> Result<Vec<DailyMetrics>> {
-                let sql = format!(
-                    "SELECT {} AS day, CAST(tickets AS SIGNED) AS tickets, CAST(auto_resolved AS SIGNED) AS auto_resolved, \
-                     CAST(escalated AS SIGNED) AS escalated, mean_ms, p95_ms FROM automation_metrics WHERE day >= ? ORDER BY day",
-                    format!($day, c = "day")
-                );
-                let get = |e: sqlx::Error| db_error("reading daily metrics", e);
-                let rows = sqlx::query(&sql).bind(since_day).fetch_all(&self.pool).await.map_err(get)?;
-                rows.iter()
-                    .map(|row| {
-                        Ok(DailyMetrics {
-                            day: row.try_get("day").map_err(get)?,
-                            tickets: row.try_get("tickets").map_err(get)?,
-                            auto_resolved: row.try_get("auto_resolved").map_err(get)?,
-                            escalated: row.try_get("escalated").map_err(get)?,
-                            mean_ms: row.try_get("mean_ms").map_err(get)?,
-                            p95_ms: row.try_get("p95_ms").map_err(get)?,
-                        })
-                    })
-                    .collect()
-            }
-        }
     };
 }
+
+conversation_store!(SqliteStore, sqlx::Sqlite, SQLITE);
+conversation_store!(MySqlStore, sqlx::MySql, MYSQL);

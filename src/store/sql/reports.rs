@@ -1,0 +1,127 @@
+//! The figures staff read: counts by status, category and model; daily automation metrics.
+
+use async_trait::async_trait;
+use sqlx::Row;
+
+use super::dialect::{MYSQL, SQLITE};
+use super::{db_error, MySqlStore, SqliteStore};
+use crate::error::Result;
+use crate::store::records::*;
+use crate::store::ReportStore;
+
+macro_rules! report_store {
+    ($store:ident, $db:ty, $d:expr) => {
+        impl $store {
+            pub(super) async fn counts(&self, expression: &str) -> Result<Vec<Count>> {
+                let sql = format!(
+                    "SELECT value, COUNT(*) AS n FROM (SELECT {expression} AS value FROM tickets t \
+                     LEFT JOIN devices d ON d.id = t.device_id LEFT JOIN printer_models m ON m.id = d.model_id) grouped \
+                     GROUP BY value ORDER BY n DESC, value"
+                );
+                let get = |e: sqlx::Error| db_error("counting tickets", e);
+                let rows = sqlx::query(&sql).fetch_all(&self.pool).await.map_err(get)?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(Count {
+                            value: row.try_get("value").map_err(get)?,
+                            count: row.try_get("n").map_err(get)?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+
+        #[async_trait]
+        impl ReportStore for $store {
+            async fn ticket_stats(&self) -> Result<TicketStats> {
+                let get = |e: sqlx::Error| db_error("counting tickets", e);
+                let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets").fetch_one(&self.pool).await.map_err(get)?;
+                let flagged: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets WHERE retention_flag = 1")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(get)?;
+                Ok(TicketStats {
+                    total,
+                    by_status: self.counts("t.status").await?,
+                    by_priority: self.counts("t.priority").await?,
+                    by_category: self.counts("t.category").await?,
+                    // The device's model, else the model the extractor found last.
+                    by_model: self
+                        .counts(
+                            "COALESCE(m.canonical, d.model_name, (SELECT e.model FROM extractions e \
+                             WHERE e.ticket_id = t.id AND e.model IS NOT NULL ORDER BY e.id DESC LIMIT 1))",
+                        )
+                        .await?,
+                    retention_flagged: flagged,
+                })
+            }
+
+            async fn ticket_outcomes(&self, since_day: &str) -> Result<Vec<TicketOutcome>> {
+                let sql = format!(
+                    "SELECT {} AS day, t.status, CAST(CASE WHEN t.escalation_reason IS NULL THEN 0 ELSE 1 END AS SIGNED) AS escalated, \
+                     COALESCE((SELECT SUM(s.duration_ms) FROM processing_steps s WHERE s.ticket_id = t.id), 0e0) AS ms \
+                     FROM tickets t WHERE t.created_at >= ? ORDER BY t.id",
+                    $d.day("t.created_at")
+                );
+                let get = |e: sqlx::Error| db_error("reading ticket outcomes", e);
+                let rows = sqlx::query(&sql).bind(since_day).fetch_all(&self.pool).await.map_err(get)?;
+                rows.iter()
+                    .map(|row| {
+                        let status: String = row.try_get("status").map_err(get)?;
+                        let escalated: i64 = row.try_get("escalated").map_err(get)?;
+                        Ok(TicketOutcome {
+                            day: row.try_get("day").map_err(get)?,
+                            auto_resolved: status == "auto_resolved",
+                            escalated: escalated != 0,
+                            processing_ms: row.try_get("ms").map_err(get)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn put_daily_metrics(&self, days: &[DailyMetrics]) -> Result<()> {
+                let mut tx = self.pool.begin_with($d.begin).await.map_err(|e| db_error("starting a transaction", e))?;
+                // One upsert per day: a delete-then-insert takes gap locks on InnoDB that two
+                // concurrent refreshes of a new day turn into a deadlock.
+                for d in days {
+                    sqlx::query($d.upsert_metrics)
+                        .bind(&d.day)
+                        .bind(d.tickets)
+                        .bind(d.auto_resolved)
+                        .bind(d.escalated)
+                        .bind(d.mean_ms)
+                        .bind(d.p95_ms)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| db_error("storing daily metrics", e))?;
+                }
+                tx.commit().await.map_err(|e| db_error("committing daily metrics", e))
+            }
+
+            async fn daily_metrics(&self, since_day: &str) -> Result<Vec<DailyMetrics>> {
+                let sql = format!(
+                    "SELECT {} AS day, CAST(tickets AS SIGNED) AS tickets, CAST(auto_resolved AS SIGNED) AS auto_resolved, \
+                     CAST(escalated AS SIGNED) AS escalated, mean_ms, p95_ms FROM automation_metrics WHERE day >= ? ORDER BY day",
+                    $d.day("day")
+                );
+                let get = |e: sqlx::Error| db_error("reading daily metrics", e);
+                let rows = sqlx::query(&sql).bind(since_day).fetch_all(&self.pool).await.map_err(get)?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(DailyMetrics {
+                            day: row.try_get("day").map_err(get)?,
+                            tickets: row.try_get("tickets").map_err(get)?,
+                            auto_resolved: row.try_get("auto_resolved").map_err(get)?,
+                            escalated: row.try_get("escalated").map_err(get)?,
+                            mean_ms: row.try_get("mean_ms").map_err(get)?,
+                            p95_ms: row.try_get("p95_ms").map_err(get)?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+
+report_store!(SqliteStore, sqlx::Sqlite, SQLITE);
+report_store!(MySqlStore, sqlx::MySql, MYSQL);
