@@ -249,3 +249,80 @@ fn the_service_engine_knows_nothing_of_the_desk() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// The submodules of one module (`index::generation`, `index::calibration`, ...) name
+/// each other without a cycle, as the top-level modules do: a generation reads its stored
+/// calibration; fitting one (`index::calibrate`) searches a generation, not the reverse.
+#[test]
+fn submodules_form_no_cycle() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for path in sources() {
+        let rel = path.strip_prefix(&src).unwrap().with_extension("");
+        let mut parts: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        if parts.last().is_some_and(|p| p == "mod") {
+            parts.pop();
+        }
+        if parts.len() < 2 {
+            continue;
+        }
+        let (top, sub) = (parts[0].clone(), parts[1].clone());
+        let is_submodule = |name: &str| {
+            let dir = src.join(&top);
+            dir.join(format!("{name}.rs")).exists() || dir.join(name).join("mod.rs").exists()
+        };
+        // Tests may reach anywhere in their module.
+        let full = std::fs::read_to_string(&path).unwrap();
+        let text = code(full.split("#[cfg(test)]").next().unwrap());
+        let mut named = BTreeSet::new();
+        let crate_path = Regex::new(&format!(r"crate::{top}::([a-z_]+)")).unwrap();
+        for c in crate_path.captures_iter(&text) {
+            named.insert(c[1].to_string());
+        }
+        if parts.len() == 2 {
+            for c in Regex::new(r"\bsuper::([a-z_]+)").unwrap().captures_iter(&text) {
+                named.insert(c[1].to_string());
+            }
+        }
+        let from = format!("{top}::{sub}");
+        for name in named {
+            if name != sub && is_submodule(&name) {
+                edges
+                    .entry(from.clone())
+                    .or_default()
+                    .insert(format!("{top}::{name}"));
+            }
+        }
+    }
+    fn visit(
+        node: &str,
+        edges: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<String> {
+        if done.contains(node) {
+            return None;
+        }
+        if let Some(start) = path.iter().position(|p| p == node) {
+            return Some(format!("{} -> {node}", path[start..].join(" -> ")));
+        }
+        path.push(node.to_string());
+        for next in edges.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, edges, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    for node in edges.keys() {
+        if let Some(cycle) = visit(node, &edges, &mut Vec::new(), &mut done) {
+            panic!("module cycle: {cycle}");
+        }
+    }
+}

@@ -7,9 +7,8 @@ mod common;
 use std::path::Path;
 
 use devicekb::answer::Decision;
-use devicekb::index::calibration::{
-    CalibrationSource, StoredModel, FEATURES_VERSION, KB_MODEL_FILE,
-};
+use devicekb::index::calibrate::KB_MODEL_FILE;
+use devicekb::index::calibration::{CalibrationSource, StoredModel, FEATURES_VERSION};
 use devicekb::index::RelevanceModel;
 use devicekb::kb::import::import_seed;
 use devicekb::kb::Lang;

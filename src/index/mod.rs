@@ -3,6 +3,7 @@
 
 pub mod analyzer;
 pub mod bm25;
+pub mod calibrate;
 pub mod calibration;
 pub mod chunk;
 pub mod fusion;

@@ -12,7 +12,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use super::bm25;
-use super::calibration::{self, CalibrationSummary, CALIBRATION_FILE};
+use super::calibrate;
+use super::calibration::{CalibrationSummary, CALIBRATION_FILE};
 use super::chunk::{chunk_entry, chunk_key};
 use super::fusion::FusionConfig;
 use super::generation::Generation;
@@ -309,9 +310,9 @@ pub fn reindex(
     let calibrating = tracing::info_span!("calibrating").entered();
     progress(Progress::Calibrating);
     let built = Generation::open(&partial, None)?;
-    let (labelled, mut notes) = calibration::kb_labelled_queries(kb_dir, &built)?;
-    let kb_model = calibration::kb_model(kb_dir)?;
-    let mut fitted = calibration::calibrate(&built, embedder, &options.fusion, labelled, kb_model)?;
+    let (labelled, mut notes) = calibrate::kb_labelled_queries(kb_dir, &built)?;
+    let kb_model = calibrate::kb_model(kb_dir)?;
+    let mut fitted = calibrate::calibrate(&built, embedder, &options.fusion, labelled, kb_model)?;
     fitted.notes.append(&mut notes);
     drop(built);
     write_json(&partial.join(CALIBRATION_FILE), &fitted)?;

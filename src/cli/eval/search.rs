@@ -2,7 +2,8 @@ use std::path::PathBuf;
 
 use crate::cli::{load_embedder, Dirs};
 use crate::error::Result;
-use crate::index::calibration::{StoredModel, FEATURES_VERSION, KB_MODEL_FILE};
+use crate::index::calibrate::KB_MODEL_FILE;
+use crate::index::calibration::{StoredModel, FEATURES_VERSION};
 use crate::index::fusion::FEATURE_NAMES;
 use crate::service::eval::{evaluate, fit_relevance, load_queries, reliability, Metrics};
 use crate::service::{SearchMode, Service};

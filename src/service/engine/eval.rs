@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::search::{SearchMode, ValidSearch};
 use super::Engine;
 use crate::error::{Error, Result, ValidationError};
-use crate::index::calibration::{self, Sample};
+use crate::index::calibrate::{self, Sample};
 use crate::index::fusion::{RelevanceModel, FEATURES};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -193,9 +193,9 @@ pub fn evaluate(
     ))
 }
 
-/// Fits the relevance model on labelled samples (see `calibration::fit`).
+/// Fits the relevance model on labelled samples (see `calibrate::fit`).
 pub fn fit_relevance(samples: &[CalibrationSample]) -> RelevanceModel {
-    calibration::fit(&weighted(samples))
+    calibrate::fit(&weighted(samples))
 }
 
 fn weighted(samples: &[CalibrationSample]) -> Vec<Sample> {
@@ -230,7 +230,7 @@ pub fn reliability(
         .collect();
     (
         table,
-        calibration::calibration_error(model, &weighted(samples)) as f64,
+        calibrate::calibration_error(model, &weighted(samples)) as f64,
     )
 }
 

@@ -35,8 +35,9 @@ mod samples;
 
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
-
+use super::calibration::{
+    Calibration, CalibrationSource, CurvePoint, StoredModel, FALLBACK_THRESHOLD, FEATURES_VERSION,
+};
 use super::fusion::{FusionConfig, RelevanceModel};
 use super::generation::Generation;
 use crate::embed::Embedder;
@@ -50,14 +51,10 @@ pub use samples::{collect_hits, CalibrationHit, Sample};
 use fit::curve_weights;
 use samples::{normalised, scales};
 
-/// The calibration of a generation, in its directory.
-pub const CALIBRATION_FILE: &str = "calibration.json";
 /// Labelled queries a KB may ship (`{"query", "relevant": [ids]}` per line).
 pub const KB_QUERIES_FILE: &str = "eval/queries.jsonl";
 /// A relevance model written by `devicekb eval search --calibrate`, read by the next reindex.
 pub const KB_MODEL_FILE: &str = "eval/calibration.json";
-/// Changes whenever `RelevanceFeatures` changes: older models are not reused.
-pub const FEATURES_VERSION: u32 = 4;
 /// Most pseudo-queries per generation: enough for a stable fit, small next to embedding.
 pub const QUERY_BUDGET: usize = 1200;
 /// Hits of each query that become samples.
@@ -66,160 +63,6 @@ const SAMPLED_HITS: usize = 5;
 const LABELLED_WEIGHT: f32 = 3.0;
 /// Labelled queries from which they, not the pseudo-queries, set the threshold.
 const MIN_LABELLED_FOR_CURVE: usize = 50;
-/// Relevance an automatic answer needs under the fallback calibration.
-pub const FALLBACK_THRESHOLD: f32 = 0.9;
-/// A threshold must answer at least this share of the calibration queries to be trusted.
-const MIN_ANSWERED: f32 = 0.05;
-const MIN_ANSWERED_QUERIES: usize = 10;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CalibrationSource {
-    /// Fitted at reindex on pseudo-queries (and the KB's labelled queries, if any).
-    PseudoQueries,
-    /// The model in the KB's `eval/calibration.json`.
-    KbFile,
-    /// Conservative: the KB could not support a fit.
-    Fallback,
-}
-
-/// Precision and share answered at one threshold, on the calibration queries.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct CurvePoint {
-    pub threshold: f32,
-    pub precision: f32,
-    /// Share of the calibration queries' weight answered.
-    pub answered: f32,
-    /// The weight answered, in queries (labelled queries count 1 each).
-    #[serde(default)]
-    pub answered_queries: f32,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Calibration {
-    pub features_version: u32,
-    pub source: CalibrationSource,
-    pub model: RelevanceModel,
-    pub curve: Vec<CurvePoint>,
-    /// Calibration queries run: pseudo (covered and held out) and labelled.
-    pub queries: usize,
-    pub held_out: usize,
-    pub labelled: usize,
-    pub samples: usize,
-    /// Expected calibration error of the model on its samples.
-    pub calibration_error: f32,
-    /// Share of the covered pseudo-queries whose entry came first.
-    pub top1_accuracy: f32,
-    pub seconds: f64,
-    /// What an operator should know (fallback reasons, skipped files).
-    pub notes: Vec<String>,
-}
-
-impl Calibration {
-    pub fn fallback(why: impl Into<String>) -> Calibration {
-        Calibration {
-            features_version: FEATURES_VERSION,
-            source: CalibrationSource::Fallback,
-            model: RelevanceModel::default(),
-            curve: Vec::new(),
-            queries: 0,
-            held_out: 0,
-            labelled: 0,
-            samples: 0,
-            calibration_error: 0.0,
-            top1_accuracy: 0.0,
-            seconds: 0.0,
-            notes: vec![why.into()],
-        }
-    }
-
-    /// The lowest relevance threshold whose automatic answers reach `target` precision
-    /// on the calibration queries; `None` when no threshold does with enough answers.
-    pub fn threshold_for(&self, target: f32) -> Option<f32> {
-        if self.source == CalibrationSource::Fallback {
-            return Some(FALLBACK_THRESHOLD.max(target));
-        }
-        let enough = |p: &CurvePoint| {
-            p.answered >= MIN_ANSWERED && p.answered_queries >= MIN_ANSWERED_QUERIES as f32
-        };
-        self.curve
-            .iter()
-            .filter(|p| enough(p))
-            .find(|p| p.precision >= target)
-            .map(|p| p.threshold)
-    }
-
-    /// Reads a generation's calibration; a generation built before calibrations
-    /// existed (or with other features) gets the fallback.
-    pub fn load(dir: &std::path::Path) -> Calibration {
-        let path = dir.join(CALIBRATION_FILE);
-        match std::fs::read(&path) {
-            Ok(bytes) => match serde_json::from_slice::<Calibration>(&bytes) {
-                Ok(c) if c.features_version == FEATURES_VERSION => c,
-                Ok(_) => Calibration::fallback(
-                    "the generation's calibration was made for other features; reindex to refit",
-                ),
-                Err(e) => Calibration::fallback(format!("unreadable {}: {e}", path.display())),
-            },
-            Err(_) => {
-                Calibration::fallback("the generation has no calibration; reindex to fit one")
-            }
-        }
-    }
-}
-
-/// A model written by `devicekb eval search --calibrate`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoredModel {
-    pub features_version: u32,
-    pub model: RelevanceModel,
-    /// Where it was fitted, for the record.
-    pub fitted_on: String,
-    pub samples: usize,
-}
-
-/// What an operator reads about a generation's calibration (reindex output, /health).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CalibrationSummary {
-    pub source: CalibrationSource,
-    pub queries: usize,
-    pub held_out: usize,
-    pub labelled: usize,
-    pub top1_accuracy: f32,
-    pub calibration_error: f32,
-    /// The target precision and the relevance threshold read off the curve for it;
-    /// `None`: no threshold reaches the target, nothing is answered automatically.
-    pub target_precision: f32,
-    pub threshold: Option<f32>,
-    /// Share of the calibration queries answered at that threshold.
-    pub answered: Option<f32>,
-    pub seconds: f64,
-    pub notes: Vec<String>,
-}
-
-impl Calibration {
-    pub fn summary(&self, target_precision: f32) -> CalibrationSummary {
-        let threshold = self.threshold_for(target_precision);
-        CalibrationSummary {
-            source: self.source,
-            queries: self.queries,
-            held_out: self.held_out,
-            labelled: self.labelled,
-            top1_accuracy: self.top1_accuracy,
-            calibration_error: self.calibration_error,
-            target_precision,
-            threshold,
-            answered: threshold.and_then(|t| {
-                self.curve
-                    .iter()
-                    .find(|p| (p.threshold - t).abs() < 1e-6)
-                    .map(|p| p.answered)
-            }),
-            seconds: self.seconds,
-            notes: self.notes.clone(),
-        }
-    }
-}
 
 /// A query with the entry that answers it (pseudo) or the entries that do (labelled).
 #[derive(Debug, Clone, PartialEq)]
@@ -326,40 +169,4 @@ pub fn calibrate(
         notes,
     };
     Ok(calibration)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn threshold_reads_the_curve() {
-        let mut c = Calibration::fallback("x");
-        assert_eq!(c.threshold_for(0.8), Some(FALLBACK_THRESHOLD));
-        assert_eq!(c.threshold_for(0.97), Some(0.97));
-        c.source = CalibrationSource::PseudoQueries;
-        c.queries = 100;
-        c.curve = vec![
-            CurvePoint {
-                threshold: 0.5,
-                precision: 0.90,
-                answered: 0.6,
-                answered_queries: 60.0,
-            },
-            CurvePoint {
-                threshold: 0.6,
-                precision: 0.96,
-                answered: 0.5,
-                answered_queries: 50.0,
-            },
-            CurvePoint {
-                threshold: 0.9,
-                precision: 1.0,
-                answered: 0.01,
-                answered_queries: 1.0,
-            },
-        ];
-        assert_eq!(c.threshold_for(0.95), Some(0.6));
-        assert_eq!(c.threshold_for(0.99), None);
-    }
 }
