@@ -257,6 +257,7 @@ fn the_service_engine_knows_nothing_of_the_desk() {
 fn submodules_form_no_cycle() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let super_path = Regex::new(r"\bsuper::([a-z_]+)").unwrap();
     for path in sources() {
         let rel = path.strip_prefix(&src).unwrap().with_extension("");
         let mut parts: Vec<String> = rel
@@ -283,7 +284,7 @@ fn submodules_form_no_cycle() {
             named.insert(c[1].to_string());
         }
         if parts.len() == 2 {
-            for c in Regex::new(r"\bsuper::([a-z_]+)").unwrap().captures_iter(&text) {
+            for c in super_path.captures_iter(&text) {
                 named.insert(c[1].to_string());
             }
         }

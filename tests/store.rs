@@ -360,12 +360,37 @@ async fn pipeline_records_round_trip(store: Arc<dyn Store>) {
     assert!(store.pipeline(t.id + 1000).await.unwrap().steps.is_empty());
 }
 
-async fn conversation_round_trip(store: Arc<dyn Store>) {
-    use devicekb::store::{
-        CatalogueModel, Channel, DailyMetrics, Direction, KbEntryRow, NewDevice, NewMessage,
-        PredictionRecord, ResponseRecord, StepRecord,
-    };
-    use serde_json::json;
+/// A customer with a Lexmark C750 linked to the catalogue.
+async fn customer_with_device(
+    store: &Arc<dyn Store>,
+) -> (devicekb::store::Customer, devicekb::store::Device) {
+    use devicekb::store::{CatalogueModel, NewDevice};
+    let c = store
+        .create_customer(&customer("Garage Petit", None))
+        .await
+        .unwrap();
+    let models = vec![CatalogueModel {
+        canonical: "Lexmark C750".into(),
+        manufacturer: "Lexmark".into(),
+        name: "C750".into(),
+        series: Some("C".into()),
+        kind: Some("color laser".into()),
+    }];
+    store.sync_catalogue(&models).await.unwrap();
+    let device = store
+        .create_device(&NewDevice {
+            customer_id: c.id,
+            model: Some("Lexmark C750".into()),
+            serial: Some("7921ABC".into()),
+            location: Some("accueil".into()),
+        })
+        .await
+        .unwrap();
+    (c, device)
+}
+
+async fn devices_round_trip(store: Arc<dyn Store>) {
+    use devicekb::store::{CatalogueModel, NewDevice};
     let c = store
         .create_customer(&customer("Garage Petit", None))
         .await
@@ -428,6 +453,12 @@ async fn conversation_round_trip(store: Arc<dyn Store>) {
         .await;
     assert!(matches!(nobody, Err(Error::NotFound { .. })), "{nobody:?}");
     assert_eq!(store.devices(c.id).await.unwrap().len(), 2);
+}
+
+async fn conversation_round_trip(store: Arc<dyn Store>) {
+    use devicekb::store::{Channel, Direction, NewMessage, PredictionRecord, ResponseRecord};
+    use serde_json::json;
+    let (c, device) = customer_with_device(&store).await;
 
     let (t, _) = store
         .create_ticket(&ticket(c.id, "Bourrage"), "api")
@@ -605,6 +636,25 @@ async fn conversation_round_trip(store: Arc<dyn Store>) {
             .unwrap(),
         Some(response_id)
     );
+}
+
+async fn figures_round_trip(store: Arc<dyn Store>) {
+    use devicekb::store::{DailyMetrics, KbEntryRow, StepRecord};
+    let (c, device) = customer_with_device(&store).await;
+    let (t, _) = store
+        .create_ticket(&ticket(c.id, "Bourrage"), "api")
+        .await
+        .unwrap();
+    store
+        .classify_ticket(
+            t.id,
+            Some("technique"),
+            Some(Priority::High),
+            true,
+            Some(device.id),
+        )
+        .await
+        .unwrap();
 
     // Figures.
     store
@@ -693,7 +743,9 @@ macro_rules! both {
 both!(customers_round_trip);
 both!(tickets_history_and_idempotency);
 both!(pipeline_records_round_trip);
+both!(devices_round_trip);
 both!(conversation_round_trip);
+both!(figures_round_trip);
 
 #[test]
 fn enumerations_list_their_values() {

@@ -114,8 +114,10 @@ impl Run<'_> {
     #[tracing::instrument(name = "pipeline", skip_all, fields(ticket = self.job.ticket.id, message = ?self.job.message_id))]
     async fn run(self) -> Result<TicketCreated> {
         let answer = self.answer().await;
-        self.record_answer(&answer).await;
+        // Classified before anything is recorded: until the first step is stored, a retry
+        // of a submission that died here resumes the ticket (`resume_if_stalled`).
         let classified = self.classify(&answer).await;
+        self.record_answer(&answer).await;
         self.record(classification_step(&classified)).await;
         if let Some(c) = &classified.classification {
             self.store_predictions(c).await;

@@ -160,8 +160,15 @@ impl Engine {
             .collect();
         answer.retrieved = candidates.iter().map(retrieved).collect();
 
+        // Known means the KB has entries for it, not merely that the catalogue names it.
+        let model_known = answer.extraction.model.as_deref().is_some_and(|m| {
+            generation
+                .entries
+                .iter()
+                .any(|e| e.models.iter().any(|em| em == m))
+        });
         let step = Instant::now();
-        self.decide_on(&generation, &mut answer, &candidates);
+        self.decide_on(&generation, model_known, &mut answer, &candidates);
         answer.timings.decision_ms = Some(ms(step));
 
         if !candidates.is_empty() {
@@ -217,16 +224,10 @@ impl Engine {
     fn decide_on(
         &self,
         generation: &Generation,
+        model_known: bool,
         answer: &mut Answer,
         candidates: &[Candidate<'_>],
     ) {
-        // Known means the KB has entries for it, not merely that the catalogue names it.
-        let model_known = answer.extraction.model.as_deref().is_some_and(|m| {
-            generation
-                .entries
-                .iter()
-                .any(|e| e.models.iter().any(|em| em == m))
-        });
         let Verdict {
             decision,
             reason,
