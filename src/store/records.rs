@@ -17,7 +17,7 @@ pub struct NewDevice {
     pub location: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Device {
     pub id: i64,
     pub customer_id: i64,
@@ -121,10 +121,11 @@ pub struct TicketStats {
     pub retention_flagged: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Count {
     /// `null` groups tickets without a value (no category yet, no known model).
     pub value: Option<String>,
+    #[sqlx(rename = "n")]
     pub count: i64,
 }
 
@@ -140,7 +141,7 @@ pub struct TicketOutcome {
 }
 
 /// A day of `automation_metrics`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct DailyMetrics {
     pub day: String,
     pub tickets: i64,

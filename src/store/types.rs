@@ -69,7 +69,8 @@ pub struct NewCustomer {
     pub company: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Read with `FromRow`: the columns are the fields.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Customer {
     pub id: i64,
     pub name: String,

@@ -1,7 +1,7 @@
 //! Customers: who files tickets.
 
 use async_trait::async_trait;
-use sqlx::Row;
+use sqlx::FromRow;
 
 use super::dialect::{InsertedId, MYSQL, SQLITE};
 use super::{db_error, MySqlStore, SqliteStore, MAX_TICKETS};
@@ -21,16 +21,7 @@ macro_rules! customer_store {
             }
 
             pub(super) fn customer_row(row: &<$db as sqlx::Database>::Row) -> Result<Customer> {
-                let get = |e: sqlx::Error| db_error("reading a customer", e);
-                Ok(Customer {
-                    id: row.try_get("id").map_err(get)?,
-                    name: row.try_get("name").map_err(get)?,
-                    email: row.try_get("email").map_err(get)?,
-                    phone: row.try_get("phone").map_err(get)?,
-                    company: row.try_get("company").map_err(get)?,
-                    created_at: row.try_get("created_at").map_err(get)?,
-                    updated_at: row.try_get("updated_at").map_err(get)?,
-                })
+                Customer::from_row(row).map_err(|e| db_error("reading a customer", e))
             }
 
             /// A 404 naming `customer_id` unless that customer exists.

@@ -1,7 +1,7 @@
 //! Customers' devices and the reference rows they point to (catalogue models, KB entries).
 
 use async_trait::async_trait;
-use sqlx::Row;
+use sqlx::FromRow;
 
 use super::dialect::{InsertedId, MYSQL, SQLITE};
 use super::{db_error, MySqlStore, SqliteStore};
@@ -21,16 +21,7 @@ macro_rules! device_store {
             }
 
             pub(super) fn device_row(row: &<$db as sqlx::Database>::Row) -> Result<Device> {
-                let get = |e: sqlx::Error| db_error("reading a device", e);
-                Ok(Device {
-                    id: row.try_get("id").map_err(get)?,
-                    customer_id: row.try_get("customer_id").map_err(get)?,
-                    model: row.try_get("model").map_err(get)?,
-                    manufacturer: row.try_get("manufacturer").map_err(get)?,
-                    serial: row.try_get("serial").map_err(get)?,
-                    location: row.try_get("location").map_err(get)?,
-                    created_at: row.try_get("created_at").map_err(get)?,
-                })
+                Device::from_row(row).map_err(|e| db_error("reading a device", e))
             }
         }
 

@@ -18,16 +18,10 @@ macro_rules! report_store {
                      LEFT JOIN devices d ON d.id = t.device_id LEFT JOIN printer_models m ON m.id = d.model_id) grouped \
                      GROUP BY value ORDER BY n DESC, value"
                 );
-                let get = |e: sqlx::Error| db_error("counting tickets", e);
-                let rows = sqlx::query(&sql).fetch_all(&self.pool).await.map_err(get)?;
-                rows.iter()
-                    .map(|row| {
-                        Ok(Count {
-                            value: row.try_get("value").map_err(get)?,
-                            count: row.try_get("n").map_err(get)?,
-                        })
-                    })
-                    .collect()
+                sqlx::query_as::<_, Count>(&sql)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| db_error("counting tickets", e))
             }
         }
 
@@ -104,20 +98,11 @@ macro_rules! report_store {
                      CAST(escalated AS SIGNED) AS escalated, mean_ms, p95_ms FROM automation_metrics WHERE day >= ? ORDER BY day",
                     $d.day("day")
                 );
-                let get = |e: sqlx::Error| db_error("reading daily metrics", e);
-                let rows = sqlx::query(&sql).bind(since_day).fetch_all(&self.pool).await.map_err(get)?;
-                rows.iter()
-                    .map(|row| {
-                        Ok(DailyMetrics {
-                            day: row.try_get("day").map_err(get)?,
-                            tickets: row.try_get("tickets").map_err(get)?,
-                            auto_resolved: row.try_get("auto_resolved").map_err(get)?,
-                            escalated: row.try_get("escalated").map_err(get)?,
-                            mean_ms: row.try_get("mean_ms").map_err(get)?,
-                            p95_ms: row.try_get("p95_ms").map_err(get)?,
-                        })
-                    })
-                    .collect()
+                sqlx::query_as::<_, DailyMetrics>(&sql)
+                    .bind(since_day)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| db_error("reading daily metrics", e))
             }
         }
     };
