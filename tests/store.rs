@@ -360,23 +360,27 @@ async fn pipeline_records_round_trip(store: Arc<dyn Store>) {
     assert!(store.pipeline(t.id + 1000).await.unwrap().steps.is_empty());
 }
 
-/// A customer with a Lexmark C750 linked to the catalogue.
-async fn customer_with_device(
-    store: &Arc<dyn Store>,
-) -> (devicekb::store::Customer, devicekb::store::Device) {
-    use devicekb::store::{CatalogueModel, NewDevice};
-    let c = store
-        .create_customer(&customer("Garage Petit", None))
-        .await
-        .unwrap();
-    let models = vec![CatalogueModel {
+/// The catalogue rows of one model.
+fn lexmark_c750() -> Vec<devicekb::store::CatalogueModel> {
+    vec![devicekb::store::CatalogueModel {
         canonical: "Lexmark C750".into(),
         manufacturer: "Lexmark".into(),
         name: "C750".into(),
         series: Some("C".into()),
         kind: Some("color laser".into()),
-    }];
-    store.sync_catalogue(&models).await.unwrap();
+    }]
+}
+
+/// A customer with a Lexmark C750 linked to the catalogue.
+async fn customer_with_device(
+    store: &Arc<dyn Store>,
+) -> (devicekb::store::Customer, devicekb::store::Device) {
+    use devicekb::store::NewDevice;
+    let c = store
+        .create_customer(&customer("Garage Petit", None))
+        .await
+        .unwrap();
+    store.sync_catalogue(&lexmark_c750()).await.unwrap();
     let device = store
         .create_device(&NewDevice {
             customer_id: c.id,
@@ -390,31 +394,13 @@ async fn customer_with_device(
 }
 
 async fn devices_round_trip(store: Arc<dyn Store>) {
-    use devicekb::store::{CatalogueModel, NewDevice};
-    let c = store
-        .create_customer(&customer("Garage Petit", None))
-        .await
-        .unwrap();
-
+    use devicekb::store::NewDevice;
+    let (c, device) = customer_with_device(&store).await;
     // The catalogue rows devices point to, idempotent on a second sync.
-    let models = vec![CatalogueModel {
-        canonical: "Lexmark C750".into(),
-        manufacturer: "Lexmark".into(),
-        name: "C750".into(),
-        series: Some("C".into()),
-        kind: Some("color laser".into()),
-    }];
-    store.sync_catalogue(&models).await.unwrap();
-    store.sync_catalogue(&models).await.unwrap();
-    let device = store
-        .create_device(&NewDevice {
-            customer_id: c.id,
-            model: Some("Lexmark C750".into()),
-            serial: Some("7921ABC".into()),
-            location: Some("accueil".into()),
-        })
-        .await
-        .unwrap();
+    store.sync_catalogue(&lexmark_c750()).await.unwrap();
+    let again = store.device(device.id).await.unwrap().unwrap();
+    assert_eq!(again.manufacturer.as_deref(), Some("Lexmark"), "{again:?}");
+    assert_eq!(store.devices(c.id).await.unwrap().len(), 1);
     assert_eq!(
         device.manufacturer.as_deref(),
         Some("Lexmark"),
