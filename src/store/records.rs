@@ -83,17 +83,21 @@ pub struct Attachment {
     pub meta: NewAttachment,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Message {
     pub id: i64,
     pub ticket_id: Option<i64>,
     pub customer_id: Option<i64>,
+    #[sqlx(try_from = "String")]
     pub direction: Direction,
+    #[sqlx(try_from = "String")]
     pub channel: Channel,
     pub subject: Option<String>,
     pub body: String,
     pub transcription: Option<String>,
     pub processed: bool,
+    /// Read apart (`attachments` table).
+    #[sqlx(skip)]
     pub attachments: Vec<Attachment>,
     pub created_at: String,
 }

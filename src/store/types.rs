@@ -33,6 +33,16 @@ macro_rules! string_enum {
                 }
             }
         }
+
+        impl TryFrom<String> for $name {
+            type Error = Error;
+
+            /// A value read from a column (`FromRow`'s `try_from = "String"`); one outside
+            /// the enumeration fails the read, as a broken row should.
+            fn try_from(value: String) -> Result<$name> {
+                $name::parse(&value)
+            }
+        }
     };
 }
 
@@ -92,16 +102,19 @@ pub struct NewTicket {
     pub idempotency_key: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Ticket {
     pub id: i64,
     pub customer_id: i64,
     pub device_id: Option<i64>,
     pub subject: String,
     pub description: String,
+    #[sqlx(try_from = "String")]
     pub channel: Channel,
     pub category: Option<String>,
+    #[sqlx(try_from = "String")]
     pub priority: Priority,
+    #[sqlx(try_from = "String")]
     pub status: Status,
     pub escalation_reason: Option<String>,
     pub retention_flag: bool,

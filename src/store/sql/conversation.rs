@@ -1,10 +1,10 @@
 //! Messages and their attachments, predictions, agents' replies and feedback.
 
 use async_trait::async_trait;
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
 use super::dialect::{InsertedId, MYSQL, SQLITE};
-use super::{db_error, parse_enum, MySqlStore, SqliteStore, MAX_TICKETS};
+use super::{db_error, MySqlStore, SqliteStore, MAX_TICKETS};
 use crate::error::{Error, Result};
 use crate::store::records::*;
 use crate::store::types::*;
@@ -22,23 +22,7 @@ macro_rules! conversation_store {
             }
 
             pub(super) fn message_row(row: &<$db as sqlx::Database>::Row) -> Result<Message> {
-                let get = |e: sqlx::Error| db_error("reading a message", e);
-                let direction: String = row.try_get("direction").map_err(get)?;
-                let channel: String = row.try_get("channel").map_err(get)?;
-                let processed: i64 = row.try_get("processed").map_err(get)?;
-                Ok(Message {
-                    id: row.try_get("id").map_err(get)?,
-                    ticket_id: row.try_get("ticket_id").map_err(get)?,
-                    customer_id: row.try_get("customer_id").map_err(get)?,
-                    direction: parse_enum(&direction, Direction::parse)?,
-                    channel: parse_enum(&channel, Channel::parse)?,
-                    subject: row.try_get("subject").map_err(get)?,
-                    body: row.try_get("body").map_err(get)?,
-                    transcription: row.try_get("transcription").map_err(get)?,
-                    processed: processed != 0,
-                    attachments: Vec::new(),
-                    created_at: row.try_get("created_at").map_err(get)?,
-                })
+                Message::from_row(row).map_err(|e| db_error("reading a message", e))
             }
 
             /// Inserts a message row (not its attachments); the driver's error is returned

@@ -2,7 +2,7 @@
 //! extraction, retrieved entries, replies).
 
 use async_trait::async_trait;
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
 use super::dialect::{InsertedId, MYSQL, SQLITE};
 use super::{db_error, parse_enum, MySqlStore, SqliteStore, MAX_TICKETS};
@@ -24,27 +24,7 @@ macro_rules! ticket_store {
             }
 
             pub(super) fn ticket_row(row: &<$db as sqlx::Database>::Row) -> Result<Ticket> {
-                let get = |e: sqlx::Error| db_error("reading a ticket", e);
-                let channel: String = row.try_get("channel").map_err(get)?;
-                let priority: String = row.try_get("priority").map_err(get)?;
-                let status: String = row.try_get("status").map_err(get)?;
-                let retention: i64 = row.try_get("retention_flag").map_err(get)?;
-                Ok(Ticket {
-                    id: row.try_get("id").map_err(get)?,
-                    customer_id: row.try_get("customer_id").map_err(get)?,
-                    device_id: row.try_get("device_id").map_err(get)?,
-                    subject: row.try_get("subject").map_err(get)?,
-                    description: row.try_get("description").map_err(get)?,
-                    channel: parse_enum(&channel, Channel::parse)?,
-                    category: row.try_get("category").map_err(get)?,
-                    priority: parse_enum(&priority, Priority::parse)?,
-                    status: parse_enum(&status, Status::parse)?,
-                    escalation_reason: row.try_get("escalation_reason").map_err(get)?,
-                    retention_flag: retention != 0,
-                    created_at: row.try_get("created_at").map_err(get)?,
-                    updated_at: row.try_get("updated_at").map_err(get)?,
-                    closed_at: row.try_get("closed_at").map_err(get)?,
-                })
+                Ticket::from_row(row).map_err(|e| db_error("reading a ticket", e))
             }
 
             pub(super) async fn ticket_in<'c, E>(executor: E, id: i64) -> Result<Option<Ticket>>
