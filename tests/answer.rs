@@ -172,6 +172,14 @@ async fn chat(
         "good" => Json(completion(&reply_citing(&cited, "auto"), "stop")).into_response(),
         "escalade" => Json(completion(&reply_citing(&cited, "escalade"), "stop")).into_response(),
         "broken" => Json(completion("{\"resume\": \"toner", "stop")).into_response(),
+        "invented" => Json(completion(
+            &reply_citing(&cited, "auto").replace(
+                "commandez une cartouche cyan.",
+                "réinitialisez votre compte sur https://support-imprimante.example.com/login.",
+            ),
+            "stop",
+        ))
+        .into_response(),
         "foreign" => Json(completion(
             &reply_citing("hp-not-retrieved", "auto"),
             "stop",
@@ -250,6 +258,7 @@ async fn every_bad_llm_reply_falls_back_to_the_extractive_reply() {
     for (scenario, kind) in [
         ("broken", "invalid_json"),
         ("foreign", "foreign_citation"),
+        ("invented", "ungrounded_detail"),
         ("length", "truncated"),
         ("down", "http_status"),
     ] {

@@ -7,6 +7,7 @@
 //! OpenAI-compatible model for a reply and checks it). The service (`service::answer`) runs them in that order.
 
 pub mod decide;
+pub mod details;
 pub mod eval;
 pub mod pii;
 pub mod reply;

@@ -5,9 +5,9 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-static EMAIL: LazyLock<Regex> =
+pub(super) static EMAIL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+").expect("email pattern"));
-static PHONE: LazyLock<Regex> = LazyLock::new(|| {
+pub(super) static PHONE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:\+\d{1,3}[\s.-]?(?:\(0\))?[\s.-]?\d{1,4}(?:[\s.-]?\d{2,4}){2,4}|\b0[1-9](?:[\s.-]?\d{2}){4}\b|\(\d{3}\)\s?\d{3}-\d{4}|\b\d{3}-\d{3}-\d{4}\b|\b\d{3}-\d{4}\b)")
         .expect("phone pattern")
 });
