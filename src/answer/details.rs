@@ -94,12 +94,11 @@ fn price(raw: &str) -> String {
 /// Every link, e-mail address, phone number and price in `text`, once each.
 pub fn details(text: &str) -> Vec<Detail> {
     let mut found = Vec::new();
-    let mut rest = text.to_string();
     for m in EMAIL.find_iter(text) {
         found.push(Detail::Email(m.as_str().to_lowercase()));
     }
     // An e-mail's domain is not a link of its own.
-    rest = EMAIL.replace_all(&rest, " ").into_owned();
+    let rest = EMAIL.replace_all(text, " ").into_owned();
     for m in URL.find_iter(&rest) {
         found.push(Detail::Link(link(m.as_str())));
     }

@@ -18,10 +18,16 @@ pub use engine::search::{
 pub use engine::{build_generation, connect_qdrant, eval, search, Engine};
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::config::Config;
 use crate::embed::Embedder;
 use crate::error::Result;
+
+/// Milliseconds since `since`, as the timings and records report them.
+pub(crate) fn elapsed_ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
 
 /// The engine and the desk of one server.
 #[derive(Clone)]

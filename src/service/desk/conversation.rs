@@ -408,7 +408,7 @@ impl Desk {
         if !created {
             return self.accepted_again(&store, message).await;
         }
-        let ingestion_ms = ingestion.elapsed().as_secs_f64() * 1000.0;
+        let ingestion_ms = crate::service::elapsed_ms(ingestion);
         let full_text = crate::kb::training::ticket_text(&ticket_subject, &text);
         let job = PipelineJob {
             ticket,

@@ -118,7 +118,7 @@ impl Run<'_> {
         // of a submission that died here resumes the ticket (`resume_if_stalled`).
         let classified = self.classify(&answer).await;
         self.record_answer(&answer).await;
-        self.record(classification_step(&classified)).await;
+        self.record(Some(classification_step(&classified))).await;
         if let Some(c) = &classified.classification {
             self.store_predictions(c).await;
         }
@@ -286,7 +286,7 @@ impl Run<'_> {
             Ok(evidence) => engine.classify(evidence).await,
             Err(e) => Err(e),
         };
-        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let ms = crate::service::elapsed_ms(started);
         match result {
             Ok(classification) => Classified {
                 classification,
@@ -495,8 +495,8 @@ fn step(name: &str, ms: Option<f64>, error: Option<String>) -> Option<StepRecord
 }
 
 /// Classification's record: skipped (and why) when the KB trains no classifier.
-fn classification_step(classified: &Classified) -> Option<StepRecord> {
-    Some(StepRecord {
+fn classification_step(classified: &Classified) -> StepRecord {
+    StepRecord {
         step: "classification".into(),
         status: match (&classified.error, &classified.classification) {
             (Some(_), _) => StepStatus::Failed,
@@ -510,7 +510,7 @@ fn classification_step(classified: &Classified) -> Option<StepRecord> {
                 .is_none()
                 .then(|| "the KB has no labelled tickets (training/tickets.jsonl)".into())
         }),
-    })
+    }
 }
 
 /// The subject of a reply: "Re: " and the ticket's subject without its own reply and

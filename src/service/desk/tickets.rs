@@ -208,7 +208,7 @@ impl Desk {
                 .unwrap_or_else(|| TicketCreated::existing(ticket)));
         }
         let (message, _) = store.add_message(&first_message(&ticket)).await?;
-        let ingestion_ms = ingestion.elapsed().as_secs_f64() * 1000.0;
+        let ingestion_ms = crate::service::elapsed_ms(ingestion);
         let text = crate::kb::training::ticket_text(&subject, &description);
         let job = PipelineJob {
             ticket,

@@ -20,6 +20,7 @@ use crate::index::Generation;
 use crate::kb::lang::detect_lang;
 use crate::kb::{KbEntry, Lang};
 use crate::llm::{LlmClient, Passage};
+use crate::service::elapsed_ms;
 
 /// Longest message accepted (64 KiB), as for extraction.
 pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -96,11 +97,6 @@ fn citation(entry: &KbEntry) -> Citation {
     }
 }
 
-/// Milliseconds since `since`.
-fn ms(since: Instant) -> f64 {
-    since.elapsed().as_secs_f64() * 1000.0
-}
-
 impl Engine {
     /// Answers `request.text` (or says why a person must): nothing is stored. Reads as the
     /// steps: read the message, a canned reply for small talk and frequent questions,
@@ -137,7 +133,7 @@ impl Engine {
                 mode: SearchMode::Hybrid,
             })
             .await;
-        answer.timings.retrieval_ms = Some(ms(step));
+        answer.timings.retrieval_ms = Some(elapsed_ms(step));
         let hits = match searched {
             Ok(response) => response.results,
             Err(e) => {
@@ -169,13 +165,13 @@ impl Engine {
         });
         let step = Instant::now();
         self.decide_on(&generation, model_known, &mut answer, &candidates);
-        answer.timings.decision_ms = Some(ms(step));
+        answer.timings.decision_ms = Some(elapsed_ms(step));
 
         if !candidates.is_empty() {
             let step = Instant::now();
             self.write_reply(&generation, text, lang, &mut answer, &candidates)
                 .await;
-            answer.timings.response_ms = Some(ms(step));
+            answer.timings.response_ms = Some(elapsed_ms(step));
         }
         Ok(finished(answer, started))
     }
@@ -311,14 +307,14 @@ fn read_message(generation: &Generation, text: &str, lang: Lang) -> Answer {
         generation: generation.name.clone(),
         took_ms: 0.0,
         timings: crate::answer::Timings {
-            extraction_ms: Some(ms(step)),
+            extraction_ms: Some(elapsed_ms(step)),
             ..Default::default()
         },
     }
 }
 
 fn finished(mut answer: Answer, started: Instant) -> Answer {
-    answer.took_ms = ms(started);
+    answer.took_ms = elapsed_ms(started);
     answer
 }
 

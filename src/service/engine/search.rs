@@ -219,7 +219,7 @@ impl Engine {
             model_filter,
             model_source,
             generation: generation.name.clone(),
-            took_ms: started.elapsed().as_secs_f64() * 1000.0,
+            took_ms: crate::service::elapsed_ms(started),
         })
     }
 
