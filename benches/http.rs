@@ -1,6 +1,8 @@
 //! Sustained HTTP throughput of `POST /knowledge/search` at 16 connections, per mode,
 //! against the real app on 127.0.0.1 (real model, repository KB), and the server's
-//! resident memory.
+//! resident memory. `hybrid_keyed` is `hybrid` with a staff key checked and its rate
+//! limit counted on every request, between two open runs (`hybrid`, `hybrid_open`): the
+//! cost of access control, measured against its peer in the same run.
 //!
 //!     cargo bench --bench http            (DEVICEKB_HTTP_SECONDS=10 by default)
 //!
@@ -14,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use devicekb::config::Config;
 use devicekb::embed::{Embedder, OnnxEmbedder};
+use devicekb::service::access::keys::{self, NewKeyRequest};
+use devicekb::service::access::Role;
 use devicekb::service::{build_generation, Service};
 
 const CONNECTIONS: usize = 16;
@@ -55,6 +59,9 @@ async fn main() {
     config.kb_dir = repo.join("kb");
     config.data_dir = repo.join("target/bench-data/real");
     config.qdrant = None;
+    // Counted on every keyed request, never reached: the bench measures the check.
+    config.limits.key_requests_per_minute = u32::MAX;
+    config.admin_api_key = None;
     let before = rss_mib();
     let embedder: Arc<dyn Embedder> = Arc::new(
         OnnxEmbedder::load(&config.model_dir, &config.ort_dylib, config.embed_threads)
@@ -74,28 +81,72 @@ async fn main() {
     let service = Service::start(config, embedder).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/knowledge/search", listener.local_addr().unwrap());
-    tokio::spawn(devicekb::api::serve(listener, service));
+    tokio::spawn(devicekb::api::serve(listener, service.clone()));
     println!(
         "memory: {before:.0} MiB before loading, {:.0} MiB with model and index loaded",
         rss_mib()
     );
 
     // "hybrid_unique": every query is new, so each request embeds its query.
-    for label in ["bm25", "hybrid", "vector", "hybrid_unique"] {
+    let store = service.desk.store().unwrap();
+    let mut key: Option<String> = None;
+    for label in [
+        "bm25",
+        "hybrid",
+        "vector",
+        "hybrid_unique",
+        "hybrid_keyed",
+        "hybrid_open",
+    ] {
         let unique = label == "hybrid_unique";
-        let mode = if unique { "hybrid" } else { label };
+        let mode = match label {
+            "bm25" | "vector" => label,
+            _ => "hybrid",
+        };
+        match (label, &key) {
+            ("hybrid_keyed", None) => {
+                let (_, secret) = keys::create(
+                    store.as_ref(),
+                    NewKeyRequest {
+                        name: "bench".into(),
+                        role: Role::Staff,
+                        channel: None,
+                        customer_id: None,
+                    },
+                )
+                .await
+                .unwrap();
+                key = Some(secret);
+                service.access.refresh(&service.desk).await;
+            }
+            ("hybrid_open", Some(_)) => {
+                keys::revoke(store.as_ref(), "bench").await.unwrap();
+                key = None;
+                service.access.refresh(&service.desk).await;
+            }
+            _ => {}
+        }
+        // Warm-up also fills the query-embedding cache, as repeated tickets would.
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(key) = &key {
+            headers.insert(
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {key}").parse().unwrap(),
+            );
+        }
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(CONNECTIONS)
+            .default_headers(headers)
             .build()
             .unwrap();
-        // Warm-up also fills the query-embedding cache, as repeated tickets would.
         for q in QUERIES {
-            client
+            let r = client
                 .post(&url)
                 .json(&serde_json::json!({"query": q, "mode": mode}))
                 .send()
                 .await
                 .unwrap();
+            assert!(r.status().is_success(), "{label}: {}", r.status());
         }
         let stop = Arc::new(AtomicBool::new(false));
         let started = Instant::now();

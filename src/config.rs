@@ -16,6 +16,27 @@ pub const ORT_LIBRARY: &str = "libonnxruntime.so.1.31.1";
 /// set (see README).
 pub const DEFAULT_MODEL: &str = "multilingual-e5-small-int8";
 
+/// The quotas, each a count per period (`DEVICEKB_LIMIT_*`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LimitsConfig {
+    /// Tickets one address may file without a key, per hour (the earlier product's 5).
+    pub public_tickets_per_hour: u32,
+    /// Messages one address may add without a key, per minute (the earlier product's 20).
+    pub public_messages_per_minute: u32,
+    /// Requests one key may make, per minute.
+    pub key_requests_per_minute: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            public_tickets_per_hour: 5,
+            public_messages_per_minute: 20,
+            key_requests_per_minute: 1200,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub kb_dir: PathBuf,
@@ -29,8 +50,35 @@ pub struct Config {
     /// Searches (and embeddings) running at once on the blocking pool.
     pub search_concurrency: usize,
     pub query_cache_size: usize,
-    /// Key required by admin endpoints; admin endpoints are disabled without one.
+    /// An admin key of the operator's own (`DEVICEKB_ADMIN_KEY`), beside the keys
+    /// `devicekb keys create` stores.
     pub admin_api_key: Option<String>,
+    /// How often the stored API keys are read again (`DEVICEKB_KEYS_REFRESH_MS`): a key
+    /// revoked by another process stops working within this delay.
+    pub keys_refresh_ms: u64,
+    /// Tickets and messages accepted with no key, limited per address
+    /// (`DEVICEKB_PUBLIC_INTAKE=true`): a website's contact form.
+    pub public_intake: bool,
+    /// Read the client's address from the last `X-Forwarded-For` hop
+    /// (`DEVICEKB_TRUST_FORWARDED_FOR=true`, behind a reverse proxy only).
+    pub trust_forwarded_for: bool,
+    /// `DEVICEKB_LIMIT_*`.
+    pub limits: LimitsConfig,
+    /// A request that takes longer is answered 503 (`DEVICEKB_REQUEST_TIMEOUT_MS`).
+    pub request_timeout_ms: u64,
+    /// A client that has not sent its headers by then is cut (`DEVICEKB_HEADER_TIMEOUT_MS`).
+    pub header_read_timeout_ms: u64,
+    /// Open connections at most (`DEVICEKB_MAX_CONNECTIONS`); more wait to be accepted.
+    pub max_connections: usize,
+    /// Requests handled at once at most (`DEVICEKB_MAX_CONCURRENT_REQUESTS`); more are
+    /// answered 503 with `Retry-After` at once rather than queued.
+    pub max_concurrent_requests: usize,
+    /// How often tickets whose pipeline did not finish are looked for
+    /// (`DEVICEKB_SWEEP_INTERVAL_MS`, default a minute; the first sweep runs at start).
+    pub sweep_interval_ms: u64,
+    /// How long after its creation a ticket still `new` counts as stalled
+    /// (`DEVICEKB_STALLED_AFTER_SECS`): longer than any pipeline, LLM reply included.
+    pub stalled_after_secs: u64,
     pub qdrant: Option<QdrantConfig>,
     pub fusion: FusionConfig,
     /// How often a server checks whether another process switched generations.
@@ -178,6 +226,16 @@ impl Config {
                 "answer thresholds must be between 0 and 1".into(),
             ));
         }
+        let limits = LimitsConfig::default();
+        if let Some(key) = vars.var("DEVICEKB_ADMIN_KEY") {
+            if key.trim() != key || key.len() < 16 {
+                return Err(Error::Config(
+                    "DEVICEKB_ADMIN_KEY must be at least 16 characters, without surrounding spaces \
+                     (e.g. `openssl rand -hex 24`)"
+                        .into(),
+                ));
+            }
+        }
         let retention_threshold: u8 = vars.parsed("DEVICEKB_RETENTION_THRESHOLD", 50)?;
         if retention_threshold > 100 {
             return Err(Error::Config(format!(
@@ -208,6 +266,29 @@ impl Config {
             search_concurrency: vars.parsed("DEVICEKB_SEARCH_CONCURRENCY", (cores * 2).max(2))?,
             query_cache_size: vars.parsed("DEVICEKB_QUERY_CACHE", 10_000)?,
             admin_api_key: vars.var("DEVICEKB_ADMIN_KEY"),
+            keys_refresh_ms: vars.parsed("DEVICEKB_KEYS_REFRESH_MS", 5_000)?,
+            public_intake: vars.parsed("DEVICEKB_PUBLIC_INTAKE", false)?,
+            trust_forwarded_for: vars.parsed("DEVICEKB_TRUST_FORWARDED_FOR", false)?,
+            limits: LimitsConfig {
+                public_tickets_per_hour: vars.parsed(
+                    "DEVICEKB_LIMIT_PUBLIC_TICKETS_PER_HOUR",
+                    limits.public_tickets_per_hour,
+                )?,
+                public_messages_per_minute: vars.parsed(
+                    "DEVICEKB_LIMIT_PUBLIC_MESSAGES_PER_MINUTE",
+                    limits.public_messages_per_minute,
+                )?,
+                key_requests_per_minute: vars.parsed(
+                    "DEVICEKB_LIMIT_KEY_REQUESTS_PER_MINUTE",
+                    limits.key_requests_per_minute,
+                )?,
+            },
+            request_timeout_ms: vars.parsed("DEVICEKB_REQUEST_TIMEOUT_MS", 30_000)?,
+            header_read_timeout_ms: vars.parsed("DEVICEKB_HEADER_TIMEOUT_MS", 10_000)?,
+            max_connections: vars.parsed("DEVICEKB_MAX_CONNECTIONS", 1_024)?,
+            max_concurrent_requests: vars.parsed("DEVICEKB_MAX_CONCURRENT_REQUESTS", 256)?,
+            sweep_interval_ms: vars.parsed("DEVICEKB_SWEEP_INTERVAL_MS", 60_000)?,
+            stalled_after_secs: vars.parsed("DEVICEKB_STALLED_AFTER_SECS", 120)?,
             qdrant: vars.var("QDRANT_URL").map(|url| QdrantConfig {
                 url,
                 api_key: vars.var("QDRANT_API_KEY"),
@@ -247,6 +328,9 @@ mod tests {
         assert_eq!(set.kb_dir, PathBuf::from("/srv/kb"));
         assert_eq!(set.target_precision, 0.9);
         assert_eq!(set.fusion.rrf_k, FusionConfig::default().rrf_k);
+        let short =
+            Config::from_vars(|name| (name == "DEVICEKB_ADMIN_KEY").then(|| "change-me".into()));
+        assert!(matches!(&short, Err(Error::Config(m)) if m.contains("16 characters")));
         let bad = Config::from_vars(|name| (name == "DEVICEKB_QUERY_CACHE").then(|| "lots".into()));
         assert!(
             matches!(&bad, Err(Error::Config(m)) if m.contains("DEVICEKB_QUERY_CACHE")),

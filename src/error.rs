@@ -39,12 +39,31 @@ pub enum Error {
     /// A named thing does not exist.
     #[error("{what} not found: {id}")]
     NotFound { what: String, id: String },
-    /// Missing or wrong credentials for an admin action.
+    /// No credential, or one that matches no key.
     #[error("unauthorized: {0}")]
     Unauthorized(String),
+    /// A key was shown but its role does not include what the endpoint needs.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// Too many requests from one address or with one key; retry after the delay.
+    #[error("rate limited: {detail}")]
+    RateLimited {
+        detail: String,
+        retry_after_secs: u64,
+    },
+    /// The server is at its limit of requests in flight; retry shortly.
+    #[error("overloaded: {0}")]
+    Overloaded(String),
+    /// The request took longer than the server allows.
+    #[error("timed out: {0}")]
+    TimedOut(String),
     /// Another operation holds a resource (e.g. a reindex is already running).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// An `Idempotency-Key` already used for a different request: a retry must resend the
+    /// same request, and a new request needs a new key. The key is quoted (escaped) as sent.
+    #[error("idempotency key {key:?} was already used for a different request")]
+    IdempotencyKeyReused { key: String },
     /// The KB files do not validate; every problem is listed.
     #[error("the knowledge base has {} problem(s)", .0.len())]
     KbInvalid(Vec<ValidationError>),

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::answer::details::ungrounded;
+use crate::answer::pii::Masked;
 pub use crate::answer::LlmUsage;
 
 /// The reply the model must produce (`schema/llm_reply.schema.json`).
@@ -221,10 +222,11 @@ impl LlmClient {
         }
     }
 
-    /// Asks for a reply to `message` (already masked) grounded in `passages`.
+    /// Asks for a reply to `message` grounded in `passages`. Only masked text is sent:
+    /// the type says `answer::pii::mask` made it.
     pub async fn reply(
         &self,
-        message: &str,
+        message: &Masked,
         passages: &[Passage],
     ) -> (Result<LlmReply, LlmError>, LlmUsage) {
         let mut usage = LlmUsage {
@@ -237,7 +239,7 @@ impl LlmClient {
         let started = Instant::now();
         let result = tokio::time::timeout(
             self.config.deadline,
-            self.call_with_retries(message, passages, &mut usage),
+            self.call_with_retries(message.as_str(), passages, &mut usage),
         )
         .await
         .unwrap_or(Err(LlmError::Timeout));

@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use devicekb::answer::pii::KnownCustomer;
 use devicekb::answer::{Answer, Decision, Reason, Responder};
 use devicekb::llm::LlmConfig;
 use devicekb::service::{AnswerRequest, Service};
@@ -245,11 +246,106 @@ async fn llm_reply_is_used_when_it_checks_out_and_nothing_personal_leaves() {
         (321, 54)
     );
     let sent = mock.last_request.lock().clone().unwrap().to_string();
-    for secret in ["marc.dupont@exemple.fr", "06 12 34 56 78", "79K1234"] {
+    // No customer known: the patterns alone, the inline signature's name included.
+    for secret in ["marc.dupont@exemple.fr", "06 12 34 56 78", "Marc Dupont"] {
         assert!(!sent.contains(secret), "{secret} was sent to the LLM");
     }
-    assert!(sent.contains("[email]") && sent.contains("[phone]") && sent.contains("[serial]"));
+    for placeholder in ["[EMAIL]", "[PHONE]", "[NAME]"] {
+        assert!(sent.contains(placeholder), "{placeholder}: {sent}");
+    }
+    // What the reply needs stays: the model, the code and the serial.
+    let message = customer_message(&mock);
+    for finding in ["C750", "88 Toner", "79K1234"] {
+        assert!(message.contains(finding), "{finding} missing: {message}");
+    }
     assert!(sent.contains("json_object"));
+}
+
+/// The customer's message as the last prompt quoted it, between the markers.
+fn customer_message(mock: &Mock) -> String {
+    let request = mock
+        .last_request
+        .lock()
+        .clone()
+        .expect("the LLM was called");
+    let user = request["messages"][1]["content"]
+        .as_str()
+        .unwrap_or_default();
+    let start = user.find("<<<MESSAGE").expect("the message is quoted");
+    user[start..].to_string()
+}
+
+#[tokio::test]
+async fn the_prompt_carries_the_customers_words_with_no_personal_detail() {
+    let (base, mock) = mock_llm().await;
+    let service = service_with_llm(format!("{base}/good/v1"), Duration::from_secs(5)).await;
+    let text = "Bonjour,\n\
+        Notre C750 affiche 88 Toner cyan bas depuis ce matin, au 12 rue de la Paix, 75002 Paris.\n\
+        Le dossier est au nom de dupont ; je suis joignable au 0033 6 12 34 56 78, au +44 20 7946 0958 \
+        ou au 06 998 877 66. Mon IBAN FR76 3000 6000 0112 3456 7890 189 et ma carte 4111 1111 1111 1111 \
+        sont sur https://intranet.acme.fr/dossiers/marc.\n\
+        Cordialement,\nMarc Dupont\nMarc.Dupont@Exemple.fr\n+33 6 99 88 77 66";
+    let customer = KnownCustomer {
+        name: Some("Marc Dupont".into()),
+        email: Some("marc.dupont@exemple.fr".into()),
+        phone: Some("+33 6 99 88 77 66".into()),
+    };
+    let request = AnswerRequest {
+        text: text.to_string(),
+        model: None,
+    };
+    let a = service
+        .engine
+        .answer_for(request, &customer)
+        .await
+        .expect("answer");
+    assert!(a.llm.is_some(), "the LLM was not asked: {:?}", a.notes);
+    // No e-mail, phone, IBAN, card, link, address or name is left; the signature is cut,
+    // not merely masked; the model and the code are as written.
+    assert_eq!(
+        customer_message(&mock),
+        "<<<MESSAGE\n\
+        Notre C750 affiche 88 Toner cyan bas depuis ce matin, au [ADDRESS].\n\
+        Le dossier est au nom de [NAME] ; je suis joignable au [PHONE], au [PHONE] ou au [PHONE]. \
+        Mon IBAN [IBAN] et ma carte [CARD] sont sur [URL].\n\
+        MESSAGE>>>"
+    );
+}
+
+#[tokio::test]
+async fn a_tickets_customer_is_masked_in_the_prompt_however_written() {
+    let (base, mock) = mock_llm().await;
+    let service = service_with_llm(format!("{base}/good/v1"), Duration::from_secs(5)).await;
+    // The store outlives the run: an e-mail of its own each time.
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let email = format!("m.dupont.{stamp}@exemple.fr");
+    let customer = json!({"name": "Marc Dupont", "email": email, "phone": "+33 6 99 88 77 66"});
+    let customer = service
+        .desk
+        .create_customer(serde_json::from_value(customer).unwrap())
+        .await
+        .expect("customer");
+    // Lowercase, and a spacing no phone pattern knows: only the ticket's customer masks them.
+    let ticket = json!({
+        "customer_id": customer.id,
+        "subject": "C750",
+        "description": "Notre C750 affiche 88 Toner cyan bas. Le compte est au nom de dupont, \
+            joignable au 06 998 877 66.",
+    });
+    service
+        .desk
+        .create_ticket(serde_json::from_value(ticket).unwrap(), None)
+        .await
+        .expect("ticket");
+    assert_eq!(
+        customer_message(&mock),
+        "<<<MESSAGE\nC750\n\
+        Notre C750 affiche 88 Toner cyan bas. Le compte est au nom de [NAME], joignable au [PHONE].\n\
+        MESSAGE>>>"
+    );
 }
 
 #[tokio::test]

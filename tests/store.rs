@@ -5,75 +5,14 @@
 use std::sync::Arc;
 
 use devicekb::store::{
-    self, Channel, NewCustomer, NewTicket, Priority, ResponderKind, SendStatus, Status, StepStatus,
-    Store, TicketFilter,
+    self, Channel, IdempotencyKey, NewCustomer, NewTicket, Priority, ResponderKind, SendStatus,
+    Status, StepStatus, Store, TicketFilter,
 };
 use devicekb::Error;
-use sqlx::Connection;
 
-fn mysql_server() -> String {
-    std::env::var("DEVICEKB_TEST_MYSQL_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
-}
+mod common;
 
-/// A database for one test; dropped (MySQL) or deleted (SQLite) at the end.
-struct TestDb {
-    store: Arc<dyn Store>,
-    mysql_name: Option<String>,
-    _dir: Option<tempfile::TempDir>,
-}
-
-impl TestDb {
-    async fn sqlite() -> TestDb {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("devicekb.db").display());
-        TestDb {
-            store: store::connect(&url).await.expect("sqlite store"),
-            mysql_name: None,
-            _dir: Some(dir),
-        }
-    }
-
-    async fn mysql() -> TestDb {
-        let name = format!(
-            "devicekb_test_{}_{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-                % 1_000_000_000
-        );
-        let server = mysql_server();
-        let mut admin = sqlx::MySqlConnection::connect(&server)
-            .await
-            .unwrap_or_else(|e| panic!("the MySQL tests need a server at {server} ({e})"));
-        sqlx::query(&format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let store = store::connect(&format!("{server}/{name}"))
-            .await
-            .expect("mysql store");
-        TestDb {
-            store,
-            mysql_name: Some(name),
-            _dir: None,
-        }
-    }
-
-    async fn drop_db(self) {
-        if let Some(name) = self.mysql_name {
-            let mut admin = sqlx::MySqlConnection::connect(&mysql_server())
-                .await
-                .unwrap();
-            sqlx::query(&format!("DROP DATABASE `{name}`"))
-                .execute(&mut admin)
-                .await
-                .unwrap();
-        }
-    }
-}
+use common::db::TestDb;
 
 fn customer(name: &str, email: Option<&str>) -> NewCustomer {
     NewCustomer {
@@ -91,7 +30,14 @@ fn ticket(customer_id: i64, subject: &str) -> NewTicket {
         description: "la C750 affiche 88".into(),
         channel: Channel::Email,
         priority: Priority::Medium,
-        idempotency_key: None,
+        idempotency: None,
+    }
+}
+
+fn key(key: &str, request_hash: char) -> IdempotencyKey {
+    IdempotencyKey {
+        key: key.into(),
+        request_hash: request_hash.to_string().repeat(64),
     }
 }
 
@@ -168,7 +114,7 @@ async fn tickets_history_and_idempotency(store: Arc<dyn Store>) {
 
     // A retried submission returns the same ticket and writes nothing more.
     let mut keyed = ticket(c.id, "bourrage 201");
-    keyed.idempotency_key = Some("req-123".into());
+    keyed.idempotency = Some(key("req-123", 'a'));
     let (first, created) = store.create_ticket(&keyed, "api").await.unwrap();
     assert!(created);
     let (again, created) = store.create_ticket(&keyed, "api").await.unwrap();
@@ -450,7 +396,7 @@ async fn conversation_round_trip(store: Arc<dyn Store>) {
         .create_ticket(&ticket(c.id, "Bourrage"), "api")
         .await
         .unwrap();
-    let inbound = |key: Option<&str>| NewMessage {
+    let inbound = |with_key: Option<&str>| NewMessage {
         ticket_id: t.id,
         customer_id: Some(c.id),
         direction: Direction::Inbound,
@@ -459,7 +405,7 @@ async fn conversation_round_trip(store: Arc<dyn Store>) {
         body: "ça bourre encore".into(),
         transcription: None,
         processed: false,
-        idempotency_key: key.map(str::to_string),
+        idempotency: with_key.map(|k| key(k, 'a')),
         attachments: vec![devicekb::store::NewAttachment {
             filename: "photo.jpg".into(),
             content_type: Some("image/jpeg".into()),
@@ -484,7 +430,7 @@ async fn conversation_round_trip(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store
-            .message_by_key("sms-1")
+            .message_by_key(&key("sms-1", 'a'))
             .await
             .unwrap()
             .unwrap()

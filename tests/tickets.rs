@@ -319,13 +319,18 @@ async fn bad_input_is_named() {
 #[tokio::test]
 async fn an_unreachable_database_is_a_503_and_searches_go_on() {
     let data = tempfile::tempdir().unwrap();
+    // The stored API keys cannot be read either: only the operator's key can be checked.
+    const KEY: &str = "operator-key";
     let service = common::start_service_with(&common::repo().join("kb"), data.path(), |c| {
         c.database_url = "mysql://root@127.0.0.1:1/devicekb".into();
+        c.admin_api_key = Some(KEY.into());
     })
     .await;
     let base = common::spawn_app(service).await;
-    let response = reqwest::Client::new()
+    let client = reqwest::Client::new();
+    let response = client
         .post(format!("{base}/tickets"))
+        .bearer_auth(KEY)
         .json(&json!({"customer_id": 1, "subject": "x"}))
         .send()
         .await
@@ -334,14 +339,22 @@ async fn an_unreachable_database_is_a_503_and_searches_go_on() {
     assert!(response.headers().get("retry-after").is_some());
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "database_unavailable");
-    let (status, _) = call(
-        reqwest::Method::POST,
-        format!("{base}/knowledge/search"),
-        Some(json!({"query": "88 toner"})),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200);
+    let search = |key: Option<&'static str>| {
+        let mut request = client
+            .post(format!("{base}/knowledge/search"))
+            .json(&json!({"query": "88 toner"}));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send()
+    };
+    assert_eq!(search(Some(KEY)).await.unwrap().status().as_u16(), 200);
+    // Another key cannot be told from a revoked one until the keys are read: 503, not 401.
+    assert_eq!(
+        search(Some("dkb_other")).await.unwrap().status().as_u16(),
+        503
+    );
+    assert_eq!(search(None).await.unwrap().status().as_u16(), 401);
 }
 
 /// The real model, except that it fails on any text containing "kaputt".
@@ -440,12 +453,15 @@ async fn a_failing_step_escalates_the_ticket_and_loses_nothing() {
 
 #[tokio::test]
 async fn a_stalled_ticket_is_resumed_and_keys_stay_with_their_customer() {
-    use devicekb::store::{Channel, NewTicket, Priority};
+    use devicekb::service::tickets::{request_hash, CreateTicket};
+    use devicekb::store::{Channel, IdempotencyKey, NewTicket, Priority};
     use reqwest::Method;
     let base = app().await;
     let customer = new_customer(&base).await;
     let other = new_customer(&base).await;
     let key = format!("stalled-{}-{customer}", std::process::id());
+    let body = json!({"customer_id": customer, "subject": "C750", "description": "La C750 affiche 88 Toner cyan bas."});
+    let parsed: CreateTicket = serde_json::from_value(body.clone()).unwrap();
     // A first submission stored the ticket and stopped there (the process died).
     let store = common::repo_service().desk.store().unwrap();
     let (stalled, _) = store
@@ -457,13 +473,15 @@ async fn a_stalled_ticket_is_resumed_and_keys_stay_with_their_customer() {
                 description: "La C750 affiche 88 Toner cyan bas.".into(),
                 channel: Channel::Email,
                 priority: Priority::Medium,
-                idempotency_key: Some(key.clone()),
+                idempotency: Some(IdempotencyKey {
+                    key: key.clone(),
+                    request_hash: request_hash(&parsed).unwrap(),
+                }),
             },
             "api",
         )
         .await
         .unwrap();
-    let body = json!({"customer_id": customer, "subject": "C750", "description": "La C750 affiche 88 Toner cyan bas."});
     let (status, retried) = call(
         Method::POST,
         format!("{base}/tickets"),

@@ -7,12 +7,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::pii::{EMAIL, PHONE};
+use super::pii::{EMAIL, PHONE, URL};
 
-static URL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:https?://|www\.)[^\s<>()\[\]{}]+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|fr|net|org|io|eu|be|ch|ca|info|biz|co)(?:/[^\s<>()]*)?\b")
-        .expect("url pattern")
-});
 static PRICE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(?:[€$£]\s?\d+(?:[.,]\d{1,2})?|\b\d+(?:[  .,]\d{3})*(?:[.,]\d{1,2})?\s?(?:€|\$|£|eur(?:os?)?\b|usd\b|chf\b))")
         .expect("price pattern")

@@ -6,21 +6,25 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 
 use super::error::ApiError;
 use super::json::JsonBody;
 use super::routes::AppState;
 use super::tickets::{id, idempotency_key, limit, only_params};
+use crate::service::access::Caller;
 use crate::service::conversation::CreateMessage;
 use crate::service::desk::devices::CreateDevice;
 use crate::service::{AgentReply, ExternalExtraction, Feedback};
 
 pub async fn create_message(
     State(service): State<AppState>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
-    JsonBody(request): JsonBody<CreateMessage>,
+    JsonBody(mut request): JsonBody<CreateMessage>,
 ) -> Result<Response, ApiError> {
+    caller.pin_message(&mut request)?;
     let accepted = service
         .desk
         .create_message(request, idempotency_key(&headers)?)

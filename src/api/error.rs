@@ -25,7 +25,12 @@ pub fn status_of(error: &Error) -> (StatusCode, &'static str) {
         Error::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         Error::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
         Error::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+        Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+        Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        Error::Overloaded(_) => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+        Error::TimedOut(_) => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
         Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+        Error::IdempotencyKeyReused { .. } => (StatusCode::CONFLICT, "idempotency_key_reused"),
         Error::KbInvalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "kb_invalid"),
         Error::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
         Error::Config(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
@@ -53,11 +58,16 @@ impl IntoResponse for ApiError {
             Error::InvalidInput { field, message } | Error::Unprocessable { field, message } => {
                 error_body(code, format!("{field}: {message}"), Some(field))
             }
+            Error::IdempotencyKeyReused { .. } => {
+                error_body(code, self.0.to_string(), Some("Idempotency-Key"))
+            }
             Error::KbInvalid(errors) => {
                 let mut body = error_body(code, self.0.to_string(), None);
                 body["errors"] = json!(errors);
                 body
             }
+            // Says what to do, and holds nothing internal.
+            Error::Overloaded(_) | Error::TimedOut(_) => error_body(code, self.0.to_string(), None),
             e if status.is_server_error() => {
                 if status == StatusCode::SERVICE_UNAVAILABLE {
                     tracing::warn!(error = %e.chain(), "service unavailable");
@@ -70,10 +80,29 @@ impl IntoResponse for ApiError {
             e => error_body(code, e.to_string(), None),
         };
         let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        let headers = response.headers_mut();
+        match &self.0 {
+            Error::RateLimited {
+                retry_after_secs, ..
+            } => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    header::HeaderValue::from(*retry_after_secs),
+                );
+            }
+            Error::Unauthorized(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer realm=\"devicekb\""),
+                );
+            }
+            Error::Overloaded(_) => {
+                headers.insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            }
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => {
+                headers.insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+            }
+            _ => {}
         }
         response
     }

@@ -3,14 +3,13 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
 use super::error::ApiError;
 use super::json::JsonBody;
-use crate::error::Error;
 use crate::service::{AnswerRequest, ExtractRequest, SearchRequest, Service};
 
 pub type AppState = Arc<Service>;
@@ -75,6 +74,10 @@ pub async fn models(State(service): State<AppState>) -> Response {
 
 pub async fn info(State(service): State<AppState>) -> Response {
     let generation = service.engine.generation();
+    let endpoints: Vec<String> = super::route_table()
+        .iter()
+        .map(|r| format!("{} {}", r.verb.as_str(), r.path))
+        .collect();
     Json(json!({
         "service": "devicekb",
         "version": env!("CARGO_PKG_VERSION"),
@@ -84,72 +87,39 @@ pub async fn info(State(service): State<AppState>) -> Response {
         "vector_store": generation.vectors.backend(),
         "llm": service.engine.config().llm.as_ref().map(|l| l.model.clone()),
         "smart_replies": service.engine.smart.snapshot(),
-        "endpoints": [
-            "POST /knowledge/search",
-            "POST /extract",
-            "POST /answer",
-            "GET|POST /customers",
-            "GET|POST /tickets",
-            "GET|PATCH /tickets/{id}",
-            "POST /tickets/{id}/reply",
-            "POST /tickets/{id}/feedback",
-            "POST /messages",
-            "GET /messages/unprocessed",
-            "POST /extractions",
-            "POST /devices",
-            "GET /customers/{id}/devices",
-            "GET /stats/tickets",
-            "GET /stats/pipeline",
-            "GET /health",
-            "GET /models",
-            "POST /admin/reindex",
-        ],
+        "endpoints": endpoints,
     }))
     .into_response()
 }
 
-/// Whether two secrets are equal, in a time that tells nothing of where they differ nor of
-/// their lengths: their SHA-256 digests (always 32 bytes) are compared in full.
-fn same_secret(given: &str, expected: &str) -> bool {
-    use sha2::{Digest, Sha256};
-    let (a, b) = (Sha256::digest(given), Sha256::digest(expected));
-    a.iter()
-        .zip(b.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0
+/// Liveness: the process answers HTTP. Nothing else is looked at, so a slow search or
+/// database never gets the server restarted.
+pub async fn livez() -> Response {
+    Json(json!({ "status": "alive" })).into_response()
 }
 
-/// Checks the admin key from `Authorization: Bearer KEY` or `X-Api-Key: KEY`.
-fn authorize(service: &Service, headers: &HeaderMap) -> Result<(), Error> {
-    let Some(expected) = service.engine.config().admin_api_key.as_deref() else {
-        return Err(Error::Unauthorized(
-            "admin endpoints are disabled: set DEVICEKB_ADMIN_KEY".into(),
-        ));
+/// Readiness: the index is loaded and the ticket database answers.
+pub async fn readyz(State(service): State<AppState>) -> Response {
+    let store = match service.desk.store() {
+        Ok(store) => store.ping().await,
+        Err(e) => Err(e),
     };
-    let given = headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| {
-            headers
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "))
-        })
-        .ok_or_else(|| {
-            Error::Unauthorized("missing admin key (Authorization: Bearer KEY)".into())
-        })?;
-    if same_secret(given, expected) {
-        Ok(())
-    } else {
-        Err(Error::Unauthorized("wrong admin key".into()))
+    let generation = service.engine.generation();
+    match store {
+        Ok(()) => Json(json!({ "status": "ready", "generation": generation.name })).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e.chain(), "not ready: the database does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "not_ready", "generation": generation.name, "database": "unreachable" })),
+            )
+                .into_response()
+        }
     }
 }
 
-pub async fn reindex(
-    State(service): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    authorize(&service, &headers)?;
+/// Rebuilds the index (the gate has checked the admin key).
+pub async fn reindex(State(service): State<AppState>) -> Result<Response, ApiError> {
     let report = service.engine.reindex(Arc::new(|_| {})).await?;
     Ok(Json(report).into_response())
 }
@@ -164,17 +134,4 @@ pub async fn not_found() -> Response {
         )),
     )
         .into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::same_secret;
-
-    #[test]
-    fn secrets_compare_by_digest_whatever_their_length() {
-        assert!(same_secret("s3cret-key", "s3cret-key"));
-        assert!(!same_secret("s3cret-key", "s3cret-kez"));
-        assert!(!same_secret("s3cret", "s3cret-key"));
-        assert!(!same_secret("", "s3cret-key"));
-    }
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use serde::Deserialize;
 
@@ -12,6 +13,7 @@ use super::error::ApiError;
 use super::json::JsonBody;
 use super::routes::AppState;
 use crate::error::Error;
+use crate::service::access::Caller;
 use crate::service::tickets::{CreateCustomer, CreateTicket};
 
 /// A path id: a positive integer, or a 400 naming it.
@@ -75,9 +77,11 @@ pub async fn list_customers(
 
 pub async fn create_ticket(
     State(service): State<AppState>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
-    JsonBody(request): JsonBody<CreateTicket>,
+    JsonBody(mut request): JsonBody<CreateTicket>,
 ) -> Result<Response, ApiError> {
+    caller.pin_ticket(&mut request)?;
     let created = service
         .desk
         .create_ticket(request, idempotency_key(&headers)?)

@@ -4,6 +4,7 @@ mod answer;
 mod eval;
 mod extract;
 mod import;
+mod keys;
 mod reindex;
 mod search;
 mod serve;
@@ -49,6 +50,9 @@ pub enum Command {
     Answer(answer::Args),
     /// Find the printer model, error codes and serial number in a text.
     Extract(extract::Args),
+    /// Create, list and revoke API keys.
+    #[command(subcommand)]
+    Keys(keys::Command),
 }
 
 /// Where the KB and the index live; flags override DEVICEKB_KB_DIR / DEVICEKB_DATA_DIR.
@@ -103,5 +107,6 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Eval(command) => eval::run(command).await,
         Command::Extract(args) => extract::run(args),
         Command::Answer(args) => answer::run(args).await,
+        Command::Keys(command) => keys::run(command).await,
     }
 }

@@ -2,7 +2,9 @@
 //! waiting queries one by one, in arrival order, answering each as soon as its vector is
 //! ready. Queries are not batched: the int8 model quantises activations per input
 //! tensor, so a query's vector would depend on the queries run beside it (see
-//! `onnx.rs`), and a query would wait for the whole batch.
+//! `onnx.rs`), and a query would wait for the whole batch. The queue is bounded: when
+//! `capacity` queries already wait, a new one is refused at once (`Overloaded`, a 503
+//! with `Retry-After`) rather than queued behind seconds of work.
 
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -13,16 +15,30 @@ use crate::error::{Error, Result};
 type Reply = tokio::sync::oneshot::Sender<Result<Vec<f32>>>;
 
 pub struct QueryQueue {
-    queue: mpsc::Sender<(String, Reply)>,
+    queue: mpsc::SyncSender<(String, Reply)>,
+    capacity: usize,
 }
+
+/// Queries that may wait for the embedding thread by default: at ~5-15 ms each, about a
+/// second of work.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 128;
 
 impl QueryQueue {
     pub fn new(embedder: Arc<dyn Embedder>) -> Self {
-        let (queue, requests) = mpsc::channel::<(String, Reply)>();
+        QueryQueue::with_capacity(embedder, DEFAULT_QUEUE_CAPACITY)
+    }
+
+    pub fn with_capacity(embedder: Arc<dyn Embedder>, capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        let (queue, requests) = mpsc::sync_channel::<(String, Reply)>(capacity);
         std::thread::Builder::new()
             .name("devicekb-embed".into())
             .spawn(move || {
                 while let Ok((text, reply)) = requests.recv() {
+                    if reply.is_closed() {
+                        // Its request timed out or its client left: spend nothing on it.
+                        continue;
+                    }
                     let vector = embedder.embed_queries(&[&text]).and_then(|mut v| {
                         v.pop()
                             .ok_or_else(|| Error::Embedding("the model returned no vector".into()))
@@ -31,15 +47,21 @@ impl QueryQueue {
                 }
             })
             .expect("the embedding thread starts");
-        QueryQueue { queue }
+        QueryQueue { queue, capacity }
     }
 
     fn submit(&self, query: &str) -> Result<tokio::sync::oneshot::Receiver<Result<Vec<f32>>>> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        self.queue
-            .send((query.to_string(), reply))
-            .map_err(|_| Error::Embedding("the embedding thread has stopped".into()))?;
-        Ok(answer)
+        match self.queue.try_send((query.to_string(), reply)) {
+            Ok(()) => Ok(answer),
+            Err(mpsc::TrySendError::Full(_)) => Err(Error::Overloaded(format!(
+                "{} queries are waiting to be embedded; retry in a second",
+                self.capacity
+            ))),
+            Err(mpsc::TrySendError::Disconnected(_)) => {
+                Err(Error::Embedding("the embedding thread has stopped".into()))
+            }
+        }
     }
 
     /// The query's vector, blocking the calling thread (not for async code).
@@ -61,6 +83,50 @@ impl QueryQueue {
 mod tests {
     use super::*;
     use crate::embed::HashingEmbedder;
+
+    /// An embedder that waits until told, so the queue can be filled.
+    struct Gate(std::sync::Mutex<()>, HashingEmbedder);
+
+    impl Embedder for Gate {
+        fn name(&self) -> &str {
+            "gate"
+        }
+        fn dim(&self) -> usize {
+            self.1.dim()
+        }
+        fn embed_queries(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+            let _open = self.0.lock().unwrap();
+            self.1.embed_queries(texts)
+        }
+        fn embed_passages(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+            self.1.embed_passages(texts)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once_and_recovers() {
+        let gate = Arc::new(Gate(std::sync::Mutex::new(()), HashingEmbedder::new(16)));
+        let closed = gate.0.lock().unwrap();
+        let queue = QueryQueue::with_capacity(gate.clone(), 2);
+        // The worker holds at most one query while the model is blocked; two more wait.
+        let submitted: Vec<_> = (0..5).map(|i| queue.submit(&format!("q{i}"))).collect();
+        let accepted = submitted.iter().filter(|r| r.is_ok()).count();
+        assert!((2..=3).contains(&accepted), "{accepted} accepted");
+        assert!(
+            submitted
+                .iter()
+                .any(|r| matches!(r, Err(Error::Overloaded(_)))),
+            "a full queue refuses"
+        );
+        drop(closed);
+        for answer in submitted.into_iter().flatten() {
+            assert!(answer.await.unwrap().is_ok());
+        }
+        assert!(
+            queue.embed_async("after").await.is_ok(),
+            "the queue recovers"
+        );
+    }
 
     #[test]
     fn concurrent_queries_get_their_own_vectors() {

@@ -13,7 +13,7 @@
 mod code;
 mod context;
 pub mod eval;
-mod mask;
+pub mod mask;
 mod model;
 pub mod rules;
 mod serial;

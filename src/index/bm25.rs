@@ -36,6 +36,9 @@ const CODE_BOOST: f32 = 8.0;
 const EXTRACTED_CODE_BOOST: f32 = 8.0;
 const MODEL_BOOST: f32 = 3.0;
 const FUZZY_BOOST: f32 = 0.6;
+/// Unknown words that get fuzzy variants, per query: a typo or two is what they are for;
+/// a text of unknown words would otherwise cost a dictionary walk per word.
+const MAX_FUZZY_WORDS: usize = 8;
 
 #[derive(Clone, Copy)]
 struct LangFields {
@@ -303,9 +306,12 @@ impl Bm25Index {
             }
         }
 
-        // Words, analysed both ways; fuzzy variants only in the query's own language.
+        // Words, analysed both ways; fuzzy variants only in the query's own language,
+        // for the first few unknown words (each one walks the term dictionary).
+        let mut fuzzy_words = 0;
         for lang in Lang::ALL {
             let lf = f.by_lang[lang_slot(lang)];
+            let mut fuzzed: Vec<String> = Vec::new();
             for word in analyze(manager, analyzer::analyzer_name(lang), text) {
                 let mut known = false;
                 for (field, boost) in [
@@ -321,9 +327,13 @@ impl Bm25Index {
                 }
                 if !known
                     && lang == query_lang
+                    && fuzzy_words < MAX_FUZZY_WORDS
+                    && !fuzzed.contains(&word)
                     && word.chars().count() >= 4
                     && !word.chars().any(|c| c.is_ascii_digit())
                 {
+                    fuzzy_words += 1;
+                    fuzzed.push(word.clone());
                     let distance = if word.chars().count() >= 8 { 2 } else { 1 };
                     for field in [lf.title, lf.symptoms, lf.body] {
                         let fuzzy = FuzzyTermQuery::new(

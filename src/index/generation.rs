@@ -7,7 +7,9 @@
 //! ```
 //!
 //! A reindex builds `gen-N.partial`, renames it to `gen-N`, then replaces `CURRENT`
-//! by rename, so a reader sees either the old or the new generation, never a mix.
+//! by rename, so a reader sees either the old or the new generation, never a mix. Every
+//! file and directory is synced before `CURRENT` moves (see `durable`), and a server
+//! starting on a damaged generation serves the previous one (see `recovery`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -66,6 +68,16 @@ pub struct StoredEntries {
 
 pub fn generation_name(id: u64) -> String {
     format!("gen-{id:06}")
+}
+
+/// The number of a complete generation's directory name (`gen-000007` is 7); `None`
+/// for anything else, unfinished builds included.
+pub fn generation_number(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix("gen-")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 pub fn generations_dir(data_dir: &Path) -> PathBuf {

@@ -6,7 +6,7 @@
 use super::bm25::{normalize_code, Bm25Query};
 use super::fusion::{fuse, FusedHit, FusionConfig};
 use super::generation::Generation;
-use super::query::clean_query;
+use super::query::{clean_query, retrieval_prefix};
 use crate::error::Result;
 use crate::kb::catalogue::model_key;
 use crate::kb::lang::detect_lang;
@@ -41,7 +41,7 @@ pub fn analyse(generation: &Generation, message: &str, model_filter: Option<&str
             .and_then(|m| generation.catalogue.resolve(m)),
     };
     let canonical = named.map(|m| m.canonical());
-    let text = clean_query(message);
+    let text = retrieval_prefix(&clean_query(message)).to_string();
     Analysed {
         lang: detect_lang(&text),
         text,

@@ -6,10 +6,12 @@ pub mod bm25;
 pub mod calibrate;
 pub mod calibration;
 pub mod chunk;
+pub mod durable;
 pub mod fusion;
 pub mod generation;
 pub mod hybrid;
 pub mod query;
+pub mod recovery;
 pub mod reindex;
 pub mod vector;
 

@@ -32,8 +32,43 @@ static NOISE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 
+/// The most of a message's cleaned text retrieval reads. The customer says what is wrong
+/// in the first lines; a 57 KB paste (a log, a whole mail thread) would otherwise cost
+/// seconds of BM25 clauses and tokenisation for nothing the model reads anyway (it stops
+/// at 512 tokens).
+pub const MAX_RETRIEVAL_BYTES: usize = 2048;
+
+/// `text` cut to at most `MAX_RETRIEVAL_BYTES`, at a word boundary when there is one.
+pub fn retrieval_prefix(text: &str) -> &str {
+    if text.len() <= MAX_RETRIEVAL_BYTES {
+        return text;
+    }
+    let mut end = MAX_RETRIEVAL_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let head = &text[..end];
+    match head.rfind(char::is_whitespace) {
+        Some(space) if space > MAX_RETRIEVAL_BYTES / 2 => head[..space].trim_end(),
+        _ => head,
+    }
+}
+
 /// The part of a message worth searching with. Short queries come back unchanged.
 pub fn clean_query(text: &str) -> String {
+    kept_lines(text, |line| NOISE.replace_all(line, " ").trim().to_string())
+}
+
+/// The customer's own words: `clean_query` without removing contact details, for a reader
+/// that must see the whole sentence (the LLM, once the details are masked). The
+/// signature, with the name, and the quoted history, with other people's, are cut.
+pub fn message_body(text: &str) -> String {
+    kept_lines(text, |line| line.trim().to_string())
+}
+
+/// The lines before the signature and outside quotes, each without its greeting and
+/// through `clean`, joined; the trimmed text when that leaves nothing or it is short.
+fn kept_lines(text: &str, clean: impl Fn(&str) -> String) -> String {
     if !text.contains('\n') && text.len() < 200 {
         return text.trim().to_string();
     }
@@ -53,7 +88,7 @@ pub fn clean_query(text: &str) -> String {
         }
         // "Bonjour," goes; "Bonjour, la C750 affiche 88" keeps what follows the greeting.
         let line = GREETING.replace(trimmed, "");
-        kept.push(NOISE.replace_all(&line, " ").trim().to_string());
+        kept.push(clean(&line));
     }
     let cleaned = kept
         .iter()
@@ -70,6 +105,19 @@ pub fn clean_query(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn retrieval_reads_the_first_two_kib_cut_between_words() {
+        let short = "bourrage papier bac 2";
+        assert_eq!(retrieval_prefix(short), short);
+        let long = "électrode ".repeat(1000);
+        let head = retrieval_prefix(&long);
+        assert!(head.len() <= MAX_RETRIEVAL_BYTES && head.len() > MAX_RETRIEVAL_BYTES - 20);
+        assert!(head.ends_with("électrode"), "cut between words");
+        let one_word = "é".repeat(3000);
+        assert!(retrieval_prefix(&one_word).len() <= MAX_RETRIEVAL_BYTES);
+    }
+
     use super::*;
 
     #[test]
@@ -99,5 +147,17 @@ mod tests {
     fn short_queries_are_untouched_and_nothing_is_lost_entirely() {
         assert_eq!(clean_query(" 88 toner "), "88 toner");
         assert_eq!(clean_query("Cordialement,\nMarie"), "Cordialement,\nMarie");
+    }
+
+    #[test]
+    fn the_body_keeps_contact_details_and_drops_the_signature() {
+        let mail = "Bonjour,\n\nLa C750 affiche 31.13.01, rappelez-moi au 06 12 34 56 78.\n\nCordialement,\nMarie Dupont\n12 rue de la Paix";
+        assert_eq!(
+            message_body(mail),
+            "La C750 affiche 31.13.01, rappelez-moi au 06 12 34 56 78."
+        );
+        let reply = "Still jammed, see www.x.io.\n\nOn Mon, Tom <t@x.io> wrote:\n> Open tray 2.";
+        assert_eq!(message_body(reply), "Still jammed, see www.x.io.");
+        assert_eq!(message_body(" 88 toner "), "88 toner");
     }
 }

@@ -3,9 +3,12 @@
 //! Every file is validated first; on any error nothing is written and the serving
 //! generation stays. Vectors of chunks whose text did not change are copied from the
 //! current generation, so only new or edited entries are embedded again.
+//!
+//! Durability: every file of the new generation and every directory it adds to are
+//! synced before `CURRENT` moves, and `CURRENT` is replaced by a synced rename, so after
+//! a power loss `CURRENT` names either the previous generation or a complete new one.
 
 use std::collections::HashMap;
-use std::fs::TryLockError;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -15,12 +18,14 @@ use super::bm25;
 use super::calibrate;
 use super::calibration::{CalibrationSummary, CALIBRATION_FILE};
 use super::chunk::{chunk_entry, chunk_key};
+use super::durable::{replace_file_synced, sync_dir, write_file_synced};
 use super::fusion::FusionConfig;
 use super::generation::Generation;
 use super::generation::{
-    current_generation_name, generation_name, generations_dir, read_json, Manifest, StoredEntries,
-    CURRENT_FILE, ENTRIES_FILE, MANIFEST_FILE, TANTIVY_DIR,
+    current_generation_name, generation_name, generation_number, generations_dir, read_json,
+    Manifest, StoredEntries, CURRENT_FILE, ENTRIES_FILE, MANIFEST_FILE, TANTIVY_DIR,
 };
+use super::recovery::{complete_generations, remove_partials, try_lock_reindex, PARTIAL_SUFFIX};
 use super::vector::{ChunkVectors, VECTORS_FILE};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
@@ -28,6 +33,7 @@ use crate::extract::load_kb;
 
 /// How many generations to keep on disk (the current one included).
 pub const KEEP_GENERATIONS: usize = 3;
+/// Held (advisory `flock`) by the reindex building in a data directory.
 const EMBED_BATCH: usize = 32;
 
 /// Progress of a reindex, for a progress bar.
@@ -93,35 +99,48 @@ fn now_secs() -> u64 {
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let bytes = serde_json::to_vec(value).map_err(|e| Error::Internal(e.to_string()))?;
-    std::fs::write(path, bytes).map_err(|e| Error::io(format!("writing {}", path.display()), e))
+    write_file_synced(path, &bytes)
 }
 
-/// Vectors of the current generation by chunk key, when made by the same model.
+/// Vectors by chunk key of the current generation, or when it is damaged of the newest
+/// one whose vectors load, when made by the same model.
 fn reusable_vectors(data_dir: &Path, model: &str, dim: usize) -> HashMap<String, Vec<f32>> {
-    let Ok(Some(name)) = current_generation_name(data_dir) else {
-        return HashMap::new();
-    };
-    let dir = generations_dir(data_dir).join(name);
-    let (Ok(manifest), Ok(vectors)) = (
-        read_json::<Manifest>(&dir.join(MANIFEST_FILE)),
-        ChunkVectors::load(&dir.join(VECTORS_FILE)),
-    ) else {
-        return HashMap::new();
-    };
-    if manifest.model != model || manifest.dim != dim || manifest.chunk_keys.len() != vectors.len()
-    {
-        return HashMap::new();
-    }
-    manifest
-        .chunk_keys
+    let current = current_generation_name(data_dir).ok().flatten();
+    let others = complete_generations(data_dir).unwrap_or_default();
+    for name in current
         .iter()
-        .enumerate()
-        .map(|(i, k)| (k.clone(), vectors.vector(i).to_vec()))
-        .collect()
+        .chain(others.iter().filter(|n| Some(*n) != current.as_ref()))
+    {
+        let dir = generations_dir(data_dir).join(name);
+        let (Ok(manifest), Ok(vectors)) = (
+            read_json::<Manifest>(&dir.join(MANIFEST_FILE)),
+            ChunkVectors::load(&dir.join(VECTORS_FILE)),
+        ) else {
+            continue;
+        };
+        if manifest.model != model
+            || manifest.dim != dim
+            || manifest.chunk_keys.len() != vectors.len()
+        {
+            return HashMap::new();
+        }
+        return manifest
+            .chunk_keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), vectors.vector(i).to_vec()))
+            .collect();
+    }
+    HashMap::new()
 }
 
-fn next_generation_id(gens: &Path) -> Result<u64> {
-    let mut max = 0;
+/// One past the highest generation number on disk or in `CURRENT`: a number `CURRENT`
+/// names is never reused, even when a power loss took its directory, so a server that
+/// found it damaged cannot mistake the next build for it.
+fn next_generation_id(data_dir: &Path, gens: &Path) -> Result<u64> {
+    let mut max = current_generation_name(data_dir)?
+        .and_then(|name| generation_number(&name))
+        .unwrap_or(0);
     if gens.is_dir() {
         for item in std::fs::read_dir(gens)
             .map_err(|e| Error::io(format!("listing {}", gens.display()), e))?
@@ -140,8 +159,9 @@ fn next_generation_id(gens: &Path) -> Result<u64> {
     Ok(max + 1)
 }
 
-/// Removes unfinished builds and all but the newest `KEEP_GENERATIONS` generations.
-/// A server still searching an old generation keeps its open files (mmap) until it drops it.
+/// Removes all but the newest `KEEP_GENERATIONS` generations (unfinished builds went
+/// at the start). A server still searching an old generation keeps its open files (mmap)
+/// until it drops it.
 fn collect_garbage(gens: &Path, current: &str, publisher: Option<&dyn VectorPublisher>) {
     let Ok(read) = std::fs::read_dir(gens) else {
         return;
@@ -149,9 +169,7 @@ fn collect_garbage(gens: &Path, current: &str, publisher: Option<&dyn VectorPubl
     let mut finished: Vec<String> = Vec::new();
     for item in read.flatten() {
         let name = item.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".partial") {
-            let _ = std::fs::remove_dir_all(item.path());
-        } else if name.starts_with("gen-") {
+        if name.starts_with("gen-") && !name.ends_with(PARTIAL_SUFFIX) {
             finished.push(name);
         }
     }
@@ -189,29 +207,22 @@ pub fn reindex(
     let gens = generations_dir(data_dir);
     std::fs::create_dir_all(&gens)
         .map_err(|e| Error::io(format!("creating {}", gens.display()), e))?;
-    let lock_path = data_dir.join("reindex.lock");
-    let lock = std::fs::File::create(&lock_path)
-        .map_err(|e| Error::io(format!("creating {}", lock_path.display()), e))?;
-    match lock.try_lock() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => {
-            return Err(Error::Conflict(
-                "another reindex is running on this data directory".into(),
-            ))
-        }
-        Err(TryLockError::Error(e)) => return Err(Error::io("locking the data directory", e)),
+    // The generations directory must be on the disk before anything `CURRENT` names in it.
+    sync_dir(data_dir)?;
+    let lock = try_lock_reindex(data_dir)?.ok_or_else(|| {
+        Error::Conflict("another reindex is running on this data directory".into())
+    })?;
+    // With the lock held, any unfinished build is a killed reindex's.
+    for stale in remove_partials(data_dir)? {
+        tracing::info!(build = %stale, "removed an unfinished build");
     }
 
-    let id = next_generation_id(&gens)?;
+    let id = next_generation_id(data_dir, &gens)?;
     let name = generation_name(id);
     // Every log line of this build, phases included, names the generation it builds.
     let _reindex =
         tracing::info_span!("reindex", generation = %name, entries = kb.entries.len()).entered();
-    let partial: PathBuf = gens.join(format!("{name}.partial"));
-    if partial.exists() {
-        std::fs::remove_dir_all(&partial)
-            .map_err(|e| Error::io("removing an unfinished build", e))?;
-    }
+    let partial: PathBuf = gens.join(format!("{name}{PARTIAL_SUFFIX}"));
     std::fs::create_dir_all(&partial)
         .map_err(|e| Error::io(format!("creating {}", partial.display()), e))?;
 
@@ -267,6 +278,9 @@ pub fn reindex(
     let indexing = tracing::info_span!("indexing").entered();
     progress(Progress::Indexing);
     bm25::build(&partial.join(TANTIVY_DIR), &kb.entries, &kb.catalogue)?;
+    // Tantivy syncs its segment files and meta.json, but not the directory after the
+    // rename that puts meta.json in place.
+    sync_dir(&partial.join(TANTIVY_DIR))?;
     vectors.save(&partial.join(VECTORS_FILE))?;
     write_json(
         &partial.join(ENTRIES_FILE),
@@ -328,15 +342,13 @@ pub fn reindex(
     drop(calibrating);
 
     progress(Progress::Switching);
+    // Files synced as written; now the names in the build, then the build's own name.
+    sync_dir(&partial)?;
     let final_dir = gens.join(&name);
     std::fs::rename(&partial, &final_dir)
         .map_err(|e| Error::io(format!("publishing {}", final_dir.display()), e))?;
-    let tmp = data_dir.join(format!("{CURRENT_FILE}.tmp"));
-    std::fs::write(&tmp, format!("{name}\n"))
-        .and_then(|_| std::fs::File::open(&tmp)?.sync_all())
-        .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, data_dir.join(CURRENT_FILE))
-        .map_err(|e| Error::io("switching CURRENT", e))?;
+    sync_dir(&gens)?;
+    replace_file_synced(&data_dir.join(CURRENT_FILE), format!("{name}\n").as_bytes())?;
     if let (Some(p), Some(c)) = (publisher, &qdrant_collection) {
         p.activate(c)?;
     }

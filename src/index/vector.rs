@@ -2,7 +2,7 @@
 //! nearest to this vector": the embedded store (exact scan over vectors in memory,
 //! persisted in the generation directory) and a Qdrant server.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 
 use crate::embed::dot;
@@ -76,11 +76,7 @@ impl ChunkVectors {
         for x in &self.data {
             out.extend_from_slice(&x.to_le_bytes());
         }
-        let mut f = std::fs::File::create(path)
-            .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
-        f.write_all(&out)
-            .and_then(|_| f.sync_all())
-            .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+        super::durable::write_file_synced(path, &out)
     }
 
     pub fn load(path: &Path) -> Result<Self> {

@@ -4,6 +4,7 @@
 //! [`Desk`] keeps customers, tickets and conversations in the store and runs each new
 //! ticket's pipeline through the engine. Neither knows HTTP.
 
+pub mod access;
 pub mod desk;
 pub mod engine;
 
@@ -34,6 +35,7 @@ pub(crate) fn elapsed_ms(since: Instant) -> f64 {
 pub struct Service {
     pub engine: Arc<Engine>,
     pub desk: Arc<Desk>,
+    pub access: Arc<access::Access>,
 }
 
 impl Service {
@@ -42,6 +44,11 @@ impl Service {
     pub async fn start(config: Config, embedder: Arc<dyn Embedder>) -> Result<Arc<Service>> {
         let engine = Engine::start(config, embedder).await?;
         let desk = Desk::start(engine.clone()).await?;
-        Ok(Arc::new(Service { engine, desk }))
+        let access = access::Access::start(engine.config(), &desk).await?;
+        Ok(Arc::new(Service {
+            engine,
+            desk,
+            access,
+        }))
     }
 }

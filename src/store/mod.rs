@@ -25,15 +25,23 @@ use crate::error::{Error, Result};
 /// What the API and the pipeline need from a database.
 #[async_trait]
 pub trait Store:
-    CustomerStore + ConversationStore + DeviceStore + ReportStore + Send + Sync
+    CustomerStore
+    + ConversationStore
+    + DeviceStore
+    + ReportStore
+    + KeyStore
+    + StalledStore
+    + Send
+    + Sync
 {
     /// "sqlite" or "mysql".
     fn backend(&self) -> &'static str;
     /// A round trip to the database (health checks).
     async fn ping(&self) -> Result<()>;
 
-    /// Creates a ticket and its first history row. With an idempotency key already used,
-    /// returns the ticket created then (`created: false`) and writes nothing.
+    /// Creates a ticket and its first history row. With an idempotency key already used for
+    /// the same request, returns the ticket created then (`created: false`) and writes
+    /// nothing; used for another request, `Error::IdempotencyKeyReused`.
     async fn create_ticket(&self, ticket: &NewTicket, actor: &str) -> Result<(Ticket, bool)>;
     async fn ticket(&self, id: i64) -> Result<Option<Ticket>>;
     async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>>;
@@ -69,10 +77,12 @@ pub trait CustomerStore: Send + Sync {
 /// Messages, predictions and what agents do on a ticket.
 #[async_trait]
 pub trait ConversationStore: Send + Sync {
-    /// Stores a message on a ticket. With an idempotency key already used, returns the
-    /// message stored then (`false`) and writes nothing.
+    /// Stores a message on a ticket. With an idempotency key already used for the same
+    /// request, returns the message stored then (`false`) and writes nothing; used for
+    /// another request, `Error::IdempotencyKeyReused`.
     async fn add_message(&self, message: &NewMessage) -> Result<(Message, bool)>;
-    async fn message_by_key(&self, key: &str) -> Result<Option<Message>>;
+    /// The message stored under this key, as `add_message` would answer a retry.
+    async fn message_by_key(&self, key: &IdempotencyKey) -> Result<Option<Message>>;
     async fn messages(&self, ticket_id: i64) -> Result<Vec<Message>>;
     /// Inbound messages nobody has handled yet, oldest first.
     async fn unprocessed_messages(&self, limit: u32) -> Result<Vec<Message>>;
@@ -125,6 +135,27 @@ pub trait DeviceStore: Send + Sync {
     /// Records the entries of an index generation (insert or update by id).
     async fn sync_kb_entries(&self, entries: &[KbEntryRow], generation: &str) -> Result<()>;
     async fn kb_entry_count(&self, generation: &str) -> Result<i64>;
+}
+
+/// Tickets whose pipeline did not finish, claimed one server at a time.
+#[async_trait]
+pub trait StalledStore: Send + Sync {
+    /// Tickets still `new` more than `idle_secs` after their creation, whose lease (if
+    /// any) has run out, oldest first.
+    async fn stalled_tickets(&self, idle_secs: u64, limit: u32) -> Result<Vec<Ticket>>;
+    /// Takes the lease on a stalled ticket for `lease_secs`; false when it is no longer
+    /// stalled or another server holds it.
+    async fn claim_stalled(&self, id: i64, idle_secs: u64, lease_secs: u64) -> Result<bool>;
+}
+
+/// API keys (their hashes) and what each may do.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    async fn create_key(&self, key: &NewApiKey) -> Result<ApiKey>;
+    /// Every key, revoked ones included, oldest first.
+    async fn keys(&self) -> Result<Vec<ApiKey>>;
+    /// Marks a key revoked; `None` when no key that is not already revoked has this id.
+    async fn revoke_key(&self, id: i64) -> Result<Option<ApiKey>>;
 }
 
 /// The figures support staff read.

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::types::Channel;
+use super::types::{Channel, IdempotencyKey};
 use crate::error::{Error, Result};
 
 string_enum!(Direction, "direction" { Inbound = "inbound", Outbound = "outbound" });
@@ -58,7 +58,7 @@ pub struct NewMessage {
     pub transcription: Option<String>,
     /// Outbound messages and messages the pipeline handled are born processed.
     pub processed: bool,
-    pub idempotency_key: Option<String>,
+    pub idempotency: Option<IdempotencyKey>,
     /// Metadata of the files that came with it (the files stay where they are).
     pub attachments: Vec<NewAttachment>,
 }

@@ -71,6 +71,56 @@ string_enum!(
     SendStatus, "send_status" { Draft = "draft", Pending = "pending", Sent = "sent", Failed = "failed" }
 );
 
+string_enum!(
+    /// What an API key may do. Each role includes the ones below it: an admin key works
+    /// wherever a staff key does, and a staff key wherever an intake key does.
+    Role, "role" { Intake = "intake", Staff = "staff", Admin = "admin" }
+);
+
+impl Role {
+    /// Whether a key of this role may call a route that needs `needed`.
+    pub fn grants(self, needed: Role) -> bool {
+        self.rank() >= needed.rank()
+    }
+
+    fn rank(self) -> u8 {
+        match self {
+            Role::Intake => 0,
+            Role::Staff => 1,
+            Role::Admin => 2,
+        }
+    }
+}
+
+/// An API key as stored: its SHA-256 (hex), never the key itself.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct ApiKey {
+    pub id: i64,
+    pub name: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+    #[serde(skip)]
+    pub key_hash: String,
+    /// The key's first characters, to recognise it in a list.
+    pub key_prefix: String,
+    /// The channel every ticket filed with this (intake) key gets.
+    pub channel: Option<String>,
+    /// The customer every ticket filed with this (intake) key belongs to.
+    pub customer_id: Option<i64>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub name: String,
+    pub role: Role,
+    pub key_hash: String,
+    pub key_prefix: String,
+    pub channel: Option<Channel>,
+    pub customer_id: Option<i64>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct NewCustomer {
     pub name: String,
@@ -99,7 +149,17 @@ pub struct NewTicket {
     pub description: String,
     pub channel: Channel,
     pub priority: Priority,
-    pub idempotency_key: Option<String>,
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+/// A client's `Idempotency-Key` with the digest of the request it came with. A row keeps
+/// both: the same key with the same request is a retry (answered with that row), with
+/// another request a conflict. Keys are compared byte for byte on both databases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    pub key: String,
+    /// SHA-256 (hex) of the request's canonical JSON.
+    pub request_hash: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]

@@ -13,6 +13,19 @@ pub async fn call(
     if let Some(body) = body {
         request = request.json(&body);
     }
+    send(request, key).await
+}
+
+/// POSTs `body` as written (JSON text: its key order and whitespace reach the server).
+pub async fn post_text(url: String, body: &str, key: Option<&str>) -> (u16, Value) {
+    let request = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    send(request, key).await
+}
+
+async fn send(mut request: reqwest::RequestBuilder, key: Option<&str>) -> (u16, Value) {
     if let Some(key) = key {
         request = request.header("Idempotency-Key", key);
     }

@@ -2,7 +2,9 @@
 //! over a KB directory, and the real HTTP app spawned on port 0.
 #![allow(dead_code)]
 
+pub mod db;
 pub mod http;
+pub mod process;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};

@@ -122,7 +122,7 @@ impl Desk {
                     body,
                     transcription: None,
                     processed: true,
-                    idempotency_key: None,
+                    idempotency: None,
                     attachments: Vec::new(),
                 },
                 status,

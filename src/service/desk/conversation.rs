@@ -7,13 +7,13 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::pipeline::PipelineJob;
-use super::tickets::{check_idempotency_key, list_limit, TicketCreated};
+use super::tickets::{idempotency_of, list_limit, TicketCreated, MESSAGE_KEY_PREFIX};
 use super::Desk;
 use crate::error::{Error, Result};
 use crate::store::limits;
 use crate::store::{
-    Channel, Direction, Message, NewAttachment, NewMessage, NewTicket, Priority, Status, Store,
-    Ticket,
+    Channel, Direction, IdempotencyKey, Message, NewAttachment, NewMessage, NewTicket, Priority,
+    Status, Store, Ticket,
 };
 
 /// Longest message body (the request body limit is the same).
@@ -23,7 +23,8 @@ pub const MAX_ATTACHMENTS: usize = 20;
 /// A customer's open tickets a new message is compared with.
 const OPEN_TICKETS_SCANNED: u32 = 50;
 
-#[derive(Debug, Clone, Deserialize)]
+/// Serialize gives the canonical form an `Idempotency-Key`'s request digest is taken of.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMessage {
     #[serde(default)]
@@ -155,6 +156,7 @@ impl Desk {
         request: CreateMessage,
         idempotency_key: Option<String>,
     ) -> Result<MessageAccepted> {
+        let idempotency = idempotency_of(idempotency_key, &request)?;
         let channel = Channel::parse(&request.channel)?;
         let direction = Direction::parse(&request.direction)?;
         let attachments = valid_attachments(request.attachments)?;
@@ -191,17 +193,22 @@ impl Desk {
                 ),
             });
         }
-        check_idempotency_key(idempotency_key.as_deref())?;
         let store = self.store()?;
-        if let Some(key) = &idempotency_key {
+        if let Some(key) = &idempotency {
+            // The store refuses the key when it came with another request.
             if let Some(message) = store.message_by_key(key).await? {
-                if request
+                let other_customer = request
                     .customer_id
-                    .is_some_and(|c| message.customer_id.is_some_and(|m| m != c))
-                {
-                    return Err(Error::Conflict(
-                        "this Idempotency-Key was used for another customer's message".into(),
-                    ));
+                    .is_some_and(|c| message.customer_id.is_some_and(|m| m != c));
+                let other_ticket = request
+                    .ticket_id
+                    .is_some_and(|t| message.ticket_id != Some(t));
+                if other_customer || other_ticket {
+                    // Only a message stored before request digests gets here (a request for
+                    // another customer or ticket has another digest).
+                    return Err(Error::IdempotencyKeyReused {
+                        key: key.key.clone(),
+                    });
                 }
                 return self.accepted_again(&store, message).await;
             }
@@ -260,7 +267,7 @@ impl Desk {
                 body,
                 transcription,
                 processed: false,
-                idempotency_key,
+                idempotency,
                 attachments,
             };
             return self.open_ticket_with(store, message, text).await;
@@ -276,7 +283,7 @@ impl Desk {
                 body: if body.is_empty() { text.clone() } else { body },
                 transcription,
                 processed: direction == Direction::Outbound,
-                idempotency_key,
+                idempotency,
                 attachments,
             })
             .await?;
@@ -376,8 +383,12 @@ impl Desk {
             .subject
             .clone()
             .unwrap_or_else(|| first_line(&text, 120));
-        // The ticket carries the key too, so a retry after a crash between the two writes
-        // finds the same ticket.
+        // The ticket carries the key too (prefixed, with the message request's digest), so a
+        // retry after a crash between the two writes finds the same ticket.
+        let client_key = message.idempotency.as_ref().map(|k| k.key.clone());
+        let reused = || Error::IdempotencyKeyReused {
+            key: client_key.clone().unwrap_or_default(),
+        };
         let (ticket, created) = store
             .create_ticket(
                 &NewTicket {
@@ -387,18 +398,22 @@ impl Desk {
                     description: text.clone(),
                     channel: message.channel,
                     priority: Priority::Medium,
-                    idempotency_key: message
-                        .idempotency_key
-                        .as_ref()
-                        .map(|k| format!("{}{k}", super::tickets::MESSAGE_KEY_PREFIX)),
+                    idempotency: message.idempotency.as_ref().map(|k| IdempotencyKey {
+                        key: format!("{MESSAGE_KEY_PREFIX}{}", k.key),
+                        request_hash: k.request_hash.clone(),
+                    }),
                 },
                 "api",
             )
-            .await?;
+            .await
+            // The client's key is named, not the ticket's prefixed one.
+            .map_err(|e| match e {
+                Error::IdempotencyKeyReused { .. } => reused(),
+                e => e,
+            })?;
         if ticket.customer_id != customer_id {
-            return Err(Error::Conflict(
-                "this Idempotency-Key was used for another customer's message".into(),
-            ));
+            // A ticket stored before request digests, for another customer.
+            return Err(reused());
         }
         message.ticket_id = ticket.id;
         if message.body.is_empty() {

@@ -7,10 +7,11 @@ pub mod conversation;
 pub mod devices;
 mod pipeline;
 pub mod stats;
+pub mod sweep;
 pub mod tickets;
 
 use std::collections::HashSet;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -30,6 +31,8 @@ pub struct Desk {
     pipelines_running: Mutex<HashSet<i64>>,
     /// When today's automation metrics were last refreshed (Unix seconds).
     metrics_refreshed_at: AtomicU64,
+    /// Set on shutdown: the sweep starts no more pipelines.
+    closing: AtomicBool,
 }
 
 impl Desk {
@@ -57,6 +60,7 @@ impl Desk {
             store: RwLock::new(store),
             pipelines_running: Mutex::new(HashSet::new()),
             metrics_refreshed_at: AtomicU64::new(0),
+            closing: AtomicBool::new(false),
         });
         if reconnect {
             desk.spawn_store_reconnect();
@@ -64,7 +68,31 @@ impl Desk {
             desk.spawn_reference_sync();
         }
         desk.spawn_generation_follower();
+        desk.spawn_sweeper(Duration::from_millis(
+            desk.config().sweep_interval_ms.max(1_000),
+        ));
         Ok(desk)
+    }
+
+    /// Shutdown: the sweep starts no more pipelines, then this waits until none runs, or
+    /// `deadline` has passed (a ticket whose pipeline is cut is taken up at the next start,
+    /// but a finished one costs nothing).
+    pub async fn wait_for_pipelines(&self, deadline: tokio::time::Instant) {
+        self.closing.store(true, Ordering::Relaxed);
+        loop {
+            let running = self.pipelines_running.lock().len();
+            if running == 0 {
+                return;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!(
+                    running,
+                    "pipelines still running at the end of the grace period"
+                );
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The ticket database, or 503 (`StorageUnavailable`) while it is unreachable.

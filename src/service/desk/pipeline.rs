@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::tickets::TicketCreated;
 use super::Desk;
+use crate::answer::pii::KnownCustomer;
 use crate::answer::{Answer, Decision, Reason};
 use crate::classify::{Classification, MODEL_NAME, MODEL_VERSION};
 use crate::error::{Error, Result};
@@ -77,6 +78,25 @@ impl Desk {
         if ticket.status != Status::New || !store.pipeline(ticket.id).await?.steps.is_empty() {
             return Ok(None);
         }
+        // The same lease the sweep takes: a retry and another server's sweep never both
+        // run it (a claim the sweep already holds refuses the retry, and the reverse).
+        if !self.pipelines_running.lock().contains(&ticket.id)
+            && !store
+                .claim_stalled(ticket.id, 0, super::sweep::LEASE_SECS)
+                .await?
+        {
+            return Ok(None);
+        }
+        self.resume(store, ticket, message_id).await.map(Some)
+    }
+
+    /// Runs the pipeline on a stalled ticket this server has claimed.
+    pub(super) async fn resume(
+        self: &Arc<Self>,
+        store: &Arc<dyn Store>,
+        ticket: &Ticket,
+        message_id: Option<i64>,
+    ) -> Result<TicketCreated> {
         tracing::info!(
             ticket = ticket.id,
             "resuming a ticket whose pipeline did not run"
@@ -89,10 +109,10 @@ impl Desk {
             message_id,
         };
         let outcome = self.run_pipeline_detached(store.clone(), job).await?;
-        Ok(Some(TicketCreated {
+        Ok(TicketCreated {
             created: false,
             ..outcome
-        }))
+        })
     }
 }
 
@@ -155,15 +175,27 @@ impl Run<'_> {
         self.job.ticket.id
     }
 
-    /// Extraction, retrieval, decision and reply, by the engine.
+    /// Extraction, retrieval, decision and reply, by the engine, which keeps the ticket's
+    /// customer (name, e-mail, phone) out of what an LLM reads. A customer the store cannot
+    /// read leaves the masking to patterns: the message is still answered.
     async fn answer(&self) -> Result<Answer> {
-        self.desk
-            .engine
-            .answer(AnswerRequest {
-                text: self.job.text.clone(),
-                model: None,
-            })
-            .await
+        let customer = match self.store.customer(self.job.ticket.customer_id).await {
+            Ok(found) => found.map(|c| KnownCustomer {
+                name: Some(c.name),
+                email: c.email,
+                phone: c.phone,
+            }),
+            Err(e) => {
+                tracing::warn!(ticket = self.ticket_id(), error = %e.chain(), "cannot read the ticket's customer");
+                None
+            }
+        };
+        let request = AnswerRequest {
+            text: self.job.text.clone(),
+            model: None,
+        };
+        let customer = customer.unwrap_or_default();
+        self.desk.engine.answer_for(request, &customer).await
     }
 
     /// Stores a record; a failed write is logged and does not undo the others: the ticket
@@ -466,7 +498,7 @@ impl Run<'_> {
             body: reply.clone(),
             transcription: None,
             processed: true,
-            idempotency_key: None,
+            idempotency: None,
             attachments: Vec::new(),
         };
         let written = self.store.add_message(&outbound).await;

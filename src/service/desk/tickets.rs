@@ -11,8 +11,9 @@ use crate::answer::{Citation, Decision};
 use crate::error::{Error, Result};
 use crate::store::limits;
 use crate::store::{
-    Channel, Customer, Device, Direction, HistoryEntry, Message, NewCustomer, NewMessage,
-    NewTicket, PipelineRows, PredictionRecord, Priority, Status, Stored, Ticket, TicketFilter,
+    Channel, Customer, Device, Direction, HistoryEntry, IdempotencyKey, Message, NewCustomer,
+    NewMessage, NewTicket, PipelineRows, PredictionRecord, Priority, Status, Stored, Ticket,
+    TicketFilter,
 };
 
 pub const MAX_SUBJECT_CHARS: usize = 500;
@@ -30,7 +31,8 @@ pub struct CreateCustomer {
     pub company: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// Serialize gives the canonical form an `Idempotency-Key`'s request digest is taken of.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTicket {
     pub customer_id: i64,
@@ -148,6 +150,7 @@ impl Desk {
         request: CreateTicket,
         idempotency_key: Option<String>,
     ) -> Result<TicketCreated> {
+        let idempotency = idempotency_of(idempotency_key, &request)?;
         let subject = request.subject.trim().to_string();
         let description = request.description.trim().to_string();
         if subject.is_empty() && description.is_empty() {
@@ -175,7 +178,6 @@ impl Desk {
             .map(Channel::parse)
             .transpose()?
             .unwrap_or(Channel::Email);
-        check_idempotency_key(idempotency_key.as_deref())?;
         let store = self.store()?;
         let ingestion = std::time::Instant::now();
         let (ticket, created) = store
@@ -187,15 +189,17 @@ impl Desk {
                     description: description.clone(),
                     channel,
                     priority,
-                    idempotency_key,
+                    idempotency: idempotency.clone(),
                 },
                 "api",
             )
             .await?;
         if !created && ticket.customer_id != request.customer_id {
-            return Err(Error::Conflict(
-                "this Idempotency-Key was used for another customer's ticket".into(),
-            ));
+            // Only a ticket stored before request digests gets here (another customer's
+            // request has another digest): its key still answers no one else.
+            return Err(Error::IdempotencyKeyReused {
+                key: idempotency.map(|k| k.key).unwrap_or_default(),
+            });
         }
         if !created {
             let mut first = store.messages(ticket.id).await?.first().map(|m| m.id);
@@ -298,7 +302,7 @@ fn first_message(ticket: &Ticket) -> NewMessage {
         },
         transcription: None,
         processed: false,
-        idempotency_key: None,
+        idempotency: None,
         attachments: Vec::new(),
     }
 }
@@ -309,7 +313,33 @@ pub const MAX_IDEMPOTENCY_KEY: usize = 180;
 /// The prefix of the keys the service gives tickets opened by a message.
 pub(crate) const MESSAGE_KEY_PREFIX: &str = "message:";
 
-pub(crate) fn check_idempotency_key(key: Option<&str>) -> Result<()> {
+/// A request's `Idempotency-Key`, checked, with the digest of the request: what the store
+/// keeps to tell a retry (same request) from a key reused for another request.
+pub(crate) fn idempotency_of(
+    key: Option<String>,
+    request: &impl Serialize,
+) -> Result<Option<IdempotencyKey>> {
+    check_idempotency_key(key.as_deref())?;
+    key.map(|key| {
+        Ok(IdempotencyKey {
+            key,
+            request_hash: request_hash(request)?,
+        })
+    })
+    .transpose()
+}
+
+/// SHA-256 (hex) of a parsed request serialised again: a struct writes its fields in one
+/// order, so neither the order of the client's JSON keys nor its whitespace changes it,
+/// and a field left out hashes like its default given.
+pub fn request_hash(request: &impl Serialize) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let canonical = serde_json::to_vec(request)
+        .map_err(|e| Error::Internal(format!("serialising a request for its digest: {e}")))?;
+    Ok(hex::encode(Sha256::digest(&canonical)))
+}
+
+fn check_idempotency_key(key: Option<&str>) -> Result<()> {
     if key.is_some_and(|k| k.is_empty() || k.len() > MAX_IDEMPOTENCY_KEY) {
         return Err(Error::invalid(
             "Idempotency-Key",

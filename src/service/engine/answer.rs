@@ -11,11 +11,13 @@ use super::search::SearchMode;
 use super::search::ValidSearch;
 use super::Engine;
 use crate::answer::decide::{decide, Candidate, Verdict};
+use crate::answer::pii::{self, KnownCustomer};
 use crate::answer::reply::{entry_steps, extractive, ReplyContext};
-use crate::answer::{pii, Answer, Citation, Decision, LlmOutcome, Reason, Responder, Retrieved};
+use crate::answer::{Answer, Citation, Decision, LlmOutcome, Reason, Responder, Retrieved};
 use crate::error::{Error, Result};
 use crate::extract::signals::{self, SmallTalk};
-use crate::index::query::clean_query;
+use crate::extract::EntityKind;
+use crate::index::query::{clean_query, message_body};
 use crate::index::Generation;
 use crate::kb::lang::detect_lang;
 use crate::kb::{KbEntry, Lang};
@@ -98,11 +100,21 @@ fn citation(entry: &KbEntry) -> Citation {
 }
 
 impl Engine {
-    /// Answers `request.text` (or says why a person must): nothing is stored. Reads as the
-    /// steps: read the message, a canned reply for small talk and frequent questions,
-    /// retrieval, the decision, the reply.
-    #[tracing::instrument(name = "answer", skip_all)]
+    /// Answers `request.text` (or says why a person must): nothing is stored. The sender
+    /// is unknown: only patterns mask what the LLM must not see.
     pub async fn answer(self: &Arc<Self>, request: AnswerRequest) -> Result<Answer> {
+        self.answer_for(request, &KnownCustomer::default()).await
+    }
+
+    /// Answers a message from `customer`, whose name, e-mail and phone the LLM never sees
+    /// however the message writes them. Reads as the steps: read the message, a canned
+    /// reply for small talk and frequent questions, retrieval, the decision, the reply.
+    #[tracing::instrument(name = "answer", skip_all)]
+    pub async fn answer_for(
+        self: &Arc<Self>,
+        request: AnswerRequest,
+        customer: &KnownCustomer,
+    ) -> Result<Answer> {
         request.validate()?;
         let started = Instant::now();
         let generation = self.generation();
@@ -169,7 +181,7 @@ impl Engine {
 
         if !candidates.is_empty() {
             let step = Instant::now();
-            self.write_reply(&generation, text, lang, &mut answer, &candidates)
+            self.write_reply(&generation, text, customer, lang, &mut answer, &candidates)
                 .await;
             answer.timings.response_ms = Some(elapsed_ms(step));
         }
@@ -249,6 +261,7 @@ impl Engine {
         &self,
         generation: &Generation,
         text: &str,
+        customer: &KnownCustomer,
         lang: Lang,
         answer: &mut Answer,
         candidates: &[Candidate<'_>],
@@ -267,7 +280,8 @@ impl Engine {
             .as_ref()
             .filter(|_| answer.decision == Decision::Auto)
         {
-            if let Some(written) = llm_reply(llm, generation, text, answer, candidates).await {
+            let message = masked_message(text, customer, answer);
+            if let Some(written) = llm_reply(llm, generation, &message, answer, candidates).await {
                 reply = written.reponse;
                 citations = written.citations;
                 responder = Responder::Llm;
@@ -324,24 +338,30 @@ struct LlmReply {
     citations: Vec<Citation>,
 }
 
-/// Asks the LLM for a reply grounded in the first entries, the customer's text masked.
+/// What the LLM reads of the message: the customer's own words (signature, with the name
+/// and the contact block, and quoted history cut, as for retrieval) with every personal
+/// detail masked, but the models, codes and serials the extractor read kept as written.
+fn masked_message(text: &str, customer: &KnownCustomer, answer: &Answer) -> pii::Masked {
+    let findings: Vec<&str> = answer
+        .extraction
+        .entities
+        .iter()
+        .filter(|e| e.kind != EntityKind::Manufacturer)
+        .map(|e| e.value.as_str())
+        .collect();
+    pii::mask(&message_body(text), customer, &findings)
+}
+
+/// Asks the LLM for a reply grounded in the first entries, from the masked message.
 /// `None` when the reply is not used: the LLM escalated (the answer says so) or its reply
 /// was rejected (the extractive one stands; the answer notes why).
 async fn llm_reply(
     llm: &LlmClient,
     generation: &Generation,
-    text: &str,
+    masked: &pii::Masked,
     answer: &mut Answer,
     candidates: &[Candidate<'_>],
 ) -> Option<LlmReply> {
-    let serials: Vec<&str> = answer
-        .extraction
-        .entities
-        .iter()
-        .filter(|e| e.kind == crate::extract::EntityKind::Serial)
-        .map(|e| e.value.as_str())
-        .collect();
-    let masked = pii::mask(text, &serials);
     let passages: Vec<Passage> = candidates
         .iter()
         .take(LLM_PASSAGES)
@@ -356,7 +376,7 @@ async fn llm_reply(
             ),
         })
         .collect();
-    let (result, usage) = llm.reply(&masked, &passages).await;
+    let (result, usage) = llm.reply(masked, &passages).await;
     let mut outcome = LlmOutcome {
         used: false,
         error: None,

@@ -17,6 +17,9 @@ use crate::kb::training::LabelledTicket;
 /// The classifier trained for one generation.
 pub(crate) type TrainedClassifier = Option<(String, Option<Arc<Classifier>>)>;
 
+/// Labelled tickets whose evidence is computed at once when training or evaluating.
+const EVIDENCE_IN_FLIGHT: usize = 4;
+
 impl Engine {
     /// What the classifier reads about `text`: extraction, signals, the best entry of a
     /// hybrid search and the query embedding (shared with retrieval through the cache).
@@ -82,11 +85,18 @@ impl Engine {
         self: &Arc<Self>,
         tickets: &[LabelledTicket],
     ) -> Result<Vec<Evidence>> {
+        // A few at a time: the labelled set is hundreds of tickets, and the embedding
+        // queue is bounded for live queries, which must find room in it meanwhile.
+        let in_flight = Arc::new(tokio::sync::Semaphore::new(EVIDENCE_IN_FLIGHT));
         let mut tasks = tokio::task::JoinSet::new();
         for (i, t) in tickets.iter().enumerate() {
             let service = self.clone();
             let text = t.text();
-            tasks.spawn(async move { (i, service.evidence(&text).await) });
+            let in_flight = in_flight.clone();
+            tasks.spawn(async move {
+                let _permit = in_flight.acquire_owned().await;
+                (i, service.evidence(&text).await)
+            });
         }
         let mut evidence: Vec<Option<Evidence>> = vec![None; tickets.len()];
         while let Some(joined) = tasks.join_next().await {

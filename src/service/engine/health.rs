@@ -18,7 +18,13 @@ pub struct Check {
 #[derive(Debug, Clone, Serialize)]
 pub struct Health {
     pub status: &'static str,
+    /// The generation served.
     pub generation: String,
+    /// Set when that is not the generation `CURRENT` names: which one, why, and what is
+    /// served instead. The service stays ready (it answers from a complete generation);
+    /// the next successful reindex clears it. `status` is then "degraded".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation_note: Option<String>,
     pub index: Check,
     pub model: Check,
     pub vectors: Check,
@@ -41,8 +47,25 @@ fn check(result: std::result::Result<String, String>) -> Check {
     }
 }
 
+/// How long a health check's result is served again.
+const HEALTH_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Engine {
+    /// The health of the engine, checked at most once a second (concurrent callers wait
+    /// for the one check running).
     pub async fn health(self: &Arc<Self>) -> Health {
+        let mut cache = self.health_cache.lock().await;
+        if let Some((at, health)) = cache.as_ref() {
+            if at.elapsed() < HEALTH_TTL {
+                return health.clone();
+            }
+        }
+        let health = self.check_health().await;
+        *cache = Some((std::time::Instant::now(), health.clone()));
+        health
+    }
+
+    async fn check_health(self: &Arc<Self>) -> Health {
         let generation = self.generation();
         let mut calibration = generation.calibration.summary(self.config.target_precision);
         if let Some(fixed) = self.config.answer_threshold {
@@ -100,7 +123,8 @@ impl Engine {
                     crate::index::generation::current_generation_name(data)
                         .map_err(|e| e.to_string())
                         .and_then(|n| n.ok_or_else(|| "no current generation".to_string()))
-                        .map(|n| format!("{} (current {n})", data.display())),
+                        // The generation only: the path is the operator's, not the client's.
+                        .map(|n| format!("current {n}")),
                 );
                 Ok((generation.name.clone(), index, model, vectors, store))
             })
@@ -110,6 +134,7 @@ impl Engine {
                 let mut health = Health {
                     status: "ok",
                     generation,
+                    generation_note: self.generation_note(),
                     index,
                     model,
                     vectors,
@@ -118,6 +143,9 @@ impl Engine {
                 };
                 if !health.ready() {
                     health.status = "unavailable";
+                } else if health.generation_note.is_some() {
+                    // Still 200: it answers, from an older complete generation.
+                    health.status = "degraded";
                 }
                 health
             }
@@ -129,6 +157,7 @@ impl Engine {
                 Health {
                     status: "unavailable",
                     generation: String::new(),
+                    generation_note: self.generation_note(),
                     index: failed.clone(),
                     model: failed.clone(),
                     vectors: failed.clone(),

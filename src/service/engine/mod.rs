@@ -25,6 +25,7 @@ use crate::config::Config;
 use crate::embed::{Embedder, QueryQueue};
 use crate::error::{Error, Result};
 use crate::index::generation::{current_generation_name, generations_dir};
+use crate::index::recovery::{open_serving, remove_stale_partials, Fallback};
 use crate::index::reindex::{ReindexOptions, VectorPublisher};
 use crate::index::{reindex, Generation, Progress, ReindexReport};
 use crate::llm::LlmClient;
@@ -38,8 +39,12 @@ pub struct Engine {
     current: ArcSwap<Generation>,
     /// Tells the ticket desk (and anyone else) which generation is served now.
     switched: watch::Sender<String>,
+    /// Why the generation served is not the one `CURRENT` names, when it is not.
+    fallback: Mutex<Option<Fallback>>,
     cpu: Arc<Semaphore>,
-    query_cache: Mutex<LruCache<String, Arc<Vec<f32>>>>,
+    /// Query vectors by the SHA-256 of the query's words: a long query costs 32 bytes of
+    /// key, not its text.
+    query_cache: Mutex<LruCache<[u8; 32], Arc<Vec<f32>>>>,
     reindexing: tokio::sync::Mutex<()>,
     qdrant: Option<Arc<qdrant_client::Qdrant>>,
     runtime: tokio::runtime::Handle,
@@ -48,6 +53,9 @@ pub struct Engine {
     pub smart: SmartCounters,
     /// The ticket classifier, trained for the generation it names when first needed.
     classifier: tokio::sync::Mutex<classify::TrainedClassifier>,
+    /// The last health check and when it ran: `/health` needs no key, so a flood of
+    /// probes gets the same result for a second instead of an embedding each.
+    health_cache: tokio::sync::Mutex<Option<(std::time::Instant, health::Health)>>,
 }
 
 /// Runs CPU-bound `work` on the blocking pool.
@@ -61,34 +69,40 @@ async fn blocking<T: Send + 'static>(
 
 impl Engine {
     /// Opens the current generation of `config.data_dir`, building one from
-    /// `config.kb_dir` first when there is none. Must run inside a tokio runtime.
+    /// `config.kb_dir` first when there is none. A damaged current generation gives way
+    /// to the newest one that opens (see `recovery::open_serving`; `health` says so).
+    /// Must run inside a tokio runtime.
     pub async fn start(config: Config, embedder: Arc<dyn Embedder>) -> Result<Arc<Engine>> {
         let runtime = tokio::runtime::Handle::current();
         let qdrant = connect_qdrant(&config)?;
-        let generation = {
+        let serving = {
             let config = config.clone();
             let embedder = embedder.clone();
             let qdrant = qdrant.clone();
             let runtime = runtime.clone();
             blocking(move || {
+                // A reindex killed mid-build leaves its `.partial`; one still running keeps it.
+                match remove_stale_partials(&config.data_dir) {
+                    Ok(removed) => {
+                        for build in removed {
+                            tracing::info!(%build, "removed an unfinished build left by a stopped reindex");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e.chain(), "cannot remove the unfinished builds"),
+                }
                 if current_generation_name(&config.data_dir)?.is_none() {
                     tracing::info!(kb_dir = %config.kb_dir.display(), "no index yet: building the first generation");
                     build_generation(&config, embedder.as_ref(), qdrant.as_ref(), &runtime, &|_| {})?;
                 }
-                open_current(&config.data_dir, qdrant.as_ref(), &runtime)
+                open_serving(&config.data_dir, &|dir| {
+                    let generation = open_generation(dir, qdrant.as_ref(), &runtime)?;
+                    check_model(&generation, embedder.as_ref())?;
+                    Ok(generation)
+                })
             })
             .await?
         };
-        if generation.manifest.model != embedder.name() || generation.manifest.dim != embedder.dim()
-        {
-            return Err(Error::Config(format!(
-                "the index was built with model {} ({} dimensions) but the configured model is {} ({}); run `devicekb reindex`",
-                generation.manifest.model,
-                generation.manifest.dim,
-                embedder.name(),
-                embedder.dim()
-            )));
-        }
+        let generation = serving.generation;
         let cache_size = NonZeroUsize::new(config.query_cache_size.max(1)).expect("at least 1");
         let llm = match &config.llm {
             Some(c) => Some(
@@ -99,7 +113,9 @@ impl Engine {
         };
         let (switched, _) = watch::channel(generation.name.clone());
         Ok(Arc::new(Engine {
+            fallback: Mutex::new(serving.fallback),
             classifier: tokio::sync::Mutex::new(None),
+            health_cache: tokio::sync::Mutex::new(None),
             llm,
             smart: SmartCounters::default(),
             cpu: Arc::new(Semaphore::new(config.search_concurrency.max(1))),
@@ -131,6 +147,11 @@ impl Engine {
 
     pub fn generation(&self) -> Arc<Generation> {
         self.current.load_full()
+    }
+
+    /// Why the generation served is not the one `CURRENT` names, when it is not.
+    pub fn generation_note(&self) -> Option<String> {
+        self.fallback.lock().as_ref().map(Fallback::to_string)
     }
 
     pub fn embedder(&self) -> &Arc<dyn Embedder> {
@@ -176,28 +197,40 @@ impl Engine {
         Ok(report)
     }
 
-    /// Switches to the generation `CURRENT` names if it is not the one loaded.
+    /// Switches to the generation `CURRENT` names if it is not the one loaded. One that
+    /// cannot be served is reported once and remembered (see `generation_note`); the
+    /// generation loaded stays until `CURRENT` names another.
     pub async fn reload_if_changed(self: &Arc<Self>) -> Result<bool> {
         let engine = self.clone();
         blocking(move || {
             let Some(name) = current_generation_name(&engine.config.data_dir)? else {
                 return Ok(false);
             };
-            if name == engine.current.load().name {
+            let loaded = engine.current.load().name.clone();
+            if name == loaded {
                 return Ok(false);
             }
-            let generation = open_current(&engine.config.data_dir, engine.qdrant.as_ref(), &engine.runtime)?;
-            // A generation embedded by another model would make every vector search wrong.
-            if generation.manifest.model != engine.embedder.name() || generation.manifest.dim != engine.embedder.dim() {
-                return Err(Error::Config(format!(
-                    "generation {} was built with model {} but this server runs {}; restart it with that model",
-                    generation.name,
-                    generation.manifest.model,
-                    engine.embedder.name()
-                )));
+            // Generation numbers are never reused (see `reindex`): the same name is the
+            // same damaged files, not worth a warning on every tick.
+            if engine.fallback.lock().as_ref().is_some_and(|f| f.wanted == name) {
+                return Ok(false);
             }
+            let dir = generations_dir(&engine.config.data_dir).join(&name);
+            let opened = open_generation(&dir, engine.qdrant.as_ref(), &engine.runtime).and_then(|generation| {
+                // A generation embedded by another model would make every vector search wrong.
+                check_model(&generation, engine.embedder.as_ref())?;
+                Ok(generation)
+            });
+            let generation = match opened {
+                Ok(generation) => generation,
+                Err(e) => {
+                    *engine.fallback.lock() = Some(Fallback { wanted: name, reason: e.chain(), serving: loaded });
+                    return Err(e);
+                }
+            };
             tracing::info!(generation = %generation.name, entries = generation.entries.len(), "switched to a new index generation");
             engine.current.store(generation);
+            *engine.fallback.lock() = None;
             Ok(true)
         })
         .await
@@ -224,18 +257,26 @@ impl Engine {
         })
     }
 
-    fn cache_key(query: &str) -> String {
-        query.split_whitespace().collect::<Vec<_>>().join(" ")
+    /// The query's words, single-spaced (what is embedded), and the cache key for them.
+    fn cache_key(query: &str) -> (String, [u8; 32]) {
+        use sha2::{Digest, Sha256};
+        // What retrieval reads of a long message is all the model would read anyway.
+        let words = crate::index::query::retrieval_prefix(query)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let digest = Sha256::digest(words.as_bytes()).into();
+        (words, digest)
     }
 
     /// The query vector, from the cache when this exact query was seen before.
     /// Blocking: for the blocking pool and the CLI.
     fn query_vector(&self, query: &str) -> Result<Arc<Vec<f32>>> {
-        let key = Self::cache_key(query);
+        let (words, key) = Self::cache_key(query);
         if let Some(v) = self.query_cache.lock().get(&key) {
             return Ok(v.clone());
         }
-        let vector = Arc::new(self.query_queue.embed(&key)?);
+        let vector = Arc::new(self.query_queue.embed(&words)?);
         self.query_cache.lock().put(key, vector.clone());
         Ok(vector)
     }
@@ -243,11 +284,11 @@ impl Engine {
     /// Like `query_vector`, waiting for the embedding thread without holding a thread or
     /// a CPU permit, so concurrent searches' queries are embedded in one batch.
     pub(crate) async fn query_vector_async(&self, query: &str) -> Result<Arc<Vec<f32>>> {
-        let key = Self::cache_key(query);
+        let (words, key) = Self::cache_key(query);
         if let Some(v) = self.query_cache.lock().get(&key) {
             return Ok(v.clone());
         }
-        let vector = Arc::new(self.query_queue.embed_async(&key).await?);
+        let vector = Arc::new(self.query_queue.embed_async(&words).await?);
         self.query_cache.lock().put(key, vector.clone());
         Ok(vector)
     }
@@ -302,19 +343,31 @@ pub fn connect_qdrant(config: &Config) -> Result<Option<Arc<qdrant_client::Qdran
     config.qdrant.as_ref().map(qdrant::connect).transpose()
 }
 
-/// Opens the generation `CURRENT` points at.
-fn open_current(
-    data_dir: &Path,
+/// Refuses a generation embedded by another model than the server's.
+fn check_model(generation: &Generation, embedder: &dyn Embedder) -> Result<()> {
+    if generation.manifest.model == embedder.name() && generation.manifest.dim == embedder.dim() {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "generation {} was built with model {} ({} dimensions) but this server runs {} ({}); run `devicekb reindex` or restart with that model",
+        generation.name,
+        generation.manifest.model,
+        generation.manifest.dim,
+        embedder.name(),
+        embedder.dim()
+    )))
+}
+
+/// Opens the generation in `dir`, its vectors in Qdrant when a server is configured.
+fn open_generation(
+    dir: &Path,
     qdrant: Option<&Arc<qdrant_client::Qdrant>>,
     runtime: &tokio::runtime::Handle,
 ) -> Result<Arc<Generation>> {
-    let name = current_generation_name(data_dir)?.ok_or_else(|| {
-        Error::NotReady(format!(
-            "no index in {}; run `devicekb reindex`",
-            data_dir.display()
-        ))
-    })?;
-    let dir = generations_dir(data_dir).join(&name);
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let manifest: crate::index::generation::Manifest =
         crate::index::generation::read_json(&dir.join(crate::index::generation::MANIFEST_FILE))?;
     let vectors: Option<Box<dyn crate::index::vector::VectorStore>> = match (qdrant, &manifest.qdrant_collection) {
@@ -331,5 +384,5 @@ fn open_current(
         }
         (None, _) => None,
     };
-    Generation::open(&dir, vectors)
+    Generation::open(dir, vectors)
 }

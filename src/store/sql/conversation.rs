@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use sqlx::{FromRow, Row};
 
 use super::dialect::{InsertedId, MYSQL, SQLITE};
+use super::tickets::same_request;
 use super::{db_error, MySqlStore, SqliteStore, MAX_TICKETS};
 use crate::error::{Error, Result};
 use crate::store::records::*;
@@ -32,8 +33,8 @@ macro_rules! conversation_store {
                 E: sqlx::Executor<'c, Database = $db>,
             {
                 let res = sqlx::query(
-                    "INSERT INTO messages (ticket_id, customer_id, direction, channel, subject, body, transcription, processed, idempotency_key) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO messages (ticket_id, customer_id, direction, channel, subject, body, transcription, processed, \
+                     idempotency_key, request_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 )
                 .bind(m.ticket_id)
                 .bind(m.customer_id)
@@ -43,10 +44,36 @@ macro_rules! conversation_store {
                 .bind(&m.body)
                 .bind(&m.transcription)
                 .bind(i64::from(m.processed))
-                .bind(&m.idempotency_key)
+                .bind(m.idempotency.as_ref().map(|k| k.key.as_str()))
+                .bind(m.idempotency.as_ref().map(|k| k.request_hash.as_str()))
                 .execute(executor)
                 .await?;
                 Ok(res.inserted_id())
+            }
+
+            /// The message stored under `key` with its attachments, when it was stored for
+            /// the same request; an `IdempotencyKeyReused` error when it was stored for another.
+            pub(super) async fn message_by_key_in(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                key: &IdempotencyKey,
+            ) -> Result<Option<Message>> {
+                let sql = format!(
+                    "SELECT {}, request_hash FROM messages WHERE idempotency_key = ?",
+                    Self::message_columns()
+                );
+                let row = sqlx::query(&sql)
+                    .bind(&key.key)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(|e| db_error("checking the idempotency key", e))?;
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                let stored: Option<String> =
+                    row.try_get("request_hash").map_err(|e| db_error("checking the idempotency key", e))?;
+                same_request(stored.as_deref(), key)?;
+                let message = Self::message_row(&row)?;
+                Ok(Self::with_attachments(&mut *conn, vec![message]).await?.pop())
             }
 
             /// Reads the attachments of `messages` (one query, every id bound).
@@ -91,32 +118,25 @@ macro_rules! conversation_store {
         impl ConversationStore for $store {
             async fn add_message(&self, m: &NewMessage) -> Result<(Message, bool)> {
                 let mut tx = self.pool.begin_with($d.begin).await.map_err(|e| db_error("starting a transaction", e))?;
-                if let Some(key) = &m.idempotency_key {
-                    let sql = format!("SELECT {} FROM messages WHERE idempotency_key = ?", Self::message_columns());
-                    let existing = sqlx::query(&sql)
-                        .bind(key)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(|e| db_error("checking the idempotency key", e))?;
-                    if let Some(row) = existing {
-                        let message = Self::message_row(&row)?;
-                        let mut found = Self::with_attachments(&mut *tx, vec![message]).await?;
-                        return Ok((found.remove(0), false));
+                if let Some(key) = &m.idempotency {
+                    if let Some(message) = Self::message_by_key_in(&mut *tx, key).await? {
+                        return Ok((message, false));
                     }
                 }
                 let inserted = Self::insert_message_row(&mut *tx, m).await;
-                let id = match inserted {
-                    Ok(id) => id,
-                    // Another request with the same key won the race: answer with its message.
-                    Err(sqlx::Error::Database(d)) if d.is_unique_violation() && m.idempotency_key.is_some() => {
+                let id = match (inserted, &m.idempotency) {
+                    (Ok(id), _) => id,
+                    // Another request with the same key committed first (the unique index
+                    // decides; MySQL made this insert wait for it): answer as its retry would
+                    // be answered, from a fresh read outside this transaction.
+                    (Err(sqlx::Error::Database(d)), Some(key)) if d.is_unique_violation() => {
                         drop(tx);
-                        let key = m.idempotency_key.as_deref().unwrap_or_default();
                         let stored = self.message_by_key(key).await?.ok_or_else(|| {
                             Error::storage("an idempotent message vanished")
                         })?;
                         return Ok((stored, false));
                     }
-                    Err(e) => return Err(db_error("storing a message", e)),
+                    (Err(e), _) => return Err(db_error("storing a message", e)),
                 };
                 for a in &m.attachments {
                     sqlx::query(
@@ -143,18 +163,9 @@ macro_rules! conversation_store {
                 Ok((stored.remove(0), true))
             }
 
-            async fn message_by_key(&self, key: &str) -> Result<Option<Message>> {
-                let sql = format!("SELECT {} FROM messages WHERE idempotency_key = ?", Self::message_columns());
-                let row = sqlx::query(&sql)
-                    .bind(key)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(|e| db_error("reading a message", e))?;
-                let message = row.as_ref().map(Self::message_row).transpose()?;
-                match message {
-                    Some(m) => Ok(Self::with_attachments(&self.pool, vec![m]).await?.pop()),
-                    None => Ok(None),
-                }
+            async fn message_by_key(&self, key: &IdempotencyKey) -> Result<Option<Message>> {
+                let mut conn = self.pool.acquire().await.map_err(|e| db_error("reading a message", e))?;
+                Self::message_by_key_in(&mut *conn, key).await
             }
 
             async fn messages(&self, ticket_id: i64) -> Result<Vec<Message>> {

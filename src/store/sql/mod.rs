@@ -7,7 +7,9 @@ mod conversation;
 mod customers;
 mod devices;
 mod dialect;
+mod keys;
 mod reports;
+mod stalled;
 mod tickets;
 
 use crate::error::{Error, Result};

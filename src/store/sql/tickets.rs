@@ -10,6 +10,22 @@ use crate::error::{Error, Result};
 use crate::store::types::*;
 use crate::store::Store;
 
+/// Whether a row stored under `key` answers this request: it must have been stored for
+/// the same request (same digest), else the key is being reused for another one.
+///
+/// A row without a digest was written before migration 0002: nothing tells which request
+/// wrote it, so it is taken as matching, the key alone deciding as it did then. Refusing it
+/// would turn the retry of a request in flight across the upgrade into an error, and the
+/// service still refuses such a key from another customer.
+pub(super) fn same_request(stored_hash: Option<&str>, key: &IdempotencyKey) -> Result<()> {
+    match stored_hash {
+        Some(stored) if stored != key.request_hash => Err(Error::IdempotencyKeyReused {
+            key: key.key.clone(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 macro_rules! ticket_store {
     ($store:ident, $db:ty, $d:expr) => {
         impl $store {
@@ -38,6 +54,30 @@ macro_rules! ticket_store {
                     .await
                     .map_err(|e| db_error("reading a ticket", e))?;
                 row.as_ref().map(Self::ticket_row).transpose()
+            }
+
+            /// The ticket stored under `key`, when it was stored for the same request; an
+            /// `IdempotencyKeyReused` error when it was stored for another.
+            pub(super) async fn ticket_by_key(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                key: &IdempotencyKey,
+            ) -> Result<Option<Ticket>> {
+                let sql = format!(
+                    "SELECT {}, request_hash FROM tickets WHERE idempotency_key = ?",
+                    Self::ticket_columns()
+                );
+                let row = sqlx::query(&sql)
+                    .bind(&key.key)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(|e| db_error("checking the idempotency key", e))?;
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                let stored: Option<String> =
+                    row.try_get("request_hash").map_err(|e| db_error("checking the idempotency key", e))?;
+                same_request(stored.as_deref(), key)?;
+                Self::ticket_row(&row).map(Some)
             }
 
             /// Sets a ticket's status (and escalation reason, when given) and records who did
@@ -122,16 +162,8 @@ macro_rules! ticket_store {
 
             async fn create_ticket(&self, t: &NewTicket, actor: &str) -> Result<(Ticket, bool)> {
                 let mut tx = self.pool.begin_with($d.begin).await.map_err(|e| db_error("starting a transaction", e))?;
-                if let Some(key) = &t.idempotency_key {
-                    let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM tickets WHERE idempotency_key = ?")
-                        .bind(key)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(|e| db_error("checking the idempotency key", e))?;
-                    if let Some(id) = existing {
-                        let ticket = Self::ticket_in(&mut *tx, id).await?.ok_or_else(|| {
-                            Error::storage("an idempotent ticket vanished")
-                        })?;
+                if let Some(key) = &t.idempotency {
+                    if let Some(ticket) = Self::ticket_by_key(&mut *tx, key).await? {
                         return Ok((ticket, false));
                     }
                 }
@@ -147,8 +179,8 @@ macro_rules! ticket_store {
                     }
                 }
                 let res = sqlx::query(
-                    "INSERT INTO tickets (customer_id, device_id, subject, description, channel, priority, status, idempotency_key) \
-                     VALUES (?, ?, ?, ?, ?, ?, 'new', ?)",
+                    "INSERT INTO tickets (customer_id, device_id, subject, description, channel, priority, status, \
+                     idempotency_key, request_hash) VALUES (?, ?, ?, ?, ?, ?, 'new', ?, ?)",
                 )
                 .bind(t.customer_id)
                 .bind(t.device_id)
@@ -156,28 +188,24 @@ macro_rules! ticket_store {
                 .bind(&t.description)
                 .bind(t.channel.as_str())
                 .bind(t.priority.as_str())
-                .bind(&t.idempotency_key)
+                .bind(t.idempotency.as_ref().map(|k| k.key.as_str()))
+                .bind(t.idempotency.as_ref().map(|k| k.request_hash.as_str()))
                 .execute(&mut *tx)
                 .await;
-                let res = match res {
-                    Ok(done) => done,
-                    // Another request with the same key won the race: answer with its ticket.
-                    Err(sqlx::Error::Database(d)) if d.is_unique_violation() && t.idempotency_key.is_some() => {
+                let res = match (res, &t.idempotency) {
+                    (Ok(done), _) => done,
+                    // Another request with the same key committed first (the unique index
+                    // decides; MySQL made this insert wait for it): answer as its retry would
+                    // be answered, from a fresh read outside this transaction.
+                    (Err(sqlx::Error::Database(d)), Some(key)) if d.is_unique_violation() => {
                         drop(tx);
-                        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM tickets WHERE idempotency_key = ?")
-                            .bind(&t.idempotency_key)
-                            .fetch_optional(&self.pool)
-                            .await
-                            .map_err(|e| db_error("checking the idempotency key", e))?;
-                        let ticket = match id {
-                            Some(id) => Self::ticket_in(&self.pool, id).await?,
-                            None => None,
-                        };
-                        return ticket
+                        let mut conn = self.pool.acquire().await.map_err(|e| db_error("checking the idempotency key", e))?;
+                        return Self::ticket_by_key(&mut *conn, key)
+                            .await?
                             .map(|t| (t, false))
                             .ok_or_else(|| Error::storage("an idempotent ticket vanished"));
                     }
-                    Err(e) => return Err(db_error("creating a ticket", e)),
+                    (Err(e), _) => return Err(db_error("creating a ticket", e)),
                 };
                 let id: i64 = res.inserted_id();
                 sqlx::query("INSERT INTO ticket_history (ticket_id, from_status, to_status, actor, note) VALUES (?, NULL, 'new', ?, 'created')")

@@ -1,0 +1,242 @@
+//! Starting on whatever a crash or a power loss left: unfinished builds removed (unless a
+//! reindex still owns them), and when the generation `CURRENT` names is damaged, the
+//! newest complete generation that opens is served instead, with a note saying so.
+
+use std::fmt;
+use std::fs::{File, TryLockError};
+use std::path::Path;
+use std::sync::Arc;
+
+use super::generation::{current_generation_name, generation_number, generations_dir, Generation};
+use crate::error::{Error, Result};
+
+/// Suffix of a generation still being built.
+pub const PARTIAL_SUFFIX: &str = ".partial";
+/// Held by the process building a generation in this data directory.
+pub const LOCK_FILE: &str = "reindex.lock";
+
+/// Takes the reindex lock of `data_dir`; `None` when a reindex (in this process or
+/// another) holds it. The lock goes with the returned file, and with the process if it
+/// dies, so a killed reindex never leaves it taken.
+pub fn try_lock_reindex(data_dir: &Path) -> Result<Option<File>> {
+    let lock_path = data_dir.join(LOCK_FILE);
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(|e| Error::io(format!("creating {}", lock_path.display()), e))?;
+    match lock.try_lock() {
+        Ok(()) => Ok(Some(lock)),
+        Err(TryLockError::WouldBlock) => Ok(None),
+        Err(TryLockError::Error(e)) => Err(Error::io("locking the data directory", e)),
+    }
+}
+
+/// Why the generation served is not the one `CURRENT` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fallback {
+    /// The generation `CURRENT` names.
+    pub wanted: String,
+    /// Why it cannot be served.
+    pub reason: String,
+    /// The generation served instead.
+    pub serving: String,
+}
+
+impl fmt::Display for Fallback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} cannot be served ({}); serving {}",
+            self.wanted, self.reason, self.serving
+        )
+    }
+}
+
+/// The generation to serve, and why it is not `CURRENT`'s when it is not.
+pub struct Serving {
+    pub generation: Arc<Generation>,
+    pub fallback: Option<Fallback>,
+}
+
+/// Whether `error` says a generation's files are damaged (missing, truncated, corrupt),
+/// as opposed to a configuration that does not fit it, which no fallback should hide.
+pub fn is_damage(error: &Error) -> bool {
+    matches!(error, Error::Io { .. } | Error::Index { .. })
+}
+
+/// Complete generations on disk, newest first.
+pub fn complete_generations(data_dir: &Path) -> Result<Vec<String>> {
+    let gens = generations_dir(data_dir);
+    let read = match std::fs::read_dir(&gens) {
+        Ok(read) => read,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(format!("listing {}", gens.display()), e)),
+    };
+    let mut found: Vec<(u64, String)> = Vec::new();
+    for item in read {
+        let item = item.map_err(|e| Error::io(format!("listing {}", gens.display()), e))?;
+        let name = item.file_name().to_string_lossy().into_owned();
+        if let Some(n) = generation_number(&name) {
+            if item.path().is_dir() {
+                found.push((n, name));
+            }
+        }
+    }
+    found.sort_by(|a, b| b.cmp(a));
+    Ok(found.into_iter().map(|(_, name)| name).collect())
+}
+
+/// Opens the generation `CURRENT` names with `open`, or, when its files are damaged,
+/// the newest other complete generation that opens. Errors when `CURRENT` names none,
+/// when its generation fails for another reason than damage (a model or a vector store
+/// that does not fit: serving an older generation would hide what the operator must
+/// fix), and when nothing opens (with `CURRENT`'s own error).
+///
+/// `CURRENT` is left as it is: the next successful reindex replaces it, a reindex in
+/// another process may be about to, and the damaged generation stays for inspection.
+pub fn open_serving(
+    data_dir: &Path,
+    open: &dyn Fn(&Path) -> Result<Arc<Generation>>,
+) -> Result<Serving> {
+    let wanted = current_generation_name(data_dir)?.ok_or_else(|| {
+        Error::NotReady(format!(
+            "no index in {}; run `devicekb reindex`",
+            data_dir.display()
+        ))
+    })?;
+    let gens = generations_dir(data_dir);
+    let failure = match open(&gens.join(&wanted)) {
+        Ok(generation) => {
+            return Ok(Serving {
+                generation,
+                fallback: None,
+            })
+        }
+        Err(e) if is_damage(&e) => e,
+        Err(e) => return Err(e),
+    };
+    let reason = failure.chain();
+    tracing::warn!(generation = %wanted, error = %reason, "the current index generation cannot be opened; trying the previous ones");
+    for name in complete_generations(data_dir)? {
+        if name == wanted {
+            continue;
+        }
+        match open(&gens.join(&name)) {
+            Ok(generation) => {
+                let fallback = Fallback {
+                    wanted,
+                    reason,
+                    serving: name,
+                };
+                tracing::warn!(note = %fallback, "serving an older index generation until the next successful reindex");
+                return Ok(Serving {
+                    generation,
+                    fallback: Some(fallback),
+                });
+            }
+            Err(e) => {
+                tracing::warn!(generation = %name, error = %e.chain(), "this index generation cannot be opened either")
+            }
+        }
+    }
+    Err(failure)
+}
+
+/// Removes every unfinished build under `data_dir/generations`. The caller holds the
+/// reindex lock: no build is running. Returns the names removed.
+pub fn remove_partials(data_dir: &Path) -> Result<Vec<String>> {
+    let gens = generations_dir(data_dir);
+    let read = match std::fs::read_dir(&gens) {
+        Ok(read) => read,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(format!("listing {}", gens.display()), e)),
+    };
+    let mut removed = Vec::new();
+    for item in read {
+        let item = item.map_err(|e| Error::io(format!("listing {}", gens.display()), e))?;
+        let name = item.file_name().to_string_lossy().into_owned();
+        if name.starts_with("gen-") && name.ends_with(PARTIAL_SUFFIX) {
+            std::fs::remove_dir_all(item.path())
+                .map_err(|e| Error::io(format!("removing the unfinished build {name}"), e))?;
+            removed.push(name);
+        }
+    }
+    removed.sort();
+    Ok(removed)
+}
+
+/// Removes the unfinished builds a killed reindex left, unless a reindex (in this
+/// process or another) holds the lock: the build is then its own, still going.
+pub fn remove_stale_partials(data_dir: &Path) -> Result<Vec<String>> {
+    if !generations_dir(data_dir).is_dir() {
+        return Ok(Vec::new());
+    }
+    let Some(lock) = try_lock_reindex(data_dir)? else {
+        tracing::info!("a reindex is running: its unfinished build is left alone");
+        return Ok(Vec::new());
+    };
+    let removed = remove_partials(data_dir)?;
+    drop(lock);
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn complete_generations_are_listed_newest_first_by_number() {
+        let data = tempfile::tempdir().unwrap();
+        let gens = generations_dir(data.path());
+        for name in [
+            "gen-000002",
+            "gen-000010",
+            "gen-000009.partial",
+            "gen-000001",
+            "other",
+        ] {
+            std::fs::create_dir_all(gens.join(name)).unwrap();
+        }
+        std::fs::write(gens.join("gen-000011"), b"a file, not a generation").unwrap();
+        assert_eq!(
+            complete_generations(data.path()).unwrap(),
+            ["gen-000010", "gen-000002", "gen-000001"]
+        );
+        assert_eq!(
+            remove_partials(data.path()).unwrap(),
+            ["gen-000009.partial"]
+        );
+        assert!(!gens.join("gen-000009.partial").exists());
+        assert!(gens.join("gen-000010").is_dir());
+    }
+
+    #[test]
+    fn a_partial_build_owned_by_a_running_reindex_is_kept() {
+        let data = tempfile::tempdir().unwrap();
+        let partial = generations_dir(data.path()).join("gen-000003.partial");
+        std::fs::create_dir_all(&partial).unwrap();
+        let held = try_lock_reindex(data.path())
+            .unwrap()
+            .expect("the lock is free");
+        assert!(remove_stale_partials(data.path()).unwrap().is_empty());
+        assert!(partial.is_dir());
+        drop(held);
+        assert_eq!(
+            remove_stale_partials(data.path()).unwrap(),
+            ["gen-000003.partial"]
+        );
+        assert!(!partial.exists());
+    }
+
+    #[test]
+    fn only_damage_is_worked_around() {
+        assert!(is_damage(&Error::index("truncated")));
+        assert!(is_damage(&Error::io(
+            "reading manifest.json",
+            std::io::Error::from(std::io::ErrorKind::NotFound)
+        )));
+        assert!(!is_damage(&Error::Config("another model".into())));
+    }
+}

@@ -1,0 +1,135 @@
+//! Nothing stuck: a ticket whose pipeline did not finish (the process was killed between
+//! two steps, the database went away) stays `new`. At start and then every minute, the
+//! sweep takes each such ticket once the pipeline has had time to end: with no step
+//! recorded, the pipeline runs on it again (nothing was decided yet); with some steps
+//! recorded, it is escalated `step_failed` to a person rather than run twice. Each ticket is
+//! claimed first with a lease in the database (a conditional UPDATE), so two servers on one
+//! database never both handle it; a client's retry takes the same lease.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use super::Desk;
+use crate::error::Result;
+use crate::store::{Direction, Status, Store, Ticket};
+
+/// How long a claim keeps other servers off a ticket (its pipeline runs meanwhile).
+pub(super) const LEASE_SECS: u64 = 300;
+/// Tickets handled per sweep; the rest wait for the next one.
+const BATCH: u32 = 100;
+
+/// What one sweep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Tickets whose pipeline ran again.
+    pub resumed: usize,
+    /// Tickets escalated `step_failed`.
+    pub escalated: usize,
+}
+
+enum Outcome {
+    Resumed,
+    Escalated,
+}
+
+impl Desk {
+    /// Resumes or escalates the stalled tickets this server can claim. A pipeline
+    /// normally ends in well under a second, an LLM reply within its deadline (20 s by
+    /// default): a ticket still `new` after `DEVICEKB_STALLED_AFTER_SECS` (2 minutes) is
+    /// stalled.
+    pub async fn sweep_stalled(self: &Arc<Self>) -> Result<Swept> {
+        self.sweep_stalled_after(self.config().stalled_after_secs.max(1))
+            .await
+    }
+
+    /// `sweep_stalled` with another idle delay (tests).
+    pub async fn sweep_stalled_after(self: &Arc<Self>, idle_secs: u64) -> Result<Swept> {
+        let store = self.store()?;
+        let mut swept = Swept::default();
+        for ticket in store.stalled_tickets(idle_secs, BATCH).await? {
+            if self.closing.load(Ordering::Relaxed) {
+                break;
+            }
+            if self.pipelines_running.lock().contains(&ticket.id)
+                || !store
+                    .claim_stalled(ticket.id, idle_secs, LEASE_SECS)
+                    .await?
+            {
+                continue;
+            }
+            // One ticket failing (its pipeline, the database for a moment) does not keep
+            // the others waiting for the next sweep.
+            match self.take_up(&store, &ticket).await {
+                Ok(Outcome::Resumed) => swept.resumed += 1,
+                Ok(Outcome::Escalated) => swept.escalated += 1,
+                Err(e) => tracing::warn!(
+                    ticket = ticket.id,
+                    error = %e.chain(),
+                    "a stalled ticket could not be taken up"
+                ),
+            }
+        }
+        Ok(swept)
+    }
+
+    /// Resumes a claimed stalled ticket, or escalates it when it stopped half way.
+    async fn take_up(self: &Arc<Self>, store: &Arc<dyn Store>, ticket: &Ticket) -> Result<Outcome> {
+        let steps = store.pipeline(ticket.id).await?.steps;
+        if steps.is_empty() {
+            let first = store
+                .messages(ticket.id)
+                .await?
+                .into_iter()
+                .find(|m| m.direction == Direction::Inbound)
+                .map(|m| m.id);
+            self.resume(store, ticket, first).await?;
+            return Ok(Outcome::Resumed);
+        }
+        tracing::warn!(
+            ticket = ticket.id,
+            steps = steps.len(),
+            "a ticket's pipeline stopped half way; escalating it"
+        );
+        store
+            .set_status(
+                ticket.id,
+                Status::Escalated,
+                Some("step_failed"),
+                "sweep",
+                Some("the pipeline was interrupted before its end"),
+            )
+            .await?;
+        Ok(Outcome::Escalated)
+    }
+
+    /// Sweeps now, then every `every`, until shutdown.
+    pub(super) fn spawn_sweeper(self: &Arc<Self>, every: Duration) {
+        let weak: Weak<Desk> = Arc::downgrade(self);
+        self.engine.runtime().spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(desk) = weak.upgrade() else {
+                    return;
+                };
+                if desk.closing.load(Ordering::Relaxed) {
+                    return;
+                }
+                if desk.store.read().is_none() {
+                    continue;
+                }
+                match desk.sweep_stalled().await {
+                    Ok(s) if s.resumed + s.escalated > 0 => tracing::info!(
+                        resumed = s.resumed,
+                        escalated = s.escalated,
+                        "stalled tickets handled"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e.chain(), "the stalled-ticket sweep failed"),
+                }
+            }
+        });
+    }
+}
