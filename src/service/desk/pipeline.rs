@@ -65,55 +65,6 @@ impl Desk {
         .await
         .map_err(|e| Error::Internal(format!("the pipeline task failed: {e}")))?
     }
-
-    /// A ticket whose first submission stopped before its pipeline ran (the process died,
-    /// the database went away between two writes) is still `new` with no step recorded:
-    /// a retry runs the pipeline on it. `None` when the ticket needs nothing.
-    pub(crate) async fn resume_if_stalled(
-        self: &Arc<Self>,
-        store: &Arc<dyn Store>,
-        ticket: &Ticket,
-        message_id: Option<i64>,
-    ) -> Result<Option<TicketCreated>> {
-        if ticket.status != Status::New || !store.pipeline(ticket.id).await?.steps.is_empty() {
-            return Ok(None);
-        }
-        // The same lease the sweep takes: a retry and another server's sweep never both
-        // run it (a claim the sweep already holds refuses the retry, and the reverse).
-        if !self.pipelines_running.lock().contains(&ticket.id)
-            && !store
-                .claim_stalled(ticket.id, 0, super::sweep::LEASE_SECS)
-                .await?
-        {
-            return Ok(None);
-        }
-        self.resume(store, ticket, message_id).await.map(Some)
-    }
-
-    /// Runs the pipeline on a stalled ticket this server has claimed.
-    pub(super) async fn resume(
-        self: &Arc<Self>,
-        store: &Arc<dyn Store>,
-        ticket: &Ticket,
-        message_id: Option<i64>,
-    ) -> Result<TicketCreated> {
-        tracing::info!(
-            ticket = ticket.id,
-            "resuming a ticket whose pipeline did not run"
-        );
-        let job = PipelineJob {
-            text: crate::kb::training::ticket_text(&ticket.subject, &ticket.description),
-            ticket: ticket.clone(),
-            ingestion_ms: 0.0,
-            priority_given: true,
-            message_id,
-        };
-        let outcome = self.run_pipeline_detached(store.clone(), job).await?;
-        Ok(TicketCreated {
-            created: false,
-            ..outcome
-        })
-    }
 }
 
 /// What classification decided for a ticket, and how long it took.

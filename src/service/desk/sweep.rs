@@ -4,18 +4,21 @@
 //! recorded, the pipeline runs on it again (nothing was decided yet); with some steps
 //! recorded, it is escalated `step_failed` to a person rather than run twice. Each ticket is
 //! claimed first with a lease in the database (a conditional UPDATE), so two servers on one
-//! database never both handle it; a client's retry takes the same lease.
+//! database never both handle it; a client's retry of a stalled submission takes the same
+//! lease (`resume_if_stalled`).
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use super::pipeline::PipelineJob;
+use super::tickets::TicketCreated;
 use super::Desk;
 use crate::error::Result;
 use crate::store::{Direction, Status, Store, Ticket};
 
 /// How long a claim keeps other servers off a ticket (its pipeline runs meanwhile).
-pub(super) const LEASE_SECS: u64 = 300;
+const LEASE_SECS: u64 = 300;
 /// Tickets handled per sweep; the rest wait for the next one.
 const BATCH: u32 = 100;
 
@@ -101,6 +104,53 @@ impl Desk {
             )
             .await?;
         Ok(Outcome::Escalated)
+    }
+
+    /// A ticket whose first submission stopped before its pipeline ran (the process died,
+    /// the database went away between two writes) is still `new` with no step recorded:
+    /// a retry runs the pipeline on it. `None` when the ticket needs nothing.
+    pub(crate) async fn resume_if_stalled(
+        self: &Arc<Self>,
+        store: &Arc<dyn Store>,
+        ticket: &Ticket,
+        message_id: Option<i64>,
+    ) -> Result<Option<TicketCreated>> {
+        if ticket.status != Status::New || !store.pipeline(ticket.id).await?.steps.is_empty() {
+            return Ok(None);
+        }
+        // The same lease the sweep takes: a retry and another server's sweep never both
+        // run it (a claim the sweep already holds refuses the retry, and the reverse).
+        if !self.pipelines_running.lock().contains(&ticket.id)
+            && !store.claim_stalled(ticket.id, 0, LEASE_SECS).await?
+        {
+            return Ok(None);
+        }
+        self.resume(store, ticket, message_id).await.map(Some)
+    }
+
+    /// Runs the pipeline on a stalled ticket this server has claimed.
+    async fn resume(
+        self: &Arc<Self>,
+        store: &Arc<dyn Store>,
+        ticket: &Ticket,
+        message_id: Option<i64>,
+    ) -> Result<TicketCreated> {
+        tracing::info!(
+            ticket = ticket.id,
+            "resuming a ticket whose pipeline did not run"
+        );
+        let job = PipelineJob {
+            text: crate::kb::training::ticket_text(&ticket.subject, &ticket.description),
+            ticket: ticket.clone(),
+            ingestion_ms: 0.0,
+            priority_given: true,
+            message_id,
+        };
+        let outcome = self.run_pipeline_detached(store.clone(), job).await?;
+        Ok(TicketCreated {
+            created: false,
+            ..outcome
+        })
     }
 
     /// Sweeps now, then every `every`, until shutdown.
