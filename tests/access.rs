@@ -87,6 +87,17 @@ async fn send(
     request.send().await.unwrap()
 }
 
+/// `send`, then its status and JSON body.
+async fn call(
+    base: &str,
+    verb: Verb,
+    path: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    status_and_body(send(base, verb, path, key, body).await).await
+}
+
 async fn status_and_body(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
@@ -133,9 +144,7 @@ async fn every_route_lets_in_exactly_the_roles_its_rule_names() {
             ("staff", Some(staff.as_str())),
             ("admin", Some(admin.as_str())),
         ] {
-            let (status, answer) =
-                status_and_body(send(&served.base, spec.verb, &path, key, body.clone()).await)
-                    .await;
+            let (status, answer) = call(&served.base, spec.verb, &path, key, body.clone()).await;
             let role = match who {
                 "intake" => Some(Role::Intake),
                 "staff" => Some(Role::Staff),
@@ -167,8 +176,7 @@ async fn every_route_lets_in_exactly_the_roles_its_rule_names() {
 #[tokio::test]
 async fn with_no_key_a_loopback_server_is_open_and_another_address_is_refused() {
     let served = served(|_| {}).await;
-    let (status, _) =
-        status_and_body(send(&served.base, Verb::Get, "/tickets", None, None).await).await;
+    let (status, _) = call(&served.base, Verb::Get, "/tickets", None, None).await;
     assert_eq!(status, 200, "open on loopback while no key exists");
 
     let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
@@ -180,8 +188,7 @@ async fn with_no_key_a_loopback_server_is_open_and_another_address_is_refused() 
 
     // A key created while the server runs closes it.
     let staff = mint(&served.service, "helpdesk", Role::Staff).await;
-    let (status, body) =
-        status_and_body(send(&served.base, Verb::Get, "/tickets", None, None).await).await;
+    let (status, body) = call(&served.base, Verb::Get, "/tickets", None, None).await;
     assert_eq!(status, 401, "{body}");
     let response = send(&served.base, Verb::Get, "/tickets", Some(&staff), None).await;
     assert_eq!(response.status().as_u16(), 200);
@@ -210,15 +217,12 @@ async fn a_revoked_key_stops_working_and_keys_are_stored_hashed() {
     assert_eq!(ok.status().as_u16(), 200);
     keys::revoke(store.as_ref(), "helpdesk").await.unwrap();
     served.service.access.refresh(&served.service.desk).await;
-    let (status, body) = status_and_body(
-        send(
-            &served.base,
-            Verb::Get,
-            "/stats/tickets",
-            Some(&staff),
-            None,
-        )
-        .await,
+    let (status, body) = call(
+        &served.base,
+        Verb::Get,
+        "/stats/tickets",
+        Some(&staff),
+        None,
     )
     .await;
     assert_eq!(status, 401, "{body}");
@@ -247,15 +251,12 @@ async fn an_intake_key_files_for_its_own_customer_and_channel_only() {
     let admin = mint(&served.service, "ops", Role::Admin).await;
     let mut customers = vec![];
     for name in ["Cabinet Arnaud", "Imprimerie Blanc"] {
-        let (status, c) = status_and_body(
-            send(
-                &served.base,
-                Verb::Post,
-                "/customers",
-                Some(&admin),
-                Some(json!({"name": name})),
-            )
-            .await,
+        let (status, c) = call(
+            &served.base,
+            Verb::Post,
+            "/customers",
+            Some(&admin),
+            Some(json!({"name": name})),
         )
         .await;
         assert_eq!(status, 201, "{c}");
@@ -276,55 +277,33 @@ async fn an_intake_key_files_for_its_own_customer_and_channel_only() {
         }
         body
     };
-    let (status, body) = status_and_body(
-        send(
+    for (body, expected, case) in [
+        (ticket(customers[1], None), 403, "another customer"),
+        (ticket(customers[0], Some("call")), 403, "another channel"),
+        (ticket(customers[0], None), 201, "its own customer"),
+    ] {
+        let (status, answer) = call(
             &served.base,
             Verb::Post,
             "/tickets",
             Some(&form),
-            Some(ticket(customers[1], None)),
+            Some(body),
         )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 403, "another customer: {body}");
-    let (status, body) = status_and_body(
-        send(
-            &served.base,
-            Verb::Post,
-            "/tickets",
-            Some(&form),
-            Some(ticket(customers[0], Some("call"))),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 403, "another channel: {body}");
-    let (status, body) = status_and_body(
-        send(
-            &served.base,
-            Verb::Post,
-            "/tickets",
-            Some(&form),
-            Some(ticket(customers[0], None)),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
+        .await;
+        assert_eq!(status, expected, "{case}: {answer}");
+    }
+    let (_, listed) = call(&served.base, Verb::Get, "/tickets", Some(&admin), None).await;
+    let body = listed["tickets"][0].clone();
     let id = body["ticket_id"]
         .as_i64()
         .or_else(|| body["id"].as_i64())
         .unwrap();
-    let (_, stored) = status_and_body(
-        send(
-            &served.base,
-            Verb::Get,
-            &format!("/tickets/{id}"),
-            Some(&admin),
-            None,
-        )
-        .await,
+    let (_, stored) = call(
+        &served.base,
+        Verb::Get,
+        &format!("/tickets/{id}"),
+        Some(&admin),
+        None,
     )
     .await;
     let channel = stored["channel"]
@@ -332,28 +311,24 @@ async fn an_intake_key_files_for_its_own_customer_and_channel_only() {
         .or_else(|| stored["ticket"]["channel"].as_str());
     assert_eq!(channel, Some("chat"), "{stored}");
     // The customer's reading of their own ticket is staff work.
-    let (status, _) = status_and_body(
-        send(
-            &served.base,
-            Verb::Get,
-            &format!("/tickets/{id}"),
-            Some(&form),
-            None,
-        )
-        .await,
+    let (status, _) = call(
+        &served.base,
+        Verb::Get,
+        &format!("/tickets/{id}"),
+        Some(&form),
+        None,
     )
     .await;
     assert_eq!(status, 403);
     // Intake records what customers send, not replies.
-    let (status, body) = status_and_body(
-        send(
-            &served.base,
-            Verb::Post,
-            "/messages",
-            Some(&form),
-            Some(json!({"ticket_id": id, "channel": "chat", "direction": "outbound", "body": "Réglé."})),
-        )
-        .await,
+    let (status, body) = call(
+        &served.base,
+        Verb::Post,
+        "/messages",
+        Some(&form),
+        Some(
+            json!({"ticket_id": id, "channel": "chat", "direction": "outbound", "body": "Réglé."}),
+        ),
     )
     .await;
     assert_eq!(status, 403, "{body}");
@@ -367,15 +342,12 @@ async fn the_public_intake_refuses_a_flood_from_one_address_with_retry_after() {
     })
     .await;
     let admin = mint(&served.service, "ops", Role::Admin).await;
-    let (_, customer) = status_and_body(
-        send(
-            &served.base,
-            Verb::Post,
-            "/customers",
-            Some(&admin),
-            Some(json!({"name": "Cabinet Arnaud"})),
-        )
-        .await,
+    let (_, customer) = call(
+        &served.base,
+        Verb::Post,
+        "/customers",
+        Some(&admin),
+        Some(json!({"name": "Cabinet Arnaud"})),
     )
     .await;
     let body = json!({"customer_id": customer["id"], "subject": "Bourrage", "description": "Bourrage papier."});
@@ -417,8 +389,7 @@ async fn the_public_intake_refuses_a_flood_from_one_address_with_retry_after() {
     )
     .await;
     assert_eq!(with_key.status().as_u16(), 201);
-    let (status, _) =
-        status_and_body(send(&served.base, Verb::Get, "/tickets", None, None).await).await;
+    let (status, _) = call(&served.base, Verb::Get, "/tickets", None, None).await;
     assert_eq!(status, 401);
 }
 
@@ -464,8 +435,7 @@ async fn probes_answer_without_a_key() {
     let served = served(|_| {}).await;
     mint(&served.service, "ops", Role::Admin).await;
     for path in ["/livez", "/readyz", "/health"] {
-        let (status, body) =
-            status_and_body(send(&served.base, Verb::Get, path, None, None).await).await;
+        let (status, body) = call(&served.base, Verb::Get, path, None, None).await;
         assert_eq!(status, 200, "{path}: {body}");
     }
 }
@@ -478,42 +448,31 @@ async fn a_57_kb_message_of_unknown_words_is_answered_like_a_short_one() {
     let text = format!("Bonjour, ma C750 fait un bourrage. {}", words.join(" "));
     assert!((57_000..65_536).contains(&text.len()), "{}", text.len());
     for path in ["/answer", "/extract"] {
-        let (status, body) = status_and_body(
-            send(
-                &served.base,
-                Verb::Post,
-                path,
-                None,
-                Some(json!({"text": text})),
-            )
-            .await,
+        let (status, body) = call(
+            &served.base,
+            Verb::Post,
+            path,
+            None,
+            Some(json!({"text": text})),
         )
         .await;
         assert_eq!(status, 200, "{path}: {body}");
     }
     let admin = mint(&served.service, "ops", Role::Admin).await;
-    let (_, customer) = status_and_body(
-        send(
-            &served.base,
-            Verb::Post,
-            "/customers",
-            Some(&admin),
-            Some(json!({"name": "Cabinet Arnaud"})),
-        )
-        .await,
+    let (_, customer) = call(
+        &served.base,
+        Verb::Post,
+        "/customers",
+        Some(&admin),
+        Some(json!({"name": "Cabinet Arnaud"})),
     )
     .await;
-    let (status, body) = status_and_body(
-        send(
-            &served.base,
-            Verb::Post,
-            "/tickets",
-            Some(&admin),
-            Some(
-                json!({"customer_id": customer["id"], "subject": "Bourrage", "description": text}),
-            ),
-        )
-        .await,
+    let (status, body) = call(
+        &served.base,
+        Verb::Post,
+        "/tickets",
+        Some(&admin),
+        Some(json!({"customer_id": customer["id"], "subject": "Bourrage", "description": text})),
     )
     .await;
     assert_eq!(status, 201, "{body}");

@@ -4,7 +4,6 @@ use async_trait::async_trait;
 use sqlx::{FromRow, Row};
 
 use super::dialect::{InsertedId, MYSQL, SQLITE};
-use super::tickets::same_request;
 use super::{db_error, MySqlStore, SqliteStore, MAX_TICKETS};
 use crate::error::{Error, Result};
 use crate::store::records::*;
@@ -57,21 +56,10 @@ macro_rules! conversation_store {
                 conn: &mut <$db as sqlx::Database>::Connection,
                 key: &IdempotencyKey,
             ) -> Result<Option<Message>> {
-                let sql = format!(
-                    "SELECT {}, request_hash FROM messages WHERE idempotency_key = ?",
-                    Self::message_columns()
-                );
-                let row = sqlx::query(&sql)
-                    .bind(&key.key)
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(|e| db_error("checking the idempotency key", e))?;
-                let Some(row) = row else {
+                let columns = Self::message_columns();
+                let Some(row) = Self::row_by_key(&mut *conn, "messages", &columns, key).await? else {
                     return Ok(None);
                 };
-                let stored: Option<String> =
-                    row.try_get("request_hash").map_err(|e| db_error("checking the idempotency key", e))?;
-                same_request(stored.as_deref(), key)?;
                 let message = Self::message_row(&row)?;
                 Ok(Self::with_attachments(&mut *conn, vec![message]).await?.pop())
             }

@@ -56,16 +56,16 @@ macro_rules! ticket_store {
                 row.as_ref().map(Self::ticket_row).transpose()
             }
 
-            /// The ticket stored under `key`, when it was stored for the same request; an
-            /// `IdempotencyKeyReused` error when it was stored for another.
-            pub(super) async fn ticket_by_key(
+            /// The row of `table` (read as `columns`) stored under `key`, when it was
+            /// stored for the same request; an `IdempotencyKeyReused` error when it was
+            /// stored for another. Tickets and messages both carry keys.
+            pub(super) async fn row_by_key(
                 conn: &mut <$db as sqlx::Database>::Connection,
+                table: &str,
+                columns: &str,
                 key: &IdempotencyKey,
-            ) -> Result<Option<Ticket>> {
-                let sql = format!(
-                    "SELECT {}, request_hash FROM tickets WHERE idempotency_key = ?",
-                    Self::ticket_columns()
-                );
+            ) -> Result<Option<<$db as sqlx::Database>::Row>> {
+                let sql = format!("SELECT {columns}, request_hash FROM {table} WHERE idempotency_key = ?");
                 let row = sqlx::query(&sql)
                     .bind(&key.key)
                     .fetch_optional(&mut *conn)
@@ -77,7 +77,16 @@ macro_rules! ticket_store {
                 let stored: Option<String> =
                     row.try_get("request_hash").map_err(|e| db_error("checking the idempotency key", e))?;
                 same_request(stored.as_deref(), key)?;
-                Self::ticket_row(&row).map(Some)
+                Ok(Some(row))
+            }
+
+            /// The ticket stored under `key` (see `row_by_key`).
+            pub(super) async fn ticket_by_key(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                key: &IdempotencyKey,
+            ) -> Result<Option<Ticket>> {
+                let row = Self::row_by_key(conn, "tickets", &Self::ticket_columns(), key).await?;
+                row.as_ref().map(Self::ticket_row).transpose()
             }
 
             /// Sets a ticket's status (and escalation reason, when given) and records who did
