@@ -310,6 +310,10 @@ async fn an_intake_key_files_for_its_own_customer_and_channel_only() {
         .as_str()
         .or_else(|| stored["ticket"]["channel"].as_str());
     assert_eq!(channel, Some("chat"), "{stored}");
+    assert_eq!(
+        stored["history"][0]["actor"], "key:web-form",
+        "the history says which key filed it: {stored}"
+    );
     // The customer's reading of their own ticket is staff work.
     let (status, _) = call(
         &served.base,

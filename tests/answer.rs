@@ -337,7 +337,7 @@ async fn a_tickets_customer_is_masked_in_the_prompt_however_written() {
     });
     service
         .desk
-        .create_ticket(serde_json::from_value(ticket).unwrap(), None)
+        .create_ticket(serde_json::from_value(ticket).unwrap(), None, "test")
         .await
         .expect("ticket");
     assert_eq!(

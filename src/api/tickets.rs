@@ -84,7 +84,7 @@ pub async fn create_ticket(
     caller.pin_ticket(&mut request)?;
     let created = service
         .desk
-        .create_ticket(request, idempotency_key(&headers)?)
+        .create_ticket(request, idempotency_key(&headers)?, &caller.actor())
         .await?;
     let status = if created.created {
         StatusCode::CREATED
@@ -139,15 +139,21 @@ pub struct PatchTicket {
 
 pub async fn patch_ticket(
     State(service): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(raw): Path<String>,
     JsonBody(patch): JsonBody<PatchTicket>,
 ) -> Result<Response, ApiError> {
+    // The person the client names, else the key it called with.
+    let by_key = match &caller {
+        Caller::Key(_) => caller.actor(),
+        _ => "agent".to_string(),
+    };
     let actor = patch
         .actor
         .as_deref()
         .map(str::trim)
         .filter(|a| !a.is_empty())
-        .unwrap_or("agent");
+        .unwrap_or(&by_key);
     let ticket = service
         .desk
         .set_ticket_status(id(&raw, "id")?, &patch.status, actor, patch.note.as_deref())

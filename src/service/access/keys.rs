@@ -11,8 +11,8 @@ use crate::store::{ApiKey, Channel, NewApiKey, Role, Store};
 
 /// What every minted key starts with, so a leaked one is recognisable in logs and scans.
 pub const KEY_PREFIX: &str = "dkb_";
-/// `api_keys.name`.
-pub const MAX_KEY_NAME: usize = 100;
+/// `api_keys.name`, short enough that `key:NAME` fits `ticket_history.actor` (100).
+pub const MAX_KEY_NAME: usize = 96;
 /// How many characters of a key `keys list` shows.
 const SHOWN_PREFIX: usize = 12;
 

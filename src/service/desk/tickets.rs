@@ -145,10 +145,12 @@ impl Desk {
 
     /// Stores the ticket, runs the pipeline on it (extraction, retrieval, decision, reply)
     /// and records the outcome. A failing pipeline step escalates the ticket, never loses it.
+    /// `actor` is who filed it, as its first history row says (e.g. `key:web-form`).
     pub async fn create_ticket(
         self: &Arc<Self>,
         request: CreateTicket,
         idempotency_key: Option<String>,
+        actor: &str,
     ) -> Result<TicketCreated> {
         let idempotency = idempotency_of(idempotency_key, &request)?;
         let subject = request.subject.trim().to_string();
@@ -191,7 +193,7 @@ impl Desk {
                     priority,
                     idempotency: idempotency.clone(),
                 },
-                "api",
+                actor,
             )
             .await?;
         if !created && ticket.customer_id != request.customer_id {
