@@ -48,6 +48,7 @@ async fn submit(
                 channel: None,
             },
             None,
+            "bench",
         )
         .await
         .expect("ticket stored");
