@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tokio::sync::Semaphore;
 
 use super::error::ApiError;
@@ -37,6 +37,8 @@ pub struct Gate {
     pub in_flight: Arc<Semaphore>,
     /// `None` for routes that may legitimately run long (a reindex).
     pub timeout: Option<Duration>,
+    /// The route's path template, for the request log.
+    pub route: &'static str,
 }
 
 /// The key a request carries: `Authorization: Bearer KEY`, or `X-Api-Key: KEY`.
@@ -103,28 +105,58 @@ fn from_this_machine(request: &Request, network: Network) -> bool {
         || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-pub async fn gate(
-    State(gate): State<Gate>,
-    mut request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
+/// Lets the request through the gate, then logs one line for it, whatever the outcome:
+/// the route (its template, so ids and queries stay out of the logs), the status, the
+/// time taken and who called.
+pub async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
     let address = client_address(&request, gate.network);
-    let caller = gate.service.access.authorize(
+    let (response, caller) = admit(&gate, request, address, next).await;
+    let response = response.unwrap_or_else(IntoResponse::into_response);
+    tracing::info!(
+        target: "devicekb::request",
+        method = %method,
+        route = gate.route,
+        status = response.status().as_u16(),
+        took_ms = format_args!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
+        caller = %caller.as_ref().map_or_else(|| "refused".to_string(), Caller::actor),
+        client = %address,
+        "request"
+    );
+    response
+}
+
+async fn admit(
+    gate: &Gate,
+    mut request: Request,
+    address: IpAddr,
+    next: Next,
+) -> (Result<Response, ApiError>, Option<Caller>) {
+    let caller = match gate.service.access.authorize(
         gate.rule,
         secret(request.headers()),
         address,
         from_this_machine(&request, gate.network),
-    )?;
+    ) {
+        Ok(caller) => caller,
+        Err(e) => return (Err(ApiError(e)), None),
+    };
     // Probes are answered whatever the load: an orchestrator must see the server alive.
-    let _permit = if caller == Caller::Anyone {
+    let permit = if caller == Caller::Anyone {
         None
     } else {
-        Some(gate.in_flight.clone().try_acquire_owned().map_err(|_| {
-            Error::Overloaded("too many requests in flight; retry in a second".into())
-        })?)
+        match gate.in_flight.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                let busy =
+                    Error::Overloaded("too many requests in flight; retry in a second".into());
+                return (Err(ApiError(busy)), Some(caller));
+            }
+        }
     };
-    request.extensions_mut().insert(caller);
-    match gate.timeout {
+    request.extensions_mut().insert(caller.clone());
+    let response = match gate.timeout {
         None => Ok(next.run(request).await),
         Some(limit) => tokio::time::timeout(limit, next.run(request))
             .await
@@ -134,5 +166,7 @@ pub async fn gate(
                     limit.as_millis()
                 )))
             }),
-    }
+    };
+    drop(permit);
+    (response, Some(caller))
 }

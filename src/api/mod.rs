@@ -179,6 +179,7 @@ pub fn router(service: Arc<Service>, network: Network) -> Router {
             network,
             in_flight: in_flight.clone(),
             timeout: (!route.long_running).then_some(timeout),
+            route: route.spec.path,
         };
         let mut handler = route
             .handler

@@ -48,12 +48,15 @@ pub fn poll<T>(limit: Duration, what: &str, mut ready: impl FnMut() -> Option<T>
     }
 }
 
-/// The address in the server's "devicekb is listening" log line.
+/// The address in the server's "devicekb is listening" log line (text or JSON).
 pub fn listening_addr(line: &str) -> Option<String> {
     if !line.contains("devicekb is listening") {
         return None;
     }
-    let at = line.find("addr=")? + "addr=".len();
+    let at = line
+        .find("addr=")
+        .map(|at| at + "addr=".len())
+        .or_else(|| line.find("\"addr\":\"").map(|at| at + "\"addr\":\"".len()))?;
     Some(
         line[at..]
             .chars()
@@ -65,7 +68,15 @@ pub fn listening_addr(line: &str) -> Option<String> {
 /// A server started by `command` (`devicekb serve --addr 127.0.0.1:0 ...`), once it
 /// listens: the child and the lines it logged until then. Its log keeps being drained so
 /// it never blocks on a full pipe.
-pub fn serve(mut command: Command) -> (Child, String, Vec<String>) {
+pub fn serve(command: Command) -> (Child, String, Vec<String>) {
+    let (child, base, log, _later) = serve_with_log(command);
+    (child, base, log)
+}
+
+/// `serve`, with the lines the server logs from then on.
+pub fn serve_with_log(
+    mut command: Command,
+) -> (Child, String, Vec<String>, mpsc::Receiver<String>) {
     let mut serve = Child(
         command
             .stdout(Stdio::null())
@@ -98,5 +109,5 @@ pub fn serve(mut command: Command) -> (Child, String, Vec<String>) {
         }
         None
     });
-    (serve, format!("http://{addr}"), log)
+    (serve, format!("http://{addr}"), log, lines)
 }
