@@ -87,6 +87,20 @@ async fn send(
     request.send().await.unwrap()
 }
 
+/// A customer created with `key`; its JSON.
+async fn new_customer(base: &str, key: &str, name: &str) -> Value {
+    let (status, customer) = call(
+        base,
+        Verb::Post,
+        "/customers",
+        Some(key),
+        Some(json!({ "name": name })),
+    )
+    .await;
+    assert_eq!(status, 201, "{customer}");
+    customer
+}
+
 /// `send`, then its status and JSON body.
 async fn call(
     base: &str,
@@ -251,16 +265,8 @@ async fn an_intake_key_files_for_its_own_customer_and_channel_only() {
     let admin = mint(&served.service, "ops", Role::Admin).await;
     let mut customers = vec![];
     for name in ["Cabinet Arnaud", "Imprimerie Blanc"] {
-        let (status, c) = call(
-            &served.base,
-            Verb::Post,
-            "/customers",
-            Some(&admin),
-            Some(json!({"name": name})),
-        )
-        .await;
-        assert_eq!(status, 201, "{c}");
-        customers.push(c["id"].as_i64().unwrap());
+        let customer = new_customer(&served.base, &admin, name).await;
+        customers.push(customer["id"].as_i64().unwrap());
     }
     let form = mint_pinned(
         &served.service,
@@ -346,34 +352,21 @@ async fn the_public_intake_refuses_a_flood_from_one_address_with_retry_after() {
     })
     .await;
     let admin = mint(&served.service, "ops", Role::Admin).await;
-    let (_, customer) = call(
-        &served.base,
-        Verb::Post,
-        "/customers",
-        Some(&admin),
-        Some(json!({"name": "Cabinet Arnaud"})),
-    )
-    .await;
+    let customer = new_customer(&served.base, &admin, "Cabinet Arnaud").await;
     let body = json!({"customer_id": customer["id"], "subject": "Bourrage", "description": "Bourrage papier."});
-    for _ in 0..2 {
-        let response = send(
+    let keyless = || {
+        send(
             &served.base,
             Verb::Post,
             "/tickets",
             None,
             Some(body.clone()),
         )
-        .await;
-        assert_eq!(response.status().as_u16(), 201);
+    };
+    for _ in 0..2 {
+        assert_eq!(keyless().await.status().as_u16(), 201);
     }
-    let refused = send(
-        &served.base,
-        Verb::Post,
-        "/tickets",
-        None,
-        Some(body.clone()),
-    )
-    .await;
+    let refused = keyless().await;
     assert_eq!(refused.status().as_u16(), 429);
     let retry_after: u64 = refused.headers()["retry-after"]
         .to_str()
@@ -463,14 +456,7 @@ async fn a_57_kb_message_of_unknown_words_is_answered_like_a_short_one() {
         assert_eq!(status, 200, "{path}: {body}");
     }
     let admin = mint(&served.service, "ops", Role::Admin).await;
-    let (_, customer) = call(
-        &served.base,
-        Verb::Post,
-        "/customers",
-        Some(&admin),
-        Some(json!({"name": "Cabinet Arnaud"})),
-    )
-    .await;
+    let customer = new_customer(&served.base, &admin, "Cabinet Arnaud").await;
     let (status, body) = call(
         &served.base,
         Verb::Post,
