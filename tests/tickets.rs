@@ -551,3 +551,77 @@ async fn a_stalled_ticket_is_resumed_and_keys_stay_with_their_customer() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn the_earlier_project_s_customer_fields_still_work() {
+    let base = app().await;
+    // Its api.py's Customer model, as its clients send it.
+    let unique = format!(
+        "compta-{}@cabinet-arnaud.fr",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let (status, created) = call(
+        reqwest::Method::POST,
+        format!("{base}/customers"),
+        Some(json!({
+            "company_name": "Cabinet Arnaud",
+            "contact_name": "Marc Arnaud",
+            "contact_email": unique,
+            "contact_phone": "01 23 45 67 89",
+            "address": "12 rue des Lilas, 69003 Lyon"
+        })),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["status"], "created");
+    let id = created["customer_id"].as_i64().unwrap();
+    assert_eq!(created["id"], id);
+    assert_eq!(created["name"], "Marc Arnaud");
+    assert_eq!(created["company"], "Cabinet Arnaud");
+    assert_eq!(created["address"], "12 rue des Lilas, 69003 Lyon");
+    let (status, listed) = call(
+        reqwest::Method::GET,
+        format!("{base}/customers?limit=500"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let found = listed["customers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(found["company_name"], "Cabinet Arnaud", "{found}");
+    assert_eq!(found["contact_email"], unique.as_str(), "{found}");
+    // A company alone names the customer; neither is a 422 naming the field.
+    let (status, only_company) = call(
+        reqwest::Method::POST,
+        format!("{base}/customers"),
+        Some(json!({"company_name": "Imprimerie Blanc"})),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, only_company["name"].as_str()),
+        (201, Some("Imprimerie Blanc"))
+    );
+    let (status, neither) = call(
+        reqwest::Method::POST,
+        format!("{base}/customers"),
+        Some(json!({"contact_phone": "0612345678"})),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, neither["field"].as_str()),
+        (422, Some("name")),
+        "{neither}"
+    );
+}

@@ -14,7 +14,7 @@ use super::json::JsonBody;
 use super::routes::AppState;
 use crate::error::Error;
 use crate::service::access::Caller;
-use crate::service::tickets::{CreateCustomer, CreateTicket};
+use crate::service::tickets::{CreateCustomer, CreateTicket, Customer};
 
 /// A path id: a positive integer, or a 400 naming it.
 pub(super) fn id(raw: &str, field: &str) -> Result<i64, Error> {
@@ -56,12 +56,26 @@ pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Err
         .transpose()
 }
 
+/// A customer in this API's field names and the earlier project's.
+fn customer_json(customer: &Customer) -> serde_json::Value {
+    let mut body = serde_json::json!(customer);
+    body["company_name"] = serde_json::json!(customer.company);
+    body["contact_name"] = serde_json::json!(customer.name);
+    body["contact_email"] = serde_json::json!(customer.email);
+    body["contact_phone"] = serde_json::json!(customer.phone);
+    body
+}
+
 pub async fn create_customer(
     State(service): State<AppState>,
     JsonBody(request): JsonBody<CreateCustomer>,
 ) -> Result<Response, ApiError> {
     let customer = service.desk.create_customer(request).await?;
-    Ok((StatusCode::CREATED, Json(customer)).into_response())
+    let mut body = customer_json(&customer);
+    // What the earlier project answered, for its clients.
+    body["customer_id"] = serde_json::json!(customer.id);
+    body["status"] = serde_json::json!("created");
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 pub async fn list_customers(
@@ -69,10 +83,11 @@ pub async fn list_customers(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let customers = service.desk.customers(limit(query.get("limit"))?).await?;
-    Ok(
-        Json(serde_json::json!({ "customers": customers, "count": customers.len() }))
-            .into_response(),
-    )
+    Ok(Json(serde_json::json!({
+        "customers": customers.iter().map(customer_json).collect::<Vec<_>>(),
+        "count": customers.len(),
+    }))
+    .into_response())
 }
 
 pub async fn create_ticket(

@@ -7,6 +7,8 @@ pub const CUSTOMER_NAME: usize = 255;
 pub const CUSTOMER_EMAIL: usize = 255;
 pub const CUSTOMER_PHONE: usize = 64;
 pub const CUSTOMER_COMPANY: usize = 255;
+/// `customers.address` (migration 0005).
+pub const CUSTOMER_ADDRESS: usize = 500;
 /// `devices.model_name`, `extractions.model`.
 pub const MODEL_NAME: usize = 191;
 /// `extractions.manufacturer`.

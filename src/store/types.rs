@@ -127,6 +127,7 @@ pub struct NewCustomer {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub company: Option<String>,
+    pub address: Option<String>,
 }
 
 /// Read with `FromRow`: the columns are the fields.
@@ -137,6 +138,7 @@ pub struct Customer {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub company: Option<String>,
+    pub address: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }

@@ -10,25 +10,32 @@ use super::Desk;
 use crate::answer::{Citation, Decision};
 use crate::error::{Error, Result};
 use crate::store::limits;
+/// Customers as the store reads them, for the layers above.
+pub use crate::store::Customer;
 use crate::store::{
-    Channel, Customer, Device, Direction, HistoryEntry, IdempotencyKey, Message, NewCustomer,
-    NewMessage, NewTicket, PipelineRows, PredictionRecord, Priority, Status, Stored, Ticket,
-    TicketFilter,
+    Channel, Device, Direction, HistoryEntry, IdempotencyKey, Message, NewCustomer, NewMessage,
+    NewTicket, PipelineRows, PredictionRecord, Priority, Status, Stored, Ticket, TicketFilter,
 };
 
 pub const MAX_SUBJECT_CHARS: usize = 500;
 pub const MAX_LIST: u32 = 500;
 
+/// A new customer, in this API's field names or the earlier project's (`company_name`
+/// required there, `contact_name`, `contact_email`, `contact_phone`, `address`), whose
+/// clients keep working unchanged. A customer is named by its contact, else its company.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCustomer {
-    pub name: String,
-    #[serde(default)]
+    #[serde(default, alias = "contact_name")]
+    pub name: Option<String>,
+    #[serde(default, alias = "contact_email")]
     pub email: Option<String>,
-    #[serde(default)]
+    #[serde(default, alias = "contact_phone")]
     pub phone: Option<String>,
-    #[serde(default)]
+    #[serde(default, alias = "company_name")]
     pub company: Option<String>,
+    #[serde(default)]
+    pub address: Option<String>,
 }
 
 /// Serialize gives the canonical form an `Idempotency-Key`'s request digest is taken of.
@@ -107,13 +114,13 @@ fn optional_text(value: Option<String>) -> Option<String> {
 
 impl Desk {
     pub async fn create_customer(&self, request: CreateCustomer) -> Result<Customer> {
-        let name = request.name.trim().to_string();
-        if name.is_empty() {
+        let company = optional_text(request.company);
+        let Some(name) = optional_text(request.name).or_else(|| company.clone()) else {
             return Err(Error::Unprocessable {
                 field: "name".into(),
-                message: "must not be empty".into(),
+                message: "must not be empty (or give company_name)".into(),
             });
-        }
+        };
         check_length("name", Some(&name), limits::CUSTOMER_NAME)?;
         let email = optional_text(request.email);
         if email
@@ -126,15 +133,17 @@ impl Desk {
             });
         }
         let phone = optional_text(request.phone);
-        let company = optional_text(request.company);
+        let address = optional_text(request.address);
         check_length("phone", phone.as_deref(), limits::CUSTOMER_PHONE)?;
         check_length("company", company.as_deref(), limits::CUSTOMER_COMPANY)?;
+        check_length("address", address.as_deref(), limits::CUSTOMER_ADDRESS)?;
         self.store()?
             .create_customer(&NewCustomer {
                 name,
                 email,
                 phone,
                 company,
+                address,
             })
             .await
     }

@@ -14,7 +14,7 @@ macro_rules! customer_store {
         impl $store {
             pub(super) fn customer_columns() -> String {
                 format!(
-                    "id, name, email, phone, company, {} AS created_at, {} AS updated_at",
+                    "id, name, email, phone, company, address, {} AS created_at, {} AS updated_at",
                     $d.ts("created_at"),
                     $d.ts("updated_at")
                 )
@@ -46,12 +46,13 @@ macro_rules! customer_store {
         impl CustomerStore for $store {
             async fn create_customer(&self, c: &NewCustomer) -> Result<Customer> {
                 let res = sqlx::query(
-                    "INSERT INTO customers (name, email, phone, company) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO customers (name, email, phone, company, address) VALUES (?, ?, ?, ?, ?)",
                 )
                 .bind(&c.name)
                 .bind(&c.email)
                 .bind(&c.phone)
                 .bind(&c.company)
+                .bind(&c.address)
                 .execute(&self.pool)
                 .await
                 .map_err(|e| match e {
