@@ -59,10 +59,11 @@ async fn run(service: Arc<Service>, label: &str, texts: &[(String, String)], cou
     let customer = service
         .desk
         .create_customer(CreateCustomer {
-            name: "Bench".into(),
+            name: Some("Bench".into()),
             email: None,
             phone: None,
             company: None,
+            address: None,
         })
         .await
         .unwrap()
