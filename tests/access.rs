@@ -220,25 +220,19 @@ async fn a_revoked_key_stops_working_and_keys_are_stored_hashed() {
         .all(|k| !k.key_hash.contains(&staff[4..]) && k.key_hash.len() == 64));
     assert!(staff.starts_with(&stored[0].key_prefix));
 
-    let ok = send(
-        &served.base,
-        Verb::Get,
-        "/stats/tickets",
-        Some(&staff),
-        None,
-    )
-    .await;
-    assert_eq!(ok.status().as_u16(), 200);
+    let stats = || {
+        call(
+            &served.base,
+            Verb::Get,
+            "/stats/tickets",
+            Some(&staff),
+            None,
+        )
+    };
+    assert_eq!(stats().await.0, 200);
     keys::revoke(store.as_ref(), "helpdesk").await.unwrap();
     served.service.access.refresh(&served.service.desk).await;
-    let (status, body) = call(
-        &served.base,
-        Verb::Get,
-        "/stats/tickets",
-        Some(&staff),
-        None,
-    )
-    .await;
+    let (status, body) = stats().await;
     assert_eq!(status, 401, "{body}");
     assert!(
         body["detail"].as_str().unwrap().contains("revoked"),

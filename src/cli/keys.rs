@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::Dirs;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::service::access::keys::{self, NewKeyRequest};
 use crate::store::{Channel, Role, Store};
 
@@ -53,12 +53,7 @@ pub struct RevokeArgs {
 }
 
 async fn open_store(dirs: &Dirs) -> Result<Arc<dyn Store>> {
-    let config = dirs.config()?;
-    if config.database_url.is_empty() {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| Error::io(format!("creating {}", config.data_dir.display()), e))?;
-    }
-    crate::store::connect(&config.database_url()).await
+    crate::service::desk::open_store(&dirs.config()?).await
 }
 
 pub async fn run(command: Command) -> Result<()> {

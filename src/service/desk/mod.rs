@@ -23,6 +23,16 @@ use crate::error::{Error, Result};
 use crate::index::Generation;
 use crate::store::Store;
 
+/// The store `config` names (`DATABASE_URL`, else the SQLite file in the data directory,
+/// created with its directory), migrated: what the server and `devicekb keys` both open.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
+    if config.database_url.is_empty() {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| Error::io(format!("creating {}", config.data_dir.display()), e))?;
+    }
+    crate::store::connect(&config.database_url()).await
+}
+
 pub struct Desk {
     engine: Arc<Engine>,
     /// The ticket database; `None` while it cannot be reached (searches go on).
@@ -41,12 +51,7 @@ impl Desk {
     /// The catalogue and KB rows are stored for the engine's generation, and again after
     /// each switch.
     pub async fn start(engine: Arc<Engine>) -> Result<Arc<Desk>> {
-        let config = engine.config();
-        if config.database_url.is_empty() {
-            std::fs::create_dir_all(&config.data_dir)
-                .map_err(|e| Error::io(format!("creating {}", config.data_dir.display()), e))?;
-        }
-        let store = match crate::store::connect(&config.database_url()).await {
+        let store = match open_store(engine.config()).await {
             Ok(store) => Some(store),
             Err(e @ Error::StorageUnavailable(_)) => {
                 tracing::warn!(error = %e.chain(), "the database is unreachable; ticket endpoints answer 503 until it is back");
