@@ -7,7 +7,7 @@ export DEVICEKB_CACHE ?= $(HOME)/.cache/devicekb
 CARGO ?= cargo
 BIN := target/release/devicekb
 
-.PHONY: setup tools model build run test lint bench eval eval-extract eval-classify eval-transfer fmt clean
+.PHONY: setup tools model build run demo test lint bench eval eval-extract eval-classify eval-transfer fmt clean
 
 setup: tools model
 
@@ -27,6 +27,12 @@ build: setup
 run: build
 	$(BIN) reindex
 	$(BIN) serve
+
+# Load sample customers, devices and tickets (through the pipeline) into an empty store,
+# so the earlier project's test script runs unchanged against `make run`.
+demo: build
+	$(BIN) reindex
+	$(BIN) demo
 
 test: setup
 	$(CARGO) test --release --lib --bins --tests --no-fail-fast

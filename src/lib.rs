@@ -10,6 +10,7 @@
 //!   answer, classify        decision and reply; ticket classification
 //!   index                   BM25, vectors, fusion, calibration, generations
 //!   extract   embed         models, codes, serials, signals; sentence embeddings
+//!   learn                   logistic regression (the classifier, the calibration)
 //!   kb                      entries, catalogue, templates, labelled tickets
 //!   error
 //! ```
@@ -27,6 +28,7 @@ pub mod error;
 pub mod extract;
 pub mod index;
 pub mod kb;
+pub mod learn;
 pub mod llm;
 pub mod qdrant;
 pub mod service;

@@ -17,9 +17,13 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("kb", &["error"]),
     ("extract", &["error", "kb"]),
     ("embed", &["error"]),
-    ("index", &["error", "kb", "extract", "embed"]),
+    ("learn", &["embed"]),
+    ("index", &["error", "kb", "extract", "embed", "learn"]),
     ("answer", &["error", "kb", "extract", "embed", "index"]),
-    ("classify", &["error", "kb", "extract", "embed", "index"]),
+    (
+        "classify",
+        &["error", "kb", "extract", "embed", "index", "learn"],
+    ),
     // Adapters to the outside world, each beside the engine part it serves.
     ("store", &["error"]),
     ("llm", &["error", "kb", "answer"]),
@@ -48,7 +52,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
 ];
 
-const ENGINE: &[&str] = &["kb", "extract", "embed", "index", "answer", "classify"];
+const ENGINE: &[&str] = &[
+    "kb", "extract", "embed", "learn", "index", "answer", "classify",
+];
 
 /// External paths and the only modules that may use them.
 const CONFINED: &[(&str, &[&str])] = &[("axum", &["api"]), ("sqlx", &["store"])];

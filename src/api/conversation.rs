@@ -74,7 +74,12 @@ pub async fn create_extraction(
     let extraction_id = service.desk.record_extraction(extraction).await?;
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({ "extraction_id": extraction_id, "ticket_id": ticket_id })),
+        // `status` as the earlier project answered.
+        Json(serde_json::json!({
+            "extraction_id": extraction_id,
+            "ticket_id": ticket_id,
+            "status": "recorded",
+        })),
     )
         .into_response())
 }

@@ -12,13 +12,12 @@
 
 pub mod eval;
 pub mod features;
-pub mod logreg;
 
 use serde::{Deserialize, Serialize};
 
+use crate::learn::{SoftmaxRegression, TrainOptions, Weighting};
 pub use features::Evidence;
 use features::Scaler;
-use logreg::{SoftmaxRegression, TrainOptions};
 
 use crate::kb::training::{LabelledTicket, CATEGORIES, CHURN_LEVELS, PRIORITIES};
 
@@ -80,6 +79,7 @@ impl Classifier {
                 classes.iter().map(|c| c.to_string()).collect(),
                 &rows,
                 &y,
+                Weighting::BalancedClasses,
                 TrainOptions::default(),
             )
         };

@@ -1,6 +1,7 @@
 //! Command-line interface: one file per subcommand, all calling the service layer.
 
 mod answer;
+mod demo;
 mod eval;
 mod extract;
 mod import;
@@ -50,6 +51,9 @@ pub enum Command {
     Answer(answer::Args),
     /// Find the printer model, error codes and serial number in a text.
     Extract(extract::Args),
+    /// Load a small sample set (customers, devices, tickets through the pipeline) into an
+    /// empty store.
+    Demo(demo::Args),
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     Keys(keys::Command),
@@ -108,5 +112,6 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Extract(args) => extract::run(args),
         Command::Answer(args) => answer::run(args).await,
         Command::Keys(command) => keys::run(command).await,
+        Command::Demo(args) => demo::run(args).await,
     }
 }

@@ -105,7 +105,17 @@ pub fn repo_service() -> Arc<Service> {
                 .join(env!("CARGO_CRATE_NAME"));
             // Tests call this from inside their own runtime, where blocking is not allowed.
             std::thread::spawn(move || {
-                shared_runtime().block_on(start_service(&repo().join("kb"), &data))
+                shared_runtime().block_on(async {
+                    let service = start_service(&repo().join("kb"), &data).await;
+                    // As `devicekb serve` does at start: trained before the first ticket,
+                    // so a busy machine does not push a pipeline past the request timeout.
+                    service
+                        .engine
+                        .classifier()
+                        .await
+                        .expect("the ticket classifier trains");
+                    service
+                })
             })
             .join()
             .expect("the shared service starts")

@@ -35,6 +35,9 @@ pub struct Feedback {
     pub comment: Option<String>,
 }
 
+/// What an external extractor found, in this API's field names or the earlier
+/// project's (`extractor_name`, `extracted_fields` as one object, `confidence`), whose
+/// clients keep working unchanged.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExternalExtraction {
@@ -42,7 +45,15 @@ pub struct ExternalExtraction {
     #[serde(default)]
     pub message_id: Option<i64>,
     /// The extractor's name.
+    #[serde(alias = "extractor_name")]
     pub source: String,
+    /// The earlier project's free-form fields: the model, manufacturer, error codes and
+    /// serial are read from their usual names; every field is kept as an entity.
+    #[serde(default)]
+    pub extracted_fields: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The extractor's confidence in the whole extraction, 0 to 1.
+    #[serde(default)]
+    pub confidence: Option<f64>,
     #[serde(default)]
     pub model: Option<String>,
     #[serde(default)]
@@ -118,7 +129,7 @@ impl Desk {
                     customer_id: Some(ticket.customer_id),
                     direction: Direction::Outbound,
                     channel: ticket.channel,
-                    subject: Some(super::pipeline::reply_subject(&ticket.subject)),
+                    subject: Some(super::subject::reply_subject(&ticket.subject)),
                     body,
                     transcription: None,
                     processed: true,
@@ -176,6 +187,7 @@ impl Desk {
 
     /// Records what an external extractor found on a ticket (or one of its messages).
     pub async fn record_extraction(&self, x: ExternalExtraction) -> Result<i64> {
+        let x = x.with_extracted_fields()?;
         let source = x.source.trim().to_string();
         if source.is_empty() || source.chars().count() > limits::EXTRACTOR_NAME {
             return Err(Error::Unprocessable {
@@ -241,5 +253,130 @@ impl Desk {
                 },
             )
             .await
+    }
+}
+
+/// The names under which the earlier project's extractors sent each typed field.
+const MODEL_KEYS: &[&str] = &["model", "printer_model", "modele", "modèle"];
+const MANUFACTURER_KEYS: &[&str] = &["manufacturer", "brand", "marque", "fabricant"];
+const SERIAL_KEYS: &[&str] = &["serial", "serial_number", "numero_serie", "numéro_de_série"];
+const ERROR_CODE_KEYS: &[&str] = &["error_codes", "error_code", "code_erreur", "codes_erreur"];
+
+impl ExternalExtraction {
+    /// Folds `extracted_fields` and `confidence` into the typed fields and the entities.
+    /// A typed field given both ways must agree; a value of the wrong shape is named.
+    fn with_extracted_fields(mut self) -> Result<Self> {
+        if let Some(c) = self.confidence {
+            if !(0.0..=1.0).contains(&c) {
+                return Err(Error::Unprocessable {
+                    field: "confidence".into(),
+                    message: "must be between 0 and 1".into(),
+                });
+            }
+        }
+        let Some(fields) = self.extracted_fields.take() else {
+            if let Some(c) = self.confidence {
+                // Kept, not dropped, when no field carries it.
+                self.entities
+                    .push(serde_json::json!({ "kind": "confidence", "value": c }));
+            }
+            return Ok(self);
+        };
+        for (key, value) in &fields {
+            let lower = key.to_lowercase();
+            let field = format!("extracted_fields.{key}");
+            let text = || match value {
+                serde_json::Value::String(s) => Ok(Some(s.clone())),
+                serde_json::Value::Number(n) => Ok(Some(n.to_string())),
+                serde_json::Value::Null => Ok(None),
+                _ => Err(Error::Unprocessable {
+                    field: field.clone(),
+                    message: "must be a string".into(),
+                }),
+            };
+            if MODEL_KEYS.contains(&lower.as_str()) {
+                self.model = self.model.or(text()?);
+            } else if MANUFACTURER_KEYS.contains(&lower.as_str()) {
+                self.manufacturer = self.manufacturer.or(text()?);
+            } else if SERIAL_KEYS.contains(&lower.as_str()) {
+                self.serial = self.serial.or(text()?);
+            } else if ERROR_CODE_KEYS.contains(&lower.as_str()) {
+                let codes = match value {
+                    serde_json::Value::Array(items) => items
+                        .iter()
+                        .map(|v| match v {
+                            serde_json::Value::String(s) => Ok(s.clone()),
+                            serde_json::Value::Number(n) => Ok(n.to_string()),
+                            _ => Err(Error::Unprocessable {
+                                field: field.clone(),
+                                message: "must be a string or a list of strings".into(),
+                            }),
+                        })
+                        .collect::<Result<Vec<_>>>()?,
+                    _ => text()?.into_iter().collect(),
+                };
+                for code in codes {
+                    if !self.error_codes.contains(&code) {
+                        self.error_codes.push(code);
+                    }
+                }
+            }
+            self.entities.push(serde_json::json!({
+                "kind": key,
+                "value": value,
+                "confidence": self.confidence,
+            }));
+        }
+        Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn earlier(fields: serde_json::Value) -> Result<ExternalExtraction> {
+        let x: ExternalExtraction = serde_json::from_value(serde_json::json!({
+            "ticket_id": 1,
+            "extractor_name": "ner-v2",
+            "extracted_fields": fields,
+            "confidence": 0.87,
+        }))
+        .unwrap();
+        x.with_extracted_fields()
+    }
+
+    #[test]
+    fn the_earlier_project_s_extraction_fills_the_typed_fields() {
+        let x = earlier(serde_json::json!({
+            "printer_model": "Lexmark C750",
+            "error_code": "88",
+            "serial_number": 7921,
+            "toner": "cyan",
+        }))
+        .unwrap();
+        assert_eq!(x.source, "ner-v2");
+        assert_eq!(x.model.as_deref(), Some("Lexmark C750"));
+        assert_eq!(x.error_codes, vec!["88".to_string()]);
+        assert_eq!(x.serial.as_deref(), Some("7921"));
+        assert_eq!(x.entities.len(), 4, "every field is kept");
+        assert!(x
+            .entities
+            .iter()
+            .any(|e| e["kind"] == "toner" && e["value"] == "cyan" && e["confidence"] == 0.87));
+    }
+
+    #[test]
+    fn a_field_of_the_wrong_shape_is_named() {
+        let err = earlier(serde_json::json!({"model": {"name": "C750"}})).unwrap_err();
+        assert!(
+            matches!(&err, Error::Unprocessable { field, .. } if field == "extracted_fields.model"),
+            "{err:?}"
+        );
+        let err = earlier(serde_json::json!({"error_codes": [88, ["x"]]})).unwrap_err();
+        assert!(
+            matches!(&err, Error::Unprocessable { field, .. } if field == "extracted_fields.error_codes"),
+            "{err:?}"
+        );
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::pipeline::PipelineJob;
+use super::subject::{first_line, normalized_subject};
 use super::tickets::{idempotency_of, list_limit, TicketCreated, MESSAGE_KEY_PREFIX};
 use super::Desk;
 use crate::error::{Error, Result};
@@ -56,35 +57,6 @@ pub struct MessageAccepted {
     /// The pipeline's outcome, for a message that opened a ticket.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pipeline: Option<TicketCreated>,
-}
-
-/// A subject without its reply and forward prefixes ("RE: TR: Bourrage" → "Bourrage").
-pub fn strip_reply_prefixes(subject: &str) -> &str {
-    let mut s = subject.trim();
-    loop {
-        let lower = s.to_lowercase();
-        let prefix = [
-            "re:", "re :", "tr:", "tr :", "fwd:", "fw:", "aw:", "réf:", "ref:",
-        ]
-        .iter()
-        .find(|p| lower.starts_with(*p));
-        match prefix {
-            // The prefixes are ASCII but for "réf:", whose lower case has the same length.
-            Some(p) if s.is_char_boundary(p.len()) => s = s[p.len()..].trim_start(),
-            _ => break,
-        }
-    }
-    s
-}
-
-/// A subject without its reply and forward prefixes, lower case, spaces collapsed:
-/// "RE: TR: Bourrage" and "bourrage" are one conversation.
-pub fn normalized_subject(subject: &str) -> String {
-    strip_reply_prefixes(subject)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
 }
 
 pub(super) fn not_empty(field: &str, value: Option<String>) -> Result<Option<String>> {
@@ -475,44 +447,5 @@ impl Desk {
 
     pub async fn unprocessed_messages(&self, limit: Option<u32>) -> Result<Vec<Message>> {
         self.store()?.unprocessed_messages(list_limit(limit)?).await
-    }
-}
-
-/// The first line of a text, at most `max` characters, for a subject.
-fn first_line(text: &str, max: usize) -> String {
-    let line = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or_default();
-    if line.chars().count() <= max {
-        line.to_string()
-    } else {
-        let cut: String = line.chars().take(max).collect();
-        format!("{}…", cut.trim_end())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reply_prefixes_do_not_change_the_conversation() {
-        assert_eq!(
-            normalized_subject("RE: TR:  Bourrage  tiroir 2"),
-            "bourrage tiroir 2"
-        );
-        assert_eq!(normalized_subject("Fwd: re : Error 49"), "error 49");
-        assert_eq!(normalized_subject("Réparation"), "réparation");
-    }
-
-    #[test]
-    fn a_subject_is_the_first_line_cut_short() {
-        assert_eq!(first_line("\n  Bonjour\nla suite", 120), "Bonjour");
-        assert_eq!(
-            first_line(&"a".repeat(200), 10),
-            format!("{}…", "a".repeat(10))
-        );
     }
 }

@@ -7,6 +7,7 @@ pub mod conversation;
 pub mod devices;
 mod pipeline;
 pub mod stats;
+mod subject;
 pub mod sweep;
 pub mod tickets;
 

@@ -445,7 +445,7 @@ impl Run<'_> {
             customer_id: Some(ticket.customer_id),
             direction: Direction::Outbound,
             channel: ticket.channel,
-            subject: Some(reply_subject(&ticket.subject)),
+            subject: Some(super::subject::reply_subject(&ticket.subject)),
             body: reply.clone(),
             transcription: None,
             processed: true,
@@ -493,20 +493,5 @@ fn classification_step(classified: &Classified) -> StepRecord {
                 .is_none()
                 .then(|| "the KB has no labelled tickets (training/tickets.jsonl)".into())
         }),
-    }
-}
-
-/// The subject of a reply: "Re: " and the ticket's subject without its own reply and
-/// forward prefixes, within the 500 characters a subject may have.
-pub(crate) fn reply_subject(subject: &str) -> String {
-    let base = super::conversation::strip_reply_prefixes(subject);
-    if base.is_empty() {
-        "Re: votre demande".into()
-    } else {
-        let cut: String = base
-            .chars()
-            .take(super::tickets::MAX_SUBJECT_CHARS - 4)
-            .collect();
-        format!("Re: {cut}")
     }
 }

@@ -1,0 +1,242 @@
+//! When something under the pipeline fails: the database is gone, a step errors, a
+//! server dies mid-pipeline. The ticket is escalated or resumed and nothing is lost.
+
+mod common;
+
+use common::http::{app, call, new_customer};
+use serde_json::{json, Value};
+#[tokio::test]
+async fn an_unreachable_database_is_a_503_and_searches_go_on() {
+    let data = tempfile::tempdir().unwrap();
+    // The stored API keys cannot be read either: only the operator's key can be checked.
+    const KEY: &str = "operator-key";
+    let service = common::start_service_with(&common::repo().join("kb"), data.path(), |c| {
+        c.database_url = "mysql://root@127.0.0.1:1/devicekb".into();
+        c.admin_api_key = Some(KEY.into());
+    })
+    .await;
+    let base = common::spawn_app(service).await;
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{base}/tickets"))
+        .bearer_auth(KEY)
+        .json(&json!({"customer_id": 1, "subject": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    assert!(response.headers().get("retry-after").is_some());
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "database_unavailable");
+    let search = |key: Option<&'static str>| {
+        let mut request = client
+            .post(format!("{base}/knowledge/search"))
+            .json(&json!({"query": "88 toner"}));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send()
+    };
+    assert_eq!(search(Some(KEY)).await.unwrap().status().as_u16(), 200);
+    // Another key cannot be told from a revoked one until the keys are read: 503, not 401.
+    assert_eq!(
+        search(Some("dkb_other")).await.unwrap().status().as_u16(),
+        503
+    );
+    assert_eq!(search(None).await.unwrap().status().as_u16(), 401);
+}
+
+/// The real model, except that it fails on any text containing "kaputt".
+struct FlakyEmbedder(std::sync::Arc<dyn devicekb::embed::Embedder>);
+
+impl devicekb::embed::Embedder for FlakyEmbedder {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+    fn embed_queries(&self, texts: &[&str]) -> devicekb::Result<Vec<Vec<f32>>> {
+        if texts.iter().any(|t| t.contains("kaputt")) {
+            return Err(devicekb::Error::Embedding("the model crashed".into()));
+        }
+        self.0.embed_queries(texts)
+    }
+    fn embed_passages(&self, texts: &[&str]) -> devicekb::Result<Vec<Vec<f32>>> {
+        self.0.embed_passages(texts)
+    }
+}
+
+#[tokio::test]
+async fn a_failing_step_escalates_the_ticket_and_loses_nothing() {
+    use reqwest::Method;
+    let kb = common::small_kb(|id| id.starts_with("lexmark-c750-msg-"));
+    let data = tempfile::tempdir().unwrap();
+    // Build the index with the real model, then serve with one that fails on some texts.
+    drop(common::start_service(kb.path(), data.path()).await);
+    let config = common::config(kb.path(), data.path());
+    let service = devicekb::service::Service::start(
+        config,
+        std::sync::Arc::new(FlakyEmbedder(common::embedder())),
+    )
+    .await
+    .unwrap();
+    let base = common::spawn_app(service).await;
+    let customer = new_customer(&base).await;
+    let (status, created) = call(
+        Method::POST,
+        format!("{base}/tickets"),
+        Some(json!({"customer_id": customer, "subject": "kaputt", "description": "La C750 affiche 88 Toner cyan bas."})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["status"], "escalated", "{created}");
+    assert_eq!(created["reason"], "step_failed", "{created}");
+    let id = created["ticket_id"].as_i64().unwrap();
+    let (_, details) = call(Method::GET, format!("{base}/tickets/{id}"), None, None).await;
+    let step = |name: &str| {
+        details["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["step"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} step: {details}"))
+    };
+    assert_eq!(step("extraction")["status"], "ok");
+    assert_eq!(step("retrieval")["status"], "failed", "{details}");
+    assert!(step("retrieval")["error"]
+        .as_str()
+        .unwrap()
+        .contains("crashed"));
+    assert_eq!(step("classification")["status"], "failed", "{details}");
+    // The ticket, its message and its extraction are kept; the message waits for a person.
+    assert_eq!(details["extractions"][0]["error_codes"], json!(["88"]));
+    assert_eq!(details["messages"][0]["processed"], false, "{details}");
+    let (_, waiting) = call(
+        Method::GET,
+        format!("{base}/messages/unprocessed"),
+        None,
+        None,
+    )
+    .await;
+    assert!(
+        waiting["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["ticket_id"] == id),
+        "{waiting}"
+    );
+    // Search without the failing text goes on.
+    let (status, _) = call(
+        Method::POST,
+        format!("{base}/knowledge/search"),
+        Some(json!({"query": "toner cyan bas"})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_stalled_ticket_is_resumed_and_keys_stay_with_their_customer() {
+    use devicekb::service::tickets::{request_hash, CreateTicket};
+    use devicekb::store::{Channel, IdempotencyKey, NewTicket, Priority};
+    use reqwest::Method;
+    let base = app().await;
+    let customer = new_customer(&base).await;
+    let other = new_customer(&base).await;
+    let key = format!("stalled-{}-{customer}", std::process::id());
+    let body = json!({"customer_id": customer, "subject": "C750", "description": "La C750 affiche 88 Toner cyan bas."});
+    let parsed: CreateTicket = serde_json::from_value(body.clone()).unwrap();
+    // A first submission stored the ticket and stopped there (the process died).
+    let store = common::repo_service().desk.store().unwrap();
+    let (stalled, _) = store
+        .create_ticket(
+            &NewTicket {
+                customer_id: customer,
+                device_id: None,
+                subject: "C750".into(),
+                description: "La C750 affiche 88 Toner cyan bas.".into(),
+                channel: Channel::Email,
+                priority: Priority::Medium,
+                idempotency: Some(IdempotencyKey {
+                    key: key.clone(),
+                    request_hash: request_hash(&parsed).unwrap(),
+                }),
+            },
+            "api",
+        )
+        .await
+        .unwrap();
+    let (status, retried) = call(
+        Method::POST,
+        format!("{base}/tickets"),
+        Some(body),
+        Some(&key),
+    )
+    .await;
+    assert_eq!(status, 200, "{retried}");
+    assert_eq!(retried["ticket_id"], stalled.id);
+    assert_eq!(retried["created"], false);
+    assert_eq!(
+        retried["status"], "auto_resolved",
+        "the retry ran the pipeline: {retried}"
+    );
+    let (_, details) = call(
+        Method::GET,
+        format!("{base}/tickets/{}", stalled.id),
+        None,
+        None,
+    )
+    .await;
+    assert!(
+        !details["steps"].as_array().unwrap().is_empty(),
+        "{details}"
+    );
+    assert_eq!(details["messages"][0]["direction"], "inbound", "{details}");
+
+    // The same key from another customer is refused, not answered with this ticket.
+    let body = json!({"customer_id": other, "subject": "x", "description": "y"});
+    let (status, e) = call(
+        Method::POST,
+        format!("{base}/tickets"),
+        Some(body),
+        Some(&key),
+    )
+    .await;
+    assert_eq!(status, 409, "{e}");
+    let message_key = format!("sms-{}-{customer}", std::process::id());
+    let sms = |who: i64| json!({"customer_id": who, "channel": "sms", "direction": "inbound", "body": "la C750 affiche 88"});
+    let (status, first) = call(
+        Method::POST,
+        format!("{base}/messages"),
+        Some(sms(customer)),
+        Some(&message_key),
+    )
+    .await;
+    assert_eq!(status, 201, "{first}");
+    let (status, e) = call(
+        Method::POST,
+        format!("{base}/messages"),
+        Some(sms(other)),
+        Some(&message_key),
+    )
+    .await;
+    assert_eq!(status, 409, "{e}");
+    // The prefix the service uses for its own keys is reserved.
+    let (status, e) = call(
+        Method::POST,
+        format!("{base}/messages"),
+        Some(sms(other)),
+        Some("message:abc"),
+    )
+    .await;
+    assert_eq!(
+        (status, e["field"].as_str()),
+        (400, Some("Idempotency-Key")),
+        "{e}"
+    );
+}
