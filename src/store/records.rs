@@ -63,7 +63,7 @@ pub struct NewMessage {
     pub attachments: Vec<NewAttachment>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 #[serde(deny_unknown_fields)]
 pub struct NewAttachment {
     pub filename: String,
@@ -76,10 +76,11 @@ pub struct NewAttachment {
     pub sha256: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Attachment {
     pub id: i64,
     #[serde(flatten)]
+    #[sqlx(flatten)]
     pub meta: NewAttachment,
 }
 
@@ -88,9 +89,7 @@ pub struct Message {
     pub id: i64,
     pub ticket_id: Option<i64>,
     pub customer_id: Option<i64>,
-    #[sqlx(try_from = "String")]
     pub direction: Direction,
-    #[sqlx(try_from = "String")]
     pub channel: Channel,
     pub subject: Option<String>,
     pub body: String,
@@ -102,7 +101,7 @@ pub struct Message {
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct PredictionRecord {
     /// category, priority, intent or churn_risk.
     pub task: String,
@@ -134,7 +133,7 @@ pub struct Count {
 }
 
 /// One ticket's outcome for the daily pipeline figures.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct TicketOutcome {
     /// YYYY-MM-DD, UTC.
     pub day: String,

@@ -37,13 +37,57 @@ macro_rules! string_enum {
         impl TryFrom<String> for $name {
             type Error = Error;
 
-            /// A value read from a column (`FromRow`'s `try_from = "String"`); one outside
-            /// the enumeration fails the read, as a broken row should.
+            /// A value read from a column; one outside the enumeration fails the read, as a
+            /// broken row should, with a storage error (not the client's 422 of `parse`).
             fn try_from(value: String) -> Result<$name> {
-                $name::parse(&value)
+                $name::parse(&value).map_err(|_| {
+                    Error::storage(format!("unexpected value `{value}` in the database"))
+                })
+            }
+        }
+
+        /// Stored as text: a field of this type (or an `Option` of it, for a nullable
+        /// column) is read by `FromRow` as is.
+        impl<DB: ::sqlx::Database> ::sqlx::Type<DB> for $name
+        where
+            String: ::sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <String as ::sqlx::Type<DB>>::type_info()
+            }
+
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <String as ::sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'r, DB: ::sqlx::Database> ::sqlx::Decode<'r, DB> for $name
+        where
+            String: ::sqlx::Decode<'r, DB>,
+        {
+            /// The text, then `try_from`: the driver hands our storage error back as the
+            /// cause of its `ColumnDecode`, which `db_error` returns as is.
+            fn decode(
+                value: <DB as ::sqlx::Database>::ValueRef<'r>,
+            ) -> std::result::Result<$name, ::sqlx::error::BoxDynError> {
+                let text = <String as ::sqlx::Decode<'r, DB>>::decode(value)?;
+                Ok($name::try_from(text)?)
             }
         }
     };
+}
+
+/// A JSON column read as text (the dialect's `json(..)` fragment), for `FromRow`'s
+/// `try_from = "JsonText"`. The value is parsed leniently: text that is not JSON reads
+/// as `null` rather than failing the row.
+#[derive(sqlx::Type)]
+#[sqlx(transparent, no_pg_array)]
+pub(crate) struct JsonText(String);
+
+impl From<JsonText> for serde_json::Value {
+    fn from(text: JsonText) -> serde_json::Value {
+        serde_json::from_str(&text.0).unwrap_or(serde_json::Value::Null)
+    }
 }
 
 string_enum!(
@@ -97,7 +141,6 @@ impl Role {
 pub struct ApiKey {
     pub id: i64,
     pub name: String,
-    #[sqlx(try_from = "String")]
     pub role: Role,
     #[serde(skip)]
     pub key_hash: String,
@@ -171,12 +214,9 @@ pub struct Ticket {
     pub device_id: Option<i64>,
     pub subject: String,
     pub description: String,
-    #[sqlx(try_from = "String")]
     pub channel: Channel,
     pub category: Option<String>,
-    #[sqlx(try_from = "String")]
     pub priority: Priority,
-    #[sqlx(try_from = "String")]
     pub status: Status,
     pub escalation_reason: Option<String>,
     pub retention_flag: bool,
@@ -194,7 +234,7 @@ pub struct TicketFilter {
     pub limit: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct HistoryEntry {
     pub id: i64,
     pub ticket_id: i64,
@@ -206,7 +246,7 @@ pub struct HistoryEntry {
 }
 
 /// One pipeline step, as `processing_steps` records it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct StepRecord {
     pub step: String,
     pub status: StepStatus,
@@ -214,7 +254,8 @@ pub struct StepRecord {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The JSON columns are read leniently (`JsonText`), as are those of the records below.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct ExtractionRecord {
     /// "devicekb", or the external extractor's name.
     pub source: String,
@@ -222,25 +263,29 @@ pub struct ExtractionRecord {
     pub message_id: Option<i64>,
     pub model: Option<String>,
     pub manufacturer: Option<String>,
+    #[sqlx(try_from = "JsonText")]
     pub error_codes: serde_json::Value,
     pub serial: Option<String>,
+    #[sqlx(try_from = "JsonText")]
     pub entities: serde_json::Value,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct RagRecord {
     pub query: String,
     pub mode: String,
     pub generation: String,
     /// Ranked [{kb_id, relevance, bm25_rank, vector_rank}].
+    #[sqlx(try_from = "JsonText")]
     pub results: serde_json::Value,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct ResponseRecord {
     pub responder: ResponderKind,
     pub author: Option<String>,
     pub body: String,
+    #[sqlx(try_from = "JsonText")]
     pub citations: serde_json::Value,
     pub confidence: Option<f64>,
     pub send_status: SendStatus,
@@ -259,10 +304,12 @@ pub struct PipelineRows {
     pub steps: Vec<Stored<StepRecord>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Read with `FromRow`: `id`, `created_at` and the record's own columns, all in one row.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Stored<T> {
     pub id: i64,
     #[serde(flatten)]
+    #[sqlx(flatten)]
     pub record: T,
     pub created_at: String,
 }

@@ -1,7 +1,7 @@
 //! Messages and their attachments, predictions, agents' replies and feedback.
 
 use async_trait::async_trait;
-use sqlx::{FromRow, Row};
+use sqlx::FromRow;
 
 use super::dialect::{InsertedId, MYSQL, SQLITE};
 use super::{db_error, MySqlStore, SqliteStore, MAX_TICKETS};
@@ -9,6 +9,14 @@ use crate::error::{Error, Result};
 use crate::store::records::*;
 use crate::store::types::*;
 use crate::store::ConversationStore;
+
+/// An attachment with the message it belongs to (read for several messages at once).
+#[derive(sqlx::FromRow)]
+struct AttachmentRow {
+    message_id: i64,
+    #[sqlx(flatten)]
+    attachment: Attachment,
+}
 
 macro_rules! conversation_store {
     ($store:ident, $db:ty, $d:expr) => {
@@ -77,23 +85,15 @@ macro_rules! conversation_store {
                     "SELECT id, message_id, filename, content_type, size_bytes, sha256 FROM attachments \
                      WHERE message_id IN ({placeholders}) ORDER BY id"
                 );
-                let mut query = sqlx::query(&sql);
+                let mut query = sqlx::query_as::<_, AttachmentRow>(&sql);
                 for m in &messages {
                     query = query.bind(m.id);
                 }
-                let get = |e: sqlx::Error| db_error("reading attachments", e);
-                let rows = query.fetch_all(executor).await.map_err(get)?;
-                for row in rows {
-                    let message_id: i64 = row.try_get("message_id").map_err(get)?;
-                    let attachment = Attachment {
-                        id: row.try_get("id").map_err(get)?,
-                        meta: NewAttachment {
-                            filename: row.try_get("filename").map_err(get)?,
-                            content_type: row.try_get("content_type").map_err(get)?,
-                            size_bytes: row.try_get("size_bytes").map_err(get)?,
-                            sha256: row.try_get("sha256").map_err(get)?,
-                        },
-                    };
+                let rows = query
+                    .fetch_all(executor)
+                    .await
+                    .map_err(|e| db_error("reading attachments", e))?;
+                for AttachmentRow { message_id, attachment } in rows {
                     if let Some(m) = messages.iter_mut().find(|m| m.id == message_id) {
                         m.attachments.push(attachment);
                     }
@@ -260,24 +260,11 @@ macro_rules! conversation_store {
                      WHERE ticket_id = ? ORDER BY id",
                     $d.ts("created_at")
                 );
-                let get = |e: sqlx::Error| db_error("reading predictions", e);
-                let rows = sqlx::query(&sql).bind(ticket_id).fetch_all(&self.pool).await.map_err(get)?;
-                rows.iter()
-                    .map(|row| {
-                        Ok(Stored {
-                            id: row.try_get("id").map_err(get)?,
-                            record: PredictionRecord {
-                                task: row.try_get("task").map_err(get)?,
-                                label: row.try_get("label").map_err(get)?,
-                                confidence: row.try_get("confidence").map_err(get)?,
-                                score: row.try_get("score").map_err(get)?,
-                                model: row.try_get("model").map_err(get)?,
-                                version: row.try_get("version").map_err(get)?,
-                            },
-                            created_at: row.try_get("created_at").map_err(get)?,
-                        })
-                    })
-                    .collect()
+                sqlx::query_as(&sql)
+                    .bind(ticket_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| db_error("reading predictions", e))
             }
 
             async fn classify_ticket(

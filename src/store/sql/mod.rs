@@ -12,7 +12,7 @@ mod reports;
 mod stalled;
 mod tickets;
 
-use crate::error::{Error, Result};
+use crate::error::Error;
 
 /// The most rows one list returns.
 pub(super) const MAX_TICKETS: u32 = 500;
@@ -26,8 +26,17 @@ pub struct MySqlStore {
 }
 
 /// Maps a driver error: an unreachable database is a 503 for the client, the rest a 500.
+/// A column our own decoding refused (an enumeration column holding an unexpected value)
+/// gives that decoding's storage error as is.
 pub(super) fn db_error(context: &str, e: sqlx::Error) -> Error {
     match e {
+        sqlx::Error::ColumnDecode { index, source } => match source.downcast::<Error>() {
+            Ok(ours) => *ours,
+            Err(source) => Error::storage_caused(
+                context.to_string(),
+                sqlx::Error::ColumnDecode { index, source },
+            ),
+        },
         sqlx::Error::Io(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
@@ -35,8 +44,4 @@ pub(super) fn db_error(context: &str, e: sqlx::Error) -> Error {
         | sqlx::Error::WorkerCrashed => Error::StorageUnavailable(format!("{context}: {e}")),
         other => Error::storage_caused(context.to_string(), other),
     }
-}
-
-fn parse_enum<T>(value: &str, parse: fn(&str) -> Result<T>) -> Result<T> {
-    parse(value).map_err(|_| Error::storage(format!("unexpected value `{value}` in the database")))
 }

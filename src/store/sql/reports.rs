@@ -1,7 +1,6 @@
 //! The figures staff read: counts by status, category and model; daily automation metrics.
 
 use async_trait::async_trait;
-use sqlx::Row;
 
 use super::dialect::{MYSQL, SQLITE};
 use super::{db_error, MySqlStore, SqliteStore};
@@ -28,12 +27,14 @@ macro_rules! report_store {
         #[async_trait]
         impl ReportStore for $store {
             async fn ticket_stats(&self) -> Result<TicketStats> {
-                let get = |e: sqlx::Error| db_error("counting tickets", e);
-                let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets").fetch_one(&self.pool).await.map_err(get)?;
+                let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| db_error("counting tickets", e))?;
                 let flagged: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets WHERE retention_flag = 1")
                     .fetch_one(&self.pool)
                     .await
-                    .map_err(get)?;
+                    .map_err(|e| db_error("counting tickets", e))?;
                 Ok(TicketStats {
                     total,
                     by_status: self.counts("t.status").await?,
@@ -52,25 +53,17 @@ macro_rules! report_store {
 
             async fn ticket_outcomes(&self, since_day: &str) -> Result<Vec<TicketOutcome>> {
                 let sql = format!(
-                    "SELECT {} AS day, t.status, CAST(CASE WHEN t.escalation_reason IS NULL THEN 0 ELSE 1 END AS SIGNED) AS escalated, \
-                     COALESCE((SELECT SUM(s.duration_ms) FROM processing_steps s WHERE s.ticket_id = t.id), 0e0) AS ms \
+                    "SELECT {} AS day, CAST(CASE WHEN t.status = 'auto_resolved' THEN 1 ELSE 0 END AS SIGNED) AS auto_resolved, \
+                     CAST(CASE WHEN t.escalation_reason IS NULL THEN 0 ELSE 1 END AS SIGNED) AS escalated, \
+                     COALESCE((SELECT SUM(s.duration_ms) FROM processing_steps s WHERE s.ticket_id = t.id), 0e0) AS processing_ms \
                      FROM tickets t WHERE t.created_at >= ? ORDER BY t.id",
                     $d.day("t.created_at")
                 );
-                let get = |e: sqlx::Error| db_error("reading ticket outcomes", e);
-                let rows = sqlx::query(&sql).bind(since_day).fetch_all(&self.pool).await.map_err(get)?;
-                rows.iter()
-                    .map(|row| {
-                        let status: String = row.try_get("status").map_err(get)?;
-                        let escalated: i64 = row.try_get("escalated").map_err(get)?;
-                        Ok(TicketOutcome {
-                            day: row.try_get("day").map_err(get)?,
-                            auto_resolved: status == "auto_resolved",
-                            escalated: escalated != 0,
-                            processing_ms: row.try_get("ms").map_err(get)?,
-                        })
-                    })
-                    .collect()
+                sqlx::query_as(&sql)
+                    .bind(since_day)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| db_error("reading ticket outcomes", e))
             }
 
             async fn put_daily_metrics(&self, days: &[DailyMetrics]) -> Result<()> {

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use sqlx::{FromRow, Row};
 
 use super::dialect::{InsertedId, MYSQL, SQLITE};
-use super::{db_error, parse_enum, MySqlStore, SqliteStore, MAX_TICKETS};
+use super::{db_error, MySqlStore, SqliteStore, MAX_TICKETS};
 use crate::error::{Error, Result};
 use crate::store::types::*;
 use crate::store::Store;
@@ -321,48 +321,21 @@ macro_rules! ticket_store {
 
             async fn pipeline(&self, ticket_id: i64) -> Result<PipelineRows> {
                 let json = |c: &str| $d.json(c);
-                let get = |e: sqlx::Error| db_error("reading the pipeline records", e);
-                let parse = |text: String| serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
-                let mut rows = PipelineRows::default();
+                let failed = |e: sqlx::Error| db_error("reading the pipeline records", e);
 
                 let sql = format!(
                     "SELECT id, message_id, source, model, manufacturer, {} AS error_codes, serial, {} AS entities, {} AS created_at \
                      FROM extractions WHERE ticket_id = ? ORDER BY id",
                     json("error_codes"), json("entities"), $d.ts("created_at")
                 );
-                for row in sqlx::query(&sql).bind(ticket_id).fetch_all(&self.pool).await.map_err(get)? {
-                    rows.extractions.push(Stored {
-                        id: row.try_get("id").map_err(get)?,
-                        record: ExtractionRecord {
-                            source: row.try_get("source").map_err(get)?,
-                            message_id: row.try_get("message_id").map_err(get)?,
-                            model: row.try_get("model").map_err(get)?,
-                            manufacturer: row.try_get("manufacturer").map_err(get)?,
-                            error_codes: parse(row.try_get("error_codes").map_err(get)?),
-                            serial: row.try_get("serial").map_err(get)?,
-                            entities: parse(row.try_get("entities").map_err(get)?),
-                        },
-                        created_at: row.try_get("created_at").map_err(get)?,
-                    });
-                }
+                let extractions = sqlx::query_as(&sql).bind(ticket_id).fetch_all(&self.pool).await.map_err(failed)?;
 
                 let sql = format!(
                     "SELECT id, query, mode, generation, {} AS results, {} AS created_at FROM rag_results \
                      WHERE ticket_id = ? ORDER BY id DESC LIMIT 1",
                     json("results"), $d.ts("created_at")
                 );
-                if let Some(row) = sqlx::query(&sql).bind(ticket_id).fetch_optional(&self.pool).await.map_err(get)? {
-                    rows.rag_result = Some(Stored {
-                        id: row.try_get("id").map_err(get)?,
-                        record: RagRecord {
-                            query: row.try_get("query").map_err(get)?,
-                            mode: row.try_get("mode").map_err(get)?,
-                            generation: row.try_get("generation").map_err(get)?,
-                            results: parse(row.try_get("results").map_err(get)?),
-                        },
-                        created_at: row.try_get("created_at").map_err(get)?,
-                    });
-                }
+                let rag_result = sqlx::query_as(&sql).bind(ticket_id).fetch_optional(&self.pool).await.map_err(failed)?;
 
                 let sql = format!(
                     "SELECT id, responder, author, body, {} AS citations, confidence, send_status, llm_model, \
@@ -370,42 +343,15 @@ macro_rules! ticket_store {
                      CAST(latency_ms AS SIGNED) AS latency_ms, {} AS created_at FROM responses WHERE ticket_id = ? ORDER BY id",
                     json("citations"), $d.ts("created_at")
                 );
-                for row in sqlx::query(&sql).bind(ticket_id).fetch_all(&self.pool).await.map_err(get)? {
-                    rows.responses.push(Stored {
-                        id: row.try_get("id").map_err(get)?,
-                        record: ResponseRecord {
-                            responder: parse_enum(&row.try_get::<String, _>("responder").map_err(get)?, ResponderKind::parse)?,
-                            author: row.try_get("author").map_err(get)?,
-                            body: row.try_get("body").map_err(get)?,
-                            citations: parse(row.try_get("citations").map_err(get)?),
-                            confidence: row.try_get("confidence").map_err(get)?,
-                            send_status: parse_enum(&row.try_get::<String, _>("send_status").map_err(get)?, SendStatus::parse)?,
-                            llm_model: row.try_get("llm_model").map_err(get)?,
-                            prompt_tokens: row.try_get("prompt_tokens").map_err(get)?,
-                            completion_tokens: row.try_get("completion_tokens").map_err(get)?,
-                            latency_ms: row.try_get("latency_ms").map_err(get)?,
-                        },
-                        created_at: row.try_get("created_at").map_err(get)?,
-                    });
-                }
+                let responses = sqlx::query_as(&sql).bind(ticket_id).fetch_all(&self.pool).await.map_err(failed)?;
 
                 let sql = format!(
                     "SELECT id, step, status, duration_ms, error, {} AS created_at FROM processing_steps WHERE ticket_id = ? ORDER BY id",
                     $d.ts("created_at")
                 );
-                for row in sqlx::query(&sql).bind(ticket_id).fetch_all(&self.pool).await.map_err(get)? {
-                    rows.steps.push(Stored {
-                        id: row.try_get("id").map_err(get)?,
-                        record: StepRecord {
-                            step: row.try_get("step").map_err(get)?,
-                            status: parse_enum(&row.try_get::<String, _>("status").map_err(get)?, StepStatus::parse)?,
-                            duration_ms: row.try_get("duration_ms").map_err(get)?,
-                            error: row.try_get("error").map_err(get)?,
-                        },
-                        created_at: row.try_get("created_at").map_err(get)?,
-                    });
-                }
-                Ok(rows)
+                let steps = sqlx::query_as(&sql).bind(ticket_id).fetch_all(&self.pool).await.map_err(failed)?;
+
+                Ok(PipelineRows { extractions, rag_result, responses, steps })
             }
 
             async fn history(&self, ticket_id: i64) -> Result<Vec<HistoryEntry>> {
@@ -414,27 +360,11 @@ macro_rules! ticket_store {
                      FROM ticket_history WHERE ticket_id = ? ORDER BY id",
                     $d.ts("created_at")
                 );
-                let rows = sqlx::query(&sql)
+                sqlx::query_as(&sql)
                     .bind(ticket_id)
                     .fetch_all(&self.pool)
                     .await
-                    .map_err(|e| db_error("reading the history", e))?;
-                rows.iter()
-                    .map(|row| {
-                        let get = |e: sqlx::Error| db_error("reading the history", e);
-                        let from: Option<String> = row.try_get("from_status").map_err(get)?;
-                        let to: String = row.try_get("to_status").map_err(get)?;
-                        Ok(HistoryEntry {
-                            id: row.try_get("id").map_err(get)?,
-                            ticket_id: row.try_get("ticket_id").map_err(get)?,
-                            from_status: from.as_deref().map(|s| parse_enum(s, Status::parse)).transpose()?,
-                            to_status: parse_enum(&to, Status::parse)?,
-                            actor: row.try_get("actor").map_err(get)?,
-                            note: row.try_get("note").map_err(get)?,
-                            created_at: row.try_get("created_at").map_err(get)?,
-                        })
-                    })
-                    .collect()
+                    .map_err(|e| db_error("reading the history", e))
             }
         }
     };
