@@ -69,3 +69,44 @@ fn an_unknown_log_format_is_refused_at_start() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("DEVICEKB_LOG_FORMAT=yaml"), "{stderr}");
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template_for_prometheus() {
+    let base = common::http::app().await;
+    let client = reqwest::Client::new();
+    let search = client
+        .post(format!("{base}/knowledge/search"))
+        .json(&serde_json::json!({"query": "88 toner cyan"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(search.status().as_u16(), 200);
+    let missing = reqwest::get(format!("{base}/tickets/424242"))
+        .await
+        .unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+
+    let response = reqwest::get(format!("{base}/metrics")).await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let content_type = response.headers()[reqwest::header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    let body = response.text().await.unwrap();
+    for expected in [
+        r#"devicekb_http_requests_total{method="POST",route="/knowledge/search",status="200"} "#,
+        // The template, never the id: one series per route, however many tickets.
+        r#"devicekb_http_requests_total{method="GET",route="/tickets/{id}",status="404"} "#,
+        r#"devicekb_http_request_duration_seconds_bucket{le="+Inf",method="POST",route="/knowledge/search"}"#,
+        "devicekb_index_entries ",
+        "devicekb_store_up 1",
+        "# EOF",
+    ] {
+        assert!(body.contains(expected), "missing {expected} in:\n{body}");
+    }
+    assert!(!body.contains("424242"), "{body}");
+}

@@ -4,6 +4,7 @@ mod access;
 mod conversation;
 mod error;
 mod json;
+mod metrics;
 mod routes;
 mod serve;
 mod tickets;
@@ -111,6 +112,7 @@ fn table() -> Vec<Route> {
         route(Get, "/livez", anyone, routes::livez),
         route(Get, "/readyz", anyone, routes::readyz),
         route(Get, "/health", anyone, routes::health),
+        route(Get, "/metrics", staff, metrics::metrics),
         route(Get, "/", intake, routes::info),
         route(Get, "/models", intake, routes::models),
         route(Post, "/knowledge/search", staff, routes::search),
@@ -171,6 +173,7 @@ pub fn router(service: Arc<Service>, network: Network) -> Router {
     let config = service.engine.config();
     let in_flight = Arc::new(Semaphore::new(config.max_concurrent_requests.max(1)));
     let timeout = Duration::from_millis(config.request_timeout_ms.max(1));
+    let metrics = metrics::HttpMetrics::new();
     let mut router = Router::new();
     for route in table() {
         let gate = access::Gate {
@@ -180,6 +183,8 @@ pub fn router(service: Arc<Service>, network: Network) -> Router {
             in_flight: in_flight.clone(),
             timeout: (!route.long_running).then_some(timeout),
             route: route.spec.path,
+            method: route.spec.verb.as_str(),
+            metrics: metrics.clone(),
         };
         let mut handler = route
             .handler
@@ -191,6 +196,7 @@ pub fn router(service: Arc<Service>, network: Network) -> Router {
     }
     router
         .fallback(routes::not_found)
+        .layer(axum::Extension(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(service)
 }
