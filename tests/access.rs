@@ -29,6 +29,7 @@ async fn served(tweak: impl FnOnce(&mut devicekb::config::Config)) -> Served {
     let kb = common::small_kb(keep);
     let data = tempfile::tempdir().unwrap();
     let service = common::start_service_with(kb.path(), data.path(), tweak).await;
+    common::warm(&service).await;
     let base = common::spawn_app(service.clone()).await;
     Served {
         _kb: kb,

@@ -19,6 +19,7 @@ async fn app_on(db: &TestDb) -> (String, tempfile::TempDir, tempfile::TempDir) {
     let url = db.url.clone();
     let service =
         common::start_service_with(kb.path(), data.path(), |c| c.database_url = url).await;
+    common::warm(&service).await;
     (common::spawn_app(service).await, kb, data)
 }
 

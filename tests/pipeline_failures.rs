@@ -81,6 +81,7 @@ async fn a_failing_step_escalates_the_ticket_and_loses_nothing() {
     )
     .await
     .unwrap();
+    common::warm(&service).await;
     let base = common::spawn_app(service).await;
     let customer = new_customer(&base).await;
     let (status, created) = call(

@@ -18,7 +18,9 @@ fn keep(id: &str) -> bool {
 
 async fn service_on(kb: &std::path::Path, data: &std::path::Path, url: &str) -> Arc<Service> {
     let url = url.to_string();
-    common::start_service_with(kb, data, move |c| c.database_url = url).await
+    let service = common::start_service_with(kb, data, move |c| c.database_url = url).await;
+    common::warm(&service).await;
+    service
 }
 
 /// A ticket as a server that died right after storing it leaves it: `new`, no step.

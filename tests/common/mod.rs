@@ -107,13 +107,7 @@ pub fn repo_service() -> Arc<Service> {
             std::thread::spawn(move || {
                 shared_runtime().block_on(async {
                     let service = start_service(&repo().join("kb"), &data).await;
-                    // As `devicekb serve` does at start: trained before the first ticket,
-                    // so a busy machine does not push a pipeline past the request timeout.
-                    service
-                        .engine
-                        .classifier()
-                        .await
-                        .expect("the ticket classifier trains");
+                    warm(&service).await;
                     service
                 })
             })
@@ -121,6 +115,17 @@ pub fn repo_service() -> Arc<Service> {
             .expect("the shared service starts")
         })
         .clone()
+}
+
+/// Trains the service's ticket classifier now, as `devicekb serve` does at start, so the
+/// first ticket does not wait for it: several test services training at once on a
+/// 2-core machine would push that ticket past the request timeout.
+pub async fn warm(service: &Service) {
+    service
+        .engine
+        .classifier()
+        .await
+        .expect("the ticket classifier trains");
 }
 
 /// The real app on 127.0.0.1, port 0. Returns its base URL.
