@@ -27,12 +27,17 @@ impl fmt::Display for ValidationError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The client sent something we refuse; `field` names the culprit.
+    /// The input cannot be read as what the operation takes: a body that is not the
+    /// expected JSON, a value of the wrong type, a parameter out of its range, a query too
+    /// long to search. `field` names the culprit.
     #[error("invalid {field}: {message}")]
     InvalidInput { field: String, message: String },
-    /// Well-formed but not acceptable (an unknown enumeration value, an empty ticket).
+    /// The input reads well but a rule of the ticket desk refuses it: an empty message, a
+    /// customer or device that does not exist, a status the workflow does not allow, a
+    /// value outside a closed list. Kept apart from [`Error::InvalidInput`] because the
+    /// earlier project's clients (FastAPI) receive these as 422.
     #[error("invalid {field}: {message}")]
-    Unprocessable { field: String, message: String },
+    Rejected { field: String, message: String },
     /// The request body is larger than the endpoint accepts.
     #[error("payload too large: {0}")]
     PayloadTooLarge(String),
@@ -113,6 +118,14 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 impl Error {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Error::InvalidInput {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A rule of the desk refuses `field`'s value.
+    pub fn rejected(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Rejected {
             field: field.into(),
             message: message.into(),
         }

@@ -351,7 +351,7 @@ fn enumerations_list_their_values() {
     );
     assert!(matches!(
         Priority::parse("urgent"),
-        Err(Error::Unprocessable { .. })
+        Err(Error::Rejected { .. })
     ));
 }
 

@@ -21,7 +21,7 @@ impl From<Error> for ApiError {
 pub fn status_of(error: &Error) -> (StatusCode, &'static str) {
     match error {
         Error::InvalidInput { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
-        Error::Unprocessable { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
+        Error::Rejected { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
         Error::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         Error::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
         Error::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
@@ -55,7 +55,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = status_of(&self.0);
         let body = match &self.0 {
-            Error::InvalidInput { field, message } | Error::Unprocessable { field, message } => {
+            Error::InvalidInput { field, message } | Error::Rejected { field, message } => {
                 error_body(code, format!("{field}: {message}"), Some(field))
             }
             Error::IdempotencyKeyReused { .. } => {

@@ -23,7 +23,7 @@ macro_rules! string_enum {
             pub fn parse(value: &str) -> Result<$name> {
                 match value {
                     $($text => Ok($name::$variant),)+
-                    other => Err(Error::Unprocessable {
+                    other => Err(Error::Rejected {
                         field: $field.into(),
                         message: format!(
                             "`{other}` is not one of {}",

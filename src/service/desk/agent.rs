@@ -79,10 +79,7 @@ impl Desk {
     pub async fn agent_reply(&self, ticket_id: i64, reply: AgentReply) -> Result<Ticket> {
         let body = reply.body.trim().to_string();
         if body.is_empty() {
-            return Err(Error::Unprocessable {
-                field: "body".into(),
-                message: "must not be empty".into(),
-            });
+            return Err(Error::rejected("body", "must not be empty"));
         }
         if body.len() > MAX_MESSAGE_BYTES {
             return Err(Error::PayloadTooLarge(format!(
@@ -96,10 +93,10 @@ impl Desk {
             .iter()
             .find(|c| generation.ord_of(c).is_none())
         {
-            return Err(Error::Unprocessable {
-                field: "citations".into(),
-                message: format!("`{unknown}` is not a KB entry"),
-            });
+            return Err(Error::rejected(
+                "citations",
+                format!("`{unknown}` is not a KB entry"),
+            ));
         }
         let author = reply
             .author
@@ -190,10 +187,7 @@ impl Desk {
         let x = x.with_extracted_fields()?;
         let source = x.source.trim().to_string();
         if source.is_empty() || source.chars().count() > limits::EXTRACTOR_NAME {
-            return Err(Error::Unprocessable {
-                field: "source".into(),
-                message: "must be 1 to 64 characters".into(),
-            });
+            return Err(Error::rejected("source", "must be 1 to 64 characters"));
         }
         check_length(
             "model",
@@ -207,10 +201,10 @@ impl Desk {
         )?;
         check_length("serial", x.serial.as_deref().map(str::trim), limits::SERIAL)?;
         if let Some(i) = x.error_codes.iter().position(|c| c.trim().is_empty()) {
-            return Err(Error::Unprocessable {
-                field: format!("error_codes[{i}]"),
-                message: "must not be empty".into(),
-            });
+            return Err(Error::rejected(
+                format!("error_codes[{i}]"),
+                "must not be empty",
+            ));
         }
         let store = self.store()?;
         self.existing_ticket(store.as_ref(), x.ticket_id)
@@ -268,10 +262,7 @@ impl ExternalExtraction {
     fn with_extracted_fields(mut self) -> Result<Self> {
         if let Some(c) = self.confidence {
             if !(0.0..=1.0).contains(&c) {
-                return Err(Error::Unprocessable {
-                    field: "confidence".into(),
-                    message: "must be between 0 and 1".into(),
-                });
+                return Err(Error::rejected("confidence", "must be between 0 and 1"));
             }
         }
         let Some(fields) = self.extracted_fields.take() else {
@@ -289,10 +280,7 @@ impl ExternalExtraction {
                 serde_json::Value::String(s) => Ok(Some(s.clone())),
                 serde_json::Value::Number(n) => Ok(Some(n.to_string())),
                 serde_json::Value::Null => Ok(None),
-                _ => Err(Error::Unprocessable {
-                    field: field.clone(),
-                    message: "must be a string".into(),
-                }),
+                _ => Err(Error::rejected(field.clone(), "must be a string")),
             };
             if MODEL_KEYS.contains(&lower.as_str()) {
                 self.model = self.model.or(text()?);
@@ -307,10 +295,10 @@ impl ExternalExtraction {
                         .map(|v| match v {
                             serde_json::Value::String(s) => Ok(s.clone()),
                             serde_json::Value::Number(n) => Ok(n.to_string()),
-                            _ => Err(Error::Unprocessable {
-                                field: field.clone(),
-                                message: "must be a string or a list of strings".into(),
-                            }),
+                            _ => Err(Error::rejected(
+                                field.clone(),
+                                "must be a string or a list of strings",
+                            )),
                         })
                         .collect::<Result<Vec<_>>>()?,
                     _ => text()?.into_iter().collect(),
@@ -370,12 +358,12 @@ mod tests {
     fn a_field_of_the_wrong_shape_is_named() {
         let err = earlier(serde_json::json!({"model": {"name": "C750"}})).unwrap_err();
         assert!(
-            matches!(&err, Error::Unprocessable { field, .. } if field == "extracted_fields.model"),
+            matches!(&err, Error::Rejected { field, .. } if field == "extracted_fields.model"),
             "{err:?}"
         );
         let err = earlier(serde_json::json!({"error_codes": [88, ["x"]]})).unwrap_err();
         assert!(
-            matches!(&err, Error::Unprocessable { field, .. } if field == "extracted_fields.error_codes"),
+            matches!(&err, Error::Rejected { field, .. } if field == "extracted_fields.error_codes"),
             "{err:?}"
         );
     }

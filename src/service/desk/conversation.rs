@@ -61,10 +61,7 @@ pub struct MessageAccepted {
 
 pub(super) fn not_empty(field: &str, value: Option<String>) -> Result<Option<String>> {
     match value.map(|v| v.trim().to_string()) {
-        Some(v) if v.is_empty() => Err(Error::Unprocessable {
-            field: field.into(),
-            message: "must not be empty when given".into(),
-        }),
+        Some(v) if v.is_empty() => Err(Error::rejected(field, "must not be empty when given")),
         other => Ok(other),
     }
 }
@@ -72,18 +69,17 @@ pub(super) fn not_empty(field: &str, value: Option<String>) -> Result<Option<Str
 /// Checks attachment metadata; the hash is kept in lower case.
 fn valid_attachments(attachments: Vec<NewAttachment>) -> Result<Vec<NewAttachment>> {
     if attachments.len() > MAX_ATTACHMENTS {
-        return Err(Error::Unprocessable {
-            field: "attachments".into(),
-            message: format!("at most {MAX_ATTACHMENTS} per message"),
-        });
+        return Err(Error::rejected(
+            "attachments",
+            format!("at most {MAX_ATTACHMENTS} per message"),
+        ));
     }
     attachments
         .into_iter()
         .enumerate()
         .map(|(i, mut a)| {
-            let bad = |field: &str, message: &str| Error::Unprocessable {
-                field: format!("attachments[{i}].{field}"),
-                message: message.into(),
+            let bad = |field: &str, message: &str| {
+                Error::rejected(format!("attachments[{i}].{field}"), message)
             };
             a.filename = a.filename.trim().to_string();
             if a.filename.is_empty()
@@ -139,10 +135,10 @@ impl Desk {
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty());
         if body.is_empty() && transcription.is_none() {
-            return Err(Error::Unprocessable {
-                field: "body".into(),
-                message: "must not be empty (or give a transcription)".into(),
-            });
+            return Err(Error::rejected(
+                "body",
+                "must not be empty (or give a transcription)",
+            ));
         }
         if body.len() > MAX_MESSAGE_BYTES
             || transcription
@@ -157,7 +153,7 @@ impl Desk {
             .as_ref()
             .is_some_and(|s| s.chars().count() > super::tickets::MAX_SUBJECT_CHARS)
         {
-            return Err(Error::Unprocessable {
+            return Err(Error::Rejected {
                 field: "subject".into(),
                 message: format!(
                     "is longer than {} characters",
@@ -199,17 +195,16 @@ impl Desk {
                     id: id.to_string(),
                 })?;
                 if request.customer_id.is_some_and(|c| c != ticket.customer_id) {
-                    return Err(Error::Unprocessable {
-                        field: "ticket_id".into(),
-                        message: format!("ticket {id} belongs to another customer"),
-                    });
+                    return Err(Error::rejected(
+                        "ticket_id",
+                        format!("ticket {id} belongs to another customer"),
+                    ));
                 }
                 Some(ticket)
             }
             None => {
-                let customer_id = request.customer_id.ok_or_else(|| Error::Unprocessable {
-                    field: "customer_id".into(),
-                    message: "give customer_id or ticket_id".into(),
+                let customer_id = request.customer_id.ok_or_else(|| {
+                    Error::rejected("customer_id", "give customer_id or ticket_id")
                 })?;
                 if store.customer(customer_id).await?.is_none() {
                     return Err(Error::NotFound {
@@ -224,10 +219,10 @@ impl Desk {
 
         let Some(ticket) = target else {
             if direction == Direction::Outbound {
-                return Err(Error::Unprocessable {
-                    field: "direction".into(),
-                    message: "an outbound message needs a ticket to answer (ticket_id)".into(),
-                });
+                return Err(Error::rejected(
+                    "direction",
+                    "an outbound message needs a ticket to answer (ticket_id)",
+                ));
             }
             let customer_id = request.customer_id.unwrap_or_default();
             let message = NewMessage {

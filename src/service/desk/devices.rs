@@ -31,10 +31,10 @@ impl Desk {
         let serial = trimmed(request.serial);
         let location = trimmed(request.location);
         if model.is_none() && serial.is_none() {
-            return Err(Error::Unprocessable {
-                field: "model".into(),
-                message: "give the model, the serial number or both".into(),
-            });
+            return Err(Error::rejected(
+                "model",
+                "give the model, the serial number or both",
+            ));
         }
         check_length("model", model.as_deref(), limits::MODEL_NAME)?;
         check_length("serial", serial.as_deref(), limits::SERIAL)?;

@@ -116,10 +116,10 @@ impl Desk {
     pub async fn create_customer(&self, request: CreateCustomer) -> Result<Customer> {
         let company = optional_text(request.company);
         let Some(name) = optional_text(request.name).or_else(|| company.clone()) else {
-            return Err(Error::Unprocessable {
-                field: "name".into(),
-                message: "must not be empty (or give company_name)".into(),
-            });
+            return Err(Error::rejected(
+                "name",
+                "must not be empty (or give company_name)",
+            ));
         };
         check_length("name", Some(&name), limits::CUSTOMER_NAME)?;
         let email = optional_text(request.email);
@@ -127,10 +127,7 @@ impl Desk {
             .as_ref()
             .is_some_and(|e| !e.contains('@') || e.chars().count() > limits::CUSTOMER_EMAIL)
         {
-            return Err(Error::Unprocessable {
-                field: "email".into(),
-                message: "is not an e-mail address".into(),
-            });
+            return Err(Error::rejected("email", "is not an e-mail address"));
         }
         let phone = optional_text(request.phone);
         let address = optional_text(request.address);
@@ -165,16 +162,16 @@ impl Desk {
         let subject = request.subject.trim().to_string();
         let description = request.description.trim().to_string();
         if subject.is_empty() && description.is_empty() {
-            return Err(Error::Unprocessable {
-                field: "subject".into(),
-                message: "subject and description are both empty".into(),
-            });
+            return Err(Error::rejected(
+                "subject",
+                "subject and description are both empty",
+            ));
         }
         if subject.chars().count() > MAX_SUBJECT_CHARS {
-            return Err(Error::Unprocessable {
-                field: "subject".into(),
-                message: format!("is longer than {MAX_SUBJECT_CHARS} characters"),
-            });
+            return Err(Error::rejected(
+                "subject",
+                format!("is longer than {MAX_SUBJECT_CHARS} characters"),
+            ));
         }
         let priority_given = request.priority.is_some();
         let priority = request
@@ -265,7 +262,7 @@ impl Desk {
         limit: Option<u32>,
     ) -> Result<Vec<Ticket>> {
         if let Some(c) = category.filter(|c| !crate::kb::training::CATEGORIES.contains(c)) {
-            return Err(Error::Unprocessable {
+            return Err(Error::Rejected {
                 field: "category".into(),
                 message: format!(
                     "`{c}` is not one of {}",
@@ -369,10 +366,10 @@ fn check_idempotency_key(key: Option<&str>) -> Result<()> {
 /// A text no longer than its database column (the MySQL schema's limits), or a 422.
 pub(crate) fn check_length(field: &str, value: Option<&str>, max: usize) -> Result<()> {
     if value.is_some_and(|v| v.chars().count() > max) {
-        return Err(Error::Unprocessable {
-            field: field.into(),
-            message: format!("is longer than {max} characters"),
-        });
+        return Err(Error::rejected(
+            field,
+            format!("is longer than {max} characters"),
+        ));
     }
     Ok(())
 }
@@ -381,9 +378,9 @@ pub(crate) fn list_limit(limit: Option<u32>) -> Result<u32> {
     match limit {
         None => Ok(50),
         Some(n) if (1..=MAX_LIST).contains(&n) => Ok(n),
-        Some(n) => Err(Error::Unprocessable {
-            field: "limit".into(),
-            message: format!("must be between 1 and {MAX_LIST}, got {n}"),
-        }),
+        Some(n) => Err(Error::rejected(
+            "limit",
+            format!("must be between 1 and {MAX_LIST}, got {n}"),
+        )),
     }
 }
