@@ -60,10 +60,7 @@ async fn run(service: Arc<Service>, label: &str, texts: &[(String, String)], cou
         .desk
         .create_customer(CreateCustomer {
             name: Some("Bench".into()),
-            email: None,
-            phone: None,
-            company: None,
-            address: None,
+            ..CreateCustomer::default()
         })
         .await
         .unwrap()

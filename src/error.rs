@@ -4,7 +4,7 @@
 use std::fmt;
 
 /// A problem found in a KB file: which file, where, and which field.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ValidationError {
     pub file: String,
     pub line: Option<usize>,

@@ -20,7 +20,7 @@ use crate::extract::signals::Signals;
 use crate::extract::Extraction;
 
 /// What one call cost.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LlmUsage {
     pub model: String,
     pub prompt_tokens: u32,
@@ -30,7 +30,7 @@ pub struct LlmUsage {
 }
 
 /// Who wrote the reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Responder {
     /// A canned reply for small talk or a frequent question (no retrieval, no LLM).
@@ -52,13 +52,13 @@ impl Responder {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Citation {
     pub kb_id: String,
     pub title: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Retrieved {
     pub kb_id: String,
     pub title: String,
@@ -72,7 +72,7 @@ pub struct Retrieved {
 }
 
 /// The LLM's part in an answer: what it cost and, when its reply was not used, why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LlmOutcome {
     pub used: bool,
     pub error: Option<String>,
@@ -82,7 +82,7 @@ pub struct LlmOutcome {
 }
 
 /// The answer to one message, as `POST /answer` returns it and the ticket pipeline stores it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Answer {
     pub decision: Decision,
     pub reason: Option<Reason>,
@@ -109,7 +109,7 @@ pub struct Answer {
     pub timings: Timings,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Timings {
     pub extraction_ms: Option<f64>,
     pub retrieval_ms: Option<f64>,

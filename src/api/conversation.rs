@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use axum::Json;
 
+use super::bodies::{DeviceList, ExtractionRecorded, MessageList};
 use super::error::ApiError;
 use super::json::JsonBody;
 use super::routes::AppState;
@@ -46,7 +47,7 @@ pub async fn unprocessed_messages(
         .desk
         .unprocessed_messages(limit(query.get("limit"))?)
         .await?;
-    Ok(Json(serde_json::json!({ "messages": messages, "count": messages.len() })).into_response())
+    Ok(Json(MessageList::from(messages)).into_response())
 }
 
 pub async fn reply(
@@ -75,11 +76,11 @@ pub async fn create_extraction(
     Ok((
         StatusCode::CREATED,
         // `status` as the earlier project answered.
-        Json(serde_json::json!({
-            "extraction_id": extraction_id,
-            "ticket_id": ticket_id,
-            "status": "recorded",
-        })),
+        Json(ExtractionRecorded {
+            extraction_id,
+            ticket_id,
+            status: "recorded",
+        }),
     )
         .into_response())
 }
@@ -100,7 +101,7 @@ pub async fn customer_devices(
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
     let devices = service.desk.devices(id(&raw, "id")?).await?;
-    Ok(Json(serde_json::json!({ "devices": devices, "count": devices.len() })).into_response())
+    Ok(Json(DeviceList::from(devices)).into_response())
 }
 
 pub async fn ticket_stats(State(service): State<AppState>) -> Result<Response, ApiError> {

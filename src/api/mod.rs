@@ -1,10 +1,13 @@
 //! The HTTP API (axum). The only module that knows about HTTP.
 
 mod access;
+mod bodies;
 mod conversation;
+mod docs;
 mod error;
 mod json;
 mod metrics;
+mod openapi;
 mod routes;
 mod serve;
 mod tickets;
@@ -20,7 +23,7 @@ use tokio::sync::Semaphore;
 
 use crate::service::access::Role;
 use crate::service::access::{IntakeKind, Rule};
-use crate::service::Service;
+use crate::service::{self as svc, Service};
 
 pub use access::Network;
 pub use error::status_of;
@@ -65,6 +68,8 @@ pub struct RouteSpec {
 
 struct Route {
     spec: RouteSpec,
+    /// How the OpenAPI document describes it.
+    doc: openapi::Doc,
     handler: MethodRouter<routes::AppState>,
     /// Bodies larger than the default (`MAX_BODY_BYTES`) are accepted.
     body_limit: Option<usize>,
@@ -73,13 +78,14 @@ struct Route {
     long_running: bool,
 }
 
-fn route<H, T>(verb: Verb, path: &'static str, rule: Rule, handler: H) -> Route
+fn route<H, T>(verb: Verb, path: &'static str, rule: Rule, doc: openapi::Doc, handler: H) -> Route
 where
     H: Handler<T, routes::AppState>,
     T: 'static,
 {
     Route {
         spec: RouteSpec { verb, path, rule },
+        doc,
         handler: on(verb.filter(), handler),
         body_limit: None,
         long_running: false,
@@ -98,9 +104,11 @@ impl Route {
     }
 }
 
-/// Every route of the API, each with the rule its caller must satisfy. The router is
-/// built from this table only, so a route cannot exist without a rule.
+/// Every route of the API, each with the rule its caller must satisfy and its description
+/// in the OpenAPI document. The router is built from this table only, so a route cannot
+/// exist without a rule or undocumented.
 fn table() -> Vec<Route> {
+    use openapi::doc;
     use Verb::{Get, Patch, Post};
     let anyone = Rule::Anyone;
     let intake = Rule::Needs(Role::Intake);
@@ -108,46 +116,260 @@ fn table() -> Vec<Route> {
     let admin = Rule::Needs(Role::Admin);
     // The text may be 64 KiB; its JSON escaping may make the body larger.
     let text_body = 4 * MAX_BODY_BYTES;
+    let replayed = &[(
+        200,
+        "an Idempotency-Key or message id seen before: the first result",
+    )];
     vec![
-        route(Get, "/livez", anyone, routes::livez),
-        route(Get, "/readyz", anyone, routes::readyz),
-        route(Get, "/health", anyone, routes::health),
-        route(Get, "/metrics", staff, metrics::metrics),
-        route(Get, "/", intake, routes::info),
-        route(Get, "/models", intake, routes::models),
-        route(Post, "/knowledge/search", staff, routes::search),
-        route(Post, "/answer", staff, routes::answer).body_limit(text_body),
-        route(Post, "/extract", staff, routes::extract).body_limit(text_body),
-        route(Post, "/admin/reindex", admin, routes::reindex).long_running(),
-        route(Get, "/customers", staff, tickets::list_customers),
-        route(Post, "/customers", intake, tickets::create_customer),
-        route(Get, "/tickets", staff, tickets::list_tickets),
+        route(
+            Get,
+            "/livez",
+            anyone,
+            doc("probes", "Liveness: the process answers").answers::<bodies::Alive>(),
+            routes::livez,
+        ),
+        route(
+            Get,
+            "/readyz",
+            anyone,
+            doc(
+                "probes",
+                "Readiness: the index is loaded and the database answers",
+            )
+            .answers::<bodies::Readiness>()
+            .also(&[(503, "not ready: the database does not answer")]),
+            routes::readyz,
+        ),
+        route(
+            Get,
+            "/health",
+            anyone,
+            doc("probes", "Every component checked, an embedding included")
+                .answers::<svc::Health>()
+                .also(&[(503, "a component is not ready")]),
+            routes::health,
+        ),
+        route(
+            Get,
+            "/metrics",
+            staff,
+            doc("operations", "Prometheus metrics").answers_media("application/openmetrics-text"),
+            metrics::metrics,
+        ),
+        route(
+            Get,
+            "/openapi.json",
+            anyone,
+            doc("operations", "This document").answers_media("application/json"),
+            docs::openapi_json,
+        ),
+        route(
+            Get,
+            "/docs",
+            anyone,
+            doc("operations", "The API documentation page (works offline)")
+                .answers_media("text/html"),
+            docs::page,
+        ),
+        route(
+            Get,
+            "/docs/swagger-ui.css",
+            anyone,
+            doc("operations", "The documentation page's style sheet").answers_media("text/css"),
+            docs::stylesheet,
+        ),
+        route(
+            Get,
+            "/docs/swagger-ui-bundle.js",
+            anyone,
+            doc("operations", "The documentation page's script").answers_media("text/javascript"),
+            docs::script,
+        ),
+        route(
+            Get,
+            "/",
+            intake,
+            doc(
+                "operations",
+                "What this server is, its index and its routes",
+            )
+            .answers::<bodies::ServiceInfo>(),
+            routes::info,
+        ),
+        route(
+            Get,
+            "/models",
+            intake,
+            doc("knowledge", "The printer models of the catalogue").answers::<bodies::ModelList>(),
+            routes::models,
+        ),
+        route(
+            Post,
+            "/knowledge/search",
+            staff,
+            doc("knowledge", "Search the KB (BM25, vector or hybrid)")
+                .takes::<svc::SearchRequest>()
+                .answers::<svc::SearchResponse>(),
+            routes::search,
+        ),
+        route(
+            Post,
+            "/answer",
+            staff,
+            doc("knowledge", "Answer a message from the KB, or say why not")
+                .takes::<svc::AnswerRequest>()
+                .answers::<svc::Answer>(),
+            routes::answer,
+        )
+        .body_limit(text_body),
+        route(
+            Post,
+            "/extract",
+            staff,
+            doc(
+                "knowledge",
+                "Read printer model, error codes and serial from a text",
+            )
+            .takes::<svc::ExtractRequest>()
+            .answers::<svc::Extraction>(),
+            routes::extract,
+        )
+        .body_limit(text_body),
+        route(
+            Post,
+            "/admin/reindex",
+            admin,
+            doc("operations", "Rebuild the index from the KB files")
+                .describe(
+                    "Validates the KB, embeds new or changed entries and switches to the new \
+                       generation when it is built; a KB that does not validate is a 422 \
+                       listing every problem as file:line.",
+                )
+                .answers::<svc::ReindexReport>()
+                .conflict("a reindex is already running"),
+            routes::reindex,
+        )
+        .long_running(),
+        route(
+            Get,
+            "/customers",
+            staff,
+            doc("desk", "Customers, newest first")
+                .integer_param("limit", "at most this many (1-500)")
+                .answers::<bodies::CustomerList>(),
+            tickets::list_customers,
+        ),
+        route(
+            Post,
+            "/customers",
+            intake,
+            doc("desk", "Create a customer")
+                .describe(
+                    "Takes this API's field names or the earlier project's (company_name, \
+                       contact_name, contact_email, contact_phone) and answers both.",
+                )
+                .takes::<svc::tickets::CreateCustomer>()
+                .answers::<bodies::CustomerView>()
+                .status(201),
+            tickets::create_customer,
+        ),
+        route(
+            Get,
+            "/tickets",
+            staff,
+            doc("desk", "Tickets, newest first, filtered")
+                .string_param("status", "one ticket status")
+                .string_param("priority", "low, medium, high or critical")
+                .string_param("category", "one category")
+                .integer_param("limit", "at most this many (1-500)")
+                .answers::<bodies::TicketList>(),
+            tickets::list_tickets,
+        ),
         route(
             Post,
             "/tickets",
             Rule::Intake(IntakeKind::Ticket),
+            doc(
+                "desk",
+                "File a ticket; the pipeline answers it or escalates it",
+            )
+            .takes::<svc::tickets::CreateTicket>()
+            .answers::<svc::tickets::TicketCreated>()
+            .status(201)
+            .also(replayed)
+            .idempotent(),
             tickets::create_ticket,
         ),
-        route(Get, "/tickets/{id}", staff, tickets::get_ticket),
-        route(Patch, "/tickets/{id}", staff, tickets::patch_ticket),
-        route(Post, "/tickets/{id}/reply", staff, conversation::reply),
+        route(
+            Get,
+            "/tickets/{id}",
+            staff,
+            doc(
+                "desk",
+                "A ticket with its conversation, pipeline steps and history",
+            )
+            .answers::<svc::tickets::TicketDetails>(),
+            tickets::get_ticket,
+        ),
+        route(
+            Patch,
+            "/tickets/{id}",
+            staff,
+            doc("desk", "Change a ticket's status")
+                .takes::<tickets::PatchTicket>()
+                .answers::<svc::tickets::Ticket>(),
+            tickets::patch_ticket,
+        ),
+        route(
+            Post,
+            "/tickets/{id}/reply",
+            staff,
+            doc("desk", "Send an agent's reply")
+                .takes::<svc::AgentReply>()
+                .answers::<svc::tickets::Ticket>()
+                .status(201),
+            conversation::reply,
+        ),
         route(
             Post,
             "/tickets/{id}/feedback",
             intake,
+            doc("desk", "Say whether the automatic reply helped")
+                .takes::<svc::Feedback>()
+                .answers::<svc::FeedbackRecorded>()
+                .conflict("the ticket has no automatic reply to rate"),
             conversation::feedback,
         ),
         route(
             Get,
             "/customers/{id}/devices",
             staff,
+            doc("desk", "A customer's devices").answers::<bodies::DeviceList>(),
             conversation::customer_devices,
         ),
-        route(Post, "/devices", staff, conversation::create_device),
+        route(
+            Post,
+            "/devices",
+            staff,
+            doc("desk", "Register a customer's device")
+                .takes::<svc::desk::devices::CreateDevice>()
+                .answers::<svc::tickets::Device>()
+                .status(201),
+            conversation::create_device,
+        ),
         route(
             Post,
             "/messages",
             Rule::Intake(IntakeKind::Message),
+            doc(
+                "desk",
+                "Receive a message (e-mail, SMS, chat, call) into its conversation",
+            )
+            .takes::<svc::conversation::CreateMessage>()
+            .answers::<svc::conversation::MessageAccepted>()
+            .status(201)
+            .also(replayed)
+            .idempotent(),
             conversation::create_message,
         )
         .body_limit(text_body),
@@ -155,11 +377,41 @@ fn table() -> Vec<Route> {
             Get,
             "/messages/unprocessed",
             staff,
+            doc("desk", "Messages the pipeline has not answered yet")
+                .integer_param("limit", "at most this many (1-500)")
+                .answers::<bodies::MessageList>(),
             conversation::unprocessed_messages,
         ),
-        route(Post, "/extractions", staff, conversation::create_extraction),
-        route(Get, "/stats/tickets", staff, conversation::ticket_stats),
-        route(Get, "/stats/pipeline", staff, conversation::pipeline_stats),
+        route(
+            Post,
+            "/extractions",
+            staff,
+            doc("desk", "Record what an external extractor read on a ticket")
+                .takes::<svc::ExternalExtraction>()
+                .answers::<bodies::ExtractionRecorded>()
+                .status(201),
+            conversation::create_extraction,
+        ),
+        route(
+            Get,
+            "/stats/tickets",
+            staff,
+            doc(
+                "stats",
+                "Tickets by status, priority, category and decision",
+            )
+            .answers::<svc::stats::TicketStats>(),
+            conversation::ticket_stats,
+        ),
+        route(
+            Get,
+            "/stats/pipeline",
+            staff,
+            doc("stats", "Pipeline timings, decisions and feedback per day")
+                .integer_param("days", "the last this many days")
+                .answers::<svc::stats::PipelineStats>(),
+            conversation::pipeline_stats,
+        ),
     ]
 }
 
@@ -199,4 +451,9 @@ pub fn router(service: Arc<Service>, network: Network) -> Router {
         .layer(axum::Extension(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(service)
+}
+
+/// The OpenAPI 3.1 document of every route, as JSON.
+pub fn openapi_document() -> &'static str {
+    openapi::document_json(&table())
 }

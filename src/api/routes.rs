@@ -2,15 +2,14 @@
 
 use std::sync::Arc;
 
+use super::bodies::{Alive, ModelInfo, ModelList, Readiness, ServiceInfo};
+use super::error::ApiError;
+use super::json::JsonBody;
+use crate::service::{AnswerRequest, ExtractRequest, SearchRequest, Service};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
-
-use super::error::ApiError;
-use super::json::JsonBody;
-use crate::service::{AnswerRequest, ExtractRequest, SearchRequest, Service};
 
 pub type AppState = Arc<Service>;
 
@@ -47,29 +46,33 @@ pub async fn health(State(service): State<AppState>) -> Response {
 
 pub async fn models(State(service): State<AppState>) -> Response {
     let generation = service.engine.generation();
-    let models: Vec<_> = generation
+    let models: Vec<ModelInfo> = generation
         .catalogue
         .models()
         .iter()
         .map(|m| {
             let canonical = m.canonical();
-            let entries = generation
+            let kb_entries = generation
                 .entries
                 .iter()
                 .filter(|e| e.models.contains(&canonical))
                 .count();
-            json!({
-                "model_name": canonical,
-                "manufacturer": m.manufacturer,
-                "name": m.name,
-                "series": m.series,
-                "type": m.kind,
-                "aliases": m.aliases,
-                "kb_entries": entries,
-            })
+            ModelInfo {
+                model_name: canonical,
+                manufacturer: m.manufacturer.clone(),
+                name: m.name.clone(),
+                series: m.series.clone(),
+                kind: m.kind.clone(),
+                aliases: m.aliases.clone(),
+                kb_entries,
+            }
         })
         .collect();
-    Json(json!({ "models": models, "count": models.len() })).into_response()
+    Json(ModelList {
+        count: models.len(),
+        models,
+    })
+    .into_response()
 }
 
 pub async fn info(State(service): State<AppState>) -> Response {
@@ -78,24 +81,29 @@ pub async fn info(State(service): State<AppState>) -> Response {
         .iter()
         .map(|r| format!("{} {}", r.verb.as_str(), r.path))
         .collect();
-    Json(json!({
-        "service": "devicekb",
-        "version": env!("CARGO_PKG_VERSION"),
-        "generation": generation.name,
-        "entries": generation.entries.len(),
-        "embedding_model": service.engine.embedder().name(),
-        "vector_store": generation.vectors.backend(),
-        "llm": service.engine.config().llm.as_ref().map(|l| l.model.clone()),
-        "smart_replies": service.engine.smart.snapshot(),
-        "endpoints": endpoints,
-    }))
+    Json(ServiceInfo {
+        service: "devicekb",
+        version: env!("CARGO_PKG_VERSION"),
+        generation: generation.name.clone(),
+        entries: generation.entries.len(),
+        embedding_model: service.engine.embedder().name().to_string(),
+        vector_store: generation.vectors.backend(),
+        llm: service
+            .engine
+            .config()
+            .llm
+            .as_ref()
+            .map(|l| l.model.clone()),
+        smart_replies: service.engine.smart.snapshot(),
+        endpoints,
+    })
     .into_response()
 }
 
 /// Liveness: the process answers HTTP. Nothing else is looked at, so a slow search or
 /// database never gets the server restarted.
 pub async fn livez() -> Response {
-    Json(json!({ "status": "alive" })).into_response()
+    Json(Alive { status: "alive" }).into_response()
 }
 
 /// Readiness: the index is loaded and the ticket database answers.
@@ -106,12 +114,21 @@ pub async fn readyz(State(service): State<AppState>) -> Response {
     };
     let generation = service.engine.generation();
     match store {
-        Ok(()) => Json(json!({ "status": "ready", "generation": generation.name })).into_response(),
+        Ok(()) => Json(Readiness {
+            status: "ready",
+            generation: generation.name.clone(),
+            database: None,
+        })
+        .into_response(),
         Err(e) => {
             tracing::warn!(error = %e.chain(), "not ready: the database does not answer");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "not_ready", "generation": generation.name, "database": "unreachable" })),
+                Json(Readiness {
+                    status: "not_ready",
+                    generation: generation.name.clone(),
+                    database: Some("unreachable"),
+                }),
             )
                 .into_response()
         }

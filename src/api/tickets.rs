@@ -9,12 +9,13 @@ use axum::Extension;
 use axum::Json;
 use serde::Deserialize;
 
+use super::bodies::{CustomerList, CustomerView, TicketList};
 use super::error::ApiError;
 use super::json::JsonBody;
 use super::routes::AppState;
 use crate::error::Error;
 use crate::service::access::Caller;
-use crate::service::tickets::{CreateCustomer, CreateTicket, Customer};
+use crate::service::tickets::{CreateCustomer, CreateTicket};
 
 /// A path id: a positive integer, or a 400 naming it.
 pub(super) fn id(raw: &str, field: &str) -> Result<i64, Error> {
@@ -56,26 +57,12 @@ pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Err
         .transpose()
 }
 
-/// A customer in this API's field names and the earlier project's.
-fn customer_json(customer: &Customer) -> serde_json::Value {
-    let mut body = serde_json::json!(customer);
-    body["company_name"] = serde_json::json!(customer.company);
-    body["contact_name"] = serde_json::json!(customer.name);
-    body["contact_email"] = serde_json::json!(customer.email);
-    body["contact_phone"] = serde_json::json!(customer.phone);
-    body
-}
-
 pub async fn create_customer(
     State(service): State<AppState>,
     JsonBody(request): JsonBody<CreateCustomer>,
 ) -> Result<Response, ApiError> {
     let customer = service.desk.create_customer(request).await?;
-    let mut body = customer_json(&customer);
-    // What the earlier project answered, for its clients.
-    body["customer_id"] = serde_json::json!(customer.id);
-    body["status"] = serde_json::json!("created");
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok((StatusCode::CREATED, Json(CustomerView::created(customer))).into_response())
 }
 
 pub async fn list_customers(
@@ -83,10 +70,11 @@ pub async fn list_customers(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let customers = service.desk.customers(limit(query.get("limit"))?).await?;
-    Ok(Json(serde_json::json!({
-        "customers": customers.iter().map(customer_json).collect::<Vec<_>>(),
-        "count": customers.len(),
-    }))
+    let customers: Vec<CustomerView> = customers.into_iter().map(CustomerView::new).collect();
+    Ok(Json(CustomerList {
+        count: customers.len(),
+        customers,
+    })
     .into_response())
 }
 
@@ -132,7 +120,7 @@ pub async fn list_tickets(
             limit(query.get("limit"))?,
         )
         .await?;
-    Ok(Json(serde_json::json!({ "tickets": tickets, "count": tickets.len() })).into_response())
+    Ok(Json(TicketList::from(tickets)).into_response())
 }
 
 pub async fn get_ticket(
@@ -142,7 +130,7 @@ pub async fn get_ticket(
     Ok(Json(service.desk.ticket_details(id(&raw, "id")?).await?).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchTicket {
     status: String,

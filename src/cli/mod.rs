@@ -54,6 +54,9 @@ pub enum Command {
     /// Load a small sample set (customers, devices, tickets through the pipeline) into an
     /// empty store.
     Demo(demo::Args),
+    /// Print the HTTP API's OpenAPI 3.1 document (what `GET /openapi.json` serves), e.g. to
+    /// generate a client with no server running.
+    Openapi,
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     Keys(keys::Command),
@@ -113,5 +116,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Answer(args) => answer::run(args).await,
         Command::Keys(command) => keys::run(command).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Openapi => {
+            println!("{}", crate::api::openapi_document());
+            Ok(())
+        }
     }
 }

@@ -30,7 +30,7 @@ use code::CodeScope;
 use model::{CatalogueMatcher, ModelMention};
 
 /// What an entity is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EntityKind {
     Model,
@@ -41,7 +41,7 @@ pub enum EntityKind {
 
 /// One finding with its place in the text. `start` and `end` count characters (Unicode
 /// scalar values), not bytes, so clients in any language can slice the text with them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Entity {
     pub kind: EntityKind,
     /// As written in the text.
@@ -55,7 +55,7 @@ pub struct Entity {
 
 /// The extractor's answer. `model`, `error_codes` and `serial` hold the most likely
 /// findings; `entities` holds every one, the most likely first within each kind.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Extraction {
     pub model: Option<String>,
     pub manufacturer: Option<String>,

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 pub use crate::kb::templates::SmallTalk;
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct Signals {
     pub small_talk: Option<SmallTalk>,
     /// The words asking for a person.

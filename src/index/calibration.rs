@@ -17,7 +17,7 @@ pub const FALLBACK_THRESHOLD: f32 = 0.9;
 const MIN_ANSWERED: f32 = 0.05;
 const MIN_ANSWERED_QUERIES: usize = 10;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CalibrationSource {
     /// Fitted at reindex on pseudo-queries (and the KB's labelled queries, if any).
@@ -124,7 +124,7 @@ pub struct StoredModel {
 }
 
 /// What an operator reads about a generation's calibration (reindex output, /health).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CalibrationSummary {
     pub source: CalibrationSource,
     pub queries: usize,

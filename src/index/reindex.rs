@@ -62,7 +62,7 @@ impl Default for ReindexOptions {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReindexReport {
     pub generation: String,
     pub entries: usize,

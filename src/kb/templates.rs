@@ -12,7 +12,7 @@ use crate::error::ValidationError;
 
 /// Messages answered by a canned reply, without retrieval: the kinds of small talk the
 /// templates have a reply for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SmallTalk {
     Greeting,

@@ -8,7 +8,7 @@ pub mod access;
 pub mod desk;
 pub mod engine;
 
-pub use desk::agent::{AgentReply, ExternalExtraction, Feedback};
+pub use desk::agent::{AgentReply, ExternalExtraction, Feedback, FeedbackRecorded};
 pub use desk::{conversation, stats, tickets, Desk};
 pub use engine::answer::{AnswerRequest, SmartCounters, MAX_ANSWER_BYTES};
 pub use engine::extract::{ExtractRequest, MAX_EXTRACT_BYTES};
@@ -17,6 +17,11 @@ pub use engine::search::{
     SearchMode, SearchRequest, SearchResponse, SearchResult, MAX_LIMIT, MAX_QUERY_BYTES,
 };
 pub use engine::{build_generation, connect_qdrant, eval, search, Engine};
+
+/// What the engine answers, named here for the HTTP layer.
+pub use crate::answer::Answer;
+pub use crate::extract::Extraction;
+pub use crate::index::ReindexReport;
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -17,7 +17,7 @@ pub struct NewDevice {
     pub location: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Device {
     pub id: i64,
     pub customer_id: i64,
@@ -63,7 +63,7 @@ pub struct NewMessage {
     pub attachments: Vec<NewAttachment>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAttachment {
     pub filename: String,
@@ -76,7 +76,7 @@ pub struct NewAttachment {
     pub sha256: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Attachment {
     pub id: i64,
     #[serde(flatten)]
@@ -84,7 +84,7 @@ pub struct Attachment {
     pub meta: NewAttachment,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Message {
     pub id: i64,
     pub ticket_id: Option<i64>,
@@ -101,7 +101,7 @@ pub struct Message {
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct PredictionRecord {
     /// category, priority, intent or churn_risk.
     pub task: String,
@@ -114,7 +114,7 @@ pub struct PredictionRecord {
 }
 
 /// Ticket counts, each list sorted by count then name.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TicketStats {
     pub total: i64,
     pub by_status: Vec<Count>,
@@ -124,7 +124,7 @@ pub struct TicketStats {
     pub retention_flagged: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Count {
     /// `null` groups tickets without a value (no category yet, no known model).
     pub value: Option<String>,

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident, $field:literal { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($variant),+ }
 
@@ -174,7 +174,7 @@ pub struct NewCustomer {
 }
 
 /// Read with `FromRow`: the columns are the fields.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Customer {
     pub id: i64,
     pub name: String,
@@ -207,7 +207,7 @@ pub struct IdempotencyKey {
     pub request_hash: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Ticket {
     pub id: i64,
     pub customer_id: i64,
@@ -234,7 +234,7 @@ pub struct TicketFilter {
     pub limit: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct HistoryEntry {
     pub id: i64,
     pub ticket_id: i64,
@@ -246,7 +246,7 @@ pub struct HistoryEntry {
 }
 
 /// One pipeline step, as `processing_steps` records it.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct StepRecord {
     pub step: String,
     pub status: StepStatus,
@@ -255,7 +255,7 @@ pub struct StepRecord {
 }
 
 /// The JSON columns are read leniently (`JsonText`), as are those of the records below.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ExtractionRecord {
     /// "devicekb", or the external extractor's name.
     pub source: String,
@@ -270,7 +270,7 @@ pub struct ExtractionRecord {
     pub entities: serde_json::Value,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct RagRecord {
     pub query: String,
     pub mode: String,
@@ -280,7 +280,7 @@ pub struct RagRecord {
     pub results: serde_json::Value,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ResponseRecord {
     pub responder: ResponderKind,
     pub author: Option<String>,
@@ -296,7 +296,7 @@ pub struct ResponseRecord {
 }
 
 /// What the pipeline stored for a ticket, each row with its id and time.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct PipelineRows {
     pub extractions: Vec<Stored<ExtractionRecord>>,
     pub rag_result: Option<Stored<RagRecord>>,
@@ -305,7 +305,7 @@ pub struct PipelineRows {
 }
 
 /// Read with `FromRow`: `id`, `created_at` and the record's own columns, all in one row.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Stored<T> {
     pub id: i64,
     #[serde(flatten)]

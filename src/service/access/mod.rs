@@ -27,7 +27,8 @@ use crate::store::Channel;
 /// What a route asks of its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
-    /// Probes: never a key (`/livez`, `/readyz`, `/health`).
+    /// Probes (`/livez`, `/readyz`, `/health`) and the API's description (`/openapi.json`,
+    /// `/docs`): never a key.
     Anyone,
     /// Filing a ticket or a message: an intake key (or a higher one), or no key at all
     /// when the public intake is on, limited per address.

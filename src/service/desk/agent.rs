@@ -1,10 +1,10 @@
 //! What agents and other systems do on a ticket: an agent's reply, the customer's feedback
 //! on an automatic reply, and an external extractor's findings.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::conversation::{not_empty, MAX_MESSAGE_BYTES};
-use super::tickets::check_length;
+use super::tickets::{check_length, either_name};
 use super::Desk;
 use crate::error::{Error, Result};
 use crate::store::limits;
@@ -13,7 +13,7 @@ use crate::store::{
     Store, Ticket,
 };
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentReply {
     pub body: String,
@@ -27,7 +27,7 @@ pub struct AgentReply {
     pub citations: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Feedback {
     pub helpful: bool,
@@ -38,15 +38,28 @@ pub struct Feedback {
 /// What an external extractor found, in this API's field names or the earlier
 /// project's (`extractor_name`, `extracted_fields` as one object, `confidence`), whose
 /// clients keep working unchanged.
-#[derive(Debug, Clone, Deserialize)]
+/// What `feedback` recorded, and the ticket's status after it (an unhelpful automatic
+/// reply reopens the ticket).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FeedbackRecorded {
+    pub ticket_id: i64,
+    pub response_id: i64,
+    pub helpful: bool,
+    pub status: Status,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExternalExtraction {
     pub ticket_id: i64,
     #[serde(default)]
     pub message_id: Option<i64>,
-    /// The extractor's name.
-    #[serde(alias = "extractor_name")]
-    pub source: String,
+    /// The extractor's name (this or `extractor_name`).
+    #[serde(default)]
+    pub source: Option<String>,
+    /// The earlier project's name for `source`.
+    #[serde(default)]
+    pub extractor_name: Option<String>,
     /// The earlier project's free-form fields: the model, manufacturer, error codes and
     /// serial are read from their usual names; every field is kept as an entity.
     #[serde(default)]
@@ -140,7 +153,7 @@ impl Desk {
     }
 
     /// Whether the automatic reply helped. An unhelpful one reopens the ticket for a person.
-    pub async fn feedback(&self, ticket_id: i64, feedback: Feedback) -> Result<serde_json::Value> {
+    pub async fn feedback(&self, ticket_id: i64, feedback: Feedback) -> Result<FeedbackRecorded> {
         let comment = feedback
             .comment
             .map(|c| c.trim().to_string())
@@ -174,19 +187,25 @@ impl Desk {
         } else {
             ticket
         };
-        Ok(serde_json::json!({
-            "ticket_id": ticket_id,
-            "response_id": response_id,
-            "helpful": feedback.helpful,
-            "status": ticket.status,
-        }))
+        Ok(FeedbackRecorded {
+            ticket_id,
+            response_id,
+            helpful: feedback.helpful,
+            status: ticket.status,
+        })
     }
 
     /// Records what an external extractor found on a ticket (or one of its messages).
     pub async fn record_extraction(&self, x: ExternalExtraction) -> Result<i64> {
         let x = x.with_extracted_fields()?;
-        let source = x.source.trim().to_string();
-        if source.is_empty() || source.chars().count() > limits::EXTRACTOR_NAME {
+        let source = either_name(
+            "source",
+            x.source.clone(),
+            "extractor_name",
+            x.extractor_name.clone(),
+        )?
+        .ok_or_else(|| Error::invalid("source", "is missing (or give extractor_name)"))?;
+        if source.chars().count() > limits::EXTRACTOR_NAME {
             return Err(Error::rejected("source", "must be 1 to 64 characters"));
         }
         check_length(
@@ -343,7 +362,7 @@ mod tests {
             "toner": "cyan",
         }))
         .unwrap();
-        assert_eq!(x.source, "ner-v2");
+        assert_eq!(x.extractor_name.as_deref(), Some("ner-v2"));
         assert_eq!(x.model.as_deref(), Some("Lexmark C750"));
         assert_eq!(x.error_codes, vec!["88".to_string()]);
         assert_eq!(x.serial.as_deref(), Some("7921"));

@@ -25,7 +25,7 @@ pub const MAX_ATTACHMENTS: usize = 20;
 const OPEN_TICKETS_SCANNED: u32 = 50;
 
 /// Serialize gives the canonical form an `Idempotency-Key`'s request digest is taken of.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMessage {
     #[serde(default)]
@@ -45,7 +45,7 @@ pub struct CreateMessage {
     pub attachments: Vec<NewAttachment>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MessageAccepted {
     pub message_id: i64,
     pub ticket_id: i64,

@@ -10,7 +10,7 @@ use crate::index::Generation;
 use crate::store::limits;
 use crate::store::{CatalogueModel, Device, KbEntryRow, NewDevice};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDevice {
     pub customer_id: i64,

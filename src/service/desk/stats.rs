@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use super::Desk;
 use crate::error::{Error, Result};
-use crate::store::{DailyMetrics, Store, TicketStats};
+pub use crate::store::TicketStats;
+use crate::store::{DailyMetrics, Store};
 
 /// Days `GET /stats/pipeline` covers by default, and at most.
 pub const DEFAULT_DAYS: u32 = 30;
@@ -15,7 +16,7 @@ pub const MAX_DAYS: u32 = 366;
 /// How often the pipeline refreshes today's `automation_metrics` row.
 const METRICS_REFRESH_SECS: u64 = 60;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PipelineDay {
     pub day: String,
     pub tickets: i64,
@@ -29,7 +30,7 @@ pub struct PipelineDay {
     pub p95_ms: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PipelineStats {
     pub days: Vec<PipelineDay>,
     pub total: PipelineDay,

@@ -10,12 +10,12 @@ use super::Desk;
 use crate::answer::{Citation, Decision};
 use crate::error::{Error, Result};
 use crate::store::limits;
-/// Customers as the store reads them, for the layers above.
-pub use crate::store::Customer;
 use crate::store::{
-    Channel, Device, Direction, HistoryEntry, IdempotencyKey, Message, NewCustomer, NewMessage,
-    NewTicket, PipelineRows, PredictionRecord, Priority, Status, Stored, Ticket, TicketFilter,
+    Channel, Direction, HistoryEntry, IdempotencyKey, NewCustomer, NewMessage, NewTicket,
+    PipelineRows, PredictionRecord, Priority, Status, Stored, TicketFilter,
 };
+/// Customers as the store reads them, for the layers above.
+pub use crate::store::{Customer, Device, Message, Ticket};
 
 pub const MAX_SUBJECT_CHARS: usize = 500;
 pub const MAX_LIST: u32 = 500;
@@ -23,23 +23,53 @@ pub const MAX_LIST: u32 = 500;
 /// A new customer, in this API's field names or the earlier project's (`company_name`
 /// required there, `contact_name`, `contact_email`, `contact_phone`, `address`), whose
 /// clients keep working unchanged. A customer is named by its contact, else its company.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCustomer {
-    #[serde(default, alias = "contact_name")]
+    /// The contact's name; the customer is named by it, else by its company.
+    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default, alias = "contact_email")]
+    #[serde(default)]
     pub email: Option<String>,
-    #[serde(default, alias = "contact_phone")]
+    #[serde(default)]
     pub phone: Option<String>,
-    #[serde(default, alias = "company_name")]
+    #[serde(default)]
     pub company: Option<String>,
     #[serde(default)]
     pub address: Option<String>,
+    /// The earlier project's name for `name`.
+    #[serde(default)]
+    pub contact_name: Option<String>,
+    /// The earlier project's name for `email`.
+    #[serde(default)]
+    pub contact_email: Option<String>,
+    /// The earlier project's name for `phone`.
+    #[serde(default)]
+    pub contact_phone: Option<String>,
+    /// The earlier project's name for `company`.
+    #[serde(default)]
+    pub company_name: Option<String>,
+}
+
+/// A field given under its name or under the earlier project's: one of them, or both
+/// with the same value.
+pub(crate) fn either_name(
+    field: &str,
+    value: Option<String>,
+    earlier: &str,
+    earlier_value: Option<String>,
+) -> Result<Option<String>> {
+    match (optional_text(value), optional_text(earlier_value)) {
+        (Some(a), Some(b)) if a != b => Err(Error::rejected(
+            earlier,
+            format!("differs from `{field}`; give one of the two"),
+        )),
+        (a, b) => Ok(a.or(b)),
+    }
 }
 
 /// Serialize gives the canonical form an `Idempotency-Key`'s request digest is taken of.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTicket {
     pub customer_id: i64,
@@ -56,7 +86,7 @@ pub struct CreateTicket {
 }
 
 /// What `POST /tickets` answers.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TicketCreated {
     pub ticket_id: i64,
     pub status: Status,
@@ -94,7 +124,7 @@ impl TicketCreated {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TicketDetails {
     pub ticket: Ticket,
     pub device: Option<Device>,
@@ -114,22 +144,38 @@ fn optional_text(value: Option<String>) -> Option<String> {
 
 impl Desk {
     pub async fn create_customer(&self, request: CreateCustomer) -> Result<Customer> {
-        let company = optional_text(request.company);
-        let Some(name) = optional_text(request.name).or_else(|| company.clone()) else {
+        let company = either_name(
+            "company",
+            request.company,
+            "company_name",
+            request.company_name,
+        )?;
+        let name = either_name("name", request.name, "contact_name", request.contact_name)?;
+        let Some(name) = name.or_else(|| company.clone()) else {
             return Err(Error::rejected(
                 "name",
                 "must not be empty (or give company_name)",
             ));
         };
         check_length("name", Some(&name), limits::CUSTOMER_NAME)?;
-        let email = optional_text(request.email);
+        let email = either_name(
+            "email",
+            request.email,
+            "contact_email",
+            request.contact_email,
+        )?;
         if email
             .as_ref()
             .is_some_and(|e| !e.contains('@') || e.chars().count() > limits::CUSTOMER_EMAIL)
         {
             return Err(Error::rejected("email", "is not an e-mail address"));
         }
-        let phone = optional_text(request.phone);
+        let phone = either_name(
+            "phone",
+            request.phone,
+            "contact_phone",
+            request.contact_phone,
+        )?;
         let address = optional_text(request.address);
         check_length("phone", phone.as_deref(), limits::CUSTOMER_PHONE)?;
         check_length("company", company.as_deref(), limits::CUSTOMER_COMPANY)?;

@@ -30,7 +30,7 @@ pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 const RETRIEVED: usize = 5;
 const LLM_PASSAGES: usize = 3;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnswerRequest {
     pub text: String,

@@ -12,7 +12,7 @@ use crate::extract::Extraction;
 /// Longest text the extractor accepts through the service (64 KiB).
 pub const MAX_EXTRACT_BYTES: usize = 64 * 1024;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct ExtractRequest {
     pub text: String,
 }

@@ -9,13 +9,13 @@ use crate::index::bm25::Bm25Query;
 use crate::index::calibration::CalibrationSummary;
 use crate::kb::Lang;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Check {
     pub ok: bool,
     pub detail: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Health {
     pub status: &'static str,
     /// The generation served.

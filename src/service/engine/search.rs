@@ -16,7 +16,7 @@ pub const MAX_QUERY_BYTES: usize = 2048;
 pub const MAX_LIMIT: usize = 100;
 pub const DEFAULT_LIMIT: usize = 5;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SearchMode {
     Bm25,
@@ -36,7 +36,7 @@ impl SearchMode {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
     pub query: String,
@@ -48,7 +48,7 @@ pub struct SearchRequest {
     pub mode: Option<SearchMode>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RetrievalEvidence {
     pub fused_score: f32,
     pub bm25_rank: Option<usize>,
@@ -58,7 +58,7 @@ pub struct RetrievalEvidence {
 }
 
 /// One hit, with the earlier project's field names first.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SearchResult {
     pub kb_id: String,
     pub problem_title: String,
@@ -79,7 +79,7 @@ pub struct SearchResult {
     pub retrieval: RetrievalEvidence,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SearchResponse {
     pub query: String,
     pub results: Vec<SearchResult>,
