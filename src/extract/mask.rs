@@ -67,12 +67,12 @@ static ALWAYS: LazyLock<Regex> = LazyLock::new(|| {
 /// An IBAN as written: country, check digits, then 11 to 30 letters or digits, grouped by
 /// spaces or not. A candidate only: `iban_len` says how much of it checks.
 pub static IBAN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b[A-Za-z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b").expect("iban pattern")
+    Regex::new(r"(?-u:\b)[A-Za-z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}(?-u:\b)").expect("iban pattern")
 });
 /// A payment card number as written: 13 to 19 digits in one run, four groups of four (the
 /// last may be shorter) or American Express's 4-6-5. A candidate only: see `is_card`.
 pub static CARD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:[0-9]{13,19}|[0-9]{4}[ -][0-9]{4}[ -][0-9]{4}[ -][0-9]{1,4}|[0-9]{4}[ -][0-9]{6}[ -][0-9]{4,5})\b")
+    Regex::new(r"(?-u:\b)(?:[0-9]{13,19}|[0-9]{4}[ -][0-9]{4}[ -][0-9]{4}[ -][0-9]{1,4}|[0-9]{4}[ -][0-9]{6}[ -][0-9]{4,5})(?-u:\b)")
         .expect("card pattern")
 });
 
