@@ -148,10 +148,9 @@ impl SoftmaxRegression {
 /// classes are balanced.
 fn row_weights(classes: usize, y: &[usize], weighting: Weighting<'_>) -> Vec<f32> {
     match weighting {
-        Weighting::PerRow(weights) => y
-            .iter()
-            .enumerate()
-            .map(|(i, _)| weights.get(i).copied().unwrap_or(0.0).max(0.0))
+        // A row without a weight counts for nothing.
+        Weighting::PerRow(weights) => (0..y.len())
+            .map(|i| weights.get(i).copied().unwrap_or(0.0).max(0.0))
             .collect(),
         Weighting::BalancedClasses => {
             let mut counts = vec![0usize; classes];

@@ -100,14 +100,17 @@ pub async fn run(args: Args) -> Result<()> {
     }
 
     for t in sample.tickets {
-        let (customer_id, devices) = customers
-            .get(t.customer.wrapping_sub(1))
+        // The sample numbers customers and devices from 1.
+        let (customer_id, devices) = t
+            .customer
+            .checked_sub(1)
+            .and_then(|i| customers.get(i))
             .ok_or_else(|| Error::Internal(format!("sample ticket for customer {}", t.customer)))?;
         let device_id = t
             .device
             .map(|d| {
-                devices
-                    .get(d.wrapping_sub(1))
+                d.checked_sub(1)
+                    .and_then(|i| devices.get(i))
                     .copied()
                     .ok_or_else(|| Error::Internal(format!("sample ticket for device {d}")))
             })
