@@ -456,6 +456,20 @@ async fn every_answer_of_the_real_server_matches_its_documented_schema() {
         .await;
     let (status, _) = c.call(Post, "/admin/reindex", "/admin/reindex", None).await;
     assert_eq!(status, 200);
+    let (status, run) = c.call(Get, "/admin/reindex", "/admin/reindex", None).await;
+    assert_eq!((status, run["state"].as_str()), (200, Some("succeeded")));
+    let (status, _) = c
+        .call(Post, "/admin/reindex", "/admin/reindex?wait=false", None)
+        .await;
+    assert_eq!(status, 202);
+    while c
+        .call(Get, "/admin/reindex", "/admin/reindex", None)
+        .await
+        .1["state"]
+        == "running"
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 
     // Error answers have the documented shape too.
     let (status, error) = c

@@ -119,6 +119,97 @@ async fn admin_reindex_needs_the_key_and_switches_generation() {
     assert_eq!(answer["results"][0]["kb_id"], "test-confettis");
 }
 
+async fn admin(base: &str, method: reqwest::Method, path: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+/// Polls `GET /admin/reindex` until the run is over.
+async fn finished_run(base: &str) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(600);
+    loop {
+        let (status, run) = admin(base, reqwest::Method::GET, "/admin/reindex").await;
+        assert_eq!(status, 200, "{run}");
+        if run["state"] != "running" {
+            return run;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reindex never ended: {run}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_reindex_started_without_waiting_is_followed_to_its_report_or_its_errors() {
+    let (kb, _data, service, base) = served_kb().await;
+    let (status, run) = admin(&base, reqwest::Method::GET, "/admin/reindex").await;
+    assert_eq!(
+        (status, run["state"].as_str()),
+        (200, Some("idle")),
+        "{run}"
+    );
+
+    write_entry(kb.path(), "confettis", "Confettis dans le bac de sortie");
+    let (status, run) = admin(&base, reqwest::Method::POST, "/admin/reindex?wait=false").await;
+    assert_eq!(status, 202, "{run}");
+    assert_eq!(run["state"], "running");
+    assert!(run["started_at"].as_u64().is_some());
+    // One at a time, whichever way it was asked for.
+    let (again, answer) = admin(&base, reqwest::Method::POST, "/admin/reindex?wait=false").await;
+    if again != 202 {
+        assert_eq!(again, 409, "{answer}");
+    }
+    let run = finished_run(&base).await;
+    assert_eq!(run["state"], "succeeded", "{run}");
+    assert!(
+        run["phase"].is_null() && run["seconds"].as_f64().is_some(),
+        "{run}"
+    );
+    let generation = run["report"]["generation"].as_str().unwrap().to_string();
+    assert_eq!(service.engine.generation().name, generation);
+    assert!(
+        run["report"]["embedded_chunks"].as_u64().unwrap() >= 1,
+        "{run}"
+    );
+
+    std::fs::write(
+        kb.path().join("entries/test/broken.toml"),
+        "id = \"broken\"\ntitle = \"\"\nlang = \"fr\"\ncategory = \"nope\"\n",
+    )
+    .unwrap();
+    let (status, _) = admin(&base, reqwest::Method::POST, "/admin/reindex?wait=false").await;
+    assert_eq!(status, 202);
+    let run = finished_run(&base).await;
+    assert_eq!(run["state"], "failed", "{run}");
+    assert!(
+        run["errors"].as_array().unwrap().iter().any(|e| e["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("broken.toml")
+            && e["line"] == 4),
+        "{run}"
+    );
+    assert_eq!(
+        service.engine.generation().name,
+        generation,
+        "the index keeps serving"
+    );
+
+    let (status, answer) = admin(&base, reqwest::Method::POST, "/admin/reindex?wait=soon").await;
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (400, Some("wait")),
+        "{answer}"
+    );
+}
+
 #[tokio::test]
 async fn an_invalid_kb_is_refused_and_the_index_keeps_serving() {
     let (kb, _data, service, base) = served_kb().await;

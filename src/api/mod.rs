@@ -242,14 +242,34 @@ fn table() -> Vec<Route> {
             doc("operations", "Rebuild the index from the KB files")
                 .describe(
                     "Validates the KB, embeds new or changed entries and switches to the new \
-                       generation when it is built; a KB that does not validate is a 422 \
-                       listing every problem as file:line.",
+                     generation when it is built; a KB that does not validate is a 422 \
+                     listing every problem as file:line. With `wait=false` the answer is a \
+                     202 at once and `GET /admin/reindex` follows the run.",
+                )
+                .string_param(
+                    "wait",
+                    "`false`: start the reindex and answer 202 at once (default `true`)",
                 )
                 .answers::<svc::ReindexReport>()
+                .also_answers::<svc::engine::reindex_run::ReindexRun>(
+                    202,
+                    "started (wait=false): follow the run at GET /admin/reindex",
+                )
                 .conflict("a reindex is already running"),
             routes::reindex,
         )
         .long_running(),
+        route(
+            Get,
+            "/admin/reindex",
+            admin,
+            doc(
+                "operations",
+                "The reindex running, or the last one: its phase and counts, report or errors",
+            )
+            .answers::<svc::engine::reindex_run::ReindexRun>(),
+            routes::reindex_run,
+        ),
         route(
             Get,
             "/customers",

@@ -59,6 +59,8 @@ pub(super) struct Doc {
     success: u16,
     /// Other statuses that carry the same body (a replayed ticket is 200, not 201).
     also: &'static [(u16, &'static str)],
+    /// Other successes with another body (a reindex started is 202 with its run).
+    other: Vec<(u16, &'static str, SchemaFn)>,
     query: Vec<QueryParam>,
     idempotent: bool,
     conflict: Option<&'static str>,
@@ -74,6 +76,7 @@ pub(super) fn doc(tag: &'static str, summary: &'static str) -> Doc {
         answer: Answer::Other("application/json"),
         success: 200,
         also: &[],
+        other: Vec::new(),
         query: Vec::new(),
         idempotent: false,
         conflict: None,
@@ -111,6 +114,16 @@ impl Doc {
 
     pub(super) fn also(mut self, statuses: &'static [(u16, &'static str)]) -> Doc {
         self.also = statuses;
+        self
+    }
+
+    /// Another success, with its own body.
+    pub(super) fn also_answers<T: ToSchema>(
+        mut self,
+        status: u16,
+        description: &'static str,
+    ) -> Doc {
+        self.other.push((status, description, schema_of::<T>));
         self
     }
 
@@ -292,6 +305,16 @@ fn operation(
             .content(media_type, ContentBuilder::new().build()),
     };
     op = op.response(doc.success.to_string(), success);
+    for (status, description, answer) in &doc.other {
+        let schema = answer(schemas);
+        op = op.response(
+            status.to_string(),
+            ResponseBuilder::new().description(*description).content(
+                "application/json",
+                ContentBuilder::new().schema(Some(schema)).build(),
+            ),
+        );
+    }
     for (status, description) in error_answers(route) {
         op = op.response(
             status.to_string(),

@@ -5,8 +5,12 @@ use std::sync::Arc;
 use super::bodies::{Alive, ModelInfo, ModelList, Readiness, ServiceInfo};
 use super::error::ApiError;
 use super::json::JsonBody;
+use super::tickets::only_params;
+use crate::error::Error;
 use crate::service::{AnswerRequest, ExtractRequest, SearchRequest, Service};
-use axum::extract::State;
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -135,10 +139,31 @@ pub async fn readyz(State(service): State<AppState>) -> Response {
     }
 }
 
-/// Rebuilds the index (the gate has checked the admin key).
-pub async fn reindex(State(service): State<AppState>) -> Result<Response, ApiError> {
+/// Rebuilds the index (the gate has checked the admin key): answers the report when it is
+/// built, or with `?wait=false` 202 at once, the run followed at `GET /admin/reindex`.
+pub async fn reindex(
+    State(service): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    only_params(&query, &["wait"])?;
+    let wait = match query.get("wait").map(String::as_str) {
+        None | Some("true") => true,
+        Some("false") => false,
+        Some(other) => {
+            return Err(Error::invalid("wait", format!("`{other}` is not true or false")).into())
+        }
+    };
+    if !wait {
+        let run = service.engine.start_reindex().await?;
+        return Ok((StatusCode::ACCEPTED, Json(run)).into_response());
+    }
     let report = service.engine.reindex(Arc::new(|_| {})).await?;
     Ok(Json(report).into_response())
+}
+
+/// The reindex running, or the last one.
+pub async fn reindex_run(State(service): State<AppState>) -> Response {
+    Json(service.engine.reindex_run()).into_response()
 }
 
 pub async fn not_found() -> Response {

@@ -8,6 +8,7 @@ pub mod classify;
 pub mod eval;
 pub mod extract;
 pub mod health;
+pub mod reindex_run;
 pub mod search;
 
 use std::num::NonZeroUsize;
@@ -45,7 +46,10 @@ pub struct Engine {
     /// Query vectors by the SHA-256 of the query's words: a long query costs 32 bytes of
     /// key, not its text.
     query_cache: Mutex<LruCache<[u8; 32], Arc<Vec<f32>>>>,
-    reindexing: tokio::sync::Mutex<()>,
+    /// Held by the reindex running, so two never overlap.
+    reindexing: Arc<tokio::sync::Mutex<()>>,
+    /// The reindex running, or the last one.
+    run: reindex_run::SharedRun,
     qdrant: Option<Arc<qdrant_client::Qdrant>>,
     runtime: tokio::runtime::Handle,
     llm: Option<LlmClient>,
@@ -120,7 +124,8 @@ impl Engine {
             smart: SmartCounters::default(),
             cpu: Arc::new(Semaphore::new(config.search_concurrency.max(1))),
             query_cache: Mutex::new(LruCache::new(cache_size)),
-            reindexing: tokio::sync::Mutex::new(()),
+            reindexing: Arc::new(tokio::sync::Mutex::new(())),
+            run: Default::default(),
             current: ArcSwap::from(generation),
             switched,
             query_queue: QueryQueue::new(embedder.clone()),
@@ -178,10 +183,20 @@ impl Engine {
         self: &Arc<Self>,
         progress: Arc<dyn Fn(Progress) + Send + Sync>,
     ) -> Result<ReindexReport> {
-        let _guard = self
+        let guard = self
             .reindexing
-            .try_lock()
+            .clone()
+            .try_lock_owned()
             .map_err(|_| Error::Conflict("a reindex is already running".into()))?;
+        self.run.lock().begin();
+        self.reindex_holding(guard, progress).await
+    }
+
+    /// Builds a generation of the KB and serves it.
+    async fn build_and_switch(
+        self: &Arc<Self>,
+        progress: Arc<dyn Fn(Progress) + Send + Sync>,
+    ) -> Result<ReindexReport> {
         let engine = self.clone();
         let report = blocking(move || {
             build_generation(
