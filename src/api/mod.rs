@@ -8,6 +8,7 @@ mod error;
 mod json;
 mod metrics;
 mod openapi;
+mod params;
 mod routes;
 mod serve;
 mod tickets;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::bodies::{Alive, ModelInfo, ModelList, Readiness, ServiceInfo};
 use super::error::ApiError;
 use super::json::JsonBody;
-use super::tickets::only_params;
+use super::params::only_params;
 use crate::error::Error;
 use crate::service::{AnswerRequest, ExtractRequest, SearchRequest, Service};
 use std::collections::HashMap;

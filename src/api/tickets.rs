@@ -12,50 +12,11 @@ use serde::Deserialize;
 use super::bodies::{CustomerList, CustomerView, TicketList};
 use super::error::ApiError;
 use super::json::JsonBody;
+use super::params::{id, idempotency_key, limit};
 use super::routes::AppState;
 use crate::error::Error;
 use crate::service::access::Caller;
 use crate::service::tickets::{CreateCustomer, CreateTicket};
-
-/// A path id: a positive integer, or a 400 naming it.
-pub(super) fn id(raw: &str, field: &str) -> Result<i64, Error> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| Error::invalid(field, format!("`{raw}` is not a positive integer")))
-}
-
-/// `?limit=` parsed by hand, so a bad value is a 400 in the project's format.
-pub(super) fn limit(raw: Option<&String>) -> Result<Option<u32>, Error> {
-    raw.map(|v| {
-        v.parse::<u32>()
-            .map_err(|_| Error::invalid("limit", format!("`{v}` is not a number")))
-    })
-    .transpose()
-}
-
-/// A query parameter the endpoint does not know is a 400 naming it, not silently ignored.
-pub(super) fn only_params(query: &HashMap<String, String>, known: &[&str]) -> Result<(), Error> {
-    match query.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(unknown) => Err(Error::invalid(
-            unknown.as_str(),
-            format!("is not a parameter here ({})", known.join(", ")),
-        )),
-        None => Ok(()),
-    }
-}
-
-/// The `Idempotency-Key` header, when given.
-pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Error> {
-    headers
-        .get("idempotency-key")
-        .map(|v| {
-            v.to_str()
-                .map(str::to_string)
-                .map_err(|_| Error::invalid("Idempotency-Key", "must be visible ASCII"))
-        })
-        .transpose()
-}
 
 pub async fn create_customer(
     State(service): State<AppState>,

@@ -183,12 +183,7 @@ impl Engine {
         self: &Arc<Self>,
         progress: Arc<dyn Fn(Progress) + Send + Sync>,
     ) -> Result<ReindexReport> {
-        let guard = self
-            .reindexing
-            .clone()
-            .try_lock_owned()
-            .map_err(|_| Error::Conflict("a reindex is already running".into()))?;
-        self.run.lock().begin();
+        let guard = self.claim_reindex()?;
         self.reindex_holding(guard, progress).await
     }
 

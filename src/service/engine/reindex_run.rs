@@ -93,7 +93,7 @@ impl Default for RunRecord {
 }
 
 impl RunRecord {
-    pub(super) fn begin(&mut self) {
+    fn begin(&mut self) {
         *self = RunRecord::default();
         self.run.state = RunState::Running;
         self.run.phase = Some(Phase::Validating);
@@ -154,12 +154,7 @@ impl Engine {
     /// Starts a reindex on its own task and answers at once with its state; a reindex
     /// already running is a conflict.
     pub async fn start_reindex(self: &Arc<Self>) -> Result<ReindexRun> {
-        let guard = self
-            .reindexing
-            .clone()
-            .try_lock_owned()
-            .map_err(|_| Error::Conflict("a reindex is already running".into()))?;
-        self.run.lock().begin();
+        let guard = self.claim_reindex()?;
         let engine = self.clone();
         tokio::spawn(async move {
             let outcome = engine.reindex_holding(guard, Arc::new(|_| {})).await;
@@ -168,6 +163,17 @@ impl Engine {
             }
         });
         Ok(self.reindex_run())
+    }
+
+    /// The reindex lock, and a new run recorded; a reindex already running is a conflict.
+    pub(super) fn claim_reindex(&self) -> Result<tokio::sync::OwnedMutexGuard<()>> {
+        let guard = self
+            .reindexing
+            .clone()
+            .try_lock_owned()
+            .map_err(|_| Error::Conflict("a reindex is already running".into()))?;
+        self.run.lock().begin();
+        Ok(guard)
     }
 
     /// Runs a reindex while holding the reindex lock, recording its progress and outcome.
