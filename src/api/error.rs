@@ -5,8 +5,8 @@
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 
+use super::bodies::ErrorBody;
 use crate::error::Error;
 
 pub struct ApiError(pub Error);
@@ -43,12 +43,14 @@ pub fn status_of(error: &Error) -> (StatusCode, &'static str) {
     }
 }
 
-pub fn error_body(code: &str, detail: impl Into<String>, field: Option<&str>) -> serde_json::Value {
-    let mut body = json!({ "error": code, "detail": detail.into() });
-    if let Some(field) = field {
-        body["field"] = json!(field);
+/// The body of every error answer; `field` names what the client got wrong, when one thing is.
+pub fn error_body(code: &str, detail: impl Into<String>, field: Option<&str>) -> ErrorBody {
+    ErrorBody {
+        error: code.to_string(),
+        detail: detail.into(),
+        field: field.map(str::to_string),
+        errors: None,
     }
-    body
 }
 
 impl IntoResponse for ApiError {
@@ -63,7 +65,7 @@ impl IntoResponse for ApiError {
             }
             Error::KbInvalid(errors) => {
                 let mut body = error_body(code, self.0.to_string(), None);
-                body["errors"] = json!(errors);
+                body.errors = Some(errors.clone());
                 body
             }
             // Says what to do, and holds nothing internal.

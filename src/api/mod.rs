@@ -476,5 +476,5 @@ pub fn router(service: Arc<Service>, network: Network) -> Router {
 
 /// The OpenAPI 3.1 document of every route, as JSON.
 pub fn openapi_document() -> &'static str {
-    openapi::document_json(&table())
+    openapi::document_json(table)
 }

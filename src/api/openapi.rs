@@ -157,17 +157,11 @@ impl Doc {
     }
 }
 
-/// The document, built once.
-pub(super) fn document(routes: &[Route]) -> &'static OpenApi {
-    static DOCUMENT: OnceLock<OpenApi> = OnceLock::new();
-    DOCUMENT.get_or_init(|| build(routes))
-}
-
-/// The document as JSON, built once.
-pub(super) fn document_json(routes: &[Route]) -> &'static str {
+/// The document as JSON, built once: the route table is only read the first time.
+pub(super) fn document_json(routes: impl FnOnce() -> Vec<Route>) -> &'static str {
     static JSON: OnceLock<String> = OnceLock::new();
     JSON.get_or_init(|| {
-        document(routes)
+        build(&routes())
             .to_json()
             .expect("an OpenAPI document always serialises")
     })

@@ -14,10 +14,11 @@ use crate::error::{Error, Result, ValidationError};
 use crate::index::{Progress, ReindexReport};
 
 /// Where a reindex stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunState {
     /// None has run since the server started.
+    #[default]
     Idle,
     Running,
     Succeeded,
@@ -39,7 +40,7 @@ pub enum Phase {
 }
 
 /// What `GET /admin/reindex` answers.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct ReindexRun {
     pub state: RunState,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -68,28 +69,10 @@ pub struct ReindexRun {
 }
 
 /// The run's record, shared with the progress callback.
+#[derive(Default)]
 pub(super) struct RunRecord {
     run: ReindexRun,
     started: Option<Instant>,
-}
-
-impl Default for RunRecord {
-    fn default() -> Self {
-        RunRecord {
-            run: ReindexRun {
-                state: RunState::Idle,
-                phase: None,
-                done: None,
-                total: None,
-                started_at: None,
-                seconds: None,
-                report: None,
-                error: None,
-                errors: None,
-            },
-            started: None,
-        }
-    }
 }
 
 impl RunRecord {
