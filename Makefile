@@ -7,7 +7,7 @@ export DEVICEKB_CACHE ?= $(HOME)/.cache/devicekb
 CARGO ?= cargo
 BIN := target/release/devicekb
 
-.PHONY: setup tools model build run demo test lint bench eval eval-extract eval-classify eval-transfer fmt clean
+.PHONY: setup tools model llm build run demo test lint bench eval eval-extract eval-classify eval-transfer fmt clean
 
 setup: tools model
 
@@ -19,6 +19,10 @@ tools:
 model:
 	@bash scripts/setup.sh >/dev/null
 	@bash scripts/setup.sh minilm >/dev/null
+
+# llama.cpp's server and a small model, for the real-LLM test (built once, ~5 min on 2 cores).
+llm: tools
+	@bash scripts/setup_llm.sh >/dev/null
 
 build: setup
 	$(CARGO) build --release
@@ -34,11 +38,10 @@ demo: build
 	$(BIN) reindex
 	$(BIN) demo
 
-test: setup
+test: setup llm
 	$(CARGO) test --release --lib --bins --tests --no-fail-fast
 	$(CARGO) build --release --benches
 	@[ -n "$$QDRANT_URL" ] || echo "note: the Qdrant-server test did not run (set QDRANT_URL to a Qdrant server to run it)"
-	@[ -n "$$LLM_TEST_URL" ] || echo "note: the real-LLM test did not run (set LLM_TEST_URL to an OpenAI-compatible server to run it)"
 
 lint:
 	$(CARGO) fmt --check

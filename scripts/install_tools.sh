@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system tools `make setup` needs when they are missing: a Rust toolchain
-# (rustup's, if none), Python 3 with venv and pip, and a C compiler. Uses Debian's
+# (rustup's, if none), Python 3 with venv and pip, a C and C++ compiler, and cmake (the
+# real-LLM test builds llama.cpp's server). Uses Debian's
 # packages; without root it only says what is missing.
 set -euo pipefail
 
@@ -9,6 +10,9 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
+# llama.cpp's server, for the real-LLM test (scripts/setup_llm.sh)
+command -v c++ >/dev/null 2>&1 || missing+=(g++)
+command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 
 if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then

@@ -4,6 +4,7 @@
 
 pub mod db;
 pub mod http;
+pub mod llm_server;
 pub mod process;
 
 use std::path::{Path, PathBuf};
