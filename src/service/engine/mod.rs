@@ -19,6 +19,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use lru::LruCache;
 use parking_lot::Mutex;
+use reindex_run::ProgressFn;
 use tokio::sync::{watch, Semaphore};
 
 use crate::answer::DecisionConfig;
@@ -179,19 +180,13 @@ impl Engine {
 
     /// Rebuilds the index from the KB directory and switches to it; searches in flight
     /// finish on the generation they started with.
-    pub async fn reindex(
-        self: &Arc<Self>,
-        progress: Arc<dyn Fn(Progress) + Send + Sync>,
-    ) -> Result<ReindexReport> {
+    pub async fn reindex(self: &Arc<Self>, progress: ProgressFn) -> Result<ReindexReport> {
         let guard = self.claim_reindex()?;
         self.reindex_holding(guard, progress).await
     }
 
     /// Builds a generation of the KB and serves it.
-    async fn build_and_switch(
-        self: &Arc<Self>,
-        progress: Arc<dyn Fn(Progress) + Send + Sync>,
-    ) -> Result<ReindexReport> {
+    async fn build_and_switch(self: &Arc<Self>, progress: ProgressFn) -> Result<ReindexReport> {
         let engine = self.clone();
         let report = blocking(move || {
             build_generation(

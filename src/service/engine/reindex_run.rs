@@ -163,10 +163,10 @@ impl Engine {
     pub(super) async fn reindex_holding(
         self: &Arc<Self>,
         _guard: tokio::sync::OwnedMutexGuard<()>,
-        progress: Arc<dyn Fn(Progress) + Send + Sync>,
+        progress: ProgressFn,
     ) -> Result<ReindexReport> {
         let record = self.run.clone();
-        let report: Arc<dyn Fn(Progress) + Send + Sync> = Arc::new(move |p: Progress| {
+        let report: ProgressFn = Arc::new(move |p: Progress| {
             record.lock().progress(&p);
             progress(p);
         });
@@ -177,3 +177,6 @@ impl Engine {
 }
 
 pub(super) type SharedRun = Arc<Mutex<RunRecord>>;
+
+/// Told of each step of a reindex, from the blocking pool.
+pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
