@@ -59,6 +59,9 @@ pub struct Config {
     /// Tickets and messages accepted with no key, limited per address
     /// (`DEVICEKB_PUBLIC_INTAKE=true`): a website's contact form.
     pub public_intake: bool,
+    /// Whether figures are recorded and `GET /metrics` serves them (`DEVICEKB_METRICS`,
+    /// default true; false measures what they cost, or turns them off).
+    pub metrics: bool,
     /// Read the client's address from the last `X-Forwarded-For` hop
     /// (`DEVICEKB_TRUST_FORWARDED_FOR=true`, behind a reverse proxy only).
     pub trust_forwarded_for: bool,
@@ -268,6 +271,7 @@ impl Config {
             admin_api_key: vars.var("DEVICEKB_ADMIN_KEY"),
             keys_refresh_ms: vars.parsed("DEVICEKB_KEYS_REFRESH_MS", 5_000)?,
             public_intake: vars.parsed("DEVICEKB_PUBLIC_INTAKE", false)?,
+            metrics: vars.parsed("DEVICEKB_METRICS", true)?,
             trust_forwarded_for: vars.parsed("DEVICEKB_TRUST_FORWARDED_FOR", false)?,
             limits: LimitsConfig {
                 public_tickets_per_hour: vars.parsed(

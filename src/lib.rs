@@ -12,7 +12,7 @@
 //!   extract   embed         models, codes, serials, signals; sentence embeddings
 //!   learn                   logistic regression (the classifier, the calibration)
 //!   kb                      entries, catalogue, templates, labelled tickets
-//!   error
+//!   error  telemetry        (figures for Prometheus, through the `metrics` facade)
 //! ```
 //!
 //! The engine (kb to answer/classify) is plain synchronous code: no HTTP, no SQL, no
@@ -33,6 +33,7 @@ pub mod llm;
 pub mod qdrant;
 pub mod service;
 pub mod store;
+pub mod telemetry;
 
 pub use config::Config;
 pub use error::{Error, Result};

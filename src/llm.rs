@@ -191,6 +191,15 @@ impl LlmClient {
         })
     }
 
+    /// Whether calls are being skipped now (read only: the half-open step is taken by the
+    /// next call).
+    pub fn circuit_is_open(&self) -> bool {
+        self.breaker
+            .lock()
+            .open_until
+            .is_some_and(|until| Instant::now() < until)
+    }
+
     fn circuit_open(&self) -> bool {
         let mut b = self.breaker.lock();
         match b.open_until {
@@ -234,6 +243,7 @@ impl LlmClient {
             ..Default::default()
         };
         if self.circuit_open() {
+            crate::telemetry::llm_call(LlmError::CircuitOpen.kind());
             return (Err(LlmError::CircuitOpen), usage);
         }
         let started = Instant::now();
@@ -251,6 +261,11 @@ impl LlmClient {
         );
         self.record(!transport_failure);
         let checked = result.and_then(|content| check(&content, passages));
+        crate::telemetry::llm_call(match &checked {
+            Ok(_) => "ok",
+            Err(e) => e.kind(),
+        });
+        crate::telemetry::llm_circuit(self.circuit_is_open());
         (checked, usage)
     }
 

@@ -14,11 +14,15 @@ use regex::Regex;
 /// Each top-level module and the modules it may name. Anything not listed may not be named.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("error", &[]),
+    ("telemetry", &[]),
     ("kb", &["error"]),
     ("extract", &["error", "kb"]),
-    ("embed", &["error"]),
+    ("embed", &["error", "telemetry"]),
     ("learn", &["embed"]),
-    ("index", &["error", "kb", "extract", "embed", "learn"]),
+    (
+        "index",
+        &["error", "kb", "extract", "embed", "learn", "telemetry"],
+    ),
     ("answer", &["error", "kb", "extract", "embed", "index"]),
     (
         "classify",
@@ -26,7 +30,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     // Adapters to the outside world, each beside the engine part it serves.
     ("store", &["error"]),
-    ("llm", &["error", "kb", "answer"]),
+    ("llm", &["error", "kb", "answer", "telemetry"]),
     ("qdrant", &["error", "kb", "embed", "index"]),
     (
         "config",
@@ -38,16 +42,38 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "service",
         &[
-            "error", "kb", "extract", "embed", "index", "answer", "classify", "store", "llm",
-            "qdrant", "config",
+            "error",
+            "kb",
+            "extract",
+            "embed",
+            "index",
+            "answer",
+            "classify",
+            "store",
+            "llm",
+            "qdrant",
+            "config",
+            "telemetry",
         ],
     ),
-    ("api", &["error", "config", "service"]),
+    ("api", &["error", "config", "service", "telemetry"]),
     (
         "cli",
         &[
-            "error", "kb", "extract", "embed", "index", "answer", "classify", "store", "llm",
-            "qdrant", "config", "service", "api",
+            "error",
+            "kb",
+            "extract",
+            "embed",
+            "index",
+            "answer",
+            "classify",
+            "store",
+            "llm",
+            "qdrant",
+            "config",
+            "service",
+            "api",
+            "telemetry",
         ],
     ),
 ];
@@ -57,7 +83,11 @@ const ENGINE: &[&str] = &[
 ];
 
 /// External paths and the only modules that may use them.
-const CONFINED: &[(&str, &[&str])] = &[("axum", &["api"]), ("sqlx", &["store"])];
+const CONFINED: &[(&str, &[&str])] = &[
+    ("axum", &["api"]),
+    ("sqlx", &["store"]),
+    ("metrics_exporter_prometheus", &["api"]),
+];
 
 /// What the engine may not touch: it runs on whatever thread calls it.
 const NOT_IN_ENGINE: &[&str] = &[

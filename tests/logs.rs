@@ -81,6 +81,13 @@ async fn metrics_count_requests_by_route_template_for_prometheus() {
         .await
         .unwrap();
     assert_eq!(search.status().as_u16(), 200);
+    let answer = client
+        .post(format!("{base}/answer"))
+        .json(&serde_json::json!({"text": "Je voudrais un remboursement de ma dernière facture"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
     let missing = reqwest::get(format!("{base}/tickets/424242"))
         .await
         .unwrap();
@@ -92,19 +99,22 @@ async fn metrics_count_requests_by_route_template_for_prometheus() {
         .to_str()
         .unwrap()
         .to_string();
-    assert!(
-        content_type.starts_with("application/openmetrics-text"),
-        "{content_type}"
-    );
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
     let body = response.text().await.unwrap();
     for expected in [
         r#"devicekb_http_requests_total{method="POST",route="/knowledge/search",status="200"} "#,
         // The template, never the id: one series per route, however many tickets.
         r#"devicekb_http_requests_total{method="GET",route="/tickets/{id}",status="404"} "#,
-        r#"devicekb_http_request_duration_seconds_bucket{le="+Inf",method="POST",route="/knowledge/search"}"#,
+        r#"devicekb_http_request_duration_seconds_bucket{method="POST",route="/knowledge/search",le="+Inf"}"#,
+        r#"devicekb_answers_total{decision="escalate",reason="sensitive_category",responder="#,
+        "# HELP devicekb_index_entries ",
+        r#"devicekb_query_cache_lookups_total{result="miss"} "#,
+        r#"devicekb_embedding_batch_size_bucket{kind="query",le="1"}"#,
+        "# TYPE devicekb_embedding_queue_depth gauge",
         "devicekb_index_entries ",
+        "devicekb_index_info{generation=",
         "devicekb_store_up 1",
-        "# EOF",
+        "# HELP devicekb_answers_total ",
     ] {
         assert!(body.contains(expected), "missing {expected} in:\n{body}");
     }

@@ -18,7 +18,7 @@ fn keep(id: &str) -> bool {
 }
 
 async fn reindex(base: &str, key: Option<&str>) -> (u16, Value) {
-    let mut request = reqwest::Client::new().post(format!("{base}/admin/reindex"));
+    let mut request = reqwest::Client::new().post(format!("{base}/admin/reindex?wait=true"));
     if let Some(key) = key {
         request = request.header("authorization", format!("Bearer {key}"));
     }
@@ -129,85 +129,140 @@ async fn admin(base: &str, method: reqwest::Method, path: &str) -> (u16, Value) 
     (response.status().as_u16(), response.json().await.unwrap())
 }
 
-/// Polls `GET /admin/reindex` until the run is over.
-async fn finished_run(base: &str) -> Value {
+/// Polls `GET /admin/tasks/{id}` until the task is over.
+async fn finished_task(base: &str, id: u64) -> Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(600);
     loop {
-        let (status, run) = admin(base, reqwest::Method::GET, "/admin/reindex").await;
-        assert_eq!(status, 200, "{run}");
-        if run["state"] != "running" {
-            return run;
+        let (status, task) = admin(base, reqwest::Method::GET, &format!("/admin/tasks/{id}")).await;
+        assert_eq!(status, 200, "{task}");
+        assert_eq!(task["id"], id, "{task}");
+        if task["status"] != "running" {
+            return task;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "the reindex never ended: {run}"
+            "the reindex never ended: {task}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
+/// `POST /admin/reindex`: the 202, its `Location` and the task's id.
+async fn start_task(base: &str) -> (Value, u64) {
+    let response = reqwest::Client::new()
+        .post(format!("{base}/admin/reindex"))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let task: Value = response.json().await.unwrap();
+    let id = task["id"].as_u64().expect("a task id");
+    assert_eq!(location, format!("/admin/tasks/{id}"));
+    (task, id)
+}
+
 #[tokio::test]
-async fn a_reindex_started_without_waiting_is_followed_to_its_report_or_its_errors() {
+async fn a_reindex_is_a_task_followed_to_its_generation_or_its_errors() {
     let (kb, _data, service, base) = served_kb().await;
-    let (status, run) = admin(&base, reqwest::Method::GET, "/admin/reindex").await;
+    let (status, list) = admin(&base, reqwest::Method::GET, "/admin/tasks").await;
     assert_eq!(
-        (status, run["state"].as_str()),
-        (200, Some("idle")),
-        "{run}"
+        (status, list["tasks"].as_array().map(Vec::len)),
+        (200, Some(0)),
+        "{list}"
     );
 
     write_entry(kb.path(), "confettis", "Confettis dans le bac de sortie");
-    let (status, run) = admin(&base, reqwest::Method::POST, "/admin/reindex?wait=false").await;
-    assert_eq!(status, 202, "{run}");
-    assert_eq!(run["state"], "running");
-    assert!(run["started_at"].as_u64().is_some());
-    // One at a time, whichever way it was asked for.
-    let (again, answer) = admin(&base, reqwest::Method::POST, "/admin/reindex?wait=false").await;
-    if again != 202 {
-        assert_eq!(again, 409, "{answer}");
+    let (task, id) = start_task(&base).await;
+    assert_eq!(
+        (task["kind"].as_str(), task["status"].as_str()),
+        (Some("reindex"), Some("running")),
+        "{task}"
+    );
+    assert!(task["started_at"].as_u64().is_some());
+    // One at a time: a second request while it runs is a conflict naming the running task.
+    let (again, answer) = admin(&base, reqwest::Method::POST, "/admin/reindex").await;
+    if again == 409 {
+        let detail = answer["detail"].as_str().unwrap();
+        assert!(detail.contains(&format!("task {id}")), "{answer}");
+    } else {
+        // The first had already ended: this one is a task of its own.
+        assert_eq!(again, 202, "{answer}");
+        assert!(answer["id"].as_u64().unwrap() > id, "{answer}");
+        finished_task(&base, answer["id"].as_u64().unwrap()).await;
     }
-    let run = finished_run(&base).await;
-    assert_eq!(run["state"], "succeeded", "{run}");
+    let task = finished_task(&base, id).await;
+    assert_eq!(task["status"], "succeeded", "{task}");
     assert!(
-        run["phase"].is_null() && run["seconds"].as_f64().is_some(),
-        "{run}"
+        task["phase"].is_null()
+            && task["seconds"].as_f64().is_some()
+            && task["finished_at"].as_u64().is_some(),
+        "{task}"
     );
-    let generation = run["report"]["generation"].as_str().unwrap().to_string();
+    assert!(task["entries"].as_u64().unwrap() > 1, "{task}");
+    let generation = task["generation"].as_str().unwrap().to_string();
+    assert_eq!(task["report"]["generation"], generation.as_str());
+    assert!(
+        task["report"]["embedded_chunks"].as_u64().unwrap() >= 1,
+        "{task}"
+    );
     assert_eq!(service.engine.generation().name, generation);
-    assert!(
-        run["report"]["embedded_chunks"].as_u64().unwrap() >= 1,
-        "{run}"
-    );
 
     std::fs::write(
         kb.path().join("entries/test/broken.toml"),
         "id = \"broken\"\ntitle = \"\"\nlang = \"fr\"\ncategory = \"nope\"\n",
     )
     .unwrap();
-    let (status, _) = admin(&base, reqwest::Method::POST, "/admin/reindex?wait=false").await;
-    assert_eq!(status, 202);
-    let run = finished_run(&base).await;
-    assert_eq!(run["state"], "failed", "{run}");
+    let (_, failing) = start_task(&base).await;
+    let task = finished_task(&base, failing).await;
+    assert_eq!(task["status"], "failed", "{task}");
+    assert!(task["generation"].is_null(), "{task}");
     assert!(
-        run["errors"].as_array().unwrap().iter().any(|e| e["file"]
+        task["errors"].as_array().unwrap().iter().any(|e| e["file"]
             .as_str()
             .unwrap()
             .ends_with("broken.toml")
             && e["line"] == 4),
-        "{run}"
+        "{task}"
     );
     assert_eq!(
         service.engine.generation().name,
         generation,
         "the index keeps serving"
     );
-
-    let (status, answer) = admin(&base, reqwest::Method::POST, "/admin/reindex?wait=soon").await;
-    assert_eq!(
-        (status, answer["field"].as_str()),
-        (400, Some("wait")),
-        "{answer}"
+    let (_, list) = admin(&base, reqwest::Method::GET, "/admin/tasks").await;
+    assert_eq!(list["tasks"][0]["id"], failing, "newest first: {list}");
+    assert!(
+        list["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["id"] == id),
+        "{list}"
     );
+
+    for (path, status, field) in [
+        (format!("/admin/tasks/{}", failing + 1000), 404, None),
+        ("/admin/tasks/soon".to_string(), 400, Some("id")),
+        ("/admin/reindex?wait=soon".to_string(), 400, Some("wait")),
+    ] {
+        let method = if path.starts_with("/admin/reindex") {
+            reqwest::Method::POST
+        } else {
+            reqwest::Method::GET
+        };
+        let (got, answer) = admin(&base, method, &path).await;
+        assert_eq!(
+            (got, answer["field"].as_str()),
+            (status, field),
+            "{path}: {answer}"
+        );
+        assert!(
+            answer["error"].is_string() && answer["detail"].is_string(),
+            "{answer}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -295,11 +350,23 @@ async fn searches_in_flight_never_fail_during_reindex_and_cli_reindex_is_picked_
         "Serpentins dans le bac de sortie",
     );
     let output = cli_reindex(kb.path(), data.path(), &[]).await;
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    // Its output is not a terminal: progress comes as lines a log keeps.
+    for phase in [
+        "KB valid: ",
+        "embedding ",
+        "indexing",
+        "calibrating",
+        "switching",
+    ] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with("reindex [") && l.contains(phase)),
+            "no {phase} line in:\n{stderr}"
+        );
+    }
     let mut switched = false;
     for _ in 0..100 {
         if service.engine.generation().name != before {

@@ -41,7 +41,6 @@ pub struct Gate {
     pub route: &'static str,
     /// The route's method, for the request counters.
     pub method: &'static str,
-    pub metrics: Arc<super::metrics::HttpMetrics>,
 }
 
 /// The key a request carries: `Authorization: Bearer KEY`, or `X-Api-Key: KEY`.
@@ -117,7 +116,7 @@ pub async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Res
     let address = client_address(&request, gate.network);
     let (response, caller) = admit(&gate, request, address, next).await;
     let response = response.unwrap_or_else(IntoResponse::into_response);
-    gate.metrics.observe(
+    crate::telemetry::http_request(
         gate.method,
         gate.route,
         response.status().as_u16(),

@@ -1,160 +1,146 @@
-//! `GET /metrics`: what a Prometheus server scrapes, in the OpenMetrics text format.
+//! `GET /metrics`: what a Prometheus server scrapes, in its text format.
 //!
-//! Requests are counted and timed by route template (never by raw path, so ids do not
-//! explode the series) as the gate lets them out; the index and the ticket figures are
-//! read when scraped, so they cannot drift from what `/health` and `/stats/tickets` say.
+//! Every layer records through the `metrics` facade (names in `crate::telemetry`); this
+//! module installs the Prometheus recorder once per process and renders it. Requests are
+//! counted by route template (never the raw path, so ids do not explode the series). The
+//! index, the tickets and the LLM breaker are read when scraped, so they cannot drift from
+//! what `/health` and `/stats/tickets` say.
 
-use std::sync::Arc;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
-use prometheus_client::encoding::text::encode;
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
-use prometheus_client::registry::Registry;
+use metrics::gauge;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use super::error::ApiError;
 use super::routes::AppState;
+use crate::telemetry;
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RequestLabels {
-    method: &'static str,
-    route: &'static str,
-    status: u16,
-}
+/// Histogram samples are folded into their buckets this often between scrapes, so an
+/// unscraped server does not hold every sample.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RouteLabels {
-    method: &'static str,
-    route: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct StatusLabels {
-    status: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct GenerationLabels {
-    generation: String,
-    vector_store: String,
-    embedding_model: String,
-}
-
-/// The request counters one router shares between its gates and its `/metrics`.
-pub struct HttpMetrics {
+struct Installed {
+    handle: PrometheusHandle,
     started: Instant,
-    requests: Family<RequestLabels, Counter>,
-    durations: Family<RouteLabels, Histogram>,
 }
 
-fn duration_histogram() -> Histogram {
-    // 1 ms to ~16 s: a cached search to a reindex-sized answer.
-    Histogram::new(exponential_buckets(0.001, 2.0, 15))
-}
+static RECORDER: OnceLock<Option<Installed>> = OnceLock::new();
 
-impl HttpMetrics {
-    pub fn new() -> Arc<HttpMetrics> {
-        Arc::new(HttpMetrics {
-            started: Instant::now(),
-            requests: Family::default(),
-            durations: Family::new_with_constructor(duration_histogram),
-        })
-    }
+type InfoLabels = [(&'static str, String); 3];
 
-    /// Counts one request, answered with `status` after `took`.
-    pub fn observe(&self, method: &'static str, route: &'static str, status: u16, took: Duration) {
-        self.requests
-            .get_or_create(&RequestLabels {
-                method,
-                route,
-                status,
+/// The labels of the last `devicekb_index_info` set to 1.
+static LAST_INDEX_INFO: parking_lot::Mutex<Option<InfoLabels>> = parking_lot::Mutex::new(None);
+
+/// Installs the Prometheus recorder for the process, the first time a router asks for it
+/// with `enabled`; a process whose first router had them off records nothing.
+pub fn install(enabled: bool) {
+    RECORDER.get_or_init(|| {
+        if !enabled {
+            return None;
+        }
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Suffix("_seconds".into()),
+                telemetry::SECONDS_BUCKETS,
+            )
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Full(telemetry::EMBEDDING_BATCH.into()),
+                    telemetry::BATCH_BUCKETS,
+                )
             })
-            .inc();
-        self.durations
-            .get_or_create(&RouteLabels { method, route })
-            .observe(took.as_secs_f64());
-    }
+            .map(PrometheusBuilder::build_recorder);
+        let recorder = match recorder {
+            Ok(recorder) => recorder,
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics are off: the Prometheus recorder was refused");
+                return None;
+            }
+        };
+        let handle = recorder.handle();
+        if let Err(e) = metrics::set_global_recorder(recorder) {
+            tracing::warn!(error = %e, "metrics are off: another recorder is installed");
+            return None;
+        }
+        telemetry::describe();
+        let upkeep = handle.clone();
+        std::thread::Builder::new()
+            .name("devicekb-metrics".into())
+            .spawn(move || loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                upkeep.run_upkeep();
+            })
+            .ok()?;
+        Some(Installed {
+            handle,
+            started: Instant::now(),
+        })
+    });
 }
 
-/// The scrape: request figures, the index in service, and tickets by status (left out,
-/// and said so in `devicekb_store_up`, when the database does not answer).
-pub async fn metrics(
-    State(service): State<AppState>,
-    Extension(http): Extension<Arc<HttpMetrics>>,
-) -> Result<Response, ApiError> {
-    let mut registry = Registry::with_prefix("devicekb");
-    registry.register(
-        "http_requests",
-        "Requests answered, by route template and status",
-        http.requests.clone(),
-    );
-    registry.register(
-        "http_request_duration_seconds",
-        "Time to answer a request, by route template",
-        http.durations.clone(),
-    );
-    let uptime: Gauge<f64, std::sync::atomic::AtomicU64> = Gauge::default();
-    uptime.set(http.started.elapsed().as_secs_f64());
-    registry.register("uptime_seconds", "Seconds since the server started", uptime);
+/// The scrape: every figure recorded, plus the index in service, the ticket counts by
+/// status (left out, and said so in `devicekb_store_up`, when the database does not
+/// answer) and the LLM breaker.
+pub async fn metrics(State(service): State<AppState>) -> Result<Response, ApiError> {
+    let Some(Some(installed)) = RECORDER.get() else {
+        return Err(crate::Error::NotFound {
+            what: "metrics".into(),
+            id: "they are off (DEVICEKB_METRICS=false)".into(),
+        }
+        .into());
+    };
+    gauge!(telemetry::UPTIME).set(installed.started.elapsed().as_secs_f64());
 
     let generation = service.engine.generation();
-    let info: Family<GenerationLabels, Gauge> = Family::default();
-    info.get_or_create(&GenerationLabels {
-        generation: generation.name.clone(),
-        vector_store: generation.vectors.backend().to_string(),
-        embedding_model: service.engine.embedder().name().to_string(),
-    })
-    .set(1);
-    registry.register(
-        "index_info",
-        "The index generation in service (value 1)",
-        info,
-    );
-    let entries: Gauge = Gauge::default();
-    entries.set(generation.entries.len() as i64);
-    registry.register(
-        "index_entries",
-        "KB entries in the generation in service",
-        entries,
-    );
+    let info = [
+        ("generation", generation.name.clone()),
+        ("vector_store", generation.vectors.backend().to_string()),
+        (
+            "embedding_model",
+            service.engine.embedder().name().to_string(),
+        ),
+    ];
+    {
+        // The generation served is 1, the one it replaced 0: one series stays at 1.
+        let mut last = LAST_INDEX_INFO.lock();
+        if let Some(previous) = last.as_ref().filter(|p| **p != info) {
+            gauge!(telemetry::INDEX_INFO, previous).set(0.0);
+        }
+        gauge!(telemetry::INDEX_INFO, &info).set(1.0);
+        *last = Some(info);
+    }
+    gauge!(telemetry::INDEX_ENTRIES).set(generation.entries.len() as f64);
+    if let Some(open) = service.engine.llm_circuit_open() {
+        telemetry::llm_circuit(open);
+    }
 
-    let store_up: Gauge = Gauge::default();
     match service.desk.ticket_stats().await {
         Ok(stats) => {
-            store_up.set(1);
-            let tickets: Family<StatusLabels, Gauge> = Family::default();
+            gauge!(telemetry::STORE_UP).set(1.0);
             for group in &stats.by_status {
-                tickets
-                    .get_or_create(&StatusLabels {
-                        status: group.value.clone().unwrap_or_default(),
-                    })
-                    .set(group.count);
+                gauge!(telemetry::TICKETS, "status" => group.value.clone().unwrap_or_default())
+                    .set(group.count as f64);
             }
-            registry.register("tickets", "Tickets stored, by status", tickets);
         }
-        Err(e) => tracing::warn!(error = %e.chain(), "metrics: the ticket figures cannot be read"),
+        Err(e) => {
+            gauge!(telemetry::STORE_UP).set(0.0);
+            tracing::warn!(error = %e.chain(), "metrics: the ticket figures cannot be read");
+        }
     }
-    registry.register(
-        "store_up",
-        "Whether the ticket database answered this scrape (1) or not (0)",
-        store_up,
-    );
 
-    let mut body = String::new();
-    encode(&mut body, &registry)
-        .map_err(|e| crate::Error::Internal(format!("encoding the metrics: {e}")))?;
+    let handle = installed.handle.clone();
+    let body = tokio::task::spawn_blocking(move || handle.render())
+        .await
+        .map_err(|e| crate::Error::Internal(format!("rendering the metrics: {e}")))?;
     Ok((
         StatusCode::OK,
         [(
             header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            "text/plain; version=0.0.4; charset=utf-8",
         )],
         body,
     )

@@ -154,7 +154,11 @@ fn table() -> Vec<Route> {
             Get,
             "/metrics",
             staff,
-            doc("operations", "Prometheus metrics").answers_media("application/openmetrics-text"),
+            doc(
+                "operations",
+                "Prometheus metrics (404 when DEVICEKB_METRICS=false)",
+            )
+            .answers_media("text/plain"),
             metrics::metrics,
         ),
         route(
@@ -240,36 +244,50 @@ fn table() -> Vec<Route> {
             Post,
             "/admin/reindex",
             admin,
-            doc("operations", "Rebuild the index from the KB files")
-                .describe(
-                    "Validates the KB, embeds new or changed entries and switches to the new \
-                     generation when it is built; a KB that does not validate is a 422 \
-                     listing every problem as file:line. With `wait=false` the answer is a \
-                     202 at once and `GET /admin/reindex` follows the run.",
-                )
-                .string_param(
-                    "wait",
-                    "`false`: start the reindex and answer 202 at once (default `true`)",
-                )
-                .answers::<svc::ReindexReport>()
-                .also_answers::<svc::engine::reindex_run::ReindexRun>(
-                    202,
-                    "started (wait=false): follow the run at GET /admin/reindex",
-                )
-                .conflict("a reindex is already running"),
+            doc(
+                "operations",
+                "Rebuild the index from the KB files, as a task",
+            )
+            .describe(
+                "Starts a reindex and answers 202 with its task at once (its URL in \
+                     `Location`); `GET /admin/tasks/{id}` follows it: the KB validated, \
+                     new or changed entries embedded, the new generation switched to, or \
+                     every problem of a KB that does not validate as file:line. With \
+                     `wait=true` the answer is the report once the generation is served \
+                     (a 422 listing the problems when the KB does not validate).",
+            )
+            .string_param(
+                "wait",
+                "`true`: answer when the reindex has ended, with its report (default `false`)",
+            )
+            .answers::<svc::engine::tasks::Task>()
+            .status(202)
+            .also_answers::<svc::ReindexReport>(200, "ended (wait=true): the report")
+            .conflict("a reindex is already running (the detail names its task)"),
             routes::reindex,
         )
         .long_running(),
         route(
             Get,
-            "/admin/reindex",
+            "/admin/tasks",
             admin,
             doc(
                 "operations",
-                "The reindex running, or the last one: its phase and counts, report or errors",
+                "The reindex tasks this server remembers (the last 100), newest first",
             )
-            .answers::<svc::engine::reindex_run::ReindexRun>(),
-            routes::reindex_run,
+            .answers::<svc::engine::tasks::TaskList>(),
+            routes::tasks,
+        ),
+        route(
+            Get,
+            "/admin/tasks/{id}",
+            admin,
+            doc(
+                "operations",
+                "A reindex task: phase and counts while it runs, then its generation or errors",
+            )
+            .answers::<svc::engine::tasks::Task>(),
+            routes::task,
         ),
         route(
             Get,
@@ -446,7 +464,7 @@ pub fn router(service: Arc<Service>, network: Network) -> Router {
     let config = service.engine.config();
     let in_flight = Arc::new(Semaphore::new(config.max_concurrent_requests.max(1)));
     let timeout = Duration::from_millis(config.request_timeout_ms.max(1));
-    let metrics = metrics::HttpMetrics::new();
+    metrics::install(config.metrics);
     let mut router = Router::new();
     for route in table() {
         let gate = access::Gate {
@@ -457,7 +475,6 @@ pub fn router(service: Arc<Service>, network: Network) -> Router {
             timeout: (!route.long_running).then_some(timeout),
             route: route.spec.path,
             method: route.spec.verb.as_str(),
-            metrics: metrics.clone(),
         };
         let mut handler = route
             .handler
@@ -469,7 +486,6 @@ pub fn router(service: Arc<Service>, network: Network) -> Router {
     }
     router
         .fallback(routes::not_found)
-        .layer(axum::Extension(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(service)
 }

@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::service::{AnswerRequest, ExtractRequest, SearchRequest, Service};
 use std::collections::HashMap;
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -139,31 +139,47 @@ pub async fn readyz(State(service): State<AppState>) -> Response {
     }
 }
 
-/// Rebuilds the index (the gate has checked the admin key): answers the report when it is
-/// built, or with `?wait=false` 202 at once, the run followed at `GET /admin/reindex`.
+/// Starts a reindex (the gate has checked the admin key) and answers 202 with its task,
+/// followed at `GET /admin/tasks/{id}`; with `?wait=true` it answers the report when the
+/// generation is served.
 pub async fn reindex(
     State(service): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     only_params(&query, &["wait"])?;
     let wait = match query.get("wait").map(String::as_str) {
-        None | Some("true") => true,
-        Some("false") => false,
+        Some("true") => true,
+        None | Some("false") => false,
         Some(other) => {
             return Err(Error::invalid("wait", format!("`{other}` is not true or false")).into())
         }
     };
-    if !wait {
-        let run = service.engine.start_reindex().await?;
-        return Ok((StatusCode::ACCEPTED, Json(run)).into_response());
+    if wait {
+        let report = service.engine.reindex(Arc::new(|_| {})).await?;
+        return Ok(Json(report).into_response());
     }
-    let report = service.engine.reindex(Arc::new(|_| {})).await?;
-    Ok(Json(report).into_response())
+    let task = service.engine.start_reindex().await?;
+    let location = format!("/admin/tasks/{}", task.id);
+    Ok((
+        StatusCode::ACCEPTED,
+        [(axum::http::header::LOCATION, location)],
+        Json(task),
+    )
+        .into_response())
 }
 
-/// The reindex running, or the last one.
-pub async fn reindex_run(State(service): State<AppState>) -> Response {
-    Json(service.engine.reindex_run()).into_response()
+/// The reindex tasks remembered, newest first.
+pub async fn tasks(State(service): State<AppState>) -> Response {
+    Json(service.engine.tasks()).into_response()
+}
+
+/// One reindex task: its phase and counts while it runs, then its generation or errors.
+pub async fn task(
+    State(service): State<AppState>,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = super::params::id(&raw, "id")?;
+    Ok(Json(service.engine.task(id as u64)?).into_response())
 }
 
 pub async fn not_found() -> Response {

@@ -6,6 +6,7 @@ mod eval;
 mod extract;
 mod import;
 mod keys;
+mod progress;
 mod reindex;
 mod search;
 mod serve;

@@ -1,9 +1,7 @@
-use indicatif::{ProgressBar, ProgressStyle};
-
+use super::progress::ReindexProgress;
 use super::{load_embedder, Dirs};
 use crate::error::{Error, Result};
 use crate::extract::load_kb;
-use crate::index::Progress;
 use crate::service::{build_generation, connect_qdrant};
 
 #[derive(Debug, clap::Args)]
@@ -21,25 +19,9 @@ pub async fn run(args: Args) -> Result<()> {
     load_kb(&config.kb_dir)?;
     let embedder = load_embedder(&config)?;
     let qdrant = connect_qdrant(&config)?;
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{msg:>10} [{bar:40}] {pos}/{len} chunks ({per_sec}, eta {eta})",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    let shown = bar.clone();
-    let progress = Box::new(move |p: Progress| match p {
-        Progress::Embedding { done, total } => {
-            shown.set_message("embedding");
-            shown.set_length(total as u64);
-            shown.set_position(done as u64);
-        }
-        Progress::Indexing => shown.set_message("indexing"),
-        Progress::Calibrating => shown.set_message("calibrating"),
-        Progress::Switching => shown.set_message("switching"),
-    });
+    let shown = std::sync::Arc::new(ReindexProgress::new());
+    let reporter = shown.clone();
+    let progress = move |p| reporter.show(p);
     let runtime = tokio::runtime::Handle::current();
     let report = tokio::task::spawn_blocking(move || {
         build_generation(
@@ -47,12 +29,12 @@ pub async fn run(args: Args) -> Result<()> {
             embedder.as_ref(),
             qdrant.as_ref(),
             &runtime,
-            &*progress,
+            &progress,
         )
     })
     .await
     .map_err(|e| Error::Internal(e.to_string()))?;
-    bar.finish_and_clear();
+    shown.finish();
     let report = report?;
     if args.json {
         println!(

@@ -35,10 +35,12 @@ impl QueryQueue {
             .name("devicekb-embed".into())
             .spawn(move || {
                 while let Ok((text, reply)) = requests.recv() {
+                    crate::telemetry::embedding_queue(-1.0);
                     if reply.is_closed() {
                         // Its request timed out or its client left: spend nothing on it.
                         continue;
                     }
+                    crate::telemetry::embedding_batch("query", 1);
                     let vector = embedder.embed_queries(&[&text]).and_then(|mut v| {
                         v.pop()
                             .ok_or_else(|| Error::Embedding("the model returned no vector".into()))
@@ -53,7 +55,10 @@ impl QueryQueue {
     fn submit(&self, query: &str) -> Result<tokio::sync::oneshot::Receiver<Result<Vec<f32>>>> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         match self.queue.try_send((query.to_string(), reply)) {
-            Ok(()) => Ok(answer),
+            Ok(()) => {
+                crate::telemetry::embedding_queue(1.0);
+                Ok(answer)
+            }
             Err(mpsc::TrySendError::Full(_)) => Err(Error::Overloaded(format!(
                 "{} queries are waiting to be embedded; retry in a second",
                 self.capacity

@@ -39,7 +39,14 @@ const EMBED_BATCH: usize = 32;
 /// Progress of a reindex, for a progress bar.
 #[derive(Debug, Clone, Copy)]
 pub enum Progress {
-    Embedding { done: usize, total: usize },
+    /// The KB files validated: this many entries will be indexed.
+    Validated {
+        entries: usize,
+    },
+    Embedding {
+        done: usize,
+        total: usize,
+    },
     Indexing,
     Calibrating,
     Switching,
@@ -204,6 +211,9 @@ pub fn reindex(
 ) -> Result<ReindexReport> {
     let started = Instant::now();
     let kb = load_kb(kb_dir)?;
+    progress(Progress::Validated {
+        entries: kb.entries.len(),
+    });
     let gens = generations_dir(data_dir);
     std::fs::create_dir_all(&gens)
         .map_err(|e| Error::io(format!("creating {}", gens.display()), e))?;
@@ -255,6 +265,7 @@ pub fn reindex(
     });
     for (batch_no, batch) in missing.chunks(EMBED_BATCH).enumerate() {
         let texts: Vec<&str> = batch.iter().map(|&i| chunk_texts[i].2.as_str()).collect();
+        crate::telemetry::embedding_batch("passage", texts.len());
         let vectors = embedder.embed_passages(&texts)?;
         for (&i, v) in batch.iter().zip(vectors) {
             fresh.insert(chunk_texts[i].1.clone(), v);

@@ -153,6 +153,11 @@ impl Run<'_> {
     /// and its status are already safe.
     async fn record(&self, step: Option<StepRecord>) {
         if let Some(step) = step {
+            crate::telemetry::pipeline_step(
+                &step.step,
+                step.status.as_str(),
+                step.duration_ms / 1000.0,
+            );
             let written = self.store.add_step(self.ticket_id(), &step).await;
             self.logged(written.map(drop), "a pipeline step was not stored");
         }

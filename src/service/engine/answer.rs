@@ -329,6 +329,14 @@ fn read_message(generation: &Generation, text: &str, lang: Lang) -> Answer {
 
 fn finished(mut answer: Answer, started: Instant) -> Answer {
     answer.took_ms = elapsed_ms(started);
+    crate::telemetry::answer(
+        match answer.decision {
+            Decision::Auto => "auto",
+            Decision::Escalate => "escalate",
+        },
+        answer.reason.map_or("", Reason::as_str),
+        answer.responder.map_or("", Responder::as_str),
+    );
     answer
 }
 

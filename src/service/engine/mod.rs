@@ -8,8 +8,8 @@ pub mod classify;
 pub mod eval;
 pub mod extract;
 pub mod health;
-pub mod reindex_run;
 pub mod search;
+pub mod tasks;
 
 use std::num::NonZeroUsize;
 use std::path::Path;
@@ -19,7 +19,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use lru::LruCache;
 use parking_lot::Mutex;
-use reindex_run::ProgressFn;
+use tasks::ProgressFn;
 use tokio::sync::{watch, Semaphore};
 
 use crate::answer::DecisionConfig;
@@ -49,8 +49,8 @@ pub struct Engine {
     query_cache: Mutex<LruCache<[u8; 32], Arc<Vec<f32>>>>,
     /// Held by the reindex running, so two never overlap.
     reindexing: Arc<tokio::sync::Mutex<()>>,
-    /// The reindex running, or the last one.
-    run: reindex_run::SharedRun,
+    /// The reindex tasks: the one running and the last ones.
+    tasks: tasks::SharedTasks,
     qdrant: Option<Arc<qdrant_client::Qdrant>>,
     runtime: tokio::runtime::Handle,
     llm: Option<LlmClient>,
@@ -126,7 +126,7 @@ impl Engine {
             cpu: Arc::new(Semaphore::new(config.search_concurrency.max(1))),
             query_cache: Mutex::new(LruCache::new(cache_size)),
             reindexing: Arc::new(tokio::sync::Mutex::new(())),
-            run: Default::default(),
+            tasks: Default::default(),
             current: ArcSwap::from(generation),
             switched,
             query_queue: QueryQueue::new(embedder.clone()),
@@ -274,12 +274,24 @@ impl Engine {
         (words, digest)
     }
 
+    /// The cached vector of a query, counted as a hit or a miss.
+    fn cached_vector(&self, key: &[u8; 32]) -> Option<Arc<Vec<f32>>> {
+        let found = self.query_cache.lock().get(key).cloned();
+        crate::telemetry::query_cache(found.is_some());
+        found
+    }
+
+    /// Whether the LLM's circuit breaker skips calls now (`None` without an LLM).
+    pub fn llm_circuit_open(&self) -> Option<bool> {
+        self.llm.as_ref().map(LlmClient::circuit_is_open)
+    }
+
     /// The query vector, from the cache when this exact query was seen before.
     /// Blocking: for the blocking pool and the CLI.
     fn query_vector(&self, query: &str) -> Result<Arc<Vec<f32>>> {
         let (words, key) = Self::cache_key(query);
-        if let Some(v) = self.query_cache.lock().get(&key) {
-            return Ok(v.clone());
+        if let Some(v) = self.cached_vector(&key) {
+            return Ok(v);
         }
         let vector = Arc::new(self.query_queue.embed(&words)?);
         self.query_cache.lock().put(key, vector.clone());
@@ -290,8 +302,8 @@ impl Engine {
     /// a CPU permit, so concurrent searches' queries are embedded in one batch.
     pub(crate) async fn query_vector_async(&self, query: &str) -> Result<Arc<Vec<f32>>> {
         let (words, key) = Self::cache_key(query);
-        if let Some(v) = self.query_cache.lock().get(&key) {
-            return Ok(v.clone());
+        if let Some(v) = self.cached_vector(&key) {
+            return Ok(v);
         }
         let vector = Arc::new(self.query_queue.embed_async(&words).await?);
         self.query_cache.lock().put(key, vector.clone());
