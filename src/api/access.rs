@@ -39,8 +39,8 @@ pub struct Gate {
     pub timeout: Option<Duration>,
     /// The route's path template, for the request log.
     pub route: &'static str,
-    /// The route's method, for the request counters.
-    pub method: &'static str,
+    /// The route's request counters and latency histogram.
+    pub figures: Arc<crate::telemetry::RouteFigures>,
 }
 
 /// The key a request carries: `Authorization: Bearer KEY`, or `X-Api-Key: KEY`.
@@ -116,12 +116,8 @@ pub async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Res
     let address = client_address(&request, gate.network);
     let (response, caller) = admit(&gate, request, address, next).await;
     let response = response.unwrap_or_else(IntoResponse::into_response);
-    crate::telemetry::http_request(
-        gate.method,
-        gate.route,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
+    gate.figures
+        .observe(response.status().as_u16(), started.elapsed());
     tracing::info!(
         target: "devicekb::request",
         method = %method,

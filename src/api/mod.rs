@@ -474,7 +474,10 @@ pub fn router(service: Arc<Service>, network: Network) -> Router {
             in_flight: in_flight.clone(),
             timeout: (!route.long_running).then_some(timeout),
             route: route.spec.path,
-            method: route.spec.verb.as_str(),
+            figures: Arc::new(crate::telemetry::RouteFigures::new(
+                route.spec.verb.as_str(),
+                route.spec.path,
+            )),
         };
         let mut handler = route
             .handler
