@@ -2,17 +2,12 @@
 //! once, recorded through the `metrics` facade from whichever layer sees the event.
 //!
 //! Recording costs a few atomic operations when a recorder is installed (the HTTP layer
-//! installs the Prometheus one at start unless `DEVICEKB_METRICS=off`) and nothing but a
+//! installs the Prometheus one at start unless `DEVICEKB_METRICS=false`) and nothing but a
 //! branch when none is, so the engine can record without knowing who listens.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use metrics::{
-    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Counter,
-    Histogram,
-};
-use parking_lot::RwLock;
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 
 pub const HTTP_REQUESTS: &str = "devicekb_http_requests_total";
 pub const HTTP_DURATION: &str = "devicekb_http_request_duration_seconds";
@@ -100,45 +95,6 @@ pub const SECONDS_BUCKETS: &[f64] = &[
 /// The buckets of batch sizes.
 pub const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0];
 
-/// One route's request figures, registered once: a request then costs an atomic add and a
-/// sample, not a lookup of its labels in the registry (measured: that lookup was most of
-/// what the figures cost on the cheapest route).
-pub struct RouteFigures {
-    method: &'static str,
-    route: &'static str,
-    duration: Histogram,
-    by_status: RwLock<HashMap<u16, Counter>>,
-}
-
-impl RouteFigures {
-    /// Call after the recorder is installed: handles taken before it record nothing.
-    pub fn new(method: &'static str, route: &'static str) -> RouteFigures {
-        RouteFigures {
-            method,
-            route,
-            duration: histogram!(HTTP_DURATION, "method" => method, "route" => route),
-            by_status: RwLock::new(HashMap::new()),
-        }
-    }
-
-    /// One request answered with `status` after `took`.
-    pub fn observe(&self, status: u16, took: Duration) {
-        self.duration.record(took.as_secs_f64());
-        if let Some(counter) = self.by_status.read().get(&status) {
-            counter.increment(1);
-            return;
-        }
-        let counter = counter!(
-            HTTP_REQUESTS,
-            "method" => self.method,
-            "route" => self.route,
-            "status" => status.to_string()
-        );
-        counter.increment(1);
-        self.by_status.write().insert(status, counter);
-    }
-}
-
 /// One step of a ticket's pipeline: `outcome` is `ok`, `failed` or `skipped`.
 pub fn pipeline_step(step: &str, outcome: &'static str, seconds: f64) {
     histogram!(PIPELINE_STEP, "step" => step.to_string(), "outcome" => outcome).record(seconds);
@@ -165,9 +121,9 @@ pub fn embedding_batch(kind: &'static str, size: usize) {
     histogram!(EMBEDDING_BATCH, "kind" => kind).record(size as f64);
 }
 
-/// A query entered (`+1`) or left (`-1`) the embedding queue.
-pub fn embedding_queue(change: f64) {
-    gauge!(EMBEDDING_QUEUE).increment(change);
+/// Queries waiting for the embedding thread now.
+pub fn embedding_queue(depth: usize) {
+    gauge!(EMBEDDING_QUEUE).set(depth as f64);
 }
 
 pub fn query_cache(hit: bool) {

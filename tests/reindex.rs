@@ -367,7 +367,10 @@ async fn searches_in_flight_never_fail_during_reindex_and_cli_reindex_is_picked_
             "no {phase} line in:\n{stderr}"
         );
     }
-    assert!(!stderr.contains('\u{1b}'), "colour codes in a log: {stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "colour codes in a log: {stderr}"
+    );
     let mut switched = false;
     for _ in 0..100 {
         if service.engine.generation().name != before {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What the request log line and the metrics cost, measured from outside: one release server
 # per run on a free loopback port, loaded by wrk, the variants alternated (A B C D A B C D)
-# in one session so a noisy machine moves them all alike.
+# in one session, each round starting one variant later, so a noisy machine moves them all
+# alike.
 #
 #   benches/load/observability_ab.sh [livez|search] [ROUNDS] [SECONDS]
 #
@@ -30,7 +31,7 @@ variants=(
 )
 
 work=$(mktemp -d)
-trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap '[[ -n ${server:-} ]] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
 cat > "$work/search.lua" <<'LUA'
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -43,12 +44,14 @@ run_variant() {
   local name=$1 env=$2 port
   port=$(free_port)
   # shellcheck disable=SC2086
-  env $env DEVICEKB_ADDR=127.0.0.1:$port "$bin" serve --data "$data" >"$work/server.log" 2>&1 &
+  env -u DEVICEKB_METRICS -u DEVICEKB_LOG_FORMAT -u RUST_LOG $env DEVICEKB_ADDR=127.0.0.1:$port "$bin" serve --data "$data" >"$work/server.log" 2>&1 &
   server=$!
+  local ready=
   for _ in $(seq 1 600); do
-    curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+    curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && { ready=1; break; }
     sleep 0.1
   done
+  [[ -n $ready ]] || { echo "error: the server did not get ready; its log:" >&2; cat "$work/server.log" >&2; exit 1; }
   local url="http://127.0.0.1:$port/livez" script=()
   if [[ $scenario == search ]]; then
     url="http://127.0.0.1:$port/knowledge/search"
@@ -56,9 +59,9 @@ run_variant() {
     curl -fs -X POST -H 'Content-Type: application/json' \
       -d '{"query": "88 toner cyan bas", "limit": 5}' "$url" >/dev/null
   fi
-  wrk -t2 -c8 -d1s "${script[@]}" "$url" >/dev/null # warm-up
+  wrk -t2 -c8 -d1s ${script[@]+"${script[@]}"} "$url" >/dev/null # warm-up
   local out
-  out=$(wrk -t2 -c8 "-d${seconds}s" --latency "${script[@]}" "$url")
+  out=$(wrk -t2 -c8 "-d${seconds}s" --latency ${script[@]+"${script[@]}"} "$url")
   kill "$server"; wait "$server" 2>/dev/null || true
   local rps p50 p99
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
@@ -69,8 +72,11 @@ run_variant() {
 
 echo "scenario: $scenario, wrk -t2 -c8 -d${seconds}s, $rounds rounds, $(date -u +%FT%TZ)"
 printf '%-16s %10s %10s %10s\n' variant req/s p50 p99
-for ((round = 1; round <= rounds; round++)); do
-  for variant in "${variants[@]}"; do
+# Each round starts one variant later (A B C D, B C D A, ...), so none always runs first.
+n=${#variants[@]}
+for ((round = 0; round < rounds; round++)); do
+  for ((i = 0; i < n; i++)); do
+    variant=${variants[$(((round + i) % n))]}
     run_variant "${variant%%|*}" "${variant#*|}"
   done
 done

@@ -40,7 +40,7 @@ pub struct Gate {
     /// The route's path template, for the request log.
     pub route: &'static str,
     /// The route's request counters and latency histogram.
-    pub figures: Arc<crate::telemetry::RouteFigures>,
+    pub figures: Arc<super::metrics::RouteFigures>,
 }
 
 /// The key a request carries: `Authorization: Bearer KEY`, or `X-Api-Key: KEY`.

@@ -474,7 +474,7 @@ pub fn router(service: Arc<Service>, network: Network) -> Router {
             in_flight: in_flight.clone(),
             timeout: (!route.long_running).then_some(timeout),
             route: route.spec.path,
-            figures: Arc::new(crate::telemetry::RouteFigures::new(
+            figures: Arc::new(metrics::RouteFigures::new(
                 route.spec.verb.as_str(),
                 route.spec.path,
             )),

@@ -3,7 +3,9 @@
 //! once per process.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use fastembed::{
     InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel,
@@ -40,7 +42,22 @@ pub fn init_onnx_runtime(dylib: &Path) -> Result<ort::environment::Environment> 
 
 pub struct OnnxEmbedder {
     spec: ModelSpec,
+    /// One model run at a time, taken per text (never for a whole batch), so a query
+    /// waits for at most one passage.
     model: Mutex<TextEmbedding>,
+    /// Queries waiting for the model: passages give way to them (queries first), so a
+    /// reindex does not hold searches behind its batches.
+    queries_waiting: AtomicUsize,
+}
+
+/// How long a passage gives way to waiting queries before it runs anyway.
+const PASSAGE_MAX_WAIT: Duration = Duration::from_millis(100);
+
+/// Who is asking: queries go first.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Asker {
+    Query,
+    Passage,
 }
 
 fn read(dir: &Path, file: &str) -> Result<Vec<u8>> {
@@ -83,6 +100,7 @@ impl OnnxEmbedder {
         let embedder = OnnxEmbedder {
             spec,
             model: Mutex::new(embedding),
+            queries_waiting: AtomicUsize::new(0),
         };
         // A model that loads but cannot run (wrong inputs, wrong output size) fails here.
         let probe = embedder.embed_queries(&["test"])?;
@@ -114,25 +132,51 @@ impl OnnxEmbedder {
 
     /// Embeds texts exactly as given, without the model's prefixes.
     pub fn embed_raw(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        self.embed_with_prefix("", texts)
+        self.embed_with_prefix("", texts, Asker::Passage)
     }
 
-    fn embed_with_prefix(&self, prefix: &str, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        if texts.is_empty() {
-            return Ok(Vec::new());
-        }
-        let inputs: Vec<String> = texts.iter().map(|t| format!("{prefix}{t}")).collect();
-        let mut model = self.model.lock();
+    fn embed_with_prefix(
+        &self,
+        prefix: &str,
+        texts: &[&str],
+        asker: Asker,
+    ) -> Result<Vec<Vec<f32>>> {
         // One text per model run. The int8 model quantises its activations with one
         // scale per input tensor, so a text run beside others (and their padding) gets a
         // slightly different vector: the same ticket could rank its entries differently
         // depending on what else was being embedded. Alone, a text always gets the same
         // vector, and there is no padding to compute.
-        let mut out = model
-            .embed(&inputs, Some(1))
-            .map_err(|e| Error::Embedding(e.to_string()))?;
-        // fastembed normalises mean-pooled vectors; normalise again so CLS models are too.
-        out.iter_mut().for_each(|v| super::normalize(v));
+        let mut out = Vec::with_capacity(texts.len());
+        for text in texts {
+            let input = [format!("{prefix}{text}")];
+            let run = || self.model.lock().embed(&input, Some(1));
+            let embedded = match asker {
+                Asker::Query => {
+                    self.queries_waiting.fetch_add(1, Ordering::SeqCst);
+                    let embedded = run();
+                    self.queries_waiting.fetch_sub(1, Ordering::SeqCst);
+                    embedded
+                }
+                Asker::Passage => {
+                    // Bounded, so a steady stream of queries slows a reindex but never
+                    // stops it.
+                    let since = Instant::now();
+                    while self.queries_waiting.load(Ordering::SeqCst) > 0
+                        && since.elapsed() < PASSAGE_MAX_WAIT
+                    {
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                    run()
+                }
+            };
+            let mut vector = embedded
+                .map_err(|e| Error::Embedding(e.to_string()))?
+                .pop()
+                .ok_or_else(|| Error::Embedding("the model returned no vector".into()))?;
+            // fastembed normalises mean-pooled vectors; normalise again so CLS models are too.
+            super::normalize(&mut vector);
+            out.push(vector);
+        }
         Ok(out)
     }
 }
@@ -147,10 +191,10 @@ impl Embedder for OnnxEmbedder {
     }
 
     fn embed_queries(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        self.embed_with_prefix(&self.spec.query_prefix.clone(), texts)
+        self.embed_with_prefix(&self.spec.query_prefix, texts, Asker::Query)
     }
 
     fn embed_passages(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        self.embed_with_prefix(&self.spec.passage_prefix.clone(), texts)
+        self.embed_with_prefix(&self.spec.passage_prefix, texts, Asker::Passage)
     }
 }

@@ -6,6 +6,7 @@
 //! `capacity` queries already wait, a new one is refused at once (`Overloaded`, a 503
 //! with `Retry-After`) rather than queued behind seconds of work.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 
@@ -17,6 +18,9 @@ type Reply = tokio::sync::oneshot::Sender<Result<Vec<f32>>>;
 pub struct QueryQueue {
     queue: mpsc::SyncSender<(String, Reply)>,
     capacity: usize,
+    /// Queries sent and not yet taken by the thread (the gauge is set from it, never
+    /// moved by increments, so it cannot drift).
+    depth: Arc<AtomicUsize>,
 }
 
 /// Queries that may wait for the embedding thread by default: at ~5-15 ms each, about a
@@ -31,11 +35,14 @@ impl QueryQueue {
     pub fn with_capacity(embedder: Arc<dyn Embedder>, capacity: usize) -> Self {
         let capacity = capacity.max(1);
         let (queue, requests) = mpsc::sync_channel::<(String, Reply)>(capacity);
+        let depth = Arc::new(AtomicUsize::new(0));
+        let taken = depth.clone();
         std::thread::Builder::new()
             .name("devicekb-embed".into())
             .spawn(move || {
                 while let Ok((text, reply)) = requests.recv() {
-                    crate::telemetry::embedding_queue(-1.0);
+                    let left = taken.fetch_sub(1, Ordering::SeqCst).saturating_sub(1);
+                    crate::telemetry::embedding_queue(left);
                     if reply.is_closed() {
                         // Its request timed out or its client left: spend nothing on it.
                         continue;
@@ -49,14 +56,24 @@ impl QueryQueue {
                 }
             })
             .expect("the embedding thread starts");
-        QueryQueue { queue, capacity }
+        QueryQueue {
+            queue,
+            capacity,
+            depth,
+        }
     }
 
     fn submit(&self, query: &str) -> Result<tokio::sync::oneshot::Receiver<Result<Vec<f32>>>> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        match self.queue.try_send((query.to_string(), reply)) {
+        // Counted before it is sent, so the thread never takes one not yet counted.
+        let waiting = self.depth.fetch_add(1, Ordering::SeqCst) + 1;
+        let sent = self.queue.try_send((query.to_string(), reply));
+        if sent.is_err() {
+            self.depth.fetch_sub(1, Ordering::SeqCst);
+        }
+        match sent {
             Ok(()) => {
-                crate::telemetry::embedding_queue(1.0);
+                crate::telemetry::embedding_queue(waiting);
                 Ok(answer)
             }
             Err(mpsc::TrySendError::Full(_)) => Err(Error::Overloaded(format!(
@@ -123,6 +140,9 @@ mod tests {
                 .any(|r| matches!(r, Err(Error::Overloaded(_)))),
             "a full queue refuses"
         );
+        // Refused queries are not counted as waiting; the one the worker holds is not either.
+        let waiting = queue.depth.load(Ordering::SeqCst);
+        assert!(waiting <= 2 && waiting + 1 >= accepted, "{waiting} waiting");
         drop(closed);
         for answer in submitted.into_iter().flatten() {
             assert!(answer.await.unwrap().is_ok());
@@ -131,6 +151,7 @@ mod tests {
             queue.embed_async("after").await.is_ok(),
             "the queue recovers"
         );
+        assert_eq!(queue.depth.load(Ordering::SeqCst), 0, "none left waiting");
     }
 
     #[test]

@@ -181,8 +181,13 @@ impl Engine {
     /// Rebuilds the index from the KB directory and switches to it; searches in flight
     /// finish on the generation they started with.
     pub async fn reindex(self: &Arc<Self>, progress: ProgressFn) -> Result<ReindexReport> {
-        let guard = self.claim_reindex()?;
-        self.reindex_holding(guard, progress).await
+        let claim = self.claim_reindex()?;
+        let engine = self.clone();
+        // On a task of its own: a caller that stops waiting (a client gone) neither stops
+        // the build nor marks its task failed while it goes on.
+        tokio::spawn(async move { engine.reindex_holding(claim, progress).await })
+            .await
+            .map_err(|e| Error::Internal(format!("the reindex task failed: {e}")))?
     }
 
     /// Builds a generation of the KB and serves it.

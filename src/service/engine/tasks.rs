@@ -185,7 +185,10 @@ impl TaskBook {
     }
 
     fn progress(&mut self, id: u64, progress: &Progress) {
-        let Some(tracked) = self.get_mut(id) else {
+        let Some(tracked) = self
+            .get_mut(id)
+            .filter(|t| t.task.status == TaskStatus::Running)
+        else {
             return;
         };
         let task = &mut tracked.task;

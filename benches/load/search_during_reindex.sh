@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# New-query search latency while the server reindexes, against the same server idle: every
+# request carries a query no one sent before (so each needs a new embedding), first with
+# nothing else running, then while `POST /admin/reindex` re-embeds the whole KB (every
+# entry's title is edited first, so no vector can be reused).
+#
+#   benches/load/search_during_reindex.sh [BIN ...]     # default: target/release/devicekb
+#
+# Several binaries are alternated (A B A B) for a before/after comparison. Needs wrk and a
+# data directory with a generation of the bundled KB: DATA (default target/eval-data).
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+data=${DATA:-target/eval-data}
+rounds=${ROUNDS:-2}
+connections=${CONNECTIONS:-4}
+bins=("$@")
+((${#bins[@]})) || bins=(target/release/devicekb)
+
+command -v wrk >/dev/null || { echo "error: wrk is missing (apt-get install wrk)" >&2; exit 1; }
+[[ -f $data/CURRENT ]] || { echo "error: no generation in $data (devicekb reindex --data $data)" >&2; exit 1; }
+
+work=$(mktemp -d)
+trap '[[ -n ${server:-} ]] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
+cat > "$work/new_queries.lua" <<'LUA'
+local counter = 0
+local tag = ""
+function setup(thread)
+  thread:set("tag", tostring(math.random(1, 1e9)))
+end
+request = function()
+  counter = counter + 1
+  local body = '{"query": "bourrage papier tiroir ticket ' .. tag .. ' ' .. counter .. '", "limit": 5}'
+  return wrk.format("POST", "/knowledge/search", {["Content-Type"] = "application/json"}, body)
+end
+LUA
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+figures() { # wrk output -> "req/s p50 p99"
+  awk '/Requests\/sec/ {r=$2} $1=="50%" {p50=$2} $1=="99%" {p99=$2} END {print r, p50, p99}'
+}
+
+run() {
+  local bin=$1 port
+  rm -rf "$work/kb" "$work/data"
+  cp -r kb "$work/kb"
+  cp -r "$data" "$work/data"
+  port=$(free_port)
+  env -u DEVICEKB_ADMIN_KEY DEVICEKB_ADDR=127.0.0.1:$port "$bin" serve --kb "$work/kb" --data "$work/data" >"$work/server.log" 2>&1 &
+  server=$!
+  local ready=
+  for _ in $(seq 1 600); do
+    curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && { ready=1; break; }
+    sleep 0.1
+  done
+  [[ -n $ready ]] || { echo "error: the server did not get ready; its log:" >&2; cat "$work/server.log" >&2; exit 1; }
+  local base="http://127.0.0.1:$port" idle during
+  wrk -t1 "-c$connections" -d2s -s "$work/new_queries.lua" "$base" >/dev/null # warm-up
+  idle=$(wrk -t1 "-c$connections" -d10s --latency -s "$work/new_queries.lua" "$base" | figures)
+  # Every title edited: the reindex embeds every entry again.
+  find "$work/kb/entries" -name '*.toml' -exec sed -i 's/^title = "/title = "Note. /' {} +
+  local started task status
+  started=$(date +%s.%N)
+  task=$(curl -fs -X POST "$base/admin/reindex" | python3 -c 'import sys,json; print(json.load(sys.stdin)["id"])')
+  during=$(wrk -t1 "-c$connections" -d10s --latency -s "$work/new_queries.lua" "$base" | figures)
+  while :; do
+    status=$(curl -fs "$base/admin/tasks/$task" | python3 -c 'import sys,json; t=json.load(sys.stdin); print(t["status"], t.get("report",{}).get("embedded_chunks","-"), t.get("error",""))')
+    [[ $status == running* ]] || break
+    sleep 0.5
+  done
+  local took
+  took=$(python3 -c "import time; print(round(time.time() - $started, 1))")
+  kill "$server"; wait "$server" 2>/dev/null || true
+  printf '%-28s idle %-26s during reindex %-26s reindex %s s (%s)\n' \
+    "$(basename "$bin")" "$idle" "$during" "$took" "$status"
+}
+
+echo "new-query search, wrk -t1 -c$connections -d10s; reindex of the whole bundled KB; $(date -u +%FT%TZ)"
+echo "columns: req/s p50 p99"
+for ((round = 1; round <= rounds; round++)); do
+  for bin in "${bins[@]}"; do
+    run "$bin"
+  done
+done
