@@ -36,8 +36,9 @@ end
 LUA
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-figures() { # wrk output -> "req/s p50 p99"
-  awk '/Requests\/sec/ {r=$2} $1=="50%" {p50=$2} $1=="99%" {p99=$2} END {print r, p50, p99}'
+figures() { # wrk output -> "req/s p50 p99 errors" (errors: answers that were not 2xx)
+  awk '/Requests\/sec/ {r=$2} $1=="50%" {p50=$2} $1=="99%" {p99=$2} /Non-2xx/ {e=$NF}
+       END {print r, p50, p99, e+0}'
 }
 
 run() {
@@ -71,12 +72,12 @@ run() {
   local took
   took=$(python3 -c "import time; print(round(time.time() - $started, 1))")
   kill "$server"; wait "$server" 2>/dev/null || true
-  printf '%-28s idle %-26s during reindex %-26s reindex %s s (%s)\n' \
+  printf '%-18s idle %-30s during reindex %-30s reindex %s s (%s)\n' \
     "$(basename "$bin")" "$idle" "$during" "$took" "$status"
 }
 
 echo "new-query search, wrk -t1 -c$connections -d10s; reindex of the whole bundled KB; $(date -u +%FT%TZ)"
-echo "columns: req/s p50 p99"
+echo "columns: req/s p50 p99 non-2xx"
 for ((round = 1; round <= rounds; round++)); do
   for bin in "${bins[@]}"; do
     run "$bin"
