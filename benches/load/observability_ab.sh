@@ -13,6 +13,8 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
+# shellcheck source=benches/load/common.sh
+source benches/load/common.sh
 scenario=${1:-livez}
 rounds=${2:-2}
 seconds=${3:-8}
@@ -38,7 +40,6 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"query": "88 toner cyan bas", "limit": 5}'
 LUA
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 run_variant() {
   local name=$1 env=$2 port
@@ -46,12 +47,7 @@ run_variant() {
   # shellcheck disable=SC2086
   env -u DEVICEKB_METRICS -u DEVICEKB_LOG_FORMAT -u RUST_LOG $env DEVICEKB_ADDR=127.0.0.1:$port "$bin" serve --data "$data" >"$work/server.log" 2>&1 &
   server=$!
-  local ready=
-  for _ in $(seq 1 600); do
-    curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && { ready=1; break; }
-    sleep 0.1
-  done
-  [[ -n $ready ]] || { echo "error: the server did not get ready; its log:" >&2; cat "$work/server.log" >&2; exit 1; }
+  wait_ready "$port" "$work/server.log"
   local url="http://127.0.0.1:$port/livez" script=()
   if [[ $scenario == search ]]; then
     url="http://127.0.0.1:$port/knowledge/search"

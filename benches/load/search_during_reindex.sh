@@ -11,6 +11,8 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
+# shellcheck source=benches/load/common.sh
+source benches/load/common.sh
 data=${DATA:-target/eval-data}
 rounds=${ROUNDS:-2}
 connections=${CONNECTIONS:-4}
@@ -35,7 +37,6 @@ request = function()
 end
 LUA
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 figures() { # wrk output -> "req/s p50 p99 errors" (errors: answers that were not 2xx)
   awk '/Requests\/sec/ {r=$2} $1=="50%" {p50=$2} $1=="99%" {p99=$2} /Non-2xx/ {e=$NF}
        END {print r, p50, p99, e+0}'
@@ -49,12 +50,7 @@ run() {
   port=$(free_port)
   env -u DEVICEKB_ADMIN_KEY DEVICEKB_ADDR=127.0.0.1:$port "$bin" serve --kb "$work/kb" --data "$work/data" >"$work/server.log" 2>&1 &
   server=$!
-  local ready=
-  for _ in $(seq 1 600); do
-    curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && { ready=1; break; }
-    sleep 0.1
-  done
-  [[ -n $ready ]] || { echo "error: the server did not get ready; its log:" >&2; cat "$work/server.log" >&2; exit 1; }
+  wait_ready "$port" "$work/server.log"
   local base="http://127.0.0.1:$port" idle during
   wrk -t1 "-c$connections" -d2s -s "$work/new_queries.lua" "$base" >/dev/null # warm-up
   idle=$(wrk -t1 "-c$connections" -d10s --latency -s "$work/new_queries.lua" "$base" | figures)
