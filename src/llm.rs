@@ -265,7 +265,6 @@ impl LlmClient {
             Ok(_) => "ok",
             Err(e) => e.kind(),
         });
-        crate::telemetry::llm_circuit(self.circuit_is_open());
         (checked, usage)
     }
 

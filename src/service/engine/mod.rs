@@ -182,10 +182,7 @@ impl Engine {
     /// finish on the generation they started with.
     pub async fn reindex(self: &Arc<Self>, progress: ProgressFn) -> Result<ReindexReport> {
         let claim = self.claim_reindex()?;
-        let engine = self.clone();
-        // On a task of its own: a caller that stops waiting (a client gone) neither stops
-        // the build nor marks its task failed while it goes on.
-        tokio::spawn(async move { engine.reindex_holding(claim, progress).await })
+        self.spawn_reindex(claim, progress)
             .await
             .map_err(|e| Error::Internal(format!("the reindex task failed: {e}")))?
     }

@@ -180,6 +180,10 @@ impl TaskBook {
         id
     }
 
+    fn get(&self, id: u64) -> Option<&Tracked> {
+        self.tasks.iter().find(|t| t.task.id == id)
+    }
+
     fn get_mut(&mut self, id: u64) -> Option<&mut Tracked> {
         self.tasks.iter_mut().find(|t| t.task.id == id)
     }
@@ -247,6 +251,12 @@ impl Claim {
     pub(super) fn id(&self) -> u64 {
         self.id
     }
+
+    /// Records how the task ended; the lock goes when the claim does.
+    fn finish(mut self, outcome: &Result<ReindexReport>) {
+        self.book.lock().finish(self.id, outcome);
+        self.finished = true;
+    }
 }
 
 impl Drop for Claim {
@@ -263,10 +273,9 @@ impl Drop for Claim {
 impl Engine {
     /// One task by id.
     pub fn task(&self, id: u64) -> Result<Task> {
-        let book = self.tasks.lock();
-        book.tasks
-            .iter()
-            .find(|t| t.task.id == id)
+        self.tasks
+            .lock()
+            .get(id)
             .map(Tracked::snapshot)
             .ok_or_else(|| Error::NotFound {
                 what: "task".into(),
@@ -287,14 +296,27 @@ impl Engine {
     pub async fn start_reindex(self: &Arc<Self>) -> Result<Task> {
         let claim = self.claim_reindex()?;
         let id = claim.id();
+        // Followed at GET /admin/tasks/{id}: nobody waits on the handle.
+        drop(self.spawn_reindex(claim, Arc::new(|_| {})));
+        self.task(id)
+    }
+
+    /// Runs a claimed reindex on a tokio task of its own, so a caller that stops waiting
+    /// (a client gone) neither stops the build nor marks its task failed while it goes on.
+    pub(super) fn spawn_reindex(
+        self: &Arc<Self>,
+        claim: Claim,
+        progress: ProgressFn,
+    ) -> tokio::task::JoinHandle<Result<ReindexReport>> {
         let engine = self.clone();
         tokio::spawn(async move {
-            let outcome = engine.reindex_holding(claim, Arc::new(|_| {})).await;
+            let id = claim.id();
+            let outcome = engine.reindex_holding(claim, progress).await;
             if let Err(e) = &outcome {
                 tracing::warn!(task = id, error = %e.chain(), "reindex failed");
             }
-        });
-        self.task(id)
+            outcome
+        })
     }
 
     /// The reindex lock, and a new task recorded; a reindex already running is a
@@ -320,12 +342,12 @@ impl Engine {
     }
 
     /// Runs a reindex while holding its claim, recording its progress and outcome.
-    pub(super) async fn reindex_holding(
+    async fn reindex_holding(
         self: &Arc<Self>,
-        mut claim: Claim,
+        claim: Claim,
         progress: ProgressFn,
     ) -> Result<ReindexReport> {
-        let (book, id) = (self.tasks.clone(), claim.id);
+        let (book, id) = (claim.book.clone(), claim.id);
         let report: ProgressFn = Arc::new(move |p: Progress| {
             book.lock().progress(id, &p);
             progress(p);
@@ -333,8 +355,7 @@ impl Engine {
         let started = Instant::now();
         let outcome = self.build_and_switch(report).await;
         crate::telemetry::reindex(outcome.is_ok(), started.elapsed());
-        self.tasks.lock().finish(id, &outcome);
-        claim.finished = true;
+        claim.finish(&outcome);
         outcome
     }
 }
@@ -380,7 +401,7 @@ mod tests {
             _lock: runtime.block_on(lock.clone().lock_owned()),
         };
         drop(claim);
-        let task = book.lock().get_mut(id).unwrap().snapshot();
+        let task = book.lock().get(id).unwrap().snapshot();
         assert_eq!(task.status, TaskStatus::Failed);
         assert!(task.error.unwrap().contains("stopped before it ended"));
         assert!(lock.try_lock().is_ok(), "the lock is released");
