@@ -41,7 +41,7 @@ demo: build
 test: setup llm
 	$(CARGO) test --release --lib --bins --tests --no-fail-fast
 	$(CARGO) build --release --benches
-	@[ -n "$$QDRANT_URL" ] || echo "note: the Qdrant-server test did not run (set QDRANT_URL to a Qdrant server to run it)"
+	@[ -n "$$QDRANT_URL" ] || echo "note: the Qdrant-server tests (tests/qdrant.rs, the Qdrant case of tests/two_servers.rs) did not run (set QDRANT_URL to a Qdrant server to run them)"
 
 lint:
 	$(CARGO) fmt --check

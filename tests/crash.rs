@@ -40,9 +40,17 @@ async fn a_server_killed_while_tickets_arrive_leaves_none_stuck_after_restart() 
     let kb = common::small_kb(keep);
     let data = tempfile::tempdir().unwrap();
     let (kb_path, data_path) = (kb.path().to_path_buf(), data.path().to_path_buf());
-    let (first, first_base) = tokio::task::spawn_blocking(move || start(&kb_path, &data_path, &[]))
-        .await
-        .unwrap();
+    // The server storing a ticket holds its pipeline for as long as the stall threshold,
+    // which every server of a deployment shares: both servers here use 1 s.
+    let (first, first_base) = tokio::task::spawn_blocking(move || {
+        start(
+            &kb_path,
+            &data_path,
+            &[("DEVICEKB_STALLED_AFTER_SECS", "1")],
+        )
+    })
+    .await
+    .unwrap();
     let client = reqwest::Client::new();
     let customer: Value = client
         .post(format!("{}/customers", first_base))

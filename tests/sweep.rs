@@ -162,3 +162,58 @@ async fn two_servers_on_one_mariadb_resume_a_stalled_ticket_exactly_once() {
     }
     db.drop_db().await;
 }
+
+/// The lease the server storing a ticket takes keeps every other server off it (a retry,
+/// a sweep) until it runs out; a ticket no longer `new` is never claimed.
+async fn the_first_claim_on_a_new_ticket_wins(db: TestDb) {
+    let store = db.store.clone();
+    let customer = customer(store.as_ref()).await;
+    let ticket = stored_ticket(
+        store.as_ref(),
+        customer,
+        "Ma C750 affiche 88 toner cyan bas.",
+    )
+    .await;
+    assert!(
+        store.claim_pipeline(ticket.id, 60).await.unwrap(),
+        "a fresh ticket is free"
+    );
+    assert!(
+        !store.claim_pipeline(ticket.id, 60).await.unwrap(),
+        "a held ticket was claimed again"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert!(
+        !store.claim_stalled(ticket.id, 1, 60).await.unwrap(),
+        "the sweep took a held ticket"
+    );
+    assert!(store.stalled_tickets(1, 10).await.unwrap().is_empty());
+
+    let other = stored_ticket(store.as_ref(), customer, "Bourrage papier dans le bac 2.").await;
+    assert!(store.claim_pipeline(other.id, 0).await.unwrap());
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert!(
+        store.claim_pipeline(other.id, 60).await.unwrap(),
+        "a lease that ran out still holds"
+    );
+    store
+        .set_status(other.id, Status::Escalated, Some("manual"), "marie", None)
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert!(
+        !store.claim_pipeline(other.id, 60).await.unwrap(),
+        "a ticket no longer new was claimed"
+    );
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn the_first_claim_on_a_new_ticket_wins_on_sqlite() {
+    the_first_claim_on_a_new_ticket_wins(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn the_first_claim_on_a_new_ticket_wins_on_mariadb() {
+    the_first_claim_on_a_new_ticket_wins(TestDb::mysql().await).await;
+}

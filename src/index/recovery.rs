@@ -15,22 +15,126 @@ pub const PARTIAL_SUFFIX: &str = ".partial";
 /// Held by the process building a generation in this data directory.
 pub const LOCK_FILE: &str = "reindex.lock";
 
-/// Takes the reindex lock of `data_dir`; `None` when a reindex (in this process or
-/// another) holds it. The lock goes with the returned file, and with the process if it
-/// dies, so a killed reindex never leaves it taken.
-pub fn try_lock_reindex(data_dir: &Path) -> Result<Option<File>> {
+/// The reindex lock of a data directory (an advisory `flock` on `reindex.lock`), held
+/// while a generation is built. It goes with this value, and with the process if it dies,
+/// so a killed reindex never leaves it taken. The file also says who holds it, so a
+/// server refused the lock can name the reindex it waits for, even in another process
+/// or on another host sharing the directory.
+#[derive(Debug)]
+pub struct ReindexLock {
+    _file: File,
+}
+
+/// Who holds a reindex lock, as its holder wrote it in the lock file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LockHolder {
+    pub pid: u32,
+    pub host: String,
+    /// Seconds since the Unix epoch when the lock was taken.
+    pub since: u64,
+}
+
+impl fmt::Display for LockHolder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        write!(
+            f,
+            "process {} on {}, started {} s ago",
+            self.pid,
+            self.host,
+            now.saturating_sub(self.since)
+        )
+    }
+}
+
+impl LockHolder {
+    fn this_process() -> LockHolder {
+        LockHolder {
+            pid: std::process::id(),
+            host: host_name(),
+            since: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        }
+    }
+}
+
+/// This machine's name, as the kernel knows it (containers included).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "an unnamed host".into())
+}
+
+fn open_lock_file(data_dir: &Path) -> Result<File> {
     let lock_path = data_dir.join(LOCK_FILE);
-    let lock = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .create(true)
+        .read(true)
         .write(true)
         .truncate(false)
         .open(&lock_path)
-        .map_err(|e| Error::io(format!("creating {}", lock_path.display()), e))?;
-    match lock.try_lock() {
-        Ok(()) => Ok(Some(lock)),
+        .map_err(|e| Error::io(format!("creating {}", lock_path.display()), e))
+}
+
+/// Records this process as the holder of `file`'s lock. Best effort: the holder is only
+/// ever shown in a message, the lock itself is the `flock`.
+fn write_holder(mut file: &File) {
+    use std::io::{Seek, Write};
+    let Ok(holder) = serde_json::to_vec(&LockHolder::this_process()) else {
+        return;
+    };
+    let written = file
+        .set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| file.write_all(&holder));
+    if let Err(e) = written {
+        tracing::debug!(error = %e, "could not record the reindex lock's holder");
+    }
+}
+
+/// Takes the reindex lock of `data_dir`; `None` when a reindex (in this process or
+/// another) holds it (`lock_holder` says whose).
+pub fn try_lock_reindex(data_dir: &Path) -> Result<Option<ReindexLock>> {
+    let file = open_lock_file(data_dir)?;
+    match file.try_lock() {
+        Ok(()) => {
+            write_holder(&file);
+            Ok(Some(ReindexLock { _file: file }))
+        }
         Err(TryLockError::WouldBlock) => Ok(None),
         Err(TryLockError::Error(e)) => Err(Error::io("locking the data directory", e)),
     }
+}
+
+/// Waits until no reindex holds the lock of `data_dir` (blocking). For a server starting
+/// on an empty directory while another builds its first generation.
+pub fn wait_for_reindex(data_dir: &Path) -> Result<()> {
+    let file = open_lock_file(data_dir)?;
+    file.lock()
+        .map_err(|e| Error::io("waiting for the reindex lock", e))?;
+    file.unlock()
+        .map_err(|e| Error::io("releasing the reindex lock", e))
+}
+
+/// Who holds the reindex lock of `data_dir`, as recorded; `None` when nobody has ever
+/// recorded it or the record is unreadable (a holder that could not write it).
+pub fn lock_holder(data_dir: &Path) -> Option<LockHolder> {
+    let text = std::fs::read(data_dir.join(LOCK_FILE)).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+/// The conflict answered when another reindex holds the lock of `data_dir`.
+pub fn locked_elsewhere(data_dir: &Path) -> Error {
+    Error::Conflict(match lock_holder(data_dir) {
+        Some(holder) => format!("another reindex is running on this data directory: {holder}"),
+        None => "another reindex is running on this data directory".into(),
+    })
 }
 
 /// Why the generation served is not the one `CURRENT` names.

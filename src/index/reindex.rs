@@ -25,7 +25,10 @@ use super::generation::{
     current_generation_name, generation_name, generation_number, generations_dir, read_json,
     Manifest, StoredEntries, CURRENT_FILE, ENTRIES_FILE, MANIFEST_FILE, TANTIVY_DIR,
 };
-use super::recovery::{complete_generations, remove_partials, try_lock_reindex, PARTIAL_SUFFIX};
+use super::recovery::{
+    complete_generations, locked_elsewhere, remove_partials, try_lock_reindex, ReindexLock,
+    PARTIAL_SUFFIX,
+};
 use super::vector::{ChunkVectors, VECTORS_FILE};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
@@ -33,7 +36,7 @@ use crate::extract::load_kb;
 
 /// How many generations to keep on disk (the current one included).
 pub const KEEP_GENERATIONS: usize = 3;
-/// Held (advisory `flock`) by the reindex building in a data directory.
+/// Passages embedded per call to the model.
 const EMBED_BATCH: usize = 32;
 
 /// Progress of a reindex, for a progress bar.
@@ -200,8 +203,34 @@ fn collect_garbage(gens: &Path, current: &str, publisher: Option<&dyn VectorPubl
     }
 }
 
+/// Takes the reindex lock of `data_dir` (created if missing); a conflict naming the
+/// holder when another reindex has it.
+pub fn lock_data_dir(data_dir: &Path) -> Result<ReindexLock> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| Error::io(format!("creating {}", data_dir.display()), e))?;
+    try_lock_reindex(data_dir)?.ok_or_else(|| locked_elsewhere(data_dir))
+}
+
 /// Validates `kb_dir`, builds the next generation under `data_dir` and makes it current.
 pub fn reindex(
+    kb_dir: &Path,
+    data_dir: &Path,
+    embedder: &dyn Embedder,
+    publisher: Option<&dyn VectorPublisher>,
+    options: &ReindexOptions,
+    progress: &dyn Fn(Progress),
+) -> Result<ReindexReport> {
+    let lock = lock_data_dir(data_dir)?;
+    reindex_locked(
+        lock, kb_dir, data_dir, embedder, publisher, options, progress,
+    )
+}
+
+/// `reindex` with the data directory's lock already taken (`lock_data_dir`): a server
+/// takes it when the reindex is asked for, so a second request, from any server sharing
+/// the directory, is refused at once rather than failing later.
+pub fn reindex_locked(
+    lock: ReindexLock,
     kb_dir: &Path,
     data_dir: &Path,
     embedder: &dyn Embedder,
@@ -219,9 +248,6 @@ pub fn reindex(
         .map_err(|e| Error::io(format!("creating {}", gens.display()), e))?;
     // The generations directory must be on the disk before anything `CURRENT` names in it.
     sync_dir(data_dir)?;
-    let lock = try_lock_reindex(data_dir)?.ok_or_else(|| {
-        Error::Conflict("another reindex is running on this data directory".into())
-    })?;
     // With the lock held, any unfinished build is a killed reindex's.
     for stale in remove_partials(data_dir)? {
         tracing::info!(build = %stale, "removed an unfinished build");

@@ -146,6 +146,10 @@ pub trait StalledStore: Send + Sync {
     /// Takes the lease on a stalled ticket for `lease_secs`; false when it is no longer
     /// stalled or another server holds it.
     async fn claim_stalled(&self, id: i64, idle_secs: u64, lease_secs: u64) -> Result<bool>;
+    /// Takes the lease on a `new` ticket whatever its age, for the server about to run its
+    /// pipeline (the one that stored it, or one answering a retry); false when the ticket
+    /// is no longer `new` or another server holds the lease.
+    async fn claim_pipeline(&self, id: i64, lease_secs: u64) -> Result<bool>;
 }
 
 /// API keys (their hashes) and what each may do.

@@ -386,8 +386,11 @@ impl Desk {
         if message.body.is_empty() {
             message.body = text.clone();
         }
+        // Held before the message is stored: a retry reaching another server then finds
+        // the ticket taken, not stalled.
+        let held = created && self.hold_new_ticket(&store, ticket.id).await?;
         let (message, _) = store.add_message(&message).await?;
-        if !created {
+        if !held {
             return self.accepted_again(&store, message).await;
         }
         let ingestion_ms = crate::service::elapsed_ms(ingestion);

@@ -12,7 +12,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use super::pipeline::PipelineJob;
-use super::tickets::TicketCreated;
+use super::tickets::{first_message, TicketCreated};
 use super::Desk;
 use crate::error::Result;
 use crate::store::{Direction, Status, Store, Ticket};
@@ -109,6 +109,9 @@ impl Desk {
     /// A ticket whose first submission stopped before its pipeline ran (the process died,
     /// the database went away between two writes) is still `new` with no step recorded:
     /// a retry runs the pipeline on it. `None` when the ticket needs nothing.
+    /// `message_id` is the ticket's first inbound message; `None` when it has none yet
+    /// (the first submission stopped before storing it): it is stored once the lease is
+    /// taken, so two servers answering retries never store it twice.
     pub(crate) async fn resume_if_stalled(
         self: &Arc<Self>,
         store: &Arc<dyn Store>,
@@ -118,14 +121,28 @@ impl Desk {
         if ticket.status != Status::New || !store.pipeline(ticket.id).await?.steps.is_empty() {
             return Ok(None);
         }
-        // The same lease the sweep takes: a retry and another server's sweep never both
-        // run it (a claim the sweep already holds refuses the retry, and the reverse).
+        // The same lease the sweep and the server that stored the ticket take: a retry,
+        // another server's sweep and the first submission's pipeline never both run it.
         if !self.pipelines_running.lock().contains(&ticket.id)
-            && !store.claim_stalled(ticket.id, 0, LEASE_SECS).await?
+            && !store.claim_pipeline(ticket.id, LEASE_SECS).await?
         {
             return Ok(None);
         }
+        let message_id = match message_id {
+            Some(id) => Some(id),
+            None => Some(store.add_message(&first_message(ticket)).await?.0.id),
+        };
         self.resume(store, ticket, message_id).await.map(Some)
+    }
+
+    /// Takes the pipeline lease on a ticket this server has just stored, for as long as a
+    /// pipeline may take before the ticket counts as stalled: a retry reaching another
+    /// server meanwhile answers with the ticket as it stands instead of running the
+    /// pipeline a second time. False when such a retry took it first (it runs it).
+    pub(crate) async fn hold_new_ticket(&self, store: &Arc<dyn Store>, id: i64) -> Result<bool> {
+        store
+            .claim_pipeline(id, self.config().stalled_after_secs.max(1))
+            .await
     }
 
     /// Runs the pipeline on a stalled ticket this server has claimed.

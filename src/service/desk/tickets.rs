@@ -256,14 +256,14 @@ impl Desk {
             });
         }
         if !created {
-            let mut first = store.messages(ticket.id).await?.first().map(|m| m.id);
-            if first.is_none() && ticket.status == Status::New {
-                first = Some(store.add_message(&first_message(&ticket)).await?.0.id);
-            }
+            let first = store.messages(ticket.id).await?.first().map(|m| m.id);
             return Ok(self
                 .resume_if_stalled(&store, &ticket, first)
                 .await?
                 .unwrap_or_else(|| TicketCreated::existing(ticket)));
+        }
+        if !self.hold_new_ticket(&store, ticket.id).await? {
+            return Ok(TicketCreated::existing(ticket));
         }
         let (message, _) = store.add_message(&first_message(&ticket)).await?;
         let ingestion_ms = crate::service::elapsed_ms(ingestion);
@@ -342,7 +342,7 @@ impl Desk {
 }
 
 /// The customer's first message of a ticket: its description (or its subject alone).
-fn first_message(ticket: &Ticket) -> NewMessage {
+pub(super) fn first_message(ticket: &Ticket) -> NewMessage {
     NewMessage {
         ticket_id: ticket.id,
         customer_id: Some(ticket.customer_id),

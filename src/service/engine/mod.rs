@@ -27,9 +27,12 @@ use crate::config::Config;
 use crate::embed::{Embedder, QueryQueue};
 use crate::error::{Error, Result};
 use crate::index::generation::{current_generation_name, generations_dir};
-use crate::index::recovery::{open_serving, remove_stale_partials, Fallback};
-use crate::index::reindex::{ReindexOptions, VectorPublisher};
-use crate::index::{reindex, Generation, Progress, ReindexReport};
+use crate::index::recovery::{
+    lock_holder, open_serving, remove_stale_partials, try_lock_reindex, wait_for_reindex, Fallback,
+    ReindexLock,
+};
+use crate::index::reindex::{lock_data_dir, reindex_locked, ReindexOptions, VectorPublisher};
+use crate::index::{Generation, Progress, ReindexReport};
 use crate::llm::LlmClient;
 use crate::qdrant::{self, QdrantPublisher, QdrantVectors};
 use answer::SmartCounters;
@@ -96,8 +99,7 @@ impl Engine {
                     Err(e) => tracing::warn!(error = %e.chain(), "cannot remove the unfinished builds"),
                 }
                 if current_generation_name(&config.data_dir)?.is_none() {
-                    tracing::info!(kb_dir = %config.kb_dir.display(), "no index yet: building the first generation");
-                    build_generation(&config, embedder.as_ref(), qdrant.as_ref(), &runtime, &|_| {})?;
+                    first_generation(&config, embedder.as_ref(), qdrant.as_ref(), &runtime)?;
                 }
                 open_serving(&config.data_dir, &|dir| {
                     let generation = open_generation(dir, qdrant.as_ref(), &runtime)?;
@@ -181,17 +183,22 @@ impl Engine {
     /// Rebuilds the index from the KB directory and switches to it; searches in flight
     /// finish on the generation they started with.
     pub async fn reindex(self: &Arc<Self>, progress: ProgressFn) -> Result<ReindexReport> {
-        let claim = self.claim_reindex()?;
+        let claim = self.claim_reindex().await?;
         self.spawn_reindex(claim, progress)
             .await
             .map_err(|e| Error::Internal(format!("the reindex task failed: {e}")))?
     }
 
     /// Builds a generation of the KB and serves it.
-    async fn build_and_switch(self: &Arc<Self>, progress: ProgressFn) -> Result<ReindexReport> {
+    async fn build_and_switch(
+        self: &Arc<Self>,
+        lock: ReindexLock,
+        progress: ProgressFn,
+    ) -> Result<ReindexReport> {
         let engine = self.clone();
         let report = blocking(move || {
-            build_generation(
+            build_generation_locked(
+                lock,
                 &engine.config,
                 engine.embedder.as_ref(),
                 engine.qdrant.as_ref(),
@@ -341,10 +348,24 @@ pub fn build_generation(
     runtime: &tokio::runtime::Handle,
     progress: &dyn Fn(Progress),
 ) -> Result<ReindexReport> {
+    let lock = lock_data_dir(&config.data_dir)?;
+    build_generation_locked(lock, config, embedder, qdrant, runtime, progress)
+}
+
+/// `build_generation` with the data directory's reindex lock already held.
+fn build_generation_locked(
+    lock: ReindexLock,
+    config: &Config,
+    embedder: &dyn Embedder,
+    qdrant: Option<&Arc<qdrant_client::Qdrant>>,
+    runtime: &tokio::runtime::Handle,
+    progress: &dyn Fn(Progress),
+) -> Result<ReindexReport> {
     let publisher = qdrant
         .zip(config.qdrant.as_ref())
         .map(|(c, q)| QdrantPublisher::new(c.clone(), runtime.clone(), q.alias.clone()));
-    reindex(
+    reindex_locked(
+        lock,
         &config.kb_dir,
         &config.data_dir,
         embedder,
@@ -355,6 +376,38 @@ pub fn build_generation(
         },
         progress,
     )
+}
+
+/// Builds the first generation of an empty data directory. When another server sharing
+/// the directory is already building it, waits for that build instead of failing, and
+/// builds only if it ended without one.
+fn first_generation(
+    config: &Config,
+    embedder: &dyn Embedder,
+    qdrant: Option<&Arc<qdrant_client::Qdrant>>,
+    runtime: &tokio::runtime::Handle,
+) -> Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| Error::io(format!("creating {}", config.data_dir.display()), e))?;
+    let lock = match try_lock_reindex(&config.data_dir)? {
+        Some(lock) => lock,
+        None => {
+            let holder = lock_holder(&config.data_dir)
+                .map_or_else(|| "another process".into(), |h| h.to_string());
+            tracing::info!(%holder, "no index yet and another reindex is building one: waiting for it");
+            wait_for_reindex(&config.data_dir)?;
+            if current_generation_name(&config.data_dir)?.is_some() {
+                return Ok(());
+            }
+            lock_data_dir(&config.data_dir)?
+        }
+    };
+    // The lock may have been taken just after another server's build ended.
+    if current_generation_name(&config.data_dir)?.is_some() {
+        return Ok(());
+    }
+    tracing::info!(kb_dir = %config.kb_dir.display(), "no index yet: building the first generation");
+    build_generation_locked(lock, config, embedder, qdrant, runtime, &|_| {}).map(drop)
 }
 
 /// Connects to Qdrant when the configuration names a server.

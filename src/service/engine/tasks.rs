@@ -17,6 +17,8 @@ use serde::Serialize;
 
 use super::Engine;
 use crate::error::{Error, Result, ValidationError};
+use crate::index::recovery::ReindexLock;
+use crate::index::reindex::lock_data_dir;
 use crate::index::{Progress, ReindexReport};
 
 /// How many finished tasks are remembered (the running one is always kept).
@@ -244,6 +246,9 @@ pub(super) struct Claim {
     id: u64,
     book: SharedTasks,
     finished: bool,
+    /// The data directory's reindex lock, handed to the build (any server sharing the
+    /// directory is refused while it is held).
+    data_lock: Option<ReindexLock>,
     _lock: tokio::sync::OwnedMutexGuard<()>,
 }
 
@@ -294,7 +299,7 @@ impl Engine {
     /// Starts a reindex on its own tokio task and answers at once with its task; a reindex
     /// already running is a conflict that names it.
     pub async fn start_reindex(self: &Arc<Self>) -> Result<Task> {
-        let claim = self.claim_reindex()?;
+        let claim = self.claim_reindex().await?;
         let id = claim.id();
         // Followed at GET /admin/tasks/{id}: nobody waits on the handle.
         drop(self.spawn_reindex(claim, Arc::new(|_| {})));
@@ -319,9 +324,10 @@ impl Engine {
         })
     }
 
-    /// The reindex lock, and a new task recorded; a reindex already running is a
-    /// conflict naming its task.
-    pub(super) fn claim_reindex(&self) -> Result<Claim> {
+    /// The reindex locks (this server's, then the data directory's), and a new task
+    /// recorded; a reindex already running is a conflict naming its task, or the process
+    /// and host running it when that is another server sharing the directory.
+    pub(super) async fn claim_reindex(&self) -> Result<Claim> {
         let Ok(lock) = self.reindexing.clone().try_lock_owned() else {
             let book = self.tasks.lock();
             return Err(Error::Conflict(match book.running() {
@@ -332,11 +338,14 @@ impl Engine {
                 None => "a reindex is already running".into(),
             }));
         };
+        let data_dir = self.config.data_dir.clone();
+        let data_lock = super::blocking(move || lock_data_dir(&data_dir)).await?;
         let id = self.tasks.lock().begin();
         Ok(Claim {
             id,
             book: self.tasks.clone(),
             finished: false,
+            data_lock: Some(data_lock),
             _lock: lock,
         })
     }
@@ -344,16 +353,20 @@ impl Engine {
     /// Runs a reindex while holding its claim, recording its progress and outcome.
     async fn reindex_holding(
         self: &Arc<Self>,
-        claim: Claim,
+        mut claim: Claim,
         progress: ProgressFn,
     ) -> Result<ReindexReport> {
         let (book, id) = (claim.book.clone(), claim.id);
+        let data_lock = claim
+            .data_lock
+            .take()
+            .expect("a claim holds the lock until its build");
         let report: ProgressFn = Arc::new(move |p: Progress| {
             book.lock().progress(id, &p);
             progress(p);
         });
         let started = Instant::now();
-        let outcome = self.build_and_switch(report).await;
+        let outcome = self.build_and_switch(data_lock, report).await;
         crate::telemetry::reindex(outcome.is_ok(), started.elapsed());
         claim.finish(&outcome);
         outcome
@@ -398,6 +411,7 @@ mod tests {
             id,
             book: book.clone(),
             finished: false,
+            data_lock: None,
             _lock: runtime.block_on(lock.clone().lock_owned()),
         };
         drop(claim);

@@ -60,6 +60,23 @@ macro_rules! stalled_store {
                     .map_err(|e| db_error("claiming a stalled ticket", e))?;
                 Ok(done.rows_affected() == 1)
             }
+
+            async fn claim_pipeline(&self, id: i64, lease_secs: u64) -> Result<bool> {
+                let sql = format!(
+                    "UPDATE tickets SET pipeline_lease_until = {offset} \
+                     WHERE id = ? AND status = 'new' \
+                     AND (pipeline_lease_until IS NULL OR pipeline_lease_until < {now})",
+                    offset = $offset,
+                    now = $d.now,
+                );
+                let done = sqlx::query(&sql)
+                    .bind(lease_secs as i64)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| db_error("claiming a ticket's pipeline", e))?;
+                Ok(done.rows_affected() == 1)
+            }
         }
     };
 }
