@@ -47,6 +47,8 @@ pub struct Config {
     /// ONNX Runtime shared library.
     pub ort_dylib: PathBuf,
     pub embed_threads: usize,
+    /// Queries embedded at once, each on its own one-thread session of the model.
+    pub query_sessions: usize,
     /// Searches (and embeddings) running at once on the blocking pool.
     pub search_concurrency: usize,
     pub query_cache_size: usize,
@@ -266,6 +268,7 @@ impl Config {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| cache.join("ort").join(ORT_LIBRARY)),
             embed_threads: vars.parsed("DEVICEKB_EMBED_THREADS", cores.min(4))?,
+            query_sessions: vars.parsed("DEVICEKB_QUERY_SESSIONS", cores.min(2))?,
             search_concurrency: vars.parsed("DEVICEKB_SEARCH_CONCURRENCY", (cores * 2).max(2))?,
             query_cache_size: vars.parsed("DEVICEKB_QUERY_CACHE", 10_000)?,
             admin_api_key: vars.var("DEVICEKB_ADMIN_KEY"),

@@ -115,6 +115,32 @@ fn a_text_gets_the_same_vector_whatever_is_embedded_with_it() {
         .remove(0);
     assert_eq!(alone, batched);
 }
+
+#[test]
+fn queries_spread_over_several_sessions_get_the_vectors_they_get_alone() {
+    // Several queries at once run side by side on the query sessions (one thread each);
+    // whichever session a text lands on, and in whatever order, its vector is the same,
+    // and the passage session (two threads) gives a passage the vector it always had.
+    let config = Config::from_vars(|_| None).unwrap();
+    let dir = devicekb::config::cache_dir()
+        .join("models")
+        .join(devicekb::config::DEFAULT_MODEL);
+    let single = OnnxEmbedder::load_with(&dir, &config.ort_dylib, 2, 1).unwrap();
+    let several = OnnxEmbedder::load_with(&dir, &config.ort_dylib, 2, 3).unwrap();
+    assert_eq!(several.query_parallelism(), 3);
+    let texts: Vec<String> = (0..24)
+        .map(|i| format!("ticket {i} : la C750 affiche {} depuis ce matin", 80 + i))
+        .collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let spread = several.embed_queries(&texts).unwrap();
+    for (text, vector) in texts.iter().zip(&spread) {
+        assert_eq!(&single.embed_queries(&[text]).unwrap()[0], vector, "{text}");
+    }
+    assert_eq!(
+        single.embed_passages(&texts[..2]).unwrap(),
+        several.embed_passages(&texts[..2]).unwrap()
+    );
+}
 #[test]
 fn e5_puts_paraphrases_closer_than_unrelated_text_across_languages() {
     let model = e5();

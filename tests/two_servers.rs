@@ -112,7 +112,11 @@ async fn two_servers_on(qdrant: Option<(String, String)>) {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(built, std::slice::from_ref(&first), "one first generation, built once");
+    assert_eq!(
+        built,
+        std::slice::from_ref(&first),
+        "one first generation, built once"
+    );
 
     // Tickets through either server: each pipeline runs once, and both see every ticket.
     let customer = new_customer(&a).await;

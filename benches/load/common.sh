@@ -13,3 +13,29 @@ wait_ready() {
   cat "$log" >&2
   exit 1
 }
+
+# new_queries_lua FILE: writes a wrk script whose every request is a search no one sent
+# before (so each needs a new query embedding). Give each wrk run its own tag after `--`
+# (`wrk ... -s FILE URL -- TAG`): wrk's Lua random numbers repeat from run to run, so a tag
+# drawn in the script would make a later run send an earlier run's queries, answered from
+# the query cache.
+new_queries_lua() {
+  cat > "$1" <<'LUA'
+local counter = 0
+local tag = ""
+function init(args)
+  tag = args[1] or ""
+end
+request = function()
+  counter = counter + 1
+  local body = '{"query": "bourrage papier tiroir ticket ' .. tag .. ' ' .. counter .. '", "limit": 5}'
+  return wrk.format("POST", "/knowledge/search", {["Content-Type"] = "application/json"}, body)
+end
+LUA
+}
+
+# wrk_figures: wrk --latency output -> "req/s p50 p99 non-2xx"
+wrk_figures() {
+  awk '/Requests\/sec/ {r=$2} $1=="50%" {p50=$2} $1=="99%" {p99=$2} /Non-2xx/ {e=$NF}
+       END {print r, p50, p99, e+0}'
+}

@@ -24,23 +24,7 @@ command -v wrk >/dev/null || { echo "error: wrk is missing (apt-get install wrk)
 
 work=$(mktemp -d)
 trap '[[ -n ${server:-} ]] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
-cat > "$work/new_queries.lua" <<'LUA'
-local counter = 0
-local tag = ""
-function setup(thread)
-  thread:set("tag", tostring(math.random(1, 1e9)))
-end
-request = function()
-  counter = counter + 1
-  local body = '{"query": "bourrage papier tiroir ticket ' .. tag .. ' ' .. counter .. '", "limit": 5}'
-  return wrk.format("POST", "/knowledge/search", {["Content-Type"] = "application/json"}, body)
-end
-LUA
-
-figures() { # wrk output -> "req/s p50 p99 errors" (errors: answers that were not 2xx)
-  awk '/Requests\/sec/ {r=$2} $1=="50%" {p50=$2} $1=="99%" {p99=$2} /Non-2xx/ {e=$NF}
-       END {print r, p50, p99, e+0}'
-}
+new_queries_lua "$work/new_queries.lua"
 
 run() {
   local bin=$1 port
@@ -52,14 +36,15 @@ run() {
   server=$!
   wait_ready "$port" "$work/server.log"
   local base="http://127.0.0.1:$port" idle during
-  wrk -t1 "-c$connections" -d2s -s "$work/new_queries.lua" "$base" >/dev/null # warm-up
-  idle=$(wrk -t1 "-c$connections" -d10s --latency -s "$work/new_queries.lua" "$base" | figures)
+  local run_tag="$$-$RANDOM-$(basename "$bin")"
+  wrk -t1 "-c$connections" -d2s -s "$work/new_queries.lua" "$base" -- "warm-$run_tag" >/dev/null
+  idle=$(wrk -t1 "-c$connections" -d10s --latency -s "$work/new_queries.lua" "$base" -- "idle-$run_tag" | wrk_figures)
   # Every title edited: the reindex embeds every entry again.
   find "$work/kb/entries" -name '*.toml' -exec sed -i 's/^title = "/title = "Note. /' {} +
   local started task status
   started=$(date +%s.%N)
   task=$(curl -fs -X POST "$base/admin/reindex" | python3 -c 'import sys,json; print(json.load(sys.stdin)["id"])')
-  during=$(wrk -t1 "-c$connections" -d10s --latency -s "$work/new_queries.lua" "$base" | figures)
+  during=$(wrk -t1 "-c$connections" -d10s --latency -s "$work/new_queries.lua" "$base" -- "during-$run_tag" | wrk_figures)
   while :; do
     status=$(curl -fs "$base/admin/tasks/$task" | python3 -c 'import sys,json; t=json.load(sys.stdin); print(t["status"], t.get("report",{}).get("embedded_chunks","-"), t.get("error",""))')
     [[ $status == running* ]] || break

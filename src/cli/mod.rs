@@ -88,7 +88,12 @@ impl Dirs {
 }
 
 pub fn load_embedder(config: &Config) -> Result<Arc<dyn Embedder>> {
-    let embedder = OnnxEmbedder::load(&config.model_dir, &config.ort_dylib, config.embed_threads)?;
+    let embedder = OnnxEmbedder::load_with(
+        &config.model_dir,
+        &config.ort_dylib,
+        config.embed_threads,
+        config.query_sessions,
+    )?;
     Ok(Arc::new(embedder))
 }
 

@@ -21,6 +21,11 @@ pub trait Embedder: Send + Sync {
     fn dim(&self) -> usize;
     fn embed_queries(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
     fn embed_passages(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
+    /// How many queries the embedder runs at once to best effect (the query queue starts
+    /// that many workers).
+    fn query_parallelism(&self) -> usize {
+        1
+    }
 }
 
 /// Dot product; equals the cosine for normalised vectors. Uses AVX2+FMA when the CPU

@@ -42,11 +42,18 @@ pub fn init_onnx_runtime(dylib: &Path) -> Result<ort::environment::Environment> 
 
 pub struct OnnxEmbedder {
     spec: ModelSpec,
-    /// One model run at a time, taken per text (never for a whole batch), so a query
-    /// waits for at most one passage.
-    model: Mutex<TextEmbedding>,
-    /// Queries waiting for the model: passages give way to them (queries first), so a
-    /// reindex does not hold searches behind its batches.
+    /// The sessions queries run on, one ONNX Runtime thread each, as many as the threads
+    /// asked for: a short query gains nothing from a second thread (measured: the same
+    /// 4.7 ms median with one or two), so two queries run side by side on two cores
+    /// instead of one after the other. Queries never wait for a passage to finish: passages
+    /// have their own session.
+    query_models: Vec<Mutex<TextEmbedding>>,
+    /// Spreads queries over the query sessions when all are busy.
+    next_query_model: AtomicUsize,
+    /// The session passages run on, taken per text (never for a whole batch).
+    passage_model: Mutex<TextEmbedding>,
+    /// Queries being embedded or waiting to be: a passage does not start while there are
+    /// any (for up to `PASSAGE_MAX_WAIT`), so during a reindex the cores go to searches.
     queries_waiting: AtomicUsize,
 }
 
@@ -71,8 +78,20 @@ fn read(dir: &Path, file: &str) -> Result<Vec<u8>> {
 }
 
 impl OnnxEmbedder {
-    /// Loads the model in `model_dir` (see `ModelSpec`) with `threads` intra-op threads.
+    /// Loads the model in `model_dir` (see `ModelSpec`): passages on a session of
+    /// `threads` intra-op threads, queries on `threads` sessions of one thread.
     pub fn load(model_dir: &Path, ort_dylib: &Path, threads: usize) -> Result<Self> {
+        OnnxEmbedder::load_with(model_dir, ort_dylib, threads, threads)
+    }
+
+    /// `load` with `query_sessions` sessions for queries (each holds its own copy of the
+    /// model: ~380 MB for multilingual-e5-small int8, whose 250k-word table dominates).
+    pub fn load_with(
+        model_dir: &Path,
+        ort_dylib: &Path,
+        threads: usize,
+        query_sessions: usize,
+    ) -> Result<Self> {
         let spec = ModelSpec::load(model_dir)?;
         let env = init_onnx_runtime(ort_dylib)?;
         let tokenizer_files = TokenizerFiles {
@@ -87,19 +106,28 @@ impl OnnxEmbedder {
             _ => Pooling::Mean,
         };
         let model = UserDefinedEmbeddingModel::new(onnx, tokenizer_files).with_pooling(pooling);
-        let options = InitOptionsUserDefined::new()
-            .with_environment(env)
-            .with_max_length(spec.max_length)
-            .with_intra_threads(threads.max(1));
-        let embedding = TextEmbedding::try_new_from_user_defined(model, options).map_err(|e| {
-            Error::Config(format!(
-                "cannot load the embedding model in {}: {e}",
-                model_dir.display()
-            ))
-        })?;
+        // Two sessions of one model: a query never waits behind a passage. ONNX Runtime's
+        // threads keep spinning between runs (its default): turning that off cost a
+        // quarter of the idle query throughput in `benches/load/search_during_reindex.sh`.
+        let session = |threads: usize| {
+            let options = InitOptionsUserDefined::new()
+                .with_environment(env.clone())
+                .with_max_length(spec.max_length)
+                .with_intra_threads(threads.max(1));
+            TextEmbedding::try_new_from_user_defined(model.clone(), options).map_err(|e| {
+                Error::Config(format!(
+                    "cannot load the embedding model in {}: {e}",
+                    model_dir.display()
+                ))
+            })
+        };
         let embedder = OnnxEmbedder {
+            query_models: (0..query_sessions.max(1))
+                .map(|_| session(1).map(Mutex::new))
+                .collect::<Result<_>>()?,
+            next_query_model: AtomicUsize::new(0),
+            passage_model: Mutex::new(session(threads)?),
             spec,
-            model: Mutex::new(embedding),
             queries_waiting: AtomicUsize::new(0),
         };
         // A model that loads but cannot run (wrong inputs, wrong output size) fails here.
@@ -122,12 +150,23 @@ impl OnnxEmbedder {
 
     /// Token ids the model sees for `text` (special tokens included), for tests and tuning.
     pub fn token_ids(&self, text: &str) -> Result<Vec<u32>> {
-        let model = self.model.lock();
+        let model = self.passage_model.lock();
         let encoding = model
             .tokenizer
             .encode(text, true)
             .map_err(|e| Error::Embedding(e.to_string()))?;
         Ok(encoding.get_ids().to_vec())
+    }
+
+    /// A free query session, or, when all are busy, the next one in turn to wait for.
+    fn query_session(&self) -> parking_lot::MutexGuard<'_, TextEmbedding> {
+        for model in &self.query_models {
+            if let Some(free) = model.try_lock() {
+                return free;
+            }
+        }
+        let turn = self.next_query_model.fetch_add(1, Ordering::Relaxed);
+        self.query_models[turn % self.query_models.len()].lock()
     }
 
     /// Embeds texts exactly as given, without the model's prefixes.
@@ -146,38 +185,77 @@ impl OnnxEmbedder {
         // slightly different vector: the same ticket could rank its entries differently
         // depending on what else was being embedded. Alone, a text always gets the same
         // vector, and there is no padding to compute.
-        let mut out = Vec::with_capacity(texts.len());
-        for text in texts {
-            let input = [format!("{prefix}{text}")];
-            let run = || self.model.lock().embed(&input, Some(1));
-            let embedded = match asker {
-                Asker::Query => {
-                    self.queries_waiting.fetch_add(1, Ordering::SeqCst);
-                    let embedded = run();
-                    self.queries_waiting.fetch_sub(1, Ordering::SeqCst);
-                    embedded
-                }
-                Asker::Passage => {
-                    // Bounded, so a steady stream of queries slows a reindex but never
-                    // stops it.
-                    let since = Instant::now();
-                    while self.queries_waiting.load(Ordering::SeqCst) > 0
-                        && since.elapsed() < PASSAGE_MAX_WAIT
-                    {
-                        std::thread::sleep(Duration::from_micros(200));
-                    }
-                    run()
-                }
-            };
-            let mut vector = embedded
-                .map_err(|e| Error::Embedding(e.to_string()))?
-                .pop()
-                .ok_or_else(|| Error::Embedding("the model returned no vector".into()))?;
-            // fastembed normalises mean-pooled vectors; normalise again so CLS models are too.
-            super::normalize(&mut vector);
-            out.push(vector);
+        let workers = match asker {
+            Asker::Query => self.query_models.len().min(texts.len()),
+            Asker::Passage => 1,
+        };
+        if workers <= 1 {
+            return texts
+                .iter()
+                .map(|text| self.embed_one(prefix, text, asker))
+                .collect();
         }
-        Ok(out)
+        // Several queries at once (the calibration's pseudo-queries): spread over the
+        // query sessions, each text still alone in its run.
+        let next = AtomicUsize::new(0);
+        let mut out: Vec<Option<Result<Vec<f32>>>> = (0..texts.len()).map(|_| None).collect();
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(text) = texts.get(i) else {
+                                return done;
+                            };
+                            done.push((i, self.embed_one(prefix, text, asker)));
+                        }
+                    })
+                })
+                .collect();
+            for handle in handles {
+                for (i, vector) in handle.join().unwrap_or_default() {
+                    out[i] = Some(vector);
+                }
+            }
+        });
+        out.into_iter()
+            .map(|v| {
+                v.unwrap_or_else(|| Err(Error::Embedding("an embedding worker stopped".into())))
+            })
+            .collect()
+    }
+
+    /// One text through the model, alone in its run.
+    fn embed_one(&self, prefix: &str, text: &str, asker: Asker) -> Result<Vec<f32>> {
+        let input = [format!("{prefix}{text}")];
+        let embedded = match asker {
+            Asker::Query => {
+                self.queries_waiting.fetch_add(1, Ordering::SeqCst);
+                let embedded = self.query_session().embed(&input, Some(1));
+                self.queries_waiting.fetch_sub(1, Ordering::SeqCst);
+                embedded
+            }
+            Asker::Passage => {
+                // Bounded, so a steady stream of queries slows a reindex but never
+                // stops it.
+                let since = Instant::now();
+                while self.queries_waiting.load(Ordering::SeqCst) > 0
+                    && since.elapsed() < PASSAGE_MAX_WAIT
+                {
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                self.passage_model.lock().embed(&input, Some(1))
+            }
+        };
+        let mut vector = embedded
+            .map_err(|e| Error::Embedding(e.to_string()))?
+            .pop()
+            .ok_or_else(|| Error::Embedding("the model returned no vector".into()))?;
+        // fastembed normalises mean-pooled vectors; normalise again so CLS models are too.
+        super::normalize(&mut vector);
+        Ok(vector)
     }
 }
 
@@ -196,5 +274,9 @@ impl Embedder for OnnxEmbedder {
 
     fn embed_passages(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         self.embed_with_prefix(&self.spec.passage_prefix, texts, Asker::Passage)
+    }
+
+    fn query_parallelism(&self) -> usize {
+        self.query_models.len()
     }
 }

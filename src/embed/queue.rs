@@ -1,6 +1,6 @@
-//! The query-embedding queue. A single worker thread owns the model calls and embeds the
-//! waiting queries one by one, in arrival order, answering each as soon as its vector is
-//! ready. Queries are not batched: the int8 model quantises activations per input
+//! The query-embedding queue. Worker threads (as many as the embedder runs queries at once
+//! to best effect: one per query session of the ONNX model) take the waiting queries in
+//! arrival order and embed each alone, answering it as soon as its vector is ready. Queries are not batched: the int8 model quantises activations per input
 //! tensor, so a query's vector would depend on the queries run beside it (see
 //! `onnx.rs`), and a query would wait for the whole batch. The queue is bounded: when
 //! `capacity` queries already wait, a new one is refused at once (`Overloaded`, a 503
@@ -36,26 +36,34 @@ impl QueryQueue {
         let capacity = capacity.max(1);
         let (queue, requests) = mpsc::sync_channel::<(String, Reply)>(capacity);
         let depth = Arc::new(AtomicUsize::new(0));
-        let taken = depth.clone();
-        std::thread::Builder::new()
-            .name("devicekb-embed".into())
-            .spawn(move || {
-                while let Ok((text, reply)) = requests.recv() {
-                    let left = taken.fetch_sub(1, Ordering::SeqCst).saturating_sub(1);
-                    crate::telemetry::embedding_queue(left);
-                    if reply.is_closed() {
-                        // Its request timed out or its client left: spend nothing on it.
-                        continue;
+        let requests = Arc::new(parking_lot::Mutex::new(requests));
+        for worker in 0..embedder.query_parallelism().max(1) {
+            let (taken, requests, embedder) = (depth.clone(), requests.clone(), embedder.clone());
+            std::thread::Builder::new()
+                .name(format!("devicekb-embed-{worker}"))
+                .spawn(move || {
+                    // The receiver is held only to take the next query, not while it runs.
+                    while let Ok((text, reply)) = {
+                        let next = requests.lock().recv();
+                        next
+                    } {
+                        let left = taken.fetch_sub(1, Ordering::SeqCst).saturating_sub(1);
+                        crate::telemetry::embedding_queue(left);
+                        if reply.is_closed() {
+                            // Its request timed out or its client left: spend nothing on it.
+                            continue;
+                        }
+                        crate::telemetry::embedding_batch("query", 1);
+                        let vector = embedder.embed_queries(&[&text]).and_then(|mut v| {
+                            v.pop().ok_or_else(|| {
+                                Error::Embedding("the model returned no vector".into())
+                            })
+                        });
+                        let _ = reply.send(vector);
                     }
-                    crate::telemetry::embedding_batch("query", 1);
-                    let vector = embedder.embed_queries(&[&text]).and_then(|mut v| {
-                        v.pop()
-                            .ok_or_else(|| Error::Embedding("the model returned no vector".into()))
-                    });
-                    let _ = reply.send(vector);
-                }
-            })
-            .expect("the embedding thread starts");
+                })
+                .expect("the embedding thread starts");
+        }
         QueryQueue {
             queue,
             capacity,
