@@ -25,6 +25,20 @@ fn start(kb: &Path, data: &Path, env: &[(&str, &str)]) -> (Child, String) {
     (child, base)
 }
 
+const STALLED_AFTER_1_S: &[(&str, &str)] = &[("DEVICEKB_STALLED_AFTER_SECS", "1")];
+
+/// `start` on the blocking pool (it waits for the server to listen).
+async fn start_off_thread(
+    kb: &Path,
+    data: &Path,
+    env: &'static [(&'static str, &'static str)],
+) -> (Child, String) {
+    let (kb, data) = (kb.to_path_buf(), data.to_path_buf());
+    tokio::task::spawn_blocking(move || start(&kb, &data, env))
+        .await
+        .unwrap()
+}
+
 async fn tickets(base: &str) -> Vec<Value> {
     let body: Value = reqwest::get(format!("{base}/tickets?limit=500"))
         .await
@@ -39,18 +53,9 @@ async fn tickets(base: &str) -> Vec<Value> {
 async fn a_server_killed_while_tickets_arrive_leaves_none_stuck_after_restart() {
     let kb = common::small_kb(keep);
     let data = tempfile::tempdir().unwrap();
-    let (kb_path, data_path) = (kb.path().to_path_buf(), data.path().to_path_buf());
     // The server storing a ticket holds its pipeline for as long as the stall threshold,
     // which every server of a deployment shares: both servers here use 1 s.
-    let (first, first_base) = tokio::task::spawn_blocking(move || {
-        start(
-            &kb_path,
-            &data_path,
-            &[("DEVICEKB_STALLED_AFTER_SECS", "1")],
-        )
-    })
-    .await
-    .unwrap();
+    let (first, first_base) = start_off_thread(kb.path(), data.path(), STALLED_AFTER_1_S).await;
     let client = reqwest::Client::new();
     let customer: Value = client
         .post(format!("{}/customers", first_base))
@@ -80,19 +85,15 @@ async fn a_server_killed_while_tickets_arrive_leaves_none_stuck_after_restart() 
         let _ = request.await;
     }
 
-    let (kb_path, data_path) = (kb.path().to_path_buf(), data.path().to_path_buf());
-    let (_second, second_base) = tokio::task::spawn_blocking(move || {
-        start(
-            &kb_path,
-            &data_path,
-            &[
-                ("DEVICEKB_STALLED_AFTER_SECS", "1"),
-                ("DEVICEKB_SWEEP_INTERVAL_MS", "1000"),
-            ],
-        )
-    })
-    .await
-    .unwrap();
+    let (_second, second_base) = start_off_thread(
+        kb.path(),
+        data.path(),
+        &[
+            ("DEVICEKB_STALLED_AFTER_SECS", "1"),
+            ("DEVICEKB_SWEEP_INTERVAL_MS", "1000"),
+        ],
+    )
+    .await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let all = tickets(&second_base).await;
@@ -146,16 +147,7 @@ async fn a_ticket_stored_but_never_processed_is_resumed_by_the_next_server() {
     drop(store);
     tokio::time::sleep(Duration::from_millis(1_100)).await;
 
-    let (kb_path, data_path) = (kb.path().to_path_buf(), data.path().to_path_buf());
-    let (_server, server_base) = tokio::task::spawn_blocking(move || {
-        start(
-            &kb_path,
-            &data_path,
-            &[("DEVICEKB_STALLED_AFTER_SECS", "1")],
-        )
-    })
-    .await
-    .unwrap();
+    let (_server, server_base) = start_off_thread(kb.path(), data.path(), STALLED_AFTER_1_S).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let found: Value = reqwest::get(format!("{}/tickets/{}", server_base, ticket.id))

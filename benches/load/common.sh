@@ -39,3 +39,9 @@ wrk_figures() {
   awk '/Requests\/sec/ {r=$2} $1=="50%" {p50=$2} $1=="99%" {p99=$2} /Non-2xx/ {e=$NF}
        END {print r, p50, p99, e+0}'
 }
+
+# require_wrk_and_data DATA: exits with a message when wrk or DATA's generation is missing.
+require_wrk_and_data() {
+  command -v wrk >/dev/null || { echo "error: wrk is missing (apt-get install wrk)" >&2; exit 1; }
+  [[ -f $1/CURRENT ]] || { echo "error: no generation in $1 (devicekb reindex --data $1)" >&2; exit 1; }
+}

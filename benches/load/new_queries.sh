@@ -20,8 +20,7 @@ seconds=${SECONDS_PER_RUN:-10}
 bins=("$@")
 ((${#bins[@]})) || bins=(target/release/devicekb)
 
-command -v wrk >/dev/null || { echo "error: wrk is missing (apt-get install wrk)" >&2; exit 1; }
-[[ -f $data/CURRENT ]] || { echo "error: no generation in $data (devicekb reindex --data $data)" >&2; exit 1; }
+require_wrk_and_data "$data"
 
 work=$(mktemp -d)
 trap '[[ -n ${server:-} ]] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
