@@ -40,6 +40,9 @@ pub fn init_onnx_runtime(dylib: &Path) -> Result<ort::environment::Environment> 
         .map_err(Error::Config)
 }
 
+/// A text to its token ids (special tokens included), or why it could not be tokenised.
+type Encoder = Box<dyn Fn(&str) -> std::result::Result<Vec<u32>, String> + Send + Sync>;
+
 pub struct OnnxEmbedder {
     spec: ModelSpec,
     /// The sessions queries run on, one ONNX Runtime thread each, as many as the threads
@@ -47,7 +50,12 @@ pub struct OnnxEmbedder {
     /// 4.7 ms median with one or two), so two queries run side by side on two cores
     /// instead of one after the other. Queries never wait for a passage to finish: passages
     /// have their own session.
-    query_models: Vec<Mutex<TextEmbedding>>,
+    query_models: Vec<Mutex<QuerySession>>,
+    /// The model's tokenizer (truncating at its maximum length), shared by the query
+    /// sessions: tokenising needs no session.
+    encode: Encoder,
+    /// Whether the model's vector is its first token's (else the mean of all tokens).
+    cls_pooling: bool,
     /// Spreads queries over the query sessions when all are busy.
     next_query_model: AtomicUsize,
     /// The session passages run on, taken per text (never for a whole batch).
@@ -85,7 +93,7 @@ impl OnnxEmbedder {
     }
 
     /// `load` with `query_sessions` sessions for queries (each holds its own copy of the
-    /// model: ~380 MB for multilingual-e5-small int8, whose 250k-word table dominates).
+    /// model: ~130 MB for multilingual-e5-small int8, whose 250k-word table dominates).
     pub fn load_with(
         model_dir: &Path,
         ort_dylib: &Path,
@@ -101,14 +109,23 @@ impl OnnxEmbedder {
             tokenizer_config_file: read(model_dir, "tokenizer_config.json")?,
         };
         let onnx = read(model_dir, "model.onnx")?;
-        let pooling = match spec.pooling.as_str() {
-            "cls" => Pooling::Cls,
-            _ => Pooling::Mean,
-        };
+        let pooling = pooling_of(&spec);
+        // The query sessions are `ort` sessions built directly: a fastembed `TextEmbedding`
+        // carries its own tokenizer and copies besides the session (~510 MB of RSS with the
+        // default model, against ~130 MB for the session alone).
+        let query_models = (0..query_sessions.max(1))
+            .map(|_| QuerySession::build(&env, &onnx).map(Mutex::new))
+            .collect::<Result<Vec<_>>>()
+            .map_err(|e| {
+                Error::Config(format!(
+                    "cannot load the embedding model in {}: {e}",
+                    model_dir.display()
+                ))
+            })?;
         let model = UserDefinedEmbeddingModel::new(onnx, tokenizer_files).with_pooling(pooling);
-        // Two sessions of one model: a query never waits behind a passage. ONNX Runtime's
-        // threads keep spinning between runs (its default): turning that off cost a
-        // quarter of the idle query throughput in `benches/load/search_during_reindex.sh`.
+        // Passages on their own session: a query never waits behind a passage. ONNX
+        // Runtime's threads keep spinning between runs (its default): turning that off cost
+        // a quarter of the idle query throughput in `benches/load/search_during_reindex.sh`.
         let session = |threads: usize| {
             let options = InitOptionsUserDefined::new()
                 .with_environment(env.clone())
@@ -121,12 +138,19 @@ impl OnnxEmbedder {
                 ))
             })
         };
+        let passage_model = session(threads)?;
+        let tokenizer = passage_model.tokenizer.clone();
         let embedder = OnnxEmbedder {
-            query_models: (0..query_sessions.max(1))
-                .map(|_| session(1).map(Mutex::new))
-                .collect::<Result<_>>()?,
+            query_models,
+            encode: Box::new(move |text| {
+                tokenizer
+                    .encode(text, true)
+                    .map(|e| e.get_ids().to_vec())
+                    .map_err(|e| e.to_string())
+            }),
+            cls_pooling: matches!(pooling_of(&spec), Pooling::Cls),
             next_query_model: AtomicUsize::new(0),
-            passage_model: Mutex::new(session(threads)?),
+            passage_model: Mutex::new(passage_model),
             spec,
             queries_waiting: AtomicUsize::new(0),
         };
@@ -150,16 +174,11 @@ impl OnnxEmbedder {
 
     /// Token ids the model sees for `text` (special tokens included), for tests and tuning.
     pub fn token_ids(&self, text: &str) -> Result<Vec<u32>> {
-        let model = self.passage_model.lock();
-        let encoding = model
-            .tokenizer
-            .encode(text, true)
-            .map_err(|e| Error::Embedding(e.to_string()))?;
-        Ok(encoding.get_ids().to_vec())
+        (self.encode)(text).map_err(Error::Embedding)
     }
 
     /// A free query session, or, when all are busy, the next one in turn to wait for.
-    fn query_session(&self) -> parking_lot::MutexGuard<'_, TextEmbedding> {
+    fn query_session(&self) -> parking_lot::MutexGuard<'_, QuerySession> {
         for model in &self.query_models {
             if let Some(free) = model.try_lock() {
                 return free;
@@ -233,9 +252,13 @@ impl OnnxEmbedder {
         let embedded = match asker {
             Asker::Query => {
                 self.queries_waiting.fetch_add(1, Ordering::SeqCst);
-                let embedded = self.query_session().embed(&input, Some(1));
+                let embedded = (self.encode)(&input[0])
+                    .map_err(Error::Embedding)
+                    .and_then(|ids| self.query_session().embed(&ids, self.cls_pooling));
                 self.queries_waiting.fetch_sub(1, Ordering::SeqCst);
-                embedded
+                let mut vector = embedded?;
+                super::normalize(&mut vector);
+                return Ok(vector);
             }
             Asker::Passage => {
                 // Bounded, so a steady stream of queries slows a reindex but never
@@ -278,5 +301,96 @@ impl Embedder for OnnxEmbedder {
 
     fn query_parallelism(&self) -> usize {
         self.query_models.len()
+    }
+}
+
+fn pooling_of(spec: &ModelSpec) -> Pooling {
+    match spec.pooling.as_str() {
+        "cls" => Pooling::Cls,
+        _ => Pooling::Mean,
+    }
+}
+
+/// One ONNX Runtime session of the model, one thread, for queries: a text's token ids in,
+/// its pooled vector out (the same as fastembed computes for a text alone: no padding, so
+/// the mean is over every token).
+struct QuerySession {
+    session: ort::session::Session,
+    takes_token_types: bool,
+    /// Index of the token-level output (fastembed's order of preference).
+    output: usize,
+}
+
+impl QuerySession {
+    fn build(env: &ort::environment::Environment, onnx: &[u8]) -> Result<QuerySession> {
+        let fail = |e: String| Error::Config(e);
+        let session = ort::session::Session::builder(env)
+            .map_err(|e| fail(e.to_string()))?
+            .with_optimization_level(ort::session::builder::GraphOptimizationLevel::Level3)
+            .map_err(|e| fail(e.to_string()))?
+            .with_intra_threads(1)
+            .map_err(|e| fail(e.to_string()))?
+            .commit_from_memory(onnx)
+            .map_err(|e| fail(e.to_string()))?;
+        let takes_token_types = session
+            .inputs()
+            .iter()
+            .any(|i| i.name() == "token_type_ids");
+        let names: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
+        let output = if names.len() == 1 {
+            0
+        } else {
+            ["text_embeds", "last_hidden_state", "sentence_embedding"]
+                .iter()
+                .find_map(|wanted| names.iter().position(|n| n == wanted))
+                .ok_or_else(|| fail(format!("no embedding output among {names:?}")))?
+        };
+        Ok(QuerySession {
+            session,
+            takes_token_types,
+            output,
+        })
+    }
+
+    fn embed(&mut self, ids: &[u32], cls: bool) -> Result<Vec<f32>> {
+        use ort::value::Tensor;
+        let failed = |e: ort::Error| Error::Embedding(e.to_string());
+        let shape = [1usize, ids.len()];
+        let ids: Vec<i64> = ids.iter().map(|&t| i64::from(t)).collect();
+        let mut inputs = ort::inputs![
+            "input_ids" => Tensor::from_array((shape, ids)).map_err(failed)?,
+            "attention_mask" => Tensor::from_array((shape, vec![1i64; shape[1]])).map_err(failed)?,
+        ];
+        if self.takes_token_types {
+            inputs.push((
+                "token_type_ids".into(),
+                Tensor::from_array((shape, vec![0i64; shape[1]]))
+                    .map_err(failed)?
+                    .into(),
+            ));
+        }
+        let outputs = self.session.run(inputs).map_err(failed)?;
+        let (out_shape, hidden) = outputs[self.output]
+            .try_extract_tensor::<f32>()
+            .map_err(failed)?;
+        match out_shape.len() {
+            // Pooled by the model itself.
+            2 => Ok(hidden.to_vec()),
+            3 => {
+                let (tokens, dim) = (out_shape[1] as usize, out_shape[2] as usize);
+                if cls || tokens == 0 {
+                    return Ok(hidden[..dim].to_vec());
+                }
+                let mut pooled = vec![0f32; dim];
+                for row in hidden.chunks_exact(dim).take(tokens) {
+                    pooled.iter_mut().zip(row).for_each(|(p, h)| *p += h);
+                }
+                pooled.iter_mut().for_each(|p| *p /= tokens as f32);
+                Ok(pooled)
+            }
+            _ => Err(Error::Embedding(format!(
+                "the model returned an output of shape {out_shape:?}"
+            ))),
+        }
     }
 }
