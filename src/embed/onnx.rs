@@ -45,8 +45,8 @@ type Encoder = Box<dyn Fn(&str) -> std::result::Result<Vec<u32>, String> + Send 
 
 pub struct OnnxEmbedder {
     spec: ModelSpec,
-    /// The sessions queries run on, one ONNX Runtime thread each, as many as the threads
-    /// asked for: a short query gains nothing from a second thread (measured: the same
+    /// The sessions queries run on, one ONNX Runtime thread each (`DEVICEKB_QUERY_SESSIONS`
+    /// of them): a short query gains nothing from a second thread (measured: the same
     /// 4.7 ms median with one or two), so two queries run side by side on two cores
     /// instead of one after the other. Queries never wait for a passage to finish: passages
     /// have their own session.
@@ -109,7 +109,11 @@ impl OnnxEmbedder {
             tokenizer_config_file: read(model_dir, "tokenizer_config.json")?,
         };
         let onnx = read(model_dir, "model.onnx")?;
-        let pooling = pooling_of(&spec);
+        let pooling = match spec.pooling.as_str() {
+            "cls" => Pooling::Cls,
+            _ => Pooling::Mean,
+        };
+        let cls_pooling = matches!(pooling, Pooling::Cls);
         // The query sessions are `ort` sessions built directly: a fastembed `TextEmbedding`
         // carries its own tokenizer and copies besides the session (~510 MB of RSS with the
         // default model, against ~130 MB for the session alone).
@@ -148,7 +152,7 @@ impl OnnxEmbedder {
                     .map(|e| e.get_ids().to_vec())
                     .map_err(|e| e.to_string())
             }),
-            cls_pooling: matches!(pooling_of(&spec), Pooling::Cls),
+            cls_pooling,
             next_query_model: AtomicUsize::new(0),
             passage_model: Mutex::new(passage_model),
             spec,
@@ -248,17 +252,15 @@ impl OnnxEmbedder {
 
     /// One text through the model, alone in its run.
     fn embed_one(&self, prefix: &str, text: &str, asker: Asker) -> Result<Vec<f32>> {
-        let input = [format!("{prefix}{text}")];
-        let embedded = match asker {
+        let input = format!("{prefix}{text}");
+        let mut vector = match asker {
             Asker::Query => {
                 self.queries_waiting.fetch_add(1, Ordering::SeqCst);
-                let embedded = (self.encode)(&input[0])
+                let embedded = (self.encode)(&input)
                     .map_err(Error::Embedding)
                     .and_then(|ids| self.query_session().embed(&ids, self.cls_pooling));
                 self.queries_waiting.fetch_sub(1, Ordering::SeqCst);
-                let mut vector = embedded?;
-                super::normalize(&mut vector);
-                return Ok(vector);
+                embedded?
             }
             Asker::Passage => {
                 // Bounded, so a steady stream of queries slows a reindex but never
@@ -269,14 +271,16 @@ impl OnnxEmbedder {
                 {
                     std::thread::sleep(Duration::from_micros(200));
                 }
-                self.passage_model.lock().embed(&input, Some(1))
+                self.passage_model
+                    .lock()
+                    .embed(&[input], Some(1))
+                    .map_err(|e| Error::Embedding(e.to_string()))?
+                    .pop()
+                    .ok_or_else(|| Error::Embedding("the model returned no vector".into()))?
             }
         };
-        let mut vector = embedded
-            .map_err(|e| Error::Embedding(e.to_string()))?
-            .pop()
-            .ok_or_else(|| Error::Embedding("the model returned no vector".into()))?;
-        // fastembed normalises mean-pooled vectors; normalise again so CLS models are too.
+        // fastembed normalises mean-pooled vectors, the query sessions do not; normalised
+        // here, CLS models' vectors are too.
         super::normalize(&mut vector);
         Ok(vector)
     }
@@ -301,13 +305,6 @@ impl Embedder for OnnxEmbedder {
 
     fn query_parallelism(&self) -> usize {
         self.query_models.len()
-    }
-}
-
-fn pooling_of(spec: &ModelSpec) -> Pooling {
-    match spec.pooling.as_str() {
-        "cls" => Pooling::Cls,
-        _ => Pooling::Mean,
     }
 }
 

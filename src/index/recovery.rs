@@ -36,9 +36,7 @@ pub struct LockHolder {
 
 impl fmt::Display for LockHolder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = unix_now();
         write!(
             f,
             "process {} on {}, started {} s ago",
@@ -54,11 +52,16 @@ impl LockHolder {
         LockHolder {
             pid: std::process::id(),
             host: host_name(),
-            since: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
+            since: unix_now(),
         }
     }
+}
+
+/// Seconds since the Unix epoch (0 on a clock set before it).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// This machine's name, as the kernel knows it (containers included).

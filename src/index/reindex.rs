@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use serde::Serialize;
 
@@ -26,8 +26,8 @@ use super::generation::{
     Manifest, StoredEntries, CURRENT_FILE, ENTRIES_FILE, MANIFEST_FILE, TANTIVY_DIR,
 };
 use super::recovery::{
-    complete_generations, locked_elsewhere, remove_partials, try_lock_reindex, ReindexLock,
-    PARTIAL_SUFFIX,
+    complete_generations, locked_elsewhere, remove_partials, try_lock_reindex, unix_now,
+    ReindexLock, PARTIAL_SUFFIX,
 };
 use super::vector::{ChunkVectors, VECTORS_FILE};
 use crate::embed::Embedder;
@@ -98,13 +98,6 @@ pub trait VectorPublisher {
     fn activate(&self, collection: &str) -> Result<()>;
     /// Drops the collection of a generation removed from disk.
     fn retire(&self, collection: &str) -> Result<()>;
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
@@ -339,7 +332,7 @@ pub fn reindex_locked(
     };
     let manifest = Manifest {
         generation: id,
-        created_at: now_secs(),
+        created_at: unix_now(),
         kb_dir: kb_dir.display().to_string(),
         model,
         dim: embedder.dim(),

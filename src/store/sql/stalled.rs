@@ -16,6 +16,41 @@ const MYSQL_OFFSET: &str = "DATE_ADD(UTC_TIMESTAMP(3), INTERVAL ? SECOND)";
 
 macro_rules! stalled_store {
     ($store:ident, $d:expr, $offset:expr) => {
+        impl $store {
+            /// Takes a `new` ticket's pipeline lease for `lease_secs` unless another server
+            /// holds it; with `idle_secs`, only if the ticket is older than that (stalled).
+            /// The conditions are checked in the UPDATE itself: of two servers claiming
+            /// at once, only one UPDATE changes the row.
+            async fn claim_lease(
+                &self,
+                id: i64,
+                idle_secs: Option<u64>,
+                lease_secs: u64,
+            ) -> Result<bool> {
+                let age = if idle_secs.is_some() {
+                    format!("AND created_at < {}", $offset)
+                } else {
+                    String::new()
+                };
+                let sql = format!(
+                    "UPDATE tickets SET pipeline_lease_until = {offset} \
+                     WHERE id = ? AND status = 'new' {age} \
+                     AND (pipeline_lease_until IS NULL OR pipeline_lease_until < {now})",
+                    offset = $offset,
+                    now = $d.now,
+                );
+                let mut query = sqlx::query(&sql).bind(lease_secs as i64).bind(id);
+                if let Some(idle) = idle_secs {
+                    query = query.bind(-(idle as i64));
+                }
+                let done = query
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| db_error("claiming a ticket's pipeline", e))?;
+                Ok(done.rows_affected() == 1)
+            }
+        }
+
         #[async_trait]
         impl StalledStore for $store {
             async fn stalled_tickets(&self, idle_secs: u64, limit: u32) -> Result<Vec<Ticket>> {
@@ -42,40 +77,11 @@ macro_rules! stalled_store {
                 idle_secs: u64,
                 lease_secs: u64,
             ) -> Result<bool> {
-                // The same conditions as the listing, checked again in the UPDATE itself:
-                // between two servers' listings and claims, only one UPDATE changes the row.
-                let sql = format!(
-                    "UPDATE tickets SET pipeline_lease_until = {offset} \
-                     WHERE id = ? AND status = 'new' AND created_at < {offset} \
-                     AND (pipeline_lease_until IS NULL OR pipeline_lease_until < {now})",
-                    offset = $offset,
-                    now = $d.now,
-                );
-                let done = sqlx::query(&sql)
-                    .bind(lease_secs as i64)
-                    .bind(id)
-                    .bind(-(idle_secs as i64))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(|e| db_error("claiming a stalled ticket", e))?;
-                Ok(done.rows_affected() == 1)
+                self.claim_lease(id, Some(idle_secs), lease_secs).await
             }
 
             async fn claim_pipeline(&self, id: i64, lease_secs: u64) -> Result<bool> {
-                let sql = format!(
-                    "UPDATE tickets SET pipeline_lease_until = {offset} \
-                     WHERE id = ? AND status = 'new' \
-                     AND (pipeline_lease_until IS NULL OR pipeline_lease_until < {now})",
-                    offset = $offset,
-                    now = $d.now,
-                );
-                let done = sqlx::query(&sql)
-                    .bind(lease_secs as i64)
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(|e| db_error("claiming a ticket's pipeline", e))?;
-                Ok(done.rows_affected() == 1)
+                self.claim_lease(id, None, lease_secs).await
             }
         }
     };
