@@ -58,6 +58,24 @@ pub struct Calibration {
     pub seconds: f64,
     /// What an operator should know (fallback reasons, skipped files).
     pub notes: Vec<String>,
+    /// What the fit was made from, so a later generation can tell whether it may keep it
+    /// (`calibrate::reuse`); `None` on a fallback and on calibrations stored before it.
+    #[serde(default)]
+    pub fit: Option<FitRecord>,
+}
+
+/// Where and from what a calibration was fitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FitRecord {
+    /// The generation the fit was made for.
+    pub generation: u64,
+    /// Digest of everything besides the entries that the fit depends on: the model, the
+    /// fusion settings, the catalogue, the KB's labelled queries and shipped model.
+    pub inputs: String,
+    /// Entries the KB had when it was fitted.
+    pub entries: usize,
+    /// Entries added, edited or removed since, over the generations that kept it.
+    pub changed_since: usize,
 }
 
 impl Calibration {
@@ -75,6 +93,7 @@ impl Calibration {
             top1_accuracy: 0.0,
             seconds: 0.0,
             notes: vec![why.into()],
+            fit: None,
         }
     }
 

@@ -3,7 +3,7 @@
 //! the disk before the generation it names, which then opens empty or not at all.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -14,6 +14,23 @@ pub fn write_file_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     File::create(path)
         .and_then(|mut f| {
             f.write_all(bytes)?;
+            f.sync_all()
+        })
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))
+}
+
+/// Writes `path` (replacing it) through a buffer filled by `write`, then syncs it: for
+/// files too large to hold twice in memory (a large KB's vectors and entries).
+pub fn write_file_streamed(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<&File>) -> std::io::Result<()>,
+) -> Result<()> {
+    File::create(path)
+        .and_then(|f| {
+            let mut out = BufWriter::with_capacity(1 << 20, &f);
+            write(&mut out)?;
+            out.flush()?;
+            drop(out);
             f.sync_all()
         })
         .map_err(|e| Error::io(format!("writing {}", path.display()), e))

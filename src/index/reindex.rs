@@ -16,9 +16,11 @@ use serde::Serialize;
 
 use super::bm25;
 use super::calibrate;
-use super::calibration::{CalibrationSummary, CALIBRATION_FILE};
+use super::calibration::{
+    Calibration, CalibrationSource, CalibrationSummary, FitRecord, CALIBRATION_FILE,
+};
 use super::chunk::{chunk_entry, chunk_key};
-use super::durable::{replace_file_synced, sync_dir, write_file_synced};
+use super::durable::{replace_file_synced, sync_dir, write_file_streamed};
 use super::fusion::FusionConfig;
 use super::generation::Generation;
 use super::generation::{
@@ -100,14 +102,28 @@ pub trait VectorPublisher {
     fn retire(&self, collection: &str) -> Result<()>;
 }
 
+/// Serialised straight into the file: a large KB's entries are not held twice.
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let bytes = serde_json::to_vec(value).map_err(|e| Error::Internal(e.to_string()))?;
-    write_file_synced(path, &bytes)
+    write_file_streamed(path, |out| {
+        serde_json::to_writer(out, value).map_err(std::io::Error::other)
+    })
 }
 
-/// Vectors by chunk key of the current generation, or when it is damaged of the newest
-/// one whose vectors load, when made by the same model.
-fn reusable_vectors(data_dir: &Path, model: &str, dim: usize) -> HashMap<String, Vec<f32>> {
+/// The current generation's vectors (or, when it is damaged, the newest ones that load)
+/// with the row of each chunk key, when made by the same model: chunks whose text did
+/// not change take their vector from there instead of the model.
+struct Reusable {
+    vectors: ChunkVectors,
+    row_of: HashMap<String, usize>,
+}
+
+impl Reusable {
+    fn vector(&self, key: &str) -> Option<&[f32]> {
+        self.row_of.get(key).map(|&row| self.vectors.vector(row))
+    }
+}
+
+fn reusable_vectors(data_dir: &Path, model: &str, dim: usize) -> Option<Reusable> {
     let current = current_generation_name(data_dir).ok().flatten();
     let others = complete_generations(data_dir).unwrap_or_default();
     for name in current
@@ -125,16 +141,29 @@ fn reusable_vectors(data_dir: &Path, model: &str, dim: usize) -> HashMap<String,
             || manifest.dim != dim
             || manifest.chunk_keys.len() != vectors.len()
         {
-            return HashMap::new();
+            return None;
         }
-        return manifest
+        let row_of = manifest
             .chunk_keys
-            .iter()
+            .into_iter()
             .enumerate()
-            .map(|(i, k)| (k.clone(), vectors.vector(i).to_vec()))
+            .map(|(row, key)| (key, row))
             .collect();
+        return Some(Reusable { vectors, row_of });
     }
-    HashMap::new()
+    None
+}
+
+/// The calibration of the current generation when the new one may keep it
+/// (`calibrate::kept_calibration`): few entries changed, nothing else the fit reads.
+fn kept_calibration(data_dir: &Path, manifest: &Manifest, inputs: &str) -> Option<Calibration> {
+    let current = current_generation_name(data_dir).ok().flatten()?;
+    let dir = generations_dir(data_dir).join(current);
+    let previous_manifest = read_json::<Manifest>(&dir.join(MANIFEST_FILE)).ok()?;
+    let previous = read_json::<Calibration>(&dir.join(CALIBRATION_FILE)).ok()?;
+    let changed =
+        calibrate::changed_entries(&previous_manifest.content_hashes, &manifest.content_hashes);
+    calibrate::kept_calibration(&previous, inputs, changed)
 }
 
 /// One past the highest generation number on disk or in `CURRENT`: a number `CURRENT`
@@ -232,7 +261,7 @@ pub fn reindex_locked(
     progress: &dyn Fn(Progress),
 ) -> Result<ReindexReport> {
     let started = Instant::now();
-    let kb = load_kb(kb_dir)?;
+    let mut kb = load_kb(kb_dir)?;
     progress(Progress::Validated {
         entries: kb.entries.len(),
     });
@@ -255,9 +284,10 @@ pub fn reindex_locked(
     std::fs::create_dir_all(&partial)
         .map_err(|e| Error::io(format!("creating {}", partial.display()), e))?;
 
-    // Chunks, and which of them need the model.
+    // Chunks, and which of them need the model. The vectors are filled in place, reused
+    // or fresh, so a large KB holds one set of them (and the previous generation's).
     let model = embedder.name().to_string();
-    let mut reuse = reusable_vectors(data_dir, &model, embedder.dim());
+    let reuse = reusable_vectors(data_dir, &model, embedder.dim());
     let mut chunk_texts: Vec<(u32, String, String)> = Vec::new();
     for (ord, entry) in kb.entries.iter().enumerate() {
         for chunk in chunk_entry(entry) {
@@ -265,13 +295,18 @@ pub fn reindex_locked(
             chunk_texts.push((ord as u32, key, chunk));
         }
     }
-    let missing: Vec<usize> = chunk_texts
-        .iter()
-        .enumerate()
-        .filter(|(_, (_, key, _))| !reuse.contains_key(key))
-        .map(|(i, _)| i)
-        .collect();
-    let mut fresh: HashMap<String, Vec<f32>> = HashMap::new();
+    let mut vectors = ChunkVectors::zeroed(
+        embedder.dim(),
+        chunk_texts.iter().map(|(ord, _, _)| *ord).collect(),
+    );
+    let mut missing: Vec<usize> = Vec::new();
+    for (row, (_, key, _)) in chunk_texts.iter().enumerate() {
+        match reuse.as_ref().and_then(|r| r.vector(key)) {
+            Some(v) => vectors.set(row, v),
+            None => missing.push(row),
+        }
+    }
+    drop(reuse);
     let embedding = tracing::info_span!(
         "embedding",
         chunks = chunk_texts.len(),
@@ -285,25 +320,24 @@ pub fn reindex_locked(
     for (batch_no, batch) in missing.chunks(EMBED_BATCH).enumerate() {
         let texts: Vec<&str> = batch.iter().map(|&i| chunk_texts[i].2.as_str()).collect();
         crate::telemetry::embedding_batch("passage", texts.len());
-        let vectors = embedder.embed_passages(&texts)?;
-        for (&i, v) in batch.iter().zip(vectors) {
-            fresh.insert(chunk_texts[i].1.clone(), v);
+        let fresh = embedder.embed_passages(&texts)?;
+        if fresh.len() != batch.len() {
+            return Err(Error::Internal(format!(
+                "the model gave {} vectors for {} passages",
+                fresh.len(),
+                batch.len()
+            )));
+        }
+        for (&row, v) in batch.iter().zip(fresh) {
+            vectors.set(row, &v);
         }
         progress(Progress::Embedding {
             done: (batch_no * EMBED_BATCH + batch.len()).min(missing.len()),
             total: missing.len(),
         });
     }
-    let mut vectors = ChunkVectors::new(embedder.dim());
-    for (ord, key, _) in &chunk_texts {
-        let v = fresh
-            .get(key)
-            .or_else(|| reuse.get(key))
-            .ok_or_else(|| Error::Internal("a chunk has no vector".into()))?;
-        vectors.push(*ord, v);
-    }
-    reuse.clear();
     drop(embedding);
+    let chunk_keys: Vec<String> = chunk_texts.into_iter().map(|(_, key, _)| key).collect();
 
     let indexing = tracing::info_span!("indexing").entered();
     progress(Progress::Indexing);
@@ -312,16 +346,19 @@ pub fn reindex_locked(
     // rename that puts meta.json in place.
     sync_dir(&partial.join(TANTIVY_DIR))?;
     vectors.save(&partial.join(VECTORS_FILE))?;
-    write_json(
-        &partial.join(ENTRIES_FILE),
-        &StoredEntries {
-            entries: kb.entries.clone(),
-            models: kb.catalogue.models().to_vec(),
-            rules: kb.rules.clone(),
-            templates: kb.templates.clone(),
-            training: kb.training.clone(),
-        },
-    )?;
+    // The entries move into the stored form and back, rather than being copied: on a
+    // large KB they are, with the vectors, most of what a reindex holds.
+    let stored = StoredEntries {
+        entries: std::mem::take(&mut kb.entries),
+        models: kb.catalogue.models().to_vec(),
+        rules: kb.rules.clone(),
+        templates: kb.templates.clone(),
+        training: std::mem::take(&mut kb.training),
+    };
+    let written = write_json(&partial.join(ENTRIES_FILE), &stored);
+    kb.entries = stored.entries;
+    kb.training = stored.training;
+    written?;
     let entry_models = super::generation::entry_model_keys(&kb.entries);
     let qdrant_collection = match publisher {
         Some(p) => {
@@ -338,7 +375,7 @@ pub fn reindex_locked(
         dim: embedder.dim(),
         entries: kb.entries.len(),
         chunks: vectors.len(),
-        chunk_keys: chunk_texts.iter().map(|(_, k, _)| k.clone()).collect(),
+        chunk_keys,
         content_hashes: kb
             .entries
             .iter()
@@ -350,24 +387,47 @@ pub fn reindex_locked(
 
     drop(indexing);
 
-    // The generation as searches will see it, to fit its relevance calibration.
     let calibrating = tracing::info_span!("calibrating").entered();
     progress(Progress::Calibrating);
-    let built = Generation::open(&partial, None)?;
-    let (labelled, mut notes) = calibrate::kb_labelled_queries(kb_dir, &built)?;
-    let kb_model = calibrate::kb_model(kb_dir)?;
-    let mut fitted = calibrate::calibrate(&built, embedder, &options.fusion, labelled, kb_model)?;
-    fitted.notes.append(&mut notes);
-    drop(built);
+    let inputs = calibrate::fit_inputs(
+        &manifest.model,
+        &options.fusion,
+        kb.catalogue.models(),
+        kb_dir,
+    )?;
+    let fitted = match kept_calibration(data_dir, &manifest, &inputs) {
+        Some(kept) => {
+            tracing::info!(fit = ?kept.fit, "kept the previous generation's calibration");
+            kept
+        }
+        None => {
+            // The generation as searches will see it, to fit its relevance calibration.
+            let built = Generation::open(&partial, None)?;
+            let (labelled, mut notes) = calibrate::kb_labelled_queries(kb_dir, &built)?;
+            let kb_model = calibrate::kb_model(kb_dir)?;
+            let mut fitted =
+                calibrate::calibrate(&built, embedder, &options.fusion, labelled, kb_model)?;
+            fitted.notes.append(&mut notes);
+            if fitted.source != CalibrationSource::Fallback {
+                fitted.fit = Some(FitRecord {
+                    generation: id,
+                    inputs,
+                    entries: kb.entries.len(),
+                    changed_since: 0,
+                });
+            }
+            tracing::info!(
+                source = ?fitted.source,
+                queries = fitted.queries,
+                top1_accuracy = fitted.top1_accuracy,
+                calibration_error = fitted.calibration_error,
+                seconds = fitted.seconds,
+                "calibrated relevance"
+            );
+            fitted
+        }
+    };
     write_json(&partial.join(CALIBRATION_FILE), &fitted)?;
-    tracing::info!(
-        source = ?fitted.source,
-        queries = fitted.queries,
-        top1_accuracy = fitted.top1_accuracy,
-        calibration_error = fitted.calibration_error,
-        seconds = fitted.seconds,
-        "calibrated relevance"
-    );
 
     drop(calibrating);
 

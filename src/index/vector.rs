@@ -2,7 +2,7 @@
 //! nearest to this vector": the embedded store (exact scan over vectors in memory,
 //! persisted in the generation directory) and a Qdrant server.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use crate::embed::dot;
@@ -46,6 +46,21 @@ impl ChunkVectors {
         }
     }
 
+    /// Room for one vector per chunk of `chunk_entry` (the entry of each chunk), all
+    /// zero until `set`: a reindex fills it in place as vectors are reused or made.
+    pub fn zeroed(dim: usize, chunk_entry: Vec<u32>) -> Self {
+        ChunkVectors {
+            dim,
+            data: vec![0.0; chunk_entry.len() * dim],
+            chunk_entry,
+        }
+    }
+
+    pub fn set(&mut self, chunk: usize, vector: &[f32]) {
+        debug_assert_eq!(vector.len(), self.dim);
+        self.data[chunk * self.dim..(chunk + 1) * self.dim].copy_from_slice(vector);
+    }
+
     pub fn push(&mut self, entry: u32, vector: &[f32]) {
         debug_assert_eq!(vector.len(), self.dim);
         self.data.extend_from_slice(vector);
@@ -65,18 +80,21 @@ impl ChunkVectors {
     }
 
     /// Writes `MAGIC, dim u32, count u32, entry ords u32 × count, f32 × count × dim` (LE).
+    /// Streamed through a buffer, not built whole in memory: on a large KB the vectors
+    /// are the biggest thing a reindex holds, and a second copy would double them.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut out = Vec::with_capacity(16 + self.chunk_entry.len() * 4 + self.data.len() * 4);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&(self.dim as u32).to_le_bytes());
-        out.extend_from_slice(&(self.chunk_entry.len() as u32).to_le_bytes());
-        for e in &self.chunk_entry {
-            out.extend_from_slice(&e.to_le_bytes());
-        }
-        for x in &self.data {
-            out.extend_from_slice(&x.to_le_bytes());
-        }
-        super::durable::write_file_synced(path, &out)
+        super::durable::write_file_streamed(path, |out| {
+            out.write_all(MAGIC)?;
+            out.write_all(&(self.dim as u32).to_le_bytes())?;
+            out.write_all(&(self.chunk_entry.len() as u32).to_le_bytes())?;
+            for e in &self.chunk_entry {
+                out.write_all(&e.to_le_bytes())?;
+            }
+            for x in &self.data {
+                out.write_all(&x.to_le_bytes())?;
+            }
+            Ok(())
+        })
     }
 
     pub fn load(path: &Path) -> Result<Self> {

@@ -31,6 +31,7 @@
 mod fit;
 mod kb_files;
 mod pseudo;
+mod reuse;
 mod samples;
 
 use std::time::Instant;
@@ -46,6 +47,7 @@ use crate::error::Result;
 pub use fit::{calibration_error, curve, fit};
 pub use kb_files::{kb_labelled_queries, kb_model};
 pub use pseudo::pseudo_queries;
+pub use reuse::{changed_entries, fit_inputs, kept_calibration, REFIT_SHARE};
 pub use samples::{collect_hits, CalibrationHit, Sample};
 
 use fit::curve_weights;
@@ -167,6 +169,7 @@ pub fn calibrate(
         top1_accuracy,
         seconds: started.elapsed().as_secs_f64(),
         notes,
+        fit: None,
     };
     Ok(calibration)
 }
