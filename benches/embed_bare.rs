@@ -1,11 +1,13 @@
 //! Reindex embedding through devicekb against the bare runtime, in the same run: every
-//! passage of the bundled KB (what `devicekb reindex` embeds) through the passage session
-//! of `OnnxEmbedder`, then through an `ort` session built directly on the same model file
-//! and threads (no fastembed), first one text per run as devicekb does, then in
-//! length-sorted batches of 16 padded to the batch's longest (what the runtime allows when
-//! vectors may depend on their batch). Prints seconds for each and the ratios.
+//! passage of the bundled KB, or of the KB in `KB=DIR` (what `devicekb reindex` embeds),
+//! through the passage session of `OnnxEmbedder`, then through an `ort` session built
+//! directly on the same model file and threads (no fastembed), first one text per run as
+//! devicekb does, then in length-sorted batches of 16 padded to the batch's longest
+//! (what the runtime allows when vectors may depend on their batch). Prints seconds for
+//! each and the ratios.
 //!
 //!   cargo bench --bench embed_bare            # ROUNDS=2 by default, alternated A B C A B C
+//!   KB=DIR cargo bench --bench embed_bare     # another KB's passages
 
 use std::time::Instant;
 
@@ -78,10 +80,12 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(2);
-    let kb = devicekb::extract::load_kb(
-        &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("kb"),
-    )
-    .expect("the bundled KB");
+    // `KB=DIR` measures another KB (an imported FAQ, say) instead of the bundled one.
+    let kb_dir = std::env::var_os("KB").map_or_else(
+        || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("kb"),
+        std::path::PathBuf::from,
+    );
+    let kb = devicekb::extract::load_kb(&kb_dir).expect("a valid KB");
     let passages: Vec<String> = kb
         .entries
         .iter()
@@ -110,8 +114,9 @@ fn main() {
     let mut sorted: Vec<&Vec<u32>> = tokens.iter().collect();
     sorted.sort_by_key(|ids| ids.len());
     println!(
-        "{} passages of the bundled KB, {} tokens on average, {} intra-op threads, {}",
+        "{} passages of {}, {} tokens on average, {} intra-op threads, {}",
         texts.len(),
+        kb_dir.display(),
         tokens.iter().map(Vec::len).sum::<usize>() / tokens.len().max(1),
         config.embed_threads,
         config.model_dir.display()

@@ -53,7 +53,7 @@ SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 wait_ready "$PORT" "$LOG"
 
-FILE=$(find "$KB/entries" -name '*.toml' | sort | head -n 1)
+FILE=$(find "$KB/entries" -name '*.toml' | sort | sed -n 1p)
 printf '%-6s %-10s %-10s %-12s %-12s\n' round live_s reindex_s embedded calibration
 for round in $(seq 1 "$ROUNDS"); do
   WORD="quetzal$round$RANDOM"
@@ -81,3 +81,4 @@ cal = r.get("calibration", {})
 print(f"{rnd:<6} {end - start:<10.2f} {r.get('seconds', 0):<10.2f} {r.get('embedded_chunks', '?'):<12} {cal.get('source', '?')} {cal.get('seconds', 0):.2f} s")
 PY
 done
+echo "server RSS after the rounds: $(( $(ps -o rss= -p "$SERVER") / 1024 )) MiB"
