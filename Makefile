@@ -7,7 +7,7 @@ export DEVICEKB_CACHE ?= $(HOME)/.cache/devicekb
 CARGO ?= cargo
 BIN := target/release/devicekb
 
-.PHONY: setup tools model llm build run demo test lint bench eval eval-extract eval-classify eval-transfer fmt clean
+.PHONY: setup tools model llm browser build run demo test lint bench eval eval-extract eval-classify eval-transfer fmt clean
 
 setup: tools model
 
@@ -24,6 +24,10 @@ model:
 llm: tools
 	@bash scripts/setup_llm.sh >/dev/null
 
+# Headless Chromium and chromium-driver (Debian's packages), for the workspace's browser tests.
+browser:
+	@bash scripts/install_browser.sh
+
 build: setup
 	$(CARGO) build --release
 
@@ -38,7 +42,7 @@ demo: build
 	$(BIN) reindex
 	$(BIN) demo
 
-test: setup llm
+test: setup llm browser
 	$(CARGO) test --release --lib --bins --tests --no-fail-fast
 	$(CARGO) build --release --benches
 	@[ -n "$$QDRANT_URL" ] || echo "note: the Qdrant-server tests (tests/qdrant.rs, the Qdrant case of tests/two_servers.rs) did not run (set QDRANT_URL to a Qdrant server to run them)"

@@ -84,11 +84,10 @@ fn client_address(request: &Request, network: Network) -> IpAddr {
 /// only, no proxy stands in front (a local reverse proxy would carry the whole network
 /// in), and the `Host` names the loopback (a web page re-pointing its own name at
 /// 127.0.0.1, DNS rebinding, sends its own name).
-fn from_this_machine(request: &Request, network: Network) -> bool {
+pub(super) fn from_this_machine(headers: &HeaderMap, network: Network) -> bool {
     if !network.loopback_only || network.trust_forwarded_for {
         return false;
     }
-    let headers = request.headers();
     if ["forwarded", "x-forwarded-for", "x-real-ip"]
         .iter()
         .any(|h| headers.contains_key(*h))
@@ -141,7 +140,7 @@ async fn admit(
         gate.rule,
         secret(request.headers()),
         address,
-        from_this_machine(&request, gate.network),
+        from_this_machine(request.headers(), gate.network),
     ) {
         Ok(caller) => caller,
         Err(e) => return (Err(ApiError(e)), None),

@@ -12,6 +12,7 @@ mod params;
 mod routes;
 mod serve;
 mod tickets;
+mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -487,10 +488,33 @@ pub fn router(service: Arc<Service>, network: Network) -> Router {
         }
         router = router.route(route.spec.path, handler);
     }
+    let mut pages = Router::new();
+    for (path, methods, handler) in ui::routes() {
+        let gate = access::Gate {
+            service: service.clone(),
+            rule: Rule::Anyone,
+            network,
+            in_flight: in_flight.clone(),
+            timeout: Some(timeout),
+            route: path,
+            figures: Arc::new(metrics::RouteFigures::new(methods, path)),
+        };
+        pages = pages.route(
+            path,
+            handler.route_layer(axum::middleware::from_fn_with_state(gate, access::gate)),
+        );
+    }
+    let pages = pages
+        .layer(DefaultBodyLimit::max(ui::MAX_FORM_BYTES))
+        .with_state(ui::UiState {
+            service: service.clone(),
+            network,
+        });
     router
         .fallback(routes::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(service)
+        .merge(pages)
 }
 
 /// The OpenAPI 3.1 document of every route, as JSON.

@@ -45,6 +45,17 @@ fn digest(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
 
+/// The operator's `DEVICEKB_ADMIN_KEY`.
+fn env_admin_principal() -> Principal {
+    Principal {
+        key_id: 0,
+        name: "DEVICEKB_ADMIN_KEY".into(),
+        role: Role::Admin,
+        channel: None,
+        customer_id: None,
+    }
+}
+
 /// Equal digests, compared in full whatever they hold: the time taken says nothing of
 /// where two keys differ.
 fn same_digest(a: &[u8; 32], b: &[u8; 32]) -> bool {
@@ -109,19 +120,33 @@ impl KeyRing {
         usize::from(self.env_admin.is_some()) + self.keys.read().as_ref().map_or(0, |k| k.len())
     }
 
+    /// The principal of the key with this id, if it still works (a session names its key
+    /// by id: the operator's `DEVICEKB_ADMIN_KEY` is id 0).
+    pub fn by_id(&self, key_id: i64) -> Result<Principal> {
+        if key_id == 0 && self.env_admin.is_some() {
+            return Ok(env_admin_principal());
+        }
+        let keys = self.keys.read();
+        let Some(keys) = keys.as_ref() else {
+            return Err(Error::StorageUnavailable(
+                "the API keys cannot be read yet: the database is unreachable".into(),
+            ));
+        };
+        keys.iter()
+            .find(|k| k.principal.key_id == key_id)
+            .map(|k| k.principal.clone())
+            .ok_or_else(|| {
+                Error::Unauthorized("the key of this session was revoked; sign in again".into())
+            })
+    }
+
     /// The principal `secret` belongs to. Every key's digest is compared, matched or not.
     pub fn find(&self, secret: &str) -> Result<Principal> {
         let given = digest(secret);
         let mut found = None;
         if let Some(admin) = &self.env_admin {
             if same_digest(&given, admin) {
-                found = Some(Principal {
-                    key_id: 0,
-                    name: "DEVICEKB_ADMIN_KEY".into(),
-                    role: Role::Admin,
-                    channel: None,
-                    customer_id: None,
-                });
+                found = Some(env_admin_principal());
             }
         }
         let keys = self.keys.read();

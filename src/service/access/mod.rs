@@ -7,6 +7,7 @@
 
 pub mod keys;
 pub mod limits;
+pub mod sessions;
 
 use std::net::IpAddr;
 use std::sync::{Arc, Weak};
@@ -16,6 +17,7 @@ use std::time::Duration;
 pub use crate::store::Role;
 pub use keys::{KeyRing, NewKeyRequest, Principal};
 pub use limits::{IntakeKind, LimitsConfig, RateLimits};
+pub use sessions::Sessions;
 
 use super::conversation::CreateMessage;
 use super::tickets::CreateTicket;
@@ -63,6 +65,8 @@ impl Caller {
 pub struct Access {
     pub keys: KeyRing,
     pub limits: RateLimits,
+    /// Sessions of the staff workspace (signed with the data directory's secret).
+    pub sessions: Sessions,
     /// Keyless tickets and messages accepted (`DEVICEKB_PUBLIC_INTAKE`).
     public_intake: bool,
     refresh_every: Duration,
@@ -75,6 +79,7 @@ impl Access {
         let access = Arc::new(Access {
             keys: KeyRing::new(config.admin_api_key.as_deref()),
             limits: RateLimits::new(config.limits)?,
+            sessions: Sessions::load_or_create(&config.data_dir)?,
             public_intake: config.public_intake,
             refresh_every: Duration::from_millis(config.keys_refresh_ms.max(100)),
         });
@@ -186,6 +191,25 @@ impl Access {
         }
         self.limits.check_key(principal.key_id, &principal.name)?;
         Ok(Caller::Key(principal))
+    }
+}
+
+impl Access {
+    /// Lets a browser session in for a page needing `needed`: its signature and end
+    /// (`Sessions::verify`), its key still active, the key's role and rate limit.
+    pub fn authorize_session(&self, token: &str, needed: Role, now: u64) -> Result<Principal> {
+        let claims = self.sessions.verify(token, now)?;
+        let principal = self.keys.by_id(claims.key_id)?;
+        if !principal.role.grants(needed) {
+            return Err(Error::Forbidden(format!(
+                "the key `{}` has the {} role; this page needs {}",
+                principal.name,
+                principal.role.as_str(),
+                needed.as_str()
+            )));
+        }
+        self.limits.check_key(principal.key_id, &principal.name)?;
+        Ok(principal)
     }
 }
 

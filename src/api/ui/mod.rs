@@ -1,0 +1,333 @@
+//! The staff workspace in the browser (`/ui`): pages rendered on the server from the same
+//! service the JSON API calls, with their assets compiled into the binary (no CDN, works
+//! offline).
+//!
+//! Staff sign in with their API key; the browser then carries a signed session cookie
+//! (`HttpOnly`, `SameSite=Strict`, `Secure` behind a TLS proxy), never the key. Every form
+//! carries the session's CSRF token. A loopback server with no key anywhere is open, as
+//! the API is. Pages answer HTML, never the API's JSON errors: an ended session goes back
+//! to the sign-in page with a message.
+
+mod pages;
+mod search;
+mod session;
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Form, Query, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, MethodRouter};
+use serde::Deserialize;
+
+use super::access::Network;
+use super::routes::AppState;
+use crate::service::access::Role;
+use session::{Viewer, CSRF_COOKIE, LANG_COOKIE, SESSION_COOKIE};
+
+pub use session::Lang;
+
+/// What every page handler gets: the service and how the server is reached.
+#[derive(Clone)]
+pub struct UiState {
+    pub service: AppState,
+    pub network: Network,
+}
+
+const STYLE: &str = include_str!("assets/app.css");
+const SCRIPT: &str = include_str!("assets/app.js");
+
+/// The workspace's routes, under `/ui`, each with its path template and methods (the API's router
+/// puts each behind the request gate, for the log, the metrics and the timeout; pages
+/// check their session themselves, as they answer with the sign-in page, not a 401).
+pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<UiState>)> {
+    vec![
+        ("/ui", "GET", get(home)),
+        ("/ui/", "GET", get(home)),
+        ("/ui/signin", "GET,POST", get(signin_page).post(signin)),
+        ("/ui/signout", "POST", post(signout)),
+        ("/ui/lang", "GET", get(switch_lang)),
+        ("/ui/search", "GET", get(search::page)),
+        (
+            "/ui/assets/app.css",
+            "GET",
+            get(|| asset(STYLE, "text/css")),
+        ),
+        (
+            "/ui/assets/app.js",
+            "GET",
+            get(|| asset(SCRIPT, "text/javascript")),
+        ),
+    ]
+}
+
+/// Largest form accepted (a key, a token, a reply later).
+pub const MAX_FORM_BYTES: usize = 64 * 1024;
+
+async fn asset(body: &'static str, kind: &'static str) -> Response {
+    (
+        [
+            (CONTENT_TYPE, HeaderValue::from_static(kind)),
+            (CACHE_CONTROL, HeaderValue::from_static("max-age=3600")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// A 303 to `to` (after a form, the browser GETs the next page).
+fn see_other(to: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        response.headers_mut().insert(LOCATION, v);
+    }
+    response
+}
+
+/// A page of the workspace as a response, never cached (it shows tickets and KB text).
+fn html(status: StatusCode, markup: maud::Markup) -> Response {
+    (
+        status,
+        [
+            (
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        markup.into_string(),
+    )
+        .into_response()
+}
+
+async fn home() -> Response {
+    see_other("/ui/search")
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SigninQuery {
+    #[serde(default)]
+    next: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn signin_page(
+    State(state): State<UiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(query): Query<SigninQuery>,
+) -> Response {
+    let lang = Lang::of(&headers);
+    if session::open_mode(&state, &headers, peer) {
+        return see_other("/ui/search");
+    }
+    let pre = session::new_pre_session_token();
+    let mut response = html(
+        StatusCode::OK,
+        pages::signin(
+            lang,
+            &pre,
+            &session::safe_next(query.next.as_deref()),
+            query
+                .reason
+                .as_deref()
+                .map(|r| session::reason_text(lang, r)),
+        ),
+    );
+    session::set_cookie(
+        &mut response,
+        &headers,
+        state.network,
+        CSRF_COOKIE,
+        &pre,
+        3600,
+    );
+    response
+}
+
+#[derive(Debug, Deserialize)]
+struct SigninForm {
+    key: String,
+    csrf: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+async fn signin(
+    State(state): State<UiState>,
+    headers: HeaderMap,
+    Form(form): Form<SigninForm>,
+) -> Response {
+    let lang = Lang::of(&headers);
+    let next = session::safe_next(form.next.as_deref());
+    // Sign-in itself is a form: a page of another site must not sign the browser in
+    // with its own key (the token is in a cookie that site cannot read).
+    let expected = session::cookie(&headers, CSRF_COOKIE);
+    if expected.is_none_or(|c| !session::same_token(c, &form.csrf)) {
+        return forbidden(lang);
+    }
+    let access = &state.service.access;
+    let refused = match access.keys.find(form.key.trim()) {
+        Ok(principal) if principal.role.grants(Role::Staff) => {
+            let token = access.sessions.issue(principal.key_id, session::unix_now());
+            let mut response = see_other(&next);
+            let lifetime = crate::service::access::sessions::SESSION_LIFETIME.as_secs();
+            session::set_cookie(
+                &mut response,
+                &headers,
+                state.network,
+                SESSION_COOKIE,
+                &token,
+                lifetime,
+            );
+            session::set_cookie(&mut response, &headers, state.network, CSRF_COOKIE, "", 0);
+            return response;
+        }
+        Ok(principal) => match lang {
+            Lang::Fr => format!(
+                "La clé « {} » n'est pas une clé du support (rôle {}).",
+                principal.name,
+                principal.role.as_str()
+            ),
+            Lang::En => format!(
+                "The key `{}` is not a staff key (role {}).",
+                principal.name,
+                principal.role.as_str()
+            ),
+        },
+        Err(e) => match e {
+            crate::Error::StorageUnavailable(_) => lang
+                .pick(
+                    "Les clés ne peuvent pas être lues : la base de données ne répond pas.",
+                    "The keys cannot be read: the database does not answer.",
+                )
+                .to_string(),
+            _ => lang
+                .pick("Clé inconnue ou révoquée.", "Unknown or revoked key.")
+                .to_string(),
+        },
+    };
+    let pre = session::new_pre_session_token();
+    let mut response = html(
+        StatusCode::UNAUTHORIZED,
+        pages::signin(lang, &pre, &next, Some(refused)),
+    );
+    session::set_cookie(
+        &mut response,
+        &headers,
+        state.network,
+        CSRF_COOKIE,
+        &pre,
+        3600,
+    );
+    response
+}
+
+#[derive(Debug, Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn signout(
+    State(state): State<UiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let viewer = match Viewer::of(&state, &headers, peer, Role::Staff) {
+        Ok(viewer) => viewer,
+        Err(response) => return *response,
+    };
+    if !viewer.csrf_ok(&state, &form.csrf) {
+        return forbidden(viewer.lang);
+    }
+    let mut response = see_other("/ui/signin?reason=signed_out");
+    session::set_cookie(
+        &mut response,
+        &headers,
+        state.network,
+        SESSION_COOKIE,
+        "",
+        0,
+    );
+    response
+}
+
+#[derive(Debug, Deserialize)]
+struct LangQuery {
+    to: String,
+    #[serde(default)]
+    back: Option<String>,
+}
+
+/// Switches the language (a cookie) and goes back where the link was.
+async fn switch_lang(
+    State(state): State<UiState>,
+    headers: HeaderMap,
+    Query(query): Query<LangQuery>,
+) -> Response {
+    let lang = Lang::parse(&query.to).unwrap_or_default();
+    let mut response = see_other(&session::safe_next(query.back.as_deref()));
+    session::set_cookie(
+        &mut response,
+        &headers,
+        state.network,
+        LANG_COOKIE,
+        lang.code(),
+        365 * 24 * 3600,
+    );
+    response
+}
+
+/// A form without its session's token: refused, with a page saying so.
+fn forbidden(lang: Lang) -> Response {
+    html(
+        StatusCode::FORBIDDEN,
+        pages::message(
+            lang,
+            lang.pick("Formulaire refusé", "Form refused"),
+            lang.pick(
+                "Ce formulaire ne vient pas de cette session (jeton CSRF absent ou faux). Rechargez la page et recommencez.",
+                "This form did not come from this session (CSRF token missing or wrong). Reload the page and try again.",
+            ),
+        ),
+    )
+}
+
+/// Adds a `Set-Cookie` value already formatted (see `session::set_cookie`).
+fn append_cookie(response: &mut Response, value: String) {
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        response.headers_mut().append(SET_COOKIE, v);
+    }
+}
+
+/// A page for an error the service returned: what the API would say, with the same
+/// status; server faults logged and shown without their internals.
+fn error_page(lang: Lang, error: &crate::Error) -> Response {
+    let (status, _) = super::status_of(error);
+    let detail = if status == StatusCode::SERVICE_UNAVAILABLE {
+        tracing::warn!(error = %error.chain(), "a workspace page could not be served");
+        lang.pick(
+            "Le service n'est pas disponible pour le moment ; réessayez dans un instant.",
+            "The service is not available right now; try again in a moment.",
+        )
+        .to_string()
+    } else if status.is_server_error() {
+        tracing::error!(error = %error.chain(), "a workspace page failed");
+        lang.pick(
+            "Erreur interne ; voir le journal du serveur.",
+            "Internal error; see the server log.",
+        )
+        .to_string()
+    } else {
+        error.to_string()
+    };
+    let title = if status.is_server_error() {
+        lang.pick("Service indisponible", "Service unavailable")
+    } else {
+        lang.pick("Demande refusée", "Request refused")
+    };
+    html(status, pages::message(lang, title, &detail))
+}

@@ -1,0 +1,304 @@
+//! The staff workspace in a real browser: headless Chromium driven over WebDriver
+//! (chromium and chromium-driver from Debian's packages; `make test` installs them).
+//! Screenshots of every page land in `target/ui-screenshots/` on every run.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use devicekb::service::access::keys::{self, NewKeyRequest};
+use devicekb::service::access::Role;
+use devicekb::service::Service;
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// chromedriver on a free loopback port, stopped when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_driver() -> Driver {
+    for path in [CHROMIUM, CHROMEDRIVER] {
+        assert!(
+            std::path::Path::new(path).exists(),
+            "{path} is missing: `make browser` (or apt-get install chromium chromium-driver) installs it"
+        );
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    // Owned by the guard from here on, so a failure below still stops it.
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    for _ in 0..100 {
+        if reqwest::get(format!("{}/status", driver.url)).await.is_ok() {
+            return driver;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not answer on {}", driver.url);
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                     "--disable-gpu", "--window-size=1280,900", "--lang=fr-FR"]
+        }),
+    );
+    // chromedriver listens on loopback in plain HTTP: no TLS stack needed.
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a browser session")
+}
+
+fn screenshots() -> PathBuf {
+    let dir = common::repo().join("target/ui-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn shot(client: &Client, name: &str) {
+    let png = client.screenshot().await.expect("a screenshot");
+    std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
+}
+
+async fn text_of(client: &Client, css: &str) -> String {
+    let url = client.current_url().await.unwrap();
+    match client.find(Locator::Css(css)).await {
+        Ok(element) => element.text().await.unwrap(),
+        Err(e) => panic!(
+            "no `{css}` on {url}: {e}\n{}",
+            client.source().await.unwrap_or_default()
+        ),
+    }
+}
+
+/// Waits (5 s at most) for the browser to reach `path` after a click submitted a form.
+async fn wait_for_path(client: &Client, path: &str) {
+    for _ in 0..50 {
+        if client.current_url().await.unwrap().path() == path {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the browser did not reach {path}: {}",
+        client.current_url().await.unwrap()
+    );
+}
+
+async fn mint(service: &Service, name: &str, role: Role) -> String {
+    let store = service.desk.store().unwrap();
+    let (_, secret) = keys::create(
+        store.as_ref(),
+        NewKeyRequest {
+            name: name.into(),
+            role,
+            channel: None,
+            customer_id: None,
+        },
+    )
+    .await
+    .unwrap();
+    service.access.refresh(&service.desk).await;
+    secret
+}
+
+async fn sign_in(client: &Client, key: &str) {
+    let field = client.find(Locator::Id("key")).await.unwrap();
+    field.send_keys(key).await.unwrap();
+    client
+        .find(Locator::Css("section.signin button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_sign_in_search_from_the_keyboard_and_share_the_url() {
+    let service = common::repo_service();
+    let base = common::spawn_app(service.clone()).await;
+    // The shared service's store outlives the run: names of this run only.
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let (staff_name, intake_name) = (format!("ui-alice-{run}"), format!("ui-intake-{run}"));
+    let staff = mint(&service, &staff_name, Role::Staff).await;
+    let intake = mint(&service, &intake_name, Role::Intake).await;
+    let driver = start_driver().await;
+    let client = browser(&driver).await;
+
+    // Signed out, a page sends the browser to the sign-in page.
+    client.goto(&format!("{base}/ui")).await.unwrap();
+    assert_eq!(client.current_url().await.unwrap().path(), "/ui/signin");
+    shot(&client, "01-signin").await;
+
+    // A wrong key, then a key without the staff role: back to sign-in with a message.
+    sign_in(&client, "dkb_not-a-key").await;
+    assert!(text_of(&client, ".problem").await.contains("Clé inconnue"));
+    shot(&client, "02-signin-wrong-key").await;
+    sign_in(&client, &intake).await;
+    assert!(text_of(&client, ".problem").await.contains(&intake_name));
+
+    // The staff key signs in; the session cookie is HttpOnly (the page cannot read it).
+    sign_in(&client, &staff).await;
+    wait_for_path(&client, "/ui/search").await;
+    assert!(text_of(&client, ".who").await.contains(&staff_name));
+    let visible = client
+        .execute("return document.cookie", vec![])
+        .await
+        .unwrap();
+    assert!(
+        !visible.as_str().unwrap_or_default().contains("dkb_session"),
+        "{visible}"
+    );
+
+    // `/` focuses the box; the query goes in; Enter searches.
+    client
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .send_keys("/")
+        .await
+        .unwrap();
+    let focused = client.active_element().await.unwrap();
+    assert_eq!(focused.attr("id").await.unwrap().as_deref(), Some("q"));
+    focused
+        .send_keys(&format!("49.4C02 firmware{}", char::from(Key::Enter)))
+        .await
+        .unwrap();
+    let first = text_of(&client, "ol.results li:first-child .meta code").await;
+    assert_eq!(first, "hp-49-error-firmware");
+    let marked = text_of(&client, "ol.results li:first-child h2 mark").await;
+    assert!(!marked.is_empty(), "the matched words are highlighted");
+    shot(&client, "03-search-results").await;
+
+    // Arrows move through the results, Enter opens one (its steps show).
+    let box_ = client.find(Locator::Id("q")).await.unwrap();
+    box_.send_keys(&char::from(Key::Down).to_string())
+        .await
+        .unwrap();
+    let on = client.active_element().await.unwrap();
+    assert!(on.attr("data-result").await.unwrap().is_some());
+    on.send_keys(&char::from(Key::Enter).to_string())
+        .await
+        .unwrap();
+    let open = client
+        .execute(
+            "return document.querySelector('ol.results li:first-child details').open",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(open, json!(true));
+    assert!(!text_of(&client, "ol.results li:first-child ol.steps")
+        .await
+        .is_empty());
+    shot(&client, "04-search-result-open").await;
+
+    // The URL carries the search: opened as a bookmark, it shows the same page.
+    let url = client.current_url().await.unwrap();
+    assert!(
+        url.query().unwrap_or_default().contains("q=49.4C02"),
+        "{url}"
+    );
+    let shared =
+        format!("{base}/ui/search?q=bourrage+papier&model=HP+LaserJet+Pro+M404dn&mode=hybrid");
+    client.goto(&shared).await.unwrap();
+    let chosen = client
+        .find(Locator::Css("#model option:checked"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(chosen, "HP LaserJet Pro M404dn");
+    assert!(text_of(&client, ".summary")
+        .await
+        .contains("HP LaserJet Pro M404dn"));
+    shot(&client, "05-search-bookmarked").await;
+
+    // Nothing found says so.
+    client
+        .goto(&format!(
+            "{base}/ui/search?q=xylophone+quetzalcoatl&mode=bm25"
+        ))
+        .await
+        .unwrap();
+    assert!(text_of(&client, "section.empty h2")
+        .await
+        .contains("Aucune entrée"));
+    shot(&client, "06-search-nothing-found").await;
+
+    // A form forged by another page (no session token) is refused.
+    client
+        .execute(
+            "const f = document.createElement('form'); f.method = 'post'; \
+             f.action = '/ui/signout'; const i = document.createElement('input'); \
+             i.name = 'csrf'; i.value = 'forged'; f.appendChild(i); \
+             document.body.appendChild(f); f.submit();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    wait_for_path(&client, "/ui/signout").await;
+    assert!(text_of(&client, "h1").await.contains("Formulaire refusé"));
+    shot(&client, "07-csrf-refused").await;
+
+    // English, then signing out.
+    client.goto(&format!("{base}/ui/search")).await.unwrap();
+    client
+        .find(Locator::Css("a[data-lang-switch]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_path(&client, "/ui/search").await;
+    assert_eq!(text_of(&client, "nav a[aria-current=page]").await, "Search");
+    shot(&client, "08-search-english").await;
+    client
+        .find(Locator::Css(".who button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_path(&client, "/ui/signin").await;
+    assert!(text_of(&client, ".problem").await.contains("signed out"));
+
+    client.close().await.unwrap();
+}
