@@ -161,8 +161,12 @@ async fn staff_sign_in_search_from_the_keyboard_and_share_the_url() {
     let driver = start_driver().await;
     let client = browser(&driver).await;
 
-    // Signed out, a page sends the browser to the sign-in page.
-    client.goto(&format!("{base}/ui")).await.unwrap();
+    // Signed out, a shared link sends the browser to the sign-in page, which comes back
+    // to it once signed in.
+    client
+        .goto(&format!("{base}/ui/search?q=toner+cyan&mode=bm25"))
+        .await
+        .unwrap();
     assert_eq!(client.current_url().await.unwrap().path(), "/ui/signin");
     shot(&client, "01-signin").await;
 
@@ -176,6 +180,8 @@ async fn staff_sign_in_search_from_the_keyboard_and_share_the_url() {
     // The staff key signs in; the session cookie is HttpOnly (the page cannot read it).
     sign_in(&client, &staff).await;
     wait_for_path(&client, "/ui/search").await;
+    let landed = client.current_url().await.unwrap();
+    assert_eq!(landed.query(), Some("q=toner+cyan&mode=bm25"), "{landed}");
     assert!(text_of(&client, ".who").await.contains(&staff_name));
     let visible = client
         .execute("return document.cookie", vec![])

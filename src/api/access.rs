@@ -41,6 +41,10 @@ pub struct Gate {
     pub route: &'static str,
     /// The route's request counters and latency histogram.
     pub figures: Arc<super::metrics::RouteFigures>,
+    /// A page of the workspace: it checks its session itself (and answers the sign-in
+    /// page, not a 401), but counts against the cap on requests in flight like any
+    /// call that works, which a probe does not.
+    pub page: bool,
 }
 
 /// The key a request carries: `Authorization: Bearer KEY`, or `X-Api-Key: KEY`.
@@ -123,7 +127,9 @@ pub async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Res
         route = gate.route,
         status = response.status().as_u16(),
         took_ms = format_args!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
-        caller = %caller.as_ref().map_or_else(|| "refused".to_string(), Caller::actor),
+        caller = %caller.as_ref().map_or_else(|| "refused".to_string(), |c| {
+            if gate.page { "page".to_string() } else { c.actor() }
+        }),
         client = %address,
         "request"
     );
@@ -146,7 +152,7 @@ async fn admit(
         Err(e) => return (Err(ApiError(e)), None),
     };
     // Probes are answered whatever the load: an orchestrator must see the server alive.
-    let permit = if caller == Caller::Anyone {
+    let permit = if caller == Caller::Anyone && !gate.page {
         None
     } else {
         match gate.in_flight.clone().try_acquire_owned() {

@@ -479,6 +479,7 @@ pub fn router(service: Arc<Service>, network: Network) -> Router {
                 route.spec.verb.as_str(),
                 route.spec.path,
             )),
+            page: false,
         };
         let mut handler = route
             .handler
@@ -498,6 +499,7 @@ pub fn router(service: Arc<Service>, network: Network) -> Router {
             timeout: Some(timeout),
             route: path,
             figures: Arc::new(metrics::RouteFigures::new(methods, path)),
+            page: true,
         };
         pages = pages.route(
             path,

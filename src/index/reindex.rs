@@ -139,6 +139,7 @@ fn reusable_vectors(data_dir: &Path, model: &str, dim: usize) -> Option<Reusable
         };
         if manifest.model != model
             || manifest.dim != dim
+            || vectors.dim != dim
             || manifest.chunk_keys.len() != vectors.len()
         {
             return None;
@@ -302,7 +303,7 @@ pub fn reindex_locked(
     let mut missing: Vec<usize> = Vec::new();
     for (row, (_, key, _)) in chunk_texts.iter().enumerate() {
         match reuse.as_ref().and_then(|r| r.vector(key)) {
-            Some(v) => vectors.set(row, v),
+            Some(v) => vectors.set(row, v)?,
             None => missing.push(row),
         }
     }
@@ -329,7 +330,7 @@ pub fn reindex_locked(
             )));
         }
         for (&row, v) in batch.iter().zip(fresh) {
-            vectors.set(row, &v);
+            vectors.set(row, &v)?;
         }
         progress(Progress::Embedding {
             done: (batch_no * EMBED_BATCH + batch.len()).min(missing.len()),
@@ -395,14 +396,15 @@ pub fn reindex_locked(
         kb.catalogue.models(),
         kb_dir,
     )?;
+    // The generation as searches will see it: opened whether or not the calibration is
+    // fitted again, so a build that cannot be served never becomes `CURRENT`.
+    let built = Generation::open(&partial, None)?;
     let fitted = match kept_calibration(data_dir, &manifest, &inputs) {
         Some(kept) => {
             tracing::info!(fit = ?kept.fit, "kept the previous generation's calibration");
             kept
         }
         None => {
-            // The generation as searches will see it, to fit its relevance calibration.
-            let built = Generation::open(&partial, None)?;
             let (labelled, mut notes) = calibrate::kb_labelled_queries(kb_dir, &built)?;
             let kb_model = calibrate::kb_model(kb_dir)?;
             let mut fitted =
@@ -427,6 +429,7 @@ pub fn reindex_locked(
             fitted
         }
     };
+    drop(built);
     write_json(&partial.join(CALIBRATION_FILE), &fitted)?;
 
     drop(calibrating);

@@ -56,9 +56,19 @@ impl ChunkVectors {
         }
     }
 
-    pub fn set(&mut self, chunk: usize, vector: &[f32]) {
-        debug_assert_eq!(vector.len(), self.dim);
+    /// Puts `vector` in row `chunk`; a vector of another length (a model answering with
+    /// another dimension) is an error, not a panic.
+    pub fn set(&mut self, chunk: usize, vector: &[f32]) -> Result<()> {
+        if vector.len() != self.dim || chunk >= self.chunk_entry.len() {
+            return Err(Error::Internal(format!(
+                "a vector of {} values for row {chunk} of {} vectors of {}",
+                vector.len(),
+                self.chunk_entry.len(),
+                self.dim
+            )));
+        }
         self.data[chunk * self.dim..(chunk + 1) * self.dim].copy_from_slice(vector);
+        Ok(())
     }
 
     pub fn push(&mut self, entry: u32, vector: &[f32]) {

@@ -14,8 +14,11 @@ mod session;
 
 use std::net::SocketAddr;
 
+use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Form, Query, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, SET_COOKIE, X_FRAME_OPTIONS,
+};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
@@ -49,6 +52,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<UiState>)> {
         ("/ui/signout", "POST", post(signout)),
         ("/ui/lang", "GET", get(switch_lang)),
         ("/ui/search", "GET", get(search::page)),
+        ("/ui/{*rest}", "GET", get(not_found)),
         (
             "/ui/assets/app.css",
             "GET",
@@ -79,9 +83,9 @@ async fn asset(body: &'static str, kind: &'static str) -> Response {
 /// A 303 to `to` (after a form, the browser GETs the next page).
 fn see_other(to: &str) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
-    if let Ok(v) = HeaderValue::from_str(to) {
-        response.headers_mut().insert(LOCATION, v);
-    }
+    let location =
+        HeaderValue::from_str(to).unwrap_or_else(|_| HeaderValue::from_static("/ui/search"));
+    response.headers_mut().insert(LOCATION, location);
     response
 }
 
@@ -95,10 +99,32 @@ fn html(status: StatusCode, markup: maud::Markup) -> Response {
                 HeaderValue::from_static("text/html; charset=utf-8"),
             ),
             (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            // No other site may frame a page (clickjacking).
+            (X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+            (
+                CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("frame-ancestors 'none'"),
+            ),
         ],
         markup.into_string(),
     )
         .into_response()
+}
+
+/// Any other page of the workspace: a page saying so, not the API's JSON.
+async fn not_found(headers: HeaderMap) -> Response {
+    let lang = Lang::of(&headers);
+    html(
+        StatusCode::NOT_FOUND,
+        pages::message(
+            lang,
+            lang.pick("Page introuvable", "Page not found"),
+            lang.pick(
+                "Cette page n'existe pas dans l'espace du support.",
+                "This page does not exist in the staff workspace.",
+            ),
+        ),
+    )
 }
 
 async fn home() -> Response {
@@ -158,9 +184,13 @@ struct SigninForm {
 async fn signin(
     State(state): State<UiState>,
     headers: HeaderMap,
-    Form(form): Form<SigninForm>,
+    form: Result<Form<SigninForm>, FormRejection>,
 ) -> Response {
     let lang = Lang::of(&headers);
+    // A form without its fields is not one of ours: refused as a forged one is.
+    let Ok(Form(form)) = form else {
+        return forbidden(lang);
+    };
     let next = session::safe_next(form.next.as_deref());
     // Sign-in itself is a form: a page of another site must not sign the browser in
     // with its own key (the token is in a cookie that site cannot read).
@@ -169,9 +199,13 @@ async fn signin(
         return forbidden(lang);
     }
     let access = &state.service.access;
+    let mut status = StatusCode::UNAUTHORIZED;
     let refused = match access.keys.find(form.key.trim()) {
         Ok(principal) if principal.role.grants(Role::Staff) => {
-            let token = access.sessions.issue(principal.key_id, session::unix_now());
+            let digest = crate::service::access::keys::digest(form.key.trim());
+            let token = access
+                .sessions
+                .issue(principal.key_id, &digest, session::unix_now());
             let mut response = see_other(&next);
             let lifetime = crate::service::access::sessions::SESSION_LIFETIME.as_secs();
             session::set_cookie(
@@ -185,18 +219,10 @@ async fn signin(
             session::set_cookie(&mut response, &headers, state.network, CSRF_COOKIE, "", 0);
             return response;
         }
-        Ok(principal) => match lang {
-            Lang::Fr => format!(
-                "La clé « {} » n'est pas une clé du support (rôle {}).",
-                principal.name,
-                principal.role.as_str()
-            ),
-            Lang::En => format!(
-                "The key `{}` is not a staff key (role {}).",
-                principal.name,
-                principal.role.as_str()
-            ),
-        },
+        Ok(principal) => {
+            status = StatusCode::FORBIDDEN;
+            not_staff(lang, &principal)
+        }
         Err(e) => match e {
             crate::Error::StorageUnavailable(_) => lang
                 .pick(
@@ -210,10 +236,7 @@ async fn signin(
         },
     };
     let pre = session::new_pre_session_token();
-    let mut response = html(
-        StatusCode::UNAUTHORIZED,
-        pages::signin(lang, &pre, &next, Some(refused)),
-    );
+    let mut response = html(status, pages::signin(lang, &pre, &next, Some(refused)));
     session::set_cookie(
         &mut response,
         &headers,
@@ -225,6 +248,21 @@ async fn signin(
     response
 }
 
+fn not_staff(lang: Lang, principal: &crate::service::access::Principal) -> String {
+    match lang {
+        Lang::Fr => format!(
+            "La clé « {} » n'est pas une clé du support (rôle {}).",
+            principal.name,
+            principal.role.as_str()
+        ),
+        Lang::En => format!(
+            "The key `{}` is not a staff key (role {}).",
+            principal.name,
+            principal.role.as_str()
+        ),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct CsrfForm {
     csrf: String,
@@ -234,13 +272,14 @@ async fn signout(
     State(state): State<UiState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
+    form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    let viewer = match Viewer::of(&state, &headers, peer, Role::Staff) {
+    let viewer = match Viewer::of(&state, &headers, peer, Role::Staff, "/ui/search") {
         Ok(viewer) => viewer,
         Err(response) => return *response,
     };
-    if !viewer.csrf_ok(&state, &form.csrf) {
+    let given = form.map(|Form(f)| f.csrf).unwrap_or_default();
+    if !viewer.csrf_ok(&state, &headers, &given) {
         return forbidden(viewer.lang);
     }
     let mut response = see_other("/ui/signin?reason=signed_out");
@@ -255,8 +294,9 @@ async fn signout(
     response
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct LangQuery {
+    #[serde(default)]
     to: String,
     #[serde(default)]
     back: Option<String>,
@@ -266,8 +306,9 @@ struct LangQuery {
 async fn switch_lang(
     State(state): State<UiState>,
     headers: HeaderMap,
-    Query(query): Query<LangQuery>,
+    query: Result<Query<LangQuery>, QueryRejection>,
 ) -> Response {
+    let query = query.map(|Query(q)| q).unwrap_or_default();
     let lang = Lang::parse(&query.to).unwrap_or_default();
     let mut response = see_other(&session::safe_next(query.back.as_deref()));
     session::set_cookie(

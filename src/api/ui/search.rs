@@ -3,8 +3,9 @@
 
 use std::net::SocketAddr;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -32,10 +33,14 @@ pub struct SearchQuery {
 pub async fn page(
     State(state): State<UiState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    uri: Uri,
     headers: HeaderMap,
-    Query(query): Query<SearchQuery>,
+    query: Result<Query<SearchQuery>, QueryRejection>,
 ) -> Response {
-    let viewer = match Viewer::of(&state, &headers, peer, Role::Staff) {
+    // A query string that does not parse is an empty search, not a plain-text 400.
+    let query = query.map(|Query(q)| q).unwrap_or_default();
+    let here = uri.path_and_query().map_or("/ui/search", |p| p.as_str());
+    let viewer = match Viewer::of(&state, &headers, peer, Role::Staff, here) {
         Ok(viewer) => viewer,
         Err(response) => return *response,
     };

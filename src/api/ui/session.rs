@@ -69,13 +69,17 @@ pub struct Viewer {
 
 impl Viewer {
     /// The viewer of a page needing `needed`, or the response to send instead: the
-    /// sign-in page (no session, ended, revoked key), or a page saying what is wrong.
+    /// sign-in page (no session, ended, revoked key), which comes back to `here` (the
+    /// page's path and query: a shared link survives signing in), or a page saying what
+    /// is wrong.
     pub fn of(
         state: &UiState,
         headers: &HeaderMap,
         peer: SocketAddr,
         needed: Role,
+        here: &str,
     ) -> Result<Viewer, Box<Response>> {
+        let back = encode_component(&safe_next(Some(here)));
         let lang = Lang::of(headers);
         if open_mode(state, headers, peer) {
             return Ok(Viewer {
@@ -87,7 +91,7 @@ impl Viewer {
             });
         }
         let Some(token) = cookie(headers, SESSION_COOKIE).filter(|t| !t.is_empty()) else {
-            return Err(Box::new(see_other("/ui/signin")));
+            return Err(Box::new(see_other(&format!("/ui/signin?next={back}"))));
         };
         let access = &state.service.access;
         match access.authorize_session(token, needed, unix_now()) {
@@ -98,21 +102,25 @@ impl Viewer {
                 csrf: access.sessions.csrf_token(token),
                 session: token.to_string(),
             }),
-            Err(Error::Unauthorized(_)) => {
-                Err(Box::new(see_other("/ui/signin?reason=session_ended")))
-            }
+            Err(Error::Unauthorized(_)) => Err(Box::new(see_other(&format!(
+                "/ui/signin?reason=session_ended&next={back}"
+            )))),
             Err(e) => Err(Box::new(super::error_page(lang, &e))),
         }
     }
 
-    /// Whether a form's `given` token is this session's (always on an open server).
-    pub fn csrf_ok(&self, state: &UiState, given: &str) -> bool {
-        self.session.is_empty()
-            || state
-                .service
-                .access
-                .sessions
-                .check_csrf(&self.session, given)
+    /// Whether a form's `given` token is this session's. An open server has no session:
+    /// there the browser must say the form came from the workspace's own origin (any
+    /// page on the web can post a form to 127.0.0.1).
+    pub fn csrf_ok(&self, state: &UiState, headers: &HeaderMap, given: &str) -> bool {
+        if self.session.is_empty() {
+            return same_origin(headers);
+        }
+        state
+            .service
+            .access
+            .sessions
+            .check_csrf(&self.session, given)
     }
 }
 
@@ -156,14 +164,52 @@ pub fn set_cookie(
     );
 }
 
-/// Where to go after signing in: a page of the workspace, never another site.
-pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with("/ui") && !n.starts_with("//") && !n.contains("\\") => {
-            n.to_string()
-        }
-        _ => "/ui/search".to_string(),
+/// Whether the browser says the request came from a page of this origin: `Sec-Fetch-Site:
+/// same-origin`, or an `Origin` whose host is the request's `Host`.
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        return site == "same-origin";
     }
+    match (header("origin"), header("host")) {
+        (Some(origin), Some(host)) => origin
+            .split_once("://")
+            .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host)),
+        _ => false,
+    }
+}
+
+/// Where to go after signing in: a page of the workspace (`/ui` or below, no `..`, no
+/// control characters), never another site; anything else goes to the search page.
+pub fn safe_next(next: Option<&str>) -> String {
+    let fallback = "/ui/search".to_string();
+    let Some(next) = next else {
+        return fallback;
+    };
+    let path = next.split(['?', '#']).next().unwrap_or_default();
+    let in_workspace = path == "/ui" || path.starts_with("/ui/");
+    let clean = !path
+        .split('/')
+        .any(|segment| segment == ".." || segment == ".")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control);
+    if in_workspace && clean {
+        next.to_string()
+    } else {
+        fallback
+    }
+}
+
+/// `text` percent-encoded for a query parameter's value.
+fn encode_component(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Why the sign-in page is shown, from its `reason` parameter.
@@ -217,10 +263,36 @@ mod tests {
             "//evil.example/ui",
             "/admin",
             "/ui\\..\\x",
+            "/ui/../admin",
+            "/uifoo",
+            "/ui/search\r\nSet-Cookie: x=1",
         ] {
             assert_eq!(safe_next(Some(bad)), "/ui/search", "{bad}");
         }
         assert_eq!(safe_next(None), "/ui/search");
+    }
+
+    #[test]
+    fn the_way_back_is_encoded_for_a_query() {
+        assert_eq!(
+            encode_component("/ui/search?q=a b&m=é"),
+            "/ui/search%3Fq%3Da%20b%26m%3D%C3%A9"
+        );
+    }
+
+    #[test]
+    fn same_origin_reads_fetch_metadata_then_origin() {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", "127.0.0.1:8000".parse().unwrap());
+        assert!(!same_origin(&headers));
+        headers.insert("origin", "http://127.0.0.1:8000".parse().unwrap());
+        assert!(same_origin(&headers));
+        headers.insert("origin", "https://evil.example".parse().unwrap());
+        assert!(!same_origin(&headers));
+        headers.insert("sec-fetch-site", "same-origin".parse().unwrap());
+        assert!(same_origin(&headers));
+        headers.insert("sec-fetch-site", "cross-site".parse().unwrap());
+        assert!(!same_origin(&headers));
     }
 
     #[test]

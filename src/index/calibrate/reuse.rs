@@ -7,8 +7,9 @@
 //! calibration while the entries added, edited or removed since that fit stay within
 //! `REFIT_SHARE` of the KB and nothing else the fit depends on changed (`fit_inputs`).
 //! The count adds up over the generations that keep a fit, so a run of small edits ends
-//! in a refit. A KB of fewer than `1 / REFIT_SHARE` entries always refits: there one
-//! entry is a real share of the samples, and the fit is quick anyway.
+//! in a refit. A KB of fewer than `1 / REFIT_SHARE` entries refits on any change: there
+//! one entry is a real share of the samples, and the fit is quick anyway (a reindex that
+//! changed nothing keeps the fit whatever the size).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -27,8 +28,9 @@ pub const REFIT_SHARE: f64 = 0.01;
 const KEPT_NOTE: &str = "kept the calibration fitted for generation";
 
 /// Digest of what a fit depends on besides the entries: the embedding model, the fusion
-/// settings, the catalogue, the KB's labelled queries and shipped model, this build of
-/// the product (its pseudo-queries) and the relevance features.
+/// settings, the catalogue, the KB's labelled queries and shipped model, the relevance
+/// features' version and the product's release (whose pseudo-queries and search made the
+/// fit; a change to them within one release must bump `FEATURES_VERSION`).
 pub fn fit_inputs(
     model: &str,
     fusion: &FusionConfig,

@@ -41,7 +41,8 @@ pub struct KeyRing {
     env_admin: Option<[u8; 32]>,
 }
 
-fn digest(secret: &str) -> [u8; 32] {
+/// The SHA-256 of a key, as stored and as the ring holds it.
+pub fn digest(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
 
@@ -120,11 +121,12 @@ impl KeyRing {
         usize::from(self.env_admin.is_some()) + self.keys.read().as_ref().map_or(0, |k| k.len())
     }
 
-    /// The principal of the key with this id, if it still works (a session names its key
-    /// by id: the operator's `DEVICEKB_ADMIN_KEY` is id 0).
-    pub fn by_id(&self, key_id: i64) -> Result<Principal> {
-        if key_id == 0 && self.env_admin.is_some() {
-            return Ok(env_admin_principal());
+    /// The principal of the key with this id and its digest, if it still works (a session
+    /// names its key by id and a fingerprint of its digest: the operator's
+    /// `DEVICEKB_ADMIN_KEY` is id 0, and a new one there has another digest).
+    pub fn by_id(&self, key_id: i64) -> Result<(Principal, [u8; 32])> {
+        if let (0, Some(admin)) = (key_id, &self.env_admin) {
+            return Ok((env_admin_principal(), *admin));
         }
         let keys = self.keys.read();
         let Some(keys) = keys.as_ref() else {
@@ -134,7 +136,7 @@ impl KeyRing {
         };
         keys.iter()
             .find(|k| k.principal.key_id == key_id)
-            .map(|k| k.principal.clone())
+            .map(|k| (k.principal.clone(), k.digest))
             .ok_or_else(|| {
                 Error::Unauthorized("the key of this session was revoked; sign in again".into())
             })

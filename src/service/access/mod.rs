@@ -199,7 +199,12 @@ impl Access {
     /// (`Sessions::verify`), its key still active, the key's role and rate limit.
     pub fn authorize_session(&self, token: &str, needed: Role, now: u64) -> Result<Principal> {
         let claims = self.sessions.verify(token, now)?;
-        let principal = self.keys.by_id(claims.key_id)?;
+        let (principal, digest) = self.keys.by_id(claims.key_id)?;
+        if self.sessions.key_fingerprint(&digest) != claims.fingerprint {
+            return Err(Error::Unauthorized(
+                "the key of this session was replaced; sign in again".into(),
+            ));
+        }
         if !principal.role.grants(needed) {
             return Err(Error::Forbidden(format!(
                 "the key `{}` has the {} role; this page needs {}",

@@ -1,11 +1,15 @@
 //! Signed sessions for the staff workspace in the browser.
 //!
 //! Staff sign in with their API key once; the browser then carries a session token, not
-//! the key. The token is `KEY_ID.EXPIRES.SIGNATURE`: the key it was issued for, when it
-//! ends (Unix seconds), and an HMAC-SHA256 of both under a secret kept in the data
-//! directory. Nothing is stored per session, so every server sharing the data directory
-//! accepts the same sessions, and a restart signs no one out. The key is looked up again
-//! on every request: revoking it ends its sessions within one key refresh.
+//! the key. The token is `KEY_ID.EXPIRES.KEY_FINGERPRINT.SIGNATURE`: the key it was issued
+//! for, when it ends (Unix seconds), a fingerprint of that key's digest, and an
+//! HMAC-SHA256 of the three under a secret kept in the data directory. Nothing is stored
+//! per session, so every server sharing the data directory accepts the same sessions, and
+//! a restart signs no one out. The key is looked up again on every request, by id and
+//! fingerprint: revoking it (or replacing `DEVICEKB_ADMIN_KEY`, always id 0) ends its
+//! sessions within one key refresh. Signing out removes the cookie from the browser; a
+//! copy of the token taken before stays valid until it ends (12 hours) or its key is
+//! revoked.
 //!
 //! Forms carry a CSRF token derived from the session (an HMAC of the session token under
 //! the same secret): a page of another site can make the browser send the cookie, but
@@ -31,6 +35,8 @@ type HmacSha256 = Hmac<Sha256>;
 pub struct SessionClaims {
     pub key_id: i64,
     pub expires: u64,
+    /// `Sessions::key_fingerprint` of the key's digest at sign-in.
+    pub fingerprint: u64,
 }
 
 /// Issues and checks session and CSRF tokens.
@@ -70,11 +76,23 @@ impl Sessions {
         Sessions { secret }
     }
 
-    /// A token for `key_id`, valid from `now` (Unix seconds) for `SESSION_LIFETIME`.
-    pub fn issue(&self, key_id: i64, now: u64) -> String {
-        let payload = format!("{key_id}.{}", now + SESSION_LIFETIME.as_secs());
+    /// A token for the key `key_id` whose digest is `key_digest`, valid from `now` (Unix
+    /// seconds) for `SESSION_LIFETIME`.
+    pub fn issue(&self, key_id: i64, key_digest: &[u8; 32], now: u64) -> String {
+        let payload = format!(
+            "{key_id}.{}.{:016x}",
+            now + SESSION_LIFETIME.as_secs(),
+            self.key_fingerprint(key_digest)
+        );
         let signature = hex::encode(self.mac(b"session", payload.as_bytes()));
         format!("{payload}.{signature}")
+    }
+
+    /// What a session records of its key: enough to tell two keys apart, nothing that
+    /// helps find the key (an HMAC under the server's secret).
+    pub fn key_fingerprint(&self, key_digest: &[u8; 32]) -> u64 {
+        let mac = self.mac(b"key", key_digest);
+        u64::from_be_bytes(mac[..8].try_into().expect("8 bytes"))
     }
 
     /// The claims of `token` if this server signed it and it has not ended by `now`.
@@ -88,10 +106,16 @@ impl Sessions {
         let mut mac = self.hmac(b"session");
         mac.update(payload.as_bytes());
         mac.verify_slice(&given).map_err(|_| invalid())?;
-        let (key_id, expires) = payload.split_once('.').ok_or_else(invalid)?;
+        let mut fields = payload.split('.');
+        let (Some(key_id), Some(expires), Some(fingerprint), None) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            return Err(invalid());
+        };
         let claims = SessionClaims {
             key_id: key_id.parse().map_err(|_| invalid())?,
             expires: expires.parse().map_err(|_| invalid())?,
+            fingerprint: u64::from_str_radix(fingerprint, 16).map_err(|_| invalid())?,
         };
         if claims.expires <= now {
             return Err(Error::Unauthorized(
@@ -174,9 +198,11 @@ mod tests {
     #[test]
     fn a_session_is_valid_until_it_ends_and_only_as_signed() {
         let sessions = Sessions::with_secret([7; 32]);
-        let token = sessions.issue(42, 1_000);
+        let token = sessions.issue(42, &[1; 32], 1_000);
         let claims = sessions.verify(&token, 1_001).unwrap();
         assert_eq!(claims.key_id, 42);
+        assert_eq!(claims.fingerprint, sessions.key_fingerprint(&[1; 32]));
+        assert_ne!(claims.fingerprint, sessions.key_fingerprint(&[2; 32]));
         assert!(sessions
             .verify(&token, 1_000 + SESSION_LIFETIME.as_secs())
             .is_err());
@@ -185,7 +211,7 @@ mod tests {
         assert!(Sessions::with_secret([8; 32])
             .verify(&token, 1_001)
             .is_err());
-        for junk in ["", ".", "a.b.c", "42.99999999999.zz"] {
+        for junk in ["", ".", "a.b.c", "42.99999999999.zz", "42.9.1.2.3"] {
             assert!(sessions.verify(junk, 1_001).is_err(), "{junk}");
         }
     }
@@ -193,8 +219,8 @@ mod tests {
     #[test]
     fn csrf_tokens_belong_to_their_session() {
         let sessions = Sessions::with_secret([7; 32]);
-        let a = sessions.issue(1, 0);
-        let b = sessions.issue(2, 0);
+        let a = sessions.issue(1, &[1; 32], 0);
+        let b = sessions.issue(2, &[1; 32], 0);
         let token = sessions.csrf_token(&a);
         assert!(sessions.check_csrf(&a, &token));
         assert!(!sessions.check_csrf(&b, &token));
@@ -207,7 +233,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = Sessions::load_or_create(dir.path()).unwrap();
         let b = Sessions::load_or_create(dir.path()).unwrap();
-        let token = a.issue(3, 0);
+        let token = a.issue(3, &[3; 32], 0);
         assert!(b.verify(&token, 1).is_ok());
         std::fs::write(dir.path().join(SECRET_FILE), b"short").unwrap();
         assert!(Sessions::load_or_create(dir.path()).is_err());
