@@ -50,20 +50,7 @@ async fn mint_pinned(
     channel: Option<Channel>,
     customer_id: Option<i64>,
 ) -> String {
-    let store = service.desk.store().unwrap();
-    let (_, secret) = keys::create(
-        store.as_ref(),
-        NewKeyRequest {
-            name: name.into(),
-            role,
-            channel,
-            customer_id,
-        },
-    )
-    .await
-    .unwrap();
-    service.access.refresh(&service.desk).await;
-    secret
+    common::mint_key(service, name, role, channel, customer_id).await
 }
 
 async fn send(

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use devicekb::service::access::keys::{self, NewKeyRequest};
 use devicekb::service::access::Role;
 use devicekb::service::Service;
 use fantoccini::key::Key;
@@ -118,20 +117,7 @@ async fn wait_for_path(client: &Client, path: &str) {
 }
 
 async fn mint(service: &Service, name: &str, role: Role) -> String {
-    let store = service.desk.store().unwrap();
-    let (_, secret) = keys::create(
-        store.as_ref(),
-        NewKeyRequest {
-            name: name.into(),
-            role,
-            channel: None,
-            customer_id: None,
-        },
-    )
-    .await
-    .unwrap();
-    service.access.refresh(&service.desk).await;
-    secret
+    common::mint_key(service, name, role, None, None).await
 }
 
 async fn sign_in(client: &Client, key: &str) {

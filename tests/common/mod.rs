@@ -166,3 +166,29 @@ pub fn small_kb(keep: impl Fn(&str) -> bool) -> tempfile::TempDir {
     }
     dir
 }
+
+/// Mints an API key in `service`'s store (pinned to a channel and customer when given)
+/// and refreshes the service's key ring so it works at once. Returns the key.
+pub async fn mint_key(
+    service: &Service,
+    name: &str,
+    role: devicekb::service::access::Role,
+    channel: Option<devicekb::store::Channel>,
+    customer_id: Option<i64>,
+) -> String {
+    use devicekb::service::access::keys::{self, NewKeyRequest};
+    let store = service.desk.store().unwrap();
+    let (_, secret) = keys::create(
+        store.as_ref(),
+        NewKeyRequest {
+            name: name.into(),
+            role,
+            channel,
+            customer_id,
+        },
+    )
+    .await
+    .unwrap();
+    service.access.refresh(&service.desk).await;
+    secret
+}

@@ -143,28 +143,36 @@ async fn signin_page(
     State(state): State<UiState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Query(query): Query<SigninQuery>,
+    query: Result<Query<SigninQuery>, QueryRejection>,
 ) -> Response {
+    let query = query.map(|Query(q)| q).unwrap_or_default();
     let lang = Lang::of(&headers);
     if session::open_mode(&state, &headers, peer) {
         return see_other("/ui/search");
     }
+    let next = session::safe_next(query.next.as_deref());
+    let reason = query
+        .reason
+        .as_deref()
+        .map(|r| session::reason_text(lang, r));
+    signin_response(&state, &headers, lang, StatusCode::OK, &next, reason)
+}
+
+/// The sign-in page with a fresh token for its form, also set as a cookie (the form's
+/// field and the cookie must match: a page of another site can send neither).
+fn signin_response(
+    state: &UiState,
+    headers: &HeaderMap,
+    lang: Lang,
+    status: StatusCode,
+    next: &str,
+    problem: Option<String>,
+) -> Response {
     let pre = session::new_pre_session_token();
-    let mut response = html(
-        StatusCode::OK,
-        pages::signin(
-            lang,
-            &pre,
-            &session::safe_next(query.next.as_deref()),
-            query
-                .reason
-                .as_deref()
-                .map(|r| session::reason_text(lang, r)),
-        ),
-    );
+    let mut response = html(status, pages::signin(lang, &pre, next, problem));
     session::set_cookie(
         &mut response,
-        &headers,
+        headers,
         state.network,
         CSRF_COOKIE,
         &pre,
@@ -235,17 +243,7 @@ async fn signin(
                 .to_string(),
         },
     };
-    let pre = session::new_pre_session_token();
-    let mut response = html(status, pages::signin(lang, &pre, &next, Some(refused)));
-    session::set_cookie(
-        &mut response,
-        &headers,
-        state.network,
-        CSRF_COOKIE,
-        &pre,
-        3600,
-    );
-    response
+    signin_response(&state, &headers, lang, status, &next, Some(refused))
 }
 
 fn not_staff(lang: Lang, principal: &crate::service::access::Principal) -> String {
