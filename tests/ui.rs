@@ -91,15 +91,32 @@ async fn shot(client: &Client, name: &str) {
     std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
 }
 
-async fn text_of(client: &Client, css: &str) -> String {
-    let url = client.current_url().await.unwrap();
-    match client.find(Locator::Css(css)).await {
-        Ok(element) => element.text().await.unwrap(),
-        Err(e) => panic!(
-            "no `{css}` on {url}: {e}\n{}",
-            client.source().await.unwrap_or_default()
-        ),
+/// The text of `css` once it contains `needle`, waiting (5 s at most) for the page a
+/// click submitted to replace the old one: reading right after a click may find the old
+/// page's element, or one the new page has just detached.
+async fn wait_for_text(client: &Client, css: &str, needle: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..50 {
+        if let Ok(element) = client.find(Locator::Css(css)).await {
+            if let Ok(text) = element.text().await {
+                if text.contains(needle) {
+                    return text;
+                }
+                last = text;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    panic!(
+        "`{css}` never said `{needle}` on {} (last: `{last}`)\n{}",
+        client.current_url().await.unwrap(),
+        client.source().await.unwrap_or_default()
+    );
+}
+
+/// The text of `css` on the page as it is.
+async fn text_of(client: &Client, css: &str) -> String {
+    wait_for_text(client, css, "").await
 }
 
 /// Waits (5 s at most) for the browser to reach `path` after a click submitted a form.
@@ -158,17 +175,17 @@ async fn staff_sign_in_search_from_the_keyboard_and_share_the_url() {
 
     // A wrong key, then a key without the staff role: back to sign-in with a message.
     sign_in(&client, "dkb_not-a-key").await;
-    assert!(text_of(&client, ".problem").await.contains("Clé inconnue"));
+    wait_for_text(&client, ".problem", "Clé inconnue").await;
     shot(&client, "02-signin-wrong-key").await;
     sign_in(&client, &intake).await;
-    assert!(text_of(&client, ".problem").await.contains(&intake_name));
+    wait_for_text(&client, ".problem", &intake_name).await;
 
     // The staff key signs in; the session cookie is HttpOnly (the page cannot read it).
     sign_in(&client, &staff).await;
     wait_for_path(&client, "/ui/search").await;
     let landed = client.current_url().await.unwrap();
     assert_eq!(landed.query(), Some("q=toner+cyan&mode=bm25"), "{landed}");
-    assert!(text_of(&client, ".who").await.contains(&staff_name));
+    wait_for_text(&client, ".who", &staff_name).await;
     let visible = client
         .execute("return document.cookie", vec![])
         .await
@@ -192,7 +209,7 @@ async fn staff_sign_in_search_from_the_keyboard_and_share_the_url() {
         .send_keys(&format!("49.4C02 firmware{}", char::from(Key::Enter)))
         .await
         .unwrap();
-    let first = text_of(&client, "ol.results li:first-child .meta code").await;
+    let first = wait_for_text(&client, "ol.results li:first-child .meta code", "hp-49").await;
     assert_eq!(first, "hp-49-error-firmware");
     let marked = text_of(&client, "ol.results li:first-child h2 mark").await;
     assert!(!marked.is_empty(), "the matched words are highlighted");
@@ -238,9 +255,7 @@ async fn staff_sign_in_search_from_the_keyboard_and_share_the_url() {
         .await
         .unwrap();
     assert_eq!(chosen, "HP LaserJet Pro M404dn");
-    assert!(text_of(&client, ".summary")
-        .await
-        .contains("HP LaserJet Pro M404dn"));
+    wait_for_text(&client, ".summary", "HP LaserJet Pro M404dn").await;
     shot(&client, "05-search-bookmarked").await;
 
     // Nothing found says so.
@@ -250,9 +265,7 @@ async fn staff_sign_in_search_from_the_keyboard_and_share_the_url() {
         ))
         .await
         .unwrap();
-    assert!(text_of(&client, "section.empty h2")
-        .await
-        .contains("Aucune entrée"));
+    wait_for_text(&client, "section.empty h2", "Aucune entrée").await;
     shot(&client, "06-search-nothing-found").await;
 
     // A form forged by another page (no session token) is refused.
@@ -267,7 +280,7 @@ async fn staff_sign_in_search_from_the_keyboard_and_share_the_url() {
         .await
         .unwrap();
     wait_for_path(&client, "/ui/signout").await;
-    assert!(text_of(&client, "h1").await.contains("Formulaire refusé"));
+    wait_for_text(&client, "h1", "Formulaire refusé").await;
     shot(&client, "07-csrf-refused").await;
 
     // English, then signing out.
@@ -280,7 +293,7 @@ async fn staff_sign_in_search_from_the_keyboard_and_share_the_url() {
         .await
         .unwrap();
     wait_for_path(&client, "/ui/search").await;
-    assert_eq!(text_of(&client, "nav a[aria-current=page]").await, "Search");
+    wait_for_text(&client, "nav a[aria-current=page]", "Search").await;
     shot(&client, "08-search-english").await;
     client
         .find(Locator::Css(".who button"))
@@ -290,7 +303,7 @@ async fn staff_sign_in_search_from_the_keyboard_and_share_the_url() {
         .await
         .unwrap();
     wait_for_path(&client, "/ui/signin").await;
-    assert!(text_of(&client, ".problem").await.contains("signed out"));
+    wait_for_text(&client, ".problem", "signed out").await;
 
     client.close().await.unwrap();
 }
