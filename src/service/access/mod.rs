@@ -181,20 +181,25 @@ impl Access {
             };
         };
         let principal = self.keys.find(secret)?;
+        self.admit_key(principal, needed, "endpoint")
+            .map(Caller::Key)
+    }
+
+    /// A key's principal let in where `needed` is asked (`what`: "endpoint", "page"):
+    /// its role must grant it, and its rate limit must allow one more request.
+    fn admit_key(&self, principal: Principal, needed: Role, what: &str) -> Result<Principal> {
         if !principal.role.grants(needed) {
             return Err(Error::Forbidden(format!(
-                "the key `{}` has the {} role; this endpoint needs {}",
+                "the key `{}` has the {} role; this {what} needs {}",
                 principal.name,
                 principal.role.as_str(),
                 needed.as_str()
             )));
         }
         self.limits.check_key(principal.key_id, &principal.name)?;
-        Ok(Caller::Key(principal))
+        Ok(principal)
     }
-}
 
-impl Access {
     /// Lets a browser session in for a page needing `needed`: its signature and end
     /// (`Sessions::verify`), its key still active, the key's role and rate limit.
     pub fn authorize_session(&self, token: &str, needed: Role, now: u64) -> Result<Principal> {
@@ -205,16 +210,7 @@ impl Access {
                 "the key of this session was replaced; sign in again".into(),
             ));
         }
-        if !principal.role.grants(needed) {
-            return Err(Error::Forbidden(format!(
-                "the key `{}` has the {} role; this page needs {}",
-                principal.name,
-                principal.role.as_str(),
-                needed.as_str()
-            )));
-        }
-        self.limits.check_key(principal.key_id, &principal.name)?;
-        Ok(principal)
+        self.admit_key(principal, needed, "page")
     }
 }
 
