@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use devicekb::store::{
-    self, Channel, IdempotencyKey, NewCustomer, NewTicket, Priority, ResponderKind, SendStatus,
-    Status, StepStatus, Store, TicketFilter,
+    self, Channel, ExtractionRecord, IdempotencyKey, NewCustomer, NewTicket, Priority,
+    ResponderKind, SendStatus, Status, StepStatus, Store, TicketFilter, TicketOrder,
 };
 use devicekb::Error;
 
@@ -312,6 +312,113 @@ async fn pipeline_records_round_trip(store: Arc<dyn Store>) {
     assert!(store.pipeline(t.id + 1000).await.unwrap().steps.is_empty());
 }
 
+/// The work queue: escalated first, then waiting (by priority, oldest first), then handled
+/// (newest first); the model and retention filters read what the ticket page shows.
+async fn queue_order_and_filters(store: Arc<dyn Store>) {
+    let c = store
+        .create_customer(&customer("Atelier Morel", None))
+        .await
+        .unwrap();
+    let mut made = Vec::new();
+    for (subject, priority) in [
+        ("answered-old", Priority::High),
+        ("waiting-medium", Priority::Medium),
+        ("escalated", Priority::Low),
+        ("waiting-critical", Priority::Critical),
+        ("answered-new", Priority::Low),
+    ] {
+        let mut t = ticket(c.id, subject);
+        t.priority = priority;
+        made.push(store.create_ticket(&t, "api").await.unwrap().0);
+    }
+    let id = |subject: &str| made.iter().find(|t| t.subject == subject).unwrap().id;
+    for subject in ["answered-old", "answered-new"] {
+        store
+            .set_status(id(subject), Status::Answered, None, "agent", None)
+            .await
+            .unwrap();
+    }
+    store
+        .set_status(
+            id("escalated"),
+            Status::Escalated,
+            Some("low_confidence"),
+            "pipeline",
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .classify_ticket(id("waiting-medium"), Some("commande"), None, true, None)
+        .await
+        .unwrap();
+    store
+        .add_extraction(
+            id("waiting-critical"),
+            &ExtractionRecord {
+                source: "devicekb".into(),
+                message_id: None,
+                model: Some("Lexmark C750".into()),
+                manufacturer: None,
+                error_codes: serde_json::json!([]),
+                serial: None,
+                entities: serde_json::json!([]),
+            },
+        )
+        .await
+        .unwrap();
+    let list = |filter: TicketFilter| {
+        let store = store.clone();
+        async move {
+            store
+                .tickets(&TicketFilter {
+                    limit: 50,
+                    ..filter
+                })
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|t| t.subject)
+                .collect::<Vec<_>>()
+        }
+    };
+    let queue = list(TicketFilter {
+        order: TicketOrder::Queue,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        queue,
+        vec![
+            "escalated",
+            "waiting-critical",
+            "waiting-medium",
+            "answered-new",
+            "answered-old"
+        ]
+    );
+    let model = list(TicketFilter {
+        model: Some("Lexmark C750".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(model, vec!["waiting-critical"]);
+    let stored = store.ticket(id("waiting-critical")).await.unwrap().unwrap();
+    assert_eq!(stored.model.as_deref(), Some("Lexmark C750"));
+    let flagged = list(TicketFilter {
+        retention_flag: Some(true),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(flagged, vec!["waiting-medium"]);
+    let not_flagged = list(TicketFilter {
+        retention_flag: Some(false),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(not_flagged.len(), 4);
+}
+
 macro_rules! both {
     ($name:ident) => {
         mod $name {
@@ -340,6 +447,7 @@ both!(pipeline_records_round_trip);
 both!(devices_round_trip);
 both!(conversation_round_trip);
 both!(figures_round_trip);
+both!(queue_order_and_filters);
 
 #[test]
 fn enumerations_list_their_values() {

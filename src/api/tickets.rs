@@ -16,7 +16,7 @@ use super::params::{id, idempotency_key, limit};
 use super::routes::AppState;
 use crate::error::Error;
 use crate::service::access::Caller;
-use crate::service::tickets::{CreateCustomer, CreateTicket};
+use crate::service::tickets::{CreateCustomer, CreateTicket, TicketQuery};
 
 pub async fn create_customer(
     State(service): State<AppState>,
@@ -62,24 +62,34 @@ pub async fn list_tickets(
     State(service): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    if let Some(unknown) = query
-        .keys()
-        .find(|k| !["status", "priority", "category", "limit"].contains(&k.as_str()))
-    {
+    const FILTERS: [&str; 7] = [
+        "status",
+        "priority",
+        "category",
+        "model",
+        "retention_flag",
+        "order",
+        "limit",
+    ];
+    if let Some(unknown) = query.keys().find(|k| !FILTERS.contains(&k.as_str())) {
         return Err(Error::invalid(
             unknown.as_str(),
-            "is not a filter (status, priority, category, limit)",
+            format!("is not a filter ({})", FILTERS.join(", ")),
         )
         .into());
     }
+    let text = |name: &str| query.get(name).cloned();
     let tickets = service
         .desk
-        .tickets(
-            query.get("status").map(String::as_str),
-            query.get("priority").map(String::as_str),
-            query.get("category").map(String::as_str),
-            limit(query.get("limit"))?,
-        )
+        .tickets(&TicketQuery {
+            status: text("status"),
+            priority: text("priority"),
+            category: text("category"),
+            model: text("model"),
+            retention_flag: text("retention_flag"),
+            order: text("order"),
+            limit: limit(query.get("limit"))?,
+        })
         .await?;
     Ok(Json(TicketList::from(tickets)).into_response())
 }

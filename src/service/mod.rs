@@ -16,6 +16,7 @@ pub use engine::health::{Check, Health};
 pub use engine::search::{
     SearchMode, SearchRequest, SearchResponse, SearchResult, MAX_LIMIT, MAX_QUERY_BYTES,
 };
+pub use engine::tasks::{Phase, Task, TaskStatus};
 pub use engine::{build_generation, connect_qdrant, eval, search, Engine};
 
 /// What the engine answers, named here for the HTTP layer.

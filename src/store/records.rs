@@ -139,6 +139,10 @@ pub struct TicketOutcome {
     pub day: String,
     pub auto_resolved: bool,
     pub escalated: bool,
+    /// Why it was escalated (`low_confidence`, `out_of_scope`, ...).
+    pub escalation_reason: Option<String>,
+    /// The customer's feedback on its automatic reply: 1 helpful, 0 not, none given.
+    pub helpful: Option<i64>,
     /// Sum of its processing steps.
     pub processing_ms: f64,
 }

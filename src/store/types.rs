@@ -220,9 +220,36 @@ pub struct Ticket {
     pub status: Status,
     pub escalation_reason: Option<String>,
     pub retention_flag: bool,
+    /// The printer model: the device's, else the one the extractor read last.
+    pub model: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub closed_at: Option<String>,
+}
+
+/// The order of a list of tickets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TicketOrder {
+    /// The newest first (the API's lists).
+    #[default]
+    Newest,
+    /// The work queue's order: escalated tickets first, then those still waiting for
+    /// someone (both the most urgent first, then the oldest), then the handled ones,
+    /// newest first.
+    Queue,
+}
+
+impl TicketOrder {
+    pub fn parse(value: &str) -> Result<TicketOrder> {
+        match value {
+            "newest" => Ok(TicketOrder::Newest),
+            "queue" => Ok(TicketOrder::Queue),
+            other => Err(Error::Rejected {
+                field: "order".into(),
+                message: format!("`{other}` is not one of newest, queue"),
+            }),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -230,6 +257,10 @@ pub struct TicketFilter {
     pub status: Option<Status>,
     pub priority: Option<Priority>,
     pub category: Option<String>,
+    /// The ticket's model (as `Ticket::model` reads it), exactly.
+    pub model: Option<String>,
+    pub retention_flag: Option<bool>,
+    pub order: TicketOrder,
     /// 1..=500.
     pub limit: u32,
 }

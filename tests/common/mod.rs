@@ -2,6 +2,7 @@
 //! over a KB directory, and the real HTTP app spawned on port 0.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod db;
 pub mod http;
 pub mod llm_server;

@@ -8,9 +8,14 @@
 //! the API is. Pages answer HTML, never the API's JSON errors: an ended session goes back
 //! to the sign-in page with a message.
 
+mod kb;
+mod kpis;
+mod marks;
 mod pages;
+mod queue;
 mod search;
 mod session;
+mod ticket;
 
 use std::net::SocketAddr;
 
@@ -52,6 +57,20 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<UiState>)> {
         ("/ui/signout", "POST", post(signout)),
         ("/ui/lang", "GET", get(switch_lang)),
         ("/ui/search", "GET", get(search::page)),
+        ("/ui/queue", "GET", get(queue::page)),
+        ("/ui/tickets/{id}", "GET", get(ticket::page)),
+        ("/ui/tickets/{id}/reply", "POST", post(ticket::reply)),
+        (
+            "/ui/tickets/{id}/status",
+            "POST",
+            post(ticket::change_status),
+        ),
+        ("/ui/tickets/{id}/feedback", "POST", post(ticket::feedback)),
+        ("/ui/kpis", "GET", get(kpis::page)),
+        ("/ui/kb", "GET", get(kb::page)),
+        ("/ui/kb/entries/{id}", "GET", get(kb::entry)),
+        ("/ui/kb/reindex", "POST", post(kb::reindex)),
+        ("/ui/kb/tasks/{id}", "GET", get(kb::task)),
         ("/ui/{*rest}", "GET", get(not_found)),
         (
             "/ui/assets/app.css",
@@ -66,8 +85,9 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<UiState>)> {
     ]
 }
 
-/// Largest form accepted (a key, a token, a reply later).
-pub const MAX_FORM_BYTES: usize = 64 * 1024;
+/// Largest form accepted: a reply of the largest message the desk takes, percent-encoded
+/// (a character outside ASCII takes up to three times its bytes).
+pub const MAX_FORM_BYTES: usize = 3 * crate::service::conversation::MAX_MESSAGE_BYTES + 4096;
 
 async fn asset(body: &'static str, kind: &'static str) -> Response {
     (
@@ -340,6 +360,33 @@ fn append_cookie(response: &mut Response, value: String) {
     if let Ok(v) = HeaderValue::from_str(&value) {
         response.headers_mut().append(SET_COOKIE, v);
     }
+}
+
+/// The ticket desk's database does not answer: the pages that read it say so, and point
+/// to search, which does not need it.
+fn desk_unavailable(lang: Lang, viewer: &session::Viewer) -> Response {
+    let body = maud::html! {
+        section.message {
+            h1 { (lang.pick("Guichet des tickets indisponible", "Ticket desk unavailable")) }
+            p role="alert" { (lang.pick(
+                "La base de données des tickets ne répond pas pour le moment. La recherche dans la base de connaissances fonctionne toujours.",
+                "The ticket database does not answer right now. Searching the knowledge base still works."
+            )) }
+            p { a href="/ui/search" { (lang.pick("Aller à la recherche", "Go to search")) } }
+        }
+    };
+    html(
+        StatusCode::SERVICE_UNAVAILABLE,
+        pages::layout(
+            lang,
+            lang.pick(
+                "Guichet des tickets indisponible",
+                "Ticket desk unavailable",
+            ),
+            Some((viewer, pages::Section::Queue)),
+            body,
+        ),
+    )
 }
 
 /// A page for an error the service returned: what the API would say, with the same

@@ -9,6 +9,9 @@ use super::session::{Lang, Viewer};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
     Search,
+    Queue,
+    Kpis,
+    Kb,
 }
 
 /// The frame of every page: head, navigation (when signed in), main content.
@@ -29,8 +32,17 @@ pub fn layout(lang: Lang, title: &str, viewer: Option<(&Viewer, Section)>, body:
                     span.brand { "devicekb" }
                     @if let Some((viewer, section)) = viewer {
                         nav aria-label=(lang.pick("Sections", "Sections")) {
+                            a href="/ui/queue" aria-current=[(section == Section::Queue).then_some("page")] {
+                                (lang.pick("Tickets", "Tickets"))
+                            }
                             a href="/ui/search" aria-current=[(section == Section::Search).then_some("page")] {
                                 (lang.pick("Recherche", "Search"))
+                            }
+                            a href="/ui/kpis" aria-current=[(section == Section::Kpis).then_some("page")] {
+                                (lang.pick("Indicateurs", "Key figures"))
+                            }
+                            a href="/ui/kb" aria-current=[(section == Section::Kb).then_some("page")] {
+                                (lang.pick("Base de connaissances", "Knowledge base"))
                             }
                         }
                         div.who {
@@ -99,6 +111,18 @@ pub fn message(lang: Lang, title: &str, detail: &str) -> Markup {
         }
     };
     layout(lang, title, None, body)
+}
+
+/// An escalation reason's code (`low_confidence`, ...) in words; an unknown one as is.
+pub fn reason_label(lang: Lang, code: &str) -> String {
+    let text = match code {
+        "low_confidence" => lang.pick("pertinence trop faible", "relevance too low"),
+        "out_of_scope" => lang.pick("hors du périmètre de la base", "outside the KB"),
+        "sensitive_category" => lang.pick("sujet sensible", "sensitive subject"),
+        "human_requested" => lang.pick("un humain demandé", "a person asked for"),
+        _ => code,
+    };
+    text.to_string()
 }
 
 /// `text` with every occurrence of `words` (already lowercased, accents folded) wrapped

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::Desk;
 use crate::error::{Error, Result};
 pub use crate::store::TicketStats;
-use crate::store::{DailyMetrics, Store};
+use crate::store::{DailyMetrics, Store, TicketOutcome};
 
 /// Days `GET /stats/pipeline` covers by default, and at most.
 pub const DEFAULT_DAYS: u32 = 30;
@@ -27,7 +27,13 @@ pub struct PipelineDay {
     pub escalated_pct: Option<f64>,
     /// Pipeline time per ticket (sum of its steps), milliseconds.
     pub mean_ms: Option<f64>,
+    pub median_ms: Option<f64>,
     pub p95_ms: Option<f64>,
+    /// Escalated tickets by reason (`low_confidence`, `out_of_scope`, ...).
+    pub escalation_reasons: BTreeMap<String, i64>,
+    /// Customers' feedback on the automatic replies of the day's tickets.
+    pub helpful: i64,
+    pub unhelpful: i64,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -81,10 +87,20 @@ fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     Some(sorted[rank.clamp(1, sorted.len()) - 1])
 }
 
-fn summarise(day: String, times: &mut [f64], auto: i64, escalated: i64) -> PipelineDay {
+fn summarise(day: String, outcomes: &[&TicketOutcome]) -> PipelineDay {
+    let mut times: Vec<f64> = outcomes.iter().map(|o| o.processing_ms).collect();
     times.sort_by(f64::total_cmp);
     let n = times.len() as i64;
+    let count =
+        |keep: &dyn Fn(&TicketOutcome) -> bool| outcomes.iter().filter(|o| keep(o)).count() as i64;
+    let auto = count(&|o| o.auto_resolved);
+    let escalated = count(&|o| o.escalated);
     let pct = |k: i64| (n > 0).then(|| (1000.0 * k as f64 / n as f64).round() / 10.0);
+    let mut escalation_reasons = BTreeMap::new();
+    for o in outcomes.iter().filter(|o| o.escalated) {
+        let reason = o.escalation_reason.clone().unwrap_or_default();
+        *escalation_reasons.entry(reason).or_insert(0) += 1;
+    }
     PipelineDay {
         day,
         tickets: n,
@@ -93,7 +109,11 @@ fn summarise(day: String, times: &mut [f64], auto: i64, escalated: i64) -> Pipel
         auto_resolved_pct: pct(auto),
         escalated_pct: pct(escalated),
         mean_ms: (n > 0).then(|| times.iter().sum::<f64>() / n as f64),
-        p95_ms: percentile(times, 95.0),
+        median_ms: percentile(&times, 50.0),
+        p95_ms: percentile(&times, 95.0),
+        escalation_reasons,
+        helpful: count(&|o| o.helpful == Some(1)),
+        unhelpful: count(&|o| o.helpful == Some(0)),
     }
 }
 
@@ -116,21 +136,14 @@ impl Desk {
         let store = self.store()?;
         let since = utc_day(days - 1);
         let outcomes = store.ticket_outcomes(&since).await?;
-        let mut by_day: BTreeMap<String, (Vec<f64>, i64, i64)> = (0..days)
-            .map(|ago| (utc_day(ago), (Vec::new(), 0, 0)))
-            .collect();
-        let mut all = (Vec::new(), 0, 0);
+        let mut by_day: BTreeMap<String, Vec<&TicketOutcome>> =
+            (0..days).map(|ago| (utc_day(ago), Vec::new())).collect();
         for o in &outcomes {
-            let slot = by_day.entry(o.day.clone()).or_default();
-            for s in [&mut *slot, &mut all] {
-                s.0.push(o.processing_ms);
-                s.1 += i64::from(o.auto_resolved);
-                s.2 += i64::from(o.escalated);
-            }
+            by_day.entry(o.day.clone()).or_default().push(o);
         }
         let days: Vec<PipelineDay> = by_day
             .into_iter()
-            .map(|(day, (mut times, auto, esc))| summarise(day, &mut times, auto, esc))
+            .map(|(day, outcomes)| summarise(day, &outcomes))
             .collect();
         let metrics: Vec<DailyMetrics> = days
             .iter()
@@ -139,7 +152,10 @@ impl Desk {
             .collect();
         store.put_daily_metrics(&metrics).await?;
         Ok(PipelineStats {
-            total: summarise(format!("{since}..{}", utc_day(0)), &mut all.0, all.1, all.2),
+            total: summarise(
+                format!("{since}..{}", utc_day(0)),
+                &outcomes.iter().collect::<Vec<_>>(),
+            ),
             days,
         })
     }
@@ -166,10 +182,7 @@ impl Desk {
         let today = utc_day(0);
         let result = async {
             let outcomes = store.ticket_outcomes(&today).await?;
-            let mut times: Vec<f64> = outcomes.iter().map(|o| o.processing_ms).collect();
-            let auto = outcomes.iter().filter(|o| o.auto_resolved).count() as i64;
-            let escalated = outcomes.iter().filter(|o| o.escalated).count() as i64;
-            let d = summarise(today.clone(), &mut times, auto, escalated);
+            let d = summarise(today.clone(), &outcomes.iter().collect::<Vec<_>>());
             store.put_daily_metrics(&[d.metrics()]).await
         }
         .await;

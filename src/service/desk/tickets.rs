@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::store::limits;
 use crate::store::{
     Channel, Direction, HistoryEntry, IdempotencyKey, NewCustomer, NewMessage, NewTicket,
-    PipelineRows, PredictionRecord, Priority, Status, Stored, TicketFilter,
+    PipelineRows, PredictionRecord, Priority, Status, Stored, TicketFilter, TicketOrder,
 };
 /// Customers as the store reads them, for the layers above.
 pub use crate::store::{Customer, Device, Message, Ticket};
@@ -122,6 +122,21 @@ impl TicketCreated {
             retention_flag: ticket.retention_flag,
         }
     }
+}
+
+/// A list of tickets as a client asks for it: each filter as given (checked here, so the
+/// API and the workspace refuse the same values the same way).
+#[derive(Debug, Clone, Default)]
+pub struct TicketQuery {
+    pub status: Option<String>,
+    pub priority: Option<String>,
+    pub category: Option<String>,
+    pub model: Option<String>,
+    /// `true` or `false`.
+    pub retention_flag: Option<String>,
+    /// `newest` (default) or `queue`.
+    pub order: Option<String>,
+    pub limit: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -300,14 +315,12 @@ impl Desk {
         })
     }
 
-    pub async fn tickets(
-        &self,
-        status: Option<&str>,
-        priority: Option<&str>,
-        category: Option<&str>,
-        limit: Option<u32>,
-    ) -> Result<Vec<Ticket>> {
-        if let Some(c) = category.filter(|c| !crate::kb::training::CATEGORIES.contains(c)) {
+    pub async fn tickets(&self, query: &TicketQuery) -> Result<Vec<Ticket>> {
+        if let Some(c) = query
+            .category
+            .as_deref()
+            .filter(|c| !crate::kb::training::CATEGORIES.contains(c))
+        {
             return Err(Error::Rejected {
                 field: "category".into(),
                 message: format!(
@@ -316,11 +329,31 @@ impl Desk {
                 ),
             });
         }
+        let retention_flag = match query.retention_flag.as_deref() {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(other) => {
+                return Err(Error::rejected(
+                    "retention_flag",
+                    format!("`{other}` is not one of true, false"),
+                ))
+            }
+        };
+        check_length("model", query.model.as_deref(), limits::MODEL_NAME)?;
         let filter = TicketFilter {
-            status: status.map(Status::parse).transpose()?,
-            priority: priority.map(Priority::parse).transpose()?,
-            category: category.map(str::to_string),
-            limit: list_limit(limit)?,
+            status: query.status.as_deref().map(Status::parse).transpose()?,
+            priority: query.priority.as_deref().map(Priority::parse).transpose()?,
+            category: query.category.clone(),
+            model: query.model.clone(),
+            retention_flag,
+            order: query
+                .order
+                .as_deref()
+                .map(TicketOrder::parse)
+                .transpose()?
+                .unwrap_or_default(),
+            limit: list_limit(query.limit)?,
         };
         self.store()?.tickets(&filter).await
     }

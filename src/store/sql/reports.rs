@@ -54,7 +54,9 @@ macro_rules! report_store {
             async fn ticket_outcomes(&self, since_day: &str) -> Result<Vec<TicketOutcome>> {
                 let sql = format!(
                     "SELECT {} AS day, CAST(CASE WHEN t.status = 'auto_resolved' THEN 1 ELSE 0 END AS SIGNED) AS auto_resolved, \
-                     CAST(CASE WHEN t.escalation_reason IS NULL THEN 0 ELSE 1 END AS SIGNED) AS escalated, \
+                     CAST(CASE WHEN t.escalation_reason IS NULL THEN 0 ELSE 1 END AS SIGNED) AS escalated, t.escalation_reason, \
+                     CAST((SELECT r.helpful FROM responses r WHERE r.ticket_id = t.id AND r.responder = 'auto' \
+                     AND r.send_status <> 'draft' ORDER BY r.id DESC LIMIT 1) AS SIGNED) AS helpful, \
                      COALESCE((SELECT SUM(s.duration_ms) FROM processing_steps s WHERE s.ticket_id = t.id), 0e0) AS processing_ms \
                      FROM tickets t WHERE t.created_at >= ? ORDER BY t.id",
                     $d.day("t.created_at")

@@ -26,13 +26,32 @@ pub(super) fn same_request(stored_hash: Option<&str>, key: &IdempotencyKey) -> R
     }
 }
 
+/// A ticket's printer model, read in a query over `tickets`: the device's catalogue model
+/// or the name it was given, else the model the extractor found last (what the ticket
+/// counts by model count too).
+const MODEL_OF_TICKET: &str =
+    "COALESCE((SELECT COALESCE(m.canonical, d.model_name) FROM devices d \
+     LEFT JOIN printer_models m ON m.id = d.model_id WHERE d.id = tickets.device_id), \
+     (SELECT e.model FROM extractions e WHERE e.ticket_id = tickets.id AND e.model IS NOT NULL \
+     ORDER BY e.id DESC LIMIT 1))";
+
+/// The work queue's order (`TicketOrder::Queue`): escalated, then waiting, then handled;
+/// the first two by priority then oldest first (they wait for someone), the handled ones
+/// newest first (what was just done).
+const QUEUE_ORDER: &str = "CASE status WHEN 'escalated' THEN 0 WHEN 'new' THEN 1 WHEN 'open' THEN 1 \
+     WHEN 'in_progress' THEN 1 ELSE 2 END, \
+     CASE WHEN status IN ('answered', 'auto_resolved', 'closed') THEN 0 \
+     ELSE CASE priority WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 ELSE 3 END END, \
+     CASE WHEN status IN ('answered', 'auto_resolved', 'closed') THEN -id ELSE id END";
+
 macro_rules! ticket_store {
     ($store:ident, $db:ty, $d:expr) => {
         impl $store {
             pub(super) fn ticket_columns() -> String {
                 format!(
                     "id, customer_id, device_id, subject, description, channel, category, priority, status, \
-                     escalation_reason, CAST(retention_flag AS SIGNED) AS retention_flag, {} AS created_at, {} AS updated_at, {} AS closed_at",
+                     escalation_reason, CAST(retention_flag AS SIGNED) AS retention_flag, {MODEL_OF_TICKET} AS model, \
+                     {} AS created_at, {} AS updated_at, {} AS closed_at",
                     $d.ts("created_at"),
                     $d.ts("updated_at"),
                     $d.ts("closed_at")
@@ -236,13 +255,19 @@ macro_rules! ticket_store {
 
             async fn tickets(&self, f: &TicketFilter) -> Result<Vec<Ticket>> {
                 // The filters are bound; a NULL parameter switches its condition off.
+                let order = match f.order {
+                    TicketOrder::Newest => "id DESC",
+                    TicketOrder::Queue => QUEUE_ORDER,
+                };
                 let sql = format!(
                     "SELECT {} FROM tickets WHERE (? IS NULL OR status = ?) AND (? IS NULL OR priority = ?) \
-                     AND (? IS NULL OR category = ?) ORDER BY id DESC LIMIT ?",
+                     AND (? IS NULL OR category = ?) AND (? IS NULL OR {MODEL_OF_TICKET} = ?) \
+                     AND (? IS NULL OR retention_flag = ?) ORDER BY {order} LIMIT ?",
                     Self::ticket_columns()
                 );
                 let status = f.status.map(Status::as_str);
                 let priority = f.priority.map(Priority::as_str);
+                let flagged = f.retention_flag.map(i64::from);
                 let rows = sqlx::query(&sql)
                     .bind(status)
                     .bind(status)
@@ -250,6 +275,10 @@ macro_rules! ticket_store {
                     .bind(priority)
                     .bind(&f.category)
                     .bind(&f.category)
+                    .bind(&f.model)
+                    .bind(&f.model)
+                    .bind(flagged)
+                    .bind(flagged)
                     .bind(i64::from(f.limit.clamp(1, MAX_TICKETS)))
                     .fetch_all(&self.pool)
                     .await

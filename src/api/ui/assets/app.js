@@ -30,7 +30,37 @@
       if (details) { details.open = !details.open; }
     }
   });
+  // A list marked `data-refresh="N"` reloads itself every N seconds: the page is fetched
+  // again and the list swapped only when its version changed (focus and scroll stay).
+  function refresh(box) {
+    var every = parseInt(box.getAttribute("data-refresh"), 10) * 1000;
+    if (!(every > 0)) { return; }
+    var timer = window.setInterval(function () {
+      if (document.hidden) { return; }
+      fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (text) {
+          if (!text) { return; }
+          var next = new DOMParser().parseFromString(text, "text/html");
+          var fresh = next.getElementById(box.id);
+          var counts = next.querySelector("nav.counts");
+          var shown = box.querySelector("[data-version]");
+          var incoming = fresh && fresh.querySelector("[data-version]");
+          if (!incoming || (shown && shown.getAttribute("data-version") === incoming.getAttribute("data-version"))) { return; }
+          box.innerHTML = fresh.innerHTML;
+          if (!fresh.hasAttribute("data-refresh")) {
+            window.clearInterval(timer);
+            box.removeAttribute("data-refresh");
+            Array.prototype.forEach.call(fresh.attributes, function (a) { box.setAttribute(a.name, a.value); });
+          }
+          var old = document.querySelector("nav.counts");
+          if (old && counts) { old.innerHTML = counts.innerHTML; }
+        })
+        .catch(function () { /* the next round tries again */ });
+    }, every);
+  }
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-refresh]").forEach(refresh);
     var back = window.location.pathname + window.location.search;
     document.querySelectorAll("[data-lang-switch]").forEach(function (link) {
       link.href = link.href + "&back=" + encodeURIComponent(back);

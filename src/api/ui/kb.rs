@@ -1,0 +1,385 @@
+//! The knowledge base as staff see it: the entries served, by collection (the maker an
+//! entry is for, as the KB's folders are), one entry in full, and for admins the reindex
+//! button, whose task page follows the build to its end and lists a KB that does not
+//! validate as file:line problems.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{ConnectInfo, Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::pages::{fold, layout, Section};
+use super::session::{Lang, Viewer};
+use super::{error_page, forbidden, html as respond, see_other, UiState};
+use crate::error::Error;
+use crate::kb::KbEntry;
+use crate::service::access::Role;
+use crate::service::{Phase, Task, TaskStatus};
+
+#[derive(Debug, Default, Deserialize)]
+pub struct KbQuery {
+    /// Words the title or id must hold.
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    category: Option<String>,
+}
+
+pub async fn page(
+    State(state): State<UiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    uri: Uri,
+    headers: HeaderMap,
+    query: Result<Query<KbQuery>, QueryRejection>,
+) -> Response {
+    let query = query.map(|Query(q)| q).unwrap_or_default();
+    let here = uri.path_and_query().map_or("/ui/kb", |p| p.as_str());
+    let viewer = match Viewer::of(&state, &headers, peer, Role::Staff, here) {
+        Ok(viewer) => viewer,
+        Err(response) => return *response,
+    };
+    kb_page(&state, &viewer, &query, StatusCode::OK, None)
+}
+
+fn kb_page(
+    state: &UiState,
+    viewer: &Viewer,
+    query: &KbQuery,
+    status: StatusCode,
+    problem: Option<Markup>,
+) -> Response {
+    let lang = viewer.lang;
+    let engine = &state.service.engine;
+    let generation = engine.generation();
+    let words: Vec<String> = query
+        .q
+        .as_deref()
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(fold)
+        .collect();
+    let category = query.category.as_deref().filter(|c| !c.is_empty());
+    let mut collections: BTreeMap<String, Vec<&KbEntry>> = BTreeMap::new();
+    for entry in &generation.entries {
+        let haystack = fold(&format!("{} {}", entry.title, entry.id));
+        if !words.iter().all(|w| haystack.contains(w.as_str())) {
+            continue;
+        }
+        if category.is_some_and(|c| c != entry.category.as_str()) {
+            continue;
+        }
+        let collection = if entry.manufacturer.trim().is_empty() {
+            lang.pick("Sans fabricant", "No maker").to_string()
+        } else {
+            entry.manufacturer.trim().to_string()
+        };
+        collections.entry(collection).or_default().push(entry);
+    }
+    let shown: usize = collections.values().map(Vec::len).sum();
+    let tasks = engine.tasks().tasks;
+    let body = html! {
+        h1 { (lang.pick("Base de connaissances", "Knowledge base")) }
+        p.meta {
+            (generation.entries.len()) " " (lang.pick("entrées servies, génération ", "entries served, generation "))
+            code { (generation.name) }
+        }
+        @if let Some(note) = engine.generation_note() { p.meta { (note) } }
+        @if let Some(problem) = problem { (problem) }
+        @if viewer.role.grants(Role::Admin) {
+            (reindex_form(lang, viewer, tasks.first()))
+        }
+        form.filters method="get" action="/ui/kb" {
+            label { (lang.pick("Titre ou identifiant", "Title or id"))
+                input type="search" name="q" value=(query.q.as_deref().unwrap_or_default());
+            }
+            label { (lang.pick("Catégorie", "Category"))
+                select name="category" {
+                    option value="" { (lang.pick("toutes", "all")) }
+                    @for c in crate::kb::Category::ALL {
+                        option value=(c.as_str()) selected[category == Some(c.as_str())] { (c.as_str()) }
+                    }
+                }
+            }
+            button type="submit" { (lang.pick("Filtrer", "Filter")) }
+        }
+        p.summary { (shown) " " (lang.pick("entrée(s)", "entry(ies)")) }
+        @for (name, entries) in &collections {
+            section.collection {
+                h2 { (name) " " span.meta { "(" (entries.len()) ")" } }
+                ul.entries {
+                    @for e in entries {
+                        li {
+                            a href={ "/ui/kb/entries/" (e.id) } { (e.title) }
+                            " " small.meta { code { (e.id) } " · " (e.category.as_str())
+                                @if !e.error_codes.is_empty() { " · " (e.error_codes.join(", ")) } }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    respond(
+        status,
+        layout(
+            lang,
+            lang.pick("Base de connaissances", "Knowledge base"),
+            Some((viewer, Section::Kb)),
+            body,
+        ),
+    )
+}
+
+/// The admin's reindex button, with the last task's outcome beside it.
+fn reindex_form(lang: Lang, viewer: &Viewer, last: Option<&Task>) -> Markup {
+    html! {
+        section #reindex {
+            form method="post" action="/ui/kb/reindex" {
+                input type="hidden" name="csrf" value=(viewer.csrf);
+                button type="submit" { (lang.pick("Réindexer la base", "Reindex the KB")) }
+            }
+            @if let Some(task) = last {
+                p.meta {
+                    a href={ "/ui/kb/tasks/" (task.id) } {
+                        (lang.pick("Dernière réindexation", "Last reindex")) " #" (task.id)
+                    }
+                    " : " (task_status(lang, task.status))
+                }
+            }
+        }
+    }
+}
+
+pub async fn entry(
+    State(state): State<UiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let here = format!("/ui/kb/entries/{id}");
+    let viewer = match Viewer::of(&state, &headers, peer, Role::Staff, &here) {
+        Ok(viewer) => viewer,
+        Err(response) => return *response,
+    };
+    let lang = viewer.lang;
+    let generation = state.service.engine.generation();
+    let Some(e) = generation.entries.iter().find(|e| e.id == id) else {
+        let detail = match lang {
+            Lang::Fr => format!("L'entrée « {id} » n'est pas dans la base servie."),
+            Lang::En => format!("Entry `{id}` is not in the KB served."),
+        };
+        return respond(
+            StatusCode::NOT_FOUND,
+            super::pages::message(
+                lang,
+                lang.pick("Entrée introuvable", "Entry not found"),
+                &detail,
+            ),
+        );
+    };
+    let list = |title: &str, items: &[String]| {
+        html! {
+            @if !items.is_empty() {
+                h2 { (title) }
+                ul { @for i in items { li { (i) } } }
+            }
+        }
+    };
+    let body = html! {
+        p.back { a href="/ui/kb" { "← " (lang.pick("Base de connaissances", "Knowledge base")) } }
+        article.entry {
+            h1 { (e.title) }
+            p.meta {
+                code { (e.id) } " · " (e.category.as_str()) " · " (e.lang.code())
+                @if !e.manufacturer.is_empty() { " · " (e.manufacturer) }
+            }
+            @if !e.models.is_empty() { p { strong { (lang.pick("Modèles : ", "Models: ")) } (e.models.join(", ")) } }
+            @if !e.error_codes.is_empty() {
+                p { strong { (lang.pick("Codes : ", "Codes: ")) } @for c in &e.error_codes { span.code { (c) } " " } }
+            }
+            p { (e.description) }
+            (list(lang.pick("Symptômes", "Symptoms"), &e.symptoms))
+            @if !e.cause.is_empty() { h2 { (lang.pick("Cause", "Cause")) } p { (e.cause) } }
+            @if !e.steps.is_empty() {
+                h2 { (lang.pick("Étapes", "Steps")) }
+                ol.steps { @for s in &e.steps { li { (s) } } }
+            } @else if !e.solution.is_empty() {
+                h2 { (lang.pick("Solution", "Solution")) } p { (e.solution) }
+            }
+            @if !e.tags.is_empty() { p.meta { (lang.pick("Mots-clés : ", "Tags: ")) (e.tags.join(", ")) } }
+            p.meta { (lang.pick("Source : ", "Source: ")) (e.source) }
+        }
+    };
+    respond(
+        StatusCode::OK,
+        layout(lang, &e.title, Some((&viewer, Section::Kb)), body),
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Starts a reindex (admins only) and goes to its task page; one already running is named.
+pub async fn reindex(
+    State(state): State<UiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<CsrfOnly>, FormRejection>,
+) -> Response {
+    let viewer = match Viewer::of(&state, &headers, peer, Role::Admin, "/ui/kb") {
+        Ok(viewer) => viewer,
+        Err(response) => return *response,
+    };
+    let Ok(Form(form)) = form else {
+        return forbidden(viewer.lang);
+    };
+    if !viewer.csrf_ok(&state, &headers, &form.csrf) {
+        return forbidden(viewer.lang);
+    }
+    match state.service.engine.start_reindex().await {
+        Ok(task) => see_other(&format!("/ui/kb/tasks/{}", task.id)),
+        Err(e @ Error::Conflict(_)) => {
+            let problem = html! { p.problem role="alert" { (e.to_string()) } };
+            kb_page(
+                &state,
+                &viewer,
+                &KbQuery::default(),
+                StatusCode::CONFLICT,
+                Some(problem),
+            )
+        }
+        Err(e) => error_page(viewer.lang, &e),
+    }
+}
+
+/// A reindex task: its phase and progress while it runs (the page refreshes itself), then
+/// its generation, or why it failed with each problem as file:line.
+pub async fn task(
+    State(state): State<UiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> Response {
+    let here = format!("/ui/kb/tasks/{raw}");
+    let viewer = match Viewer::of(&state, &headers, peer, Role::Admin, &here) {
+        Ok(viewer) => viewer,
+        Err(response) => return *response,
+    };
+    let lang = viewer.lang;
+    let task = raw
+        .parse::<u64>()
+        .ok()
+        .and_then(|id| state.service.engine.task(id).ok());
+    let Some(task) = task else {
+        return respond(
+            StatusCode::NOT_FOUND,
+            super::pages::message(
+                lang,
+                lang.pick("Tâche introuvable", "Task not found"),
+                lang.pick(
+                    "Cette réindexation n'est pas (ou plus) connue de ce serveur.",
+                    "This reindex is not (or no longer) known to this server.",
+                ),
+            ),
+        );
+    };
+    let body = html! {
+        p.back { a href="/ui/kb" { "← " (lang.pick("Base de connaissances", "Knowledge base")) } }
+        h1 { (lang.pick("Réindexation", "Reindex")) " #" (task.id) }
+        (progress(lang, &task))
+    };
+    respond(
+        StatusCode::OK,
+        layout(
+            lang,
+            lang.pick("Réindexation", "Reindex"),
+            Some((&viewer, Section::Kb)),
+            body,
+        ),
+    )
+}
+
+/// The task's box; while it runs it carries `data-refresh`, so the script follows it and
+/// stops once a fetched box no longer does.
+fn progress(lang: Lang, task: &Task) -> Markup {
+    let running = task.status == TaskStatus::Running;
+    let version = format!(
+        "{:?}-{:?}-{:?}-{:?}",
+        task.status, task.phase, task.done, task.entries
+    );
+    let percent = match (task.done, task.total) {
+        (Some(done), Some(total)) if total > 0 => (done * 100 / total).min(100),
+        _ if !running => 100,
+        _ => 0,
+    };
+    html! {
+        div #task data-refresh=[running.then_some("1")] data-task-status=(task_status_code(task.status)) {
+            div data-version=(version) {
+                p.state role="status" {
+                    strong { (task_status(lang, task.status)) }
+                    @if let Some(phase) = task.phase { " · " (phase_label(lang, phase)) }
+                    " · " (format!("{:.1} s", task.seconds))
+                }
+                @if running || task.status == TaskStatus::Succeeded {
+                    progress max="100" value=(percent) aria-label=(lang.pick("avancement", "progress")) { (percent) " %" }
+                }
+                @if let (Some(done), Some(total)) = (task.done, task.total) {
+                    p.meta { (done) " / " (total) " " (lang.pick("passages à calculer", "passages to embed")) }
+                }
+                @if let Some(entries) = task.entries { p.meta { (entries) " " (lang.pick("entrées", "entries")) } }
+                @if let Some(generation) = &task.generation {
+                    p { (lang.pick("Génération servie : ", "Generation served: ")) code { (generation) } }
+                }
+                @if let Some(error) = &task.error { p.problem role="alert" { (error) } }
+                @if let Some(errors) = &task.errors {
+                    h2 { (lang.pick("Problèmes dans les fichiers", "Problems in the files")) }
+                    ul.validation {
+                        @for e in errors {
+                            li {
+                                code { (e.file) @if let Some(line) = e.line { ":" (line) } }
+                                @if let Some(field) = &e.field { " · " (field) }
+                                " — " (e.message)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn task_status_code(status: TaskStatus) -> &'static str {
+    match status {
+        TaskStatus::Running => "running",
+        TaskStatus::Succeeded => "succeeded",
+        TaskStatus::Failed => "failed",
+    }
+}
+
+fn task_status(lang: Lang, status: TaskStatus) -> &'static str {
+    match status {
+        TaskStatus::Running => lang.pick("en cours", "running"),
+        TaskStatus::Succeeded => lang.pick("terminée", "done"),
+        TaskStatus::Failed => lang.pick("échouée", "failed"),
+    }
+}
+
+fn phase_label(lang: Lang, phase: Phase) -> &'static str {
+    match phase {
+        Phase::Validating => lang.pick(
+            "lecture et validation des fichiers",
+            "reading and validating the files",
+        ),
+        Phase::Embedding => lang.pick("calcul des vecteurs", "embedding passages"),
+        Phase::Indexing => lang.pick("index BM25", "BM25 index"),
+        Phase::Calibrating => lang.pick("calibration", "calibration"),
+        Phase::Switching => lang.pick("mise en service", "switching"),
+    }
+}

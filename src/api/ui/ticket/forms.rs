@@ -1,0 +1,194 @@
+//! The ticket page's forms: an agent's reply (the draft edited), a status change, the
+//! customer's feedback on an automatic reply. Each checks the session's CSRF token, calls
+//! the desk, and goes back to the page; a refusal shows the page again with the problem
+//! and what was typed.
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{ConnectInfo, Form, Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::{no_such_ticket, render, ticket_id, Kept};
+use crate::api::ui::session::Viewer;
+use crate::api::ui::{desk_unavailable, error_page, forbidden, see_other, UiState};
+use crate::error::Error;
+use crate::service::access::Role;
+use crate::service::{AgentReply, Feedback};
+
+/// Who a change is recorded as: the key's name, or the local open access.
+fn actor(viewer: &Viewer) -> String {
+    viewer
+        .name
+        .clone()
+        .unwrap_or_else(|| "local staff".to_string())
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ReplyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+pub async fn reply(
+    State(state): State<UiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    form: Result<Form<ReplyForm>, FormRejection>,
+) -> Response {
+    let here = format!("/ui/tickets/{raw}");
+    let viewer = match Viewer::of(&state, &headers, peer, Role::Staff, &here) {
+        Ok(viewer) => viewer,
+        Err(response) => return *response,
+    };
+    let Ok(Form(form)) = form else {
+        return forbidden(viewer.lang);
+    };
+    if !viewer.csrf_ok(&state, &headers, &form.csrf) {
+        return forbidden(viewer.lang);
+    }
+    let Some(id) = ticket_id(&raw) else {
+        return no_such_ticket(viewer.lang, &raw);
+    };
+    let reply = AgentReply {
+        body: form.body.clone(),
+        author: Some(actor(&viewer)),
+        status: form.status.clone(),
+        citations: Vec::new(),
+    };
+    match state.service.desk.agent_reply(id, reply).await {
+        Ok(_) => see_other(&format!("/ui/tickets/{id}#history")),
+        Err(e) => refused(&state, &viewer, &raw, e, Some(form.body)).await,
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct StatusForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+pub async fn change_status(
+    State(state): State<UiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    form: Result<Form<StatusForm>, FormRejection>,
+) -> Response {
+    let here = format!("/ui/tickets/{raw}");
+    let viewer = match Viewer::of(&state, &headers, peer, Role::Staff, &here) {
+        Ok(viewer) => viewer,
+        Err(response) => return *response,
+    };
+    let Ok(Form(form)) = form else {
+        return forbidden(viewer.lang);
+    };
+    if !viewer.csrf_ok(&state, &headers, &form.csrf) {
+        return forbidden(viewer.lang);
+    }
+    let Some(id) = ticket_id(&raw) else {
+        return no_such_ticket(viewer.lang, &raw);
+    };
+    let note = form
+        .note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    match state
+        .service
+        .desk
+        .set_ticket_status(id, &form.status, &actor(&viewer), note)
+        .await
+    {
+        Ok(_) => see_other(&format!("/ui/tickets/{id}#history")),
+        Err(e) => refused(&state, &viewer, &raw, e, None).await,
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct FeedbackForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    helpful: String,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+pub async fn feedback(
+    State(state): State<UiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    form: Result<Form<FeedbackForm>, FormRejection>,
+) -> Response {
+    let here = format!("/ui/tickets/{raw}");
+    let viewer = match Viewer::of(&state, &headers, peer, Role::Staff, &here) {
+        Ok(viewer) => viewer,
+        Err(response) => return *response,
+    };
+    let Ok(Form(form)) = form else {
+        return forbidden(viewer.lang);
+    };
+    if !viewer.csrf_ok(&state, &headers, &form.csrf) {
+        return forbidden(viewer.lang);
+    }
+    let Some(id) = ticket_id(&raw) else {
+        return no_such_ticket(viewer.lang, &raw);
+    };
+    let helpful = match form.helpful.as_str() {
+        "true" => true,
+        "false" => false,
+        other => {
+            let e = Error::invalid("helpful", format!("`{other}` is not one of true, false"));
+            return refused(&state, &viewer, &raw, e, None).await;
+        }
+    };
+    let feedback = Feedback {
+        helpful,
+        comment: form.comment,
+    };
+    match state.service.desk.feedback(id, feedback).await {
+        Ok(_) => see_other(&format!("/ui/tickets/{id}#history")),
+        Err(e) => refused(&state, &viewer, &raw, e, None).await,
+    }
+}
+
+/// A form the service refused: a client mistake shows the page again with the problem
+/// (and the reply typed, so nothing is lost); anything else is an error page.
+async fn refused(
+    state: &UiState,
+    viewer: &Viewer,
+    raw: &str,
+    error: Error,
+    reply: Option<String>,
+) -> Response {
+    let lang = viewer.lang;
+    match error {
+        Error::NotFound { .. } => no_such_ticket(lang, raw),
+        Error::StorageUnavailable(_) => desk_unavailable(lang, viewer),
+        e @ (Error::InvalidInput { .. }
+        | Error::Rejected { .. }
+        | Error::PayloadTooLarge(_)
+        | Error::Conflict(_)) => {
+            let (status, _) = crate::api::status_of(&e);
+            let kept = Kept {
+                problem: Some(e.to_string()),
+                reply,
+            };
+            render(state, viewer, raw, status, kept).await
+        }
+        e => error_page(lang, &e),
+    }
+}

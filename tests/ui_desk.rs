@@ -1,0 +1,441 @@
+//! The workspace's ticket desk and KB pages in a real browser (headless Chromium, see
+//! `common::browser`): the queue, an escalated ticket answered from its draft, an
+//! automatic reply rated unhelpful and the KPI that counts it, a reindex followed to its
+//! end and one refused with its file:line problems. Screenshots land in
+//! `target/ui-screenshots/`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::browser::{
+    browser, mint, shot, sign_in, start_driver, text_of, wait_for_path, wait_for_text,
+    wait_for_text_within,
+};
+use devicekb::service::access::Role;
+use fantoccini::{Client, Locator};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+fn run_id() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+/// The JSON API, with an API key.
+async fn call(method: Method, url: String, body: Option<Value>, key: Option<&str>) -> (u16, Value) {
+    let mut request = reqwest::Client::new().request(method, url);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn click(client: &Client, css: &str) {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("`{css}`: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn new_ticket(base: &str, key: &str, customer: i64, text: &str) -> Value {
+    let (status, created) = call(
+        Method::POST,
+        format!("{base}/tickets"),
+        Some(json!({"customer_id": customer, "subject": "Imprimante", "description": text, "channel": "email"})),
+        Some(key),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    created
+}
+
+/// The whole-period figure `key` as the KPI page shows it.
+async fn kpi(client: &Client, base: &str, key: &str) -> String {
+    client
+        .goto(&format!("{base}/ui/kpis?days=7"))
+        .await
+        .unwrap();
+    text_of(client, &format!("dd[data-kpi={key}]")).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_work_the_queue_answer_an_escalated_ticket_and_rate_an_automatic_reply() {
+    // The store starts empty on every run, so the queue holds this run's tickets only
+    // (the index under the same directory is kept: its vectors are reused).
+    let data = common::repo()
+        .join("target/test-data")
+        .join(env!("CARGO_CRATE_NAME"));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(data.join(format!("devicekb.db{suffix}")));
+    }
+    let service = common::repo_service();
+    let base = common::spawn_app(service.clone()).await;
+    let run = run_id();
+    let staff_name = format!("ui-bob-{run}");
+    let staff = mint(&service, &staff_name, Role::Staff).await;
+    let api_key = mint(&service, &format!("ui-api-{run}"), Role::Admin).await;
+
+    let (status, customer) = call(
+        Method::POST,
+        format!("{base}/customers"),
+        Some(json!({"name": format!("Cabinet {run}")})),
+        Some(&api_key),
+    )
+    .await;
+    assert_eq!(status, 201, "{customer}");
+    let customer = customer["id"].as_i64().unwrap();
+    let auto = new_ticket(
+        &base,
+        &api_key,
+        customer,
+        "Bonjour, la C750 affiche 88 Toner cyan bas.",
+    )
+    .await;
+    assert_eq!(auto["status"], "auto_resolved", "{auto}");
+    let escalated = new_ticket(
+        &base,
+        &api_key,
+        customer,
+        "Bonjour, depuis hier notre imprimante fait un bruit bizarre et les pages sortent froissées, que faire ?",
+    )
+    .await;
+    assert_eq!(escalated["status"], "escalated", "{escalated}");
+    let (auto_id, escalated_id) = (
+        auto["ticket_id"].as_i64().unwrap(),
+        escalated["ticket_id"].as_i64().unwrap(),
+    );
+
+    let driver = start_driver().await;
+    let client = browser(&driver).await;
+    client.goto(&format!("{base}/ui/queue")).await.unwrap();
+    sign_in(&client, &staff).await;
+    wait_for_path(&client, "/ui/queue").await;
+
+    // Escalated tickets come first; the counts per status are those of the stats API.
+    let first = text_of(&client, "table.queue tbody tr:first-child .status").await;
+    assert_eq!(first, "escaladé");
+    let (_, stats) = call(
+        Method::GET,
+        format!("{base}/stats/tickets"),
+        None,
+        Some(&api_key),
+    )
+    .await;
+    let escalated_count = stats["by_status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["value"] == "escalated")
+        .map_or(0, |c| c["count"].as_i64().unwrap());
+    let shown = text_of(&client, "nav.counts a[data-status=escalated] .n").await;
+    assert_eq!(shown, escalated_count.to_string());
+    assert!(client
+        .find(Locator::Css(&format!("tr[data-ticket='{escalated_id}']")))
+        .await
+        .is_ok());
+    shot(&client, "09-queue").await;
+
+    // Filters narrow the list (and the URL carries them).
+    client
+        .goto(&format!(
+            "{base}/ui/queue?status=auto_resolved&model=Lexmark+C750"
+        ))
+        .await
+        .unwrap();
+    let statuses: Vec<String> = {
+        let mut out = Vec::new();
+        for cell in client
+            .find_all(Locator::Css("table.queue tbody .status"))
+            .await
+            .unwrap()
+        {
+            out.push(cell.text().await.unwrap());
+        }
+        out
+    };
+    assert!(!statuses.is_empty());
+    assert!(
+        statuses.iter().all(|s| s == "répondu automatiquement"),
+        "{statuses:?}"
+    );
+    assert!(client
+        .find(Locator::Css(&format!("tr[data-ticket='{auto_id}']")))
+        .await
+        .is_ok());
+
+    // A new ticket shows up in the open queue without a reload.
+    client.goto(&format!("{base}/ui/queue")).await.unwrap();
+    client
+        .execute(
+            "document.querySelector('#queue').setAttribute('data-seen', 'yes')",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let late = new_ticket(
+        &base,
+        &api_key,
+        customer,
+        "Bonjour, je voudrais résilier mon contrat de maintenance.",
+    )
+    .await;
+    let late_id = late["ticket_id"].as_i64().unwrap();
+    let row = format!("tr[data-ticket='{late_id}']");
+    let mut arrived = false;
+    for _ in 0..40 {
+        if client.find(Locator::Css(&row)).await.is_ok() {
+            arrived = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(arrived, "the queue refreshed itself with ticket {late_id}");
+    let same_page = client
+        .execute(
+            "return document.querySelector('#queue').getAttribute('data-seen')",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        same_page,
+        json!("yes"),
+        "the list was swapped in place, not reloaded"
+    );
+
+    // The escalated ticket: the conversation with what the extractor read, the
+    // retrieved entries with their evidence, the decision, the steps with their times.
+    click(&client, &format!("tr[data-ticket='{escalated_id}'] td a")).await;
+    wait_for_path(&client, &format!("/ui/tickets/{escalated_id}")).await;
+    wait_for_text(&client, "#decision", "Escaladé").await;
+    assert!(!text_of(&client, "#steps table").await.is_empty());
+    assert!(!text_of(&client, "#retrieved").await.is_empty());
+    let draft = client
+        .find(Locator::Id("reply-body"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        !draft.trim().is_empty(),
+        "the pipeline's draft is in the box"
+    );
+    shot(&client, "10-ticket-escalated").await;
+
+    // Edit the draft and send it: the status and the history change, by this agent.
+    let reply = format!("Bonjour, un technicien passe demain matin. Réf {run}.");
+    let body = client.find(Locator::Id("reply-body")).await.unwrap();
+    body.clear().await.unwrap();
+    body.send_keys(&reply).await.unwrap();
+    click(&client, "#reply button[type=submit]").await;
+    wait_for_text(&client, "#ticket-status .status", "répondu").await;
+    let history = wait_for_text(&client, "#history", &staff_name).await;
+    assert!(history.contains("escaladé → répondu"), "{history}");
+    wait_for_text(&client, "#conversation", &format!("Réf {run}")).await;
+    shot(&client, "11-ticket-answered").await;
+
+    // An empty reply is refused on the page, which says why.
+    let body = client.find(Locator::Id("reply-body")).await.unwrap();
+    body.clear().await.unwrap();
+    click(&client, "#reply button[type=submit]").await;
+    wait_for_text(&client, ".problem", "body").await;
+
+    // The automatic reply rated unhelpful: the KPI counts it, as the stats API does, and
+    // the ticket goes back to a person.
+    let before: i64 = kpi(&client, &base, "unhelpful").await.parse().unwrap();
+    client
+        .goto(&format!("{base}/ui/tickets/{auto_id}"))
+        .await
+        .unwrap();
+    wait_for_text(&client, "#decision", "automatiquement").await;
+    click(&client, "#feedback button[value=false]").await;
+    wait_for_text(&client, "#ticket-status .status", "ouvert").await;
+    let after: i64 = kpi(&client, &base, "unhelpful").await.parse().unwrap();
+    assert_eq!(after, before + 1);
+    let (_, pipeline) = call(
+        Method::GET,
+        format!("{base}/stats/pipeline?days=7"),
+        None,
+        Some(&api_key),
+    )
+    .await;
+    assert_eq!(pipeline["total"]["unhelpful"], json!(after), "{pipeline}");
+    let tickets = text_of(&client, "dd[data-kpi=tickets]").await;
+    assert_eq!(tickets, pipeline["total"]["tickets"].to_string());
+    shot(&client, "12-kpis").await;
+
+    // A ticket that does not exist is a page saying so.
+    client
+        .goto(&format!("{base}/ui/tickets/987654321"))
+        .await
+        .unwrap();
+    wait_for_text(&client, "h1", "Ticket introuvable").await;
+
+    client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_reindexes_from_the_kb_page_and_sees_file_line_problems() {
+    let kb = common::small_kb(|id| id.starts_with("lexmark-c750-msg-8"));
+    let data = tempfile::tempdir().unwrap();
+    let service = common::start_service(kb.path(), data.path()).await;
+    let base = common::spawn_app(service.clone()).await;
+    let run = run_id();
+    let admin = mint(&service, &format!("ui-admin-{run}"), Role::Admin).await;
+    let staff = mint(&service, &format!("ui-staff-{run}"), Role::Staff).await;
+
+    let driver = start_driver().await;
+    let client = browser(&driver).await;
+
+    // Staff see the entries, not the reindex button.
+    client.goto(&format!("{base}/ui/kb")).await.unwrap();
+    sign_in(&client, &staff).await;
+    wait_for_path(&client, "/ui/kb").await;
+    wait_for_text(&client, "section.collection h2", "Lexmark").await;
+    assert!(client.find(Locator::Css("#reindex")).await.is_err());
+    click(&client, "ul.entries li a").await;
+    wait_for_text(&client, "article.entry .meta", "lexmark-c750-msg-8").await;
+    shot(&client, "13-kb-entry").await;
+    click(&client, "header.top .who button").await;
+    wait_for_path(&client, "/ui/signin").await;
+
+    // An admin edits an entry's title and reindexes from the page: the task page follows
+    // the build to its end.
+    let file = std::fs::read_dir(kb.path().join("entries/test"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "toml"))
+        .unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let edited = text.replacen("title = \"", &format!("title = \"Réf {run} "), 1);
+    assert_ne!(edited, text);
+    std::fs::write(&file, edited).unwrap();
+    client.goto(&format!("{base}/ui/kb")).await.unwrap();
+    sign_in(&client, &admin).await;
+    wait_for_path(&client, "/ui/kb").await;
+    click(&client, "#reindex button").await;
+    wait_for_text(&client, "h1", "Réindexation").await;
+    shot(&client, "14-reindex-running").await;
+    wait_for_text_within(
+        &client,
+        "#task .state",
+        "terminée",
+        Duration::from_secs(120),
+    )
+    .await;
+    let generation = text_of(&client, "#task").await;
+    assert!(generation.contains("Génération servie"), "{generation}");
+    shot(&client, "15-reindex-done").await;
+    client.goto(&format!("{base}/ui/kb?q={run}")).await.unwrap();
+    wait_for_text(&client, "ul.entries", &format!("Réf {run}")).await;
+
+    // A file that does not validate: the task fails and names each problem as file:line.
+    std::fs::write(
+        kb.path().join("entries/test/broken.toml"),
+        "id = \"broken\"\ntitle = \"Cassé\"\nlang = \"fr\"\ncategory = \"pas-une-categorie\"\n",
+    )
+    .unwrap();
+    client.goto(&format!("{base}/ui/kb")).await.unwrap();
+    click(&client, "#reindex button").await;
+    wait_for_text_within(&client, "#task .state", "échouée", Duration::from_secs(60)).await;
+    let problems = text_of(&client, "ul.validation").await;
+    assert!(problems.contains("broken.toml"), "{problems}");
+    shot(&client, "16-reindex-problems").await;
+
+    client.close().await.unwrap();
+}
+
+/// Signs in over plain HTTP (the sign-in form's token and cookie, then the session
+/// cookie); returns the `Cookie` header the next requests carry.
+async fn sign_in_http(base: &str, key: &str) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = client
+        .get(format!("{base}/ui/signin"))
+        .send()
+        .await
+        .unwrap();
+    let cookie_of = |response: &reqwest::Response, name: &str| {
+        response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{name}=")))
+            .and_then(|v| v.split(';').next())
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no {name} cookie"))
+    };
+    let pre = cookie_of(&form, "dkb_signin");
+    let page = form.text().await.unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the form's token")
+        .to_string();
+    let signed = client
+        .post(format!("{base}/ui/signin"))
+        .header("cookie", pre)
+        .form(&[("key", key), ("csrf", &csrf), ("next", "/ui/queue")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status().as_u16(), 303);
+    cookie_of(&signed, "dkb_session")
+}
+
+/// The ticket desk's database down: its pages say so and search still works (signed in
+/// with the operator's key, the only one that can be checked without the database).
+#[tokio::test]
+async fn with_the_database_down_the_desk_says_so_and_search_works() {
+    const KEY: &str = "operator-key";
+    let data = tempfile::tempdir().unwrap();
+    let service = common::start_service_with(&common::repo().join("kb"), data.path(), |c| {
+        c.database_url = "mysql://root@127.0.0.1:1/devicekb".into();
+        c.admin_api_key = Some(KEY.into());
+    })
+    .await;
+    let base = common::spawn_app(service).await;
+    let cookie = sign_in_http(&base, KEY).await;
+    let page = |path: &str| {
+        let request = reqwest::Client::new()
+            .get(format!("{base}{path}"))
+            .header("cookie", cookie.clone());
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    for path in ["/ui/queue", "/ui/tickets/1", "/ui/kpis"] {
+        let (status, body) = page(path).await;
+        assert_eq!(status, 503, "{path}: {body}");
+        assert!(
+            body.contains("Guichet des tickets indisponible"),
+            "{path}: {body}"
+        );
+    }
+    let (status, search) = page("/ui/search?q=88+toner+cyan&mode=bm25").await;
+    assert_eq!(status, 200, "{search}");
+    assert!(search.contains("lexmark-c750-msg-88"), "{search}");
+}
