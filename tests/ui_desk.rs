@@ -257,6 +257,30 @@ async fn staff_work_the_queue_answer_an_escalated_ticket_and_rate_an_automatic_r
     click(&client, "#reply button[type=submit]").await;
     wait_for_text(&client, ".problem", "body").await;
 
+    // Searching the KB for this ticket finds nothing: the page offers to escalate it.
+    let search = client.find(Locator::Id("ticket-search")).await.unwrap();
+    search.clear().await.unwrap();
+    search.send_keys("xylophone quetzalcoatl").await.unwrap();
+    click(&client, "form.search-ticket button").await;
+    wait_for_text(&client, "section.empty h2", "Aucune entrée").await;
+    let offered = client
+        .find(Locator::Id("escalate-ticket"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(offered, Some(escalated_id.to_string()));
+    shot(&client, "12-search-nothing-escalate").await;
+    click(&client, "form.escalate button").await;
+    wait_for_text(&client, "#ticket-status .status", "escaladé").await;
+    wait_for_text(
+        &client,
+        "#history",
+        "nothing in the KB for «xylophone quetzalcoatl»",
+    )
+    .await;
+
     // The automatic reply rated unhelpful: the KPI counts it, as the stats API does, and
     // the ticket goes back to a person.
     let before: i64 = kpi(&client, &base, "unhelpful").await.parse().unwrap();
@@ -279,7 +303,7 @@ async fn staff_work_the_queue_answer_an_escalated_ticket_and_rate_an_automatic_r
     assert_eq!(pipeline["total"]["unhelpful"], json!(after), "{pipeline}");
     let tickets = text_of(&client, "dd[data-kpi=tickets]").await;
     assert_eq!(tickets, pipeline["total"]["tickets"].to_string());
-    shot(&client, "12-kpis").await;
+    shot(&client, "13-kpis").await;
 
     // A ticket that does not exist is a page saying so.
     client
@@ -312,7 +336,7 @@ async fn an_admin_reindexes_from_the_kb_page_and_sees_file_line_problems() {
     assert!(client.find(Locator::Css("#reindex")).await.is_err());
     click(&client, "ul.entries li a").await;
     wait_for_text(&client, "article.entry .meta", "lexmark-c750-msg-8").await;
-    shot(&client, "13-kb-entry").await;
+    shot(&client, "14-kb-entry").await;
     click(&client, "header.top .who button").await;
     wait_for_path(&client, "/ui/signin").await;
 
@@ -333,7 +357,7 @@ async fn an_admin_reindexes_from_the_kb_page_and_sees_file_line_problems() {
     wait_for_path(&client, "/ui/kb").await;
     click(&client, "#reindex button").await;
     wait_for_text(&client, "h1", "Réindexation").await;
-    shot(&client, "14-reindex-running").await;
+    shot(&client, "15-reindex-running").await;
     wait_for_text_within(
         &client,
         "#task .state",
@@ -343,7 +367,7 @@ async fn an_admin_reindexes_from_the_kb_page_and_sees_file_line_problems() {
     .await;
     let generation = text_of(&client, "#task").await;
     assert!(generation.contains("Génération servie"), "{generation}");
-    shot(&client, "15-reindex-done").await;
+    shot(&client, "16-reindex-done").await;
     client.goto(&format!("{base}/ui/kb?q={run}")).await.unwrap();
     wait_for_text(&client, "ul.entries", &format!("Réf {run}")).await;
 
@@ -358,7 +382,7 @@ async fn an_admin_reindexes_from_the_kb_page_and_sees_file_line_problems() {
     wait_for_text_within(&client, "#task .state", "échouée", Duration::from_secs(60)).await;
     let problems = text_of(&client, "ul.validation").await;
     assert!(problems.contains("broken.toml"), "{problems}");
-    shot(&client, "16-reindex-problems").await;
+    shot(&client, "17-reindex-problems").await;
 
     client.close().await.unwrap();
 }

@@ -66,6 +66,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<UiState>)> {
             post(ticket::change_status),
         ),
         ("/ui/tickets/{id}/feedback", "POST", post(ticket::feedback)),
+        ("/ui/escalate", "POST", post(ticket::escalate)),
         ("/ui/kpis", "GET", get(kpis::page)),
         ("/ui/kb", "GET", get(kb::page)),
         ("/ui/kb/entries/{id}", "GET", get(kb::entry)),

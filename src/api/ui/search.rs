@@ -19,6 +19,9 @@ use crate::service::{SearchMode, SearchRequest, SearchResponse, SearchResult};
 
 /// Results shown on the page.
 const SHOWN: i64 = 10;
+/// Below this calibrated relevance (the chance the first hit is the right entry), the
+/// page says no entry clearly answers and offers to escalate.
+const WEAK: f32 = 0.25;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct SearchQuery {
@@ -28,6 +31,10 @@ pub struct SearchQuery {
     model: Option<String>,
     #[serde(default)]
     mode: Option<String>,
+    /// The ticket the agent searches for (from its page): a search that finds nothing
+    /// offers to escalate it.
+    #[serde(default)]
+    ticket: Option<String>,
 }
 
 pub async fn page(
@@ -72,7 +79,12 @@ pub async fn page(
         .collect();
     models.sort();
     models.dedup();
-    let form = search_form(lang, &text, model, mode, &models);
+    let ticket = query
+        .ticket
+        .as_deref()
+        .and_then(|t| t.trim().parse::<i64>().ok())
+        .filter(|id| *id > 0);
+    let form = search_form(lang, &text, model, mode, &models, ticket);
     if text.is_empty() {
         let body = html! { (form) p.hint { (lang.pick(
             "Tapez « / » pour aller à la recherche, les flèches pour parcourir les résultats, Entrée pour en ouvrir un.",
@@ -95,7 +107,10 @@ pub async fn page(
         mode: Some(mode),
     };
     let (status, results) = match state.service.engine.search(request).await {
-        Ok(response) => (StatusCode::OK, results(lang, &response)),
+        Ok(response) => (
+            StatusCode::OK,
+            results(lang, &response, &escalate_offer(&viewer, &text, ticket)),
+        ),
         // The page shows what was wrong with the query beside the box.
         Err(e @ Error::InvalidInput { .. }) => (
             StatusCode::BAD_REQUEST,
@@ -117,6 +132,7 @@ fn search_form(
     model: Option<&str>,
     mode: SearchMode,
     models: &[String],
+    ticket: Option<i64>,
 ) -> Markup {
     let modes = [
         (SearchMode::Hybrid, "hybrid", lang.pick("hybride", "hybrid")),
@@ -149,12 +165,28 @@ fn search_form(
                     option value=(code) selected[mode == value] { (label) }
                 }
             }
+            @if let Some(id) = ticket { input type="hidden" name="ticket" value=(id); }
             button type="submit" { (lang.pick("Rechercher", "Search")) }
         }
     }
 }
 
-fn results(lang: Lang, response: &SearchResponse) -> Markup {
+/// What a search that finds nothing offers: escalating the ticket searched for (or one
+/// the agent names) to a technician, with the search in the history's note.
+fn escalate_offer(viewer: &Viewer, text: &str, ticket: Option<i64>) -> Markup {
+    let lang = viewer.lang;
+    html! {
+        form.escalate method="post" action="/ui/escalate" {
+            input type="hidden" name="csrf" value=(viewer.csrf);
+            input type="hidden" name="q" value=(text);
+            label for="escalate-ticket" { (lang.pick("Ticket à escalader vers un technicien", "Ticket to escalate to a technician")) }
+            input #escalate-ticket type="number" min="1" name="ticket" required value=[ticket];
+            button type="submit" { (lang.pick("Escalader", "Escalate")) }
+        }
+    }
+}
+
+fn results(lang: Lang, response: &SearchResponse, offer: &Markup) -> Markup {
     let words: Vec<String> = response
         .query
         .split(|c: char| !c.is_alphanumeric() && c != '-')
@@ -177,8 +209,20 @@ fn results(lang: Lang, response: &SearchResponse) -> Markup {
                     "Essayez d'autres mots, retirez le filtre de modèle, ou transmettez la demande à un technicien.",
                     "Try other words, remove the model filter, or pass the request on to a technician."
                 )) }
+                (offer)
             }
         } @else {
+            @if response.results[0].relevance < WEAK {
+                // The vectors always return neighbours: far ones are shown, but as such.
+                section.empty {
+                    h2 { (lang.pick("Aucune entrée ne répond clairement à cette recherche.", "No entry clearly answers this search.")) }
+                    p { (lang.pick(
+                        "Les entrées ci-dessous en sont les plus proches, sans en être la réponse probable. Essayez d'autres mots, ou transmettez la demande à un technicien.",
+                        "The entries below are the nearest, not a likely answer. Try other words, or pass the request on to a technician."
+                    )) }
+                    (offer)
+                }
+            }
             ol.results {
                 @for (i, hit) in response.results.iter().enumerate() {
                     li { (result(lang, i, hit, &words)) }

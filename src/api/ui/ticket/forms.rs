@@ -192,3 +192,48 @@ async fn refused(
         e => error_page(lang, &e),
     }
 }
+
+#[derive(Debug, Default, Deserialize)]
+pub struct EscalateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    ticket: String,
+    /// The search that found nothing, kept in the history's note.
+    #[serde(default)]
+    q: String,
+}
+
+/// A search found nothing: the agent escalates the ticket to a technician.
+pub async fn escalate(
+    State(state): State<UiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Form<EscalateForm>, FormRejection>,
+) -> Response {
+    let viewer = match Viewer::of(&state, &headers, peer, Role::Staff, "/ui/search") {
+        Ok(viewer) => viewer,
+        Err(response) => return *response,
+    };
+    let Ok(Form(form)) = form else {
+        return forbidden(viewer.lang);
+    };
+    if !viewer.csrf_ok(&state, &headers, &form.csrf) {
+        return forbidden(viewer.lang);
+    }
+    let raw = form.ticket.trim();
+    let Some(id) = ticket_id(raw) else {
+        return no_such_ticket(viewer.lang, raw);
+    };
+    let searched: String = form.q.trim().chars().take(200).collect();
+    let note = format!("nothing in the KB for «{searched}»");
+    match state
+        .service
+        .desk
+        .set_ticket_status(id, "escalated", &actor(&viewer), Some(&note))
+        .await
+    {
+        Ok(_) => see_other(&format!("/ui/tickets/{id}#history")),
+        Err(e) => refused(&state, &viewer, raw, e, None).await,
+    }
+}

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 mod forms;
 
-pub use forms::{change_status, feedback, reply};
+pub use forms::{change_status, escalate, feedback, reply};
 
 use super::marks::marked;
 use super::pages::{layout, reason_label, Section};
@@ -122,7 +122,27 @@ fn header(lang: Lang, d: &TicketDetails) -> Markup {
             " · " time datetime=(t.created_at) { (short_time(&t.created_at)) }
             @if t.retention_flag { " · " span.flag { (lang.pick("risque de départ", "churn risk")) } }
         }
+        form.search-ticket method="get" action="/ui/search" {
+            input type="hidden" name="ticket" value=(t.id);
+            label for="ticket-search" { (lang.pick("Chercher dans la base pour ce ticket", "Search the KB for this ticket")) }
+            input #ticket-search type="search" name="q" value=(search_text(t));
+            button type="submit" { (lang.pick("Chercher", "Search")) }
+        }
     }
+}
+
+/// What a search for this ticket starts from: the start of its description, else its
+/// subject.
+fn search_text(t: &crate::store::Ticket) -> String {
+    let text = if t.description.trim().is_empty() {
+        &t.subject
+    } else {
+        &t.description
+    };
+    text.split_whitespace()
+        .take(30)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The messages, oldest first, with what the extractor read marked.
