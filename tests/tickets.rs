@@ -263,6 +263,32 @@ async fn bad_input_is_named() {
     )
     .await;
     assert_eq!((status, e["field"].as_str()), (422, Some("status")), "{e}");
+    for (query, field) in [
+        ("retention_flag=maybe", "retention_flag"),
+        ("order=oldest", "order"),
+    ] {
+        let (status, e) = call(
+            reqwest::Method::GET,
+            format!("{base}/tickets?{query}"),
+            None,
+            None,
+        )
+        .await;
+        assert_eq!((status, e["field"].as_str()), (422, Some(field)), "{e}");
+    }
+    let (status, listed) = call(
+        reqwest::Method::GET,
+        format!("{base}/tickets?order=queue&retention_flag=false&model=Lexmark+C750&limit=500"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{listed}");
+    assert!(listed["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["model"] == "Lexmark C750" && t["retention_flag"] == false));
     let (status, e) = call(
         reqwest::Method::GET,
         format!("{base}/tickets?category=techique"),
