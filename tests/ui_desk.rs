@@ -358,6 +358,15 @@ async fn an_admin_reindexes_from_the_kb_page_and_sees_file_line_problems() {
     click(&client, "#reindex button").await;
     wait_for_text(&client, "h1", "Réindexation").await;
     shot(&client, "15-reindex-running").await;
+    // While it runs, the page follows it in place (no reload): a mark set now stays.
+    let first_seen = client
+        .execute(
+            "const t = document.querySelector('#task'); t.dataset.seen = 'yes'; \
+             return t.getAttribute('data-task-status')",
+            vec![],
+        )
+        .await
+        .unwrap();
     wait_for_text_within(
         &client,
         "#task .state",
@@ -365,6 +374,16 @@ async fn an_admin_reindexes_from_the_kb_page_and_sees_file_line_problems() {
         Duration::from_secs(120),
     )
     .await;
+    if first_seen == json!("running") {
+        let mark = client
+            .execute(
+                "return document.querySelector('#task').dataset.seen || null",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(mark, json!("yes"), "the running task was followed in place");
+    }
     let generation = text_of(&client, "#task").await;
     assert!(generation.contains("Génération servie"), "{generation}");
     shot(&client, "16-reindex-done").await;

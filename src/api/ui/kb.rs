@@ -4,10 +4,9 @@
 //! validate as file:line problems.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{ConnectInfo, Form, Path, Query, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use maud::{html, Markup};
@@ -32,14 +31,13 @@ pub struct KbQuery {
 
 pub async fn page(
     State(state): State<UiState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,
     headers: HeaderMap,
     query: Result<Query<KbQuery>, QueryRejection>,
 ) -> Response {
     let query = query.map(|Query(q)| q).unwrap_or_default();
     let here = uri.path_and_query().map_or("/ui/kb", |p| p.as_str());
-    let viewer = match Viewer::of(&state, &headers, peer, Role::Staff, here) {
+    let viewer = match Viewer::of(&state, &headers, Role::Staff, here) {
         Ok(viewer) => viewer,
         Err(response) => return *response,
     };
@@ -156,12 +154,11 @@ fn reindex_form(lang: Lang, viewer: &Viewer, last: Option<&Task>) -> Markup {
 
 pub async fn entry(
     State(state): State<UiState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
     let here = format!("/ui/kb/entries/{id}");
-    let viewer = match Viewer::of(&state, &headers, peer, Role::Staff, &here) {
+    let viewer = match Viewer::of(&state, &headers, Role::Staff, &here) {
         Ok(viewer) => viewer,
         Err(response) => return *response,
     };
@@ -229,11 +226,10 @@ pub struct CsrfOnly {
 /// Starts a reindex (admins only) and goes to its task page; one already running is named.
 pub async fn reindex(
     State(state): State<UiState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     form: Result<Form<CsrfOnly>, FormRejection>,
 ) -> Response {
-    let viewer = match Viewer::of(&state, &headers, peer, Role::Admin, "/ui/kb") {
+    let viewer = match Viewer::of(&state, &headers, Role::Admin, "/ui/kb") {
         Ok(viewer) => viewer,
         Err(response) => return *response,
     };
@@ -263,12 +259,11 @@ pub async fn reindex(
 /// its generation, or why it failed with each problem as file:line.
 pub async fn task(
     State(state): State<UiState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(raw): Path<String>,
 ) -> Response {
     let here = format!("/ui/kb/tasks/{raw}");
-    let viewer = match Viewer::of(&state, &headers, peer, Role::Admin, &here) {
+    let viewer = match Viewer::of(&state, &headers, Role::Admin, &here) {
         Ok(viewer) => viewer,
         Err(response) => return *response,
     };

@@ -4,10 +4,8 @@
 //! same service calls as `GET /stats/pipeline` and `GET /stats/tickets`, so the page and
 //! the API agree.
 
-use std::net::SocketAddr;
-
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use maud::{html, Markup};
@@ -32,7 +30,6 @@ pub struct KpiQuery {
 
 pub async fn page(
     State(state): State<UiState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,
     headers: HeaderMap,
     query: Result<Query<KpiQuery>, QueryRejection>,
@@ -43,7 +40,7 @@ pub async fn page(
         .filter(|d| PERIODS.contains(d))
         .unwrap_or(30);
     let here = uri.path_and_query().map_or("/ui/kpis", |p| p.as_str());
-    let viewer = match Viewer::of(&state, &headers, peer, Role::Staff, here) {
+    let viewer = match Viewer::of(&state, &headers, Role::Staff, here) {
         Ok(viewer) => viewer,
         Err(response) => return *response,
     };

@@ -17,10 +17,8 @@ mod search;
 mod session;
 mod ticket;
 
-use std::net::SocketAddr;
-
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{ConnectInfo, Form, Query, State};
+use axum::extract::{Form, Query, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, SET_COOKIE, X_FRAME_OPTIONS,
 };
@@ -162,13 +160,12 @@ struct SigninQuery {
 
 async fn signin_page(
     State(state): State<UiState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     query: Result<Query<SigninQuery>, QueryRejection>,
 ) -> Response {
     let query = query.map(|Query(q)| q).unwrap_or_default();
     let lang = Lang::of(&headers);
-    if session::open_mode(&state, &headers, peer) {
+    if session::open_mode(&state, &headers) {
         return see_other("/ui/search");
     }
     let next = session::safe_next(query.next.as_deref());
@@ -289,11 +286,10 @@ struct CsrfForm {
 
 async fn signout(
     State(state): State<UiState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    let viewer = match Viewer::of(&state, &headers, peer, Role::Staff, "/ui/search") {
+    let viewer = match Viewer::of(&state, &headers, Role::Staff, "/ui/search") {
         Ok(viewer) => viewer,
         Err(response) => return *response,
     };

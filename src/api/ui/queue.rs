@@ -2,10 +2,8 @@
 //! the API's filters and the counts per status. The page refreshes its list by itself
 //! (the script polls the same URL and swaps the list when it changed).
 
-use std::net::SocketAddr;
-
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use maud::{html, Markup};
@@ -61,14 +59,13 @@ impl QueueQuery {
 
 pub async fn page(
     State(state): State<UiState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,
     headers: HeaderMap,
     query: Result<Query<QueueQuery>, QueryRejection>,
 ) -> Response {
     let query = query.map(|Query(q)| q).unwrap_or_default();
     let here = uri.path_and_query().map_or("/ui/queue", |p| p.as_str());
-    let viewer = match Viewer::of(&state, &headers, peer, Role::Staff, here) {
+    let viewer = match Viewer::of(&state, &headers, Role::Staff, here) {
         Ok(viewer) => viewer,
         Err(response) => return *response,
     };

@@ -1,10 +1,8 @@
 //! The search page: one box, the model filter and the mode; the URL carries all three,
 //! so a search can be bookmarked and shared (`/ui/search?q=…&model=…&mode=…`).
 
-use std::net::SocketAddr;
-
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use maud::{html, Markup};
@@ -39,7 +37,6 @@ pub struct SearchQuery {
 
 pub async fn page(
     State(state): State<UiState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,
     headers: HeaderMap,
     query: Result<Query<SearchQuery>, QueryRejection>,
@@ -47,7 +44,7 @@ pub async fn page(
     // A query string that does not parse is an empty search, not a plain-text 400.
     let query = query.map(|Query(q)| q).unwrap_or_default();
     let here = uri.path_and_query().map_or("/ui/search", |p| p.as_str());
-    let viewer = match Viewer::of(&state, &headers, peer, Role::Staff, here) {
+    let viewer = match Viewer::of(&state, &headers, Role::Staff, here) {
         Ok(viewer) => viewer,
         Err(response) => return *response,
     };

@@ -1,8 +1,6 @@
 //! Who is looking at a page: the session cookie checked against the keys, the language,
 //! and the cookies the workspace sets.
 
-use std::net::SocketAddr;
-
 use axum::http::HeaderMap;
 use axum::response::Response;
 
@@ -75,13 +73,12 @@ impl Viewer {
     pub fn of(
         state: &UiState,
         headers: &HeaderMap,
-        peer: SocketAddr,
         needed: Role,
         here: &str,
     ) -> Result<Viewer, Box<Response>> {
         let back = encode_component(&safe_next(Some(here)));
         let lang = Lang::of(headers);
-        if open_mode(state, headers, peer) {
+        if open_mode(state, headers) {
             return Ok(Viewer {
                 name: None,
                 role: Role::Admin,
@@ -125,7 +122,7 @@ impl Viewer {
 }
 
 /// An open server (loopback, no key anywhere) asked from this machine: no sign-in.
-pub fn open_mode(state: &UiState, headers: &HeaderMap, _peer: SocketAddr) -> bool {
+pub fn open_mode(state: &UiState, headers: &HeaderMap) -> bool {
     let local = super::super::access::from_this_machine(headers, state.network);
     state.service.access.is_open(local)
 }
