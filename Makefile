@@ -24,7 +24,8 @@ model:
 llm: tools
 	@bash scripts/setup_llm.sh >/dev/null
 
-# Headless Chromium and chromium-driver (Debian's packages), for the workspace's browser tests.
+# Headless Chromium and chromium-driver (Debian's packages) and axe-core (npm), for the
+# workspace's browser and accessibility tests.
 browser:
 	@bash scripts/install_browser.sh
 

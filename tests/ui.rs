@@ -5,7 +5,8 @@
 mod common;
 
 use common::browser::{
-    browser, mint, shot, sign_in, start_driver, text_of, wait_for_path, wait_for_text,
+    assert_accessible, browser, mint, shot, sign_in, start_driver, text_of, wait_for_path,
+    wait_for_text,
 };
 use devicekb::service::access::Role;
 use fantoccini::key::Key;
@@ -35,6 +36,7 @@ async fn staff_sign_in_search_from_the_keyboard_and_share_the_url() {
         .unwrap();
     assert_eq!(client.current_url().await.unwrap().path(), "/ui/signin");
     shot(&client, "01-signin").await;
+    assert_accessible(&client, "sign-in").await;
 
     // A wrong key, then a key without the staff role: back to sign-in with a message.
     sign_in(&client, "dkb_not-a-key").await;
@@ -77,6 +79,7 @@ async fn staff_sign_in_search_from_the_keyboard_and_share_the_url() {
     let marked = text_of(&client, "ol.results li:first-child h2 mark").await;
     assert!(!marked.is_empty(), "the matched words are highlighted");
     shot(&client, "03-search-results").await;
+    assert_accessible(&client, "search results").await;
 
     // Arrows move through the results, Enter opens one (its steps show).
     let box_ = client.find(Locator::Id("q")).await.unwrap();
@@ -130,6 +133,7 @@ async fn staff_sign_in_search_from_the_keyboard_and_share_the_url() {
         .unwrap();
     wait_for_text(&client, "section.empty h2", "Aucune entrée").await;
     shot(&client, "06-search-nothing-found").await;
+    assert_accessible(&client, "search, nothing found").await;
 
     // A form forged by another page (no session token) is refused.
     client

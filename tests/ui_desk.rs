@@ -9,8 +9,8 @@ mod common;
 use std::time::Duration;
 
 use common::browser::{
-    browser, mint, shot, sign_in, start_driver, text_of, wait_for_path, wait_for_text,
-    wait_for_text_within,
+    assert_accessible, browser, mint, shot, sign_in, start_driver, text_of, wait_for_path,
+    wait_for_text, wait_for_text_within,
 };
 use devicekb::service::access::Role;
 use fantoccini::{Client, Locator};
@@ -149,6 +149,7 @@ async fn staff_work_the_queue_answer_an_escalated_ticket_and_rate_an_automatic_r
         .await
         .is_ok());
     shot(&client, "09-queue").await;
+    assert_accessible(&client, "queue").await;
 
     // Filters narrow the list (and the URL carries them).
     client
@@ -238,6 +239,7 @@ async fn staff_work_the_queue_answer_an_escalated_ticket_and_rate_an_automatic_r
         "the pipeline's draft is in the box"
     );
     shot(&client, "10-ticket-escalated").await;
+    assert_accessible(&client, "ticket").await;
 
     // Edit the draft and send it: the status and the history change, by this agent.
     let reply = format!("Bonjour, un technicien passe demain matin. Réf {run}.");
@@ -272,6 +274,7 @@ async fn staff_work_the_queue_answer_an_escalated_ticket_and_rate_an_automatic_r
         .unwrap();
     assert_eq!(offered, Some(escalated_id.to_string()));
     shot(&client, "12-search-nothing-escalate").await;
+    assert_accessible(&client, "search with the escalate offer").await;
     click(&client, "form.escalate button").await;
     wait_for_text(&client, "#ticket-status .status", "escaladé").await;
     wait_for_text(
@@ -304,6 +307,7 @@ async fn staff_work_the_queue_answer_an_escalated_ticket_and_rate_an_automatic_r
     let tickets = text_of(&client, "dd[data-kpi=tickets]").await;
     assert_eq!(tickets, pipeline["total"]["tickets"].to_string());
     shot(&client, "13-kpis").await;
+    assert_accessible(&client, "kpis").await;
 
     // A ticket that does not exist is a page saying so.
     client
@@ -337,6 +341,7 @@ async fn an_admin_reindexes_from_the_kb_page_and_sees_file_line_problems() {
     click(&client, "ul.entries li a").await;
     wait_for_text(&client, "article.entry .meta", "lexmark-c750-msg-8").await;
     shot(&client, "14-kb-entry").await;
+    assert_accessible(&client, "kb entry").await;
     click(&client, "header.top .who button").await;
     wait_for_path(&client, "/ui/signin").await;
 
@@ -387,6 +392,7 @@ async fn an_admin_reindexes_from_the_kb_page_and_sees_file_line_problems() {
     let generation = text_of(&client, "#task").await;
     assert!(generation.contains("Génération servie"), "{generation}");
     shot(&client, "16-reindex-done").await;
+    assert_accessible(&client, "reindex task").await;
     client.goto(&format!("{base}/ui/kb?q={run}")).await.unwrap();
     wait_for_text(&client, "ul.entries", &format!("Réf {run}")).await;
 
@@ -402,6 +408,7 @@ async fn an_admin_reindexes_from_the_kb_page_and_sees_file_line_problems() {
     let problems = text_of(&client, "ul.validation").await;
     assert!(problems.contains("broken.toml"), "{problems}");
     shot(&client, "17-reindex-problems").await;
+    assert_accessible(&client, "reindex problems").await;
 
     client.close().await.unwrap();
 }
@@ -481,4 +488,69 @@ async fn with_the_database_down_the_desk_says_so_and_search_works() {
     let (status, search) = page("/ui/search?q=88+toner+cyan&mode=bm25").await;
     assert_eq!(status, 200, "{search}");
     assert!(search.contains("lexmark-c750-msg-88"), "{search}");
+}
+
+/// Forms without their session's token are refused, pages above a key's role too, and a
+/// form over the size limit is a 413 page, not a lost reply.
+#[tokio::test]
+async fn forged_forms_other_roles_and_oversized_forms_are_refused() {
+    let kb = common::small_kb(|id| id.starts_with("lexmark-c750-msg-88"));
+    let data = tempfile::tempdir().unwrap();
+    let service = common::start_service(kb.path(), data.path()).await;
+    let base = common::spawn_app(service.clone()).await;
+    let staff = mint(&service, &format!("ui-carol-{}", run_id()), Role::Staff).await;
+    let cookie = sign_in_http(&base, &staff).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let post = |path: &str, form: Vec<(&'static str, String)>| {
+        client
+            .post(format!("{base}{path}"))
+            .header("cookie", cookie.clone())
+            .form(&form)
+            .send()
+    };
+    for (path, form) in [
+        ("/ui/tickets/1/reply", vec![("body", "Bonjour".to_string())]),
+        (
+            "/ui/tickets/1/status",
+            vec![
+                ("status", "closed".to_string()),
+                ("csrf", "forged".to_string()),
+            ],
+        ),
+        (
+            "/ui/tickets/1/feedback",
+            vec![("helpful", "false".to_string())],
+        ),
+        (
+            "/ui/escalate",
+            vec![("ticket", "1".to_string()), ("csrf", "".to_string())],
+        ),
+    ] {
+        let response = post(path, form).await.unwrap();
+        assert_eq!(response.status().as_u16(), 403, "{path}");
+        let page = response.text().await.unwrap();
+        assert!(page.contains("Formulaire refusé"), "{path}: {page}");
+    }
+    // A staff key cannot reindex nor follow a reindex.
+    let response = post("/ui/kb/reindex", vec![("csrf", "x".to_string())])
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+    let task = client
+        .get(format!("{base}/ui/kb/tasks/1"))
+        .header("cookie", cookie.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(task.status().as_u16(), 403);
+    // Over the size limit: a page saying the text is too long.
+    let huge = "é".repeat(200_000);
+    let response = post("/ui/tickets/1/reply", vec![("body", huge)])
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    assert!(response.text().await.unwrap().contains("Texte trop long"));
 }

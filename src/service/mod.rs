@@ -23,6 +23,8 @@ pub use engine::{build_generation, connect_qdrant, eval, search, Engine};
 pub use crate::answer::Answer;
 pub use crate::extract::Extraction;
 pub use crate::index::ReindexReport;
+/// The KB's entries as the layers above show them.
+pub use crate::kb::{Category, KbEntry};
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -23,6 +23,9 @@ pub const EXTRACTOR_NAME: usize = 64;
 pub const AUTHOR: usize = 100;
 /// `ticket_history.actor`.
 pub const ACTOR: usize = 100;
+/// `ticket_history.note`: a TEXT column (64 KiB on MySQL) holds 4,000 characters of up to
+/// four bytes each with room to spare.
+pub const NOTE: usize = 4000;
 /// `attachments.filename`, `attachments.content_type`.
 pub const FILENAME: usize = 255;
 pub const CONTENT_TYPE: usize = 127;

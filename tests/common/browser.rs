@@ -157,3 +157,42 @@ pub async fn sign_in(client: &Client, key: &str) {
         .await
         .unwrap();
 }
+
+/// axe-core's script, as `make browser` installs it in the cache.
+fn axe_script() -> String {
+    let cache = std::env::var("DEVICEKB_CACHE").map_or_else(
+        |_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/devicekb"),
+        PathBuf::from,
+    );
+    let path = cache.join("axe-core-4.14.1/axe.min.js");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}: `make browser` installs axe-core", path.display()))
+}
+
+/// Runs axe-core (WCAG 2 A and AA rules) on the page as it is and fails on any serious
+/// or critical violation, naming the rule and the elements.
+pub async fn assert_accessible(client: &Client, page: &str) {
+    let script = format!(
+        "{}\n;const done = arguments[arguments.length - 1];\
+         axe.run(document, {{runOnly: {{type: 'tag', values: ['wcag2a', 'wcag2aa']}}}})\
+         .then(r => done({{passes: r.passes.length, problems: r.violations\
+         .filter(v => v.impact === 'serious' || v.impact === 'critical')\
+         .map(v => v.id + ' (' + v.impact + '): ' + v.help + ' at ' +\
+         v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))}}))\
+         .catch(e => done({{passes: 0, problems: ['axe failed: ' + e]}}));",
+        axe_script()
+    );
+    let found = client
+        .execute_async(&script, vec![])
+        .await
+        .expect("axe runs");
+    let passes = found["passes"].as_u64().unwrap_or(0);
+    let problems: Vec<String> = serde_json::from_value(found["problems"].clone())
+        .unwrap_or_else(|e| panic!("{page}: axe's answer `{found}`: {e}"));
+    assert!(
+        problems.is_empty(),
+        "{page}: accessibility problems:\n{}",
+        problems.join("\n")
+    );
+    assert!(passes > 0, "{page}: axe checked nothing: {found}");
+}

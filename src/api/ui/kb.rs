@@ -13,11 +13,11 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::pages::{fold, layout, Section};
-use super::session::{Lang, Viewer};
-use super::{error_page, forbidden, html as respond, see_other, UiState};
+use super::session::{encode_component, Lang, Viewer};
+use super::{error_page, forbidden, form_refused, html as respond, see_other, UiState};
 use crate::error::Error;
-use crate::kb::KbEntry;
 use crate::service::access::Role;
+use crate::service::{Category, KbEntry};
 use crate::service::{Phase, Task, TaskStatus};
 
 #[derive(Debug, Default, Deserialize)]
@@ -98,7 +98,7 @@ fn kb_page(
             label { (lang.pick("Catégorie", "Category"))
                 select name="category" {
                     option value="" { (lang.pick("toutes", "all")) }
-                    @for c in crate::kb::Category::ALL {
+                    @for c in Category::ALL {
                         option value=(c.as_str()) selected[category == Some(c.as_str())] { (c.as_str()) }
                     }
                 }
@@ -112,7 +112,7 @@ fn kb_page(
                 ul.entries {
                     @for e in entries {
                         li {
-                            a href={ "/ui/kb/entries/" (e.id) } { (e.title) }
+                            a href={ "/ui/kb/entries/" (encode_component(&e.id)) } { (e.title) }
                             " " small.meta { code { (e.id) } " · " (e.category.as_str())
                                 @if !e.error_codes.is_empty() { " · " (e.error_codes.join(", ")) } }
                         }
@@ -233,8 +233,9 @@ pub async fn reindex(
         Ok(viewer) => viewer,
         Err(response) => return *response,
     };
-    let Ok(Form(form)) = form else {
-        return forbidden(viewer.lang);
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return form_refused(viewer.lang, &rejection),
     };
     if !viewer.csrf_ok(&state, &headers, &form.csrf) {
         return forbidden(viewer.lang);

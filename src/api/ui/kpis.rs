@@ -16,8 +16,8 @@ use super::session::{Lang, Viewer};
 use super::{desk_unavailable, error_page, html as respond, UiState};
 use crate::error::Error;
 use crate::service::access::Role;
+use crate::service::stats::Count;
 use crate::service::stats::PipelineDay;
-use crate::store::Count;
 
 /// The periods offered, in days.
 const PERIODS: [u32; 3] = [7, 30, 90];

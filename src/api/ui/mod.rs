@@ -352,6 +352,25 @@ fn forbidden(lang: Lang) -> Response {
     )
 }
 
+/// A form that could not be read: too long (a 413 page saying so), else not one of ours
+/// (refused as a forged one is).
+fn form_refused(lang: Lang, rejection: &FormRejection) -> Response {
+    if rejection.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return forbidden(lang);
+    }
+    html(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        pages::message(
+            lang,
+            lang.pick("Texte trop long", "Text too long"),
+            lang.pick(
+                "Ce formulaire dépasse la taille acceptée ; raccourcissez le texte et recommencez.",
+                "This form is over the accepted size: shorten the text and try again.",
+            ),
+        ),
+    )
+}
+
 /// Adds a `Set-Cookie` value already formatted (see `session::set_cookie`).
 fn append_cookie(response: &mut Response, value: String) {
     if let Ok(v) = HeaderValue::from_str(&value) {

@@ -14,8 +14,9 @@ use super::session::{Lang, Viewer};
 use super::{desk_unavailable, error_page, html as respond, UiState};
 use crate::error::Error;
 use crate::service::access::Role;
+use crate::service::stats::Count;
 use crate::service::tickets::TicketQuery;
-use crate::store::{Count, Priority, Status, Ticket};
+use crate::service::tickets::{Priority, Status, Ticket, CATEGORIES};
 
 /// Tickets listed at most (the API's largest page).
 const SHOWN: u32 = 200;
@@ -157,7 +158,7 @@ fn filters(lang: Lang, request: &TicketQuery, models: &[String]) -> Markup {
             label { (lang.pick("Catégorie", "Category"))
                 select name="category" {
                     option value="" { (lang.pick("toutes", "all")) }
-                    @for c in crate::kb::training::CATEGORIES {
+                    @for c in CATEGORIES {
                         option value=(c) selected[chosen(&request.category, c)] { (c) }
                     }
                 }

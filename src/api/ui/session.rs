@@ -198,7 +198,7 @@ pub fn safe_next(next: Option<&str>) -> String {
 }
 
 /// `text` percent-encoded for a query parameter's value.
-fn encode_component(text: &str) -> String {
+pub fn encode_component(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {

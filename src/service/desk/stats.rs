@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::Desk;
 use crate::error::{Error, Result};
-pub use crate::store::TicketStats;
+pub use crate::store::{Count, TicketStats};
 use crate::store::{DailyMetrics, Store, TicketOutcome};
 
 /// Days `GET /stats/pipeline` covers by default, and at most.
@@ -87,6 +87,16 @@ fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     Some(sorted[rank.clamp(1, sorted.len()) - 1])
 }
 
+/// The middle value of `sorted`, or the mean of the two middle ones.
+fn median(sorted: &[f64]) -> Option<f64> {
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2]),
+        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+    }
+}
+
 fn summarise(day: String, outcomes: &[&TicketOutcome]) -> PipelineDay {
     let mut times: Vec<f64> = outcomes.iter().map(|o| o.processing_ms).collect();
     times.sort_by(f64::total_cmp);
@@ -109,7 +119,7 @@ fn summarise(day: String, outcomes: &[&TicketOutcome]) -> PipelineDay {
         auto_resolved_pct: pct(auto),
         escalated_pct: pct(escalated),
         mean_ms: (n > 0).then(|| times.iter().sum::<f64>() / n as f64),
-        median_ms: percentile(&times, 50.0),
+        median_ms: median(&times),
         p95_ms: percentile(&times, 95.0),
         escalation_reasons,
         helpful: count(&|o| o.helpful == Some(1)),
@@ -209,5 +219,12 @@ mod tests {
         assert_eq!(percentile(&v, 95.0), Some(95.0));
         assert_eq!(percentile(&[7.0], 95.0), Some(7.0));
         assert_eq!(percentile(&[], 95.0), None);
+    }
+
+    #[test]
+    fn the_median_of_an_even_count_is_the_mean_of_the_middle_two() {
+        assert_eq!(median(&[100.0, 300.0]), Some(200.0));
+        assert_eq!(median(&[1.0, 2.0, 9.0]), Some(2.0));
+        assert_eq!(median(&[]), None);
     }
 }

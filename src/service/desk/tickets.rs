@@ -9,13 +9,17 @@ use super::pipeline::PipelineJob;
 use super::Desk;
 use crate::answer::{Citation, Decision};
 use crate::error::{Error, Result};
+/// The ticket categories the classifier gives, for the layers above.
+pub use crate::kb::training::CATEGORIES;
 use crate::store::limits;
 use crate::store::{
-    Channel, Direction, HistoryEntry, IdempotencyKey, NewCustomer, NewMessage, NewTicket,
-    PipelineRows, PredictionRecord, Priority, Status, Stored, TicketFilter, TicketOrder,
+    Channel, HistoryEntry, IdempotencyKey, NewCustomer, NewMessage, NewTicket, PipelineRows,
+    PredictionRecord, Stored, TicketFilter, TicketOrder,
 };
-/// Customers as the store reads them, for the layers above.
-pub use crate::store::{Customer, Device, Message, Ticket};
+/// Customers, tickets and their records as the store reads them, for the layers above.
+pub use crate::store::{
+    Customer, Device, Direction, Message, Priority, ResponderKind, SendStatus, Status, Ticket,
+};
 
 pub const MAX_SUBJECT_CHARS: usize = 500;
 pub const MAX_LIST: u32 = 500;
@@ -368,11 +372,32 @@ impl Desk {
     ) -> Result<Ticket> {
         let status = Status::parse(status)?;
         check_length("actor", Some(actor), limits::ACTOR)?;
+        check_length("note", note, limits::NOTE)?;
         self.store()?
             .set_status(id, status, None, actor, note)
             .await
     }
+
+    /// An agent hands a ticket to a technician because the KB has no answer: escalated
+    /// with reason `ESCALATED_BY_AGENT`, so the figures count it with the pipeline's
+    /// escalations.
+    pub async fn escalate_ticket(
+        &self,
+        id: i64,
+        actor: &str,
+        note: Option<&str>,
+    ) -> Result<Ticket> {
+        check_length("actor", Some(actor), limits::ACTOR)?;
+        check_length("note", note, limits::NOTE)?;
+        self.store()?
+            .set_status(id, Status::Escalated, Some(ESCALATED_BY_AGENT), actor, note)
+            .await
+    }
 }
+
+/// The escalation reason of a ticket an agent escalated (the pipeline's are the decision's
+/// reasons: `low_confidence`, `out_of_scope`, ...).
+pub const ESCALATED_BY_AGENT: &str = "no_kb_answer";
 
 /// The customer's first message of a ticket: its description (or its subject alone).
 pub(super) fn first_message(ticket: &Ticket) -> NewMessage {

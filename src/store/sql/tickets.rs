@@ -401,3 +401,27 @@ macro_rules! ticket_store {
 
 ticket_store!(SqliteStore, sqlx::Sqlite, SQLITE);
 ticket_store!(MySqlStore, sqlx::MySql, MYSQL);
+
+#[cfg(test)]
+mod tests {
+    use super::QUEUE_ORDER;
+    use crate::store::types::Status;
+
+    /// The queue's order names statuses in SQL: each must be one, and every status must be
+    /// placed (escalated, waiting or handled).
+    #[test]
+    fn the_queue_order_names_every_status_and_only_statuses() {
+        let named: Vec<&str> = QUEUE_ORDER
+            .split('\'')
+            .skip(1)
+            .step_by(2)
+            .filter(|w| !["critical", "high", "medium"].contains(w))
+            .collect();
+        for name in &named {
+            assert!(Status::parse(name).is_ok(), "`{name}` is not a status");
+        }
+        for status in Status::ALL {
+            assert!(named.contains(&status.as_str()), "{status:?} is not placed");
+        }
+    }
+}

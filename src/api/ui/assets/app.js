@@ -30,34 +30,44 @@
       if (details) { details.open = !details.open; }
     }
   });
-  // A list marked `data-refresh="N"` reloads itself every N seconds: the page is fetched
-  // again and the list swapped only when its version changed (focus and scroll stay).
+  // A box marked `data-refresh="N"` follows the page every N seconds: the page is fetched
+  // again (one request at a time) and the box swapped only when its version changed, with
+  // the status counts. A box fetched without `data-refresh` (a task that ended) is the
+  // last one; an ended session or a failing server reloads the page (which says why).
   function refresh(box) {
     var every = parseInt(box.getAttribute("data-refresh"), 10) * 1000;
     if (!(every > 0)) { return; }
-    var timer = window.setInterval(function () {
-      if (document.hidden) { return; }
+    function again() { window.setTimeout(round, every); }
+    function round() {
+      if (document.hidden) { again(); return; }
       fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
-        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (r) {
+          // Signed out, or the server failing: the page itself says so.
+          if (r.redirected || r.status >= 500) { window.location.reload(); return null; }
+          // A request the page's own URL makes refused (a filter gone bad): stop here.
+          if (!r.ok) { return null; }
+          return r.text();
+        })
         .then(function (text) {
-          if (!text) { return; }
+          if (text === null) { return; }
           var next = new DOMParser().parseFromString(text, "text/html");
           var fresh = next.getElementById(box.id);
+          if (!fresh) { window.location.reload(); return; }
           var counts = next.querySelector("nav.counts");
-          var shown = box.querySelector("[data-version]");
-          var incoming = fresh && fresh.querySelector("[data-version]");
-          if (!incoming || (shown && shown.getAttribute("data-version") === incoming.getAttribute("data-version"))) { return; }
-          box.innerHTML = fresh.innerHTML;
-          if (!fresh.hasAttribute("data-refresh")) {
-            window.clearInterval(timer);
-            box.removeAttribute("data-refresh");
-            Array.prototype.forEach.call(fresh.attributes, function (a) { box.setAttribute(a.name, a.value); });
-          }
           var old = document.querySelector("nav.counts");
           if (old && counts) { old.innerHTML = counts.innerHTML; }
+          var shown = box.querySelector("[data-version]");
+          var incoming = fresh.querySelector("[data-version]");
+          if (incoming && !(shown && shown.getAttribute("data-version") === incoming.getAttribute("data-version"))) {
+            box.innerHTML = fresh.innerHTML;
+          }
+          if (fresh.hasAttribute("data-refresh")) { again(); return; }
+          box.removeAttribute("data-refresh");
+          Array.prototype.forEach.call(fresh.attributes, function (a) { box.setAttribute(a.name, a.value); });
         })
-        .catch(function () { /* the next round tries again */ });
-    }, every);
+        .catch(again);
+    }
+    again();
   }
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-refresh]").forEach(refresh);

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::{no_such_ticket, render, ticket_id, Kept};
 use crate::api::ui::session::Viewer;
-use crate::api::ui::{desk_unavailable, error_page, forbidden, see_other, UiState};
+use crate::api::ui::{desk_unavailable, error_page, forbidden, form_refused, see_other, UiState};
 use crate::error::Error;
 use crate::service::access::Role;
 use crate::service::{AgentReply, Feedback};
@@ -45,8 +45,9 @@ pub async fn reply(
         Ok(viewer) => viewer,
         Err(response) => return *response,
     };
-    let Ok(Form(form)) = form else {
-        return forbidden(viewer.lang);
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return form_refused(viewer.lang, &rejection),
     };
     if !viewer.csrf_ok(&state, &headers, &form.csrf) {
         return forbidden(viewer.lang);
@@ -87,8 +88,9 @@ pub async fn change_status(
         Ok(viewer) => viewer,
         Err(response) => return *response,
     };
-    let Ok(Form(form)) = form else {
-        return forbidden(viewer.lang);
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return form_refused(viewer.lang, &rejection),
     };
     if !viewer.csrf_ok(&state, &headers, &form.csrf) {
         return forbidden(viewer.lang);
@@ -133,8 +135,9 @@ pub async fn feedback(
         Ok(viewer) => viewer,
         Err(response) => return *response,
     };
-    let Ok(Form(form)) = form else {
-        return forbidden(viewer.lang);
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return form_refused(viewer.lang, &rejection),
     };
     if !viewer.csrf_ok(&state, &headers, &form.csrf) {
         return forbidden(viewer.lang);
@@ -209,8 +212,9 @@ pub async fn escalate(
         Ok(viewer) => viewer,
         Err(response) => return *response,
     };
-    let Ok(Form(form)) = form else {
-        return forbidden(viewer.lang);
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return form_refused(viewer.lang, &rejection),
     };
     if !viewer.csrf_ok(&state, &headers, &form.csrf) {
         return forbidden(viewer.lang);
@@ -224,7 +228,7 @@ pub async fn escalate(
     match state
         .service
         .desk
-        .set_ticket_status(id, "escalated", &actor(&viewer), Some(&note))
+        .escalate_ticket(id, &actor(&viewer), Some(&note))
         .await
     {
         Ok(_) => see_other(&format!("/ui/tickets/{id}#history")),

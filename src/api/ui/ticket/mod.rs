@@ -17,12 +17,12 @@ pub use forms::{change_status, escalate, feedback, reply};
 use super::marks::marked;
 use super::pages::{layout, reason_label, Section};
 use super::queue::{priority_label, short_time, status_label, subject_of};
-use super::session::{Lang, Viewer};
+use super::session::{encode_component, Lang, Viewer};
 use super::{desk_unavailable, error_page, html as respond, UiState};
 use crate::error::Error;
 use crate::service::access::Role;
 use crate::service::tickets::TicketDetails;
-use crate::store::{Direction, ResponderKind, SendStatus, Status};
+use crate::service::tickets::{Direction, ResponderKind, SendStatus, Status, Ticket};
 
 /// What a refused form sends back to the page: the problem and the text to keep.
 #[derive(Default)]
@@ -130,7 +130,7 @@ fn header(lang: Lang, d: &TicketDetails) -> Markup {
 
 /// What a search for this ticket starts from: the start of its description, else its
 /// subject.
-fn search_text(t: &crate::store::Ticket) -> String {
+fn search_text(t: &Ticket) -> String {
     let text = if t.description.trim().is_empty() {
         &t.subject
     } else {
@@ -174,20 +174,18 @@ fn conversation(lang: Lang, d: &TicketDetails) -> Markup {
 
 /// The phrases the extractor read (as written), with their kind, from its last run.
 fn extracted(d: &TicketDetails) -> Vec<(String, String)> {
-    #[derive(Deserialize)]
-    struct Found {
-        kind: String,
-        value: String,
-    }
     let Some(last) = d.pipeline.extractions.last() else {
         return Vec::new();
     };
-    let entities: Vec<Found> =
-        serde_json::from_value(last.record.entities.clone()).unwrap_or_default();
+    // An external extractor's entities may carry numbers or nulls: only text is marked.
+    let entities = last.record.entities.as_array().cloned().unwrap_or_default();
     let mut found: Vec<(String, String)> = entities
-        .into_iter()
-        .filter(|e| !e.value.trim().is_empty())
-        .map(|e| (e.value, e.kind))
+        .iter()
+        .filter_map(|e| {
+            let value = e.get("value")?.as_str()?.trim();
+            let kind = e.get("kind").and_then(|k| k.as_str()).unwrap_or("found");
+            (!value.is_empty()).then(|| (value.to_string(), kind.to_string()))
+        })
         .collect();
     found.dedup();
     found
@@ -249,7 +247,7 @@ fn retrieved(lang: Lang, d: &TicketDetails) -> Markup {
                     @for h in &hits {
                         @let percent = (h.relevance.clamp(0.0, 1.0) * 100.0).round() as u32;
                         li {
-                            a href={ "/ui/kb/entries/" (h.kb_id) } { (if h.title.is_empty() { &h.kb_id } else { &h.title }) }
+                            a href={ "/ui/kb/entries/" (encode_component(&h.kb_id)) } { (if h.title.is_empty() { &h.kb_id } else { &h.title }) }
                             div.relevance {
                                 span.bar { span.fill style={ "width:" (percent) "%" } {} }
                                 span.value { (percent) " %" }
