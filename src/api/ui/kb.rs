@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::pages::{fold, layout, Section};
 use super::session::{encode_component, Lang, Viewer};
-use super::{error_page, forbidden, form_refused, html as respond, see_other, UiState};
+use super::{accept_form, error_page, html as respond, see_other, CsrfForm, UiState};
 use crate::error::Error;
 use crate::service::access::Role;
 use crate::service::{Category, KbEntry};
@@ -217,29 +217,17 @@ pub async fn entry(
     )
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// Starts a reindex (admins only) and goes to its task page; one already running is named.
 pub async fn reindex(
     State(state): State<UiState>,
     headers: HeaderMap,
-    form: Result<Form<CsrfOnly>, FormRejection>,
+    form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    let viewer = match Viewer::of(&state, &headers, Role::Admin, "/ui/kb") {
-        Ok(viewer) => viewer,
+    let (viewer, _) = match accept_form(&state, &headers, Role::Admin, "/ui/kb", form, |f| &f.csrf)
+    {
+        Ok(accepted) => accepted,
         Err(response) => return *response,
     };
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return form_refused(viewer.lang, &rejection),
-    };
-    if !viewer.csrf_ok(&state, &headers, &form.csrf) {
-        return forbidden(viewer.lang);
-    }
     match state.service.engine.start_reindex().await {
         Ok(task) => see_other(&format!("/ui/kb/tasks/{}", task.id)),
         Err(e @ Error::Conflict(_)) => {

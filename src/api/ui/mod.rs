@@ -279,8 +279,10 @@ fn not_staff(lang: Lang, principal: &crate::service::access::Principal) -> Strin
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct CsrfForm {
+/// A form that carries nothing but its token (sign-out, reindex).
+#[derive(Debug, Default, Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
     csrf: String,
 }
 
@@ -289,13 +291,10 @@ async fn signout(
     headers: HeaderMap,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    let viewer = match Viewer::of(&state, &headers, Role::Staff, "/ui/search") {
-        Ok(viewer) => viewer,
-        Err(response) => return *response,
-    };
-    let given = form.map(|Form(f)| f.csrf).unwrap_or_default();
-    if !viewer.csrf_ok(&state, &headers, &given) {
-        return forbidden(viewer.lang);
+    if let Err(response) = accept_form(&state, &headers, Role::Staff, "/ui/search", form, |f| {
+        &f.csrf
+    }) {
+        return *response;
     }
     let mut response = see_other("/ui/signin?reason=signed_out");
     session::set_cookie(
@@ -350,6 +349,28 @@ fn forbidden(lang: Lang) -> Response {
             ),
         ),
     )
+}
+
+/// A posted form's viewer and fields, or the page to answer instead: the sign-in page, a
+/// refusal of the key's role, a form too long (413), or one without this session's token
+/// (403). Every form of the workspace goes through here before it acts.
+fn accept_form<T>(
+    state: &UiState,
+    headers: &HeaderMap,
+    needed: Role,
+    here: &str,
+    form: Result<Form<T>, FormRejection>,
+    token: impl Fn(&T) -> &str,
+) -> Result<(Viewer, T), Box<Response>> {
+    let viewer = Viewer::of(state, headers, needed, here)?;
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => return Err(Box::new(form_refused(viewer.lang, &rejection))),
+    };
+    if !viewer.csrf_ok(state, headers, token(&form)) {
+        return Err(Box::new(forbidden(viewer.lang)));
+    }
+    Ok((viewer, form))
 }
 
 /// A form that could not be read: too long (a 413 page saying so), else not one of ours

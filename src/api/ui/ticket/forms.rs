@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::{no_such_ticket, render, ticket_id, Kept};
 use crate::api::ui::session::Viewer;
-use crate::api::ui::{desk_unavailable, error_page, forbidden, form_refused, see_other, UiState};
+use crate::api::ui::{accept_form, desk_unavailable, error_page, see_other, UiState};
 use crate::error::Error;
 use crate::service::access::Role;
 use crate::service::{AgentReply, Feedback};
@@ -41,17 +41,11 @@ pub async fn reply(
     form: Result<Form<ReplyForm>, FormRejection>,
 ) -> Response {
     let here = format!("/ui/tickets/{raw}");
-    let viewer = match Viewer::of(&state, &headers, Role::Staff, &here) {
-        Ok(viewer) => viewer,
+    let (viewer, form) = match accept_form(&state, &headers, Role::Staff, &here, form, |f| &f.csrf)
+    {
+        Ok(accepted) => accepted,
         Err(response) => return *response,
     };
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return form_refused(viewer.lang, &rejection),
-    };
-    if !viewer.csrf_ok(&state, &headers, &form.csrf) {
-        return forbidden(viewer.lang);
-    }
     let Some(id) = ticket_id(&raw) else {
         return no_such_ticket(viewer.lang, &raw);
     };
@@ -84,17 +78,11 @@ pub async fn change_status(
     form: Result<Form<StatusForm>, FormRejection>,
 ) -> Response {
     let here = format!("/ui/tickets/{raw}");
-    let viewer = match Viewer::of(&state, &headers, Role::Staff, &here) {
-        Ok(viewer) => viewer,
+    let (viewer, form) = match accept_form(&state, &headers, Role::Staff, &here, form, |f| &f.csrf)
+    {
+        Ok(accepted) => accepted,
         Err(response) => return *response,
     };
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return form_refused(viewer.lang, &rejection),
-    };
-    if !viewer.csrf_ok(&state, &headers, &form.csrf) {
-        return forbidden(viewer.lang);
-    }
     let Some(id) = ticket_id(&raw) else {
         return no_such_ticket(viewer.lang, &raw);
     };
@@ -131,17 +119,11 @@ pub async fn feedback(
     form: Result<Form<FeedbackForm>, FormRejection>,
 ) -> Response {
     let here = format!("/ui/tickets/{raw}");
-    let viewer = match Viewer::of(&state, &headers, Role::Staff, &here) {
-        Ok(viewer) => viewer,
+    let (viewer, form) = match accept_form(&state, &headers, Role::Staff, &here, form, |f| &f.csrf)
+    {
+        Ok(accepted) => accepted,
         Err(response) => return *response,
     };
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return form_refused(viewer.lang, &rejection),
-    };
-    if !viewer.csrf_ok(&state, &headers, &form.csrf) {
-        return forbidden(viewer.lang);
-    }
     let Some(id) = ticket_id(&raw) else {
         return no_such_ticket(viewer.lang, &raw);
     };
@@ -208,17 +190,12 @@ pub async fn escalate(
     headers: HeaderMap,
     form: Result<Form<EscalateForm>, FormRejection>,
 ) -> Response {
-    let viewer = match Viewer::of(&state, &headers, Role::Staff, "/ui/search") {
-        Ok(viewer) => viewer,
+    let (viewer, form) = match accept_form(&state, &headers, Role::Staff, "/ui/search", form, |f| {
+        &f.csrf
+    }) {
+        Ok(accepted) => accepted,
         Err(response) => return *response,
     };
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => return form_refused(viewer.lang, &rejection),
-    };
-    if !viewer.csrf_ok(&state, &headers, &form.csrf) {
-        return forbidden(viewer.lang);
-    }
     let raw = form.ticket.trim();
     let Some(id) = ticket_id(raw) else {
         return no_such_ticket(viewer.lang, raw);
