@@ -9,7 +9,16 @@ AXE_VERSION=4.14.1
 AXE_TGZ_SHA=e6b0ce02b84d892e2e33e403485e7f3d6c29e2be6df65daf44d89ba564139745
 AXE_DIR=${DEVICEKB_CACHE:-$HOME/.cache/devicekb}/axe-core-$AXE_VERSION
 if [[ ! -f $AXE_DIR/axe.min.js ]]; then
-  command -v npm >/dev/null 2>&1 || { echo "install_browser: error: npm is missing (apt-get install npm)" >&2; exit 1; }
+  if ! command -v npm >/dev/null 2>&1; then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+      echo "install_browser: installing npm" >&2
+      apt-get update -qq >/dev/null
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
+    else
+      echo "install_browser: error: npm is missing (sudo apt-get install npm)" >&2
+      exit 1
+    fi
+  fi
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
   echo "install_browser: fetching axe-core $AXE_VERSION from the npm registry" >&2

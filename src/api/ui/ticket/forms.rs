@@ -57,7 +57,10 @@ pub async fn reply(
     };
     match state.service.desk.agent_reply(id, reply).await {
         Ok(_) => see_other(&format!("/ui/tickets/{id}#history")),
-        Err(e) => refused(&state, &viewer, &raw, e, Some(form.body)).await,
+        Err(e) => {
+            let kept = Some((form.body, form.status));
+            refused(&state, &viewer, &raw, e, kept).await
+        }
     }
 }
 
@@ -152,7 +155,7 @@ async fn refused(
     viewer: &Viewer,
     raw: &str,
     error: Error,
-    reply: Option<String>,
+    reply: Option<(String, Option<String>)>,
 ) -> Response {
     let lang = viewer.lang;
     match error {
@@ -163,9 +166,11 @@ async fn refused(
         | Error::PayloadTooLarge(_)
         | Error::Conflict(_)) => {
             let (status, _) = crate::api::status_of(&e);
+            let (reply, reply_status) = reply.unzip();
             let kept = Kept {
                 problem: Some(e.to_string()),
                 reply,
+                reply_status: reply_status.flatten(),
             };
             render(state, viewer, raw, status, kept).await
         }

@@ -29,6 +29,8 @@ use crate::service::tickets::{Direction, ResponderKind, SendStatus, Status, Tick
 pub(super) struct Kept {
     pub(super) problem: Option<String>,
     pub(super) reply: Option<String>,
+    /// The status chosen to follow the refused reply.
+    pub(super) reply_status: Option<String>,
 }
 
 pub async fn page(
@@ -68,7 +70,7 @@ pub(super) async fn render(
         div.ticket {
             div.main-col {
                 (conversation(lang, &details))
-                (reply_form(lang, viewer, &details, kept.reply.as_deref()))
+                (reply_form(lang, viewer, &details, kept.reply.as_deref(), kept.reply_status.as_deref()))
                 (feedback_form(lang, viewer, &details))
             }
             div.side-col {
@@ -265,7 +267,13 @@ fn retrieved(lang: Lang, d: &TicketDetails) -> Markup {
 }
 
 /// The reply box: the pipeline's draft (or what the agent typed before a refusal).
-fn reply_form(lang: Lang, viewer: &Viewer, d: &TicketDetails, kept: Option<&str>) -> Markup {
+fn reply_form(
+    lang: Lang,
+    viewer: &Viewer,
+    d: &TicketDetails,
+    kept: Option<&str>,
+    kept_status: Option<&str>,
+) -> Markup {
     let draft = d
         .pipeline
         .responses
@@ -287,7 +295,7 @@ fn reply_form(lang: Lang, viewer: &Viewer, d: &TicketDetails, kept: Option<&str>
                 label for="reply-status" { (lang.pick("Statut après l'envoi", "Status after sending")) }
                 select #reply-status name="status" {
                     @for s in [Status::Answered, Status::Closed, Status::InProgress] {
-                        option value=(s.as_str()) { (status_label(lang, s)) }
+                        option value=(s.as_str()) selected[kept_status == Some(s.as_str())] { (status_label(lang, s)) }
                     }
                 }
                 button type="submit" { (lang.pick("Envoyer la réponse", "Send the reply")) }
