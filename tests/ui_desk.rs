@@ -259,7 +259,10 @@ async fn staff_work_the_queue_answer_an_escalated_ticket_and_rate_an_automatic_r
     click(&client, "#reply-status option[value=closed]").await;
     click(&client, "#reply button[type=submit]").await;
     wait_for_text(&client, ".problem", "body").await;
-    assert_eq!(text_of(&client, "#reply-status option:checked").await, "fermé");
+    assert_eq!(
+        text_of(&client, "#reply-status option:checked").await,
+        "fermé"
+    );
 
     // Searching the KB for this ticket finds nothing: the page offers to escalate it.
     let search = client.find(Locator::Id("ticket-search")).await.unwrap();
