@@ -5,20 +5,19 @@
 # cache. Without root it says what to run.
 set -euo pipefail
 
+source "$(dirname "${BASH_SOURCE[0]}")/apt_install.sh"
+
 AXE_VERSION=4.14.1
 AXE_TGZ_SHA=e6b0ce02b84d892e2e33e403485e7f3d6c29e2be6df65daf44d89ba564139745
 AXE_DIR=${DEVICEKB_CACHE:-$HOME/.cache/devicekb}/axe-core-$AXE_VERSION
+
+missing=()
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
+[[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
+[[ -f $AXE_DIR/axe.min.js ]] || command -v npm >/dev/null 2>&1 || missing+=(npm)
+apt_install install_browser "${missing[@]}"
+
 if [[ ! -f $AXE_DIR/axe.min.js ]]; then
-  if ! command -v npm >/dev/null 2>&1; then
-    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-      echo "install_browser: installing npm" >&2
-      apt-get update -qq >/dev/null
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
-    else
-      echo "install_browser: error: npm is missing (sudo apt-get install npm)" >&2
-      exit 1
-    fi
-  fi
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
   echo "install_browser: fetching axe-core $AXE_VERSION from the npm registry" >&2
@@ -28,18 +27,4 @@ if [[ ! -f $AXE_DIR/axe.min.js ]]; then
   mkdir -p "$AXE_DIR"
   mv "$work/package/LICENSE" "$AXE_DIR/LICENSE"
   mv "$work/package/axe.min.js" "$AXE_DIR/axe.min.js"
-fi
-
-missing=()
-[[ -x /usr/bin/chromium ]] || missing+=(chromium)
-[[ -x /usr/bin/chromedriver ]] || missing+=(chromium-driver)
-((${#missing[@]})) || exit 0
-
-if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-  echo "install_browser: installing ${missing[*]}" >&2
-  apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-else
-  echo "install_browser: error: missing ${missing[*]}; install them (sudo apt-get install ${missing[*]})" >&2
-  exit 1
 fi

@@ -4,6 +4,7 @@
 # real-LLM test builds llama.cpp's server). Uses Debian's
 # packages; without root it only says what is missing.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/apt_install.sh"
 
 missing=()
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
@@ -14,16 +15,7 @@ command -v cc >/dev/null 2>&1 || missing+=(gcc)
 command -v c++ >/dev/null 2>&1 || missing+=(g++)
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 
-if ((${#missing[@]})); then
-  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    echo "install_tools: installing ${missing[*]}" >&2
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-  else
-    echo "install_tools: error: missing ${missing[*]}; install them (e.g. sudo apt-get install ${missing[*]})" >&2
-    exit 1
-  fi
-fi
+apt_install install_tools "${missing[@]}"
 
 if ! command -v cargo >/dev/null 2>&1; then
   if [[ -x "$HOME/.cargo/bin/cargo" ]]; then

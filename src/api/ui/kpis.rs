@@ -11,7 +11,7 @@ use axum::response::Response;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::pages::{layout, reason_label, Section};
+use super::pages::{layout, reason_label, shortened, Section};
 use super::session::{Lang, Viewer};
 use super::{desk_unavailable, error_page, html as respond, UiState};
 use crate::error::Error;
@@ -144,7 +144,7 @@ fn bars(lang: Lang, items: &[(String, i64)], name: &str) -> Markup {
                 @for (i, (label, value)) in items.iter().enumerate() {
                     @let y = i as f64 * row + 2.0;
                     @let w = (*value as f64 / most * 330.0).max(1.0);
-                    text x="0" y=(y + 15.0) font-size="13" fill="#1b1f24" { (truncate(label, 34)) }
+                    text x="0" y=(y + 15.0) font-size="13" fill="#1b1f24" { (shortened(label, 34)) }
                     rect x="240" y=(y + 3.0) width=(w) height="14" fill="#0b5cad" {}
                     text x=(245.0 + w) y=(y + 15.0) font-size="13" fill="#1b1f24" { (value) }
                 }
@@ -154,14 +154,6 @@ fn bars(lang: Lang, items: &[(String, i64)], name: &str) -> Markup {
             }
         }
     }
-}
-
-fn truncate(text: &str, chars: usize) -> String {
-    let mut short: String = text.chars().take(chars).collect();
-    if short.len() < text.len() {
-        short.push('…');
-    }
-    short
 }
 
 /// Per day: automatically resolved, escalated and other tickets, stacked.

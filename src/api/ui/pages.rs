@@ -113,6 +113,15 @@ pub fn message(lang: Lang, title: &str, detail: &str) -> Markup {
     layout(lang, title, None, body)
 }
 
+/// The first `chars` characters of `text`, with an ellipsis when it was longer.
+pub fn shortened(text: &str, chars: usize) -> String {
+    let mut short: String = text.chars().take(chars).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    short
+}
+
 /// An escalation reason's code (`low_confidence`, ...) in words; an unknown one as is.
 pub fn reason_label(lang: Lang, code: &str) -> String {
     let text = match code {

@@ -9,7 +9,7 @@ use axum::response::Response;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::pages::{layout, reason_label, Section};
+use super::pages::{layout, reason_label, shortened, Section};
 use super::session::{Lang, Viewer};
 use super::{desk_unavailable, error_page, html as respond, UiState};
 use crate::error::Error;
@@ -247,11 +247,7 @@ pub fn subject_of(lang: Lang, ticket: &Ticket) -> String {
     if subject.is_empty() {
         return lang.pick("(sans objet)", "(no subject)").to_string();
     }
-    let mut short: String = subject.chars().take(90).collect();
-    if short.len() < subject.len() {
-        short.push('…');
-    }
-    short
+    shortened(subject, 90)
 }
 
 /// `2026-12-04T10:11:12Z` as `2026-12-04 10:11`.

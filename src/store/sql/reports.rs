@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 
 use super::dialect::{MYSQL, SQLITE};
+use super::tickets::MODEL_OF_TICKET;
 use super::{db_error, MySqlStore, SqliteStore};
 use crate::error::Result;
 use crate::store::records::*;
@@ -13,8 +14,7 @@ macro_rules! report_store {
         impl $store {
             pub(super) async fn counts(&self, expression: &str) -> Result<Vec<Count>> {
                 let sql = format!(
-                    "SELECT value, COUNT(*) AS n FROM (SELECT {expression} AS value FROM tickets t \
-                     LEFT JOIN devices d ON d.id = t.device_id LEFT JOIN printer_models m ON m.id = d.model_id) grouped \
+                    "SELECT value, COUNT(*) AS n FROM (SELECT {expression} AS value FROM tickets) grouped \
                      GROUP BY value ORDER BY n DESC, value"
                 );
                 sqlx::query_as::<_, Count>(&sql)
@@ -37,16 +37,12 @@ macro_rules! report_store {
                     .map_err(|e| db_error("counting tickets", e))?;
                 Ok(TicketStats {
                     total,
-                    by_status: self.counts("t.status").await?,
-                    by_priority: self.counts("t.priority").await?,
-                    by_category: self.counts("t.category").await?,
-                    // The device's model, else the model the extractor found last.
-                    by_model: self
-                        .counts(
-                            "COALESCE(m.canonical, d.model_name, (SELECT e.model FROM extractions e \
-                             WHERE e.ticket_id = t.id AND e.model IS NOT NULL ORDER BY e.id DESC LIMIT 1))",
-                        )
-                        .await?,
+                    by_status: self.counts("status").await?,
+                    by_priority: self.counts("priority").await?,
+                    by_category: self.counts("category").await?,
+                    // The device's model, else the model the extractor found last: the
+                    // ticket's `model`, which the lists filter on.
+                    by_model: self.counts(MODEL_OF_TICKET).await?,
                     retention_flagged: flagged,
                 })
             }

@@ -28,8 +28,8 @@ pub(super) fn same_request(stored_hash: Option<&str>, key: &IdempotencyKey) -> R
 
 /// A ticket's printer model, read in a query over `tickets`: the device's catalogue model
 /// or the name it was given, else the model the extractor found last (what the ticket
-/// counts by model count too).
-const MODEL_OF_TICKET: &str =
+/// figures count by model too).
+pub(super) const MODEL_OF_TICKET: &str =
     "COALESCE((SELECT COALESCE(m.canonical, d.model_name) FROM devices d \
      LEFT JOIN printer_models m ON m.id = d.model_id WHERE d.id = tickets.device_id), \
      (SELECT e.model FROM extractions e WHERE e.ticket_id = tickets.id AND e.model IS NOT NULL \

@@ -24,6 +24,29 @@ fn actor(viewer: &Viewer) -> String {
         .unwrap_or_else(|| "local staff".to_string())
 }
 
+/// A form posted on ticket `raw` (its page's path): the viewer, the ticket's id and the
+/// fields, or the page to answer instead (see `accept_form`; an id that cannot be one is
+/// the ticket's 404 page).
+fn accept_on_ticket<T>(
+    state: &UiState,
+    headers: &HeaderMap,
+    raw: &str,
+    form: Result<Form<T>, FormRejection>,
+    token: impl Fn(&T) -> &str,
+) -> Result<(Viewer, i64, T), Box<Response>> {
+    let here = format!("/ui/tickets/{raw}");
+    let (viewer, form) = accept_form(state, headers, Role::Staff, &here, form, token)?;
+    match ticket_id(raw) {
+        Some(id) => Ok((viewer, id, form)),
+        None => Err(Box::new(no_such_ticket(viewer.lang, raw))),
+    }
+}
+
+/// Back to the ticket's page, at its history, once a form is done.
+fn to_history(id: i64) -> Response {
+    see_other(&format!("/ui/tickets/{id}#history"))
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct ReplyForm {
     #[serde(default)]
@@ -40,14 +63,9 @@ pub async fn reply(
     Path(raw): Path<String>,
     form: Result<Form<ReplyForm>, FormRejection>,
 ) -> Response {
-    let here = format!("/ui/tickets/{raw}");
-    let (viewer, form) = match accept_form(&state, &headers, Role::Staff, &here, form, |f| &f.csrf)
-    {
+    let (viewer, id, form) = match accept_on_ticket(&state, &headers, &raw, form, |f| &f.csrf) {
         Ok(accepted) => accepted,
         Err(response) => return *response,
-    };
-    let Some(id) = ticket_id(&raw) else {
-        return no_such_ticket(viewer.lang, &raw);
     };
     let reply = AgentReply {
         body: form.body.clone(),
@@ -56,7 +74,7 @@ pub async fn reply(
         citations: Vec::new(),
     };
     match state.service.desk.agent_reply(id, reply).await {
-        Ok(_) => see_other(&format!("/ui/tickets/{id}#history")),
+        Ok(_) => to_history(id),
         Err(e) => {
             let kept = Some((form.body, form.status));
             refused(&state, &viewer, &raw, e, kept).await
@@ -80,14 +98,9 @@ pub async fn change_status(
     Path(raw): Path<String>,
     form: Result<Form<StatusForm>, FormRejection>,
 ) -> Response {
-    let here = format!("/ui/tickets/{raw}");
-    let (viewer, form) = match accept_form(&state, &headers, Role::Staff, &here, form, |f| &f.csrf)
-    {
+    let (viewer, id, form) = match accept_on_ticket(&state, &headers, &raw, form, |f| &f.csrf) {
         Ok(accepted) => accepted,
         Err(response) => return *response,
-    };
-    let Some(id) = ticket_id(&raw) else {
-        return no_such_ticket(viewer.lang, &raw);
     };
     let note = form
         .note
@@ -100,7 +113,7 @@ pub async fn change_status(
         .set_ticket_status(id, &form.status, &actor(&viewer), note)
         .await
     {
-        Ok(_) => see_other(&format!("/ui/tickets/{id}#history")),
+        Ok(_) => to_history(id),
         Err(e) => refused(&state, &viewer, &raw, e, None).await,
     }
 }
@@ -121,14 +134,9 @@ pub async fn feedback(
     Path(raw): Path<String>,
     form: Result<Form<FeedbackForm>, FormRejection>,
 ) -> Response {
-    let here = format!("/ui/tickets/{raw}");
-    let (viewer, form) = match accept_form(&state, &headers, Role::Staff, &here, form, |f| &f.csrf)
-    {
+    let (viewer, id, form) = match accept_on_ticket(&state, &headers, &raw, form, |f| &f.csrf) {
         Ok(accepted) => accepted,
         Err(response) => return *response,
-    };
-    let Some(id) = ticket_id(&raw) else {
-        return no_such_ticket(viewer.lang, &raw);
     };
     let helpful = match form.helpful.as_str() {
         "true" => true,
@@ -143,7 +151,7 @@ pub async fn feedback(
         comment: form.comment,
     };
     match state.service.desk.feedback(id, feedback).await {
-        Ok(_) => see_other(&format!("/ui/tickets/{id}#history")),
+        Ok(_) => to_history(id),
         Err(e) => refused(&state, &viewer, &raw, e, None).await,
     }
 }
@@ -213,7 +221,7 @@ pub async fn escalate(
         .escalate_ticket(id, &actor(&viewer), Some(&note))
         .await
     {
-        Ok(_) => see_other(&format!("/ui/tickets/{id}#history")),
+        Ok(_) => to_history(id),
         Err(e) => refused(&state, &viewer, raw, e, None).await,
     }
 }
