@@ -18,6 +18,7 @@ pub const LLM_CIRCUIT_OPEN: &str = "devicekb_llm_circuit_open";
 pub const EMBEDDING_BATCH: &str = "devicekb_embedding_batch_size";
 pub const EMBEDDING_QUEUE: &str = "devicekb_embedding_queue_depth";
 pub const QUERY_CACHE: &str = "devicekb_query_cache_lookups_total";
+pub const VECTOR_SKIPPED: &str = "devicekb_searches_without_query_vector_total";
 pub const REINDEX_DURATION: &str = "devicekb_reindex_duration_seconds";
 /// Read at each scrape.
 pub const UPTIME: &str = "devicekb_uptime_seconds";
@@ -63,6 +64,10 @@ pub fn describe() {
     describe_counter!(
         QUERY_CACHE,
         "Query-vector cache lookups, by result (hit or miss)"
+    );
+    describe_counter!(
+        VECTOR_SKIPPED,
+        "Hybrid searches answered by BM25 alone because it was decisive (model and error code)"
     );
     describe_histogram!(
         REINDEX_DURATION,
@@ -128,6 +133,10 @@ pub fn embedding_queue(depth: usize) {
 
 pub fn query_cache(hit: bool) {
     counter!(QUERY_CACHE, "result" => if hit { "hit" } else { "miss" }).increment(1);
+}
+
+pub fn vector_skipped() {
+    counter!(VECTOR_SKIPPED).increment(1);
 }
 
 pub fn reindex(succeeded: bool, took: Duration) {

@@ -62,6 +62,45 @@ pub struct Calibration {
     /// (`calibrate::reuse`); `None` on a fallback and on calibrations stored before it.
     #[serde(default)]
     pub fit: Option<FitRecord>,
+    /// How often BM25 alone picks the right entry when it is decisive (`hybrid::decisive`),
+    /// so such a search may skip the query embedding; `None`: never skip (too few
+    /// decisive calibration queries, or a calibration stored before it).
+    #[serde(default)]
+    pub decisive: Option<DecisivePrecision>,
+}
+
+/// The measured precision of BM25 alone when it is decisive: the first hit carries an
+/// error code the query names, for the model the query names, and the second does not.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DecisivePrecision {
+    /// Calibration queries on which BM25 was decisive (held-out ones included).
+    pub queries: usize,
+    /// Of those, the ones whose first hit was right.
+    pub right: usize,
+    /// Laplace-smoothed share right, the held-out queries weighing the uncovered fifth of
+    /// the tickets: the relevance such a first hit reports.
+    pub precision: f32,
+}
+
+/// Decisive calibration queries needed before BM25 alone is trusted.
+pub const MIN_DECISIVE_QUERIES: usize = 20;
+
+impl DecisivePrecision {
+    /// The precision of `right_weight` out of `fired_weight` (the queries weighed as the
+    /// precision curve weighs them), Laplace-smoothed; `None` below
+    /// `MIN_DECISIVE_QUERIES` decisive queries.
+    pub fn measured(
+        queries: usize,
+        right: usize,
+        fired_weight: f32,
+        right_weight: f32,
+    ) -> Option<DecisivePrecision> {
+        (queries >= MIN_DECISIVE_QUERIES).then(|| DecisivePrecision {
+            queries,
+            right,
+            precision: (right_weight + 1.0) / (fired_weight + 2.0),
+        })
+    }
 }
 
 /// Where and from what a calibration was fitted.
@@ -94,6 +133,7 @@ impl Calibration {
             seconds: 0.0,
             notes: vec![why.into()],
             fit: None,
+            decisive: None,
         }
     }
 
@@ -159,6 +199,8 @@ pub struct CalibrationSummary {
     pub answered: Option<f32>,
     pub seconds: f64,
     pub notes: Vec<String>,
+    /// BM25 alone's measured precision when decisive; `None`: every search embeds its query.
+    pub decisive: Option<DecisivePrecision>,
 }
 
 impl Calibration {
@@ -181,6 +223,7 @@ impl Calibration {
             }),
             seconds: self.seconds,
             notes: self.notes.clone(),
+            decisive: self.decisive,
         }
     }
 }

@@ -135,3 +135,71 @@ fn entries_with_codes(
     matches.dedup();
     matches
 }
+
+/// BM25's ranking when it alone is decisive: the query names a model and an error code,
+/// BM25's first hit carries that code and its second does not. The embedding knows
+/// nothing of codes, so on such a query it can only agree or be wrong; the hybrid first
+/// hit was BM25's on every such query measured (`decisive` in the calibration). `None`:
+/// not decisive, the query needs its vector. Relevances are the plain BM25-only ones;
+/// `decisive` gives the first its measured precision.
+pub fn decisive_ranking(
+    generation: &Generation,
+    analysed: &Analysed,
+    candidates: usize,
+    exclude: Option<u32>,
+    fusion: &FusionConfig,
+) -> Result<Option<Vec<FusedHit>>> {
+    if analysed.codes.is_empty() || analysed.models.is_none() {
+        return Ok(None);
+    }
+    let hits = search(
+        generation,
+        &HybridQuery {
+            text: &analysed.text,
+            lang: analysed.lang,
+            codes: &analysed.codes,
+            models: analysed.models.as_deref(),
+            bm25: true,
+            vector: None,
+            candidates,
+            exclude,
+        },
+        fusion,
+    )?;
+    let wanted: Vec<String> = analysed.codes.iter().map(|c| normalize_code(c)).collect();
+    let carries = |hit: &FusedHit| {
+        generation
+            .entry(hit.ord)
+            .error_codes
+            .iter()
+            .any(|c| wanted.contains(&normalize_code(c)))
+    };
+    Ok(match hits.as_slice() {
+        [first, rest @ ..] if carries(first) && !rest.first().is_some_and(carries) => Some(hits),
+        _ => None,
+    })
+}
+
+/// `decisive_ranking` on a generation that measured BM25's precision when decisive, with
+/// that precision as the first hit's relevance (the others stay below it). `None`: the
+/// query needs its vector.
+pub fn decisive(
+    generation: &Generation,
+    analysed: &Analysed,
+    candidates: usize,
+    fusion: &FusionConfig,
+) -> Result<Option<Vec<FusedHit>>> {
+    let Some(measured) = generation.calibration.decisive else {
+        return Ok(None);
+    };
+    let Some(mut hits) = decisive_ranking(generation, analysed, candidates, None, fusion)? else {
+        return Ok(None);
+    };
+    if let Some((first, rest)) = hits.split_first_mut() {
+        first.relevance = measured.precision;
+        for hit in rest {
+            hit.relevance = hit.relevance.min(measured.precision);
+        }
+    }
+    Ok(Some(hits))
+}

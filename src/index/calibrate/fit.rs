@@ -128,7 +128,7 @@ pub(super) fn curve_weights(queries: &[CalibrationQuery]) -> Vec<f32> {
 }
 
 /// Share of tickets the KB does not cover that the precision curve assumes.
-const UNCOVERED_SHARE: f32 = 0.2;
+pub(super) const UNCOVERED_SHARE: f32 = 0.2;
 
 #[cfg(test)]
 mod tests {

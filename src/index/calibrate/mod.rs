@@ -28,6 +28,7 @@
 //! When the KB is too small or too uniform to fit (one entry, near-duplicates), the
 //! generation keeps a conservative fallback and says so.
 
+mod decisive;
 mod fit;
 mod kb_files;
 mod pseudo;
@@ -38,12 +39,14 @@ use std::time::Instant;
 
 use super::calibration::{
     Calibration, CalibrationSource, CurvePoint, StoredModel, FALLBACK_THRESHOLD, FEATURES_VERSION,
+    MIN_DECISIVE_QUERIES,
 };
 use super::fusion::{FusionConfig, RelevanceModel};
 use super::generation::Generation;
 use crate::embed::Embedder;
 use crate::error::Result;
 
+pub use decisive::decisive_precision;
 pub use fit::{calibration_error, curve, fit};
 pub use kb_files::{kb_labelled_queries, kb_model};
 pub use pseudo::pseudo_queries;
@@ -156,6 +159,17 @@ pub fn calibrate(
         }
     };
     let samples: Vec<Sample> = hits.iter().map(|h| h.sample).collect();
+    let (decisive, decisive_queries) = decisive_precision(generation, fusion)?;
+    match decisive {
+        Some(d) => notes.push(format!(
+            "BM25 alone was decisive on {} calibration queries naming a model and a code, right on {}: such searches skip the query embedding",
+            d.queries, d.right
+        )),
+        None if decisive_queries > 0 => notes.push(format!(
+            "BM25 alone was decisive on only {decisive_queries} calibration queries (fewer than {MIN_DECISIVE_QUERIES}): every search embeds its query"
+        )),
+        None => {}
+    }
     let calibration = Calibration {
         features_version: FEATURES_VERSION,
         source,
@@ -170,6 +184,7 @@ pub fn calibrate(
         seconds: started.elapsed().as_secs_f64(),
         notes,
         fit: None,
+        decisive,
     };
     Ok(calibration)
 }

@@ -33,7 +33,7 @@ pub struct CalibrationHit {
 
 /// Entries that answer the same question as another (same title once normalised): a
 /// hit on a duplicate of the query's entry is not a wrong answer.
-fn duplicates(entries: &[KbEntry]) -> HashMap<u32, Vec<u32>> {
+pub(super) fn duplicates(entries: &[KbEntry]) -> HashMap<u32, Vec<u32>> {
     let mut by_title: HashMap<String, Vec<u32>> = HashMap::new();
     for (i, e) in entries.iter().enumerate() {
         let key: String = e

@@ -147,7 +147,14 @@ impl Engine {
             .await;
         answer.timings.retrieval_ms = Some(elapsed_ms(step));
         let hits = match searched {
-            Ok(response) => response.results,
+            Ok(response) => {
+                if response.vector_skipped {
+                    answer
+                        .notes
+                        .push("bm25 alone was decisive (model and error code): the message was not embedded for retrieval".into());
+                }
+                response.results
+            }
             Err(e) => {
                 tracing::warn!(error = %e.chain(), "retrieval failed while answering");
                 answer.reason = Some(Reason::StepFailed);

@@ -310,10 +310,20 @@ impl Engine {
     /// Like `query_vector`, waiting for the embedding thread without holding a thread or
     /// a CPU permit, so concurrent searches' queries are embedded in one batch.
     pub(crate) async fn query_vector_async(&self, query: &str) -> Result<Arc<Vec<f32>>> {
-        let (words, key) = Self::cache_key(query);
-        if let Some(v) = self.cached_vector(&key) {
-            return Ok(v);
+        match self.cached_query_vector(query) {
+            Some(v) => Ok(v),
+            None => self.embed_query_async(query).await,
         }
+    }
+
+    /// The query's vector when it is cached (counted as a hit or a miss).
+    pub(crate) fn cached_query_vector(&self, query: &str) -> Option<Arc<Vec<f32>>> {
+        self.cached_vector(&Self::cache_key(query).1)
+    }
+
+    /// Embeds the query (after a cache miss) and caches its vector.
+    pub(crate) async fn embed_query_async(&self, query: &str) -> Result<Arc<Vec<f32>>> {
+        let (words, key) = Self::cache_key(query);
         let vector = Arc::new(self.query_queue.embed_async(&words).await?);
         self.query_cache.lock().put(key, vector.clone());
         Ok(vector)

@@ -89,6 +89,10 @@ pub struct SearchResponse {
     pub model_filter: Option<String>,
     /// Where that model came from: `request` (model_filter) or `query` (named in the text).
     pub model_source: Option<&'static str>,
+    /// BM25 alone was decisive (the query names a model and an error code that its first
+    /// hit carries and its second does not): the query was not embedded, and the first
+    /// hit's relevance is BM25's precision on such queries measured at reindex.
+    pub vector_skipped: bool,
     pub generation: String,
     pub took_ms: f64,
 }
@@ -175,14 +179,54 @@ impl Engine {
     }
 
     /// A search already checked (or built by the service itself, as for long tickets).
+    /// A hybrid search first asks whether BM25 alone is decisive, so a query naming a
+    /// model and its error code is answered without waiting for an embedding; a query
+    /// seen before has its vector cached, and goes straight to the search.
     pub async fn search_valid(self: &Arc<Self>, valid: ValidSearch) -> Result<SearchResponse> {
-        let vector = if valid.mode == SearchMode::Bm25 {
-            None
-        } else {
-            Some(self.query_vector_async(&clean_query(&valid.query)).await?)
+        let vector = match valid.mode {
+            SearchMode::Bm25 => None,
+            SearchMode::Vector => Some(self.query_vector_async(&clean_query(&valid.query)).await?),
+            SearchMode::Hybrid => {
+                let text = clean_query(&valid.query);
+                match self.cached_query_vector(&text) {
+                    Some(vector) => Some(vector),
+                    None => {
+                        if self.generation().calibration.decisive.is_some() {
+                            let service = self.clone();
+                            let q = valid.clone();
+                            let decided = self.cpu(move || service.decisive_search(&q)).await?;
+                            if let Some(response) = decided {
+                                return Ok(response);
+                            }
+                        }
+                        Some(self.embed_query_async(&text).await?)
+                    }
+                }
+            }
         };
         let service = self.clone();
         self.cpu(move || service.search_with(&valid, vector)).await
+    }
+
+    /// The search when BM25 alone is decisive for `q`; `None` when it needs its vector.
+    fn decisive_search(&self, q: &ValidSearch) -> Result<Option<SearchResponse>> {
+        let started = Instant::now();
+        let generation = self.generation();
+        let analysed = hybrid::analyse(&generation, &q.query, q.model_filter.as_deref());
+        if analysed.unknown_model {
+            return Ok(None);
+        }
+        let candidates = self.config.fusion.candidates.max(q.limit);
+        let Some(hits) = hybrid::decisive(&generation, &analysed, candidates, &self.config.fusion)?
+        else {
+            return Ok(None);
+        };
+        let retrieved = Retrieved {
+            hits,
+            model_filter: analysed.canonical,
+            vector_skipped: true,
+        };
+        Ok(Some(self.respond(&generation, q, retrieved, started)))
     }
 
     /// The search itself; CPU-bound, call it from the blocking pool.
@@ -198,29 +242,44 @@ impl Engine {
     ) -> Result<SearchResponse> {
         let started = Instant::now();
         let generation = self.generation();
-        let (hits, model_filter) = self.retrieve_with(&generation, q, vector)?;
-        let model_source = model_filter.as_ref().map(|_| {
+        let retrieved = self.retrieve_with(&generation, q, vector)?;
+        Ok(self.respond(&generation, q, retrieved, started))
+    }
+
+    fn respond(
+        &self,
+        generation: &Generation,
+        q: &ValidSearch,
+        retrieved: Retrieved,
+        started: Instant,
+    ) -> SearchResponse {
+        if retrieved.vector_skipped {
+            crate::telemetry::vector_skipped();
+        }
+        let model_source = retrieved.model_filter.as_ref().map(|_| {
             if q.model_filter.is_some() {
                 "request"
             } else {
                 "query"
             }
         });
-        let results: Vec<SearchResult> = hits
+        let results: Vec<SearchResult> = retrieved
+            .hits
             .iter()
             .take(q.limit)
-            .map(|h| to_result(&generation, h))
+            .map(|h| to_result(generation, h))
             .collect();
-        Ok(SearchResponse {
+        SearchResponse {
             query: q.query.clone(),
             count: results.len(),
             results,
             mode: q.mode,
-            model_filter,
+            model_filter: retrieved.model_filter,
             model_source,
+            vector_skipped: retrieved.vector_skipped,
             generation: generation.name.clone(),
             took_ms: crate::service::elapsed_ms(started),
-        })
+        }
     }
 
     /// Ranked, fused hits for `q` on `generation` (more than `q.limit` when available),
@@ -230,19 +289,35 @@ impl Engine {
         generation: &Generation,
         q: &ValidSearch,
     ) -> Result<(Vec<FusedHit>, Option<String>)> {
-        self.retrieve_with(generation, q, None)
+        let retrieved = self.retrieve_with(generation, q, None)?;
+        Ok((retrieved.hits, retrieved.model_filter))
     }
 
+    /// The hits; a hybrid search on which BM25 alone is decisive leaves the vector out
+    /// even when the caller has it, so a query gets the same answer whether or not its
+    /// vector was cached.
     fn retrieve_with(
         &self,
         generation: &Generation,
         q: &ValidSearch,
         vector: Option<Arc<Vec<f32>>>,
-    ) -> Result<(Vec<FusedHit>, Option<String>)> {
+    ) -> Result<Retrieved> {
         let analysed = hybrid::analyse(generation, &q.query, q.model_filter.as_deref());
         if analysed.unknown_model {
             // An unknown model is not an error: nothing in the KB is specific to it.
-            return Ok((Vec::new(), None));
+            return Ok(Retrieved::default());
+        }
+        let candidates = self.config.fusion.candidates.max(q.limit);
+        if q.mode == SearchMode::Hybrid {
+            if let Some(hits) =
+                hybrid::decisive(generation, &analysed, candidates, &self.config.fusion)?
+            {
+                return Ok(Retrieved {
+                    hits,
+                    model_filter: analysed.canonical,
+                    vector_skipped: true,
+                });
+            }
         }
         let vector = if q.mode != SearchMode::Bm25 && !generation.vectors.is_empty() {
             Some(match vector {
@@ -261,11 +336,25 @@ impl Engine {
                 models: analysed.models.as_deref(),
                 bm25: q.mode != SearchMode::Vector,
                 vector: vector.as_deref().map(Vec::as_slice),
-                candidates: self.config.fusion.candidates.max(q.limit),
+                candidates,
                 exclude: None,
             },
             &self.config.fusion,
         )?;
-        Ok((hits, analysed.canonical))
+        Ok(Retrieved {
+            hits,
+            model_filter: analysed.canonical,
+            vector_skipped: false,
+        })
     }
+}
+
+/// What one retrieval found.
+#[derive(Debug, Default)]
+struct Retrieved {
+    hits: Vec<FusedHit>,
+    /// The canonical model the search was restricted to.
+    model_filter: Option<String>,
+    /// BM25 alone was decisive: no query vector was used.
+    vector_skipped: bool,
 }
