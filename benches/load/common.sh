@@ -14,13 +14,25 @@ wait_ready() {
   exit 1
 }
 
+# WRK_THREAD_IDS: Lua for a wrk script, giving each wrk thread its own `thread_id` (1, 2, ...).
+# Every thread runs its own copy of the script, so without it two threads count the same
+# queries and half of the "new" ones are repeats answered from the query cache.
+WRK_THREAD_IDS='
+local threads_made = 0
+function setup(thread)
+  threads_made = threads_made + 1
+  thread:set("thread_id", threads_made)
+end
+'
+
 # new_queries_lua FILE: writes a wrk script whose every request is a search no one sent
 # before (so each needs a new query embedding). Give each wrk run its own tag after `--`
 # (`wrk ... -s FILE URL -- TAG`): wrk's Lua random numbers repeat from run to run, so a tag
 # drawn in the script would make a later run send an earlier run's queries, answered from
 # the query cache.
 new_queries_lua() {
-  cat > "$1" <<'LUA'
+  echo "$WRK_THREAD_IDS" > "$1"
+  cat >> "$1" <<'LUA'
 local counter = 0
 local tag = ""
 function init(args)
@@ -28,7 +40,7 @@ function init(args)
 end
 request = function()
   counter = counter + 1
-  local body = '{"query": "bourrage papier tiroir ticket ' .. tag .. ' ' .. counter .. '", "limit": 5}'
+  local body = '{"query": "bourrage papier tiroir ticket ' .. tag .. ' ' .. thread_id .. ' ' .. counter .. '", "limit": 5}'
   return wrk.format("POST", "/knowledge/search", {["Content-Type"] = "application/json"}, body)
 end
 LUA

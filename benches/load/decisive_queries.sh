@@ -37,7 +37,8 @@ PY
 
 # Every request: one of the pairs, a text, and a word made of letters only from the run's
 # tag and a counter (digits would be read as codes). WITH_CODE=0 leaves the code out.
-cat >"$work/queries.lua" <<LUA
+echo "$WRK_THREAD_IDS" >"$work/queries.lua"
+cat >>"$work/queries.lua" <<LUA
 local pairs_ = {}
 for line in io.lines("$work/pairs") do
   local model, code = line:match("^(.-);(.*)$")
@@ -60,7 +61,7 @@ request = function()
   counter = counter + 1
   local p = pairs_[counter % #pairs_ + 1]
   local code = with_code and (" affiche le code " .. p[2]) or " ne marche plus"
-  local body = '{"query": "notre ' .. p[1] .. code .. ' dossier ' .. tag .. letters(counter) .. '", "limit": 5}'
+  local body = '{"query": "notre ' .. p[1] .. code .. ' dossier ' .. tag .. letters(thread_id) .. 'x' .. letters(counter) .. '", "limit": 5}'
   return wrk.format("POST", "/knowledge/search", {["Content-Type"] = "application/json"}, body)
 end
 LUA
@@ -89,14 +90,14 @@ echo "$(wc -l <"$work/pairs") of $total model/code pairs decisive (their searche
 wrk -t1 -c2 -d2s -s "$work/queries.lua" "$base" -- "warm$tag" >/dev/null
 echo "new searches naming a model, ${seconds} s each; $(date -u +%FT%TZ)"
 declare -A figures
-for kind in code nocode code16 nocode16; do
-  conns=1 threads=1 arg=${kind%16}
-  [[ $kind == *16 ]] && conns=16 threads=2
+for kind in code nocode codemany nocodemany; do
+  conns=1 threads=1 arg=${kind%many}
+  [[ $kind == *many ]] && conns=16 threads=2
   figures[$kind]=$(wrk -t$threads -c$conns "-d${seconds}s" --latency -s "$work/queries.lua" "$base" -- "$kind$tag" "$arg" | wrk_figures)
 done
 kill "$server"; wait "$server" 2>/dev/null || true
 server=
-python3 - "${figures[code]}" "${figures[nocode]}" "${figures[code16]}" "${figures[nocode16]}" <<'PY'
+python3 - "${figures[code]}" "${figures[nocode]}" "${figures[codemany]}" "${figures[nocodemany]}" <<'PY'
 import sys
 def ms(v):
     return float(v[:-2]) / 1000 if v.endswith("us") else float(v[:-2]) if v.endswith("ms") else float(v[:-1]) * 1000

@@ -263,6 +263,7 @@ fn table() -> Vec<Route> {
             )
             .answers::<svc::engine::tasks::Task>()
             .status(202)
+            .header(202, "Location", "the task to follow: /admin/tasks/{id}")
             .also_answers::<svc::ReindexReport>(200, "ended (wait=true): the report")
             .conflict("a reindex is already running (the detail names its task)"),
             routes::reindex,

@@ -5,6 +5,7 @@
 
 use std::sync::OnceLock;
 
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
@@ -61,6 +62,8 @@ pub(super) struct Doc {
     also: &'static [(u16, &'static str)],
     /// Other successes with another body (a reindex started is 202 with its run).
     other: Vec<(u16, &'static str, SchemaFn)>,
+    /// Headers a success carries: status, name, what it holds.
+    headers: Vec<(u16, &'static str, &'static str)>,
     query: Vec<QueryParam>,
     idempotent: bool,
     conflict: Option<&'static str>,
@@ -77,6 +80,7 @@ pub(super) fn doc(tag: &'static str, summary: &'static str) -> Doc {
         success: 200,
         also: &[],
         other: Vec::new(),
+        headers: Vec::new(),
         query: Vec::new(),
         idempotent: false,
         conflict: None,
@@ -124,6 +128,18 @@ impl Doc {
         description: &'static str,
     ) -> Doc {
         self.other.push((status, description, schema_of::<T>));
+        self
+    }
+
+    /// A header the success with `status` carries (the error answers' own are added
+    /// from their status: `Retry-After`, `WWW-Authenticate`).
+    pub(super) fn header(
+        mut self,
+        status: u16,
+        name: &'static str,
+        description: &'static str,
+    ) -> Doc {
+        self.headers.push((status, name, description));
         self
     }
 
@@ -298,23 +314,46 @@ fn operation(
             .description("success")
             .content(media_type, ContentBuilder::new().build()),
     };
-    op = op.response(doc.success.to_string(), success);
+    let with_headers = |status: u16, mut response: ResponseBuilder| {
+        for &(_, name, description) in doc
+            .headers
+            .iter()
+            .chain(&ERROR_HEADERS)
+            .filter(|(s, _, _)| *s == status)
+        {
+            response = response.header(
+                name,
+                HeaderBuilder::new()
+                    .schema(ObjectBuilder::new().schema_type(Type::String))
+                    .description(Some(description))
+                    .build(),
+            );
+        }
+        response
+    };
+    op = op.response(doc.success.to_string(), with_headers(doc.success, success));
     for (status, description, answer) in &doc.other {
         let schema = answer(schemas);
         op = op.response(
             status.to_string(),
-            ResponseBuilder::new().description(*description).content(
-                "application/json",
-                ContentBuilder::new().schema(Some(schema)).build(),
+            with_headers(
+                *status,
+                ResponseBuilder::new().description(*description).content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(schema)).build(),
+                ),
             ),
         );
     }
     for (status, description) in error_answers(route) {
         op = op.response(
             status.to_string(),
-            ResponseBuilder::new().description(description).content(
-                "application/json",
-                ContentBuilder::new().schema(Some(error.clone())).build(),
+            with_headers(
+                status,
+                ResponseBuilder::new().description(description).content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(error.clone())).build(),
+                ),
             ),
         );
     }
@@ -340,6 +379,21 @@ fn security(rule: Rule) -> Vec<SecurityRequirement> {
         }
     }
 }
+
+/// Headers every error answer of a status carries (`api::error` sets them).
+const ERROR_HEADERS: [(u16, &str, &str); 3] = [
+    (
+        401,
+        "WWW-Authenticate",
+        "the scheme to send a key with: Bearer",
+    ),
+    (
+        429,
+        "Retry-After",
+        "seconds to wait before the next request",
+    ),
+    (503, "Retry-After", "seconds to wait before retrying"),
+];
 
 /// The error answers a route can give, from what it reads and who may call it.
 fn error_answers(route: &Route) -> Vec<(u16, &'static str)> {

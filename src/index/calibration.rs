@@ -233,6 +233,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn decisive_precision_needs_enough_queries_and_is_smoothed() {
+        assert_eq!(DecisivePrecision::measured(19, 19, 19.0, 19.0), None);
+        let all_right = DecisivePrecision::measured(20, 20, 20.0, 20.0).unwrap();
+        assert!((all_right.precision - 21.0 / 22.0).abs() < 1e-6);
+        // Held-out queries weigh less than one: a wrong one costs less than a covered one.
+        let weighed = DecisivePrecision::measured(30, 25, 25.0, 25.0).unwrap();
+        assert!((weighed.precision - 26.0 / 27.0).abs() < 1e-6);
+        assert_eq!((weighed.queries, weighed.right), (30, 25));
+    }
+
+    #[test]
     fn threshold_reads_the_curve() {
         let mut c = Calibration::fallback("x");
         assert_eq!(c.threshold_for(0.8), Some(FALLBACK_THRESHOLD));

@@ -138,14 +138,14 @@ fn entries_with_codes(
 
 /// BM25's ranking when it alone is decisive: the query names a model and an error code,
 /// BM25's first hit carries that code and its second does not. The embedding knows
-/// nothing of codes, so on such a query it can only agree or be wrong; the hybrid first
+/// nothing of codes, so on such a query it can only agree or mislead; the hybrid first
 /// hit was BM25's on every such query measured (`decisive` in the calibration). `None`:
 /// not decisive, the query needs its vector. Relevances are the plain BM25-only ones;
-/// `decisive` gives the first its measured precision.
+/// `decisive` gives the first its measured precision. Decided on `fusion.candidates`
+/// hits, as the calibration measured it.
 pub fn decisive_ranking(
     generation: &Generation,
     analysed: &Analysed,
-    candidates: usize,
     exclude: Option<u32>,
     fusion: &FusionConfig,
 ) -> Result<Option<Vec<FusedHit>>> {
@@ -161,19 +161,13 @@ pub fn decisive_ranking(
             models: analysed.models.as_deref(),
             bm25: true,
             vector: None,
-            candidates,
+            candidates: fusion.candidates,
             exclude,
         },
         fusion,
     )?;
-    let wanted: Vec<String> = analysed.codes.iter().map(|c| normalize_code(c)).collect();
-    let carries = |hit: &FusedHit| {
-        generation
-            .entry(hit.ord)
-            .error_codes
-            .iter()
-            .any(|c| wanted.contains(&normalize_code(c)))
-    };
+    // `fuse` marks the hits carrying a code the query names.
+    let carries = |hit: &FusedHit| hit.features.code_match > 0.0;
     Ok(match hits.as_slice() {
         [first, rest @ ..] if carries(first) && !rest.first().is_some_and(carries) => Some(hits),
         _ => None,
@@ -181,24 +175,24 @@ pub fn decisive_ranking(
 }
 
 /// `decisive_ranking` on a generation that measured BM25's precision when decisive, with
-/// that precision as the first hit's relevance (the others stay below it). `None`: the
-/// query needs its vector.
+/// that precision as the first hit's relevance. The others share what is left: if the
+/// first answers with probability p, another does with at most 1 - p. `None`: the query
+/// needs its vector.
 pub fn decisive(
     generation: &Generation,
     analysed: &Analysed,
-    candidates: usize,
     fusion: &FusionConfig,
 ) -> Result<Option<Vec<FusedHit>>> {
     let Some(measured) = generation.calibration.decisive else {
         return Ok(None);
     };
-    let Some(mut hits) = decisive_ranking(generation, analysed, candidates, None, fusion)? else {
+    let Some(mut hits) = decisive_ranking(generation, analysed, None, fusion)? else {
         return Ok(None);
     };
     if let Some((first, rest)) = hits.split_first_mut() {
         first.relevance = measured.precision;
         for hit in rest {
-            hit.relevance = hit.relevance.min(measured.precision);
+            hit.relevance = hit.relevance.min(1.0 - measured.precision);
         }
     }
     Ok(Some(hits))

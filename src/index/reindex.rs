@@ -400,8 +400,13 @@ pub fn reindex_locked(
     // fitted again, so a build that cannot be served never becomes `CURRENT`.
     let built = Generation::open(&partial, None)?;
     let fitted = match kept_calibration(data_dir, &manifest, &inputs) {
-        Some(kept) => {
+        Some(mut kept) => {
             tracing::info!(fit = ?kept.fit, "kept the previous generation's calibration");
+            if kept.decisive.is_none() {
+                // Fitted before BM25's decisive precision was measured, or too few
+                // decisive queries then: measuring it is BM25 only, and cheap.
+                kept.decisive = calibrate::decisive_precision(&built, &options.fusion)?.0;
+            }
             kept
         }
         None => {

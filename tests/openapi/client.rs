@@ -79,6 +79,7 @@ impl Client {
             .get("content-type")
             .map(|v| v.to_str().unwrap().to_string())
             .unwrap_or_default();
+        let headers = response.headers().clone();
         let text = response.text().await.unwrap();
         let documented = &op["responses"][status.to_string()];
         assert!(
@@ -87,6 +88,17 @@ impl Client {
             verb.as_str()
         );
         let what = format!("{} {path} → {status}", verb.as_str());
+        // Every header the document promises for this answer is sent.
+        for name in documented["headers"]
+            .as_object()
+            .into_iter()
+            .flat_map(|h| h.keys())
+        {
+            assert!(
+                headers.contains_key(name.as_str()),
+                "{what}: the documented {name} header is missing"
+            );
+        }
         let value = match documented["content"]["application/json"]["schema"].as_object() {
             Some(_) => {
                 assert!(

@@ -9,7 +9,7 @@
 //! share of the decisive ones whose first hit answers is the relevance such a search
 //! reports; with fewer than `MIN_DECISIVE_QUERIES` decisive, no search skips.
 
-use super::fit::UNCOVERED_SHARE;
+use super::fit::held_out_weight;
 use super::samples::duplicates;
 use crate::error::Result;
 use crate::index::calibration::DecisivePrecision;
@@ -83,20 +83,13 @@ pub fn decisive_precision(
     let dups = duplicates(&generation.entries);
     let queries = code_queries(&generation.entries);
     let held_out = queries.iter().filter(|q| q.held_out).count();
-    let held_weight = if held_out == 0 {
-        1.0
-    } else {
-        UNCOVERED_SHARE / (1.0 - UNCOVERED_SHARE) * (queries.len() - held_out) as f32
-            / held_out as f32
-    };
+    let held_weight = held_out_weight(queries.len() - held_out, held_out);
     let (mut fired, mut right) = (0, 0);
     let (mut fired_weight, mut right_weight) = (0.0f32, 0.0f32);
     for q in &queries {
         let analysed = hybrid::analyse(generation, &q.text, None);
         let exclude = q.held_out.then_some(q.ord);
-        let Some(hits) =
-            hybrid::decisive_ranking(generation, &analysed, fusion.candidates, exclude, fusion)?
-        else {
+        let Some(hits) = hybrid::decisive_ranking(generation, &analysed, exclude, fusion)? else {
             continue;
         };
         let first = hits[0].ord;

@@ -115,7 +115,7 @@ pub(super) fn curve_weights(queries: &[CalibrationQuery]) -> Vec<f32> {
     if held_out == 0 || covered == 0 {
         return vec![1.0; queries.len()];
     }
-    let held_weight = UNCOVERED_SHARE / (1.0 - UNCOVERED_SHARE) * covered as f32 / held_out as f32;
+    let held_weight = held_out_weight(covered, held_out);
     queries
         .iter()
         .map(|q| match (q.labelled, q.exclude.is_some()) {
@@ -128,7 +128,13 @@ pub(super) fn curve_weights(queries: &[CalibrationQuery]) -> Vec<f32> {
 }
 
 /// Share of tickets the KB does not cover that the precision curve assumes.
-pub(super) const UNCOVERED_SHARE: f32 = 0.2;
+const UNCOVERED_SHARE: f32 = 0.2;
+
+/// The weight of one held-out query so that `held_out` of them weigh `UNCOVERED_SHARE`
+/// of the total beside `covered` covered ones weighing 1 each.
+pub(super) fn held_out_weight(covered: usize, held_out: usize) -> f32 {
+    UNCOVERED_SHARE / (1.0 - UNCOVERED_SHARE) * covered as f32 / held_out.max(1) as f32
+}
 
 #[cfg(test)]
 mod tests {

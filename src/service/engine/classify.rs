@@ -56,7 +56,8 @@ impl Engine {
     }
 
     /// The evidence of a message the pipeline has just answered: nothing is recomputed
-    /// but the embedding, which retrieval left in the cache.
+    /// but the embedding, which retrieval left in the cache, or which it did not need
+    /// (BM25 alone was decisive) and is computed now, after the answer.
     pub(crate) async fn evidence_from_answer(
         self: &Arc<Self>,
         text: &str,

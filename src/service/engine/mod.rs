@@ -271,8 +271,61 @@ impl Engine {
         })
     }
 
-    /// The query's words, single-spaced (what is embedded), and the cache key for them.
-    fn cache_key(query: &str) -> (String, [u8; 32]) {
+    /// The query vector, from the cache when this exact query was seen before.
+    /// Blocking: for the blocking pool and the CLI.
+    fn query_vector(&self, query: &str) -> Result<Arc<Vec<f32>>> {
+        let key = QueryKey::of(query);
+        if let Some(v) = self.cached_vector(&key) {
+            return Ok(v);
+        }
+        let vector = Arc::new(self.query_queue.embed(&key.words)?);
+        self.query_cache.lock().put(key.digest, vector.clone());
+        Ok(vector)
+    }
+
+    /// Like `query_vector`, waiting for the embedding thread without holding a thread or
+    /// a CPU permit, so concurrent searches' queries are embedded in one batch.
+    pub(crate) async fn query_vector_async(&self, query: &str) -> Result<Arc<Vec<f32>>> {
+        let key = QueryKey::of(query);
+        match self.cached_vector(&key) {
+            Some(v) => Ok(v),
+            None => self.embed_query_async(&key).await,
+        }
+    }
+
+    /// The cached vector of a query, counted as a hit or a miss.
+    pub(crate) fn cached_vector(&self, key: &QueryKey) -> Option<Arc<Vec<f32>>> {
+        let found = self.peek_vector(key);
+        crate::telemetry::query_cache(found.is_some());
+        found
+    }
+
+    /// The cached vector of a query, not counted: for a search that may not need it.
+    pub(crate) fn peek_vector(&self, key: &QueryKey) -> Option<Arc<Vec<f32>>> {
+        self.query_cache.lock().get(&key.digest).cloned()
+    }
+
+    /// Embeds the query (after a cache miss) and caches its vector.
+    pub(crate) async fn embed_query_async(&self, key: &QueryKey) -> Result<Arc<Vec<f32>>> {
+        let vector = Arc::new(self.query_queue.embed_async(&key.words).await?);
+        self.query_cache.lock().put(key.digest, vector.clone());
+        Ok(vector)
+    }
+
+    /// Whether the LLM's circuit breaker skips calls now (`None` without an LLM).
+    pub fn llm_circuit_open(&self) -> Option<bool> {
+        self.llm.as_ref().map(LlmClient::circuit_is_open)
+    }
+}
+
+/// A query as it is embedded (its words, single-spaced) and its cache key.
+pub(crate) struct QueryKey {
+    words: String,
+    digest: [u8; 32],
+}
+
+impl QueryKey {
+    pub(crate) fn of(query: &str) -> QueryKey {
         use sha2::{Digest, Sha256};
         // What retrieval reads of a long message is all the model would read anyway.
         let words = crate::index::query::retrieval_prefix(query)
@@ -280,53 +333,7 @@ impl Engine {
             .collect::<Vec<_>>()
             .join(" ");
         let digest = Sha256::digest(words.as_bytes()).into();
-        (words, digest)
-    }
-
-    /// The cached vector of a query, counted as a hit or a miss.
-    fn cached_vector(&self, key: &[u8; 32]) -> Option<Arc<Vec<f32>>> {
-        let found = self.query_cache.lock().get(key).cloned();
-        crate::telemetry::query_cache(found.is_some());
-        found
-    }
-
-    /// Whether the LLM's circuit breaker skips calls now (`None` without an LLM).
-    pub fn llm_circuit_open(&self) -> Option<bool> {
-        self.llm.as_ref().map(LlmClient::circuit_is_open)
-    }
-
-    /// The query vector, from the cache when this exact query was seen before.
-    /// Blocking: for the blocking pool and the CLI.
-    fn query_vector(&self, query: &str) -> Result<Arc<Vec<f32>>> {
-        let (words, key) = Self::cache_key(query);
-        if let Some(v) = self.cached_vector(&key) {
-            return Ok(v);
-        }
-        let vector = Arc::new(self.query_queue.embed(&words)?);
-        self.query_cache.lock().put(key, vector.clone());
-        Ok(vector)
-    }
-
-    /// Like `query_vector`, waiting for the embedding thread without holding a thread or
-    /// a CPU permit, so concurrent searches' queries are embedded in one batch.
-    pub(crate) async fn query_vector_async(&self, query: &str) -> Result<Arc<Vec<f32>>> {
-        match self.cached_query_vector(query) {
-            Some(v) => Ok(v),
-            None => self.embed_query_async(query).await,
-        }
-    }
-
-    /// The query's vector when it is cached (counted as a hit or a miss).
-    pub(crate) fn cached_query_vector(&self, query: &str) -> Option<Arc<Vec<f32>>> {
-        self.cached_vector(&Self::cache_key(query).1)
-    }
-
-    /// Embeds the query (after a cache miss) and caches its vector.
-    pub(crate) async fn embed_query_async(&self, query: &str) -> Result<Arc<Vec<f32>>> {
-        let (words, key) = Self::cache_key(query);
-        let vector = Arc::new(self.query_queue.embed_async(&words).await?);
-        self.query_cache.lock().put(key, vector.clone());
-        Ok(vector)
+        QueryKey { words, digest }
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::Engine;
+use super::{Engine, QueryKey};
 use crate::error::{Error, Result};
 use crate::index::hybrid::{self, HybridQuery};
 use crate::index::query::clean_query;
@@ -179,70 +179,90 @@ impl Engine {
     }
 
     /// A search already checked (or built by the service itself, as for long tickets).
-    /// A hybrid search first asks whether BM25 alone is decisive, so a query naming a
-    /// model and its error code is answered without waiting for an embedding; a query
-    /// seen before has its vector cached, and goes straight to the search.
+    /// A hybrid search whose vector is not cached first asks whether BM25 alone is
+    /// decisive, so a query naming a model and its error code is answered without waiting
+    /// for an embedding; a query seen before has its vector, and goes straight on (the
+    /// search then applies the same rule, so the answer does not depend on the cache).
     pub async fn search_valid(self: &Arc<Self>, valid: ValidSearch) -> Result<SearchResponse> {
+        let mut decisive_checked = false;
         let vector = match valid.mode {
             SearchMode::Bm25 => None,
             SearchMode::Vector => Some(self.query_vector_async(&clean_query(&valid.query)).await?),
             SearchMode::Hybrid => {
-                let text = clean_query(&valid.query);
-                match self.cached_query_vector(&text) {
-                    Some(vector) => Some(vector),
-                    None => {
-                        if self.generation().calibration.decisive.is_some() {
-                            let service = self.clone();
-                            let q = valid.clone();
-                            let decided = self.cpu(move || service.decisive_search(&q)).await?;
-                            if let Some(response) = decided {
-                                return Ok(response);
-                            }
-                        }
-                        Some(self.embed_query_async(&text).await?)
+                let key = QueryKey::of(&clean_query(&valid.query));
+                let cached = self.peek_vector(&key);
+                if cached.is_none() && self.generation().calibration.decisive.is_some() {
+                    let service = self.clone();
+                    let q = valid.clone();
+                    if let Some(response) = self.cpu(move || service.decisive_search(&q)).await? {
+                        return Ok(response);
                     }
+                    decisive_checked = true;
                 }
+                crate::telemetry::query_cache(cached.is_some());
+                Some(match cached {
+                    Some(vector) => vector,
+                    None => self.embed_query_async(&key).await?,
+                })
             }
         };
         let service = self.clone();
-        self.cpu(move || service.search_with(&valid, vector)).await
+        self.cpu(move || service.search_with(&valid, vector, decisive_checked))
+            .await
     }
 
-    /// The search when BM25 alone is decisive for `q`; `None` when it needs its vector.
+    /// The search when it needs no query vector: BM25 alone is decisive for `q`, or `q`
+    /// names a model the catalogue does not know. `None`: it needs its vector.
     fn decisive_search(&self, q: &ValidSearch) -> Result<Option<SearchResponse>> {
         let started = Instant::now();
         let generation = self.generation();
         let analysed = hybrid::analyse(&generation, &q.query, q.model_filter.as_deref());
-        if analysed.unknown_model {
+        let retrieved = if analysed.unknown_model {
+            Some(Retrieved::default())
+        } else {
+            self.decisive_retrieval(&generation, &analysed, q)?
+        };
+        Ok(retrieved.map(|r| self.respond(&generation, q, r, started)))
+    }
+
+    /// BM25's hits when it alone is decisive for `q` (see `hybrid::decisive`). Only when
+    /// the list asked for fits in the candidates the rule was measured with: a longer one
+    /// could bring a deeper entry carrying the code into the ranking.
+    fn decisive_retrieval(
+        &self,
+        generation: &Generation,
+        analysed: &hybrid::Analysed,
+        q: &ValidSearch,
+    ) -> Result<Option<Retrieved>> {
+        let fusion = &self.config.fusion;
+        if q.mode != SearchMode::Hybrid || q.limit > fusion.candidates {
             return Ok(None);
         }
-        let candidates = self.config.fusion.candidates.max(q.limit);
-        let Some(hits) = hybrid::decisive(&generation, &analysed, candidates, &self.config.fusion)?
-        else {
-            return Ok(None);
-        };
-        let retrieved = Retrieved {
-            hits,
-            model_filter: analysed.canonical,
-            vector_skipped: true,
-        };
-        Ok(Some(self.respond(&generation, q, retrieved, started)))
+        Ok(
+            hybrid::decisive(generation, analysed, fusion)?.map(|hits| Retrieved {
+                hits,
+                model_filter: analysed.canonical.clone(),
+                vector_skipped: true,
+            }),
+        )
     }
 
     /// The search itself; CPU-bound, call it from the blocking pool.
     pub fn search_blocking(&self, q: &ValidSearch) -> Result<SearchResponse> {
-        self.search_with(q, None)
+        self.search_with(q, None, false)
     }
 
-    /// The search, with the query vector when the caller already has it.
+    /// The search, with the query vector when the caller already has it (and whether it
+    /// already found BM25 alone not decisive).
     fn search_with(
         &self,
         q: &ValidSearch,
         vector: Option<Arc<Vec<f32>>>,
+        decisive_checked: bool,
     ) -> Result<SearchResponse> {
         let started = Instant::now();
         let generation = self.generation();
-        let retrieved = self.retrieve_with(&generation, q, vector)?;
+        let retrieved = self.retrieve_with(&generation, q, vector, decisive_checked)?;
         Ok(self.respond(&generation, q, retrieved, started))
     }
 
@@ -289,36 +309,31 @@ impl Engine {
         generation: &Generation,
         q: &ValidSearch,
     ) -> Result<(Vec<FusedHit>, Option<String>)> {
-        let retrieved = self.retrieve_with(generation, q, None)?;
+        let retrieved = self.retrieve_with(generation, q, None, false)?;
         Ok((retrieved.hits, retrieved.model_filter))
     }
 
     /// The hits; a hybrid search on which BM25 alone is decisive leaves the vector out
     /// even when the caller has it, so a query gets the same answer whether or not its
-    /// vector was cached.
+    /// vector was cached (`decisive_checked`: the caller already found it is not).
     fn retrieve_with(
         &self,
         generation: &Generation,
         q: &ValidSearch,
         vector: Option<Arc<Vec<f32>>>,
+        decisive_checked: bool,
     ) -> Result<Retrieved> {
         let analysed = hybrid::analyse(generation, &q.query, q.model_filter.as_deref());
         if analysed.unknown_model {
             // An unknown model is not an error: nothing in the KB is specific to it.
             return Ok(Retrieved::default());
         }
-        let candidates = self.config.fusion.candidates.max(q.limit);
-        if q.mode == SearchMode::Hybrid {
-            if let Some(hits) =
-                hybrid::decisive(generation, &analysed, candidates, &self.config.fusion)?
-            {
-                return Ok(Retrieved {
-                    hits,
-                    model_filter: analysed.canonical,
-                    vector_skipped: true,
-                });
+        if !decisive_checked {
+            if let Some(retrieved) = self.decisive_retrieval(generation, &analysed, q)? {
+                return Ok(retrieved);
             }
         }
+        let candidates = self.config.fusion.candidates.max(q.limit);
         let vector = if q.mode != SearchMode::Bm25 && !generation.vectors.is_empty() {
             Some(match vector {
                 Some(v) => v,
