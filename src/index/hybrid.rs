@@ -52,6 +52,28 @@ pub fn analyse(generation: &Generation, message: &str, model_filter: Option<&str
     }
 }
 
+impl Analysed {
+    /// The search of this message: BM25 or not, with its vector or not.
+    pub fn query<'a>(
+        &'a self,
+        bm25: bool,
+        vector: Option<&'a [f32]>,
+        candidates: usize,
+        exclude: Option<u32>,
+    ) -> HybridQuery<'a> {
+        HybridQuery {
+            text: &self.text,
+            lang: self.lang,
+            codes: &self.codes,
+            models: self.models.as_deref(),
+            bm25,
+            vector,
+            candidates,
+            exclude,
+        }
+    }
+}
+
 /// A query already cleaned and analysed by the caller.
 pub struct HybridQuery<'a> {
     /// The text to search with (see `query::clean_query`).
@@ -152,20 +174,8 @@ pub fn decisive_ranking(
     if analysed.codes.is_empty() || analysed.models.is_none() {
         return Ok(None);
     }
-    let hits = search(
-        generation,
-        &HybridQuery {
-            text: &analysed.text,
-            lang: analysed.lang,
-            codes: &analysed.codes,
-            models: analysed.models.as_deref(),
-            bm25: true,
-            vector: None,
-            candidates: fusion.candidates,
-            exclude,
-        },
-        fusion,
-    )?;
+    let query = analysed.query(true, None, fusion.candidates, exclude);
+    let hits = search(generation, &query, fusion)?;
     // `fuse` marks the hits carrying a code the query names.
     let carries = |hit: &FusedHit| hit.features.code_match > 0.0;
     Ok(match hits.as_slice() {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Engine, QueryKey};
 use crate::error::{Error, Result};
-use crate::index::hybrid::{self, HybridQuery};
+use crate::index::hybrid;
 use crate::index::query::clean_query;
 use crate::index::{FusedHit, Generation};
 
@@ -342,20 +342,13 @@ impl Engine {
         } else {
             None
         };
-        let hits = hybrid::search(
-            generation,
-            &HybridQuery {
-                text: &analysed.text,
-                lang: analysed.lang,
-                codes: &analysed.codes,
-                models: analysed.models.as_deref(),
-                bm25: q.mode != SearchMode::Vector,
-                vector: vector.as_deref().map(Vec::as_slice),
-                candidates,
-                exclude: None,
-            },
-            &self.config.fusion,
-        )?;
+        let query = analysed.query(
+            q.mode != SearchMode::Vector,
+            vector.as_deref().map(Vec::as_slice),
+            candidates,
+            None,
+        );
+        let hits = hybrid::search(generation, &query, &self.config.fusion)?;
         Ok(Retrieved {
             hits,
             model_filter: analysed.canonical,
