@@ -99,3 +99,71 @@ fn a_bad_labelled_line_is_named() {
     );
     assert!(shown.iter().any(|e| e.contains(":4")), "{shown:?}");
 }
+
+/// A server that starts on a data directory where one already trained reads the labelled
+/// tickets' vectors back instead of embedding them again; a file of another model, or one
+/// that cannot be read, only means embedding them again.
+#[tokio::test]
+async fn training_vectors_are_kept_for_the_next_start() {
+    use devicekb::classify::Evidence;
+    let kb = common::small_kb(|id| id.starts_with("brother"));
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().join("training-vectors.json");
+    let first = common::start_service(kb.path(), data.path()).await;
+    let generation = first.engine.generation();
+    let ticket = generation
+        .training
+        .first()
+        .expect("labelled tickets")
+        .text();
+    let real: Evidence = first.engine.evidence(&ticket).await.unwrap();
+    first.engine.classifier().await.unwrap().expect("trained");
+    let mut stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("the vectors are kept")).unwrap();
+    assert_eq!(
+        stored["vectors"].as_array().unwrap().len(),
+        generation.training.len()
+    );
+
+    // Mark the ticket's stored vector, as if it were another: the next start must read it.
+    let vectors = stored["vectors"].as_array_mut().unwrap();
+    let slot = vectors
+        .iter_mut()
+        .find(|v| {
+            let stored: Vec<f32> = serde_json::from_value(v[1].clone()).unwrap();
+            stored == real.embedding
+        })
+        .expect("the ticket's vector is stored");
+    let marked: Vec<f32> = real.embedding.iter().map(|x| -x).collect();
+    slot[1] = serde_json::json!(marked);
+    std::fs::write(&path, serde_json::to_vec(&stored).unwrap()).unwrap();
+    let second = common::start_service(kb.path(), data.path()).await;
+    second.engine.classifier().await.unwrap().expect("trained");
+    let read = second.engine.evidence(&ticket).await.unwrap();
+    assert_eq!(read.embedding, marked, "the stored vector was read back");
+
+    // Another model's vectors are not used.
+    stored["model"] = serde_json::json!("another-model");
+    std::fs::write(&path, serde_json::to_vec(&stored).unwrap()).unwrap();
+    let third = common::start_service(kb.path(), data.path()).await;
+    third.engine.classifier().await.unwrap().expect("trained");
+    assert_eq!(
+        third.engine.evidence(&ticket).await.unwrap().embedding,
+        real.embedding
+    );
+
+    // Nor is a file that cannot be read; training goes on and writes a good one.
+    std::fs::write(&path, b"{ not json").unwrap();
+    let fourth = common::start_service(kb.path(), data.path()).await;
+    fourth.engine.classifier().await.unwrap().expect("trained");
+    assert_eq!(
+        fourth.engine.evidence(&ticket).await.unwrap().embedding,
+        real.embedding
+    );
+    let rewritten: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(
+        rewritten["vectors"].as_array().unwrap().len(),
+        generation.training.len()
+    );
+}

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::search::{SearchMode, ValidSearch};
-use super::Engine;
+use super::{Engine, QueryKey};
 use crate::answer::Answer;
 use crate::classify::eval::{cross_validate, report, ClassifyReport};
 use crate::classify::{Classification, Classifier, Evidence};
@@ -123,13 +123,30 @@ impl Engine {
         } else {
             let started = std::time::Instant::now();
             let tickets = generation.training.clone();
+            let keys: Arc<Vec<QueryKey>> = Arc::new(
+                tickets
+                    .iter()
+                    .map(|t| QueryKey::of(&clean_query(&t.text())))
+                    .collect(),
+            );
+            let (service, k) = (self.clone(), keys.clone());
+            let preloaded = self
+                .cpu(move || Ok(service.preload_training_vectors(&k)))
+                .await?;
             let evidence = self.evidence_for_all(&tickets).await?;
             let classifier = self
                 .cpu(move || Ok(Classifier::train(&tickets, &evidence)))
                 .await?;
+            if preloaded < keys.len() {
+                let (service, k) = (self.clone(), keys.clone());
+                if let Err(e) = self.cpu(move || service.store_training_vectors(&k)).await {
+                    tracing::warn!(error = %e.chain(), "could not keep the training vectors");
+                }
+            }
             tracing::info!(
                 generation = %generation.name,
                 tickets = classifier.trained_on,
+                vectors_kept = preloaded,
                 took_ms = started.elapsed().as_millis() as u64,
                 "trained the ticket classifier"
             );

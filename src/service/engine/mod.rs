@@ -10,6 +10,7 @@ pub mod extract;
 pub mod health;
 pub mod search;
 pub mod tasks;
+mod training_vectors;
 
 use std::num::NonZeroUsize;
 use std::path::Path;
@@ -321,7 +322,7 @@ impl Engine {
 /// A query as it is embedded (its words, single-spaced) and its cache key.
 pub(crate) struct QueryKey {
     words: String,
-    digest: [u8; 32],
+    pub(super) digest: [u8; 32],
 }
 
 impl QueryKey {
