@@ -118,8 +118,8 @@ async fn training_vectors_are_kept_for_the_next_start() {
         .text();
     let real: Evidence = first.engine.evidence(&ticket).await.unwrap();
     first.engine.classifier().await.unwrap().expect("trained");
-    let mut stored: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).expect("the vectors are kept")).unwrap();
+    // Written in the background once training has its vectors.
+    let mut stored = written(&path, |v| v["model"] != "another-model").await;
     assert_eq!(
         stored["vectors"].as_array().unwrap().len(),
         generation.training.len()
@@ -151,6 +151,8 @@ async fn training_vectors_are_kept_for_the_next_start() {
         third.engine.evidence(&ticket).await.unwrap().embedding,
         real.embedding
     );
+    // It wrote its own model's vectors over them.
+    written(&path, |v| v["model"] != "another-model").await;
 
     // Nor is a file that cannot be read; training goes on and writes a good one.
     std::fs::write(&path, b"{ not json").unwrap();
@@ -160,10 +162,28 @@ async fn training_vectors_are_kept_for_the_next_start() {
         fourth.engine.evidence(&ticket).await.unwrap().embedding,
         real.embedding
     );
-    let rewritten: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let rewritten = written(&path, |_| true).await;
     assert_eq!(
         rewritten["vectors"].as_array().unwrap().len(),
         generation.training.len()
     );
+}
+
+/// The JSON in `path` once it is there, parses and satisfies `ready` (written in the
+/// background; a minute at most).
+async fn written(
+    path: &std::path::Path,
+    ready: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    for _ in 0..600 {
+        if let Some(v) = std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .filter(|v| ready(v))
+        {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{} was not written", path.display());
 }

@@ -134,15 +134,21 @@ impl Engine {
                 .cpu(move || Ok(service.preload_training_vectors(&k)))
                 .await?;
             let evidence = self.evidence_for_all(&tickets).await?;
+            if preloaded < Engine::distinct(&keys) {
+                // Kept for the next start, in the background: the first ticket waiting for
+                // this classifier should not wait for a file write too.
+                let service = self.clone();
+                let vectors: Vec<Vec<f32>> = evidence.iter().map(|e| e.embedding.clone()).collect();
+                let keys = keys.clone();
+                tokio::task::spawn_blocking(move || {
+                    if let Err(e) = service.store_training_vectors(&keys, &vectors) {
+                        tracing::warn!(error = %e.chain(), "could not keep the training vectors");
+                    }
+                });
+            }
             let classifier = self
                 .cpu(move || Ok(Classifier::train(&tickets, &evidence)))
                 .await?;
-            if preloaded < keys.len() {
-                let (service, k) = (self.clone(), keys.clone());
-                if let Err(e) = self.cpu(move || service.store_training_vectors(&k)).await {
-                    tracing::warn!(error = %e.chain(), "could not keep the training vectors");
-                }
-            }
             tracing::info!(
                 generation = %generation.name,
                 tickets = classifier.trained_on,

@@ -9,13 +9,15 @@
 //! training already finds them in the cache. A missing, unreadable or other-model file is
 //! only a cache miss: the tickets are embedded again.
 
+use std::collections::HashSet;
+use std::io::Write;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use super::{Engine, QueryKey};
 use crate::error::{Error, Result};
-use crate::index::durable::replace_file_synced;
+use crate::index::durable::sync_dir;
 
 /// In the data directory, beside the generations.
 pub const TRAINING_VECTORS_FILE: &str = "training-vectors.json";
@@ -33,62 +35,86 @@ impl Engine {
         self.config.data_dir.join(TRAINING_VECTORS_FILE)
     }
 
-    /// Puts the stored vectors among `keys` in the query cache; how many it put.
+    /// Puts the stored vectors among `keys` in the query cache; how many of `keys` are
+    /// there now. Reads nothing when the cache holds them all already (a later generation).
     /// Blocking (a file read): for the blocking pool.
     pub(super) fn preload_training_vectors(&self, keys: &[QueryKey]) -> usize {
+        let wanted: HashSet<[u8; 32]> = keys.iter().map(|k| k.digest).collect();
+        let cached = wanted
+            .iter()
+            .filter(|d| self.query_cache.lock().contains(*d))
+            .count();
+        if cached == wanted.len() {
+            return cached;
+        }
         let path = self.training_vectors_path();
         let stored: Stored = match std::fs::read(&path) {
             Ok(bytes) => match serde_json::from_slice(&bytes) {
                 Ok(stored) => stored,
                 Err(e) => {
                     tracing::warn!(path = %path.display(), error = %e, "unreadable training vectors; embedding the tickets again");
-                    return 0;
+                    return cached;
                 }
             },
-            Err(_) => return 0,
+            Err(_) => return cached,
         };
+        // Keyed like the passage vectors a reindex reuses: by the model's name.
         if stored.model != self.embedder.name() {
-            return 0;
+            return cached;
         }
-        let wanted: std::collections::HashSet<String> =
-            keys.iter().map(|k| hex::encode(k.digest)).collect();
         let mut cache = self.query_cache.lock();
-        let mut loaded = 0;
         for (digest, vector) in stored.vectors {
-            if vector.len() != self.embedder.dim() || !wanted.contains(&digest) {
+            if vector.len() != self.embedder.dim() {
                 continue;
             }
-            let Ok(bytes) = hex::decode(&digest) else {
+            let Some(key) = hex::decode(&digest)
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+            else {
                 continue;
             };
-            let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice()) else {
-                continue;
-            };
-            cache.put(key, std::sync::Arc::new(vector));
-            loaded += 1;
+            if wanted.contains(&key) {
+                cache.put(key, std::sync::Arc::new(vector));
+            }
         }
-        loaded
+        wanted.iter().filter(|d| cache.contains(*d)).count()
     }
 
-    /// Writes the cached vectors of `keys` (all of them, or nothing). Blocking.
-    pub(super) fn store_training_vectors(&self, keys: &[QueryKey]) -> Result<()> {
-        let vectors: Option<Vec<(String, Vec<f32>)>> = keys
+    /// Writes the vectors training used, one per distinct key. Blocking. Through a
+    /// temporary file of its own, so two servers on one data directory cannot tear it.
+    pub(super) fn store_training_vectors(
+        &self,
+        keys: &[QueryKey],
+        vectors: &[Vec<f32>],
+    ) -> Result<()> {
+        let mut seen = HashSet::new();
+        let vectors: Vec<(String, Vec<f32>)> = keys
             .iter()
-            .map(|k| {
-                self.peek_vector(k)
-                    .map(|v| (hex::encode(k.digest), v.to_vec()))
-            })
+            .zip(vectors)
+            .filter(|(k, _)| seen.insert(k.digest))
+            .map(|(k, v)| (hex::encode(k.digest), v.clone()))
             .collect();
-        let Some(vectors) = vectors else {
-            return Ok(());
-        };
         let stored = Stored {
             model: self.embedder.name().to_string(),
             vectors,
         };
         let bytes = serde_json::to_vec(&stored).map_err(|e| Error::Internal(e.to_string()))?;
-        std::fs::create_dir_all(&self.config.data_dir)
-            .map_err(|e| Error::io(format!("creating {}", self.config.data_dir.display()), e))?;
-        replace_file_synced(&self.training_vectors_path(), &bytes)
+        let dir = &self.config.data_dir;
+        let io =
+            |what: &str, e: std::io::Error| Error::io(format!("{what} in {}", dir.display()), e);
+        std::fs::create_dir_all(dir).map_err(|e| io("creating the data directory", e))?;
+        let mut tmp =
+            tempfile::NamedTempFile::new_in(dir).map_err(|e| io("creating a temporary file", e))?;
+        tmp.write_all(&bytes)
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(|e| io("writing the training vectors", e))?;
+        tmp.persist(self.training_vectors_path())
+            .map_err(|e| io("replacing the training vectors", e.error))?;
+        sync_dir(dir)
+    }
+
+    /// How many distinct keys `keys` holds.
+    pub(super) fn distinct(keys: &[QueryKey]) -> usize {
+        keys.iter().map(|k| k.digest).collect::<HashSet<_>>().len()
     }
 }
