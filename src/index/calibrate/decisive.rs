@@ -10,7 +10,7 @@
 //! reports; with fewer than `MIN_DECISIVE_QUERIES` decisive, no search skips.
 
 use super::fit::held_out_weight;
-use super::samples::duplicates;
+use super::samples::{duplicates, is_answer};
 use crate::error::Result;
 use crate::index::calibration::DecisivePrecision;
 use crate::index::fusion::FusionConfig;
@@ -92,9 +92,7 @@ pub fn decisive_precision(
         let Some(hits) = hybrid::decisive_ranking(generation, &analysed, exclude, fusion)? else {
             continue;
         };
-        let first = hits[0].ord;
-        let answers = exclude != Some(first)
-            && (first == q.ord || dups.get(&q.ord).is_some_and(|g| g.contains(&first)));
+        let answers = is_answer(&dups, &[q.ord], exclude, hits[0].ord);
         let weight = if q.held_out { held_weight } else { 1.0 };
         fired += 1;
         fired_weight += weight;

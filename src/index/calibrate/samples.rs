@@ -53,6 +53,20 @@ pub(super) fn duplicates(entries: &[KbEntry]) -> HashMap<u32, Vec<u32>> {
     out
 }
 
+/// Whether the hit `ord` answers a query answered by `answers` (or a duplicate of one),
+/// searched without `exclude`.
+pub(super) fn is_answer(
+    dups: &HashMap<u32, Vec<u32>>,
+    answers: &[u32],
+    exclude: Option<u32>,
+    ord: u32,
+) -> bool {
+    exclude != Some(ord)
+        && answers
+            .iter()
+            .any(|&a| a == ord || dups.get(&a).is_some_and(|g| g.contains(&ord)))
+}
+
 /// Searches every query and keeps its top hits with their evidence and whether each
 /// answers the query.
 pub fn collect_hits(
@@ -90,12 +104,7 @@ pub fn collect_hits(
                 },
                 fusion,
             )?;
-            let answers = |ord: u32| {
-                q.exclude != Some(ord)
-                    && q.answers
-                        .iter()
-                        .any(|&a| a == ord || dups.get(&a).is_some_and(|g| g.contains(&ord)))
-            };
+            let answers = |ord: u32| is_answer(&dups, &q.answers, q.exclude, ord);
             let weight = if q.labelled { LABELLED_WEIGHT } else { 1.0 };
             for (rank, hit) in hits.iter().take(SAMPLED_HITS).enumerate() {
                 out.push(CalibrationHit {

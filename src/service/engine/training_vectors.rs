@@ -40,10 +40,10 @@ impl Engine {
     /// Blocking (a file read): for the blocking pool.
     pub(super) fn preload_training_vectors(&self, keys: &[QueryKey]) -> usize {
         let wanted: HashSet<[u8; 32]> = keys.iter().map(|k| k.digest).collect();
-        let cached = wanted
-            .iter()
-            .filter(|d| self.query_cache.lock().contains(*d))
-            .count();
+        let cached = {
+            let cache = self.query_cache.lock();
+            wanted.iter().filter(|d| cache.contains(*d)).count()
+        };
         if cached == wanted.len() {
             return cached;
         }
