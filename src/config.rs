@@ -191,6 +191,7 @@ impl Config {
             .unwrap_or(2);
         let fusion_default = FusionConfig::default();
         let fusion = FusionConfig {
+            method: vars.parsed("DEVICEKB_FUSION", fusion_default.method)?,
             rrf_k: vars.parsed("DEVICEKB_RRF_K", fusion_default.rrf_k)?,
             bm25_weight: vars.parsed("DEVICEKB_BM25_WEIGHT", fusion_default.bm25_weight)?,
             vector_weight: vars.parsed("DEVICEKB_VECTOR_WEIGHT", fusion_default.vector_weight)?,
@@ -329,12 +330,16 @@ mod tests {
             "DEVICEKB_KB_DIR" => Some("/srv/kb".into()),
             "DEVICEKB_ANSWER_TARGET_PRECISION" => Some("0.9".into()),
             "DEVICEKB_RRF_K" => Some(" ".into()),
+            "DEVICEKB_FUSION" => Some("RRF".into()),
             _ => None,
         })
         .unwrap();
         assert_eq!(set.kb_dir, PathBuf::from("/srv/kb"));
         assert_eq!(set.target_precision, 0.9);
         assert_eq!(set.fusion.rrf_k, FusionConfig::default().rrf_k);
+        assert_eq!(set.fusion.method, crate::index::fusion::FusionMethod::Rrf);
+        let unknown = Config::from_vars(|name| (name == "DEVICEKB_FUSION").then(|| "sum".into()));
+        assert!(matches!(&unknown, Err(Error::Config(m)) if m.contains("DEVICEKB_FUSION")));
         let short =
             Config::from_vars(|name| (name == "DEVICEKB_ADMIN_KEY").then(|| "change-me".into()));
         assert!(matches!(&short, Err(Error::Config(m)) if m.contains("16 characters")));

@@ -10,7 +10,7 @@ use super::fusion::RelevanceModel;
 /// The calibration of a generation, in its directory.
 pub const CALIBRATION_FILE: &str = "calibration.json";
 /// Changes whenever `RelevanceFeatures` changes: older models are not reused.
-pub const FEATURES_VERSION: u32 = 4;
+pub const FEATURES_VERSION: u32 = 5;
 /// Relevance an automatic answer needs under the fallback calibration.
 pub const FALLBACK_THRESHOLD: f32 = 0.9;
 /// A threshold must answer at least this share of the calibration queries to be trusted.
