@@ -14,6 +14,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use devicekb::config::Config;
 use devicekb::embed::{Embedder, HashingEmbedder, OnnxEmbedder};
+use devicekb::index::fusion::{fuse, FusionConfig, FusionMethod, RelevanceModel};
 use devicekb::service::search::ValidSearch;
 use devicekb::service::{build_generation, SearchMode, Service};
 
@@ -299,5 +300,31 @@ fn reindex_throughput(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, real_kb, synthetic_kbs, reindex_throughput);
+/// Fusion alone, standardised scores beside reciprocal ranks on the same 50 + 50
+/// candidates (half of them found by both retrievers), so the two figures compare on
+/// any machine.
+fn fusion_methods(c: &mut Criterion) {
+    let bm25: Vec<(u32, f32)> = (0..50).map(|i| (i, 30.0 - i as f32 * 0.5)).collect();
+    let vector: Vec<(u32, f32)> = (25..75).map(|i| (i, 0.92 - i as f32 * 0.001)).collect();
+    let model = RelevanceModel::default();
+    let mut g = c.benchmark_group("fusion");
+    for method in [FusionMethod::Zscore, FusionMethod::Rrf] {
+        let config = FusionConfig {
+            method,
+            ..FusionConfig::default()
+        };
+        g.bench_function(method.as_str(), |b| {
+            b.iter(|| fuse(&bm25, &vector, &[3], &config, &model))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    fusion_methods,
+    real_kb,
+    synthetic_kbs,
+    reindex_throughput
+);
 criterion_main!(benches);
