@@ -189,22 +189,26 @@ impl Config {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
-        let fusion_default = FusionConfig::default();
+        let method = vars.parsed("DEVICEKB_FUSION", FusionConfig::default().method)?;
+        let fusion_default = FusionConfig::for_method(method);
         let fusion = FusionConfig {
-            method: vars.parsed("DEVICEKB_FUSION", fusion_default.method)?,
+            method,
             rrf_k: vars.parsed("DEVICEKB_RRF_K", fusion_default.rrf_k)?,
             bm25_weight: vars.parsed("DEVICEKB_BM25_WEIGHT", fusion_default.bm25_weight)?,
             vector_weight: vars.parsed("DEVICEKB_VECTOR_WEIGHT", fusion_default.vector_weight)?,
             candidates: vars.parsed("DEVICEKB_FUSION_CANDIDATES", fusion_default.candidates)?,
             code_weight: vars.parsed("DEVICEKB_CODE_WEIGHT", fusion_default.code_weight)?,
         };
-        if fusion.rrf_k <= 0.0
-            || fusion.bm25_weight < 0.0
-            || fusion.code_weight < 0.0
-            || fusion.vector_weight < 0.0
+        let weights = [fusion.bm25_weight, fusion.vector_weight, fusion.code_weight];
+        if !(fusion.rrf_k.is_finite() && fusion.rrf_k > 0.0)
+            || weights.iter().any(|w| !w.is_finite() || *w < 0.0)
+            || fusion.bm25_weight + fusion.vector_weight <= 0.0
             || fusion.candidates == 0
         {
-            return Err(Error::Config("fusion settings must be positive".into()));
+            return Err(Error::Config(
+                "fusion settings must be finite and positive, with a BM25 or vector weight above 0"
+                    .into(),
+            ));
         }
         let d = DecisionConfig::default();
         let answer_threshold = match vars.var("DEVICEKB_ANSWER_MIN_CONFIDENCE") {
@@ -338,6 +342,24 @@ mod tests {
         assert_eq!(set.target_precision, 0.9);
         assert_eq!(set.fusion.rrf_k, FusionConfig::default().rrf_k);
         assert_eq!(set.fusion.method, crate::index::fusion::FusionMethod::Rrf);
+        // Rank fusion's own weights, unless set.
+        assert_eq!(
+            (set.fusion.bm25_weight, set.fusion.vector_weight),
+            (1.0, 1.0)
+        );
+        assert_eq!(defaults.fusion.bm25_weight, 0.4);
+        for (name, value) in [
+            ("DEVICEKB_BM25_WEIGHT", "NaN"),
+            ("DEVICEKB_VECTOR_WEIGHT", "inf"),
+            ("DEVICEKB_FUSION_CANDIDATES", "0"),
+        ] {
+            let bad = Config::from_vars(|n| (n == name).then(|| value.into()));
+            assert!(matches!(&bad, Err(Error::Config(_))), "{name}={value}");
+        }
+        let neither = Config::from_vars(|n| {
+            matches!(n, "DEVICEKB_BM25_WEIGHT" | "DEVICEKB_VECTOR_WEIGHT").then(|| "0".into())
+        });
+        assert!(matches!(&neither, Err(Error::Config(m)) if m.contains("weight")));
         let unknown = Config::from_vars(|name| (name == "DEVICEKB_FUSION").then(|| "sum".into()));
         assert!(matches!(&unknown, Err(Error::Config(m)) if m.contains("DEVICEKB_FUSION")));
         let short =

@@ -5,12 +5,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::fusion::RelevanceModel;
+use super::fusion::{FusionMethod, RelevanceModel};
 
 /// The calibration of a generation, in its directory.
 pub const CALIBRATION_FILE: &str = "calibration.json";
 /// Changes whenever `RelevanceFeatures` changes: older models are not reused.
-pub const FEATURES_VERSION: u32 = 5;
+pub const FEATURES_VERSION: u32 = 6;
 /// Relevance an automatic answer needs under the fallback calibration.
 pub const FALLBACK_THRESHOLD: f32 = 0.9;
 /// A threshold must answer at least this share of the calibration queries to be trusted.
@@ -176,6 +176,10 @@ impl Calibration {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredModel {
     pub features_version: u32,
+    /// The fusion it was fitted under: the features read the fused list, so a model
+    /// fitted under one method is ignored under the other.
+    #[serde(default)]
+    pub fusion: FusionMethod,
     pub model: RelevanceModel,
     /// Where it was fitted, for the record.
     pub fitted_on: String,

@@ -51,9 +51,8 @@ impl std::str::FromStr for FusionMethod {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FusionConfig {
-    #[serde(default = "rrf_method")]
     pub method: FusionMethod,
     /// RRF constant (`FusionMethod::Rrf` only): larger flattens the first ranks.
     pub rrf_k: f32,
@@ -65,17 +64,26 @@ pub struct FusionConfig {
     /// in the query counts as ranked first by a third retriever of this weight. The
     /// embedding knows nothing of codes, and "88" is the one word of a ticket that names
     /// its entry.
-    #[serde(default = "default_code_weight")]
     pub code_weight: f32,
 }
 
-/// Configurations written before the method was a setting fused by rank.
-fn rrf_method() -> FusionMethod {
-    FusionMethod::Rrf
-}
-
-fn default_code_weight() -> f32 {
-    1.0
+impl FusionConfig {
+    /// The defaults of `method`: standardised scores weigh BM25 0.4 and the vector search
+    /// 0.6 (see `Default`); rank fusion weighs them alike, as the releases before did.
+    pub fn for_method(method: FusionMethod) -> FusionConfig {
+        let (bm25_weight, vector_weight) = match method {
+            FusionMethod::Zscore => (0.4, 0.6),
+            FusionMethod::Rrf => (1.0, 1.0),
+        };
+        FusionConfig {
+            method,
+            rrf_k: 60.0,
+            bm25_weight,
+            vector_weight,
+            candidates: 50,
+            code_weight: 1.0,
+        }
+    }
 }
 
 impl Default for FusionConfig {
@@ -84,14 +92,7 @@ impl Default for FusionConfig {
     /// BM25: 0.4-0.45 best on average, no set moving by more than 0.03 recall@1 between
     /// them). The code vote lifts an entry from last to first (see `fuse`).
     fn default() -> Self {
-        FusionConfig {
-            method: FusionMethod::Zscore,
-            rrf_k: 60.0,
-            bm25_weight: 0.4,
-            vector_weight: 0.6,
-            candidates: 50,
-            code_weight: default_code_weight(),
-        }
+        FusionConfig::for_method(FusionMethod::Zscore)
     }
 }
 
@@ -149,7 +150,8 @@ impl Default for RelevanceModel {
 pub struct RelevanceFeatures {
     /// 1 / rank in the fused list.
     pub inverse_rank: f32,
-    /// For the first hit only: its lead over the second, relative to its fused score.
+    /// For the first hit only: its lead over the second, relative to its own lead over
+    /// an entry no retriever returned.
     pub margin: f32,
     /// 1 when both retrievers found the hit.
     pub agreement: f32,
@@ -267,6 +269,7 @@ pub fn fuse(
         hit.vector_rank = Some(i + 1);
         hit.cosine = Some(cos);
     }
+    let (mut bm25_floor, mut vector_floor) = (0.0, 0.0);
     match config.method {
         FusionMethod::Rrf => {
             let vote = |weight: f32, rank: usize| weight / (config.rrf_k + rank as f32);
@@ -283,6 +286,7 @@ pub fn fuse(
         FusionMethod::Zscore => {
             let bm25_z = Standardised::of(bm25);
             let vector_z = Standardised::of(vector);
+            (bm25_floor, vector_floor) = (bm25_z.absent, vector_z.absent);
             // The code vote at weight 1 lifts an entry from last to first in every list:
             // as with rank fusion, an entry carrying the code wins unless it is
             // contradicted everywhere.
@@ -309,11 +313,21 @@ pub fn fuse(
             .then_with(|| b.cosine.unwrap_or(0.0).total_cmp(&a.cosine.unwrap_or(0.0)))
             .then(a.ord.cmp(&b.ord))
     });
-    // The first hit's lead is measured against the field: its distance to the median
-    // hit (rank fusion's scores start at 0, so there the first score itself).
+    // The first hit's lead is measured against the floor: the score of an entry that no
+    // retriever returned (rank fusion's is 0). Every hit scores at least that, so the
+    // margin stays in [0, 1] and does not saturate when a filter leaves two or three hits.
+    // Standardised over two or three candidates, any gap is the whole spread: too few hits
+    // (a filter leaving a handful of entries) show no lead. (Rank fusion's margin was
+    // near 0 there anyway: ranks 1 and 2 score almost alike.)
+    let min_hits_for_margin = match config.method {
+        FusionMethod::Rrf => 2,
+        FusionMethod::Zscore => 4,
+    };
     let reference = match config.method {
         FusionMethod::Rrf => 0.0,
-        FusionMethod::Zscore => hits.get(hits.len() / 2).map_or(0.0, |h| h.fused_score),
+        FusionMethod::Zscore => {
+            config.bm25_weight * bm25_floor + config.vector_weight * vector_floor
+        }
     };
     let both = !bm25.is_empty() && !vector.is_empty();
     let bm25_top = bm25.first().map_or(0.0, |h| h.1);
@@ -347,7 +361,7 @@ pub fn fuse(
         hit.features = RelevanceFeatures {
             inverse_rank: 1.0 / (i + 1) as f32,
             // A lone hit leads nobody: no successor is no evidence of a lead.
-            margin: if i == 0 && n > 1 && hit.fused_score > reference {
+            margin: if i == 0 && n >= min_hits_for_margin && hit.fused_score > reference {
                 ((hit.fused_score - next) / (hit.fused_score - reference)).clamp(0.0, 1.0)
             } else {
                 0.0
@@ -445,12 +459,7 @@ mod tests {
     use super::*;
 
     fn rrf() -> FusionConfig {
-        FusionConfig {
-            method: FusionMethod::Rrf,
-            bm25_weight: 1.0,
-            vector_weight: 1.0,
-            ..FusionConfig::default()
-        }
+        FusionConfig::for_method(FusionMethod::Rrf)
     }
 
     fn order(hits: &[FusedHit]) -> Vec<u32> {
@@ -483,6 +492,28 @@ mod tests {
         let hits = fused(&bm25, &vector, &FusionConfig::default());
         assert_eq!(order(&hits)[..2], [1, 2]);
         assert!(hits[0].features.margin > 0.0 && hits[0].features.margin <= 1.0);
+    }
+
+    /// A filter that leaves two or three entries does not make a hair's lead look
+    /// decisive; in a longer even field the first place's margin stays small.
+    #[test]
+    fn a_small_lead_in_a_short_list_is_a_small_margin() {
+        for n in [2u32, 3, 8] {
+            let bm25: Vec<(u32, f32)> = (0..n).map(|i| (i, 10.0 - i as f32 * 0.01)).collect();
+            let vector: Vec<(u32, f32)> = (0..n).map(|i| (i, 0.9 - i as f32 * 0.0001)).collect();
+            let hits = fused(&bm25, &vector, &FusionConfig::default());
+            let margin = hits[0].features.margin;
+            let most = if n < 4 { 0.0 } else { 0.3 };
+            assert!((0.0..=most).contains(&margin), "{n} hits: margin {margin}");
+        }
+        // Equal scores everywhere: no lead, and nothing undefined.
+        let flat = fused(
+            &[(1, 5.0), (2, 5.0)],
+            &[(1, 0.9), (2, 0.9)],
+            &FusionConfig::default(),
+        );
+        assert_eq!(flat[0].features.margin, 0.0);
+        assert!(flat.iter().all(|h| h.relevance.is_finite()));
     }
 
     #[test]

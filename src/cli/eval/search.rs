@@ -111,6 +111,7 @@ pub async fn run(args: Args) -> Result<()> {
         let path = kb_dir.join(KB_MODEL_FILE);
         let stored = StoredModel {
             features_version: FEATURES_VERSION,
+            fusion: service.engine.config().fusion.method,
             model: fitted,
             fitted_on: args.file.display().to_string(),
             samples: samples.len(),

@@ -118,7 +118,9 @@ pub fn calibrate(
     let positives = raw.iter().filter(|h| h.sample.y).count();
     let negatives = raw.len() - positives;
     let (source, model, hits) = match kb_model {
-        Some(stored) if stored.features_version == FEATURES_VERSION => {
+        Some(stored)
+            if stored.features_version == FEATURES_VERSION && stored.fusion == fusion.method =>
+        {
             notes.push(format!(
                 "relevance model from the KB's {KB_MODEL_FILE} (fitted on {})",
                 stored.fitted_on
@@ -127,9 +129,11 @@ pub fn calibrate(
             (CalibrationSource::KbFile, stored.model, hits)
         }
         other => {
-            if other.is_some() {
+            if let Some(stored) = other {
                 notes.push(format!(
-                    "{KB_MODEL_FILE} was fitted for other features and is ignored; run `devicekb eval search --calibrate` again"
+                    "{KB_MODEL_FILE} was fitted for other features ({} fusion, features version {}) and is ignored; run `devicekb eval search --calibrate` again",
+                    stored.fusion.as_str(),
+                    stored.features_version
                 ));
             }
             if positives < 10 || negatives < 10 {
