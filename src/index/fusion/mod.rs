@@ -145,8 +145,9 @@ pub fn fuse(
         hit.vector_rank = Some(i + 1);
         hit.cosine = Some(cos);
     }
-    let (mut bm25_floor, mut vector_floor) = (0.0, 0.0);
-    match config.method {
+    // The score of an entry no retriever returned: the first hit's margin is its lead
+    // over the second relative to its lead over this floor (every hit scores at least it).
+    let floor = match config.method {
         FusionMethod::Rrf => {
             let vote = |weight: f32, rank: usize| weight / (config.rrf_k + rank as f32);
             for hit in by_ord.values_mut() {
@@ -158,11 +159,11 @@ pub fn fuse(
                     hit.fused_score += vote(config.code_weight, 1);
                 }
             }
+            0.0
         }
         FusionMethod::Zscore => {
             let bm25_z = Standardised::of(bm25);
             let vector_z = Standardised::of(vector);
-            (bm25_floor, vector_floor) = (bm25_z.absent, vector_z.absent);
             // The code vote at weight 1 lifts an entry from last to first in every list:
             // as with rank fusion, an entry carrying the code wins unless it is
             // contradicted everywhere.
@@ -175,8 +176,9 @@ pub fn fuse(
                     hit.fused_score += code_vote;
                 }
             }
+            config.bm25_weight * bm25_z.absent + config.vector_weight * vector_z.absent
         }
-    }
+    };
     let mut hits: Vec<FusedHit> = by_ord.into_values().collect();
     hits.sort_by(|a, b| {
         b.fused_score
@@ -189,21 +191,12 @@ pub fn fuse(
             .then_with(|| b.cosine.unwrap_or(0.0).total_cmp(&a.cosine.unwrap_or(0.0)))
             .then(a.ord.cmp(&b.ord))
     });
-    // The first hit's lead is measured against the floor: the score of an entry that no
-    // retriever returned (rank fusion's is 0). Every hit scores at least that, so the
-    // margin stays in [0, 1] and does not saturate when a filter leaves two or three hits.
-    // Standardised over two or three candidates, any gap is the whole spread: too few hits
+    // Standardised over two or three candidates, any gap is the whole spread: so few hits
     // (a filter leaving a handful of entries) show no lead. (Rank fusion's margin was
     // near 0 there anyway: ranks 1 and 2 score almost alike.)
     let min_hits_for_margin = match config.method {
         FusionMethod::Rrf => 2,
         FusionMethod::Zscore => 4,
-    };
-    let reference = match config.method {
-        FusionMethod::Rrf => 0.0,
-        FusionMethod::Zscore => {
-            config.bm25_weight * bm25_floor + config.vector_weight * vector_floor
-        }
     };
     let both = !bm25.is_empty() && !vector.is_empty();
     let bm25_top = bm25.first().map_or(0.0, |h| h.1);
@@ -237,8 +230,8 @@ pub fn fuse(
         hit.features = RelevanceFeatures {
             inverse_rank: 1.0 / (i + 1) as f32,
             // A lone hit leads nobody: no successor is no evidence of a lead.
-            margin: if i == 0 && n >= min_hits_for_margin && hit.fused_score > reference {
-                ((hit.fused_score - next) / (hit.fused_score - reference)).clamp(0.0, 1.0)
+            margin: if i == 0 && n >= min_hits_for_margin && hit.fused_score > floor {
+                ((hit.fused_score - next) / (hit.fused_score - floor)).clamp(0.0, 1.0)
             } else {
                 0.0
             },
