@@ -45,6 +45,7 @@ pub fn kb_labelled_queries(
                             answers: a,
                             exclude: None,
                             labelled: true,
+                            mixed: false,
                         })
                     }
                     _ => skipped += 1,

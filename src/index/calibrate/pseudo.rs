@@ -91,15 +91,16 @@ pub fn pseudo_queries(entries: &[KbEntry], budget: usize) -> Vec<CalibrationQuer
         let ord = (k * n / sampled) as u32;
         let entry = &entries[ord as usize];
         let mut rng = Rng::new(&entry.id);
-        // In order of how much a customer's words resemble them.
-        let mut texts: Vec<String> = Vec::new();
+        // In order of how much a customer's words resemble them; each with whether it
+        // mixes in another entry's words.
+        let mut texts: Vec<(String, bool)> = Vec::new();
         let title = words(&entry.title);
         if title.len() >= 5 {
             let mut kept = title.clone();
             kept.remove(rng.below(kept.len()));
-            texts.push(kept.join(" "));
+            texts.push((kept.join(" "), false));
         } else if !title.is_empty() {
-            texts.push(title.join(" "));
+            texts.push((title.join(" "), false));
         }
         let pool_text = format!(
             "{} {} {} {}",
@@ -114,15 +115,17 @@ pub fn pseudo_queries(entries: &[KbEntry], budget: usize) -> Vec<CalibrationQuer
         let mut bags = Vec::new();
         for (keep, noise) in BAGS {
             if let Some(mut b) = bag(&mut rng, &pool, keep) {
+                let mut mixed = false;
                 // Words of another entry, as a long message mixes in other matters.
                 if n > 1 && noise > 0 {
                     let other = &entries[(ord as usize + 1 + rng.below(n - 1)) % n];
                     let other_text = format!("{} {}", other.title, other.description);
                     if let Some(extra) = bag(&mut rng, &content_words(&other_text), noise) {
                         b = format!("{b} {extra}");
+                        mixed = true;
                     }
                 }
-                bags.push(b);
+                bags.push((b, mixed));
             }
         }
         let mut symptoms: Vec<&String> = entry.symptoms.iter().collect();
@@ -133,20 +136,21 @@ pub fn pseudo_queries(entries: &[KbEntry], budget: usize) -> Vec<CalibrationQuer
         let body = words(&body_text);
         let steps_text = entry.solution_text();
         let steps = words(&steps_text);
-        let windows: Vec<String> = [
+        let windows: Vec<(String, bool)> = [
             window(&mut rng, &body, 6, 12),
             window(&mut rng, &body, 5, 9),
             window(&mut rng, &steps, 6, 10),
         ]
         .into_iter()
         .flatten()
+        .map(|w| (w, false))
         .collect();
         // Interleave the kinds so a small per-entry share still gets each kind.
         let mut kinds = [
             bags.into_iter(),
             symptoms
                 .into_iter()
-                .cloned()
+                .map(|s| (s.clone(), false))
                 .collect::<Vec<_>>()
                 .into_iter(),
             windows.into_iter(),
@@ -164,13 +168,14 @@ pub fn pseudo_queries(entries: &[KbEntry], budget: usize) -> Vec<CalibrationQuer
         }
         texts.truncate(per_entry);
         texts.dedup();
-        for (i, text) in texts.into_iter().enumerate() {
+        for (i, (text, mixed)) in texts.into_iter().enumerate() {
             let held_out = (k + i) % 3 == 0 && n > 1;
             out.push(CalibrationQuery {
                 text,
                 answers: vec![ord],
                 exclude: held_out.then_some(ord),
                 labelled: false,
+                mixed,
             });
         }
     }
@@ -209,6 +214,10 @@ mod tests {
             a.len()
         );
         assert!(a.iter().all(|q| !q.text.trim().is_empty()));
+        // Some bags mix in another entry's words, and say so; titles never do.
+        assert!(a.iter().any(|q| q.mixed));
+        assert!(a.iter().any(|q| !q.mixed));
+        assert!(!a[0].mixed);
         // A budget smaller than four per entry samples entries evenly.
         let small = pseudo_queries(&entries, 8);
         let sources: std::collections::HashSet<u32> = small.iter().map(|q| q.answers[0]).collect();
@@ -220,6 +229,6 @@ mod tests {
         let entries = vec![entry("seul", "Le seul problème connu", "Une description")];
         assert!(pseudo_queries(&entries, 100)
             .iter()
-            .all(|q| q.exclude.is_none()));
+            .all(|q| q.exclude.is_none() && !q.mixed));
     }
 }

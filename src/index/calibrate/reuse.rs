@@ -24,13 +24,18 @@ use crate::kb::PrinterModel;
 
 /// Share of the KB's entries that may change before the calibration is fitted again.
 pub const REFIT_SHARE: f64 = 0.01;
+/// Version of the calibration's own rules (pseudo-queries, curve): 2 since covered mixed
+/// pseudo-queries stay out of the curve.
+const FIT_RULES: u32 = 2;
 /// Start of the note a kept calibration carries (replaced, not repeated, when kept again).
 const KEPT_NOTE: &str = "kept the calibration fitted for generation";
 
 /// Digest of what a fit depends on besides the entries: the embedding model, the fusion
 /// settings, the catalogue, the KB's labelled queries and shipped model, the relevance
-/// features' version and the product's release (whose pseudo-queries and search made the
-/// fit; a change to them within one release must bump `FEATURES_VERSION`).
+/// features' version, the product's release (whose pseudo-queries and search made the
+/// fit) and `FIT_RULES`. A change to the features within one release bumps
+/// `FEATURES_VERSION`; a change to how the queries are made or the curve is read, which
+/// leaves a KB's shipped model valid, bumps `FIT_RULES`.
 pub fn fit_inputs(
     model: &str,
     fusion: &FusionConfig,
@@ -40,6 +45,7 @@ pub fn fit_inputs(
     let mut digest = Sha256::new();
     digest.update(env!("CARGO_PKG_VERSION"));
     digest.update(FEATURES_VERSION.to_le_bytes());
+    digest.update(FIT_RULES.to_le_bytes());
     digest.update(model);
     digest.update(format!("{fusion:?}"));
     digest.update(serde_json::to_vec(catalogue).map_err(|e| Error::Internal(e.to_string()))?);
