@@ -33,7 +33,7 @@ static HUMAN: LazyLock<Regex> = LazyLock::new(|| {
 
 static SENSITIVE: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(?:factur(?:e|es|é|ée|ation|er)|un avoir|rembours\w*|refund\w*|invoice\w*|billing|billed|charged twice|overcharged|prélèvement\w*|paiement|payment|devis|quote|quotation|tarif\w*|prix|price|pricing|contrat|contract|abonnement|subscription|résili\w*|(?:ma|notre|votre|la|une|cette|passer|de)\s+commande|commande n°|bon de commande|(?:my|our|the|an|this)\s+order|order (?:number|#|no)|purchase order|acheter|buy(?:ing)?|commercial\w*|remise|discount|garantie|warranty|leasing)\b",
+        r"\b(?:factur(?:e|es|é|ée|ation|er)|un avoir|rembours\w*|refund\w*|invoice\w*|billing|billed|charged twice|overcharged|prélèvement\w*|paiement|payment|devis|quote|quotation|tarif\w*|prix|price|pricing|contrat|contract|abonnement|subscription|résili\w*|(?:ma|notre|votre|la|une|cette|passer)\s+commande|(?:numéro|n°|suivi|confirmation|date|référence) de commande|commande n°|bon de commande|(?:my|our|the|an|this)\s+order|order (?:number|#|no)|purchase order|acheter|buy(?:ing)?|commercial\w*|remise|discount|garantie|warranty|leasing)\b",
     )
 });
 
@@ -183,6 +183,14 @@ mod tests {
         assert!(read("Erreur sur la facture 8841").sensitive.is_some());
         assert!(read("I want a refund for the toner").sensitive.is_some());
         assert!(read("Bourrage papier bac 2").sensitive.is_none());
+        // An order is commercial; the control panel ("panneau de commande") is not.
+        assert!(read("Quel est le suivi de commande ?").sensitive.is_some());
+        assert!(read("je voudrais passer commande de toner")
+            .sensitive
+            .is_some());
+        assert!(read("le panneau de commande reste noir")
+            .sensitive
+            .is_none());
         let angry = read("C'est la troisième fois que la C750 tombe en panne, c'est inadmissible, on va résilier le contrat !!");
         assert!(angry.churn_risk >= 70, "{angry:?}");
         assert!(read("La C750 affiche 88 depuis ce matin").churn_risk < 20);
