@@ -112,6 +112,15 @@ pub fn calibrate(
     let mut queries = pseudo_queries(&generation.entries, QUERY_BUDGET);
     let held_out = queries.iter().filter(|q| q.exclude.is_some()).count();
     let labelled_count = labelled.len();
+    let mixed_covered = queries
+        .iter()
+        .filter(|q| q.mixed && q.exclude.is_none())
+        .count();
+    if mixed_covered > 0 && labelled_count < MIN_LABELLED_FOR_CURVE {
+        notes.push(format!(
+            "{mixed_covered} pseudo-queries mixing two entries' words join the fit but not the precision curve"
+        ));
+    }
     queries.extend(labelled);
     let raw = collect_hits(generation, embedder, fusion, &queries)?;
     let covered: Vec<bool> = queries
