@@ -83,7 +83,7 @@ async fn an_imported_kb_classifies_normalises_models_and_calibrates() {
         calibration
             .notes
             .iter()
-            .any(|n| n.contains("not the precision curve")),
+            .any(|n| n.contains("stay out of the precision curve")),
         "{:?}",
         calibration.notes
     );

@@ -33,7 +33,7 @@ static HUMAN: LazyLock<Regex> = LazyLock::new(|| {
 
 static SENSITIVE: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(?:factur(?:e|es|é|ée|ation|er)|un avoir|rembours\w*|refund\w*|invoice\w*|billing|billed|charged twice|overcharged|prélèvement\w*|paiement|payment|devis|quote|quotation|tarif\w*|prix|price|pricing|contrat|contract|abonnement|subscription|résili\w*|(?:ma|notre|votre|la|une|cette|passer)\s+commande|(?:numéro|n°|suivi|confirmation|date|référence) de commande|commande n°|bon de commande|(?:my|our|the|an|this)\s+order|order (?:number|#|no)|purchase order|acheter|buy(?:ing)?|commercial\w*|remise|discount|garantie|warranty|leasing)\b",
+        r"\b(?:factur(?:e|es|é|ée|ation|er)|un avoir|rembours\w*|refund\w*|invoice\w*|billing|billed|charged twice|overcharged|prélèvement\w*|paiement|payment|devis|quote|quotation|tarif\w*|prix|price|pricing|contrat|contract|abonnement|subscription|résili\w*|(?:ma|notre|votre|la|une|cette|passer)\s+commande|(?:numéro|n°|suivi|confirmation|date|référence|état|statut|annulation|historique|délai|passer)\s+de\s+commande|commande n°|bon de commande|(?:my|our|the|an|this)\s+order|order (?:number|#|no)|purchase order|acheter|buy(?:ing)?|commercial\w*|remise|discount|garantie|warranty|leasing)\b",
     )
 });
 
@@ -186,6 +186,9 @@ mod tests {
         // An order is commercial; the control panel ("panneau de commande") is not.
         assert!(read("Quel est le suivi de commande ?").sensitive.is_some());
         assert!(read("je voudrais passer commande de toner")
+            .sensitive
+            .is_some());
+        assert!(read("je ne peux pas passer de commande")
             .sensitive
             .is_some());
         assert!(read("le panneau de commande reste noir")

@@ -214,10 +214,26 @@ mod tests {
             a.len()
         );
         assert!(a.iter().all(|q| !q.text.trim().is_empty()));
-        // Some bags mix in another entry's words, and say so; titles never do.
+        // Some bags mix in another entry's words, and say so; titles never do, nor any
+        // query made of its own entry's words only.
         assert!(a.iter().any(|q| q.mixed));
-        assert!(a.iter().any(|q| !q.mixed));
         assert!(!a[0].mixed);
+        for q in &a {
+            let own = &entries[q.answers[0] as usize];
+            let own_text = format!(
+                "{} {} {} {}",
+                own.title,
+                own.description,
+                own.cause,
+                own.solution_text()
+            )
+            .to_lowercase();
+            let all_own = q
+                .text
+                .split_whitespace()
+                .all(|w| own_text.contains(&w.to_lowercase()));
+            assert!(q.mixed || all_own, "{q:?}");
+        }
         // A budget smaller than four per entry samples entries evenly.
         let small = pseudo_queries(&entries, 8);
         let sources: std::collections::HashSet<u32> = small.iter().map(|q| q.answers[0]).collect();
