@@ -134,6 +134,66 @@ async fn an_imported_kb_classifies_normalises_models_and_calibrates() {
     assert!(c["queries"].as_u64().unwrap() >= 20);
 }
 
+/// Keyword search on an imported KB with an English message in none of the KB's words:
+/// the product's lexicon ("collated" is "assemblage") finds the entry; a KB that replaces
+/// the lexicon with its own (`builtin = false`) searches without it; a lexicon with a
+/// mistake is refused by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_products_lexicon_finds_an_entry_in_the_customers_words_and_a_kb_can_replace_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("reference_data.json");
+    write_seed(&seed);
+    let kb = dir.path().join("kb");
+    import_seed(&seed, &kb, Lang::Fr).expect("the seed imports");
+    let first_keyword_hit = |service: std::sync::Arc<Service>| async move {
+        let found = service
+            .engine
+            .search_valid(ValidSearch {
+                query: "our handbooks are not collated".into(),
+                model_filter: None,
+                limit: 5,
+                mode: SearchMode::Bm25,
+            })
+            .await
+            .unwrap();
+        found.results.first().map(|r| r.kb_id.clone())
+    };
+
+    let shipped = common::start_service(&kb, &dir.path().join("shipped")).await;
+    let hit = first_keyword_hit(shipped).await;
+    assert!(
+        hit.as_deref().is_some_and(|id| id.contains("assemblees")),
+        "{hit:?}"
+    );
+
+    std::fs::create_dir_all(kb.join("catalogue")).unwrap();
+    std::fs::write(
+        kb.join("catalogue/lexicon.toml"),
+        "builtin = false\n[[group]]\nwords = [\"carte vitale\", \"health card\"]\n",
+    )
+    .unwrap();
+    let replaced = common::start_service(&kb, &dir.path().join("replaced")).await;
+    let hit = first_keyword_hit(replaced).await;
+    assert!(
+        !hit.as_deref().is_some_and(|id| id.contains("assemblees")),
+        "{hit:?}"
+    );
+
+    std::fs::write(
+        kb.join("catalogue/lexicon.toml"),
+        "[[group]]\nwords = [\"collated\"]\n",
+    )
+    .unwrap();
+    let (_, problems) = devicekb::kb::read_kb(&kb).unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.file.ends_with("lexicon.toml")
+                && p.field.as_deref() == Some("group[0].words")),
+        "{problems:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kbs_that_cannot_be_calibrated_fall_back_and_say_so() {
     // One entry.

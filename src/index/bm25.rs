@@ -36,6 +36,9 @@ const CODE_BOOST: f32 = 8.0;
 const EXTRACTED_CODE_BOOST: f32 = 8.0;
 const MODEL_BOOST: f32 = 3.0;
 const FUZZY_BOOST: f32 = 0.6;
+/// A word the lexicon adds (see `kb::lexicon`) weighs this much of the message's own:
+/// the customer's words say what they mean, a group's other members only may.
+const EXPANSION_BOOST: f32 = 0.5;
 /// Unknown words that get fuzzy variants, per query: a typo or two is what they are for;
 /// a text of unknown words would otherwise cost a dictionary walk per word.
 const MAX_FUZZY_WORDS: usize = 8;
@@ -201,6 +204,8 @@ pub struct Bm25Query<'a> {
     /// Error codes the extractor found in the text: boosted above codes that merely
     /// appear in it ("88" in "88 pages" still matches, but less).
     pub codes: &'a [String],
+    /// Words and phrases the lexicon adds to the text (weighed below the text's own).
+    pub expansion: &'a [String],
     pub limit: usize,
 }
 
@@ -265,6 +270,7 @@ impl Bm25Index {
         &self,
         text: &str,
         extracted_codes: &[String],
+        expansion: &[String],
         query_lang: Lang,
     ) -> Vec<(Occur, Box<dyn Query>)> {
         let manager = self.index.tokenizers();
@@ -312,7 +318,30 @@ impl Bm25Index {
         for lang in Lang::ALL {
             let lf = f.by_lang[lang_slot(lang)];
             let mut fuzzed: Vec<String> = Vec::new();
-            for word in analyze(manager, analyzer::analyzer_name(lang), text) {
+            let own = analyze(manager, analyzer::analyzer_name(lang), text);
+            let mut added: Vec<String> = Vec::new();
+            for member in expansion {
+                for word in analyze(manager, analyzer::analyzer_name(lang), member) {
+                    if own.contains(&word) || added.contains(&word) {
+                        continue;
+                    }
+                    for (field, boost) in [
+                        (lf.title, TITLE_BOOST),
+                        (lf.symptoms, SYMPTOMS_BOOST),
+                        (lf.body, BODY_BOOST),
+                    ] {
+                        let term = Term::from_field_text(field, &word);
+                        if self.exists(&term) {
+                            clauses.push((
+                                Occur::Should,
+                                Self::boosted(term, boost * EXPANSION_BOOST),
+                            ));
+                        }
+                    }
+                    added.push(word);
+                }
+            }
+            for word in own {
                 let mut known = false;
                 for (field, boost) in [
                     (lf.title, TITLE_BOOST),
@@ -360,7 +389,7 @@ impl Bm25Index {
 
     /// Top entries for `q` as (entry ord, BM25 score), best first.
     pub fn search(&self, q: &Bm25Query<'_>, query_lang: Lang) -> Result<Vec<(u32, f32)>> {
-        let clauses = self.scoring_clauses(q.text, q.codes, query_lang);
+        let clauses = self.scoring_clauses(q.text, q.codes, q.expansion, query_lang);
         if clauses.is_empty() || q.limit == 0 {
             return Ok(Vec::new());
         }

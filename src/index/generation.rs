@@ -23,6 +23,7 @@ use super::vector::{ChunkVectors, EmbeddedVectorStore, VectorStore, VECTORS_FILE
 use crate::error::{Error, Result};
 use crate::extract::{Extractor, Rules};
 use crate::kb::catalogue::model_key;
+use crate::kb::lexicon::Lexicon;
 use crate::kb::templates::Templates;
 use crate::kb::{Catalogue, KbEntry, PrinterModel};
 
@@ -61,6 +62,9 @@ pub struct StoredEntries {
     /// The KB's reply templates at build time; `None` = the shipped templates.
     #[serde(default)]
     pub templates: Option<String>,
+    /// The KB's lexicon at build time; `None` = the shipped lexicon alone.
+    #[serde(default)]
+    pub lexicon: Option<String>,
     /// The classifier's labelled tickets at build time.
     #[serde(default)]
     pub training: Vec<crate::kb::training::LabelledTicket>,
@@ -107,6 +111,8 @@ pub struct Generation {
     pub manifest: Manifest,
     pub entries: Vec<KbEntry>,
     pub catalogue: Catalogue,
+    /// Customers' words for the KB's (see `kb::lexicon`).
+    pub lexicon: Lexicon,
     pub bm25: Bm25Index,
     pub vectors: Box<dyn VectorStore>,
     /// Built from this generation's catalogue, rules and entries' error codes.
@@ -169,6 +175,11 @@ impl Generation {
                 .map_err(|e| Error::index_caused("the stored KB files", e.to_string()))?,
             None => Templates::default_templates(),
         };
+        let lexicon = Lexicon::for_kb(
+            stored.lexicon.as_deref(),
+            &dir.join(ENTRIES_FILE).display().to_string(),
+        )
+        .map_err(|e| Error::index_caused("the stored KB files", e.to_string()))?;
         let catalogue = Catalogue::from_models(stored.models);
         let extractor = Extractor::new(rules, catalogue.clone(), &stored.entries);
         Ok(Arc::new(Generation {
@@ -179,6 +190,7 @@ impl Generation {
             dir: dir.to_path_buf(),
             manifest,
             catalogue,
+            lexicon,
             entries: stored.entries,
             bm25,
             vectors,

@@ -26,6 +26,8 @@ pub struct Analysed {
     pub canonical: Option<String>,
     /// The caller asked for a model the catalogue does not know: nothing is specific to it.
     pub unknown_model: bool,
+    /// What the lexicon adds for keyword search (see `kb::lexicon`).
+    pub expansion: Vec<String>,
 }
 
 /// Reads `message`: its searchable text and language, its error codes, and the model
@@ -44,6 +46,7 @@ pub fn analyse(generation: &Generation, message: &str, model_filter: Option<&str
     let text = retrieval_prefix(&clean_query(message)).to_string();
     Analysed {
         lang: detect_lang(&text),
+        expansion: generation.lexicon.expand(&text),
         text,
         codes: extraction.error_codes,
         models: canonical.as_ref().map(|c| vec![model_key(c)]),
@@ -65,6 +68,7 @@ impl Analysed {
             text: &self.text,
             lang: self.lang,
             codes: &self.codes,
+            expansion: &self.expansion,
             models: self.models.as_deref(),
             bm25,
             vector,
@@ -81,6 +85,8 @@ pub struct HybridQuery<'a> {
     pub lang: Lang,
     /// Error codes the extractor read in the text (boosted in BM25).
     pub codes: &'a [String],
+    /// The lexicon's additions to the text, for BM25.
+    pub expansion: &'a [String],
     /// Model keys an entry must carry (generic entries always pass); `None`: any.
     pub models: Option<&'a [String]>,
     /// Run BM25 (false: vector only).
@@ -106,6 +112,7 @@ pub fn search(
                 text: q.text,
                 models: q.models,
                 codes: q.codes,
+                expansion: q.expansion,
                 limit,
             },
             q.lang,

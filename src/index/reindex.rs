@@ -354,6 +354,7 @@ pub fn reindex_locked(
         models: kb.catalogue.models().to_vec(),
         rules: kb.rules.clone(),
         templates: kb.templates.clone(),
+        lexicon: kb.lexicon.clone(),
         training: std::mem::take(&mut kb.training),
     };
     let written = write_json(&partial.join(ENTRIES_FILE), &stored);

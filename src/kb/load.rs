@@ -1,6 +1,7 @@
 //! Reads a KB directory: the catalogue and every entry file, collecting every problem
 //! instead of stopping at the first, so an editor fixes them all in one go.
 
+use super::lexicon::{Lexicon, LEXICON_FILE};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -29,6 +30,8 @@ pub struct LoadedKb {
     pub rules: Option<String>,
     /// The text of `templates/replies.toml`, when the KB has one.
     pub templates: Option<String>,
+    /// The text of `catalogue/lexicon.toml`, when the KB has one (checked here).
+    pub lexicon: Option<String>,
     /// The classifier's labelled tickets: the product's, extended by the KB's own
     /// `training/tickets.jsonl`.
     pub training: Vec<LabelledTicket>,
@@ -122,6 +125,13 @@ pub fn read_kb(kb_dir: &Path) -> Result<(LoadedKb, Vec<ValidationError>)> {
             errors.push(e);
         }
     }
+    let lexicon_path = kb_dir.join(LEXICON_FILE);
+    let lexicon = read_optional(&lexicon_path)?;
+    if let Some(text) = &lexicon {
+        if let Err(e) = Lexicon::for_kb(Some(text), &lexicon_path.display().to_string()) {
+            errors.push(e);
+        }
+    }
     let training_path = kb_dir.join(TRAINING_FILE);
     let training = match read_optional(&training_path)? {
         Some(text) => match parse_training(&text, &training_path.display().to_string()) {
@@ -191,6 +201,7 @@ pub fn read_kb(kb_dir: &Path) -> Result<(LoadedKb, Vec<ValidationError>)> {
         catalogue,
         rules,
         templates,
+        lexicon,
         training,
     };
     Ok((kb, errors))

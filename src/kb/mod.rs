@@ -5,6 +5,7 @@ pub mod entry;
 pub mod import;
 pub mod jsonl;
 pub mod lang;
+pub mod lexicon;
 pub mod load;
 pub mod templates;
 pub mod training;

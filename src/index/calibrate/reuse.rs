@@ -11,6 +11,7 @@
 //! one entry is a real share of the samples, and the fit is quick anyway (a reindex that
 //! changed nothing keeps the fit whatever the size).
 
+use crate::kb::lexicon::{BUILTIN_LEXICON, LEXICON_FILE};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -31,7 +32,7 @@ const FIT_RULES: u32 = 2;
 const KEPT_NOTE: &str = "kept the calibration fitted for generation";
 
 /// Digest of what a fit depends on besides the entries: the embedding model, the fusion
-/// settings, the catalogue, the KB's labelled queries and shipped model, the relevance
+/// settings, the catalogue, the lexicon, the KB's labelled queries and shipped model, the relevance
 /// features' version, the product's release (whose pseudo-queries and search made the
 /// fit) and `FIT_RULES`. A change to the features within one release bumps
 /// `FEATURES_VERSION`; a change to how the queries are made or the curve is read, which
@@ -49,7 +50,9 @@ pub fn fit_inputs(
     digest.update(model);
     digest.update(format!("{fusion:?}"));
     digest.update(serde_json::to_vec(catalogue).map_err(|e| Error::Internal(e.to_string()))?);
-    for file in [KB_QUERIES_FILE, KB_MODEL_FILE] {
+    // The lexicon changes what BM25 finds: the shipped one and the KB's own.
+    digest.update(BUILTIN_LEXICON);
+    for file in [KB_QUERIES_FILE, KB_MODEL_FILE, LEXICON_FILE] {
         let path = kb_dir.join(file);
         match std::fs::read(&path) {
             Ok(bytes) => {

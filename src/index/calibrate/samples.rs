@@ -96,6 +96,7 @@ pub fn collect_hits(
                     text,
                     lang: analysed.lang,
                     codes: &analysed.codes,
+                    expansion: &analysed.expansion,
                     models: analysed.models.as_deref(),
                     bm25: true,
                     vector: (!vector.is_empty()).then_some(vector.as_slice()),

@@ -87,6 +87,7 @@ impl Engine {
                                 text: "imprimante printer",
                                 models: None,
                                 codes: &[],
+                                expansion: &[],
                                 limit: 1,
                             },
                             Lang::Fr,
