@@ -37,8 +37,11 @@ const EXTRACTED_CODE_BOOST: f32 = 8.0;
 const MODEL_BOOST: f32 = 3.0;
 const FUZZY_BOOST: f32 = 0.6;
 /// A word the lexicon adds (see `kb::lexicon`) weighs this much of the message's own:
-/// the customer's words say what they mean, a group's other members only may.
-const EXPANSION_BOOST: f32 = 0.5;
+/// the customer's words say what they mean, a group's other members only may. Measured
+/// at 0.5, 0.8 and 1.0 on the earlier project's KB (five ticket sets) and the bundled
+/// KB: 0.8 and 1.0 find and answer more than 0.5 on the former (recall@1 +0.01 to +0.03
+/// per set), the bundled KB is level.
+const EXPANSION_BOOST: f32 = 0.8;
 /// Unknown words that get fuzzy variants, per query: a typo or two is what they are for;
 /// a text of unknown words would otherwise cost a dictionary walk per word.
 const MAX_FUZZY_WORDS: usize = 8;
