@@ -438,15 +438,16 @@ fn seed_kb_and_set_d() -> (tempfile::TempDir, PathBuf, PathBuf) {
 
 /// The earlier project's KB as a customer imports it, searched with tickets written by
 /// someone who saw only that KB (set D, run first after standardised-score fusion, now a
-/// development set): retrieval holds its measured level, and the default fusion does at
-/// least as well as rank fusion on the same tickets (0.772 / 0.963 against 0.772 / 0.919).
+/// development set): retrieval holds its measured level (R@1 0.846, R@3 0.971 with the
+/// lexicon; 0.772 / 0.963 without it, so the floors tell the two apart), and the default
+/// fusion does at least as well as rank fusion on the same tickets.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tickets_written_apart_find_their_entry_on_the_earlier_projects_kb() {
     let (dir, kb, tickets) = seed_kb_and_set_d();
 
     let standardised = common::start_service(&kb, &dir.path().join("zscore")).await;
     let (r1, r3) = recall(&standardised, &tickets).await;
-    assert!(r1 >= 0.72 && r3 >= 0.92, "R@1 {r1:.3}, R@3 {r3:.3}");
+    assert!(r1 >= 0.80 && r3 >= 0.94, "R@1 {r1:.3}, R@3 {r3:.3}");
 
     let ranks = common::start_service_with(&kb, &dir.path().join("rrf"), |c| {
         c.fusion = FusionConfig::for_method(FusionMethod::Rrf);
@@ -462,10 +463,10 @@ async fn tickets_written_apart_find_their_entry_on_the_earlier_projects_kb() {
 }
 
 /// The earlier project's KB answers tickets written apart on its own calibration, at the
-/// target precision: set D (a development set now) gets 19 automatic answers out of 68
-/// covered tickets, all right, and escalates every ticket it does not cover. Before
-/// covered mixed pseudo-queries left the precision curve, it got 9: the floor of 15
-/// tells the two apart with room for a ticket or two of noise.
+/// target precision: set D (a development set now) gets 29 automatic answers out of 68
+/// covered tickets, all right, and escalates every ticket it does not cover. Without the
+/// lexicon it got 19, and 9 before covered mixed pseudo-queries left the precision curve:
+/// the floor of 24 tells them apart with room for a few tickets of noise.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_earlier_projects_kb_answers_tickets_written_apart_at_the_target_precision() {
     let (dir, kb, tickets) = seed_kb_and_set_d();
@@ -493,7 +494,7 @@ async fn the_earlier_projects_kb_answers_tickets_written_apart_at_the_target_pre
         right += usize::from(cited.is_some_and(|c| expected.iter().any(|e| e == c)));
     }
     assert!(
-        covered_autos >= 15 && right as f64 >= 0.95 * autos as f64,
+        covered_autos >= 24 && right as f64 >= 0.95 * autos as f64,
         "{autos} automatic answers, {right} right, {covered_autos} to covered tickets"
     );
     assert!(
