@@ -159,6 +159,20 @@ fn small_edits_keep_the_fit_until_one_percent_of_the_kb_changed() {
     let labelled = build(kb.path(), data.path());
     assert!(!kept(&labelled), "{:?}", labelled.calibration.notes);
     assert_eq!(labelled.calibration.labelled, 1);
+
+    // Nor do the words keyword search adds: a lexicon of the KB's own is fitted again,
+    // and the report says what the lexicon holds.
+    assert_eq!(labelled.lexicon.kb_groups, 0);
+    std::fs::create_dir_all(kb.path().join("catalogue")).unwrap();
+    std::fs::write(
+        kb.path().join("catalogue/lexicon.toml"),
+        "[[group]]\nwords = [\"souci\", \"problème\"]\n",
+    )
+    .unwrap();
+    let with_lexicon = build(kb.path(), data.path());
+    assert!(!kept(&with_lexicon), "{:?}", with_lexicon.calibration.notes);
+    assert_eq!(with_lexicon.lexicon.kb_groups, 1);
+    assert!(with_lexicon.lexicon.shipped_groups > 0);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use unicode_normalization::UnicodeNormalization;
+use crate::kb::lang::fold;
 
 use crate::extract::signals::Signals;
 
@@ -125,14 +125,6 @@ fn words(text: &str) -> Vec<f32> {
         buckets.iter_mut().for_each(|b| *b /= norm);
     }
     buckets
-}
-
-/// Lower case without accents: "Écran" and "ecran" are one word.
-fn fold(text: &str) -> String {
-    text.nfd()
-        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .collect()
 }
 
 /// FNV-1a: a stable hash (the same on every run and machine, unlike std's).

@@ -53,6 +53,13 @@ pub async fn run(args: Args) -> Result<()> {
             report.entries_per_second
         );
         print_calibration(&report.calibration);
+        let lexicon = report.lexicon;
+        println!(
+            "lexicon: {} groups of customers' words ({} the product's, {} the KB's)",
+            lexicon.shipped_groups + lexicon.kb_groups,
+            lexicon.shipped_groups,
+            lexicon.kb_groups
+        );
     }
     Ok(())
 }

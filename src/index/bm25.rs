@@ -42,6 +42,23 @@ const FUZZY_BOOST: f32 = 0.6;
 /// KB: 0.8 and 1.0 find and answer more than 0.5 on the former (recall@1 +0.01 to +0.03
 /// per set), the bundled KB is level.
 const EXPANSION_BOOST: f32 = 0.8;
+
+/// The weights keyword scores are made of. A calibration fitted on one set of weights
+/// does not hold for another, so they join what a kept calibration is checked against
+/// (`calibrate::fit_inputs`).
+pub fn scoring_weights() -> [f32; 9] {
+    [
+        TITLE_BOOST,
+        SYMPTOMS_BOOST,
+        BODY_BOOST,
+        PLAIN_BOOST,
+        CODE_BOOST,
+        EXTRACTED_CODE_BOOST,
+        MODEL_BOOST,
+        FUZZY_BOOST,
+        EXPANSION_BOOST,
+    ]
+}
 /// Unknown words that get fuzzy variants, per query: a typo or two is what they are for;
 /// a text of unknown words would otherwise cost a dictionary walk per word.
 const MAX_FUZZY_WORDS: usize = 8;

@@ -8,6 +8,7 @@
 //! synced before `CURRENT` moves, and `CURRENT` is replaced by a synced rename, so after
 //! a power loss `CURRENT` names either the previous generation or a complete new one.
 
+use crate::kb::lexicon::LexiconSummary;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -84,6 +85,7 @@ pub struct ReindexReport {
     pub seconds: f64,
     pub entries_per_second: f64,
     pub calibration: CalibrationSummary,
+    pub lexicon: LexiconSummary,
 }
 
 /// Hook to push a generation's vectors to an external store before the switch.
@@ -435,6 +437,7 @@ pub fn reindex_locked(
             fitted
         }
     };
+    let lexicon = built.lexicon.summary();
     drop(built);
     write_json(&partial.join(CALIBRATION_FILE), &fitted)?;
 
@@ -464,5 +467,6 @@ pub fn reindex_locked(
         seconds,
         entries_per_second: kb.entries.len() as f64 / seconds.max(1e-9),
         calibration: fitted.summary(options.target_precision),
+        lexicon,
     })
 }

@@ -2,7 +2,17 @@
 //! Good enough to pick an analyzer for an imported entry or a query; ties go to French,
 //! the product's first language.
 
+use unicode_normalization::UnicodeNormalization;
+
 use super::entry::Lang;
+
+/// Lower case without accents: "Écran" and "ecran" are one word.
+pub fn fold(text: &str) -> String {
+    text.nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
 
 const FRENCH: &[&str] = &[
     "le",

@@ -6,9 +6,9 @@
 //! The product ships a lexicon (compiled in); a KB's own file adds groups, or replaces
 //! the shipped ones with `builtin = false` (a KB of another domain).
 
-use serde::Deserialize;
-use unicode_normalization::UnicodeNormalization;
+use serde::{Deserialize, Serialize};
 
+use super::lang::fold;
 use super::Lang;
 use crate::error::ValidationError;
 
@@ -104,14 +104,27 @@ impl Member {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Lexicon {
     groups: Vec<Vec<Member>>,
+    /// How many of `groups` (the first ones) are the product's.
+    shipped: usize,
+}
+
+/// What a generation's lexicon is made of, for the reindex output and `GET /health`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct LexiconSummary {
+    /// Groups the product ships (0 when the KB's file says `builtin = false`).
+    pub shipped_groups: usize,
+    /// Groups the KB's own `catalogue/lexicon.toml` adds.
+    pub kb_groups: usize,
 }
 
 impl Lexicon {
     /// The shipped lexicon.
     pub fn builtin() -> Lexicon {
-        Lexicon::parse(BUILTIN_LEXICON, "builtin lexicon")
+        let mut lexicon = Lexicon::parse(BUILTIN_LEXICON, "builtin lexicon")
             .map(|(lexicon, _)| lexicon)
-            .unwrap_or_default()
+            .unwrap_or_default();
+        lexicon.shipped = lexicon.groups.len();
+        lexicon
     }
 
     /// The lexicon a KB searches with: the shipped groups, then the KB's own file's
@@ -162,11 +175,18 @@ impl Lexicon {
             }
             groups.push(members);
         }
-        Ok((Lexicon { groups }, parsed.builtin))
+        Ok((Lexicon { groups, shipped: 0 }, parsed.builtin))
     }
 
     pub fn groups(&self) -> usize {
         self.groups.len()
+    }
+
+    pub fn summary(&self) -> LexiconSummary {
+        LexiconSummary {
+            shipped_groups: self.shipped,
+            kb_groups: self.groups.len() - self.shipped,
+        }
     }
 
     /// What keyword search also looks for in `text`: in every group the text says a
@@ -203,14 +223,6 @@ impl Lexicon {
         }
         out
     }
-}
-
-/// Lower case without accents: "Écran" and "ecran" are one word.
-pub fn fold(text: &str) -> String {
-    text.nfd()
-        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .collect()
 }
 
 /// The folded words of `text`: letters and digits, everything else a separator
@@ -267,6 +279,7 @@ mod tests {
         let own = "[[group]]\nwords = [\"carte vitale\", \"health card\"]\n";
         let added = Lexicon::for_kb(Some(own), "lexicon.toml").unwrap();
         assert_eq!(added.groups(), Lexicon::builtin().groups() + 1);
+        assert_eq!(added.summary().kb_groups, 1);
         assert_eq!(
             added.expand("my health card"),
             vec!["carte vitale".to_string()]
@@ -274,6 +287,13 @@ mod tests {
         let alone = format!("builtin = false\n{own}");
         let replaced = Lexicon::for_kb(Some(&alone), "lexicon.toml").unwrap();
         assert_eq!(replaced.groups(), 1);
+        assert_eq!(
+            replaced.summary(),
+            LexiconSummary {
+                shipped_groups: 0,
+                kb_groups: 1
+            }
+        );
         assert!(replaced.expand("printer jam").is_empty());
         let again = Lexicon::for_kb(Some(BUILTIN_LEXICON), "lexicon.toml").unwrap();
         assert_eq!(again, Lexicon::builtin());

@@ -32,9 +32,9 @@ const FIT_RULES: u32 = 2;
 const KEPT_NOTE: &str = "kept the calibration fitted for generation";
 
 /// Digest of what a fit depends on besides the entries: the embedding model, the fusion
-/// settings, the catalogue, the lexicon, the KB's labelled queries and shipped model, the relevance
-/// features' version, the product's release (whose pseudo-queries and search made the
-/// fit) and `FIT_RULES`. A change to the features within one release bumps
+/// settings, keyword search's weights and lexicon, the catalogue, the KB's labelled
+/// queries and shipped model, the relevance features' version, the product's release
+/// (whose pseudo-queries and search made the fit) and `FIT_RULES`. A change to the features within one release bumps
 /// `FEATURES_VERSION`; a change to how the queries are made or the curve is read, which
 /// leaves a KB's shipped model valid, bumps `FIT_RULES`.
 pub fn fit_inputs(
@@ -50,7 +50,8 @@ pub fn fit_inputs(
     digest.update(model);
     digest.update(format!("{fusion:?}"));
     digest.update(serde_json::to_vec(catalogue).map_err(|e| Error::Internal(e.to_string()))?);
-    // The lexicon changes what BM25 finds: the shipped one and the KB's own.
+    // What BM25 finds: its weights, the shipped lexicon and the KB's own (below).
+    digest.update(format!("{:?}", crate::index::bm25::scoring_weights()));
     digest.update(BUILTIN_LEXICON);
     for file in [KB_QUERIES_FILE, KB_MODEL_FILE, LEXICON_FILE] {
         let path = kb_dir.join(file);

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::Engine;
 use crate::index::bm25::Bm25Query;
 use crate::index::calibration::CalibrationSummary;
+use crate::kb::lexicon::LexiconSummary;
 use crate::kb::Lang;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -32,6 +33,8 @@ pub struct Health {
     /// How the current generation turns evidence into relevance, and the threshold the
     /// decision uses for the target precision.
     pub calibration: CalibrationSummary,
+    /// The customers' words keyword search reads (see `kb::lexicon`).
+    pub lexicon: LexiconSummary,
 }
 
 impl Health {
@@ -68,6 +71,7 @@ impl Engine {
     async fn check_health(self: &Arc<Self>) -> Health {
         let generation = self.generation();
         let mut calibration = generation.calibration.summary(self.config.target_precision);
+        let lexicon = generation.lexicon.summary();
         if let Some(fixed) = self.config.answer_threshold {
             calibration.threshold = Some(fixed);
             calibration.answered = None;
@@ -141,6 +145,7 @@ impl Engine {
                     vectors,
                     store,
                     calibration,
+                    lexicon,
                 };
                 if !health.ready() {
                     health.status = "unavailable";
@@ -164,6 +169,7 @@ impl Engine {
                     vectors: failed.clone(),
                     store: failed,
                     calibration,
+                    lexicon,
                 }
             }
         }
