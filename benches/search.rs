@@ -1,5 +1,6 @@
 //! Search latency per mode on the real KB (real model) and on synthetic 10k / 100k
-//! entry KBs, the query-embedding cost on its own, and reindex throughput.
+//! entry KBs, the query-embedding cost on its own, the lexicon's cost beside no lexicon,
+//! and reindex throughput.
 //!
 //!     cargo bench --bench search            (or: make bench)
 //!
@@ -300,6 +301,61 @@ fn reindex_throughput(c: &mut Criterion) {
     g.finish();
 }
 
+/// Customers' tickets that say the lexicon's words (see `kb::lexicon`).
+const CUSTOMER_TICKETS: &[&str] = &[
+    "Hi, when drawer 1 runs out the printer just stops, it should switch over to the other tray",
+    "20 copies sortent pas dans l'ordre, faut tout trier a la main",
+    "the output tray is full and nothing prints any more, the display says ready",
+    "Bonjour, l'écran reste vide, pas de message, la cassette est pleine de papier",
+];
+
+/// `dir` copied into `to`, files and folders.
+fn copy_dir(dir: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Keyword search on the bundled KB with the product's lexicon beside the same KB
+/// searching without one (its own file says `builtin = false`), in the same run: what
+/// the lexicon's matching and extra clauses cost a query. Hashing vectors: only BM25 runs.
+fn lexicon(c: &mut Criterion) {
+    let rt = runtime();
+    let root = repo().join("target/bench-data/lexicon");
+    let _ = std::fs::remove_dir_all(&root);
+    let shipped_kb = root.join("shipped/kb");
+    copy_dir(&repo().join("kb"), &shipped_kb);
+    let none_kb = root.join("none/kb");
+    copy_dir(&repo().join("kb"), &none_kb);
+    std::fs::write(none_kb.join("catalogue/lexicon.toml"), "builtin = false\n").unwrap();
+    let embedder: Arc<dyn Embedder> = Arc::new(HashingEmbedder::new(384));
+    let mut g = c.benchmark_group("lexicon");
+    g.measurement_time(Duration::from_secs(5));
+    for (name, kb) in [("bm25_shipped", &shipped_kb), ("bm25_none", &none_kb)] {
+        let data = kb.parent().unwrap().join("data");
+        let svc = service(&rt, kb, &data, embedder.clone(), true);
+        let mut i = 0;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                search(
+                    &svc,
+                    CUSTOMER_TICKETS[i % CUSTOMER_TICKETS.len()],
+                    SearchMode::Bm25,
+                );
+                i += 1;
+            })
+        });
+    }
+    g.finish();
+}
+
 /// Fusion alone, standardised scores beside reciprocal ranks on the same 50 + 50
 /// candidates (half of them found by both retrievers), so the two figures compare on
 /// any machine.
@@ -323,6 +379,7 @@ fn fusion_methods(c: &mut Criterion) {
 criterion_group!(
     benches,
     fusion_methods,
+    lexicon,
     real_kb,
     synthetic_kbs,
     reindex_throughput
