@@ -65,6 +65,10 @@ pub struct StoredEntries {
     /// The KB's lexicon at build time; `None` = the shipped lexicon alone.
     #[serde(default)]
     pub lexicon: Option<String>,
+    /// The release's lexicon at build time, which the calibration was fitted with;
+    /// `None` (a generation built before there was one) = none.
+    #[serde(default)]
+    pub shipped_lexicon: Option<String>,
     /// The classifier's labelled tickets at build time.
     #[serde(default)]
     pub training: Vec<crate::kb::training::LabelledTicket>,
@@ -175,11 +179,17 @@ impl Generation {
                 .map_err(|e| Error::index_caused("the stored KB files", e.to_string()))?,
             None => Templates::default_templates(),
         };
+        // Read as it was checked when built; a release that reads it more strictly
+        // searches without it rather than refusing a generation it can otherwise serve.
         let lexicon = Lexicon::for_kb(
+            stored.shipped_lexicon.as_deref(),
             stored.lexicon.as_deref(),
             &dir.join(ENTRIES_FILE).display().to_string(),
         )
-        .map_err(|e| Error::index_caused("the stored KB files", e.to_string()))?;
+        .unwrap_or_else(|e| {
+            tracing::warn!(generation = %dir.display(), error = %e, "the stored lexicon is not read: searching without it");
+            Lexicon::default()
+        });
         let catalogue = Catalogue::from_models(stored.models);
         let extractor = Extractor::new(rules, catalogue.clone(), &stored.entries);
         Ok(Arc::new(Generation {

@@ -8,7 +8,7 @@
 //! synced before `CURRENT` moves, and `CURRENT` is replaced by a synced rename, so after
 //! a power loss `CURRENT` names either the previous generation or a complete new one.
 
-use crate::kb::lexicon::LexiconSummary;
+use crate::kb::lexicon::{LexiconSummary, BUILTIN_LEXICON};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -357,6 +357,7 @@ pub fn reindex_locked(
         rules: kb.rules.clone(),
         templates: kb.templates.clone(),
         lexicon: kb.lexicon.clone(),
+        shipped_lexicon: Some(BUILTIN_LEXICON.to_string()),
         training: std::mem::take(&mut kb.training),
     };
     let written = write_json(&partial.join(ENTRIES_FILE), &stored);

@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::catalogue::line_of;
 use super::lang::fold;
 use super::Lang;
 use crate::error::ValidationError;
@@ -103,9 +104,11 @@ impl Member {
 /// Groups of words that mean the same thing (see the module docs).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Lexicon {
+    /// The KB's own groups first: when a long message matches many groups and the
+    /// expansion is cut (`MAX_EXPANSIONS`), the KB's words are the last to go.
     groups: Vec<Vec<Member>>,
-    /// How many of `groups` (the first ones) are the product's.
-    shipped: usize,
+    /// How many of `groups` (the first ones) are the KB's own.
+    own: usize,
 }
 
 /// What a generation's lexicon is made of, for the reindex output and `GET /health`.
@@ -117,65 +120,94 @@ pub struct LexiconSummary {
     pub kb_groups: usize,
 }
 
+/// Shortest prefix a `*` may end: "a*" would match half of any message.
+const MIN_PREFIX_CHARS: usize = 3;
+
 impl Lexicon {
-    /// The shipped lexicon.
+    /// The lexicon this release ships.
     pub fn builtin() -> Lexicon {
-        let mut lexicon = Lexicon::parse(BUILTIN_LEXICON, "builtin lexicon")
-            .map(|(lexicon, _)| lexicon)
-            .unwrap_or_default();
-        lexicon.shipped = lexicon.groups.len();
-        lexicon
+        Lexicon::for_kb(Some(BUILTIN_LEXICON), None, "builtin lexicon").unwrap_or_default()
     }
 
-    /// The lexicon a KB searches with: the shipped groups, then the KB's own file's
-    /// (`kb_text`), or the KB's alone when it says `builtin = false`.
-    pub fn for_kb(kb_text: Option<&str>, file: &str) -> Result<Lexicon, ValidationError> {
-        let Some(text) = kb_text else {
-            return Ok(Lexicon::builtin());
+    /// The lexicon a KB searches with: the KB's own groups (`kb_text`), then the shipped
+    /// ones (`shipped_text`, the release's lexicon when the generation was built; `None`
+    /// for a generation built before there was one), or the KB's alone when its file says
+    /// `builtin = false`. A KB group identical to a shipped one is not counted twice (the
+    /// bundled KB's file is the shipped one).
+    pub fn for_kb(
+        shipped_text: Option<&str>,
+        kb_text: Option<&str>,
+        file: &str,
+    ) -> Result<Lexicon, ValidationError> {
+        let (own, with_shipped) = match kb_text {
+            Some(text) => Lexicon::parse(text, file)?,
+            None => (Vec::new(), true),
         };
-        let (own, builtin) = Lexicon::parse(text, file)?;
-        if !builtin {
-            return Ok(own);
-        }
-        let mut lexicon = Lexicon::builtin();
-        // The bundled KB's file is the shipped one: a group is not added twice.
-        for group in own.groups {
-            if !lexicon.groups.contains(&group) {
-                lexicon.groups.push(group);
-            }
-        }
-        Ok(lexicon)
+        let shipped = match shipped_text {
+            Some(text) if with_shipped => Lexicon::parse(text, "builtin lexicon")?.0,
+            _ => Vec::new(),
+        };
+        let mut groups: Vec<Vec<Member>> = own
+            .into_iter()
+            .filter(|group| !shipped.contains(group))
+            .collect();
+        let own = groups.len();
+        groups.extend(shipped);
+        Ok(Lexicon { groups, own })
     }
 
-    /// Parses a lexicon file; the flag is its `builtin` key.
-    fn parse(text: &str, file: &str) -> Result<(Lexicon, bool), ValidationError> {
+    /// Parses a lexicon file into its groups; the flag is its `builtin` key.
+    fn parse(text: &str, file: &str) -> Result<(Vec<Vec<Member>>, bool), ValidationError> {
         let parsed: LexiconFile = toml::from_str(text).map_err(|e| ValidationError {
             file: file.to_string(),
-            line: e.span().map(|s| text[..s.start].lines().count().max(1)),
+            line: e.span().map(|s| line_of(text, s.start)),
             field: None,
             message: format!("invalid lexicon: {}", e.message()),
         })?;
+        let invalid = |i: usize, message: String| ValidationError {
+            file: file.to_string(),
+            line: None,
+            field: Some(format!("group[{i}]")),
+            message,
+        };
         let mut groups = Vec::with_capacity(parsed.group.len());
         for (i, group) in parsed.group.iter().enumerate() {
-            let members: Vec<Member> = [
+            let mut members: Vec<Member> = Vec::new();
+            for (list, side) in [
                 (&group.words, Side::Any),
                 (&group.fr, Side::Lang(Lang::Fr)),
                 (&group.en, Side::Lang(Lang::En)),
-            ]
-            .into_iter()
-            .flat_map(|(list, side)| list.iter().filter_map(move |w| Member::parse(w, side)))
-            .collect();
-            if members.len() < 2 {
-                return Err(ValidationError {
-                    file: file.to_string(),
-                    line: None,
-                    field: Some(format!("group[{i}].words")),
-                    message: "a group needs at least two words with letters or digits".into(),
-                });
+            ] {
+                for raw in list {
+                    let Some(member) = Member::parse(raw, side) else {
+                        return Err(invalid(i, format!("`{raw}` has no letter or digit")));
+                    };
+                    let last = member.words.last().map_or(0, |w| w.chars().count());
+                    if member.prefix && last < MIN_PREFIX_CHARS {
+                        return Err(invalid(
+                            i,
+                            format!("`{raw}`: a prefix needs {MIN_PREFIX_CHARS} letters or more"),
+                        ));
+                    }
+                    if !members.contains(&member) {
+                        members.push(member);
+                    }
+                }
+            }
+            // A group expands when some member stands for another: two synonyms, or a
+            // French and an English member.
+            let has = |side: Side| members.iter().any(|m| m.side == side);
+            let expands = (has(Side::Any) && members.len() >= 2)
+                || (has(Side::Lang(Lang::Fr)) && has(Side::Lang(Lang::En)));
+            if !expands {
+                return Err(invalid(
+                    i,
+                    "a group needs two `words`, or a French and an English member".into(),
+                ));
             }
             groups.push(members);
         }
-        Ok((Lexicon { groups, shipped: 0 }, parsed.builtin))
+        Ok((groups, parsed.builtin))
     }
 
     pub fn groups(&self) -> usize {
@@ -184,8 +216,8 @@ impl Lexicon {
 
     pub fn summary(&self) -> LexiconSummary {
         LexiconSummary {
-            shipped_groups: self.shipped,
-            kb_groups: self.groups.len() - self.shipped,
+            shipped_groups: self.groups.len() - self.own,
+            kb_groups: self.own,
         }
     }
 
@@ -196,23 +228,20 @@ impl Lexicon {
         let words = words_of(text);
         let mut out: Vec<String> = Vec::new();
         for group in &self.groups {
-            let said: Vec<Side> = group
-                .iter()
-                .filter(|m| m.occurs_in(&words))
-                .map(|m| m.side)
-                .collect();
-            if said.is_empty() {
+            let said: Vec<bool> = group.iter().map(|m| m.occurs_in(&words)).collect();
+            if !said.contains(&true) {
                 continue;
             }
-            for member in group {
-                let stands_for = |side: &Side| match (side, member.side) {
-                    (Side::Lang(a), Side::Lang(b)) => *a != b,
+            for (member, &member_said) in group.iter().zip(&said) {
+                let stands_for = |other: &Member| match (other.side, member.side) {
+                    (Side::Lang(a), Side::Lang(b)) => a != b,
                     _ => true,
                 };
-                if said.iter().any(stands_for)
-                    && !member.occurs_in(&words)
-                    && !out.contains(&member.text)
-                {
+                let wanted = group
+                    .iter()
+                    .zip(&said)
+                    .any(|(other, &other_said)| other_said && stands_for(other));
+                if wanted && !member_said && !out.contains(&member.text) {
                     out.push(member.text.clone());
                 }
             }
@@ -239,9 +268,14 @@ fn words_of(text: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
+    fn kb(text: &str) -> Result<Lexicon, ValidationError> {
+        Lexicon::for_kb(Some(BUILTIN_LEXICON), Some(text), "lexicon.toml")
+    }
+
     #[test]
     fn the_builtin_lexicon_parses() {
         assert!(Lexicon::builtin().groups() > 40);
+        assert_eq!(Lexicon::builtin().summary().kb_groups, 0);
     }
 
     #[test]
@@ -256,13 +290,17 @@ mod tests {
         let expanded = lexicon.expand("When drawer 1 runs out it should switch over");
         assert!(expanded.contains(&"tiroir".to_string()), "{expanded:?}");
         assert!(expanded.contains(&"chaînage".to_string()), "{expanded:?}");
-        // A prefix member matches any ending; a phrase only whole and in order.
+        // Accents and case do not matter; a phrase matches only whole and in order.
         assert!(lexicon
-            .expand("pages non assemblées")
+            .expand("pages non ASSEMBLEES")
             .contains(&"collate".to_string()));
         assert!(!lexicon
             .expand("l'ordre du jour")
             .contains(&"assemblage".to_string()));
+        // "tray" alone is the paper tray or the output bin: it names neither.
+        let expanded = lexicon.expand("the output tray is full");
+        assert!(expanded.contains(&"réceptacle".to_string()), "{expanded:?}");
+        assert!(!expanded.contains(&"tiroir".to_string()), "{expanded:?}");
         // A translation stands for the other language's members, not its own's.
         let expanded = lexicon.expand("l'écran reste noir");
         assert!(expanded.contains(&"display".to_string()), "{expanded:?}");
@@ -275,18 +313,24 @@ mod tests {
     }
 
     #[test]
+    fn a_prefix_matches_any_ending_of_its_last_word() {
+        let lexicon = kb("builtin = false\n[[group]]\nwords = [\"agraf*\", \"staple\"]\n").unwrap();
+        assert_eq!(lexicon.expand("les agrafes manquent"), vec!["staple"]);
+        assert_eq!(lexicon.expand("l'agrafeuse"), vec!["staple"]);
+        assert!(lexicon.expand("agr").is_empty());
+    }
+
+    #[test]
     fn a_kb_adds_groups_or_replaces_the_shipped_ones() {
         let own = "[[group]]\nwords = [\"carte vitale\", \"health card\"]\n";
-        let added = Lexicon::for_kb(Some(own), "lexicon.toml").unwrap();
+        let added = kb(own).unwrap();
         assert_eq!(added.groups(), Lexicon::builtin().groups() + 1);
         assert_eq!(added.summary().kb_groups, 1);
         assert_eq!(
             added.expand("my health card"),
             vec!["carte vitale".to_string()]
         );
-        let alone = format!("builtin = false\n{own}");
-        let replaced = Lexicon::for_kb(Some(&alone), "lexicon.toml").unwrap();
-        assert_eq!(replaced.groups(), 1);
+        let replaced = kb(&format!("builtin = false\n{own}")).unwrap();
         assert_eq!(
             replaced.summary(),
             LexiconSummary {
@@ -295,16 +339,44 @@ mod tests {
             }
         );
         assert!(replaced.expand("printer jam").is_empty());
-        let again = Lexicon::for_kb(Some(BUILTIN_LEXICON), "lexicon.toml").unwrap();
-        assert_eq!(again, Lexicon::builtin());
+        // The bundled KB's file is the shipped one: nothing counts twice.
+        assert_eq!(kb(BUILTIN_LEXICON).unwrap(), Lexicon::builtin());
+        // A generation built before the lexicon searches without one, as it was fitted.
+        let before = Lexicon::for_kb(None, None, "entries.json").unwrap();
+        assert_eq!(before.groups(), 0);
     }
 
     #[test]
-    fn a_group_of_one_word_is_refused_with_its_place() {
-        let err = Lexicon::for_kb(Some("[[group]]\nwords = [\"toner\", \"*\"]\n"), "lex.toml")
-            .unwrap_err();
-        assert_eq!(err.field.as_deref(), Some("group[0].words"));
-        let err = Lexicon::for_kb(Some("[[group]]\nwordz = []\n"), "lex.toml").unwrap_err();
+    fn the_kbs_groups_are_the_last_a_long_message_loses() {
+        let own = "[[group]]\nwords = [\"carte vitale\", \"health card\"]\n";
+        let lexicon = kb(own).unwrap();
+        let long = format!(
+            "{} health card",
+            "drawer output bin jam toner display driver cable network slow memory duplex \
+             wifi scanner queue offline ghost fuser drum streaks faded colour"
+        );
+        let expanded = lexicon.expand(&long);
+        assert_eq!(expanded.len(), MAX_EXPANSIONS);
+        assert!(
+            expanded.contains(&"carte vitale".to_string()),
+            "{expanded:?}"
+        );
+    }
+
+    #[test]
+    fn a_group_that_cannot_expand_is_refused_with_its_place() {
+        for (text, says) in [
+            ("[[group]]\nwords = [\"toner\", \"*\"]\n", "no letter"),
+            ("[[group]]\nwords = [\"toner\"]\n", "two `words`"),
+            ("[[group]]\nfr = [\"toner\", \"encre\"]\n", "two `words`"),
+            ("[[group]]\nwords = [\"a*\", \"toner\"]\n", "a prefix needs"),
+        ] {
+            let err = kb(text).unwrap_err();
+            assert_eq!(err.field.as_deref(), Some("group[0]"), "{text}");
+            assert!(err.message.contains(says), "{text}: {}", err.message);
+        }
+        let err = kb("[[group]]\nwordz = []\n").unwrap_err();
         assert!(err.message.contains("invalid lexicon"), "{}", err.message);
+        assert_eq!(err.line, Some(2));
     }
 }
