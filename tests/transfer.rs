@@ -60,13 +60,20 @@ fn write_entry(kb: &Path, id: &str, lang: &str, title: &str, description: &str) 
     .unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_imported_kb_classifies_normalises_models_and_calibrates() {
+/// A KB in the seed file's format, imported into a temporary folder (kept alive by the
+/// returned guard), with the path of the KB.
+fn imported_seed() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let seed = dir.path().join("reference_data.json");
     write_seed(&seed);
     let kb = dir.path().join("kb");
     import_seed(&seed, &kb, Lang::Fr).expect("the seed imports");
+    (dir, kb)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_imported_kb_classifies_normalises_models_and_calibrates() {
+    let (dir, kb) = imported_seed();
     // The KB's catalogue gets no copy of a model the product already knows.
     assert!(!kb.join("catalogue/models.toml").exists());
     let data = dir.path().join("data");
@@ -140,11 +147,7 @@ async fn an_imported_kb_classifies_normalises_models_and_calibrates() {
 /// mistake is refused by name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_products_lexicon_finds_an_entry_in_the_customers_words_and_a_kb_can_replace_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let seed = dir.path().join("reference_data.json");
-    write_seed(&seed);
-    let kb = dir.path().join("kb");
-    import_seed(&seed, &kb, Lang::Fr).expect("the seed imports");
+    let (dir, kb) = imported_seed();
     let first_keyword_hit = |service: std::sync::Arc<Service>| async move {
         let found = service
             .engine

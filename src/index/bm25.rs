@@ -287,6 +287,30 @@ impl Bm25Index {
         ))
     }
 
+    /// One optional clause per field of `lf` whose index has `word`, at the field's
+    /// weight times `weight`; whether any has it.
+    fn word_clauses(
+        &self,
+        lf: LangFields,
+        word: &str,
+        weight: f32,
+        clauses: &mut Vec<(Occur, Box<dyn Query>)>,
+    ) -> bool {
+        let mut known = false;
+        for (field, boost) in [
+            (lf.title, TITLE_BOOST),
+            (lf.symptoms, SYMPTOMS_BOOST),
+            (lf.body, BODY_BOOST),
+        ] {
+            let term = Term::from_field_text(field, word);
+            if self.exists(&term) {
+                known = true;
+                clauses.push((Occur::Should, Self::boosted(term, boost * weight)));
+            }
+        }
+        known
+    }
+
     /// The scoring part of a query: one optional clause per (term, field).
     fn scoring_clauses(
         &self,
@@ -347,35 +371,12 @@ impl Bm25Index {
                     if own.contains(&word) || added.contains(&word) {
                         continue;
                     }
-                    for (field, boost) in [
-                        (lf.title, TITLE_BOOST),
-                        (lf.symptoms, SYMPTOMS_BOOST),
-                        (lf.body, BODY_BOOST),
-                    ] {
-                        let term = Term::from_field_text(field, &word);
-                        if self.exists(&term) {
-                            clauses.push((
-                                Occur::Should,
-                                Self::boosted(term, boost * EXPANSION_BOOST),
-                            ));
-                        }
-                    }
+                    self.word_clauses(lf, &word, EXPANSION_BOOST, &mut clauses);
                     added.push(word);
                 }
             }
             for word in own {
-                let mut known = false;
-                for (field, boost) in [
-                    (lf.title, TITLE_BOOST),
-                    (lf.symptoms, SYMPTOMS_BOOST),
-                    (lf.body, BODY_BOOST),
-                ] {
-                    let term = Term::from_field_text(field, &word);
-                    if self.exists(&term) {
-                        known = true;
-                        clauses.push((Occur::Should, Self::boosted(term, boost)));
-                    }
-                }
+                let known = self.word_clauses(lf, &word, 1.0, &mut clauses);
                 if !known
                     && lang == query_lang
                     && fuzzy_words < MAX_FUZZY_WORDS
