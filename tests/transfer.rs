@@ -71,6 +71,17 @@ fn imported_seed() -> (tempfile::TempDir, PathBuf) {
     (dir, kb)
 }
 
+/// `GET /health` of `service`, served on a port of its own.
+async fn health_of(service: &std::sync::Arc<Service>) -> serde_json::Value {
+    let base = common::spawn_app(service.clone()).await;
+    reqwest::get(format!("{base}/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_imported_kb_classifies_normalises_models_and_calibrates() {
     let (dir, kb) = imported_seed();
@@ -125,13 +136,7 @@ async fn an_imported_kb_classifies_normalises_models_and_calibrates() {
     assert!(classification.is_some(), "an imported KB must classify");
 
     // /health tells where the relevance comes from and the threshold in use.
-    let base = common::spawn_app(service.clone()).await;
-    let health: serde_json::Value = reqwest::get(format!("{base}/health"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = health_of(&service).await;
     let c = &health["calibration"];
     assert!(c["source"].is_string(), "{health}");
     assert_eq!(
@@ -177,13 +182,7 @@ async fn the_products_lexicon_finds_an_entry_in_the_customers_words_and_a_kb_can
     .unwrap();
     let replaced = common::start_service(&kb, &dir.path().join("replaced")).await;
     // /health says what the lexicon holds.
-    let base = common::spawn_app(replaced.clone()).await;
-    let health: serde_json::Value = reqwest::get(format!("{base}/health"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = health_of(&replaced).await;
     assert_eq!(
         health["lexicon"],
         serde_json::json!({"shipped_groups": 0, "kb_groups": 1}),
