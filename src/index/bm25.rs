@@ -366,11 +366,9 @@ impl Bm25Index {
             let mut fuzzed: Vec<String> = Vec::new();
             let own = analyze(manager, analyzer::analyzer_name(lang), text);
             let mut added: Vec<String> = Vec::new();
-            for member in expansion {
-                for word in analyze(manager, analyzer::analyzer_name(lang), member) {
-                    if own.contains(&word) || added.contains(&word) {
-                        continue;
-                    }
+            let additions = expansion.join(" ");
+            for word in analyze(manager, analyzer::analyzer_name(lang), &additions) {
+                if !own.contains(&word) && !added.contains(&word) {
                     self.word_clauses(lf, &word, EXPANSION_BOOST, &mut clauses);
                     added.push(word);
                 }

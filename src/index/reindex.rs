@@ -8,7 +8,6 @@
 //! synced before `CURRENT` moves, and `CURRENT` is replaced by a synced rename, so after
 //! a power loss `CURRENT` names either the previous generation or a complete new one.
 
-use crate::kb::lexicon::{LexiconSummary, BUILTIN_LEXICON};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -36,6 +35,7 @@ use super::vector::{ChunkVectors, VECTORS_FILE};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::extract::load_kb;
+use crate::kb::lexicon::{LexiconSummary, BUILTIN_LEXICON};
 
 /// How many generations to keep on disk (the current one included).
 pub const KEEP_GENERATIONS: usize = 3;

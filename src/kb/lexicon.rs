@@ -229,18 +229,20 @@ impl Lexicon {
         let mut out: Vec<String> = Vec::new();
         for group in &self.groups {
             let said: Vec<bool> = group.iter().map(|m| m.occurs_in(&words)).collect();
-            if !said.contains(&true) {
+            let said_sides: Vec<Side> = group
+                .iter()
+                .zip(&said)
+                .filter(|(_, &s)| s)
+                .map(|(m, _)| m.side)
+                .collect();
+            if said_sides.is_empty() {
                 continue;
             }
             for (member, &member_said) in group.iter().zip(&said) {
-                let stands_for = |other: &Member| match (other.side, member.side) {
+                let wanted = said_sides.iter().any(|&side| match (side, member.side) {
                     (Side::Lang(a), Side::Lang(b)) => a != b,
                     _ => true,
-                };
-                let wanted = group
-                    .iter()
-                    .zip(&said)
-                    .any(|(other, &other_said)| other_said && stands_for(other));
+                });
                 if wanted && !member_said && !out.contains(&member.text) {
                     out.push(member.text.clone());
                 }

@@ -1,7 +1,7 @@
 //! Reads a KB directory: the catalogue and every entry file, collecting every problem
 //! instead of stopping at the first, so an editor fixes them all in one go.
 
-use super::lexicon::{Lexicon, BUILTIN_LEXICON, LEXICON_FILE};
+use super::lexicon::{Lexicon, LEXICON_FILE};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -129,7 +129,7 @@ pub fn read_kb(kb_dir: &Path) -> Result<(LoadedKb, Vec<ValidationError>)> {
     let lexicon = read_optional(&lexicon_path)?;
     if let Some(text) = &lexicon {
         let file = lexicon_path.display().to_string();
-        if let Err(e) = Lexicon::for_kb(Some(BUILTIN_LEXICON), Some(text), &file) {
+        if let Err(e) = Lexicon::for_kb(None, Some(text), &file) {
             errors.push(e);
         }
     }

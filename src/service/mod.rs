@@ -24,6 +24,7 @@ pub use crate::answer::Answer;
 pub use crate::extract::Extraction;
 pub use crate::index::ReindexReport;
 /// The KB's entries as the layers above show them.
+pub use crate::kb::lang::fold;
 pub use crate::kb::{Category, KbEntry};
 
 use std::sync::Arc;

@@ -170,13 +170,7 @@ pub fn highlighted(text: &str, words: &[String]) -> Markup {
 }
 
 /// Lowercase without accents, so "Erreur" matches "erreur" and "bourrée" "bourree".
-pub fn fold(word: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
-    word.nfd()
-        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .collect()
-}
+pub use crate::service::fold;
 
 #[cfg(test)]
 mod tests {

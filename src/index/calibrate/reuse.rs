@@ -11,7 +11,6 @@
 //! one entry is a real share of the samples, and the fit is quick anyway (a reindex that
 //! changed nothing keeps the fit whatever the size).
 
-use crate::kb::lexicon::{BUILTIN_LEXICON, LEXICON_FILE};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -21,6 +20,7 @@ use super::{KB_MODEL_FILE, KB_QUERIES_FILE};
 use crate::error::{Error, Result};
 use crate::index::calibration::{Calibration, CalibrationSource, FitRecord, FEATURES_VERSION};
 use crate::index::fusion::FusionConfig;
+use crate::kb::lexicon::{BUILTIN_LEXICON, LEXICON_FILE};
 use crate::kb::PrinterModel;
 
 /// Share of the KB's entries that may change before the calibration is fitted again.
@@ -34,9 +34,9 @@ const KEPT_NOTE: &str = "kept the calibration fitted for generation";
 /// Digest of what a fit depends on besides the entries: the embedding model, the fusion
 /// settings, keyword search's weights and lexicon, the catalogue, the KB's labelled
 /// queries and shipped model, the relevance features' version, the product's release
-/// (whose pseudo-queries and search made the fit) and `FIT_RULES`. A change to the features within one release bumps
-/// `FEATURES_VERSION`; a change to how the queries are made or the curve is read, which
-/// leaves a KB's shipped model valid, bumps `FIT_RULES`.
+/// (whose pseudo-queries and search made the fit) and `FIT_RULES`. A change to the
+/// features within one release bumps `FEATURES_VERSION`; a change to how the queries are
+/// made or the curve is read, which leaves a KB's shipped model valid, bumps `FIT_RULES`.
 pub fn fit_inputs(
     model: &str,
     fusion: &FusionConfig,
