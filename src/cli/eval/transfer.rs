@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::answer::{Decision, Responder};
 use crate::cli::{load_embedder, Dirs};
 use crate::error::{Error, Result};
-use crate::service::eval::{Metrics, Sums};
+use crate::service::eval::{hindsight, FirstHit, Hindsight, Metrics, Sums};
 use crate::service::search::ValidSearch;
 use crate::service::{AnswerRequest, SearchMode, Service};
 
@@ -91,8 +91,25 @@ struct TransferReport {
     /// Tickets whose text named a model the catalogue resolved.
     models_named: usize,
     reasons: BTreeMap<String, usize>,
+    /// The relevance's best threshold for precision 0.95, read off this set in hindsight
+    /// (`eval::hindsight`): how far a perfect calibration of the same evidence would go.
+    hindsight: Option<Hindsight>,
+    /// Tickets whose first hit both retrievers ranked first, and how those first hits
+    /// fared: the strongest evidence a ranking gives.
+    agreed: Agreed,
     outcomes: Vec<TicketOutcome>,
 }
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+struct Agreed {
+    tickets: usize,
+    right: usize,
+    wrong: usize,
+    not_covered: usize,
+}
+
+/// Precision the hindsight threshold is read for: the decision's default target.
+const HINDSIGHT_TARGET: f64 = 0.95;
 
 fn ratio(a: usize, b: usize) -> f64 {
     if b == 0 {
@@ -139,6 +156,8 @@ pub async fn run(args: Args) -> Result<()> {
     let mut sums_by_lang: BTreeMap<String, Sums> = BTreeMap::new();
     let mut outcomes = Vec::new();
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    let mut first_hits = Vec::new();
+    let mut agreed = Agreed::default();
     for (t, relevant) in &labelled {
         let answer = service
             .engine
@@ -158,6 +177,22 @@ pub async fn run(args: Args) -> Result<()> {
             .await?;
         let ranked: Vec<String> = found.results.iter().map(|r| r.kb_id.clone()).collect();
         let covered = !relevant.is_empty();
+        if let Some(first) = found.results.first() {
+            let right = relevant.contains(&first.kb_id);
+            first_hits.push(FirstHit {
+                relevance: first.relevance,
+                covered,
+                right,
+            });
+            if first.retrieval.bm25_rank == Some(1) && first.retrieval.vector_rank == Some(1) {
+                agreed.tickets += 1;
+                match (covered, right) {
+                    (false, _) => agreed.not_covered += 1,
+                    (true, true) => agreed.right += 1,
+                    (true, false) => agreed.wrong += 1,
+                }
+            }
+        }
         if covered {
             let wanted: HashSet<&str> = relevant.iter().map(String::as_str).collect();
             sums.add(&ranked, &wanted);
@@ -243,6 +278,8 @@ pub async fn run(args: Args) -> Result<()> {
         ),
         models_named: outcomes.iter().filter(|o| o.model.is_some()).count(),
         reasons,
+        hindsight: hindsight(&first_hits, HINDSIGHT_TARGET),
+        agreed,
         outcomes,
     };
     print_report(&report, &labelled, args.misses);
@@ -285,6 +322,19 @@ fn print_report(r: &TransferReport, labelled: &[(TransferTicket, HashSet<String>
     println!(
         "  not covered escalated {:.3}; classified {:.3}; a model named in {} tickets",
         r.uncovered_escalated, r.classified, r.models_named
+    );
+    match r.hindsight {
+        Some(h) => println!(
+            "  in hindsight (relevance alone, threshold read off this set): coverage {:.3} at precision {:.3} (threshold {:.2}, {} answered)",
+            h.coverage, h.precision, h.threshold, h.answered
+        ),
+        None => println!(
+            "  in hindsight: no threshold on the relevance reaches precision {HINDSIGHT_TARGET} on this set"
+        ),
+    }
+    println!(
+        "  first hits both retrievers ranked first: {} ({} right, {} wrong, {} not covered)",
+        r.agreed.tickets, r.agreed.right, r.agreed.wrong, r.agreed.not_covered
     );
     let reasons: Vec<String> = r.reasons.iter().map(|(k, n)| format!("{k} {n}")).collect();
     println!("  escalations: {}", reasons.join(", "));

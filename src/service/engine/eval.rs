@@ -115,6 +115,63 @@ impl Sums {
     }
 }
 
+/// One ticket of a labelled set as the relevance saw it: the relevance of its first hit,
+/// whether the KB covers it, and whether that first hit is one of its entries.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FirstHit {
+    pub relevance: f32,
+    pub covered: bool,
+    pub right: bool,
+}
+
+/// What the relevance could do on a labelled set in hindsight: the threshold, read off
+/// the set itself, that answers the most covered tickets at the target precision. Not a
+/// figure of the product (the product cannot see the labels), but it tells a calibration
+/// that is too strict (the product's coverage well below this) from evidence that
+/// cannot tell right from wrong first hits (this one low too).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Hindsight {
+    pub threshold: f32,
+    /// Tickets whose first hit reaches it.
+    pub answered: usize,
+    pub precision: f64,
+    /// Covered tickets answered / covered tickets.
+    pub coverage: f64,
+}
+
+/// The best threshold in hindsight for `target` precision (see `Hindsight`); `None` when
+/// no threshold reaches it on one ticket or more.
+pub fn hindsight(hits: &[FirstHit], target: f64) -> Option<Hindsight> {
+    let covered = hits.iter().filter(|h| h.covered).count().max(1) as f64;
+    let mut sorted: Vec<&FirstHit> = hits.iter().collect();
+    sorted.sort_by(|a, b| b.relevance.total_cmp(&a.relevance));
+    let mut best: Option<Hindsight> = None;
+    let (mut answered, mut right, mut answered_covered) = (0usize, 0usize, 0usize);
+    for (i, hit) in sorted.iter().enumerate() {
+        answered += 1;
+        right += usize::from(hit.covered && hit.right);
+        answered_covered += usize::from(hit.covered);
+        // Only where the relevance steps down: tied tickets are answered together.
+        if sorted
+            .get(i + 1)
+            .is_some_and(|next| next.relevance == hit.relevance)
+        {
+            continue;
+        }
+        let precision = right as f64 / answered as f64;
+        let coverage = answered_covered as f64 / covered;
+        if precision >= target && best.is_none_or(|b| coverage > b.coverage) {
+            best = Some(Hindsight {
+                threshold: hit.relevance,
+                answered,
+                precision,
+                coverage,
+            });
+        }
+    }
+    best
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ModeReport {
     pub mode: SearchMode,
@@ -250,5 +307,32 @@ mod tests {
         assert!((m.recall_at_3 - 2.0 / 3.0).abs() < 1e-9);
         assert!((m.mrr_at_10 - (1.0 + 1.0 / 3.0) / 3.0).abs() < 1e-9);
         assert!((m.ndcg_at_10 - (1.0 + 0.5) / 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn hindsight_answers_the_most_covered_tickets_at_the_target() {
+        let hit = |relevance, covered, right| FirstHit {
+            relevance,
+            covered,
+            right,
+        };
+        let hits = [
+            hit(0.9, true, true),
+            hit(0.8, true, true),
+            hit(0.7, false, false),
+            hit(0.6, true, true),
+            hit(0.6, true, true),
+            hit(0.5, true, false),
+            hit(0.2, true, true),
+        ];
+        // At 0.6: 4 right of 5 answered (0.8), 4 of the 6 covered tickets.
+        let h = hindsight(&hits, 0.8).unwrap();
+        assert_eq!((h.threshold, h.answered), (0.6, 5));
+        assert!((h.coverage - 4.0 / 6.0).abs() < 1e-9);
+        // Ties are answered together: 0.6 is never split in two.
+        let h = hindsight(&hits, 0.95).unwrap();
+        assert_eq!((h.threshold, h.answered), (0.8, 2));
+        assert!(hindsight(&[hit(0.9, false, false)], 0.5).is_none());
+        assert!(hindsight(&[], 0.5).is_none());
     }
 }
