@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::extract::signals::Signals;
 use crate::extract::Extraction;
+use crate::kb::lang::fold;
 use crate::kb::KbEntry;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -150,8 +151,12 @@ fn disagreement(extraction: &Extraction, entry: &KbEntry) -> Option<(bool, Strin
 /// "le panneau de commande", "remise à zéro"): they never show that an entry covers it.
 const AMBIGUOUS_MATTERS: &[&str] = &["avoir", "commande", "commandes", "remise", "order"];
 
-/// Does the entry's title or tags name the matter `words` speak of (their last word:
-/// "ma facture" speaks of "facture"), as a whole word or its plural?
+/// Does the entry speak of the matter `words` name (their last word: "ma facture" speaks
+/// of "facture")? Its title or tags name it as a whole word or its plural, or its text has
+/// a word of the same stem (the first `MATTER_STEM_CHARS` letters, accents aside): a FAQ
+/// entry on generic drugs that says "remboursé" answers "la sécu rembourse ?". Only the
+/// best entry, and only at the relevance an automatic answer needs anyway: the KB itself
+/// answers the matter, so it need not go to a person.
 fn entry_speaks_of(entry: &KbEntry, words: &str) -> bool {
     let Some(matter) = words.split_whitespace().last() else {
         return false;
@@ -161,13 +166,41 @@ fn entry_speaks_of(entry: &KbEntry, words: &str) -> bool {
         return false;
     }
     let plural = format!("{matter}s");
-    std::iter::once(entry.title.as_str())
+    let named = std::iter::once(entry.title.as_str())
         .chain(entry.tags.iter().map(String::as_str))
         .any(|text| {
             text.to_lowercase()
                 .split(|c: char| !c.is_alphanumeric())
                 .any(|w| w == matter || w == plural)
-        })
+        });
+    named || text_has_stem(entry, &matter)
+}
+
+/// Letters of a matter's stem: "rembours" for rembourse, remboursement, remboursé;
+/// "facture" for facturé, facturation. A shorter word must appear whole.
+const MATTER_STEM_CHARS: usize = 7;
+
+fn text_has_stem(entry: &KbEntry, matter: &str) -> bool {
+    let folded = fold(matter);
+    let stem: String = folded.chars().take(MATTER_STEM_CHARS).collect();
+    let whole = folded.chars().count() < MATTER_STEM_CHARS;
+    let text = fold(&format!(
+        "{} {} {} {} {} {}",
+        entry.symptoms.join(" "),
+        entry.description,
+        entry.cause,
+        entry.solution,
+        entry.steps.join(" "),
+        entry.title
+    ));
+    let singular = |w: &str| w.strip_suffix('s').unwrap_or(w).to_string();
+    text.split(|c: char| !c.is_alphanumeric()).any(|w| {
+        if whole {
+            singular(w) == singular(&stem)
+        } else {
+            w.starts_with(&stem)
+        }
+    })
 }
 
 /// The decision for one message. `model_known`: the KB has entries for the extracted
@@ -290,5 +323,34 @@ pub fn decide(
             "{} answers it ({:.2})",
             best.entry.id, best.relevance
         )],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_speaks_of_a_matter_its_title_tags_or_text_name() {
+        let mut entry = KbEntry::sample(
+            "generique",
+            "Médicament générique : peut-on le refuser ?",
+            "Si vous refusez le générique, le médicament est remboursé sur la base du tarif du générique.",
+        );
+        // The stem, accents aside, anywhere in the text.
+        assert!(entry_speaks_of(&entry, "rembourse"));
+        assert!(entry_speaks_of(&entry, "le remboursement"));
+        // A short word must appear whole (or plural); under five letters, never.
+        assert!(entry_speaks_of(&entry, "tarifs"));
+        assert!(!entry_speaks_of(&entry, "tarification"));
+        assert!(!entry_speaks_of(&entry, "prix"));
+        assert!(!entry_speaks_of(&entry, "devis"));
+        assert!(!entry_speaks_of(&entry, "facture"));
+        entry.tags = vec!["devis".into()];
+        assert!(entry_speaks_of(&entry, "un devis"));
+        // Words that mean other things in a device KB never count.
+        entry.description = "Vérifiez la remise à zéro et la commande.".into();
+        assert!(!entry_speaks_of(&entry, "remise"));
+        assert!(!entry_speaks_of(&entry, "ma commande"));
     }
 }

@@ -122,6 +122,12 @@ pub struct LexiconSummary {
 
 /// Shortest prefix a `*` may end: "a*" would match half of any message.
 const MIN_PREFIX_CHARS: usize = 3;
+/// Limits of a lexicon file. Every message is read against every member, so a file
+/// beyond these (a dictionary pasted in, a generated list) would slow every search for
+/// words no customer writes; it is refused, not cut, so the editor knows.
+const MAX_GROUPS: usize = 2_000;
+const MAX_MEMBERS: usize = 64;
+const MAX_MEMBER_WORDS: usize = 8;
 
 impl Lexicon {
     /// The lexicon this release ships.
@@ -170,8 +176,26 @@ impl Lexicon {
             field: Some(format!("group[{i}]")),
             message,
         };
+        if parsed.group.len() > MAX_GROUPS {
+            return Err(ValidationError {
+                file: file.to_string(),
+                line: None,
+                field: Some("group".into()),
+                message: format!(
+                    "{} groups: a lexicon holds at most {MAX_GROUPS}",
+                    parsed.group.len()
+                ),
+            });
+        }
         let mut groups = Vec::with_capacity(parsed.group.len());
         for (i, group) in parsed.group.iter().enumerate() {
+            let count = group.words.len() + group.fr.len() + group.en.len();
+            if count > MAX_MEMBERS {
+                return Err(invalid(
+                    i,
+                    format!("{count} members: a group holds at most {MAX_MEMBERS}"),
+                ));
+            }
             let mut members: Vec<Member> = Vec::new();
             for (list, side) in [
                 (&group.words, Side::Any),
@@ -182,6 +206,12 @@ impl Lexicon {
                     let Some(member) = Member::parse(raw, side) else {
                         return Err(invalid(i, format!("`{raw}` has no letter or digit")));
                     };
+                    if member.words.len() > MAX_MEMBER_WORDS {
+                        return Err(invalid(
+                            i,
+                            format!("`{raw}`: a member has at most {MAX_MEMBER_WORDS} words"),
+                        ));
+                    }
                     let last = member.words.last().map_or(0, |w| w.chars().count());
                     if member.prefix && last < MIN_PREFIX_CHARS {
                         return Err(invalid(
@@ -377,6 +407,19 @@ mod tests {
             assert_eq!(err.field.as_deref(), Some("group[0]"), "{text}");
             assert!(err.message.contains(says), "{text}: {}", err.message);
         }
+        let many: Vec<String> = (0..=MAX_MEMBERS).map(|i| format!("\"mot{i}\"")).collect();
+        let err = kb(&format!("[[group]]\nwords = [{}]\n", many.join(", "))).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("group[0]"));
+        assert!(err.message.contains("at most 64"), "{}", err.message);
+        let err = kb(
+            "[[group]]\nwords = [\"toner\", \"un deux trois quatre cinq six sept huit neuf\"]\n",
+        )
+        .unwrap_err();
+        assert!(err.message.contains("at most 8 words"), "{}", err.message);
+        let groups = "[[group]]\nwords = [\"toner\", \"encre\"]\n".repeat(MAX_GROUPS + 1);
+        let err = kb(&groups).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("group"));
+        assert!(err.message.contains("2001 groups"), "{}", err.message);
         let err = kb("[[group]]\nwordz = []\n").unwrap_err();
         assert!(err.message.contains("invalid lexicon"), "{}", err.message);
         assert_eq!(err.line, Some(2));
