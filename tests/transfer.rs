@@ -517,3 +517,45 @@ async fn the_earlier_projects_kb_answers_tickets_written_apart_at_the_target_pre
         "{uncovered_escalated} of {uncovered} not-covered tickets escalated"
     );
 }
+
+/// A billing or refund word goes to a person unless the KB itself answers it: a FAQ entry
+/// whose text speaks of refunds answers "is it refunded?", where an invoice the KB never
+/// mentions still goes to a person.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_question_the_faq_answers_is_not_escalated_as_billing() {
+    let dir = tempfile::tempdir().unwrap();
+    let kb = dir.path().join("kb");
+    for (id, title, description) in [
+        ("generique", "Médicament générique : peut-on le refuser ?", "Vous pouvez refuser le générique proposé par le pharmacien. Le médicament de marque est alors remboursé sur la base du tarif du générique, sauf mention du médecin sur l'ordonnance."),
+        ("passeport", "Comment refaire un passeport perdu ?", "Déclarez la perte en mairie puis demandez un nouveau passeport avec une photo et un justificatif de domicile."),
+        ("preavis", "Quel préavis pour quitter un logement loué vide ?", "Le locataire donne congé par lettre recommandée avec un préavis de trois mois, un mois en zone tendue."),
+        ("carte-grise", "Comment changer l'adresse de sa carte grise ?", "Le changement d'adresse se fait en ligne dans le mois qui suit le déménagement."),
+        ("naissance", "Dans quel délai déclarer une naissance ?", "La naissance se déclare à la mairie du lieu de naissance dans les cinq jours qui suivent l'accouchement."),
+        ("vote", "Comment voter par procuration ?", "Le mandant fait sa demande en ligne ou au commissariat, puis la confirme en personne."),
+    ] {
+        write_entry(&kb, id, "fr", title, description);
+    }
+    let service = common::start_service(&kb, &dir.path().join("data")).await;
+    let reason_of = |text: &'static str| {
+        let service = service.clone();
+        async move {
+            let answer = service
+                .engine
+                .answer(AnswerRequest {
+                    text: text.into(),
+                    model: None,
+                })
+                .await
+                .unwrap();
+            (answer.reason.map(|r| r.as_str()), answer.notes)
+        }
+    };
+    let (reason, notes) = reason_of(
+        "Bonjour, si je refuse le générique à la pharmacie, est-ce que la sécu rembourse quand même mon médicament ?",
+    )
+    .await;
+    assert_ne!(reason, Some("sensitive_category"), "{notes:?}");
+    let (reason, notes) =
+        reason_of("Bonjour, pouvez-vous m'envoyer la facture de mon passeport perdu ?").await;
+    assert_eq!(reason, Some("sensitive_category"), "{notes:?}");
+}
