@@ -554,7 +554,9 @@ async fn a_refund_question_the_faq_answers_is_not_escalated_as_billing() {
         "Bonjour, si je refuse le générique à la pharmacie, est-ce que la sécu rembourse quand même mon médicament ?",
     )
     .await;
-    assert_ne!(reason, Some("sensitive_category"), "{notes:?}");
+    // Answered: nothing routes it to a person (had anything held it back, it would go as
+    // the billing question it also is).
+    assert_eq!(reason, None, "{notes:?}");
     let (reason, notes) =
         reason_of("Bonjour, pouvez-vous m'envoyer la facture de mon passeport perdu ?").await;
     assert_eq!(reason, Some("sensitive_category"), "{notes:?}");

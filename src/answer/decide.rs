@@ -152,11 +152,12 @@ fn disagreement(extraction: &Extraction, entry: &KbEntry) -> Option<(bool, Strin
 const AMBIGUOUS_MATTERS: &[&str] = &["avoir", "commande", "commandes", "remise", "order"];
 
 /// Does the entry speak of the matter `words` name (their last word: "ma facture" speaks
-/// of "facture")? Its title or tags name it as a whole word or its plural, or its text has
-/// a word of the same stem (the first `MATTER_STEM_CHARS` letters, accents aside): a FAQ
-/// entry on generic drugs that says "remboursé" answers "la sécu rembourse ?". Only the
-/// best entry, and only at the relevance an automatic answer needs anyway: the KB itself
-/// answers the matter, so it need not go to a person.
+/// of "facture")? Its title or tags name it as a whole word or its plural; or, for a
+/// one-word matter, what the entry is about (title, symptoms, description; not its steps,
+/// where "check the warranty" is an aside) has a word of the same stem, accents aside: a
+/// FAQ entry on generic drugs that says "remboursé" answers "la sécu rembourse ?". A
+/// phrase ("charged twice", "order number") counts by its title or tags alone: its last
+/// word is not the matter.
 fn entry_speaks_of(entry: &KbEntry, words: &str) -> bool {
     let Some(matter) = words.split_whitespace().last() else {
         return false;
@@ -173,25 +174,26 @@ fn entry_speaks_of(entry: &KbEntry, words: &str) -> bool {
                 .split(|c: char| !c.is_alphanumeric())
                 .any(|w| w == matter || w == plural)
         });
-    named || text_has_stem(entry, &matter)
+    let one_word = words.split_whitespace().count() == 1;
+    named || (one_word && about_has_stem(entry, &matter))
 }
 
-/// Letters of a matter's stem: "rembours" for rembourse, remboursement, remboursé;
-/// "facture" for facturé, facturation. A shorter word must appear whole.
+/// Letters of a matter's stem: "rembour" for rembourse, remboursement, remboursé;
+/// "facture" for factures, facturé (not facturation: "factura"). A shorter word must
+/// appear whole or as its plural ("devis", "tarif").
 const MATTER_STEM_CHARS: usize = 7;
 
-fn text_has_stem(entry: &KbEntry, matter: &str) -> bool {
+/// Whether what `entry` is about (title, symptoms, description) has a word of `matter`'s
+/// stem.
+fn about_has_stem(entry: &KbEntry, matter: &str) -> bool {
     let folded = fold(matter);
     let stem: String = folded.chars().take(MATTER_STEM_CHARS).collect();
     let whole = folded.chars().count() < MATTER_STEM_CHARS;
     let text = fold(&format!(
-        "{} {} {} {} {} {}",
+        "{} {} {}",
+        entry.title,
         entry.symptoms.join(" "),
-        entry.description,
-        entry.cause,
-        entry.solution,
-        entry.steps.join(" "),
-        entry.title
+        entry.description
     ));
     let singular = |w: &str| w.strip_suffix('s').unwrap_or(w).to_string();
     text.split(|c: char| !c.is_alphanumeric()).any(|w| {
@@ -238,14 +240,37 @@ pub fn decide(
     // answers it like any other question.
     let covered_by_best = |words: &str| best.is_some_and(|b| entry_speaks_of(b.entry, words));
     if let (Some(words), true) = (&signals.sensitive, extraction.error_codes.is_empty()) {
+        let billing = format!("billing or commercial request: \"{words}\"");
         if !covered_by_best(words) {
-            return escalate(
-                Reason::SensitiveCategory,
-                confidence,
-                format!("billing or commercial request: \"{words}\""),
-            );
+            return escalate(Reason::SensitiveCategory, confidence, billing);
         }
+        // Answered only when the KB clearly answers it; otherwise it goes to a person as
+        // the billing question it also is, whatever else held it back.
+        let verdict = answerable(config, extraction, model_known, candidates);
+        if verdict.decision == Decision::Escalate {
+            let mut notes = vec![billing];
+            notes.extend(verdict.notes);
+            return Verdict {
+                reason: Some(Reason::SensitiveCategory),
+                notes,
+                ..verdict
+            };
+        }
+        return verdict;
     }
+    answerable(config, extraction, model_known, candidates)
+}
+
+/// The decision once nothing routes the message to a person: does the best entry clearly
+/// answer it?
+fn answerable(
+    config: &DecisionConfig,
+    extraction: &Extraction,
+    model_known: bool,
+    candidates: &[Candidate<'_>],
+) -> Verdict {
+    let best = candidates.first();
+    let confidence = best.map_or(0.0, |c| c.relevance);
     let Some(best) = best else {
         return escalate(Reason::OutOfScope, 0.0, "no KB entry matches");
     };
@@ -337,9 +362,9 @@ mod tests {
             "Médicament générique : peut-on le refuser ?",
             "Si vous refusez le générique, le médicament est remboursé sur la base du tarif du générique.",
         );
-        // The stem, accents aside, anywhere in the text.
+        // The stem, accents aside, in what the entry is about.
         assert!(entry_speaks_of(&entry, "rembourse"));
-        assert!(entry_speaks_of(&entry, "le remboursement"));
+        assert!(entry_speaks_of(&entry, "remboursement"));
         // A short word must appear whole (or plural); under five letters, never.
         assert!(entry_speaks_of(&entry, "tarifs"));
         assert!(!entry_speaks_of(&entry, "tarification"));
@@ -348,6 +373,12 @@ mod tests {
         assert!(!entry_speaks_of(&entry, "facture"));
         entry.tags = vec!["devis".into()];
         assert!(entry_speaks_of(&entry, "un devis"));
+        // Steps are not what an entry is about: "check the warranty" there is an aside.
+        entry.steps = vec!["Vérifier la garantie de l'imprimante".into()];
+        assert!(!entry_speaks_of(&entry, "garantie"));
+        // A phrase's last word is not its matter: only the title or tags count for it.
+        entry.description = "Appuyez deux fois, twice, sur OK.".into();
+        assert!(!entry_speaks_of(&entry, "charged twice"));
         // Words that mean other things in a device KB never count.
         entry.description = "Vérifiez la remise à zéro et la commande.".into();
         assert!(!entry_speaks_of(&entry, "remise"));

@@ -91,11 +91,14 @@ struct TransferReport {
     /// Tickets whose text named a model the catalogue resolved.
     models_named: usize,
     reasons: BTreeMap<String, usize>,
-    /// The relevance's best threshold for precision 0.95, read off this set in hindsight
+    /// The precision automatic answers aim at (`DEVICEKB_ANSWER_TARGET_PRECISION`).
+    target_precision: f64,
+    /// The relevance's best threshold for that precision, read off this set in hindsight
     /// (`eval::hindsight`): how far a perfect calibration of the same evidence would go.
     hindsight: Option<Hindsight>,
-    /// Tickets whose first hit both retrievers ranked first, and how those first hits
-    /// fared: the strongest evidence a ranking gives.
+    /// Tickets whose first hit both retrievers ranked first (or BM25 alone decided, see
+    /// `hybrid::decisive`), and how those first hits fared: the strongest evidence a
+    /// ranking gives.
     agreed: Agreed,
     outcomes: Vec<TicketOutcome>,
 }
@@ -107,9 +110,6 @@ struct Agreed {
     wrong: usize,
     not_covered: usize,
 }
-
-/// Precision the hindsight threshold is read for: the decision's default target.
-const HINDSIGHT_TARGET: f64 = 0.95;
 
 fn ratio(a: usize, b: usize) -> f64 {
     if b == 0 {
@@ -123,6 +123,7 @@ pub async fn run(args: Args) -> Result<()> {
     let tickets = load(&args.file)?;
     let mut config = args.dirs.config()?;
     config.llm = None;
+    let target_precision = f64::from(config.target_precision);
     let embedder = load_embedder(&config)?;
     let service = Service::start(config, embedder).await?;
     let generation = service.engine.generation();
@@ -184,7 +185,9 @@ pub async fn run(args: Args) -> Result<()> {
                 covered,
                 right,
             });
-            if first.retrieval.bm25_rank == Some(1) && first.retrieval.vector_rank == Some(1) {
+            let first_of_both = first.retrieval.bm25_rank == Some(1)
+                && (first.retrieval.vector_rank == Some(1) || found.vector_skipped);
+            if first_of_both {
                 agreed.tickets += 1;
                 match (covered, right) {
                     (false, _) => agreed.not_covered += 1,
@@ -278,7 +281,8 @@ pub async fn run(args: Args) -> Result<()> {
         ),
         models_named: outcomes.iter().filter(|o| o.model.is_some()).count(),
         reasons,
-        hindsight: hindsight(&first_hits, HINDSIGHT_TARGET),
+        target_precision,
+        hindsight: hindsight(&first_hits, covered, target_precision),
         agreed,
         outcomes,
     };
@@ -329,11 +333,12 @@ fn print_report(r: &TransferReport, labelled: &[(TransferTicket, HashSet<String>
             h.coverage, h.precision, h.threshold, h.answered
         ),
         None => println!(
-            "  in hindsight: no threshold on the relevance reaches precision {HINDSIGHT_TARGET} on this set"
+            "  in hindsight: no threshold on the relevance reaches precision {} on this set",
+            r.target_precision
         ),
     }
     println!(
-        "  first hits both retrievers ranked first: {} ({} right, {} wrong, {} not covered)",
+        "  first hits both retrievers ranked first (or BM25 alone decided): {} ({} right, {} wrong, {} not covered)",
         r.agreed.tickets, r.agreed.right, r.agreed.wrong, r.agreed.not_covered
     );
     let reasons: Vec<String> = r.reasons.iter().map(|(k, n)| format!("{k} {n}")).collect();

@@ -139,11 +139,13 @@ pub struct Hindsight {
     pub coverage: f64,
 }
 
-/// The best threshold in hindsight for `target` precision (see `Hindsight`); `None` when
-/// no threshold reaches it on one ticket or more.
-pub fn hindsight(hits: &[FirstHit], target: f64) -> Option<Hindsight> {
-    let covered = hits.iter().filter(|h| h.covered).count().max(1) as f64;
-    let mut sorted: Vec<&FirstHit> = hits.iter().collect();
+/// The best threshold in hindsight for `target` precision (see `Hindsight`), over the
+/// tickets that got a first hit, out of `covered` covered tickets in the set (one without
+/// any hit is never answered); `None` when no threshold reaches it on one ticket or more.
+/// A relevance that is not a number answers nothing.
+pub fn hindsight(hits: &[FirstHit], covered: usize, target: f64) -> Option<Hindsight> {
+    let covered = covered.max(1) as f64;
+    let mut sorted: Vec<&FirstHit> = hits.iter().filter(|h| h.relevance.is_finite()).collect();
     sorted.sort_by(|a, b| b.relevance.total_cmp(&a.relevance));
     let mut best: Option<Hindsight> = None;
     let (mut answered, mut right, mut answered_covered) = (0usize, 0usize, 0usize);
@@ -326,13 +328,19 @@ mod tests {
             hit(0.2, true, true),
         ];
         // At 0.6: 4 right of 5 answered (0.8), 4 of the 6 covered tickets.
-        let h = hindsight(&hits, 0.8).unwrap();
+        let h = hindsight(&hits, 6, 0.8).unwrap();
         assert_eq!((h.threshold, h.answered), (0.6, 5));
         assert!((h.coverage - 4.0 / 6.0).abs() < 1e-9);
+        // A covered ticket without any hit counts against coverage, never answered.
+        let h = hindsight(&hits, 8, 0.8).unwrap();
+        assert!((h.coverage - 4.0 / 8.0).abs() < 1e-9);
         // Ties are answered together: 0.6 is never split in two.
-        let h = hindsight(&hits, 0.95).unwrap();
+        let h = hindsight(&hits, 6, 0.95).unwrap();
         assert_eq!((h.threshold, h.answered), (0.8, 2));
-        assert!(hindsight(&[hit(0.9, false, false)], 0.5).is_none());
-        assert!(hindsight(&[], 0.5).is_none());
+        assert!(hindsight(&[hit(0.9, false, false)], 0, 0.5).is_none());
+        assert!(hindsight(&[], 3, 0.5).is_none());
+        // Not a number: never answered, never a threshold.
+        let h = hindsight(&[hit(f32::NAN, true, true), hit(0.7, true, true)], 2, 0.9).unwrap();
+        assert_eq!((h.threshold, h.answered), (0.7, 1));
     }
 }
