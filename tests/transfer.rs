@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use devicekb::answer::Decision;
+use devicekb::answer::{Answer, Decision};
 use devicekb::index::calibrate::KB_MODEL_FILE;
 use devicekb::index::calibration::{CalibrationSource, StoredModel, FEATURES_VERSION};
 use devicekb::index::fusion::{FusionConfig, FusionMethod};
@@ -82,6 +82,18 @@ async fn health_of(service: &std::sync::Arc<Service>) -> serde_json::Value {
         .unwrap()
 }
 
+/// What `POST /answer` replies to `text` (no model given), without the HTTP layer.
+async fn answer_to(service: &std::sync::Arc<Service>, text: &str) -> Answer {
+    service
+        .engine
+        .answer(AnswerRequest {
+            text: text.into(),
+            model: None,
+        })
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_imported_kb_classifies_normalises_models_and_calibrates() {
     let (dir, kb) = imported_seed();
@@ -111,14 +123,7 @@ async fn an_imported_kb_classifies_normalises_models_and_calibrates() {
         "lexmark c750n : Prêt Hex à l'écran",
         "our C750dn prints hex codes",
     ] {
-        let answer = service
-            .engine
-            .answer(AnswerRequest {
-                text: text.into(),
-                model: None,
-            })
-            .await
-            .unwrap();
+        let answer = answer_to(&service, text).await;
         assert_eq!(
             answer.extraction.model.as_deref(),
             Some("Lexmark C750"),
@@ -224,14 +229,7 @@ async fn kbs_that_cannot_be_calibrated_fall_back_and_say_so() {
     let calibration = &service.engine.generation().calibration;
     assert_eq!(calibration.source, CalibrationSource::Fallback);
     assert!(calibration.notes[0].contains("too few"), "{calibration:?}");
-    let answer = service
-        .engine
-        .answer(AnswerRequest {
-            text: "ma facture est fausse".into(),
-            model: None,
-        })
-        .await
-        .unwrap();
+    let answer = answer_to(&service, "ma facture est fausse").await;
     assert_eq!(answer.decision, Decision::Escalate);
 
     // No entry at all: the reindex still succeeds and every ticket goes to a person.
@@ -243,14 +241,7 @@ async fn kbs_that_cannot_be_calibrated_fall_back_and_say_so() {
         service.engine.generation().calibration.source,
         CalibrationSource::Fallback
     );
-    let answer = service
-        .engine
-        .answer(AnswerRequest {
-            text: "le bac est coincé".into(),
-            model: None,
-        })
-        .await
-        .unwrap();
+    let answer = answer_to(&service, "le bac est coincé").await;
     assert_eq!(answer.decision, Decision::Escalate);
 
     // Near-duplicates: any answer cites one of them, and nothing panics.
@@ -266,14 +257,7 @@ async fn kbs_that_cannot_be_calibrated_fall_back_and_say_so() {
     }
     let data = tempfile::tempdir().unwrap();
     let service = common::start_service(dups.path(), data.path()).await;
-    let answer = service
-        .engine
-        .answer(AnswerRequest {
-            text: "le scanner ne démarre plus du tout".into(),
-            model: None,
-        })
-        .await
-        .unwrap();
+    let answer = answer_to(&service, "le scanner ne démarre plus du tout").await;
     if answer.decision == Decision::Auto {
         assert!(answer.citations[0].kb_id.starts_with("dup-"));
     }
@@ -490,11 +474,7 @@ async fn the_earlier_projects_kb_answers_tickets_written_apart_at_the_target_pre
     let (mut autos, mut right, mut covered_autos, mut uncovered, mut uncovered_escalated) =
         (0, 0, 0, 0, 0);
     for (text, expected) in labelled_tickets(&service, &tickets) {
-        let answer = service
-            .engine
-            .answer(AnswerRequest { text, model: None })
-            .await
-            .unwrap();
+        let answer = answer_to(&service, &text).await;
         let covered = !expected.is_empty();
         if !covered {
             uncovered += 1;
@@ -539,14 +519,7 @@ async fn a_refund_question_the_faq_answers_is_not_escalated_as_billing() {
     let reason_of = |text: &'static str| {
         let service = service.clone();
         async move {
-            let answer = service
-                .engine
-                .answer(AnswerRequest {
-                    text: text.into(),
-                    model: None,
-                })
-                .await
-                .unwrap();
+            let answer = answer_to(&service, text).await;
             (answer.reason.map(|r| r.as_str()), answer.notes)
         }
     };
