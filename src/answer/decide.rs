@@ -183,6 +183,11 @@ fn entry_speaks_of(entry: &KbEntry, words: &str) -> bool {
 /// appear whole or as its plural ("devis", "tarif").
 const MATTER_STEM_CHARS: usize = 7;
 
+/// `word` without a final "s".
+fn singular(word: &str) -> &str {
+    word.strip_suffix('s').unwrap_or(word)
+}
+
 /// Whether what `entry` is about (title, symptoms, description) has a word of `matter`'s
 /// stem.
 fn about_has_stem(entry: &KbEntry, matter: &str) -> bool {
@@ -195,10 +200,10 @@ fn about_has_stem(entry: &KbEntry, matter: &str) -> bool {
         entry.symptoms.join(" "),
         entry.description
     ));
-    let singular = |w: &str| w.strip_suffix('s').unwrap_or(w).to_string();
+    let stem_singular = singular(&stem);
     text.split(|c: char| !c.is_alphanumeric()).any(|w| {
         if whole {
-            singular(w) == singular(&stem)
+            singular(w) == stem_singular
         } else {
             w.starts_with(&stem)
         }
