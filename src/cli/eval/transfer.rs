@@ -60,6 +60,8 @@ struct TicketOutcome {
     first_hit: Option<String>,
     /// Each retriever's rank of the first hit.
     first_ranks: (Option<usize>, Option<usize>),
+    /// The hybrid search's first ten hits: entry, relevance and fused score.
+    ranked: Vec<(String, f32, f32)>,
     classified: bool,
     model: Option<String>,
     notes: Vec<String>,
@@ -238,6 +240,11 @@ pub async fn run(args: Args) -> Result<()> {
             first_ranks: found.results.first().map_or((None, None), |r| {
                 (r.retrieval.bm25_rank, r.retrieval.vector_rank)
             }),
+            ranked: found
+                .results
+                .iter()
+                .map(|r| (r.kb_id.clone(), r.relevance, r.retrieval.fused_score))
+                .collect(),
             classified,
             model: answer.extraction.model.clone(),
             notes: answer.notes.clone(),
