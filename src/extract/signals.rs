@@ -37,6 +37,60 @@ static SENSITIVE: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
+/// Words of printing in a sentence: a billing word there names the document printed
+/// ("nos factures sortent avec des caractères bizarres", "prints gibberish instead of our
+/// invoices", "a scanned contract"), not a billing request. The printer itself
+/// ("imprimante", "printer") is not one of them: "la facture de l'imprimante" is billing.
+static PRINTING: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"\b(?:(?:ré)?imprim(?:e|es|ent|er|é|ée|és|ées|ons|ez|ait|aient|ant|ais)|impressions?|print(?:s|ed|ing|outs?)?|sort(?:ent)?\s+(?:de l'imprimante|avec|en|mal|illisibles?|blanches?|vides?)|pdf|scann(?:é|ée|és|ées|er|ed|ing)?|numérisé\w*)\b",
+    )
+});
+
+/// Billing words that can be a document someone prints (a refund or a price never is).
+static DOCUMENT: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"^(?:factures?|devis|invoices?|contrats?|contracts?|quotes?|quotations?|bon de commande|purchase order)$",
+    )
+});
+
+/// A billing word that is not a request: a purchase already made ("je viens d'acheter la
+/// C750") or an idiom ("un câble premier prix").
+static NOT_A_REQUEST: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"\b(?:(?:vien[st]|viennent|venons|venez)\s+d'|just\s+)(?:acheter|bought)\b|\bpremiers?\s+prix\b",
+    )
+});
+
+/// The first billing or commercial words of `text` that make a request: not a document
+/// (`DOCUMENT`) a sentence about printing names (`PRINTING`), not a purchase already made
+/// (`NOT_A_REQUEST`).
+fn billing_request(text: &str) -> Option<String> {
+    let context: Vec<(usize, usize)> = NOT_A_REQUEST
+        .find_iter(text)
+        .map(|m| (m.start(), m.end()))
+        .collect();
+    SENSITIVE
+        .find_iter(text)
+        .find(|m| {
+            let in_context = context
+                .iter()
+                .any(|&(start, end)| m.start() < end && start < m.end());
+            let printed = DOCUMENT.is_match(m.as_str())
+                && PRINTING.is_match(sentence_around(text, m.start(), m.end()));
+            !in_context && !printed
+        })
+        .map(|m| m.as_str().to_string())
+}
+
+/// The sentence (or line) of `text` holding `start..end`.
+fn sentence_around(text: &str, start: usize, end: usize) -> &str {
+    let is_break = |c: char| matches!(c, '.' | '!' | '?' | ';' | '\n');
+    let from = text[..start].rfind(is_break).map_or(0, |i| i + 1);
+    let to = text[end..].find(is_break).map_or(text.len(), |i| end + i);
+    &text[from..to]
+}
+
 static CHURN: LazyLock<Vec<(Regex, u8, &'static str)>> = LazyLock::new(|| {
     vec![
         (
@@ -130,7 +184,7 @@ pub fn read(text: &str) -> Signals {
     Signals {
         small_talk,
         human_requested: HUMAN.find(text).map(|m| m.as_str().to_string()),
-        sensitive: SENSITIVE.find(text).map(|m| m.as_str().to_string()),
+        sensitive: billing_request(text),
         churn_risk: churn.min(100) as u8,
         churn_cues,
     }
@@ -194,6 +248,28 @@ mod tests {
         assert!(read("le panneau de commande reste noir")
             .sensitive
             .is_none());
+        // The document a printing problem is about is not a billing request; a bill for
+        // the printer is, and so is another sentence of the same message.
+        for document in [
+            "Nos factures sortent avec des caractères bizarres.",
+            "Our printer prints gibberish instead of our invoices",
+            "Toutes nos impressions, même une facture d'une page, sont lentes",
+            "When I send a scanned contract to the C750 it shows an error",
+            "Je n'arrive pas à imprimer mes devis depuis Word",
+            "Je viens d'acheter une C750 et l'écran reste noir",
+            "on a pris un câble premier prix en grande surface",
+        ] {
+            assert_eq!(read(document).sensitive, None, "{document}");
+        }
+        for request in [
+            "Nous avons reçu en double la facture de l'imprimante, merci d'envoyer un avoir",
+            "La C750 imprime mal. Et votre dernière facture est fausse !",
+            "Je voudrais acheter un toner noir",
+            "What is the price of a fuser kit?",
+            "L'imprimante n'imprime plus rien, je veux être remboursé",
+        ] {
+            assert!(read(request).sensitive.is_some(), "{request}");
+        }
         let angry = read("C'est la troisième fois que la C750 tombe en panne, c'est inadmissible, on va résilier le contrat !!");
         assert!(angry.churn_risk >= 70, "{angry:?}");
         assert!(read("La C750 affiche 88 depuis ce matin").churn_risk < 20);
