@@ -43,7 +43,7 @@ static SENSITIVE: LazyLock<Regex> = LazyLock::new(|| {
 /// ("imprimante", "printer") is not one of them: "la facture de l'imprimante" is billing.
 static PRINTING: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(?:(?:ré)?imprim(?:e|es|ent|er|é|ée|és|ées|ons|ez|ait|aient|ant|ais)|impressions?|print(?:s|ed|ing|outs?)?|sort(?:ent)?\s+(?:de l'imprimante|avec|en|mal|illisibles?|blanches?|vides?)|pdf|scann(?:é|ée|és|ées|er|ed|ing)?|numérisé\w*)\b",
+        r"\b(?:(?:ré)?imprim(?:e|es|ent|er|é|ée|és|ées|ons|ez|ait|aient|ant|ais)|impressions?|(?:re)?print(?:s|ed|ing|outs?)?|sort(?:ent)?\s+(?:de l'imprimante|des pages|avec|en|mal|illisibles?|blanches?|vides?)|pdf|scann(?:é|ée|és|ées|er|ed|ing)?|numérisé\w*)\b",
     )
 });
 
@@ -256,6 +256,8 @@ mod tests {
             "Toutes nos impressions, même une facture d'une page, sont lentes",
             "When I send a scanned contract to the C750 it shows an error",
             "Je n'arrive pas à imprimer mes devis depuis Word",
+            "l'imprimante sort des pages de symboles au lieu de nos factures",
+            "We've already reprinted the same quote three times",
             "Je viens d'acheter une C750 et l'écran reste noir",
             "on a pris un câble premier prix en grande surface",
         ] {
