@@ -37,57 +37,77 @@ static SENSITIVE: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
-/// Words of printing in a sentence: a billing word there names the document printed
-/// ("nos factures sortent avec des caractères bizarres", "prints gibberish instead of our
-/// invoices", "a scanned contract"), not a billing request. The printer itself
-/// ("imprimante", "printer") is not one of them: "la facture de l'imprimante" is billing.
-static PRINTING: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"\b(?:(?:ré)?imprim(?:e|es|ent|er|é|ée|és|ées|ons|ez|ait|aient|ant|ais)|impressions?|(?:re)?print(?:s|ed|ing|outs?)?|sort(?:ent)?\s+(?:de l'imprimante|des pages|avec|en|mal|illisibles?|blanches?|vides?)|pdf|scann(?:é|ée|és|ées|er|ed|ing)?|numérisé\w*)\b",
-    )
+/// A document named as the thing being printed: "au lieu de nos factures", "instead of
+/// our invoices", "imprimer mes devis", "reprinted the same quote", "nos factures sortent
+/// avec des caractères bizarres", "a scanned contract". There the billing word is what a
+/// printing problem is about, not a billing request. Naming the printer is not enough ("la
+/// C750 n'imprime plus et la facture n'est pas arrivée" is billing), nor is "impression"
+/// (a print contract) or "PDF" (an invoice sent as a PDF).
+static PRINTED_DOCUMENT: LazyLock<Regex> = LazyLock::new(|| {
+    let document = r"(?:factures?|devis|invoices?|contrats?|contracts?|quotes?|quotations?|bons? de commande|purchase orders?)";
+    let determiner = r"(?:mes|nos|les|ses|leurs|des|une?|la|le|ce|cette|même|my|our|the|their|a|an|this|that|these|same)";
+    re(&format!(
+        r"\b(?:(?:au lieu de|à la place de|instead of)\s+{determiner}\s+{document}|(?:ré)?imprim\w*\s+(?:{determiner}\s+){{1,2}}{document}|(?:re)?print\w*\s+(?:{determiner}\s+){{1,2}}{document}|{document}\s+(?:sortent|sort|s['’]impriment|s['’]imprime|print|prints|come out|comes out)\s+(?:avec des|with|en charabia|illisibles?|blanches?|vides?|blank|garbled)|(?:scanned|scanné\w*|numérisé\w*)\s+{document}|{document}\s+(?:scanné\w*|numérisé\w*))\b"
+    ))
 });
 
-/// Billing words that can be a document someone prints (a refund or a price never is).
-static DOCUMENT: LazyLock<Regex> = LazyLock::new(|| {
+/// Words that make a sentence a request about the document even while it speaks of
+/// printing it: asking for it, disputing it, an amount ("could you reprint the invoice and
+/// send it", "nos factures sortent en double avec un montant faux").
+static DOCUMENT_REQUEST: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"^(?:factures?|devis|invoices?|contrats?|contracts?|quotes?|quotations?|bon de commande|purchase order)$",
+        r"\b(?:envoy\w*|renvoy\w*|send\w*|resend\w*|copie\w*|cop(?:y|ies)|double\w*|duplicate\w*|faux|fausses?|erron\w*|(?:is|are|was|were|looks|seems)\s+(?:wrong|incorrect)|wrong (?:amount|total|price|figure)s?|montants?|amounts?|contest\w*|disput\w*|pay\w*|régl\w*|could you|can you|pourriez|pouvez|merci de|please|pour (?:un|une))\b|€|\d+[.,]?\d*\s*(?:euros?|eur)\b",
     )
 });
 
 /// A billing word that is not a request: a purchase already made ("je viens d'acheter la
-/// C750") or an idiom ("un câble premier prix").
+/// C750") or a budget product ("un câble premier prix"; "votre premier prix" is a price
+/// question).
 static NOT_A_REQUEST: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(?:(?:vien[st]|viennent|venons|venez)\s+d'|just\s+)(?:acheter|bought)\b|\bpremiers?\s+prix\b",
+        r"\b(?:vien[st]|viennent|venons|venez)\s+d['’]acheter\b|\b(?:un|une|des|du|en|câble|cable|modèle)\s+premiers?\s+prix\b",
     )
 });
 
+/// Where sentences end.
+static SENTENCE_BREAK: LazyLock<Regex> = LazyLock::new(|| re(r"[.!?;\n]"));
+
 /// The first billing or commercial words of `text` that make a request: not a document
-/// (`DOCUMENT`) a sentence about printing names (`PRINTING`), not a purchase already made
+/// named as the thing being printed (`PRINTED_DOCUMENT`) in a sentence that neither asks
+/// for nor disputes it (`DOCUMENT_REQUEST`), not a purchase already made
 /// (`NOT_A_REQUEST`).
 fn billing_request(text: &str) -> Option<String> {
-    let context: Vec<(usize, usize)> = NOT_A_REQUEST
-        .find_iter(text)
-        .map(|m| (m.start(), m.end()))
-        .collect();
+    let spans = |pattern: &Regex| -> Vec<(usize, usize)> {
+        pattern
+            .find_iter(text)
+            .map(|m| (m.start(), m.end()))
+            .collect()
+    };
+    let (context, printed) = (spans(&NOT_A_REQUEST), spans(&PRINTED_DOCUMENT));
+    let within = |spans: &[(usize, usize)], m: &regex::Match<'_>| {
+        spans
+            .iter()
+            .any(|&(start, end)| start <= m.start() && m.end() <= end)
+    };
     SENSITIVE
         .find_iter(text)
         .find(|m| {
-            let in_context = context
-                .iter()
-                .any(|&(start, end)| m.start() < end && start < m.end());
-            let printed = DOCUMENT.is_match(m.as_str())
-                && PRINTING.is_match(sentence_around(text, m.start(), m.end()));
-            !in_context && !printed
+            let document = within(&printed, m)
+                && !DOCUMENT_REQUEST.is_match(sentence_around(text, m.start(), m.end()));
+            !within(&context, m) && !document
         })
         .map(|m| m.as_str().to_string())
 }
 
 /// The sentence (or line) of `text` holding `start..end`.
 fn sentence_around(text: &str, start: usize, end: usize) -> &str {
-    let is_break = |c: char| matches!(c, '.' | '!' | '?' | ';' | '\n');
-    let from = text[..start].rfind(is_break).map_or(0, |i| i + 1);
-    let to = text[end..].find(is_break).map_or(text.len(), |i| end + i);
+    let from = SENTENCE_BREAK
+        .find_iter(&text[..start])
+        .last()
+        .map_or(0, |b| b.end());
+    let to = SENTENCE_BREAK
+        .find(&text[end..])
+        .map_or(text.len(), |b| end + b.start());
     &text[from..to]
 }
 
@@ -249,16 +269,16 @@ mod tests {
             .sensitive
             .is_none());
         // The document a printing problem is about is not a billing request; a bill for
-        // the printer is, and so is another sentence of the same message.
+        // the printer is, and so is a request about the document or another sentence's.
         for document in [
             "Nos factures sortent avec des caractères bizarres.",
-            "Our printer prints gibberish instead of our invoices",
-            "Toutes nos impressions, même une facture d'une page, sont lentes",
-            "When I send a scanned contract to the C750 it shows an error",
+            "Hi, our printer prints gibberish - random symbols, wrong letters - instead of our invoices.",
+            "des pages de charabia sortent de l'imprimante, avec des symboles, au lieu de mes devis",
+            "When I print one PDF (a scanned contract from a client) the C750 shows an error",
             "Je n'arrive pas à imprimer mes devis depuis Word",
-            "l'imprimante sort des pages de symboles au lieu de nos factures",
             "We've already reprinted the same quote three times",
             "Je viens d'acheter une C750 et l'écran reste noir",
+            "Je viens d’acheter une C750 et l’écran reste noir",
             "on a pris un câble premier prix en grande surface",
         ] {
             assert_eq!(read(document).sensitive, None, "{document}");
@@ -266,9 +286,24 @@ mod tests {
         for request in [
             "Nous avons reçu en double la facture de l'imprimante, merci d'envoyer un avoir",
             "La C750 imprime mal. Et votre dernière facture est fausse !",
+            "la C750 n'imprime plus rien et votre dernière facture est fausse",
+            "La C750 n'imprime plus et la facture de maintenance n'est pas arrivée",
             "Je voudrais acheter un toner noir",
             "What is the price of a fuser kit?",
             "L'imprimante n'imprime plus rien, je veux être remboursé",
+            "Pouvez-vous m'envoyer la facture en PDF ?",
+            "Please send me the invoice as a PDF",
+            "J'ai l'impression que la facture est fausse",
+            "Je voudrais un devis pour un contrat d'impression",
+            "Can you send me a quote for a print server?",
+            "The invoice for our print contract is wrong",
+            "Nous contestons la facture des impressions couleur",
+            "Could you reprint the invoice and send it again",
+            "I need to print the invoice you sent, can you resend it",
+            "Ma facture sort avec un montant de 450 € au lieu de 300",
+            "Nos factures sortent en double",
+            "Merci de m'envoyer un devis pour le scanner",
+            "Quel est votre premier prix pour un toner ?",
         ] {
             assert!(read(request).sensitive.is_some(), "{request}");
         }

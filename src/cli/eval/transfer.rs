@@ -243,6 +243,7 @@ pub async fn run(args: Args) -> Result<()> {
             ranked: found
                 .results
                 .iter()
+                .take(10)
                 .map(|r| (r.kb_id.clone(), r.relevance, r.retrieval.fused_score))
                 .collect(),
             classified,
