@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use super::{CalibrationQuery, LABELLED_WEIGHT, SAMPLED_HITS};
 use crate::embed::Embedder;
 use crate::error::Result;
-use crate::index::fusion::{FusionConfig, RelevanceModel, FEATURES};
+use crate::index::fusion::{
+    FusionConfig, RelevanceModel, BM25_SCORE_FEATURE, COSINE_FEATURE, FEATURES,
+};
 use crate::index::generation::Generation;
 use crate::index::hybrid::{self, HybridQuery};
 use crate::kb::KbEntry;
@@ -163,8 +165,8 @@ pub(super) fn normalised(model: &RelevanceModel, hits: &[CalibrationHit]) -> Vec
         .map(|h| {
             let mut h = *h;
             let (b, c) = model.normalised(h.bm25, h.cosine);
-            h.sample.x[FEATURES - 2] = b;
-            h.sample.x[FEATURES - 1] = c;
+            h.sample.x[BM25_SCORE_FEATURE] = b;
+            h.sample.x[COSINE_FEATURE] = c;
             h
         })
         .collect()

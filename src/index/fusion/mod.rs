@@ -20,7 +20,9 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use relevance::{RelevanceFeatures, RelevanceModel, FEATURES, FEATURE_NAMES};
+pub use relevance::{
+    RelevanceFeatures, RelevanceModel, BM25_SCORE_FEATURE, COSINE_FEATURE, FEATURES, FEATURE_NAMES,
+};
 
 /// How the retrievers' lists become one ranking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -21,6 +21,12 @@ pub struct RelevanceModel {
 
 pub const FEATURES: usize = 11;
 
+/// Where the two scale-dependent features sit in `as_array`: the calibration sets them
+/// again once it has measured the KB's scales, by these indices (a feature added after
+/// them must not take their place).
+pub const BM25_SCORE_FEATURE: usize = 9;
+pub const COSINE_FEATURE: usize = 10;
+
 /// Names of the features, in `as_array` order, for reports.
 pub const FEATURE_NAMES: [&str; FEATURES] = [
     "1/rank",
@@ -129,5 +135,23 @@ impl RelevanceModel {
     pub fn relevance_of(&self, x: &[f32; FEATURES]) -> f32 {
         let z = self.bias + self.weights.iter().zip(x).map(|(w, x)| w * x).sum::<f32>();
         1.0 / (1.0 + (-z).exp())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scale_features_sit_where_the_calibration_sets_them() {
+        assert_eq!(FEATURE_NAMES[BM25_SCORE_FEATURE], "bm25 score");
+        assert_eq!(FEATURE_NAMES[COSINE_FEATURE], "cosine");
+        let features = RelevanceFeatures {
+            bm25_score: 0.25,
+            cosine: 0.75,
+            ..RelevanceFeatures::default()
+        };
+        let x = features.as_array();
+        assert_eq!((x[BM25_SCORE_FEATURE], x[COSINE_FEATURE]), (0.25, 0.75));
     }
 }
