@@ -77,6 +77,11 @@ static SENTENCE_BREAK: LazyLock<Regex> = LazyLock::new(|| re(r"[.!?;\n]"));
 /// for nor disputes it (`DOCUMENT_REQUEST`), not a purchase already made
 /// (`NOT_A_REQUEST`).
 fn billing_request(text: &str) -> Option<String> {
+    // Most messages have no billing word: the other patterns only run for those that do.
+    let found: Vec<regex::Match<'_>> = SENSITIVE.find_iter(text).collect();
+    if found.is_empty() {
+        return None;
+    }
     let spans = |pattern: &Regex| -> Vec<(usize, usize)> {
         pattern
             .find_iter(text)
@@ -89,8 +94,8 @@ fn billing_request(text: &str) -> Option<String> {
             .iter()
             .any(|&(start, end)| start <= m.start() && m.end() <= end)
     };
-    SENSITIVE
-        .find_iter(text)
+    found
+        .into_iter()
         .find(|m| {
             let document = within(&printed, m)
                 && !DOCUMENT_REQUEST.is_match(sentence_around(text, m.start(), m.end()));
