@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::extract::signals::Signals;
 use crate::extract::Extraction;
-use crate::kb::lang::fold;
+use crate::kb::topics::{speaks_of_stem, KbTopics};
 use crate::kb::KbEntry;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -175,48 +175,34 @@ fn entry_speaks_of(entry: &KbEntry, words: &str) -> bool {
                 .any(|w| w == matter || w == plural)
         });
     let one_word = words.split_whitespace().count() == 1;
-    named || (one_word && about_has_stem(entry, &matter))
+    named || (one_word && speaks_of_stem(entry, &matter))
 }
 
-/// Letters of a matter's stem: "rembour" for rembourse, remboursement, remboursé;
-/// "facture" for factures, facturé (not facturation: "factura"). A shorter word must
-/// appear whole or as its plural ("devis", "tarif").
-const MATTER_STEM_CHARS: usize = 7;
-
-/// `word` without a final "s".
-fn singular(word: &str) -> &str {
-    word.strip_suffix('s').unwrap_or(word)
-}
-
-/// Whether what `entry` is about (title, symptoms, description) has a word of `matter`'s
-/// stem.
-fn about_has_stem(entry: &KbEntry, matter: &str) -> bool {
-    let folded = fold(matter);
-    let stem: String = folded.chars().take(MATTER_STEM_CHARS).collect();
-    let whole = folded.chars().count() < MATTER_STEM_CHARS;
-    let text = fold(&format!(
-        "{} {} {}",
-        entry.title,
-        entry.symptoms.join(" "),
-        entry.description
-    ));
-    let stem_singular = singular(&stem);
-    text.split(|c: char| !c.is_alphanumeric()).any(|w| {
-        if whole {
-            singular(w) == stem_singular
-        } else {
-            w.starts_with(&stem)
-        }
-    })
+/// Whether the KB as a whole speaks of the matter `words` name: a one-word matter that
+/// enough of its entries are about (see `KbTopics`). A FAQ on money answers "la facture
+/// des pompes funèbres" with the entry on a deceased parent's bank account, which never
+/// says "facture"; a device KB, whose entries never speak of invoices, sends it to a person.
+fn kb_speaks_of(topics: &KbTopics, words: &str) -> bool {
+    let mut parts = words.split_whitespace();
+    let (Some(matter), None) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    let matter = matter.to_lowercase();
+    matter.chars().count() >= 5
+        && !AMBIGUOUS_MATTERS.contains(&matter.as_str())
+        && topics.is_topic(&matter)
 }
 
 /// The decision for one message. `model_known`: the KB has entries for the extracted
 /// model; when it has none, an entry for another model means it has nothing on this printer.
+/// `topics`: what the KB's entries are about, which tells a billing word that is the KB's
+/// own matter from a request for the vendor.
 pub fn decide(
     config: &DecisionConfig,
     signals: &Signals,
     extraction: &Extraction,
     model_known: bool,
+    topics: &KbTopics,
     candidates: &[Candidate<'_>],
 ) -> Verdict {
     let best = candidates.first();
@@ -241,12 +227,14 @@ pub fn decide(
         );
     }
     // A device error code makes it a technical ticket, even about "the invoices PDF".
-    // A KB whose best entry is itself about the matter (a FAQ on contracts or taxes)
-    // answers it like any other question.
-    let covered_by_best = |words: &str| best.is_some_and(|b| entry_speaks_of(b.entry, words));
+    // A KB whose best entry, or whose entries commonly, are about the matter (a FAQ on
+    // contracts or taxes) answers it like any other question.
+    let covered = |words: &str| {
+        best.is_some_and(|b| entry_speaks_of(b.entry, words)) || kb_speaks_of(topics, words)
+    };
     if let (Some(words), true) = (&signals.sensitive, extraction.error_codes.is_empty()) {
         let billing = format!("billing or commercial request: \"{words}\"");
-        if !covered_by_best(words) {
+        if !covered(words) {
             return escalate(Reason::SensitiveCategory, confidence, billing);
         }
         // Answered only when the KB clearly answers it; otherwise it goes to a person as
@@ -388,5 +376,88 @@ mod tests {
         entry.description = "Vérifiez la remise à zéro et la commande.".into();
         assert!(!entry_speaks_of(&entry, "remise"));
         assert!(!entry_speaks_of(&entry, "ma commande"));
+    }
+
+    /// A billing word the KB's entries commonly speak of is its matter, not a request for
+    /// the vendor: answered when the best entry clearly answers, even if that entry does
+    /// not use the word. On a KB that never speaks of it, it goes to a person.
+    #[test]
+    fn a_billing_word_the_kb_commonly_speaks_of_is_answered_like_any_question() {
+        let best = KbEntry::sample(
+            "compte-defunt",
+            "Que devient le compte bancaire d'une personne décédée ?",
+            "La banque bloque le compte dès qu'elle apprend le décès.",
+        );
+        let money_kb: Vec<KbEntry> = (0..20)
+            .map(|i| {
+                KbEntry::sample(
+                    &format!("e{i}"),
+                    "Frais",
+                    "Qui paie la facture des travaux ?",
+                )
+            })
+            .chain([best.clone()])
+            .collect();
+        let device_kb = vec![
+            best.clone(),
+            KbEntry::sample("jam", "Bourrage", "Ouvrir le capot avant."),
+        ];
+        let signals = Signals {
+            sensitive: Some("facture".into()),
+            ..Signals::default()
+        };
+        let candidates = [Candidate {
+            entry: &best,
+            relevance: 0.95,
+            bm25_rank: Some(1),
+            vector_rank: Some(1),
+        }];
+        let config = DecisionConfig::default();
+        let extraction = Extraction::default();
+        let on = |kb: &[KbEntry]| {
+            decide(
+                &config,
+                &signals,
+                &extraction,
+                true,
+                &KbTopics::new(kb),
+                &candidates,
+            )
+        };
+        let answered = on(&money_kb);
+        assert_eq!(answered.decision, Decision::Auto, "{answered:?}");
+        let escalated = on(&device_kb);
+        assert_eq!(escalated.decision, Decision::Escalate);
+        assert_eq!(escalated.reason, Some(Reason::SensitiveCategory));
+        // A phrase or a word under five letters is never the KB's matter.
+        for words in ["ma facture", "prix"] {
+            let signals = Signals {
+                sensitive: Some(words.into()),
+                ..Signals::default()
+            };
+            let verdict = decide(
+                &config,
+                &signals,
+                &extraction,
+                true,
+                &KbTopics::new(&money_kb),
+                &candidates,
+            );
+            assert_eq!(verdict.reason, Some(Reason::SensitiveCategory), "{words}");
+        }
+        // Still a billing question when the KB does not clearly answer it.
+        let weak = [Candidate {
+            relevance: 0.2,
+            ..candidates[0]
+        }];
+        let verdict = decide(
+            &config,
+            &signals,
+            &extraction,
+            true,
+            &KbTopics::new(&money_kb),
+            &weak,
+        );
+        assert_eq!(verdict.reason, Some(Reason::SensitiveCategory));
     }
 }

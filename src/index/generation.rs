@@ -25,6 +25,7 @@ use crate::extract::{Extractor, Rules};
 use crate::kb::catalogue::model_key;
 use crate::kb::lexicon::Lexicon;
 use crate::kb::templates::Templates;
+use crate::kb::topics::KbTopics;
 use crate::kb::{Catalogue, KbEntry, PrinterModel};
 
 pub const GENERATIONS_DIR: &str = "generations";
@@ -124,6 +125,8 @@ pub struct Generation {
     pub templates: Templates,
     /// The labelled tickets the ticket classifier learns from (empty: no classifier).
     pub training: Vec<crate::kb::training::LabelledTicket>,
+    /// What the entries are about, word by word (the decision asks it of billing words).
+    pub topics: KbTopics,
     /// How relevant a hit is on this KB (fitted at reindex; see `calibration`).
     pub calibration: Calibration,
     by_id: HashMap<String, u32>,
@@ -192,6 +195,7 @@ impl Generation {
         });
         let catalogue = Catalogue::from_models(stored.models);
         let extractor = Extractor::new(rules, catalogue.clone(), &stored.entries);
+        let topics = KbTopics::new(&stored.entries);
         Ok(Arc::new(Generation {
             name: dir
                 .file_name()
@@ -207,6 +211,7 @@ impl Generation {
             extractor,
             templates,
             training: stored.training,
+            topics,
             calibration: Calibration::load(dir),
             by_id,
         }))

@@ -253,6 +253,7 @@ impl Engine {
             &answer.signals,
             &answer.extraction,
             model_known,
+            &generation.topics,
             candidates,
         );
         answer.decision = decision;

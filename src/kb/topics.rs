@@ -1,0 +1,193 @@
+//! What a KB's entries are about, word by word: how many entries speak of each word's
+//! stem in their title, symptoms or description (not their steps, where "check the
+//! warranty" is an aside).
+//!
+//! The decision asks it of a billing word. A device-support KB never speaks of invoices,
+//! refunds or contracts (the bundled KB and the earlier project's have no entry that
+//! does), so there such a word is a request for the vendor and goes to a person. A KB
+//! whose entries commonly speak of it (a public FAQ on money, housing and papers: 34 of
+//! its 519 entries speak of invoices, 21 of buying, 80 of payments) answers questions
+//! about it like any other: "la facture des pompes funèbres", "pour l'aider à acheter une
+//! voiture" are its matters, not requests to the vendor.
+
+use std::collections::{HashMap, HashSet};
+
+use super::lang::fold;
+use super::KbEntry;
+
+/// Letters of a word's stem: "rembour" for rembourse, remboursement, remboursé;
+/// "facture" for factures, facturé (not facturation: "factura"). A shorter word counts
+/// whole or as its plural ("devis", "tarif").
+pub const STEM_CHARS: usize = 7;
+
+/// Entries that must speak of a word for it to be one of the KB's topics: at least this
+/// many...
+const TOPIC_MIN_ENTRIES: usize = 3;
+/// ...and at least this share of the KB, so that a large device KB with a few entries
+/// on printing invoices does not take invoices for its matter.
+const TOPIC_MIN_SHARE: f64 = 0.01;
+
+/// How many entries speak of each stem.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KbTopics {
+    entries: usize,
+    by_key: HashMap<String, u32>,
+}
+
+impl KbTopics {
+    pub fn new(entries: &[KbEntry]) -> KbTopics {
+        let mut by_key: HashMap<String, u32> = HashMap::new();
+        for entry in entries {
+            let keys: HashSet<String> = about_words(entry)
+                .flat_map(|w| {
+                    let whole = whole_key(&w);
+                    let stem = (w.chars().count() >= STEM_CHARS).then(|| stem_key(&w));
+                    std::iter::once(whole).chain(stem)
+                })
+                .collect();
+            for key in keys {
+                *by_key.entry(key).or_default() += 1;
+            }
+        }
+        KbTopics {
+            entries: entries.len(),
+            by_key,
+        }
+    }
+
+    /// How many entries speak of `word`'s stem (of `word` itself, or its plural, when it
+    /// is shorter than a stem).
+    pub fn entries_speaking_of(&self, word: &str) -> usize {
+        self.by_key.get(&matter_key(word)).copied().unwrap_or(0) as usize
+    }
+
+    /// Whether enough of the KB speaks of `word` for it to be one of its matters.
+    pub fn is_topic(&self, word: &str) -> bool {
+        let needed = TOPIC_MIN_ENTRIES.max((self.entries as f64 * TOPIC_MIN_SHARE).ceil() as usize);
+        self.entries_speaking_of(word) >= needed
+    }
+}
+
+/// Whether `entry` speaks of `word`'s stem (see `KbTopics::entries_speaking_of`).
+pub fn speaks_of_stem(entry: &KbEntry, word: &str) -> bool {
+    let key = matter_key(word);
+    about_words(entry)
+        .any(|w| whole_key(&w) == key || (w.chars().count() >= STEM_CHARS && stem_key(&w) == key))
+}
+
+/// The folded words of what `entry` is about: title, symptoms, description.
+fn about_words(entry: &KbEntry) -> impl Iterator<Item = String> + '_ {
+    let text = fold(&format!(
+        "{} {} {}",
+        entry.title,
+        entry.symptoms.join(" "),
+        entry.description
+    ));
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect::<Vec<_>>()
+        .into_iter()
+}
+
+/// The key `word` is looked up by: its stem, or itself without a final "s" when shorter.
+fn matter_key(word: &str) -> String {
+    let folded = fold(word);
+    if folded.chars().count() >= STEM_CHARS {
+        stem_key(&folded)
+    } else {
+        whole_key(&folded)
+    }
+}
+
+fn stem_key(folded: &str) -> String {
+    format!(
+        "stem:{}",
+        folded.chars().take(STEM_CHARS).collect::<String>()
+    )
+}
+
+fn whole_key(folded: &str) -> String {
+    format!("word:{}", folded.strip_suffix('s').unwrap_or(folded))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, title: &str, description: &str) -> KbEntry {
+        KbEntry::sample(id, title, description)
+    }
+
+    #[test]
+    fn a_stem_counts_each_entry_once_whatever_its_form() {
+        let entries = vec![
+            entry(
+                "a",
+                "Facture d'eau trop élevée",
+                "Une facture, deux factures.",
+            ),
+            entry(
+                "b",
+                "Frais facturés par l'agence",
+                "L'agence facture l'état des lieux.",
+            ),
+            entry("c", "Tarifs", "Le tarif dépend du devis."),
+            entry("d", "Bourrage papier", "Ouvrir le capot."),
+        ];
+        let topics = KbTopics::new(&entries);
+        assert_eq!(topics.entries_speaking_of("facture"), 2);
+        assert_eq!(topics.entries_speaking_of("Factures"), 2);
+        assert_eq!(topics.entries_speaking_of("facturé"), 2);
+        // "facturation" has another stem ("factura").
+        assert_eq!(topics.entries_speaking_of("facturation"), 0);
+        // A short word counts whole or as its plural.
+        assert_eq!(topics.entries_speaking_of("tarifs"), 1);
+        assert_eq!(topics.entries_speaking_of("devis"), 1);
+        assert_eq!(topics.entries_speaking_of("tarification"), 0);
+        // Steps are not what an entry is about.
+        let mut with_steps = entry("e", "Bourrage", "Ouvrir le capot.");
+        with_steps.steps = vec!["Vérifier la garantie".into()];
+        assert_eq!(
+            KbTopics::new(&[with_steps]).entries_speaking_of("garantie"),
+            0
+        );
+    }
+
+    #[test]
+    fn a_topic_needs_three_entries_and_one_percent_of_the_kb() {
+        let speaking = |n: usize, total: usize| -> Vec<KbEntry> {
+            (0..total)
+                .map(|i| {
+                    let text = if i < n {
+                        "Le remboursement de la facture."
+                    } else {
+                        "Ouvrir le capot."
+                    };
+                    entry(&format!("e{i}"), "Question", text)
+                })
+                .collect()
+        };
+        assert!(!KbTopics::new(&speaking(2, 17)).is_topic("facture"));
+        assert!(KbTopics::new(&speaking(3, 17)).is_topic("facture"));
+        assert!(KbTopics::new(&speaking(3, 17)).is_topic("remboursé"));
+        // On 500 entries, three that print invoices are not the KB's matter; five are.
+        assert!(!KbTopics::new(&speaking(3, 500)).is_topic("facture"));
+        assert!(KbTopics::new(&speaking(5, 500)).is_topic("facture"));
+        assert!(!KbTopics::new(&[]).is_topic("facture"));
+    }
+
+    #[test]
+    fn an_entry_speaks_of_a_stem_in_what_it_is_about() {
+        let e = entry(
+            "generique",
+            "Médicament générique : peut-on le refuser ?",
+            "Le médicament est remboursé sur la base du tarif du générique.",
+        );
+        assert!(speaks_of_stem(&e, "rembourse"));
+        assert!(speaks_of_stem(&e, "remboursement"));
+        assert!(speaks_of_stem(&e, "tarifs"));
+        assert!(!speaks_of_stem(&e, "tarification"));
+        assert!(!speaks_of_stem(&e, "facture"));
+    }
+}
