@@ -393,7 +393,7 @@ mod tests {
                 KbEntry::sample(
                     &format!("e{i}"),
                     "Frais",
-                    "Qui paie la facture des travaux ?",
+                    "Qui paie la facture et à quel prix ? Une remise est-elle possible ?",
                 )
             })
             .chain([best.clone()])
@@ -402,62 +402,45 @@ mod tests {
             best.clone(),
             KbEntry::sample("jam", "Bourrage", "Ouvrir le capot avant."),
         ];
-        let signals = Signals {
-            sensitive: Some("facture".into()),
-            ..Signals::default()
-        };
-        let candidates = [Candidate {
+        let confident = Candidate {
             entry: &best,
             relevance: 0.95,
             bm25_rank: Some(1),
             vector_rank: Some(1),
-        }];
-        let config = DecisionConfig::default();
-        let extraction = Extraction::default();
-        let on = |kb: &[KbEntry]| {
-            decide(
-                &config,
-                &signals,
-                &extraction,
-                true,
-                &KbTopics::new(kb),
-                &candidates,
-            )
         };
-        let answered = on(&money_kb);
-        assert_eq!(answered.decision, Decision::Auto, "{answered:?}");
-        let escalated = on(&device_kb);
-        assert_eq!(escalated.decision, Decision::Escalate);
-        assert_eq!(escalated.reason, Some(Reason::SensitiveCategory));
-        // A phrase or a word under five letters is never the KB's matter.
-        for words in ["ma facture", "prix"] {
+        let verdict = |words: &str, kb: &[KbEntry], relevance: f32| {
             let signals = Signals {
                 sensitive: Some(words.into()),
                 ..Signals::default()
             };
-            let verdict = decide(
-                &config,
+            let candidates = [Candidate {
+                relevance,
+                ..confident
+            }];
+            let topics = KbTopics::new(kb);
+            let extraction = Extraction::default();
+            decide(
+                &DecisionConfig::default(),
                 &signals,
                 &extraction,
                 true,
-                &KbTopics::new(&money_kb),
+                &topics,
                 &candidates,
-            );
-            assert_eq!(verdict.reason, Some(Reason::SensitiveCategory), "{words}");
+            )
+        };
+        let answered = verdict("facture", &money_kb, 0.95);
+        assert_eq!(answered.decision, Decision::Auto, "{answered:?}");
+        let escalated = verdict("facture", &device_kb, 0.95);
+        assert_eq!(escalated.decision, Decision::Escalate);
+        assert_eq!(escalated.reason, Some(Reason::SensitiveCategory));
+        // A phrase, a word under five letters or one with another meaning in a device KB
+        // is never the KB's matter, however many entries say it.
+        for words in ["ma facture", "prix", "remise"] {
+            let v = verdict(words, &money_kb, 0.95);
+            assert_eq!(v.reason, Some(Reason::SensitiveCategory), "{words}");
         }
         // Still a billing question when the KB does not clearly answer it.
-        let weak = [Candidate {
-            relevance: 0.2,
-            ..candidates[0]
-        }];
-        let verdict = decide(
-            &config,
-            &signals,
-            &extraction,
-            true,
-            &KbTopics::new(&money_kb),
-            &weak,
-        );
-        assert_eq!(verdict.reason, Some(Reason::SensitiveCategory));
+        let weak = verdict("facture", &money_kb, 0.2);
+        assert_eq!(weak.reason, Some(Reason::SensitiveCategory));
     }
 }
