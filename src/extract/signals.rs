@@ -45,7 +45,7 @@ static SENSITIVE: LazyLock<Regex> = LazyLock::new(|| {
 /// (a print contract) or "PDF" (an invoice sent as a PDF).
 static PRINTED_DOCUMENT: LazyLock<Regex> = LazyLock::new(|| {
     let document = r"(?:factures?|devis|invoices?|contrats?|contracts?|quotes?|quotations?|bons? de commande|purchase orders?)";
-    let determiner = r"(?:mes|nos|les|ses|leurs|des|une?|la|le|ce|cette|même|my|our|the|their|a|an|this|that|these|same)";
+    let determiner = r"(?:mes|nos|les|ses|leurs|des|une?|la|le|ce|cette|même|tous|toutes|my|our|the|their|a|an|this|that|these|same|all)";
     re(&format!(
         r"\b(?:(?:au lieu de|à la place de|instead of)\s+{determiner}\s+{document}|(?:ré)?imprim\w*\s+(?:{determiner}\s+){{1,2}}{document}|(?:re)?print\w*\s+(?:{determiner}\s+){{1,2}}{document}|{document}\s+(?:sortent|sort|s['’]impriment|s['’]imprime|print|prints|come out|comes out)\s+(?:avec des|with|en charabia|illisibles?|blanches?|vides?|blank|garbled)|(?:scanned|scanné\w*|numérisé\w*)\s+{document}|{document}\s+(?:scanné\w*|numérisé\w*))\b"
     ))
@@ -281,6 +281,8 @@ mod tests {
             "des pages de charabia sortent de l'imprimante, avec des symboles, au lieu de mes devis",
             "When I print one PDF (a scanned contract from a client) the C750 shows an error",
             "Je n'arrive pas à imprimer mes devis depuis Word",
+            "C'est assez urgent, on imprime tous nos devis.",
+            "It now prints all our invoices with strange symbols",
             "We've already reprinted the same quote three times",
             "Je viens d'acheter une C750 et l'écran reste noir",
             "Je viens d’acheter une C750 et l’écran reste noir",
@@ -297,6 +299,7 @@ mod tests {
             "What is the price of a fuser kit?",
             "L'imprimante n'imprime plus rien, je veux être remboursé",
             "Pouvez-vous m'envoyer la facture en PDF ?",
+            "Merci de réimprimer toutes nos factures et de nous les envoyer",
             "Please send me the invoice as a PDF",
             "J'ai l'impression que la facture est fausse",
             "Je voudrais un devis pour un contrat d'impression",
