@@ -163,7 +163,7 @@ fn entry_speaks_of(entry: &KbEntry, words: &str) -> bool {
         return false;
     };
     let matter = matter.to_lowercase();
-    if matter.chars().count() < 5 || AMBIGUOUS_MATTERS.contains(&matter.as_str()) {
+    if !countable(&matter) {
         return false;
     }
     let plural = format!("{matter}s");
@@ -188,9 +188,13 @@ fn kb_speaks_of(topics: &KbTopics, words: &str) -> bool {
         return false;
     };
     let matter = matter.to_lowercase();
-    matter.chars().count() >= 5
-        && !AMBIGUOUS_MATTERS.contains(&matter.as_str())
-        && topics.is_topic(&matter)
+    countable(&matter) && topics.is_topic(&matter)
+}
+
+/// Whether a lowercase one-word matter can show that an entry or the KB covers it: five
+/// letters or more and not one of the words with another meaning in a device KB.
+fn countable(matter: &str) -> bool {
+    matter.chars().count() >= 5 && !AMBIGUOUS_MATTERS.contains(&matter)
 }
 
 /// The decision for one message. `model_known`: the KB has entries for the extracted

@@ -18,7 +18,7 @@ use super::KbEntry;
 /// Letters of a word's stem: "rembour" for rembourse, remboursement, remboursé;
 /// "facture" for factures, facturé (not facturation: "factura"). A shorter word counts
 /// whole or as its plural ("devis", "tarif").
-pub const STEM_CHARS: usize = 7;
+const STEM_CHARS: usize = 7;
 
 /// Entries that must speak of a word for it to be one of the KB's topics: at least this
 /// many, so that a small device KB where a few entries say "sous garantie, contactez le
@@ -33,31 +33,30 @@ const TOPIC_MIN_PERCENT: usize = 2;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct KbTopics {
     entries: usize,
-    by_key: HashMap<String, u32>,
+    by_matter: HashMap<Matter, u32>,
 }
 
 impl KbTopics {
     pub fn new(entries: &[KbEntry]) -> KbTopics {
-        let mut by_key: HashMap<String, u32> = HashMap::new();
+        let mut by_matter: HashMap<Matter, u32> = HashMap::new();
         for entry in entries {
-            let keys: HashSet<String> = about_words(entry)
-                .iter()
-                .flat_map(|w| word_keys(w))
-                .collect();
-            for key in keys {
-                *by_key.entry(key).or_default() += 1;
+            let text = about_text(entry);
+            let matters: HashSet<Matter> = words(&text).flat_map(Matter::all_of).collect();
+            for matter in matters {
+                *by_matter.entry(matter).or_default() += 1;
             }
         }
         KbTopics {
             entries: entries.len(),
-            by_key,
+            by_matter,
         }
     }
 
     /// How many entries speak of `word`'s stem (of `word` itself, or its plural, when it
     /// is shorter than a stem).
     pub fn entries_speaking_of(&self, word: &str) -> usize {
-        self.by_key.get(&matter_key(word)).copied().unwrap_or(0) as usize
+        let count = self.by_matter.get(&Matter::of(&fold(word)));
+        count.copied().unwrap_or(0) as usize
     }
 
     /// Whether enough of the KB speaks of `word` for it to be one of its matters.
@@ -69,39 +68,47 @@ impl KbTopics {
 
 /// Whether `entry` speaks of `word`'s stem (see `KbTopics::entries_speaking_of`).
 pub fn speaks_of_stem(entry: &KbEntry, word: &str) -> bool {
-    let matter = Matter::of(word);
-    about_words(entry).iter().any(|w| matter.matches(w))
+    let matter = Matter::of(&fold(word));
+    words(&about_text(entry)).any(|w| matter.matches(w))
 }
 
-/// The folded words of what `entry` is about: title, symptoms, description.
-fn about_words(entry: &KbEntry) -> Vec<String> {
-    let text = fold(&format!(
+/// What `entry` is about, folded: title, symptoms, description.
+fn about_text(entry: &KbEntry) -> String {
+    fold(&format!(
         "{} {} {}",
         entry.title,
         entry.symptoms.join(" "),
         entry.description
-    ));
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_string)
-        .collect()
+    ))
 }
 
-/// A word as it is looked up: its stem (its first `STEM_CHARS` letters, folded), or, when
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+}
+
+/// A folded word as it is looked up: its stem (its first `STEM_CHARS` letters), or, when
 /// shorter, itself without a final "s".
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Matter {
     Stem(String),
     Whole(String),
 }
 
 impl Matter {
-    fn of(word: &str) -> Matter {
-        let folded = fold(word);
+    fn of(folded: &str) -> Matter {
         if folded.chars().count() >= STEM_CHARS {
             Matter::Stem(folded.chars().take(STEM_CHARS).collect())
         } else {
-            Matter::Whole(singular(&folded).to_string())
+            Matter::Whole(singular(folded).to_string())
         }
+    }
+
+    /// Every matter a folded word of an entry counts for: itself whole, and its stem when
+    /// it has one.
+    fn all_of(w: &str) -> impl Iterator<Item = Matter> {
+        let stem = (w.chars().count() >= STEM_CHARS).then(|| Matter::of(w));
+        std::iter::once(Matter::Whole(singular(w).to_string())).chain(stem)
     }
 
     /// Whether the folded word `w` has this stem, or is this word or its plural.
@@ -112,27 +119,6 @@ impl Matter {
             Matter::Whole(word) => singular(w) == word,
         }
     }
-
-    /// The key `KbTopics` counts it under.
-    fn key(&self) -> String {
-        match self {
-            Matter::Stem(stem) => format!("stem:{stem}"),
-            Matter::Whole(word) => format!("word:{word}"),
-        }
-    }
-}
-
-fn matter_key(word: &str) -> String {
-    Matter::of(word).key()
-}
-
-/// The keys a folded word of an entry counts under: itself whole, and its stem when it
-/// has one.
-fn word_keys(w: &str) -> impl Iterator<Item = String> {
-    let whole = Matter::Whole(singular(w).to_string()).key();
-    let stem = (w.chars().count() >= STEM_CHARS)
-        .then(|| Matter::Stem(w.chars().take(STEM_CHARS).collect()).key());
-    std::iter::once(whole).chain(stem)
 }
 
 fn singular(word: &str) -> &str {
