@@ -2,7 +2,8 @@
 //! built once and never modified. The data directory holds
 //!
 //! ```text
-//! data/generations/gen-000007/{manifest.json, entries.json, tantivy/, vectors.bin, calibration.json}
+//! data/generations/gen-000007/{manifest.json, entries.json, tantivy/, vectors.bin,
+//!                               glossary.json, glossary.bin, calibration.json}
 //! data/CURRENT            "gen-000007": the generation searches use
 //! ```
 //!
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bm25::Bm25Index;
 use super::calibration::Calibration;
+use super::glossary::Glossary;
 use super::vector::{ChunkVectors, EmbeddedVectorStore, VectorStore, VECTORS_FILE};
 use crate::error::{Error, Result};
 use crate::extract::{Extractor, Rules};
@@ -127,6 +129,8 @@ pub struct Generation {
     pub training: Vec<crate::kb::training::LabelledTicket>,
     /// What the entries are about, word by word (the decision asks it of billing words).
     pub topics: KbTopics,
+    /// The KB's words with their vectors, for messages in another language.
+    pub glossary: Glossary,
     /// How relevant a hit is on this KB (fitted at reindex; see `calibration`).
     pub calibration: Calibration,
     by_id: HashMap<String, u32>,
@@ -196,6 +200,7 @@ impl Generation {
         let catalogue = Catalogue::from_models(stored.models);
         let extractor = Extractor::new(rules, catalogue.clone(), &stored.entries);
         let topics = KbTopics::new(&stored.entries);
+        let glossary = Glossary::load(dir, &stored.entries)?;
         Ok(Arc::new(Generation {
             name: dir
                 .file_name()
@@ -212,6 +217,7 @@ impl Generation {
             templates,
             training: stored.training,
             topics,
+            glossary,
             calibration: Calibration::load(dir),
             by_id,
         }))

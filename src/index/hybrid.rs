@@ -55,6 +55,34 @@ pub fn analyse(generation: &Generation, message: &str, model_filter: Option<&str
     }
 }
 
+/// Adds to the lexicon's expansion the KB's words nearest to the message's own when the
+/// message is not in the KB's language (see `glossary`). `embed` gives the vector of each
+/// word (the service from its query cache, the calibration from the model).
+pub fn translate(
+    generation: &Generation,
+    analysed: &mut Analysed,
+    embed: impl FnOnce(&[&str]) -> Result<Vec<Vec<f32>>>,
+) -> Result<()> {
+    let glossary = &generation.glossary;
+    if glossary.is_empty() || glossary.lang() == Some(analysed.lang) {
+        return Ok(());
+    }
+    let content = super::analyzer::content_words(analysed.lang, &analysed.text);
+    let words =
+        glossary.words_to_translate(&analysed.text, analysed.lang, |w| !content.contains(w));
+    if words.is_empty() {
+        return Ok(());
+    }
+    let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+    let vectors = embed(&refs)?;
+    for word in glossary.nearest_words(&vectors) {
+        if !analysed.expansion.contains(&word) {
+            analysed.expansion.push(word);
+        }
+    }
+    Ok(())
+}
+
 impl Analysed {
     /// The search of this message: BM25 or not, with its vector or not.
     pub fn query<'a>(

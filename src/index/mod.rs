@@ -9,6 +9,7 @@ pub mod chunk;
 pub mod durable;
 pub mod fusion;
 pub mod generation;
+pub mod glossary;
 pub mod hybrid;
 pub mod query;
 pub mod recovery;

@@ -27,6 +27,7 @@ use super::generation::{
     current_generation_name, generation_name, generation_number, generations_dir, read_json,
     Manifest, StoredEntries, CURRENT_FILE, ENTRIES_FILE, MANIFEST_FILE, TANTIVY_DIR,
 };
+use super::glossary::{Glossary, GlossarySummary};
 use super::recovery::{
     complete_generations, locked_elsewhere, remove_partials, try_lock_reindex, unix_now,
     ReindexLock, PARTIAL_SUFFIX,
@@ -86,6 +87,7 @@ pub struct ReindexReport {
     pub entries_per_second: f64,
     pub calibration: CalibrationSummary,
     pub lexicon: LexiconSummary,
+    pub glossary: GlossarySummary,
 }
 
 /// Hook to push a generation's vectors to an external store before the switch.
@@ -155,6 +157,12 @@ fn reusable_vectors(data_dir: &Path, model: &str, dim: usize) -> Option<Reusable
         return Some(Reusable { vectors, row_of });
     }
     None
+}
+
+/// The current generation's glossary, whose word vectors the new one may reuse.
+fn previous_glossary(data_dir: &Path) -> Option<Glossary> {
+    let current = current_generation_name(data_dir).ok().flatten()?;
+    Glossary::load(&generations_dir(data_dir).join(current), &[]).ok()
 }
 
 /// The calibration of the current generation when the new one may keep it
@@ -340,6 +348,22 @@ pub fn reindex_locked(
         });
     }
     drop(embedding);
+
+    // The KB's words, embedded alone, for messages in another language (see `glossary`).
+    let glossary = {
+        let _span = tracing::info_span!("glossary").entered();
+        let previous = previous_glossary(data_dir);
+        let glossary = Glossary::build(&kb.entries, embedder, previous.as_ref())?;
+        glossary.save(&partial)?;
+        let summary = glossary.summary();
+        tracing::info!(
+            words = summary.words,
+            embedded = summary.embedded,
+            seconds = summary.seconds,
+            "built the glossary"
+        );
+        summary
+    };
     let chunk_keys: Vec<String> = chunk_texts.into_iter().map(|(_, key, _)| key).collect();
 
     let indexing = tracing::info_span!("indexing").entered();
@@ -469,5 +493,6 @@ pub fn reindex_locked(
         entries_per_second: kb.entries.len() as f64 / seconds.max(1e-9),
         calibration: fitted.summary(options.target_precision),
         lexicon,
+        glossary,
     })
 }

@@ -91,7 +91,10 @@ pub fn collect_hits(
             embedder.embed_queries(&refs)?
         };
         for (i, ((q, text), vector)) in batch.iter().zip(&cleaned).zip(&vectors).enumerate() {
-            let analysed = hybrid::analyse(generation, &q.text, None);
+            let mut analysed = hybrid::analyse(generation, &q.text, None);
+            hybrid::translate(generation, &mut analysed, |words| {
+                embedder.embed_queries(words)
+            })?;
             let hits = hybrid::search(
                 generation,
                 &HybridQuery {

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::Engine;
 use crate::index::bm25::Bm25Query;
 use crate::index::calibration::CalibrationSummary;
+use crate::index::glossary::GlossarySummary;
 use crate::kb::lexicon::LexiconSummary;
 use crate::kb::Lang;
 
@@ -35,6 +36,9 @@ pub struct Health {
     pub calibration: CalibrationSummary,
     /// The customers' words keyword search reads (see `kb::lexicon`).
     pub lexicon: LexiconSummary,
+    /// The KB's words that messages in another language are also searched with (see
+    /// `index::glossary`).
+    pub glossary: GlossarySummary,
 }
 
 impl Health {
@@ -72,6 +76,7 @@ impl Engine {
         let generation = self.generation();
         let mut calibration = generation.calibration.summary(self.config.target_precision);
         let lexicon = generation.lexicon.summary();
+        let glossary = generation.glossary.summary();
         if let Some(fixed) = self.config.answer_threshold {
             calibration.threshold = Some(fixed);
             calibration.answered = None;
@@ -146,6 +151,7 @@ impl Engine {
                     store,
                     calibration,
                     lexicon,
+                    glossary,
                 };
                 if !health.ready() {
                     health.status = "unavailable";
@@ -170,6 +176,7 @@ impl Engine {
                     store: failed,
                     calibration,
                     lexicon,
+                    glossary,
                 }
             }
         }

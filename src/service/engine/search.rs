@@ -323,7 +323,7 @@ impl Engine {
         vector: Option<Arc<Vec<f32>>>,
         decisive_checked: bool,
     ) -> Result<Retrieved> {
-        let analysed = hybrid::analyse(generation, &q.query, q.model_filter.as_deref());
+        let mut analysed = hybrid::analyse(generation, &q.query, q.model_filter.as_deref());
         if analysed.unknown_model {
             // An unknown model is not an error: nothing in the KB is specific to it.
             return Ok(Retrieved::default());
@@ -332,6 +332,9 @@ impl Engine {
             if let Some(retrieved) = self.decisive_retrieval(generation, &analysed, q)? {
                 return Ok(retrieved);
             }
+        }
+        if q.mode != SearchMode::Vector {
+            hybrid::translate(generation, &mut analysed, |words| self.word_vectors(words))?;
         }
         let candidates = self.config.fusion.candidates.max(q.limit);
         let vector = if q.mode != SearchMode::Bm25 && !generation.vectors.is_empty() {
