@@ -226,3 +226,57 @@ fn the_cli_reports_a_missing_model_or_runtime_without_panicking() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+/// A French entry with only a title and a description.
+fn french_entry(id: &str, title: &str, description: &str) -> devicekb::kb::KbEntry {
+    serde_json::from_value(serde_json::json!({
+        "id": id, "title": title, "lang": "fr", "manufacturer": "", "models": [],
+        "category": "general", "error_codes": [], "symptoms": [], "description": description,
+        "cause": "", "solution": "", "steps": [], "tags": [], "source": "s"
+    }))
+    .unwrap()
+}
+
+#[test]
+fn the_glossary_finds_the_french_kb_s_words_for_english_ones() {
+    use devicekb::index::glossary::Glossary;
+    use devicekb::kb::Lang;
+    let model = model(devicekb::config::DEFAULT_MODEL);
+    let kb = vec![
+        french_entry(
+            "loyer",
+            "Que faire si le locataire ne paie pas son loyer ?",
+            "Le propriétaire peut demander le remboursement des loyers impayés.",
+        ),
+        french_entry(
+            "voiture",
+            "Faut-il une assurance pour conduire une voiture ?",
+            "Tout véhicule qui circule doit être assuré, même une voiture de collection.",
+        ),
+        french_entry(
+            "mariage",
+            "Quels documents pour un mariage à la mairie ?",
+            "Les futurs époux déposent un dossier de mariage à la mairie.",
+        ),
+    ];
+    let glossary = Glossary::build(&kb, &model, None).unwrap();
+    assert_eq!(glossary.lang(), Some(Lang::Fr));
+    let words = glossary.words_to_translate(
+        "Do I need insurance for my car before the wedding? Vehicle",
+        Lang::En,
+        |w| ["need", "before"].contains(&w),
+    );
+    // "car" is too short to be looked up, "need" and "before" are stop words here.
+    assert_eq!(words, vec!["insurance", "wedding", "vehicle"]);
+    let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+    let nearest = glossary.nearest_words(&model.embed_queries(&refs).unwrap());
+    for expected in ["assurance", "mariage", "véhicule"] {
+        assert!(
+            nearest.contains(&expected.to_string()),
+            "{expected} not in {nearest:?}"
+        );
+    }
+    // A name has no translation.
+    let far = glossary.nearest_words(&model.embed_queries(&["natarajan"]).unwrap());
+    assert!(far.is_empty(), "{far:?}");
+}
