@@ -58,7 +58,7 @@ pub fn describe() {
     );
     describe_histogram!(
         EMBEDDING_BATCH,
-        "Texts per call to the embedding model, by kind (query or passage)"
+        "Texts per call to the embedding model, by kind (query, passage or word)"
     );
     describe_gauge!(EMBEDDING_QUEUE, "Queries waiting for the embedding thread");
     describe_counter!(
@@ -121,7 +121,8 @@ pub fn llm_circuit(open: bool) {
     gauge!(LLM_CIRCUIT_OPEN).set(if open { 1.0 } else { 0.0 });
 }
 
-/// One call to the model with `size` texts; `kind` is `query` or `passage`.
+/// One call to the model with `size` texts; `kind` is `query`, `passage` or `word` (the
+/// glossary's words embedded at reindex or off the query queue).
 pub fn embedding_batch(kind: &'static str, size: usize) {
     histogram!(EMBEDDING_BATCH, "kind" => kind).record(size as f64);
 }

@@ -62,13 +62,14 @@ pub async fn run(args: Args) -> Result<()> {
         );
         let glossary = report.glossary;
         match glossary.lang {
-            Some(lang) => println!(
+            Some(lang) if glossary.words > 0 => println!(
                 "glossary: {} words of the KB ({} embedded in {:.1} s), for messages not in {}",
                 glossary.words,
                 glossary.embedded,
                 glossary.seconds,
                 lang.code()
             ),
+            Some(_) => println!("glossary: empty (no word of four letters or more in the entries)"),
             None => println!(
                 "glossary: none (no language makes 80 % of the entries): messages are searched with their own words"
             ),

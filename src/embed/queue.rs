@@ -101,6 +101,24 @@ impl QueryQueue {
             .map_err(|_| Error::Embedding("the embedding thread has stopped".into()))?
     }
 
+    /// The vectors of several texts, each embedded alone: all are queued first, so the
+    /// workers take them together, then awaited in order. Each may be refused on its own
+    /// (`Overloaded` when the queue is full).
+    pub async fn embed_all_async(&self, texts: &[&str]) -> Vec<Result<Vec<f32>>> {
+        let submitted: Vec<_> = texts.iter().map(|t| self.submit(t)).collect();
+        let mut out = Vec::with_capacity(submitted.len());
+        for receiver in submitted {
+            out.push(match receiver {
+                Ok(r) => r
+                    .await
+                    .map_err(|_| Error::Embedding("the embedding thread has stopped".into()))
+                    .and_then(|v| v),
+                Err(e) => Err(e),
+            });
+        }
+        out
+    }
+
     /// The query's vector; the task waits without holding a thread.
     pub async fn embed_async(&self, query: &str) -> Result<Vec<f32>> {
         self.submit(query)?

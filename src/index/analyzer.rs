@@ -62,28 +62,6 @@ fn language_analyzer(language: Language, extra: &[&str]) -> TextAnalyzer {
         .build()
 }
 
-/// The lower-case words of `text` that are not stop words of `lang` (the words keyword
-/// search keeps, before stemming).
-pub fn content_words(lang: Lang, text: &str) -> std::collections::HashSet<String> {
-    let (language, extra) = match lang {
-        Lang::Fr => (Language::French, FRENCH_EXTRA_STOPS),
-        Lang::En => (Language::English, ENGLISH_EXTRA_STOPS),
-    };
-    let builtin =
-        StopWordFilter::new(language).expect("tantivy ships French and English stop words");
-    let mut analyzer = TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(LowerCaser)
-        .filter(builtin)
-        .filter(StopWordFilter::remove(extra.iter().map(|s| s.to_string())))
-        .build();
-    let mut words = std::collections::HashSet::new();
-    let mut stream = analyzer.token_stream(text);
-    while let Some(token) = stream.next() {
-        words.insert(token.text.clone());
-    }
-    words
-}
-
 /// Registers every analyzer the schema names.
 pub fn register(manager: &TokenizerManager) {
     manager.register(FR, language_analyzer(Language::French, FRENCH_EXTRA_STOPS));

@@ -200,7 +200,7 @@ impl Generation {
         let catalogue = Catalogue::from_models(stored.models);
         let extractor = Extractor::new(rules, catalogue.clone(), &stored.entries);
         let topics = KbTopics::new(&stored.entries);
-        let glossary = Glossary::load(dir, &stored.entries)?;
+        let glossary = Glossary::open(dir, &stored.entries);
         Ok(Arc::new(Generation {
             name: dir
                 .file_name()

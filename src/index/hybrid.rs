@@ -55,27 +55,35 @@ pub fn analyse(generation: &Generation, message: &str, model_filter: Option<&str
     }
 }
 
+/// The words of `message` the glossary looks up (see `glossary`), read as `analyse`
+/// reads the message: the service embeds them before it searches.
+pub fn words_to_translate(generation: &Generation, message: &str) -> Vec<String> {
+    if generation.glossary.is_empty() {
+        return Vec::new();
+    }
+    let cleaned = clean_query(message);
+    let text = retrieval_prefix(&cleaned);
+    generation
+        .glossary
+        .words_to_translate(text, detect_lang(text))
+}
+
 /// Adds to the lexicon's expansion the KB's words nearest to the message's own when the
-/// message is not in the KB's language (see `glossary`). `embed` gives the vector of each
-/// word (the service from its query cache, the calibration from the model).
+/// message is not in the KB's language (see `glossary`). `vectors` gives the vector of
+/// each word looked up (the service's prefetched or cached ones, the calibration's from
+/// the model); an empty vector stands for a word it does not have.
 pub fn translate(
     generation: &Generation,
     analysed: &mut Analysed,
-    embed: impl FnOnce(&[&str]) -> Result<Vec<Vec<f32>>>,
+    vectors: impl FnOnce(&[&str]) -> Result<Vec<Vec<f32>>>,
 ) -> Result<()> {
     let glossary = &generation.glossary;
-    if glossary.is_empty() || glossary.lang() == Some(analysed.lang) {
-        return Ok(());
-    }
-    let content = super::analyzer::content_words(analysed.lang, &analysed.text);
-    let words =
-        glossary.words_to_translate(&analysed.text, analysed.lang, |w| !content.contains(w));
+    let words = glossary.words_to_translate(&analysed.text, analysed.lang);
     if words.is_empty() {
         return Ok(());
     }
     let refs: Vec<&str> = words.iter().map(String::as_str).collect();
-    let vectors = embed(&refs)?;
-    for word in glossary.nearest_words(&vectors) {
+    for word in glossary.nearest_words(&vectors(&refs)?) {
         if !analysed.expansion.contains(&word) {
             analysed.expansion.push(word);
         }

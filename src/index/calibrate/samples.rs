@@ -78,6 +78,8 @@ pub fn collect_hits(
     queries: &[CalibrationQuery],
 ) -> Result<Vec<CalibrationHit>> {
     let dups = duplicates(&generation.entries);
+    // A KB's messages in its other language repeat their words: each embedded once.
+    let mut word_vectors: HashMap<String, Vec<f32>> = HashMap::new();
     let mut out = Vec::new();
     for (b, batch) in queries.chunks(32).enumerate() {
         let cleaned: Vec<String> = batch
@@ -93,7 +95,7 @@ pub fn collect_hits(
         for (i, ((q, text), vector)) in batch.iter().zip(&cleaned).zip(&vectors).enumerate() {
             let mut analysed = hybrid::analyse(generation, &q.text, None);
             hybrid::translate(generation, &mut analysed, |words| {
-                embedder.embed_queries(words)
+                words_embedded(embedder, &mut word_vectors, words)
             })?;
             let hits = hybrid::search(
                 generation,
@@ -128,6 +130,28 @@ pub fn collect_hits(
         }
     }
     Ok(out)
+}
+
+/// The vectors of `words`, each embedded once per calibration.
+fn words_embedded(
+    embedder: &dyn Embedder,
+    known: &mut HashMap<String, Vec<f32>>,
+    words: &[&str],
+) -> Result<Vec<Vec<f32>>> {
+    let missing: Vec<&str> = words
+        .iter()
+        .copied()
+        .filter(|w| !known.contains_key(*w))
+        .collect();
+    if !missing.is_empty() {
+        for (word, vector) in missing.iter().zip(embedder.embed_queries(&missing)?) {
+            known.insert(word.to_string(), vector);
+        }
+    }
+    Ok(words
+        .iter()
+        .map(|w| known.get(*w).cloned().unwrap_or_default())
+        .collect())
 }
 
 fn median(mut values: Vec<f32>) -> Option<f32> {

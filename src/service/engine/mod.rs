@@ -11,6 +11,7 @@ pub mod health;
 pub mod search;
 pub mod tasks;
 mod training_vectors;
+mod words;
 
 use std::num::NonZeroUsize;
 use std::path::Path;
@@ -282,32 +283,6 @@ impl Engine {
         let vector = Arc::new(self.query_queue.embed(&key.words)?);
         self.query_cache.lock().put(key.digest, vector.clone());
         Ok(vector)
-    }
-
-    /// The vectors of single words (the glossary's look-ups, see `hybrid::translate`):
-    /// from the query cache when there, the others embedded at once and cached, since
-    /// the same few hundred words come back in message after message.
-    pub(crate) fn word_vectors(&self, words: &[&str]) -> Result<Vec<Vec<f32>>> {
-        let keys: Vec<QueryKey> = words.iter().map(|w| QueryKey::of(w)).collect();
-        let mut vectors: Vec<Option<Vec<f32>>> = keys
-            .iter()
-            .map(|k| self.peek_vector(k).map(|v| v.as_ref().clone()))
-            .collect();
-        let missing: Vec<usize> = (0..keys.len()).filter(|&i| vectors[i].is_none()).collect();
-        if !missing.is_empty() {
-            let texts: Vec<&str> = missing.iter().map(|&i| keys[i].words.as_str()).collect();
-            crate::telemetry::embedding_batch("word", texts.len());
-            let fresh = self.embedder.embed_queries(&texts)?;
-            let mut cache = self.query_cache.lock();
-            for (&i, vector) in missing.iter().zip(fresh) {
-                cache.put(keys[i].digest, Arc::new(vector.clone()));
-                vectors[i] = Some(vector);
-            }
-        }
-        vectors
-            .into_iter()
-            .map(|v| v.ok_or_else(|| Error::Embedding("the model returned no vector".into())))
-            .collect()
     }
 
     /// Like `query_vector`, waiting for the embedding thread without holding a thread or

@@ -1,6 +1,7 @@
 //! Knowledge-base search: request validation, retrieval per mode, fusion, and the
 //! answer shape the earlier project's clients read.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -11,6 +12,17 @@ use crate::error::{Error, Result};
 use crate::index::hybrid;
 use crate::index::query::clean_query;
 use crate::index::{FusedHit, Generation};
+
+/// Where a search gets the vectors of the words the glossary looks up (see
+/// `index::glossary`).
+pub(crate) enum WordVectors {
+    /// Embedded through the query queue before the search took its CPU permit; a word
+    /// missing here (the queue was full) is searched untranslated.
+    Prefetched(HashMap<String, Vec<f32>>),
+    /// Embedded when the search needs them: for callers already off the async runtime
+    /// (the command line, evaluations).
+    OnDemand,
+}
 
 pub const MAX_QUERY_BYTES: usize = 2048;
 pub const MAX_LIMIT: usize = 100;
@@ -206,8 +218,13 @@ impl Engine {
                 })
             }
         };
+        let words = if valid.mode == SearchMode::Vector {
+            WordVectors::Prefetched(HashMap::new())
+        } else {
+            WordVectors::Prefetched(self.prefetch_word_vectors(&valid.query).await)
+        };
         let service = self.clone();
-        self.cpu(move || service.search_with(&valid, vector, decisive_checked))
+        self.cpu(move || service.search_with(&valid, vector, decisive_checked, &words))
             .await
     }
 
@@ -249,7 +266,7 @@ impl Engine {
 
     /// The search itself; CPU-bound, call it from the blocking pool.
     pub fn search_blocking(&self, q: &ValidSearch) -> Result<SearchResponse> {
-        self.search_with(q, None, false)
+        self.search_with(q, None, false, &WordVectors::OnDemand)
     }
 
     /// The search, with the query vector when the caller already has it (and whether it
@@ -259,10 +276,11 @@ impl Engine {
         q: &ValidSearch,
         vector: Option<Arc<Vec<f32>>>,
         decisive_checked: bool,
+        words: &WordVectors,
     ) -> Result<SearchResponse> {
         let started = Instant::now();
         let generation = self.generation();
-        let retrieved = self.retrieve_with(&generation, q, vector, decisive_checked)?;
+        let retrieved = self.retrieve_with(&generation, q, vector, decisive_checked, words)?;
         Ok(self.respond(&generation, q, retrieved, started))
     }
 
@@ -309,7 +327,7 @@ impl Engine {
         generation: &Generation,
         q: &ValidSearch,
     ) -> Result<(Vec<FusedHit>, Option<String>)> {
-        let retrieved = self.retrieve_with(generation, q, None, false)?;
+        let retrieved = self.retrieve_with(generation, q, None, false, &WordVectors::OnDemand)?;
         Ok((retrieved.hits, retrieved.model_filter))
     }
 
@@ -322,6 +340,7 @@ impl Engine {
         q: &ValidSearch,
         vector: Option<Arc<Vec<f32>>>,
         decisive_checked: bool,
+        words: &WordVectors,
     ) -> Result<Retrieved> {
         let mut analysed = hybrid::analyse(generation, &q.query, q.model_filter.as_deref());
         if analysed.unknown_model {
@@ -334,7 +353,13 @@ impl Engine {
             }
         }
         if q.mode != SearchMode::Vector {
-            hybrid::translate(generation, &mut analysed, |words| self.word_vectors(words))?;
+            hybrid::translate(generation, &mut analysed, |looked_up| match words {
+                WordVectors::Prefetched(vectors) => Ok(looked_up
+                    .iter()
+                    .map(|w| vectors.get(*w).cloned().unwrap_or_default())
+                    .collect()),
+                WordVectors::OnDemand => self.word_vectors(looked_up),
+            })?;
         }
         let candidates = self.config.fusion.candidates.max(q.limit);
         let vector = if q.mode != SearchMode::Bm25 && !generation.vectors.is_empty() {

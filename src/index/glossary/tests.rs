@@ -1,0 +1,175 @@
+use super::*;
+
+fn entry(id: &str, lang: Lang, title: &str, description: &str) -> KbEntry {
+    KbEntry {
+        lang,
+        ..KbEntry::sample(id, title, description)
+    }
+}
+
+/// Vectors that make "loyer" the translation of "rent" and "délai" of "deadline".
+struct Dictionary;
+
+impl Embedder for Dictionary {
+    fn name(&self) -> &str {
+        "dictionary"
+    }
+    fn dim(&self) -> usize {
+        3
+    }
+    fn embed_queries(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        Ok(texts
+            .iter()
+            .map(|t| match *t {
+                "loyer" | "rent" => vec![1.0, 0.0, 0.0],
+                "délai" | "deadline" => vec![0.0, 1.0, 0.0],
+                "délais" => vec![0.0, 0.96, 0.28],
+                "échéance" => vec![0.0, 0.99, 0.141],
+                _ => vec![0.0, 0.0, 1.0],
+            })
+            .collect())
+    }
+    fn embed_passages(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.embed_queries(texts)
+    }
+}
+
+fn french_kb() -> Vec<KbEntry> {
+    vec![
+        entry(
+            "a",
+            Lang::Fr,
+            "Payer son loyer",
+            "Le loyer se paie au mois.",
+        ),
+        entry(
+            "b",
+            Lang::Fr,
+            "Délai de réponse",
+            "Les délais sont d'un mois, avant l'échéance.",
+        ),
+    ]
+}
+
+#[test]
+fn an_english_word_finds_its_french_translation() {
+    let glossary = Glossary::build(&french_kb(), &Dictionary, None).unwrap();
+    assert_eq!(glossary.lang(), Some(Lang::Fr));
+    let words = glossary.words_to_translate("When is the rent deadline? Paie mois", Lang::En);
+    // "the", "is" are short; "when" says nothing; "paie" and "mois" are the KB's.
+    assert_eq!(words, vec!["rent", "deadline"]);
+    let vectors = Dictionary.embed_queries(&["rent", "deadline"]).unwrap();
+    // "deadline": "délai" (1.0) and "échéance" (0.99), which comes after "délais" (0.96)
+    // in the table and takes its place: the two nearest, not the first two found.
+    assert_eq!(
+        glossary.nearest_words(&vectors),
+        vec!["loyer", "délai", "échéance"]
+    );
+}
+
+#[test]
+fn a_message_in_the_kb_s_language_is_left_alone() {
+    let glossary = Glossary::build(&french_kb(), &Dictionary, None).unwrap();
+    assert!(glossary
+        .words_to_translate("quel deadline pour le rent", Lang::Fr)
+        .is_empty());
+}
+
+#[test]
+fn far_words_are_not_translations() {
+    let glossary = Glossary::build(&french_kb(), &Dictionary, None).unwrap();
+    // Cosine 0.6 with "loyer", 0 or less with every other word of the KB.
+    assert!(glossary.nearest_words(&[vec![0.6, 0.0, -0.8]]).is_empty());
+    // A vector of the wrong size (another model's, or none) finds nothing either, and
+    // neither does one that is not a number.
+    assert!(glossary
+        .nearest_words(&[vec![1.0, 0.0], Vec::new()])
+        .is_empty());
+    assert!(glossary
+        .nearest_words(&[vec![f32::NAN, 0.0, 0.0]])
+        .is_empty());
+}
+
+#[test]
+fn a_bilingual_kb_has_no_main_language_and_translates_nothing() {
+    let mut kb = french_kb();
+    kb.push(entry("c", Lang::En, "Rent", "Pay the rent."));
+    let glossary = Glossary::build(&kb, &Dictionary, None).unwrap();
+    assert_eq!(glossary.lang(), None);
+    assert!(glossary.is_empty());
+    assert!(glossary.words_to_translate("deadline", Lang::En).is_empty());
+}
+
+#[test]
+fn stored_and_loaded_alike_and_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let kb = french_kb();
+    let built = Glossary::build(&kb, &Dictionary, None).unwrap();
+    built.save(dir.path()).unwrap();
+    let loaded = Glossary::load(dir.path(), &kb).unwrap();
+    assert_eq!(loaded.words, built.words);
+    assert_eq!(loaded.lang, built.lang);
+    let vectors = Dictionary.embed_queries(&["deadline"]).unwrap();
+    assert_eq!(
+        loaded.nearest_words(&vectors),
+        built.nearest_words(&vectors)
+    );
+
+    /// Fails if asked for a word: everything must come from the previous glossary.
+    struct Refuses;
+    impl Embedder for Refuses {
+        fn name(&self) -> &str {
+            "dictionary"
+        }
+        fn dim(&self) -> usize {
+            3
+        }
+        fn embed_queries(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+            if texts.is_empty() {
+                Ok(Vec::new())
+            } else {
+                Err(Error::Embedding(format!("asked for {texts:?}")))
+            }
+        }
+        fn embed_passages(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+            self.embed_queries(texts)
+        }
+    }
+    let rebuilt = Glossary::build(&kb, &Refuses, Some(&loaded)).unwrap();
+    assert_eq!(rebuilt.words, built.words);
+}
+
+#[test]
+fn a_generation_without_a_glossary_translates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let glossary = Glossary::load(dir.path(), &french_kb()).unwrap();
+    assert!(glossary.is_empty());
+    assert!(glossary.words_to_translate("deadline", Lang::En).is_empty());
+}
+
+#[test]
+fn makers_and_models_are_names_not_words_to_translate() {
+    let mut kb = french_kb();
+    kb[0].manufacturer = "Brother".into();
+    kb[0].models = vec!["Brother HL-L2350DW".into()];
+    let glossary = Glossary::build(&kb, &Dictionary, None).unwrap();
+    assert_eq!(
+        glossary.words_to_translate("my brother printer", Lang::En),
+        vec!["printer"]
+    );
+}
+
+#[test]
+fn a_damaged_glossary_is_an_error_to_load_and_empty_to_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let kb = french_kb();
+    Glossary::build(&kb, &Dictionary, None)
+        .unwrap()
+        .save(dir.path())
+        .unwrap();
+    std::fs::write(dir.path().join(GLOSSARY_VECTORS_FILE), b"not vectors").unwrap();
+    assert!(Glossary::load(dir.path(), &kb).is_err());
+    let opened = Glossary::open(dir.path(), &kb);
+    assert!(opened.is_empty());
+    assert!(opened.words_to_translate("deadline", Lang::En).is_empty());
+}
