@@ -534,3 +534,66 @@ async fn a_refund_question_the_faq_answers_is_not_escalated_as_billing() {
         reason_of("Bonjour, pouvez-vous m'envoyer la facture de mon passeport perdu ?").await;
     assert_eq!(reason, Some("sensitive_category"), "{notes:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_english_message_on_a_french_kb_is_searched_with_the_kb_s_words_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let kb = dir.path().join("kb");
+    write_entry(
+        &kb,
+        "assurance",
+        "fr",
+        "Faut-il une assurance pour conduire une voiture de collection ?",
+        "Tout véhicule qui circule doit être assuré, même ancien.",
+    );
+    write_entry(
+        &kb,
+        "loyer",
+        "fr",
+        "Que faire si le locataire ne paie plus son loyer ?",
+        "Le propriétaire peut engager une procédure de recouvrement.",
+    );
+    write_entry(
+        &kb,
+        "mariage",
+        "fr",
+        "Quels documents fournir pour un mariage à la mairie ?",
+        "Les futurs époux déposent un dossier à la mairie de leur domicile.",
+    );
+    let service = common::start_service(&kb, &dir.path().join("data")).await;
+    let health = health_of(&service).await;
+    assert_eq!(health["glossary"]["lang"], "fr", "{health}");
+    assert!(
+        health["glossary"]["words"].as_u64().unwrap() > 10,
+        "{health}"
+    );
+
+    let keyword_hits = |query: &'static str| {
+        let service = service.clone();
+        async move {
+            let found = service
+                .engine
+                .search_valid(ValidSearch {
+                    query: query.into(),
+                    model_filter: None,
+                    limit: 3,
+                    mode: SearchMode::Bm25,
+                })
+                .await
+                .unwrap();
+            found
+                .results
+                .iter()
+                .map(|r| r.kb_id.clone())
+                .collect::<Vec<_>>()
+        }
+    };
+    // Keyword search alone: not one word of the message is the KB's, so only the KB's
+    // words nearest to the message's can find the entry.
+    let hits = keyword_hits("Do I need insurance to drive my vintage car?").await;
+    assert_eq!(
+        hits.first().map(String::as_str),
+        Some("assurance"),
+        "{hits:?}"
+    );
+}

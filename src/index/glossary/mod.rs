@@ -211,7 +211,10 @@ impl Glossary {
                 ..Glossary::default()
             });
         }
-        let stored: StoredGlossary = super::generation::read_json(&path)?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let stored: StoredGlossary = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::index_caused(path.display().to_string(), e))?;
         let vectors = ChunkVectors::load(&dir.join(GLOSSARY_VECTORS_FILE))?;
         let damaged = |what: String| Error::index(format!("{}: {what}", dir.display()));
         if vectors.len() != stored.words.len() {
