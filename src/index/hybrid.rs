@@ -43,9 +43,9 @@ pub fn analyse(generation: &Generation, message: &str, model_filter: Option<&str
             .and_then(|m| generation.catalogue.resolve(m)),
     };
     let canonical = named.map(|m| m.canonical());
-    let text = retrieval_prefix(&clean_query(message)).to_string();
+    let (text, lang) = searchable(message);
     Analysed {
-        lang: detect_lang(&text),
+        lang,
         expansion: generation.lexicon.expand(&text),
         text,
         codes: extraction.error_codes,
@@ -61,11 +61,16 @@ pub fn words_to_translate(generation: &Generation, message: &str) -> Vec<String>
     if generation.glossary.is_empty() {
         return Vec::new();
     }
-    let cleaned = clean_query(message);
-    let text = retrieval_prefix(&cleaned);
-    generation
-        .glossary
-        .words_to_translate(text, detect_lang(text))
+    let (text, lang) = searchable(message);
+    generation.glossary.words_to_translate(&text, lang)
+}
+
+/// What a search reads of `message` (without greeting, signature and quotes, the part
+/// the model reads) and its language.
+fn searchable(message: &str) -> (String, Lang) {
+    let text = retrieval_prefix(&clean_query(message)).to_string();
+    let lang = detect_lang(&text);
+    (text, lang)
 }
 
 /// Adds to the lexicon's expansion the KB's words nearest to the message's own when the

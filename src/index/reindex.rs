@@ -328,25 +328,22 @@ pub fn reindex_locked(
         done: 0,
         total: missing.len(),
     });
-    for (batch_no, batch) in missing.chunks(EMBED_BATCH).enumerate() {
-        let texts: Vec<&str> = batch.iter().map(|&i| chunk_texts[i].2.as_str()).collect();
-        crate::telemetry::embedding_batch("passage", texts.len());
-        let fresh = embedder.embed_passages(&texts)?;
-        if fresh.len() != batch.len() {
-            return Err(Error::Internal(format!(
-                "the model gave {} vectors for {} passages",
-                fresh.len(),
-                batch.len()
-            )));
-        }
-        for (&row, v) in batch.iter().zip(fresh) {
-            vectors.set(row, &v)?;
-        }
-        progress(Progress::Embedding {
-            done: (batch_no * EMBED_BATCH + batch.len()).min(missing.len()),
-            total: missing.len(),
-        });
-    }
+    vectors.embed_rows(
+        &missing,
+        |row| chunk_texts[row].2.as_str(),
+        EMBED_BATCH,
+        "passages",
+        |texts| {
+            crate::telemetry::embedding_batch("passage", texts.len());
+            embedder.embed_passages(texts)
+        },
+        |done| {
+            progress(Progress::Embedding {
+                done,
+                total: missing.len(),
+            })
+        },
+    )?;
     drop(embedding);
 
     // The KB's words, embedded alone, for messages in another language (see `glossary`).

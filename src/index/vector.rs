@@ -71,6 +71,36 @@ impl ChunkVectors {
         Ok(())
     }
 
+    /// Fills `rows` with what `embed` gives for their texts, `batch` texts a call,
+    /// checking the model gave one vector a text (`what` names the texts in that error);
+    /// `done` hears how many rows are filled after each call.
+    pub fn embed_rows<'a>(
+        &mut self,
+        rows: &[usize],
+        text_of: impl Fn(usize) -> &'a str,
+        batch: usize,
+        what: &str,
+        embed: impl Fn(&[&str]) -> Result<Vec<Vec<f32>>>,
+        mut done: impl FnMut(usize),
+    ) -> Result<()> {
+        for (batch_no, rows_of_batch) in rows.chunks(batch).enumerate() {
+            let texts: Vec<&str> = rows_of_batch.iter().map(|&row| text_of(row)).collect();
+            let fresh = embed(&texts)?;
+            if fresh.len() != rows_of_batch.len() {
+                return Err(Error::Internal(format!(
+                    "the model gave {} vectors for {} {what}",
+                    fresh.len(),
+                    rows_of_batch.len()
+                )));
+            }
+            for (&row, v) in rows_of_batch.iter().zip(&fresh) {
+                self.set(row, v)?;
+            }
+            done((batch_no * batch + rows_of_batch.len()).min(rows.len()));
+        }
+        Ok(())
+    }
+
     pub fn push(&mut self, entry: u32, vector: &[f32]) {
         debug_assert_eq!(vector.len(), self.dim);
         self.data.extend_from_slice(vector);

@@ -115,18 +115,19 @@ impl Glossary {
             });
         };
         let words = vocabulary(entries);
-        let reusable: HashMap<&str, &[f32]> = match previous {
-            Some(p) if p.model == embedder.name() => match &p.vectors {
-                Some(v) if v.dim == embedder.dim() => p
-                    .words
+        // The previous glossary's vectors, when the same model made them.
+        let reusable: HashMap<&str, &[f32]> = previous
+            .filter(|p| p.model == embedder.name())
+            .and_then(|p| p.vectors.as_ref().map(|v| (p, v)))
+            .filter(|(_, v)| v.dim == embedder.dim())
+            .map(|(p, v)| {
+                p.words
                     .iter()
                     .enumerate()
                     .map(|(row, w)| (w.as_str(), v.vector(row)))
-                    .collect(),
-                _ => HashMap::new(),
-            },
-            _ => HashMap::new(),
-        };
+                    .collect()
+            })
+            .unwrap_or_default();
         let mut vectors = ChunkVectors::zeroed(embedder.dim(), (0..words.len() as u32).collect());
         let mut missing: Vec<usize> = Vec::new();
         for (row, word) in words.iter().enumerate() {
@@ -135,21 +136,17 @@ impl Glossary {
                 None => missing.push(row),
             }
         }
-        for batch in missing.chunks(EMBED_BATCH) {
-            let texts: Vec<&str> = batch.iter().map(|&row| words[row].as_str()).collect();
-            crate::telemetry::embedding_batch("word", texts.len());
-            let fresh = embedder.embed_queries(&texts)?;
-            if fresh.len() != batch.len() {
-                return Err(Error::Internal(format!(
-                    "the model gave {} vectors for {} words",
-                    fresh.len(),
-                    batch.len()
-                )));
-            }
-            for (&row, v) in batch.iter().zip(&fresh) {
-                vectors.set(row, v)?;
-            }
-        }
+        vectors.embed_rows(
+            &missing,
+            |row| words[row].as_str(),
+            EMBED_BATCH,
+            "words",
+            |texts| {
+                crate::telemetry::embedding_batch("word", texts.len());
+                embedder.embed_queries(texts)
+            },
+            |_| {},
+        )?;
         Ok(Glossary {
             lang: Some(lang),
             model: embedder.name().to_string(),
@@ -159,11 +156,6 @@ impl Glossary {
             embedded: missing.len(),
             seconds: started.elapsed().as_secs_f64(),
         })
-    }
-
-    /// Words with a vector.
-    pub fn len(&self) -> usize {
-        self.words.len()
     }
 
     pub fn is_empty(&self) -> bool {

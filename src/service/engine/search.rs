@@ -1,12 +1,12 @@
 //! Knowledge-base search: request validation, retrieval per mode, fusion, and the
 //! answer shape the earlier project's clients read.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use super::words::WordVectorMap;
 use super::{Engine, QueryKey};
 use crate::error::{Error, Result};
 use crate::index::hybrid;
@@ -18,7 +18,7 @@ use crate::index::{FusedHit, Generation};
 pub(crate) enum WordVectors {
     /// Embedded through the query queue before the search took its CPU permit; a word
     /// missing here (the queue was full) is searched untranslated.
-    Prefetched(HashMap<String, Vec<f32>>),
+    Prefetched(WordVectorMap),
     /// Embedded when the search needs them: for callers already off the async runtime
     /// (the command line, evaluations).
     OnDemand,
@@ -219,7 +219,7 @@ impl Engine {
             }
         };
         let words = if valid.mode == SearchMode::Vector {
-            WordVectors::Prefetched(HashMap::new())
+            WordVectors::Prefetched(WordVectorMap::new())
         } else {
             WordVectors::Prefetched(self.prefetch_word_vectors(&valid.query).await)
         };
@@ -353,12 +353,19 @@ impl Engine {
             }
         }
         if q.mode != SearchMode::Vector {
-            hybrid::translate(generation, &mut analysed, |looked_up| match words {
-                WordVectors::Prefetched(vectors) => Ok(looked_up
+            hybrid::translate(generation, &mut analysed, |looked_up| {
+                let embedded;
+                let vectors = match words {
+                    WordVectors::Prefetched(vectors) => vectors,
+                    WordVectors::OnDemand => {
+                        embedded = self.word_vectors(looked_up)?;
+                        &embedded
+                    }
+                };
+                Ok(looked_up
                     .iter()
                     .map(|w| vectors.get(*w).cloned().unwrap_or_default())
-                    .collect()),
-                WordVectors::OnDemand => self.word_vectors(looked_up),
+                    .collect())
             })?;
         }
         let candidates = self.config.fusion.candidates.max(q.limit);
