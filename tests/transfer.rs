@@ -533,6 +533,21 @@ async fn a_refund_question_the_faq_answers_is_not_escalated_as_billing() {
     let (reason, notes) =
         reason_of("Bonjour, pouvez-vous m'envoyer la facture de mon passeport perdu ?").await;
     assert_eq!(reason, Some("sensitive_category"), "{notes:?}");
+    // Requests are read in what the customer wrote: a surname in the signature and our
+    // own reply quoted back ask for nothing; the line that opens the signature still can.
+    let billing = |notes: &[String]| notes.iter().any(|n| n.starts_with("billing"));
+    for text in [
+        "Hello,\n\nI lost my passport abroad. How do I get a new one?\n\nBest regards,\nJohn Price\nPrice & Sons",
+        "J'ai bien déclaré la perte en mairie.\n\nLe 3 mars 2026, support@mairie.fr a écrit :\n> Votre facture est jointe.",
+    ] {
+        let (reason, notes) = reason_of(text).await;
+        assert!(reason != Some("sensitive_category") && !billing(&notes), "{reason:?} {notes:?}");
+    }
+    let (reason, notes) = reason_of(
+        "Bonjour,\nJ'ai perdu mon passeport.\nMerci d'avance de m'envoyer la facture du nouveau.\nMarie Dupont",
+    )
+    .await;
+    assert_eq!(reason, Some("sensitive_category"), "{notes:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

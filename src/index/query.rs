@@ -56,19 +56,39 @@ pub fn retrieval_prefix(text: &str) -> &str {
 
 /// The part of a message worth searching with. Short queries come back unchanged.
 pub fn clean_query(text: &str) -> String {
-    kept_lines(text, |line| NOISE.replace_all(line, " ").trim().to_string())
+    kept_lines(text, Signature::Cut, |line| {
+        NOISE.replace_all(line, " ").trim().to_string()
+    })
 }
 
 /// The customer's own words: `clean_query` without removing contact details, for a reader
 /// that must see the whole sentence (the LLM, once the details are masked). The
 /// signature, with the name, and the quoted history, with other people's, are cut.
 pub fn message_body(text: &str) -> String {
-    kept_lines(text, |line| line.trim().to_string())
+    kept_lines(text, Signature::Cut, |line| line.trim().to_string())
+}
+
+/// What the customer wrote in this message, for the readers of requests (billing, a
+/// person, leaving): `message_body`, but the line that opens the signature stays, since
+/// it can carry a request ("Merci d'avance pour le devis"). The name lines after it go:
+/// a customer called Price does not ask for a price. The quoted history goes: our own
+/// earlier reply, quoted back, is not the customer asking about an invoice.
+pub fn customer_words(text: &str) -> String {
+    kept_lines(text, Signature::KeepOpeningLine, |line| {
+        line.trim().to_string()
+    })
+}
+
+/// What becomes of the line that opens a signature.
+#[derive(Clone, Copy, PartialEq)]
+enum Signature {
+    Cut,
+    KeepOpeningLine,
 }
 
 /// The lines before the signature and outside quotes, each without its greeting and
 /// through `clean`, joined; the trimmed text when that leaves nothing or it is short.
-fn kept_lines(text: &str, clean: impl Fn(&str) -> String) -> String {
+fn kept_lines(text: &str, signature: Signature, clean: impl Fn(&str) -> String) -> String {
     if !text.contains('\n') && text.len() < 200 {
         return text.trim().to_string();
     }
@@ -84,6 +104,9 @@ fn kept_lines(text: &str, clean: impl Fn(&str) -> String) -> String {
             continue;
         }
         if SIGNATURE.is_match(trimmed) && kept.iter().any(|l| !l.is_empty()) {
+            if signature == Signature::KeepOpeningLine {
+                kept.push(clean(trimmed));
+            }
             break;
         }
         // "Bonjour," goes; "Bonjour, la C750 affiche 88" keeps what follows the greeting.
@@ -159,5 +182,19 @@ mod tests {
         let reply = "Still jammed, see www.x.io.\n\nOn Mon, Tom <t@x.io> wrote:\n> Open tray 2.";
         assert_eq!(message_body(reply), "Still jammed, see www.x.io.");
         assert_eq!(message_body(" 88 toner "), "88 toner");
+    }
+
+    #[test]
+    fn the_customer_s_words_keep_the_signature_s_first_line_but_not_the_name() {
+        let signed = "Hello,\n\nTray 2 jams every morning.\n\nBest regards,\nJohn Price\nAcme Ltd";
+        assert_eq!(
+            customer_words(signed),
+            "Tray 2 jams every morning.\nBest regards,"
+        );
+        let asking = "Bonjour,\nLa C750 fait du bruit.\nMerci d'avance de m'envoyer le devis du kit.\nMarie Dupont";
+        assert!(customer_words(asking).ends_with("m'envoyer le devis du kit."));
+        let quoting = "Toujours bloqué.\n\nLe 3 mars 2026, support@x.fr a écrit :\n> Votre facture est jointe.";
+        assert_eq!(customer_words(quoting), "Toujours bloqué.");
+        assert_eq!(customer_words("le prix du toner ?"), "le prix du toner ?");
     }
 }

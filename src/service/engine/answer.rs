@@ -17,7 +17,7 @@ use crate::answer::{Answer, Citation, Decision, LlmOutcome, Reason, Responder, R
 use crate::error::{Error, Result};
 use crate::extract::signals::{self, SmallTalk};
 use crate::extract::EntityKind;
-use crate::index::query::{clean_query, message_body};
+use crate::index::query::{clean_query, customer_words, message_body};
 use crate::index::Generation;
 use crate::kb::lang::detect_lang;
 use crate::kb::{KbEntry, Lang};
@@ -309,7 +309,9 @@ impl Engine {
 /// a step decides otherwise.
 fn read_message(generation: &Generation, text: &str, lang: Lang) -> Answer {
     let step = Instant::now();
-    let signals = signals::read(text);
+    // Requests are read in what the customer wrote: not in the signature's name lines
+    // nor in the quoted history.
+    let signals = signals::read(&customer_words(text));
     let extraction = generation.extractor.extract(text);
     Answer {
         decision: Decision::Escalate,
