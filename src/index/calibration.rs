@@ -13,6 +13,14 @@ pub const CALIBRATION_FILE: &str = "calibration.json";
 pub const FEATURES_VERSION: u32 = 6;
 /// Relevance an automatic answer needs under the fallback calibration.
 pub const FALLBACK_THRESHOLD: f32 = 0.9;
+/// Held-out pseudo-queries a threshold read off the curve needs. They stand for the
+/// tickets the KB does not cover: when none of n passes a threshold, as many as 3/n of
+/// such tickets still could (the rule of three, at 95 %), and with a fifth of tickets not
+/// covered and half of all answered that costs up to 0.4 × 3/n of precision; 24 keep it
+/// within the 0.05 that a 0.95 target allows. A KB of fewer than about ten entries makes
+/// fewer, and gets the fallback's threshold: on a four-entry KB the curve read 0.07, and
+/// "how do I scan to e-mail?" was answered with the toner entry at 0.32.
+pub const MIN_HELD_OUT: usize = 24;
 /// A threshold must answer at least this share of the calibration queries to be trusted.
 const MIN_ANSWERED: f32 = 0.05;
 const MIN_ANSWERED_QUERIES: usize = 10;
@@ -139,8 +147,10 @@ impl Calibration {
 
     /// The lowest relevance threshold whose automatic answers reach `target` precision
     /// on the calibration queries; `None` when no threshold does with enough answers.
+    /// The fallback's threshold when the curve has too few stand-ins for the tickets the
+    /// KB does not cover (`MIN_HELD_OUT`) to be read.
     pub fn threshold_for(&self, target: f32) -> Option<f32> {
-        if self.source == CalibrationSource::Fallback {
+        if self.source == CalibrationSource::Fallback || self.held_out < MIN_HELD_OUT {
             return Some(FALLBACK_THRESHOLD.max(target));
         }
         let enough = |p: &CurvePoint| {
@@ -254,6 +264,7 @@ mod tests {
         assert_eq!(c.threshold_for(0.97), Some(0.97));
         c.source = CalibrationSource::PseudoQueries;
         c.queries = 100;
+        c.held_out = MIN_HELD_OUT;
         c.curve = vec![
             CurvePoint {
                 threshold: 0.5,
@@ -276,5 +287,9 @@ mod tests {
         ];
         assert_eq!(c.threshold_for(0.95), Some(0.6));
         assert_eq!(c.threshold_for(0.99), None);
+        // Too few stand-ins for the tickets the KB does not cover: the fallback's.
+        c.held_out = MIN_HELD_OUT - 1;
+        assert_eq!(c.threshold_for(0.95), Some(0.95));
+        assert_eq!(c.threshold_for(0.8), Some(FALLBACK_THRESHOLD));
     }
 }

@@ -45,7 +45,7 @@ use std::time::Instant;
 
 use super::calibration::{
     Calibration, CalibrationSource, CurvePoint, StoredModel, FALLBACK_THRESHOLD, FEATURES_VERSION,
-    MIN_DECISIVE_QUERIES,
+    MIN_DECISIVE_QUERIES, MIN_HELD_OUT,
 };
 use super::fusion::{FusionConfig, RelevanceModel};
 use super::generation::Generation;
@@ -103,7 +103,7 @@ pub fn calibrate(
     let mut notes = Vec::new();
     if generation.entries.len() < 3 {
         let mut c = Calibration::fallback(format!(
-            "the KB has {} entr{}: too few to calibrate; automatic answers need relevance {FALLBACK_THRESHOLD}",
+            "the KB has {} entr{}: too few to calibrate; automatic answers need relevance {FALLBACK_THRESHOLD}, or the target precision when it is higher",
             generation.entries.len(),
             if generation.entries.len() == 1 { "y" } else { "ies" }
         ));
@@ -157,7 +157,7 @@ pub fn calibrate(
             }
             if positives < 10 || negatives < 10 {
                 let mut c = Calibration::fallback(format!(
-                    "the KB's entries cannot be told apart well enough to calibrate ({positives} right and {negatives} wrong hits); automatic answers need relevance {FALLBACK_THRESHOLD}"
+                    "the KB's entries cannot be told apart well enough to calibrate ({positives} right and {negatives} wrong hits); automatic answers need relevance {FALLBACK_THRESHOLD}, or the target precision when it is higher"
                 ));
                 c.queries = queries.len();
                 c.seconds = started.elapsed().as_secs_f64();
@@ -192,6 +192,11 @@ pub fn calibrate(
             "BM25 alone was decisive on only {decisive_queries} calibration queries (fewer than {MIN_DECISIVE_QUERIES}): every search embeds its query"
         )),
         None => {}
+    }
+    if held_out < MIN_HELD_OUT {
+        notes.push(format!(
+            "only {held_out} pseudo-queries stand for tickets the KB does not cover ({MIN_HELD_OUT} needed to read a threshold off the curve): automatic answers need relevance {FALLBACK_THRESHOLD}, or the target precision when it is higher"
+        ));
     }
     let calibration = Calibration {
         features_version: FEATURES_VERSION,
