@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use devicekb::answer::{Answer, Decision};
 use devicekb::index::calibrate::KB_MODEL_FILE;
-use devicekb::index::calibration::{CalibrationSource, StoredModel, FEATURES_VERSION};
+use devicekb::index::calibration::{
+    CalibrationSource, StoredModel, FEATURES_VERSION, MIN_HELD_OUT,
+};
 use devicekb::index::fusion::{FusionConfig, FusionMethod};
 use devicekb::index::RelevanceModel;
 use devicekb::kb::import::import_seed;
@@ -298,6 +300,31 @@ async fn kbs_that_cannot_be_calibrated_fall_back_and_say_so() {
     let calibration = &service.engine.generation().calibration;
     assert!(calibration.queries > 0, "{calibration:?}");
     assert!(calibration.top1_accuracy > 0.5, "{calibration:?}");
+    // Six entries make too few stand-ins for the tickets the KB does not cover to read a
+    // threshold off the curve: the fallback's, said in the notes. A question the KB does
+    // not cover goes to a person; one it covers word for word is still answered.
+    assert!(calibration.held_out < MIN_HELD_OUT, "{calibration:?}");
+    assert_eq!(calibration.threshold_for(0.95), Some(0.95));
+    assert!(
+        calibration
+            .notes
+            .iter()
+            .any(|n| n.contains("stand for tickets")),
+        "{calibration:?}"
+    );
+    let uncovered = answer_to(&service, "How do I scan a document to e-mail?").await;
+    assert_eq!(
+        uncovered.decision,
+        Decision::Escalate,
+        "{:?}",
+        uncovered.notes
+    );
+    let health = health_of(&service).await;
+    assert_eq!(
+        health["calibration"]["threshold"],
+        serde_json::json!(0.95),
+        "{health}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -512,6 +539,13 @@ async fn a_refund_question_the_faq_answers_is_not_escalated_as_billing() {
         ("carte-grise", "Comment changer l'adresse de sa carte grise ?", "Le changement d'adresse se fait en ligne dans le mois qui suit le déménagement."),
         ("naissance", "Dans quel délai déclarer une naissance ?", "La naissance se déclare à la mairie du lieu de naissance dans les cinq jours qui suivent l'accouchement."),
         ("vote", "Comment voter par procuration ?", "Le mandant fait sa demande en ligne ou au commissariat, puis la confirme en personne."),
+        // Enough entries for the curve to be read (`MIN_HELD_OUT`).
+        ("cadastre", "Comment consulter le cadastre ?", "Le plan cadastral se consulte gratuitement en ligne ou au centre des impôts fonciers."),
+        ("chauffage", "À quelle température chauffer un logement ?", "La température conseillée est de 19 degrés dans les pièces à vivre et 17 dans les chambres."),
+        ("seringues", "Comment se débarrasser des seringues usagées ?", "Les déchets de soins piquants se déposent en pharmacie dans une boîte jaune fournie gratuitement."),
+        ("casier", "Comment obtenir un extrait de casier judiciaire ?", "Le bulletin numéro 3 se demande en ligne, par courrier ou sur place, et il est gratuit."),
+        ("velo", "Doit-on s'assurer pour circuler à vélo ?", "La responsabilité civile de l'assurance habitation couvre en général les dommages causés à vélo."),
+        ("jacuzzi", "Peut-on installer un jacuzzi dans son jardin ?", "Un spa gonflable ne demande pas d'autorisation ; un spa enterré peut demander une déclaration préalable."),
     ] {
         write_entry(&kb, id, "fr", title, description);
     }
