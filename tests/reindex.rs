@@ -356,6 +356,7 @@ async fn searches_in_flight_never_fail_during_reindex_and_cli_reindex_is_picked_
     for phase in [
         "KB valid: ",
         "embedding ",
+        "glossary: ",
         "indexing",
         "calibrating",
         "switching",

@@ -52,6 +52,11 @@ impl ReindexProgress {
                     bar.set_length(total as u64);
                     bar.set_position(done as u64);
                 }
+                Progress::Glossary { done, total } => {
+                    bar.set_message("glossary");
+                    bar.set_length(total as u64);
+                    bar.set_position(done as u64);
+                }
                 Progress::Indexing => bar.set_message("indexing"),
                 Progress::Calibrating => bar.set_message("calibrating"),
                 Progress::Switching => bar.set_message("switching"),
@@ -86,6 +91,15 @@ impl Lines {
                 }
                 embedding_line(done, total, elapsed)
             }
+            Progress::Glossary { done, total } => {
+                let due = self
+                    .last_line
+                    .is_none_or(|last| now.duration_since(last) >= LINE_EVERY);
+                if !(done == 0 || done == total || due) {
+                    return None;
+                }
+                glossary_line(done, total)
+            }
             Progress::Indexing => "indexing".to_string(),
             Progress::Calibrating => "calibrating".to_string(),
             Progress::Switching => "switching to the new generation".to_string(),
@@ -93,6 +107,14 @@ impl Lines {
         self.last_line = Some(now);
         Some(format!("reindex [{elapsed:>6.1} s] {text}"))
     }
+}
+
+fn glossary_line(done: usize, total: usize) -> String {
+    if total == 0 {
+        return "glossary: nothing new to embed".to_string();
+    }
+    let percent = done as f64 * 100.0 / total as f64;
+    format!("glossary: embedding {done}/{total} words ({percent:.0} %)")
 }
 
 fn embedding_line(done: usize, total: usize, elapsed: f64) -> String {
@@ -132,6 +154,19 @@ mod tests {
         assert!(line.contains("50/100 passages (50 %)"), "{line}");
         assert!(line.contains("10.0/s, about 5 s left"), "{line}");
         assert!(lines.line(embedding(100), at(6)).is_some(), "the last one");
+        let glossary = |done| Progress::Glossary { done, total: 400 };
+        let line = lines.line(glossary(0), at(6)).unwrap();
+        assert!(
+            line.contains("glossary: embedding 0/400 words (0 %)"),
+            "{line}"
+        );
+        assert_eq!(lines.line(glossary(100), at(7)), None, "too soon");
+        assert!(lines.line(glossary(400), at(7)).is_some(), "the last one");
+        let reused = Progress::Glossary { done: 0, total: 0 };
+        assert!(lines
+            .line(reused, at(7))
+            .unwrap()
+            .contains("glossary: nothing new to embed"));
         assert!(lines.line(Progress::Indexing, at(6)).is_some());
     }
 }

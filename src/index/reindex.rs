@@ -54,6 +54,12 @@ pub enum Progress {
         done: usize,
         total: usize,
     },
+    /// Embedding the KB's words for the glossary (those the previous generation did not
+    /// have), after the passages.
+    Glossary {
+        done: usize,
+        total: usize,
+    },
     Indexing,
     Calibrating,
     Switching,
@@ -350,7 +356,12 @@ pub fn reindex_locked(
     let glossary = {
         let _span = tracing::info_span!("glossary").entered();
         let previous = previous_glossary(data_dir);
-        let glossary = Glossary::build(&kb.entries, embedder, previous.as_ref())?;
+        let glossary = Glossary::build_with_progress(
+            &kb.entries,
+            embedder,
+            previous.as_ref(),
+            &|done, total| progress(Progress::Glossary { done, total }),
+        )?;
         glossary.save(&partial)?;
         let summary = glossary.summary();
         tracing::info!(

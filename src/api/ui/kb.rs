@@ -317,6 +317,9 @@ fn progress(lang: Lang, task: &Task) -> Markup {
                 @if let (Some(done), Some(total)) = (task.done, task.total) {
                     p.meta { (done) " / " (total) " " (lang.pick("passages à calculer", "passages to embed")) }
                 }
+                @if let (Some(done), Some(total)) = (task.words_done, task.words_total) {
+                    @if total > 0 { p.meta { (done) " / " (total) " " (lang.pick("mots du glossaire à calculer", "glossary words to embed")) } }
+                }
                 @if let Some(entries) = task.entries { p.meta { (entries) " " (lang.pick("entrées", "entries")) } }
                 @if let Some(generation) = &task.generation {
                     p { (lang.pick("Génération servie : ", "Generation served: ")) code { (generation) } }
@@ -362,6 +365,10 @@ fn phase_label(lang: Lang, phase: Phase) -> &'static str {
             "reading and validating the files",
         ),
         Phase::Embedding => lang.pick("calcul des vecteurs", "embedding passages"),
+        Phase::Glossary => lang.pick(
+            "vecteurs des mots du glossaire",
+            "embedding the glossary's words",
+        ),
         Phase::Indexing => lang.pick("index BM25", "BM25 index"),
         Phase::Calibrating => lang.pick("calibration", "calibration"),
         Phase::Switching => lang.pick("mise en service", "switching"),

@@ -105,9 +105,21 @@ impl Glossary {
         embedder: &dyn Embedder,
         previous: Option<&Glossary>,
     ) -> Result<Glossary> {
+        Glossary::build_with_progress(entries, embedder, previous, &|_, _| {})
+    }
+
+    /// `build`, telling `progress` how many of the words to embed are done (done, total):
+    /// on a large KB the first build takes seconds, after the passages' embedding.
+    pub fn build_with_progress(
+        entries: &[KbEntry],
+        embedder: &dyn Embedder,
+        previous: Option<&Glossary>,
+        progress: &dyn Fn(usize, usize),
+    ) -> Result<Glossary> {
         let started = std::time::Instant::now();
         let known = known_words(entries);
         let Some(lang) = main_language(entries) else {
+            progress(0, 0);
             return Ok(Glossary {
                 known,
                 model: embedder.name().to_string(),
@@ -136,6 +148,7 @@ impl Glossary {
                 None => missing.push(row),
             }
         }
+        progress(0, missing.len());
         vectors.embed_rows(
             &missing,
             |row| words[row].as_str(),
@@ -145,7 +158,7 @@ impl Glossary {
                 crate::telemetry::embedding_batch("word", texts.len());
                 embedder.embed_queries(texts)
             },
-            |_| {},
+            |done| progress(done, missing.len()),
         )?;
         Ok(Glossary {
             lang: Some(lang),

@@ -48,6 +48,8 @@ pub enum Phase {
     Validating,
     /// Embedding the new or changed passages (`done` of `total`).
     Embedding,
+    /// Embedding the KB's new words for the glossary (`words_done` of `words_total`).
+    Glossary,
     Indexing,
     Calibrating,
     /// Writing the generation and switching to it.
@@ -73,6 +75,12 @@ pub struct Task {
     /// Passages to embed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total: Option<usize>,
+    /// The glossary's words embedded so far (words a previous generation had are reused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub words_done: Option<usize>,
+    /// The glossary's words to embed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub words_total: Option<usize>,
     /// When it started, in seconds since 1970 (UTC).
     pub started_at: u64,
     /// When it ended, in seconds since 1970 (UTC).
@@ -159,6 +167,8 @@ impl TaskBook {
                 entries: None,
                 done: None,
                 total: None,
+                words_done: None,
+                words_total: None,
                 started_at: unix_now().as_secs(),
                 finished_at: None,
                 seconds: 0.0,
@@ -207,6 +217,11 @@ impl TaskBook {
                 task.done = Some(done);
                 task.total = Some(total);
                 Phase::Embedding
+            }
+            Progress::Glossary { done, total } => {
+                task.words_done = Some(done);
+                task.words_total = Some(total);
+                Phase::Glossary
             }
             Progress::Indexing => Phase::Indexing,
             Progress::Calibrating => Phase::Calibrating,
