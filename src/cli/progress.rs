@@ -29,7 +29,7 @@ impl ReindexProgress {
             let bar = ProgressBar::new(0);
             bar.set_style(
                 ProgressStyle::with_template(
-                    "{msg:>10} [{bar:40}] {pos}/{len} passages ({per_sec}, eta {eta})",
+                    "{msg:>10} [{bar:40}] {pos}/{len} {prefix} ({per_sec}, eta {eta})",
                 )
                 .expect("valid template")
                 .progress_chars("=> "),
@@ -49,11 +49,13 @@ impl ReindexProgress {
                 Progress::Validated { .. } => bar.set_message("validated"),
                 Progress::Embedding { done, total } => {
                     bar.set_message("embedding");
+                    bar.set_prefix("passages");
                     bar.set_length(total as u64);
                     bar.set_position(done as u64);
                 }
                 Progress::Glossary { done, total } => {
                     bar.set_message("glossary");
+                    bar.set_prefix("words");
                     bar.set_length(total as u64);
                     bar.set_position(done as u64);
                 }
@@ -111,7 +113,7 @@ impl Lines {
 
 fn glossary_line(done: usize, total: usize) -> String {
     if total == 0 {
-        return "glossary: nothing new to embed".to_string();
+        return "glossary: no word to embed".to_string();
     }
     let percent = done as f64 * 100.0 / total as f64;
     format!("glossary: embedding {done}/{total} words ({percent:.0} %)")
@@ -166,7 +168,7 @@ mod tests {
         assert!(lines
             .line(reused, at(7))
             .unwrap()
-            .contains("glossary: nothing new to embed"));
+            .contains("glossary: no word to embed"));
         assert!(lines.line(Progress::Indexing, at(6)).is_some());
     }
 }

@@ -147,20 +147,41 @@ impl Calibration {
 
     /// The lowest relevance threshold whose automatic answers reach `target` precision
     /// on the calibration queries; `None` when no threshold does with enough answers.
-    /// The fallback's threshold when the curve has too few stand-ins for the tickets the
-    /// KB does not cover (`MIN_HELD_OUT`) to be read.
+    /// With too few stand-ins for the tickets the KB does not cover (`MIN_HELD_OUT`), the
+    /// curve is optimistic: it is read, and its threshold raised to the fallback's.
     pub fn threshold_for(&self, target: f32) -> Option<f32> {
-        if self.source == CalibrationSource::Fallback || self.held_out < MIN_HELD_OUT {
+        if self.source == CalibrationSource::Fallback {
             return Some(FALLBACK_THRESHOLD.max(target));
         }
         let enough = |p: &CurvePoint| {
             p.answered >= MIN_ANSWERED && p.answered_queries >= MIN_ANSWERED_QUERIES as f32
         };
-        self.curve
+        let read = self
+            .curve
             .iter()
             .filter(|p| enough(p))
             .find(|p| p.precision >= target)
-            .map(|p| p.threshold)
+            .map(|p| p.threshold);
+        if self.held_out < MIN_HELD_OUT {
+            read.map(|t| t.max(FALLBACK_THRESHOLD.max(target)))
+        } else {
+            read
+        }
+    }
+
+    /// What an operator should know about this calibration: the notes made when it was
+    /// fitted, and whether its curve has enough held-out queries to be read as it is
+    /// (said here, not at fitting time, so a calibration kept from an earlier generation
+    /// says it too).
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = self.notes.clone();
+        if self.source != CalibrationSource::Fallback && self.held_out < MIN_HELD_OUT {
+            notes.push(format!(
+                "only {} pseudo-queries stand for tickets the KB does not cover ({MIN_HELD_OUT} needed to read a threshold off the curve as it is): automatic answers need relevance {FALLBACK_THRESHOLD}, or the target precision when it is higher",
+                self.held_out
+            ));
+        }
+        notes
     }
 
     /// Reads a generation's calibration; a generation built before calibrations
@@ -236,7 +257,7 @@ impl Calibration {
                     .map(|p| p.answered)
             }),
             seconds: self.seconds,
-            notes: self.notes.clone(),
+            notes: self.notes(),
             decisive: self.decisive,
         }
     }
@@ -291,5 +312,8 @@ mod tests {
         c.held_out = MIN_HELD_OUT - 1;
         assert_eq!(c.threshold_for(0.95), Some(0.95));
         assert_eq!(c.threshold_for(0.8), Some(FALLBACK_THRESHOLD));
+        // ... but never where the curve reaches nothing.
+        assert_eq!(c.threshold_for(0.99), None);
+        assert!(c.notes().iter().any(|n| n.contains("stand for tickets")));
     }
 }

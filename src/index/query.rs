@@ -56,39 +56,66 @@ pub fn retrieval_prefix(text: &str) -> &str {
 
 /// The part of a message worth searching with. Short queries come back unchanged.
 pub fn clean_query(text: &str) -> String {
-    kept_lines(text, Signature::Cut, |line| {
-        NOISE.replace_all(line, " ").trim().to_string()
-    })
+    kept_lines(text, |line| NOISE.replace_all(line, " ").trim().to_string())
 }
 
 /// The customer's own words: `clean_query` without removing contact details, for a reader
 /// that must see the whole sentence (the LLM, once the details are masked). The
 /// signature, with the name, and the quoted history, with other people's, are cut.
 pub fn message_body(text: &str) -> String {
-    kept_lines(text, Signature::Cut, |line| line.trim().to_string())
+    kept_lines(text, |line| line.trim().to_string())
 }
 
 /// What the customer wrote in this message, for the readers of requests (billing, a
-/// person, leaving): `message_body`, but the line that opens the signature stays, since
-/// it can carry a request ("Merci d'avance pour le devis"). The name lines after it go:
-/// a customer called Price does not ask for a price. The quoted history goes: our own
-/// earlier reply, quoted back, is not the customer asking about an invoice.
+/// person, leaving): the quoted history goes (our own earlier reply, quoted back, is not
+/// the customer asking about an invoice), and so do the signature's name, title, company
+/// and address lines (a customer called Price does not ask for a price). Unlike
+/// `message_body`, reading goes on past the sign-off: its own line can carry a request
+/// ("Merci d'avance pour le devis"), and so can a sentence after it ("Cheers" then "call
+/// me back, we are switching provider", a "PS: send me the March invoice").
 pub fn customer_words(text: &str) -> String {
-    kept_lines(text, Signature::KeepOpeningLine, |line| {
-        line.trim().to_string()
-    })
+    if !text.contains('\n') && text.len() < 200 {
+        return text.trim().to_string();
+    }
+    let mut kept: Vec<String> = Vec::new();
+    let mut signed = false;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('>') || QUOTE_HEADER.is_match(trimmed) {
+            if kept.iter().any(|l| !l.is_empty()) && QUOTE_HEADER.is_match(trimmed) {
+                break;
+            }
+            continue;
+        }
+        if SIGNATURE.is_match(trimmed) {
+            signed = true;
+        } else if signed && !says_something(trimmed) {
+            continue;
+        }
+        kept.push(GREETING.replace(trimmed, "").trim().to_string());
+    }
+    let cleaned = kept
+        .iter()
+        .filter(|l| !l.is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n");
+    if cleaned.trim().is_empty() {
+        text.trim().to_string()
+    } else {
+        cleaned
+    }
 }
 
-/// What becomes of the line that opens a signature.
-#[derive(Clone, Copy, PartialEq)]
-enum Signature {
-    Cut,
-    KeepOpeningLine,
+/// A line that says something, unlike a signature's name, title, company or address: it
+/// asks, ends like a sentence, or runs past six words.
+fn says_something(line: &str) -> bool {
+    line.contains('?') || line.ends_with(['.', '!', ':']) || line.split_whitespace().count() > 6
 }
 
 /// The lines before the signature and outside quotes, each without its greeting and
 /// through `clean`, joined; the trimmed text when that leaves nothing or it is short.
-fn kept_lines(text: &str, signature: Signature, clean: impl Fn(&str) -> String) -> String {
+fn kept_lines(text: &str, clean: impl Fn(&str) -> String) -> String {
     if !text.contains('\n') && text.len() < 200 {
         return text.trim().to_string();
     }
@@ -104,9 +131,6 @@ fn kept_lines(text: &str, signature: Signature, clean: impl Fn(&str) -> String) 
             continue;
         }
         if SIGNATURE.is_match(trimmed) && kept.iter().any(|l| !l.is_empty()) {
-            if signature == Signature::KeepOpeningLine {
-                kept.push(clean(trimmed));
-            }
             break;
         }
         // "Bonjour," goes; "Bonjour, la C750 affiche 88" keeps what follows the greeting.
@@ -185,14 +209,24 @@ mod tests {
     }
 
     #[test]
-    fn the_customer_s_words_keep_the_signature_s_first_line_but_not_the_name() {
-        let signed = "Hello,\n\nTray 2 jams every morning.\n\nBest regards,\nJohn Price\nAcme Ltd";
+    fn the_customer_s_words_skip_the_signature_s_names_but_not_what_is_said_after_it() {
+        let signed = "Hello,\n\nTray 2 jams every morning.\n\nBest regards,\nJohn Price\nPrice & Sons\n12 rue de la Paix";
         assert_eq!(
             customer_words(signed),
             "Tray 2 jams every morning.\nBest regards,"
         );
         let asking = "Bonjour,\nLa C750 fait du bruit.\nMerci d'avance de m'envoyer le devis du kit.\nMarie Dupont";
         assert!(customer_words(asking).ends_with("m'envoyer le devis du kit."));
+        let after = "Hi,\nThanks for the fix.\nCheers\nCall me back please, we're switching to another provider\nTom";
+        assert!(customer_words(after).ends_with("switching to another provider"));
+        let ps =
+            "Printer fine now.\nRegards,\nJohn\n\nPS: could you send me the invoice for March?";
+        assert!(customer_words(ps).ends_with("invoice for March?"));
+        let thanks_first = "Thanks in advance for your help!\nJohn Price\nPrice & Sons";
+        assert_eq!(
+            customer_words(thanks_first),
+            "Thanks in advance for your help!"
+        );
         let quoting = "Toujours bloqué.\n\nLe 3 mars 2026, support@x.fr a écrit :\n> Votre facture est jointe.";
         assert_eq!(customer_words(quoting), "Toujours bloqué.");
         assert_eq!(customer_words("le prix du toner ?"), "le prix du toner ?");

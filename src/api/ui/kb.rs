@@ -295,8 +295,8 @@ pub async fn task(
 fn progress(lang: Lang, task: &Task) -> Markup {
     let running = task.status == TaskStatus::Running;
     let version = format!(
-        "{:?}-{:?}-{:?}-{:?}",
-        task.status, task.phase, task.done, task.entries
+        "{:?}-{:?}-{:?}-{:?}-{:?}",
+        task.status, task.phase, task.done, task.words_done, task.entries
     );
     let percent = match (task.done, task.total) {
         (Some(done), Some(total)) if total > 0 => (done * 100 / total).min(100),

@@ -45,7 +45,7 @@ use std::time::Instant;
 
 use super::calibration::{
     Calibration, CalibrationSource, CurvePoint, StoredModel, FALLBACK_THRESHOLD, FEATURES_VERSION,
-    MIN_DECISIVE_QUERIES, MIN_HELD_OUT,
+    MIN_DECISIVE_QUERIES,
 };
 use super::fusion::{FusionConfig, RelevanceModel};
 use super::generation::Generation;
@@ -192,11 +192,6 @@ pub fn calibrate(
             "BM25 alone was decisive on only {decisive_queries} calibration queries (fewer than {MIN_DECISIVE_QUERIES}): every search embeds its query"
         )),
         None => {}
-    }
-    if held_out < MIN_HELD_OUT {
-        notes.push(format!(
-            "only {held_out} pseudo-queries stand for tickets the KB does not cover ({MIN_HELD_OUT} needed to read a threshold off the curve): automatic answers need relevance {FALLBACK_THRESHOLD}, or the target precision when it is higher"
-        ));
     }
     let calibration = Calibration {
         features_version: FEATURES_VERSION,

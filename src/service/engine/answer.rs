@@ -305,13 +305,23 @@ impl Engine {
     }
 }
 
+/// The requests of a message (billing, a person, leaving) read in what the customer
+/// wrote (`customer_words`: not the signature's name lines, not the quoted history).
+/// Small talk is the whole message's, though: a short problem left after a sign-off
+/// ("Merci d'avance" then "bac 2 bloqué") makes it more than thanks.
+pub(super) fn read_signals(text: &str) -> signals::Signals {
+    let mut read = signals::read(&customer_words(text));
+    if read.small_talk.is_some() && signals::read(text).small_talk.is_none() {
+        read.small_talk = None;
+    }
+    read
+}
+
 /// The signals and the extraction of a message, timed, in an answer that escalates until
 /// a step decides otherwise.
 fn read_message(generation: &Generation, text: &str, lang: Lang) -> Answer {
     let step = Instant::now();
-    // Requests are read in what the customer wrote: not in the signature's name lines
-    // nor in the quoted history.
-    let signals = signals::read(&customer_words(text));
+    let signals = read_signals(text);
     let extraction = generation.extractor.extract(text);
     Answer {
         decision: Decision::Escalate,

@@ -10,8 +10,7 @@ use crate::answer::Answer;
 use crate::classify::eval::{cross_validate, report, ClassifyReport};
 use crate::classify::{Classification, Classifier, Evidence};
 use crate::error::{Error, Result};
-use crate::extract::signals;
-use crate::index::query::{clean_query, customer_words};
+use crate::index::query::clean_query;
 use crate::kb::training::LabelledTicket;
 
 /// The classifier trained for one generation.
@@ -26,7 +25,7 @@ impl Engine {
     pub async fn evidence(self: &Arc<Self>, text: &str) -> Result<Evidence> {
         let generation = self.generation();
         let extraction = generation.extractor.extract(text);
-        let signals = signals::read(&customer_words(text));
+        let signals = super::answer::read_signals(text);
         let found = self
             .search_valid(ValidSearch {
                 query: text.to_string(),
