@@ -56,14 +56,16 @@ pub fn retrieval_prefix(text: &str) -> &str {
 
 /// The part of a message worth searching with. Short queries come back unchanged.
 pub fn clean_query(text: &str) -> String {
-    kept_lines(text, |line| NOISE.replace_all(line, " ").trim().to_string())
+    kept_lines(text, AfterSignOff::Stop, |line| {
+        NOISE.replace_all(line, " ").trim().to_string()
+    })
 }
 
 /// The customer's own words: `clean_query` without removing contact details, for a reader
 /// that must see the whole sentence (the LLM, once the details are masked). The
 /// signature, with the name, and the quoted history, with other people's, are cut.
 pub fn message_body(text: &str) -> String {
-    kept_lines(text, |line| line.trim().to_string())
+    kept_lines(text, AfterSignOff::Stop, |line| line.trim().to_string())
 }
 
 /// What the customer wrote in this message, for the readers of requests (billing, a
@@ -74,37 +76,20 @@ pub fn message_body(text: &str) -> String {
 /// ("Merci d'avance pour le devis"), and so can a sentence after it ("Cheers" then "call
 /// me back, we are switching provider", a "PS: send me the March invoice").
 pub fn customer_words(text: &str) -> String {
-    if !text.contains('\n') && text.len() < 200 {
-        return text.trim().to_string();
-    }
-    let mut kept: Vec<String> = Vec::new();
-    let mut signed = false;
-    for line in text.lines() {
-        let trimmed = line.trim();
-        if trimmed.starts_with('>') || QUOTE_HEADER.is_match(trimmed) {
-            if kept.iter().any(|l| !l.is_empty()) && QUOTE_HEADER.is_match(trimmed) {
-                break;
-            }
-            continue;
-        }
-        if SIGNATURE.is_match(trimmed) {
-            signed = true;
-        } else if signed && !says_something(trimmed) {
-            continue;
-        }
-        kept.push(GREETING.replace(trimmed, "").trim().to_string());
-    }
-    let cleaned = kept
-        .iter()
-        .filter(|l| !l.is_empty())
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("\n");
-    if cleaned.trim().is_empty() {
-        text.trim().to_string()
-    } else {
-        cleaned
-    }
+    kept_lines(text, AfterSignOff::KeepSentences, |line| {
+        line.trim().to_string()
+    })
+}
+
+/// What becomes of the lines after a sign-off ("Cordialement", "Regards", "--").
+#[derive(Clone, Copy, PartialEq)]
+enum AfterSignOff {
+    /// The signature starts there: reading stops (a sign-off on the first line is not
+    /// one yet).
+    Stop,
+    /// The sign-off's line and the sentences after it are kept; the name, title,
+    /// company and address lines are not (`says_something`).
+    KeepSentences,
 }
 
 /// A line that says something, unlike a signature's name, title, company or address: it
@@ -113,13 +98,15 @@ fn says_something(line: &str) -> bool {
     line.contains('?') || line.ends_with(['.', '!', ':']) || line.split_whitespace().count() > 6
 }
 
-/// The lines before the signature and outside quotes, each without its greeting and
-/// through `clean`, joined; the trimmed text when that leaves nothing or it is short.
-fn kept_lines(text: &str, clean: impl Fn(&str) -> String) -> String {
+/// The lines outside quotes, up to the signature or past it (`after`), each without its
+/// greeting and through `clean`, joined; the trimmed text when that leaves nothing or it
+/// is short.
+fn kept_lines(text: &str, after: AfterSignOff, clean: impl Fn(&str) -> String) -> String {
     if !text.contains('\n') && text.len() < 200 {
         return text.trim().to_string();
     }
     let mut kept: Vec<String> = Vec::new();
+    let mut signed = false;
     for line in text.lines() {
         let trimmed = line.trim();
         if trimmed.starts_with('>') || QUOTE_HEADER.is_match(trimmed) {
@@ -130,8 +117,14 @@ fn kept_lines(text: &str, clean: impl Fn(&str) -> String) -> String {
             }
             continue;
         }
-        if SIGNATURE.is_match(trimmed) && kept.iter().any(|l| !l.is_empty()) {
-            break;
+        if SIGNATURE.is_match(trimmed) {
+            match after {
+                AfterSignOff::Stop if kept.iter().any(|l| !l.is_empty()) => break,
+                AfterSignOff::Stop => {}
+                AfterSignOff::KeepSentences => signed = true,
+            }
+        } else if signed && !says_something(trimmed) {
+            continue;
         }
         // "Bonjour," goes; "Bonjour, la C750 affiche 88" keeps what follows the greeting.
         let line = GREETING.replace(trimmed, "");
