@@ -79,25 +79,29 @@ impl ReindexProgress {
 }
 
 impl Lines {
+    /// Whether a count's line is due: its first and last always, others every
+    /// `LINE_EVERY`.
+    fn count_due(&self, done: usize, total: usize, now: Instant) -> bool {
+        done == 0
+            || done == total
+            || self
+                .last_line
+                .is_none_or(|last| now.duration_since(last) >= LINE_EVERY)
+    }
+
     /// The line to print for `progress` at `now`, if one is due.
     fn line(&mut self, progress: Progress, now: Instant) -> Option<String> {
         let elapsed = now.duration_since(self.started).as_secs_f64();
         let text = match progress {
             Progress::Validated { entries } => format!("KB valid: {entries} entries"),
             Progress::Embedding { done, total } => {
-                let due = self
-                    .last_line
-                    .is_none_or(|last| now.duration_since(last) >= LINE_EVERY);
-                if !(done == 0 || done == total || due) {
+                if !self.count_due(done, total, now) {
                     return None;
                 }
                 embedding_line(done, total, elapsed)
             }
             Progress::Glossary { done, total } => {
-                let due = self
-                    .last_line
-                    .is_none_or(|last| now.duration_since(last) >= LINE_EVERY);
-                if !(done == 0 || done == total || due) {
+                if !self.count_due(done, total, now) {
                     return None;
                 }
                 glossary_line(done, total)
