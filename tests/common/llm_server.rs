@@ -51,9 +51,12 @@ impl LlmServer {
             .arg("-m")
             .arg(model)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            // One thread, waiting passively: with two, llama.cpp's threads spin at each
+            // barrier, and beside the other tests on a 2-core machine a token took 2 s.
+            .env("OMP_WAIT_POLICY", "PASSIVE")
             .args([
                 "-t",
-                "2",
+                "1",
                 "-c",
                 "2048",
                 "-np",
