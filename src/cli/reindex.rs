@@ -63,11 +63,12 @@ pub async fn run(args: Args) -> Result<()> {
         let glossary = report.glossary;
         match glossary.lang {
             Some(lang) if glossary.words > 0 => println!(
-                "glossary: {} words of the KB ({} embedded in {:.1} s), for messages not in {}",
+                "glossary: {} words of the KB ({} embedded in {:.1} s), for messages not in {} (a translation within cosine {:.2})",
                 glossary.words,
                 glossary.embedded,
                 glossary.seconds,
-                lang.code()
+                lang.code(),
+                glossary.min_cosine
             ),
             Some(_) => println!("glossary: empty (no word of four letters or more in the entries)"),
             None => println!(

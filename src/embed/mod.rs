@@ -9,7 +9,7 @@ mod spec;
 pub use hashing::HashingEmbedder;
 pub use onnx::{init_onnx_runtime, OnnxEmbedder};
 pub use queue::QueryQueue;
-pub use spec::ModelSpec;
+pub use spec::{ModelSpec, DEFAULT_GLOSSARY_MIN_COSINE};
 
 use crate::error::Result;
 
@@ -25,6 +25,11 @@ pub trait Embedder: Send + Sync {
     /// that many workers).
     fn query_parallelism(&self) -> usize {
         1
+    }
+    /// The cosine at which a KB word is taken for the translation of a message's word
+    /// (the model's `glossary_min_cosine`).
+    fn glossary_min_cosine(&self) -> f32 {
+        DEFAULT_GLOSSARY_MIN_COSINE
     }
 }
 

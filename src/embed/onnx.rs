@@ -68,6 +68,16 @@ pub struct OnnxEmbedder {
 /// How long a passage gives way to waiting queries before it runs anyway.
 const PASSAGE_MAX_WAIT: Duration = Duration::from_millis(100);
 
+/// ONNX Runtime's session option that makes an int8 model's products exact on every x86
+/// processor. Without it, a processor with AVX2 but no VNNI instructions (most AMD EPYC
+/// before Zen 4, Intel before Cascade Lake) adds pairs of 8-bit products in 16 bits that
+/// saturate: the same model and text give another vector (cosine 0.995-0.998 to an AVX-512
+/// VNNI machine's, measured under an emulated Haswell), and so other calibrations and
+/// answers (on one such machine the seed KB's calibrated threshold read 0.56 instead of
+/// 0.59). With it, those processors widen to 16-bit operands (slower there; no effect where
+/// VNNI exists, nor on a float model), and a KB's figures no longer depend on the hardware.
+const EXACT_INT8_PRODUCTS: (&str, &str) = ("session.x64quantprecision", "1");
+
 /// Who is asking: queries go first.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Asker {
@@ -134,7 +144,8 @@ impl OnnxEmbedder {
             let options = InitOptionsUserDefined::new()
                 .with_environment(env.clone())
                 .with_max_length(spec.max_length)
-                .with_intra_threads(threads.max(1));
+                .with_intra_threads(threads.max(1))
+                .with_session_config(EXACT_INT8_PRODUCTS.0, EXACT_INT8_PRODUCTS.1);
             TextEmbedding::try_new_from_user_defined(model.clone(), options).map_err(|e| {
                 Error::Config(format!(
                     "cannot load the embedding model in {}: {e}",
@@ -303,6 +314,10 @@ impl Embedder for OnnxEmbedder {
         self.embed_with_prefix(&self.spec.passage_prefix, texts, Asker::Passage)
     }
 
+    fn glossary_min_cosine(&self) -> f32 {
+        self.spec.glossary_min_cosine
+    }
+
     fn query_parallelism(&self) -> usize {
         self.query_models.len()
     }
@@ -326,6 +341,8 @@ impl QuerySession {
             .with_optimization_level(ort::session::builder::GraphOptimizationLevel::Level3)
             .map_err(|e| fail(e.to_string()))?
             .with_intra_threads(1)
+            .map_err(|e| fail(e.to_string()))?
+            .with_config_entry(EXACT_INT8_PRODUCTS.0, EXACT_INT8_PRODUCTS.1)
             .map_err(|e| fail(e.to_string()))?
             .commit_from_memory(onnx)
             .map_err(|e| fail(e.to_string()))?;

@@ -24,6 +24,23 @@ pub struct ModelSpec {
     /// Token limit of one input; longer inputs are truncated (passages are chunked before).
     #[serde(default = "default_max_length")]
     pub max_length: usize,
+    /// The cosine at which the KB's glossary takes a KB word for the translation of a
+    /// message's word (see `DEFAULT_GLOSSARY_MIN_COSINE`).
+    #[serde(default = "default_glossary_min_cosine")]
+    pub glossary_min_cosine: f32,
+}
+
+/// The glossary's cut for a model whose `devicekb-model.toml` names none: the default
+/// model's. Models spread cosines very differently, so a model directory for another one
+/// should carry its own (`scripts/glossary_cut.py` prints where a list of translations and
+/// of look-alikes fall). Measured with multilingual-e5-small int8, whose cosines crowd near
+/// 1: translations 0.81-0.98, look-alikes 0.84-0.98, unrelated words 0.86 at the median;
+/// at 0.93 a third of the translations pass ("deadline" / "délai" 0.94, "car" / "voiture"
+/// 0.95) and a fifth of the look-alikes ("invoice" / "invoqué" 0.935).
+pub const DEFAULT_GLOSSARY_MIN_COSINE: f32 = 0.93;
+
+fn default_glossary_min_cosine() -> f32 {
+    DEFAULT_GLOSSARY_MIN_COSINE
 }
 
 fn default_pooling() -> String {
@@ -52,6 +69,13 @@ impl ModelSpec {
                 spec.pooling
             )));
         }
+        if !(spec.glossary_min_cosine > 0.0 && spec.glossary_min_cosine <= 1.0) {
+            return Err(Error::Config(format!(
+                "{}: glossary_min_cosine must be in (0, 1], not {}",
+                path.display(),
+                spec.glossary_min_cosine
+            )));
+        }
         if spec.dim == 0 {
             return Err(Error::Config(format!(
                 "{}: dim must be positive",
@@ -59,5 +83,40 @@ impl ModelSpec {
             )));
         }
         Ok(spec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec_with(extra: &str) -> Result<ModelSpec> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(SPEC_FILE),
+            format!("name = \"m\"\ndim = 4\n{extra}"),
+        )
+        .unwrap();
+        ModelSpec::load(dir.path())
+    }
+
+    #[test]
+    fn the_glossary_cut_is_the_default_model_s_unless_the_model_names_its_own() {
+        assert_eq!(
+            spec_with("").unwrap().glossary_min_cosine,
+            DEFAULT_GLOSSARY_MIN_COSINE
+        );
+        assert_eq!(
+            spec_with("glossary_min_cosine = 0.85")
+                .unwrap()
+                .glossary_min_cosine,
+            0.85
+        );
+        for bad in ["0.0", "1.5", "-0.2", "nan"] {
+            let err = spec_with(&format!("glossary_min_cosine = {bad}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("glossary_min_cosine"), "{bad}: {err}");
+        }
     }
 }

@@ -8,8 +8,9 @@
 //! and places a word near its translation: each word of the message that the KB does not
 //! have is embedded alone and looks for the KB's nearest words, which keyword search then
 //! also looks for, weighed like the lexicon's additions. Words that match only by their
-//! spelling ("invoice" and "invoqué") rarely come close enough: only a KB word within
-//! `MIN_COSINE` counts, and at most `PER_WORD` of them.
+//! spelling ("invoice" and "invoqué") rarely come close enough: only a KB word within the
+//! model's cut (`glossary_min_cosine` in its `devicekb-model.toml`, recorded in the
+//! generation) counts, and at most `PER_WORD` of them.
 //!
 //! Measured on the two KBs written apart from the product (sets A-J): English tickets on
 //! the French FAQ, recall@1 0.663 → 0.774; on the 17-entry printer KB, whose printer words
@@ -41,10 +42,9 @@ use vocabulary::{known_words, main_language, vocabulary};
 pub const GLOSSARY_FILE: &str = "glossary.json";
 pub const GLOSSARY_VECTORS_FILE: &str = "glossary.bin";
 
-/// A KB word this close to a message's word is taken for its translation. Translations
-/// measured 0.93-0.99 ("deadline" / "délai" 0.94, "wedding" / "mariage" 0.94, "car" /
-/// "voiture" 0.95); look-alikes mostly lower ("fine" / "finlande" 0.91).
-pub const MIN_COSINE: f32 = 0.93;
+/// The cut of a generation whose glossary was stored before it was recorded: it was then
+/// the default model's (`crate::embed::DEFAULT_GLOSSARY_MIN_COSINE`), the only one used.
+const LEGACY_MIN_COSINE: f32 = crate::embed::DEFAULT_GLOSSARY_MIN_COSINE;
 /// KB words one message word may add (a word and its plural are often both there).
 pub const PER_WORD: usize = 2;
 /// Words of one message looked up: a long e-mail would otherwise embed a hundred.
@@ -67,6 +67,13 @@ pub struct GlossarySummary {
     /// the generation was built before there were glossaries).
     #[schema(value_type = Option<String>)]
     pub lang: Option<Lang>,
+    /// The cosine a KB word needs to be taken for the translation of a message's word
+    /// (the embedding model's `glossary_min_cosine`).
+    pub min_cosine: f32,
+}
+
+fn legacy_min_cosine() -> f32 {
+    LEGACY_MIN_COSINE
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -76,6 +83,9 @@ struct StoredGlossary {
     /// The KB's main language; `None`: none is (the glossary is then empty).
     lang: Option<Lang>,
     words: Vec<String>,
+    /// The cosine a KB word needs to be taken for a translation (the model's).
+    #[serde(default = "legacy_min_cosine")]
+    min_cosine: f32,
     #[serde(default)]
     embedded: usize,
     #[serde(default)]
@@ -89,6 +99,9 @@ pub struct Glossary {
     model: String,
     words: Vec<String>,
     vectors: Option<ChunkVectors>,
+    /// A KB word this close to a message's word is taken for its translation: the model's
+    /// own cut, since models spread cosines differently (see `DEFAULT_GLOSSARY_MIN_COSINE`).
+    min_cosine: f32,
     /// Every folded word of the KB, of any length: a message's word found here needs no
     /// translation.
     known: HashSet<String>,
@@ -123,6 +136,7 @@ impl Glossary {
             return Ok(Glossary {
                 known,
                 model: embedder.name().to_string(),
+                min_cosine: embedder.glossary_min_cosine(),
                 ..Glossary::default()
             });
         };
@@ -165,6 +179,7 @@ impl Glossary {
             model: embedder.name().to_string(),
             words,
             vectors: Some(vectors),
+            min_cosine: embedder.glossary_min_cosine(),
             known,
             embedded: missing.len(),
             seconds: started.elapsed().as_secs_f64(),
@@ -186,6 +201,7 @@ impl Glossary {
             embedded: self.embedded,
             seconds: self.seconds,
             lang: self.lang,
+            min_cosine: self.min_cosine,
         }
     }
 
@@ -194,6 +210,7 @@ impl Glossary {
             model: self.model.clone(),
             lang: self.lang,
             words: self.words.clone(),
+            min_cosine: self.min_cosine,
             embedded: self.embedded,
             seconds: self.seconds,
         };
@@ -213,6 +230,7 @@ impl Glossary {
         if !path.exists() {
             return Ok(Glossary {
                 known,
+                min_cosine: LEGACY_MIN_COSINE,
                 ..Glossary::default()
             });
         }
@@ -237,6 +255,7 @@ impl Glossary {
             model: stored.model,
             words: stored.words,
             vectors: Some(vectors),
+            min_cosine: stored.min_cosine,
             known,
             embedded: stored.embedded,
             seconds: stored.seconds,
@@ -251,6 +270,7 @@ impl Glossary {
             tracing::warn!(generation = %dir.display(), error = %e, "the glossary is not read: messages in another language are searched with their own words");
             Glossary {
                 known: known_words(entries),
+                min_cosine: LEGACY_MIN_COSINE,
                 ..Glossary::default()
             }
         })
@@ -270,7 +290,7 @@ impl Glossary {
     }
 
     /// For each vector (of a word `words_to_translate` gave; an empty one stands for a
-    /// word without a vector), the KB's nearest words within `MIN_COSINE`, at most
+    /// word without a vector), the KB's nearest words within `min_cosine`, at most
     /// `PER_WORD` each, without repeats. One pass over the table, every word's vector
     /// compared with each row while the row is in cache.
     pub fn nearest_words(&self, vectors: &[Vec<f32>]) -> Vec<String> {
@@ -289,7 +309,7 @@ impl Glossary {
             for (query, best) in queries.iter().zip(best.iter_mut()) {
                 let cosine = dot(query, word_vector);
                 // A NaN is never taken for a close word.
-                if cosine.is_nan() || cosine < MIN_COSINE {
+                if cosine.is_nan() || cosine < self.min_cosine {
                     continue;
                 }
                 let at = best.partition_point(|&(c, _)| c >= cosine);

@@ -173,3 +173,52 @@ fn a_damaged_glossary_is_an_error_to_load_and_empty_to_open() {
     assert!(opened.is_empty());
     assert!(opened.words_to_translate("deadline", Lang::En).is_empty());
 }
+
+/// `Dictionary` with a model whose cosines spread wider, so its cut is lower.
+struct WideModel;
+
+impl Embedder for WideModel {
+    fn name(&self) -> &str {
+        "wide"
+    }
+    fn dim(&self) -> usize {
+        3
+    }
+    fn embed_queries(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        Dictionary.embed_queries(texts)
+    }
+    fn embed_passages(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        Dictionary.embed_queries(texts)
+    }
+    fn glossary_min_cosine(&self) -> f32 {
+        0.8
+    }
+}
+
+#[test]
+fn the_cut_is_the_model_s_and_is_kept_with_the_generation() {
+    // Cosine 0.85 with "loyer": below the default cut, above this model's.
+    let rentish = vec![0.85, 0.0, (1.0f32 - 0.85 * 0.85).sqrt()];
+    let default = Glossary::build(&french_kb(), &Dictionary, None).unwrap();
+    assert!(default.nearest_words(&[rentish.clone()]).is_empty());
+    let wide = Glossary::build(&french_kb(), &WideModel, None).unwrap();
+    assert_eq!(wide.nearest_words(&[rentish.clone()]), vec!["loyer"]);
+
+    let dir = tempfile::tempdir().unwrap();
+    wide.save(dir.path()).unwrap();
+    let loaded = Glossary::load(dir.path(), &french_kb()).unwrap();
+    assert_eq!(loaded.nearest_words(&[rentish.clone()]), vec!["loyer"]);
+
+    // A glossary stored before the cut was recorded was the default model's.
+    let path = dir.path().join(GLOSSARY_FILE);
+    let mut stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    stored
+        .as_object_mut()
+        .unwrap()
+        .remove("min_cosine")
+        .unwrap();
+    std::fs::write(&path, serde_json::to_vec(&stored).unwrap()).unwrap();
+    let legacy = Glossary::load(dir.path(), &french_kb()).unwrap();
+    assert!(legacy.nearest_words(&[rentish]).is_empty());
+}
