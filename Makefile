@@ -7,7 +7,7 @@ export DEVICEKB_CACHE ?= $(HOME)/.cache/devicekb
 CARGO ?= cargo
 BIN := target/release/devicekb
 
-.PHONY: setup tools model llm browser build run demo test lint bench eval eval-extract eval-classify eval-transfer fmt clean
+.PHONY: setup tools model model-gemma llm browser build run demo test lint bench eval eval-extract eval-classify eval-transfer fmt clean
 
 setup: tools model
 
@@ -23,6 +23,11 @@ model:
 # llama.cpp's server and a small model, for the real-LLM test (built once, ~5 min on 2 cores).
 llm: tools
 	@bash scripts/setup_llm.sh >/dev/null
+
+# EmbeddingGemma-300M, the opt-in larger embedding model (README, Configuration): converts it
+# once and prints DEVICEKB_MODEL_DIR=..., for `export "$$(make -s model-gemma)"`.
+model-gemma: tools
+	@bash scripts/setup_gemma.sh
 
 # Headless Chromium and chromium-driver (Debian's packages) and axe-core (npm), for the
 # workspace's browser and accessibility tests.

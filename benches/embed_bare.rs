@@ -26,6 +26,10 @@ fn bare_session(config: &Config) -> Session {
         .expect("optimisation level")
         .with_intra_threads(config.embed_threads)
         .expect("threads")
+        // The same arithmetic as devicekb's sessions (exact int8 products on AVX2-only
+        // processors), so the comparison is of the code around the runtime only.
+        .with_config_entry("session.x64quantprecision", "1")
+        .expect("int8 precision")
         .commit_from_memory(&bytes)
         .expect("session")
 }
