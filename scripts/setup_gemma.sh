@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# EmbeddingGemma-300M as an alternative embedding model, for measurement (opt-in; the
+# EmbeddingGemma-300M, the opt-in larger embedding model (`make -s model-gemma`; the
 # product's default stays multilingual-e5-small). See tests/data/transfer/README.md,
-# thirteenth round, for what it gives and what it costs.
+# thirteenth and fourteenth rounds, for what it gives and what it costs.
 #
 #   bash scripts/setup_gemma.sh      prints DEVICEKB_MODEL_DIR=... for the converted model
 #

@@ -65,6 +65,12 @@ impl devicekb::embed::Embedder for FlakyEmbedder {
     fn embed_passages(&self, texts: &[&str]) -> devicekb::Result<Vec<Vec<f32>>> {
         self.0.embed_passages(texts)
     }
+    fn query_parallelism(&self) -> usize {
+        self.0.query_parallelism()
+    }
+    fn glossary_min_cosine(&self) -> f32 {
+        self.0.glossary_min_cosine()
+    }
 }
 
 #[tokio::test]

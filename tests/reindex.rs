@@ -94,6 +94,32 @@ async fn cli_reindex(
         .unwrap()
 }
 
+/// A generation built before the int8 products were exact on every processor: its vectors
+/// are kept where they were exact already (VNNI) and embedded again where they saturated.
+#[tokio::test]
+async fn vectors_made_before_exact_int8_products_are_embedded_again_where_they_saturated() {
+    let (_kb, data, service, base) = served_kb().await;
+    let generation = service.engine.generation().name.clone();
+    let manifest_path = devicekb::index::generation::generations_dir(data.path())
+        .join(&generation)
+        .join(devicekb::index::generation::MANIFEST_FILE);
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest_path).unwrap()).unwrap();
+    assert_eq!(manifest["exact_int8"], true);
+    manifest.as_object_mut().unwrap().remove("exact_int8");
+    std::fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+
+    let (status, report) = reindex(&base, Some(KEY)).await;
+    assert_eq!(status, 200, "{report}");
+    let chunks = report["chunks"].as_u64().unwrap();
+    let embedded = report["embedded_chunks"].as_u64().unwrap();
+    if devicekb::embed::int8_products_saturate_here() {
+        assert_eq!(embedded, chunks, "{report}");
+    } else {
+        assert_eq!(embedded, 0, "{report}");
+    }
+}
+
 #[tokio::test]
 async fn admin_reindex_needs_the_key_and_switches_generation() {
     let (kb, _data, service, base) = served_kb().await;

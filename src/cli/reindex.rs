@@ -63,7 +63,7 @@ pub async fn run(args: Args) -> Result<()> {
         let glossary = report.glossary;
         match glossary.lang {
             Some(lang) if glossary.words > 0 => println!(
-                "glossary: {} words of the KB ({} embedded in {:.1} s), for messages not in {} (a translation within cosine {:.2})",
+                "glossary: {} words of the KB ({} embedded in {:.1} s), for messages not in {} (a translation within cosine {})",
                 glossary.words,
                 glossary.embedded,
                 glossary.seconds,

@@ -33,6 +33,29 @@ pub trait Embedder: Send + Sync {
     }
 }
 
+/// Whether vectors an earlier build stored can stand beside the ones this process makes.
+/// Builds before devicekb asked ONNX Runtime for exact int8 products (`exact_int8` false in
+/// what they stored) made other vectors on a processor whose int8 products saturate (see
+/// `int8_products_saturate_here`), so there they are embedded again; elsewhere they were
+/// exact already and are kept.
+pub fn stored_vectors_reusable(stored_exact_int8: bool) -> bool {
+    stored_exact_int8 || !int8_products_saturate_here()
+}
+
+/// Whether this processor adds int8 products in 16 bits that saturate unless ONNX Runtime
+/// widens them: x86 without the VNNI instructions (AVX-512 VNNI or AVX-VNNI).
+pub fn int8_products_saturate_here() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        !(std::arch::is_x86_feature_detected!("avx512vnni")
+            || std::arch::is_x86_feature_detected!("avxvnni"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Dot product; equals the cosine for normalised vectors. Uses AVX2+FMA when the CPU
 /// has them (checked at run time, so one binary runs everywhere): the exact vector scan
 /// is memory- and multiply-bound, and this is its inner loop.

@@ -71,7 +71,7 @@ const PASSAGE_MAX_WAIT: Duration = Duration::from_millis(100);
 /// ONNX Runtime's session option that makes an int8 model's products exact on every x86
 /// processor. Without it, a processor with AVX2 but no VNNI instructions (most AMD EPYC
 /// before Zen 4, Intel before Cascade Lake) adds pairs of 8-bit products in 16 bits that
-/// saturate: the same model and text give another vector (cosine 0.995-0.998 to an AVX-512
+/// saturate: the same model and text give another vector (cosine 0.997-0.998 to an AVX-512
 /// VNNI machine's, measured under an emulated Haswell), and so other calibrations and
 /// answers (on one such machine the seed KB's calibrated threshold read 0.56 instead of
 /// 0.59). With it, those processors widen to 16-bit operands (slower there; no effect where

@@ -53,6 +53,10 @@ pub struct Manifest {
     /// Qdrant collection holding this generation's vectors, when a server is used.
     #[serde(default)]
     pub qdrant_collection: Option<String>,
+    /// Whether the vectors were made with exact int8 products (every build since devicekb
+    /// asks ONNX Runtime for them; see `embed::stored_vectors_reusable`).
+    #[serde(default)]
+    pub exact_int8: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -148,6 +148,7 @@ fn reusable_vectors(data_dir: &Path, model: &str, dim: usize) -> Option<Reusable
             continue;
         };
         if manifest.model != model
+            || !crate::embed::stored_vectors_reusable(manifest.exact_int8)
             || manifest.dim != dim
             || vectors.dim != dim
             || manifest.chunk_keys.len() != vectors.len()
@@ -419,6 +420,7 @@ pub fn reindex_locked(
             .map(|e| (e.id.clone(), e.content_hash()))
             .collect(),
         qdrant_collection: qdrant_collection.clone(),
+        exact_int8: true,
     };
     write_json(&partial.join(MANIFEST_FILE), &manifest)?;
 
@@ -428,6 +430,7 @@ pub fn reindex_locked(
     progress(Progress::Calibrating);
     let inputs = calibrate::fit_inputs(
         &manifest.model,
+        embedder.glossary_min_cosine(),
         &options.fusion,
         kb.catalogue.models(),
         kb_dir,

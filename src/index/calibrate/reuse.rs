@@ -26,12 +26,14 @@ use crate::kb::PrinterModel;
 /// Share of the KB's entries that may change before the calibration is fitted again.
 pub const REFIT_SHARE: f64 = 0.01;
 /// Version of the calibration's own rules (pseudo-queries, curve): 2 since covered mixed
-/// pseudo-queries stay out of the curve.
-const FIT_RULES: u32 = 2;
+/// pseudo-queries stay out of the curve; 3 since the vectors' int8 products are exact on
+/// every processor (a fit made with the saturating ones is not kept).
+const FIT_RULES: u32 = 3;
 /// Start of the note a kept calibration carries (replaced, not repeated, when kept again).
 const KEPT_NOTE: &str = "kept the calibration fitted for generation";
 
-/// Digest of what a fit depends on besides the entries: the embedding model, the fusion
+/// Digest of what a fit depends on besides the entries: the embedding model and its
+/// glossary cut (pseudo-queries in the other language are translated with it), the fusion
 /// settings, keyword search's weights and lexicon, the catalogue, the KB's labelled
 /// queries and shipped model, the relevance features' version, the product's release
 /// (whose pseudo-queries and search made the fit) and `FIT_RULES`. A change to the
@@ -39,6 +41,7 @@ const KEPT_NOTE: &str = "kept the calibration fitted for generation";
 /// made or the curve is read, which leaves a KB's shipped model valid, bumps `FIT_RULES`.
 pub fn fit_inputs(
     model: &str,
+    glossary_min_cosine: f32,
     fusion: &FusionConfig,
     catalogue: &[PrinterModel],
     kb_dir: &Path,
@@ -48,6 +51,7 @@ pub fn fit_inputs(
     digest.update(FEATURES_VERSION.to_le_bytes());
     digest.update(FIT_RULES.to_le_bytes());
     digest.update(model);
+    digest.update(glossary_min_cosine.to_le_bytes());
     digest.update(format!("{fusion:?}"));
     digest.update(serde_json::to_vec(catalogue).map_err(|e| Error::Internal(e.to_string()))?);
     // What BM25 finds: its weights, the shipped lexicon and the KB's own (below).

@@ -100,6 +100,27 @@ fn a_bilingual_kb_has_no_main_language_and_translates_nothing() {
     assert!(glossary.words_to_translate("deadline", Lang::En).is_empty());
 }
 
+/// Fails if asked for a word: everything must come from the previous glossary.
+struct Refuses;
+impl Embedder for Refuses {
+    fn name(&self) -> &str {
+        "dictionary"
+    }
+    fn dim(&self) -> usize {
+        3
+    }
+    fn embed_queries(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            Ok(Vec::new())
+        } else {
+            Err(Error::Embedding(format!("asked for {texts:?}")))
+        }
+    }
+    fn embed_passages(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.embed_queries(texts)
+    }
+}
+
 #[test]
 fn stored_and_loaded_alike_and_reused() {
     let dir = tempfile::tempdir().unwrap();
@@ -115,26 +136,6 @@ fn stored_and_loaded_alike_and_reused() {
         built.nearest_words(&vectors)
     );
 
-    /// Fails if asked for a word: everything must come from the previous glossary.
-    struct Refuses;
-    impl Embedder for Refuses {
-        fn name(&self) -> &str {
-            "dictionary"
-        }
-        fn dim(&self) -> usize {
-            3
-        }
-        fn embed_queries(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-            if texts.is_empty() {
-                Ok(Vec::new())
-            } else {
-                Err(Error::Embedding(format!("asked for {texts:?}")))
-            }
-        }
-        fn embed_passages(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-            self.embed_queries(texts)
-        }
-    }
     let rebuilt = Glossary::build(&kb, &Refuses, Some(&loaded)).unwrap();
     assert_eq!(rebuilt.words, built.words);
 }
@@ -198,16 +199,16 @@ impl Embedder for WideModel {
 #[test]
 fn the_cut_is_the_model_s_and_is_kept_with_the_generation() {
     // Cosine 0.85 with "loyer": below the default cut, above this model's.
-    let rentish = vec![0.85, 0.0, (1.0f32 - 0.85 * 0.85).sqrt()];
+    let rentish = [vec![0.85, 0.0, (1.0f32 - 0.85 * 0.85).sqrt()]];
     let default = Glossary::build(&french_kb(), &Dictionary, None).unwrap();
-    assert!(default.nearest_words(&[rentish.clone()]).is_empty());
+    assert!(default.nearest_words(&rentish).is_empty());
     let wide = Glossary::build(&french_kb(), &WideModel, None).unwrap();
-    assert_eq!(wide.nearest_words(&[rentish.clone()]), vec!["loyer"]);
+    assert_eq!(wide.nearest_words(&rentish), vec!["loyer"]);
 
     let dir = tempfile::tempdir().unwrap();
     wide.save(dir.path()).unwrap();
     let loaded = Glossary::load(dir.path(), &french_kb()).unwrap();
-    assert_eq!(loaded.nearest_words(&[rentish.clone()]), vec!["loyer"]);
+    assert_eq!(loaded.nearest_words(&rentish), vec!["loyer"]);
 
     // A glossary stored before the cut was recorded was the default model's.
     let path = dir.path().join(GLOSSARY_FILE);
@@ -220,5 +221,53 @@ fn the_cut_is_the_model_s_and_is_kept_with_the_generation() {
         .unwrap();
     std::fs::write(&path, serde_json::to_vec(&stored).unwrap()).unwrap();
     let legacy = Glossary::load(dir.path(), &french_kb()).unwrap();
-    assert!(legacy.nearest_words(&[rentish]).is_empty());
+    assert!(legacy.nearest_words(&rentish).is_empty());
+}
+
+#[test]
+fn words_embedded_before_int8_products_were_exact_are_embedded_again_where_they_saturate() {
+    let dir = tempfile::tempdir().unwrap();
+    let kb = french_kb();
+    Glossary::build(&kb, &Dictionary, None)
+        .unwrap()
+        .save(dir.path())
+        .unwrap();
+    // What a build before the change stored: no `exact_int8`.
+    let path = dir.path().join(GLOSSARY_FILE);
+    let mut stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(stored["exact_int8"], serde_json::Value::Bool(true));
+    stored
+        .as_object_mut()
+        .unwrap()
+        .remove("exact_int8")
+        .unwrap();
+    std::fs::write(&path, serde_json::to_vec(&stored).unwrap()).unwrap();
+    let old = Glossary::load(dir.path(), &kb).unwrap();
+    // Kept where those vectors were exact already (VNNI), embedded again elsewhere.
+    let rebuilt = Glossary::build(&kb, &Refuses, Some(&old));
+    assert_eq!(
+        rebuilt.is_ok(),
+        !crate::embed::int8_products_saturate_here(),
+        "{:?}",
+        rebuilt.err()
+    );
+}
+
+#[test]
+fn a_stored_cut_outside_zero_one_is_a_damaged_glossary() {
+    let dir = tempfile::tempdir().unwrap();
+    let kb = french_kb();
+    Glossary::build(&kb, &Dictionary, None)
+        .unwrap()
+        .save(dir.path())
+        .unwrap();
+    let path = dir.path().join(GLOSSARY_FILE);
+    let mut stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    stored["min_cosine"] = serde_json::json!(5.0);
+    std::fs::write(&path, serde_json::to_vec(&stored).unwrap()).unwrap();
+    let err = Glossary::load(dir.path(), &kb).err().unwrap().to_string();
+    assert!(err.contains("translation cut"), "{err}");
+    assert!(Glossary::open(dir.path(), &kb).is_empty());
 }

@@ -26,6 +26,10 @@ pub const TRAINING_VECTORS_FILE: &str = "training-vectors.json";
 struct Stored {
     /// The embedding model that made them; another model's vectors are not used.
     model: String,
+    /// Whether they were made with exact int8 products (see
+    /// `embed::stored_vectors_reusable`).
+    #[serde(default)]
+    exact_int8: bool,
     /// Hex SHA-256 of the embedded words (`QueryKey`) and the vector.
     vectors: Vec<(String, Vec<f32>)>,
 }
@@ -59,7 +63,9 @@ impl Engine {
             Err(_) => return cached,
         };
         // Keyed like the passage vectors a reindex reuses: by the model's name.
-        if stored.model != self.embedder.name() {
+        if stored.model != self.embedder.name()
+            || !crate::embed::stored_vectors_reusable(stored.exact_int8)
+        {
             return cached;
         }
         let mut cache = self.query_cache.lock();
@@ -96,6 +102,7 @@ impl Engine {
             .collect();
         let stored = Stored {
             model: self.embedder.name().to_string(),
+            exact_int8: true,
             vectors,
         };
         let bytes = serde_json::to_vec(&stored).map_err(|e| Error::Internal(e.to_string()))?;
