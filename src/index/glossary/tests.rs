@@ -196,6 +196,16 @@ impl Embedder for WideModel {
     }
 }
 
+/// Rewrites the glossary file stored in `dir` through `edit`, as an older build or a damaged
+/// disk would have left it.
+fn edit_stored(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let path = dir.join(GLOSSARY_FILE);
+    let mut stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    edit(&mut stored);
+    std::fs::write(&path, serde_json::to_vec(&stored).unwrap()).unwrap();
+}
+
 #[test]
 fn the_cut_is_the_model_s_and_is_kept_with_the_generation() {
     // Cosine 0.85 with "loyer": below the default cut, above this model's.
@@ -211,15 +221,13 @@ fn the_cut_is_the_model_s_and_is_kept_with_the_generation() {
     assert_eq!(loaded.nearest_words(&rentish), vec!["loyer"]);
 
     // A glossary stored before the cut was recorded was the default model's.
-    let path = dir.path().join(GLOSSARY_FILE);
-    let mut stored: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    stored
-        .as_object_mut()
-        .unwrap()
-        .remove("min_cosine")
-        .unwrap();
-    std::fs::write(&path, serde_json::to_vec(&stored).unwrap()).unwrap();
+    edit_stored(dir.path(), |stored| {
+        stored
+            .as_object_mut()
+            .unwrap()
+            .remove("min_cosine")
+            .unwrap();
+    });
     let legacy = Glossary::load(dir.path(), &french_kb()).unwrap();
     assert!(legacy.nearest_words(&rentish).is_empty());
 }
@@ -233,16 +241,14 @@ fn words_embedded_before_int8_products_were_exact_are_embedded_again_where_they_
         .save(dir.path())
         .unwrap();
     // What a build before the change stored: no `exact_int8`.
-    let path = dir.path().join(GLOSSARY_FILE);
-    let mut stored: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    assert_eq!(stored["exact_int8"], serde_json::Value::Bool(true));
-    stored
-        .as_object_mut()
-        .unwrap()
-        .remove("exact_int8")
-        .unwrap();
-    std::fs::write(&path, serde_json::to_vec(&stored).unwrap()).unwrap();
+    edit_stored(dir.path(), |stored| {
+        assert_eq!(stored["exact_int8"], serde_json::Value::Bool(true));
+        stored
+            .as_object_mut()
+            .unwrap()
+            .remove("exact_int8")
+            .unwrap();
+    });
     let old = Glossary::load(dir.path(), &kb).unwrap();
     // Kept where those vectors were exact already (VNNI), embedded again elsewhere.
     let rebuilt = Glossary::build(&kb, &Refuses, Some(&old));
@@ -262,11 +268,9 @@ fn a_stored_cut_outside_zero_one_is_a_damaged_glossary() {
         .unwrap()
         .save(dir.path())
         .unwrap();
-    let path = dir.path().join(GLOSSARY_FILE);
-    let mut stored: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    stored["min_cosine"] = serde_json::json!(5.0);
-    std::fs::write(&path, serde_json::to_vec(&stored).unwrap()).unwrap();
+    edit_stored(dir.path(), |stored| {
+        stored["min_cosine"] = serde_json::json!(5.0)
+    });
     let err = Glossary::load(dir.path(), &kb).err().unwrap().to_string();
     assert!(err.contains("translation cut"), "{err}");
     assert!(Glossary::open(dir.path(), &kb).is_empty());
