@@ -9,7 +9,7 @@ mod spec;
 pub use hashing::HashingEmbedder;
 pub use onnx::{init_onnx_runtime, OnnxEmbedder};
 pub use queue::QueryQueue;
-pub use spec::{ModelSpec, DEFAULT_GLOSSARY_MIN_COSINE};
+pub use spec::{is_glossary_cut, ModelSpec, DEFAULT_GLOSSARY_MIN_COSINE};
 
 use crate::error::Result;
 

@@ -39,6 +39,11 @@ pub struct ModelSpec {
 /// "voiture" 0.95) and 4 of its 19 look-alikes ("invoice" / "invoqué" 0.935).
 pub const DEFAULT_GLOSSARY_MIN_COSINE: f32 = 0.93;
 
+/// Whether `cut` can be a glossary cut: a cosine in (0, 1] (NaN is not).
+pub fn is_glossary_cut(cut: f32) -> bool {
+    cut > 0.0 && cut <= 1.0
+}
+
 fn default_glossary_min_cosine() -> f32 {
     DEFAULT_GLOSSARY_MIN_COSINE
 }
@@ -69,7 +74,7 @@ impl ModelSpec {
                 spec.pooling
             )));
         }
-        if !(spec.glossary_min_cosine > 0.0 && spec.glossary_min_cosine <= 1.0) {
+        if !is_glossary_cut(spec.glossary_min_cosine) {
             return Err(Error::Config(format!(
                 "{}: glossary_min_cosine must be in (0, 1], not {}",
                 path.display(),

@@ -275,7 +275,7 @@ impl Glossary {
         if vectors.data.iter().any(|x| !x.is_finite()) {
             return Err(damaged("a word vector that is not a number".into()));
         }
-        if !(stored.min_cosine > 0.0 && stored.min_cosine <= 1.0) {
+        if !crate::embed::is_glossary_cut(stored.min_cosine) {
             return Err(damaged(format!(
                 "a translation cut of {}, outside (0, 1]",
                 stored.min_cosine
