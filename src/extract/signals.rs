@@ -39,7 +39,8 @@ static SENSITIVE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// A document named as the thing being printed: "au lieu de nos factures", "instead of
 /// our invoices", "imprimer mes devis", "reprinted the same quote", "nos factures sortent
-/// avec des caractères bizarres", "a scanned contract". There the billing word is what a
+/// avec des caractères bizarres", "a scanned contract", "même une facture d'une page",
+/// "les factures générées par notre logiciel". There the billing word is what a
 /// printing problem is about, not a billing request. Naming the printer is not enough ("la
 /// C750 n'imprime plus et la facture n'est pas arrivée" is billing), nor is "impression"
 /// (a print contract) or "PDF" (an invoice sent as a PDF).
@@ -47,7 +48,7 @@ static PRINTED_DOCUMENT: LazyLock<Regex> = LazyLock::new(|| {
     let document = r"(?:factures?|devis|invoices?|contrats?|contracts?|quotes?|quotations?|bons? de commande|purchase orders?)";
     let determiner = r"(?:mes|nos|les|ses|leurs|des|une?|la|le|ce|cette|même|tous|toutes|my|our|the|their|a|an|this|that|these|same|all)";
     re(&format!(
-        r"\b(?:(?:au lieu de|à la place de|instead of)\s+{determiner}\s+{document}|(?:ré)?imprim\w*\s+(?:{determiner}\s+){{1,2}}{document}|(?:re)?print\w*\s+(?:{determiner}\s+){{1,2}}{document}|{document}\s+(?:sortent|sort|s['’]impriment|s['’]imprime|print|prints|come out|comes out)\s+(?:avec des|with|en charabia|illisibles?|blanches?|vides?|blank|garbled)|(?:scanned|scanné\w*|numérisé\w*)\s+{document}|{document}\s+(?:scanné\w*|numérisé\w*))\b"
+        r"\b(?:(?:au lieu de|à la place de|instead of)\s+{determiner}\s+{document}|(?:ré)?imprim\w*\s+(?:{determiner}\s+){{1,2}}{document}|(?:re)?print\w*\s+(?:{determiner}\s+){{1,2}}{document}|{document}\s+(?:sortent|sort|s['’]impriment|s['’]imprime|print|prints|come out|comes out)\s+(?:avec des|with|en charabia|illisibles?|blanches?|vides?|blank|garbled)|(?:scanned|scanné\w*|numérisé\w*)\s+{document}|{document}\s+(?:scanné\w*|numérisé\w*)|{document}\s+(?:d['’]une\s+(?:seule\s+)?page|de\s+\d+\s+pages|of\s+(?:one|\d+)\s+pages?)|(?:one|single|\d+)[- ]page\s+{document}|{document}\s+(?:générée?s?|produite?s?|éditée?s?|generated|produced)\s+(?:par|by|from|depuis|with|avec))\b"
     ))
 });
 
@@ -56,16 +57,27 @@ static PRINTED_DOCUMENT: LazyLock<Regex> = LazyLock::new(|| {
 /// send it", "nos factures sortent en double avec un montant faux").
 static DOCUMENT_REQUEST: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(?:envoy\w*|renvoy\w*|send\w*|resend\w*|copie\w*|cop(?:y|ies)|double\w*|duplicate\w*|faux|fausses?|erron\w*|(?:is|are|was|were|looks|seems)\s+(?:wrong|incorrect)|wrong (?:amount|total|price|figure)s?|montants?|amounts?|contest\w*|disput\w*|pay\w*|régl\w*|could you|can you|pourriez|pouvez|merci de|please|pour (?:un|une))\b|€|\d+[.,]?\d*\s*(?:euros?|eur)\b",
+        r"\b(?:envoy\w*|renvoy\w*|send\w*|resend\w*|copie\w*|cop(?:y|ies)|double\w*|duplicate\w*|faux|fausses?|erron\w*|(?:is|are|was|were|looks|seems)\s+(?:wrong|incorrect)|wrong (?:amount|total|price|figure)s?|montants?|amounts?|contest\w*|disput\w*|pay\w*|r[eé]gl(?:er|é|ée|és|ées|ez|ons)|règlement\w*|could you|can you|pourriez|pouvez|merci de|please|pour (?:un|une))\b|€|\d+[.,]?\d*\s*(?:euros?|eur)\b",
+    )
+});
+
+/// Sending a document to the printer ("when I send one PDF (a scanned contract) to our
+/// C750", "j'envoie le devis à l'imprimante"): printing it, not asking for it.
+static SENT_TO_PRINTER: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"\b(?:send\w*|sent|envo\w*)\b[^.!?;\n]{0,80}?\b(?:to|à|vers|sur)\s+(?:the|our|my|a|l['’]|la|le|notre|mon|ma)?\s*(?:printers?|imprimantes?|[a-z]*\d{3,}\w*)\b",
     )
 });
 
 /// A billing word that is not a request: a purchase already made ("je viens d'acheter la
-/// C750") or a budget product ("un câble premier prix"; "votre premier prix" is a price
-/// question).
+/// C750"), a budget product ("un câble premier prix"; "votre premier prix" is a price
+/// question), or a word that only qualifies what is printed or who prints it: "la
+/// plaquette commerciale", "les postes du service commercial", "le PC de facturation",
+/// "our old billing system"; or a contract named by its reference to say who writes
+/// ("Réf. contrat : BIE-88").
 static NOT_A_REQUEST: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(?:vien[st]|viennent|venons|venez)\s+d['’]acheter\b|\b(?:un|une|des|du|en|câble|cable|modèle)\s+premiers?\s+prix\b",
+        r"\b(?:vien[st]|viennent|venons|venez)\s+d['’]acheter\b|\b(?:un|une|des|du|en|câble|cable|modèle)\s+premiers?\s+prix\b|\b(?:brochures?|plaquettes?|catalogues?|flyers?|dépliants?|affiches?|présentations?|documentations?|documents?|leaflets?|posters?)\s+commercia\w*|\b(?:du|de\s+(?:notre|votre|leur|la|l['’]))\s*(?:service|équipe|direction|pôle|département)\s+commercia\w*|\b(?:pc|poste|postes|ordinateur|logiciel|système|serveur|programme|application|appli|module|outil)\s+de\s+(?:facturation|devis)\b|\b(?:billing|invoicing|invoice)\s+(?:system|software|program|server|pc|computer|application|app|tool|module)s?\b|(?:\bréf\.?|\bréférence|\bref\.?|\breference|\bnuméro|\bnumber|\bn°)\s*(?:de\s+|du\s+|of\s+)?(?:contrat|contract)\s*(?:n°|#|:|no\.?)?\s*[a-z0-9][\w/-]*\d[\w/-]*|\b(?:contrat|contract)\s*(?:n°|#|no\.?|number|ref\w*|référence)\s*:?\s*[a-z0-9][\w/-]*\d[\w/-]*",
     )
 });
 
@@ -97,8 +109,9 @@ fn billing_request(text: &str) -> Option<String> {
     found
         .into_iter()
         .find(|m| {
+            let sentence = sentence_around(text, m.start(), m.end());
             let document = within(&printed, m)
-                && !DOCUMENT_REQUEST.is_match(sentence_around(text, m.start(), m.end()));
+                && !DOCUMENT_REQUEST.is_match(&SENT_TO_PRINTER.replace_all(sentence, " "));
             !within(&context, m) && !document
         })
         .map(|m| m.as_str().to_string())
@@ -166,10 +179,12 @@ static POLITE: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
-/// Words of a problem: a message with one of these is not small talk.
+/// Words of a problem: a message with one of these is not small talk. Negations come
+/// with and without their apostrophe ("wont print", "nothing comes out", "rien ne
+/// sort"): an SMS that says "normal printing works fine" after them reports a problem.
 static PROBLEM: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(?:ne\s+\w+\s+(?:pas|plus)|pas|plus rien|not|n't|no longer|erreur|error|code|problème|problem|souci|panne|bloqu\w*|stuck|jam\w*|bourrage|broken|cassé\w*|affiche|shows|won't|encore|again|still|toujours|mais|but)\b|\?|\d",
+        r"\b(?:ne\s+\w+\s+(?:pas|plus)|pas|plus rien|rien|not|n't|no longer|nothing|(?:wo|do|does|did|ca|is|are|was|were|has|have|could|would)nt|cannot|erreur|error|code|problème|problem|souci|panne|bloqu\w*|stuck|jam\w*|bourrage|broken|cassé\w*|affiche|shows|won't|encore|again|still|toujours|mais|but|except|sauf)\b|\?|\d",
     )
 });
 
@@ -248,6 +263,15 @@ mod tests {
             read("Thanks, but it is still not printing").small_talk,
             None
         );
+        // A problem told without apostrophes, then what still works, is not resolved.
+        for problem in [
+            "held jobs wont print from the panel. entered my pin, picked the job, nothing comes out. normal printing works fine",
+            "the tray 2 doesnt feed, tray 1 works fine",
+            "rien ne sort du bac, le reste ça marche",
+            "all good now except the held jobs",
+        ] {
+            assert_eq!(read(problem).small_talk, None, "{problem}");
+        }
     }
 
     #[test]
@@ -287,6 +311,16 @@ mod tests {
             "Je viens d'acheter une C750 et l'écran reste noir",
             "Je viens d’acheter une C750 et l’écran reste noir",
             "on a pris un câble premier prix en grande surface",
+            "toutes nos impressions, même une facture d'une page, mettent plus longtemps",
+            "Nous préparons la brochure commerciale de printemps : 24 pages de photos",
+            "aucun poste du service commercial ne peut imprimer dessus",
+            "L'imprimante est reliée à l'ancien PC de facturation par le port parallèle",
+            "every time Tom sends one file from our old billing system",
+            "uniquement lors de l'envoi des factures générées par leur vieux logiciel",
+            "When I send one particular PDF (a scanned contract from a client) to our C750, it shows an error",
+            "Depuis les nouveaux réglages de la C750, même une facture d'une page met longtemps.",
+            "Les documents restent dans la file d'attente.\nKarim Benali, Réf. contrat : BIE-88",
+            "Our contract no. 4471-B covers the C750; it shows 88 since Monday",
         ] {
             assert_eq!(read(document).sensitive, None, "{document}");
         }
@@ -312,6 +346,13 @@ mod tests {
             "Nos factures sortent en double",
             "Merci de m'envoyer un devis pour le scanner",
             "Quel est votre premier prix pour un toner ?",
+            "Pouvez-vous m'envoyer une facture d'une page pour la maintenance ?",
+            "Je voudrais parler au service commercial pour un devis",
+            "Our billing system shows your last invoice is wrong",
+            "Please send the invoice to our accountant",
+            "Comment régler la facture de maintenance ?",
+            "Contrat n° 1234 : la dernière facture est fausse",
+            "Je veux résilier le contrat n° 1234",
         ] {
             assert!(read(request).sensitive.is_some(), "{request}");
         }
