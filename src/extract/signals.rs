@@ -39,8 +39,7 @@ static SENSITIVE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// A document named as the thing being printed: "au lieu de nos factures", "instead of
 /// our invoices", "imprimer mes devis", "reprinted the same quote", "nos factures sortent
-/// avec des caractères bizarres", "a scanned contract", "même une facture d'une page",
-/// "les factures générées par notre logiciel". There the billing word is what a
+/// avec des caractères bizarres", "a scanned contract". There the billing word is what a
 /// printing problem is about, not a billing request. Naming the printer is not enough ("la
 /// C750 n'imprime plus et la facture n'est pas arrivée" is billing), nor is "impression"
 /// (a print contract) or "PDF" (an invoice sent as a PDF).
@@ -48,19 +47,33 @@ static PRINTED_DOCUMENT: LazyLock<Regex> = LazyLock::new(|| {
     let document = r"(?:factures?|devis|invoices?|contrats?|contracts?|quotes?|quotations?|bons? de commande|purchase orders?)";
     let determiner = r"(?:mes|nos|les|ses|leurs|des|une?|la|le|ce|cette|même|tous|toutes|my|our|the|their|a|an|this|that|these|same|all)";
     re(&format!(
-        r"\b(?:(?:au lieu de|à la place de|instead of)\s+{determiner}\s+{document}|(?:ré)?imprim\w*\s+(?:{determiner}\s+){{1,2}}{document}|(?:re)?print\w*\s+(?:{determiner}\s+){{1,2}}{document}|{document}\s+(?:sortent|sort|s['’]impriment|s['’]imprime|print|prints|come out|comes out)\s+(?:avec des|with|en charabia|illisibles?|blanches?|vides?|blank|garbled)|(?:scanned|scanné\w*|numérisé\w*)\s+{document}|{document}\s+(?:scanné\w*|numérisé\w*)|{document}\s+(?:d['’]une\s+(?:seule\s+)?page|de\s+\d+\s+pages|of\s+(?:one|\d+)\s+pages?)|(?:one|single|\d+)[- ]page\s+{document}|{document}\s+(?:générée?s?|produite?s?|éditée?s?|generated|produced)\s+(?:par|by|from|depuis|with|avec))\b"
+        r"\b(?:(?:au lieu de|à la place de|instead of)\s+{determiner}\s+{document}|(?:ré)?imprim\w*\s+(?:{determiner}\s+){{1,2}}{document}|(?:re)?print\w*\s+(?:{determiner}\s+){{1,2}}{document}|{document}\s+(?:sortent|sort|s['’]impriment|s['’]imprime|print|prints|come out|comes out)\s+(?:avec des|with|en charabia|illisibles?|blanches?|vides?|blank|garbled)|(?:scanned|scanné\w*|numérisé\w*)\s+{document}|{document}\s+(?:scanné\w*|numérisé\w*))\b"
     ))
 });
 
-/// A billing word that only says what is printed or what prints it: printed matter ("la
-/// plaquette commerciale"), the desks of a department ("aucun poste du service
-/// commercial"), the customer's own billing software ("l'ancien PC de facturation", "our
-/// old billing system"). Read like a printed document: a request, a dispute or an amount
-/// in the sentence still makes it billing ("envoyez-moi votre documentation commerciale",
-/// "votre système de facturation nous a prélevé deux fois").
+/// A billing word that only says what is printed or what prints it, in a sentence about
+/// printing: a page count ("même une facture d'une page", "a 40-page quote"), printed
+/// matter ("la plaquette commerciale"), the desks of a department ("aucun poste du service
+/// commercial ne peut imprimer"), the customer's own billing software ("l'imprimante est
+/// reliée à l'ancien PC de facturation", "les factures générées par leur vieux logiciel").
+/// Read more strictly than a printed document: the sentence must speak of printing
+/// (`PRINTING`) and hold no request (`DOCUMENT_REQUEST`, `SOURCE_REQUEST`).
 static PRINTING_SOURCE: LazyLock<Regex> = LazyLock::new(|| {
+    let document = r"(?:factures?|devis|invoices?|contrats?|contracts?|quotes?|quotations?)";
+    re(&format!(
+        r"\b(?:{document}\s+(?:d['’]une\s+(?:seule\s+)?page|de\s+\d+\s+pages|of\s+(?:one|\d+)\s+pages?)|(?:one|single|\d+)[- ]page\s+{document}|{document}\s+(?:générée?s?|produite?s?|generated|produced)\s+(?:par|by|from|depuis|with|avec)\s+(?:leur|notre|nos|son|our|their|its|the|le|un|an?)\b|(?:brochures?|plaquettes?|catalogues?|flyers?|dépliants?|affiches?|leaflets?|posters?)\s+commercia\w*|(?:postes?|pc|ordinateurs?)\s+du\s+service\s+commercial|(?:l['’]ancien|notre|nos|leur|leurs|ce)\s+(?:vieux\s+|ancien\s+)?(?:pc|poste|ordinateur|logiciel|système|serveur|programme)\s+de\s+(?:facturation|devis)|(?:our|their)\s+(?:old\s+|own\s+)?(?:billing|invoicing)\s+(?:system|software|program|server|pc|computer)s?)\b"
+    ))
+});
+
+/// A sentence about printing (see `PRINTING_SOURCE`).
+static PRINTING: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\b(?:imprim\w*|impressions?|print\w*|s['’]imprim\w*)\b"));
+
+/// Asking for, waiting for or missing a document, beyond `DOCUMENT_REQUEST`: "je n'ai pas
+/// reçu", "j'aimerais recevoir", "avez-vous", "where is", "toujours pas", "expiré".
+static SOURCE_REQUEST: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(?:brochures?|plaquettes?|catalogues?|flyers?|dépliants?|affiches?|leaflets?|posters?)\s+commercia\w*|\b(?:postes?|pc|ordinateurs?|imprimantes?|bureaux?|salles?)\s+du\s+service\s+commercial\b|\b(?:l['’]ancien|le|notre|nos|mon|leur|leurs|un|du|ce)\s+(?:vieux\s+|ancien\s+)?(?:pc|poste|ordinateur|logiciel|système|serveur|programme|module|outil)\s+de\s+(?:facturation|devis)\b|\b(?:our|my|the|their|an?)\s+(?:old\s+|own\s+)?(?:billing|invoicing)\s+(?:system|software|program|server|pc|computer|application|app|tool|module)s?\b",
+        r"\b(?:(?:pas|jamais)\s+reçu\w*|reçu\w*\s+qu['’]|recevoir|receive|(?:not|never|haven['’]?t|hasn['’]?t|didn['’]?t)\s+(?:yet\s+)?received|voudrai\w*|aimerai\w*|souhait\w*|avez-vous|auriez-vous|do you have|toujours pas|still|où|where|expir\w*|inaccessible|locked|mauvaise|wrong)\b",
     )
 });
 
@@ -84,11 +97,12 @@ static SENT_TO_PRINTER: LazyLock<Regex> = LazyLock::new(|| {
 
 /// A billing word that is not a request: a purchase already made ("je viens d'acheter la
 /// C750"), a budget product ("un câble premier prix"; "votre premier prix" is a price
-/// question), or a contract reference ending a line of the signature ("Karim Benali, Réf.
-/// contrat : BIE-88"); "Merci d'annuler le contrat n° 4471" is a request.
+/// question), or a contract reference alone on the message's last line, as a signature
+/// gives it ("...\nRéf. contrat : BIE-88"); "Merci d'annuler le contrat n° 4471" is a
+/// request, and so is a reference that opens the message.
 static NOT_A_REQUEST: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(?:vien[st]|viennent|venons|venez)\s+d['’]acheter\b|\b(?:un|une|des|du|en|câble|cable|modèle)\s+premiers?\s+prix\b|(?m)(?:^|[,|–-])\s*(?:réf\.?|référence|ref\.?|reference)\s*(?:de\s+|du\s+|of\s+)?(?:contrat|contract)\s*(?:n°|#|:|no\.?)?\s*[a-z0-9][\w/-]*\d[\w/-]*\s*$",
+        r"\b(?:vien[st]|viennent|venons|venez)\s+d['’]acheter\b|\b(?:un|une|des|du|en|câble|cable|modèle)\s+premiers?\s+prix\b|\n[ \t]*(?:réf\.?|référence|ref\.?|reference)\s*(?:de\s+|du\s+|of\s+)?(?:contrat|contract)\s*(?:n°|#|:|no\.?)?\s*[a-z0-9][\w/-]*\d[\w/-]*\s*\z",
     )
 });
 
@@ -111,9 +125,11 @@ fn billing_request(text: &str) -> Option<String> {
             .map(|m| (m.start(), m.end()))
             .collect()
     };
-    let context = spans(&NOT_A_REQUEST);
-    let mut printed = spans(&PRINTED_DOCUMENT);
-    printed.extend(spans(&PRINTING_SOURCE));
+    let (context, printed, source) = (
+        spans(&NOT_A_REQUEST),
+        spans(&PRINTED_DOCUMENT),
+        spans(&PRINTING_SOURCE),
+    );
     let within = |spans: &[(usize, usize)], m: &regex::Match<'_>| {
         spans
             .iter()
@@ -123,9 +139,14 @@ fn billing_request(text: &str) -> Option<String> {
         .into_iter()
         .find(|m| {
             let sentence = sentence_around(text, m.start(), m.end());
-            let document = within(&printed, m)
-                && !DOCUMENT_REQUEST.is_match(&SENT_TO_PRINTER.replace_all(sentence, " "));
-            !within(&context, m) && !document
+            let printing = SENT_TO_PRINTER.replace_all(sentence, " ");
+            let no_request = !DOCUMENT_REQUEST.is_match(&printing);
+            let document = within(&printed, m) && no_request;
+            let source = within(&source, m)
+                && no_request
+                && PRINTING.is_match(sentence)
+                && !SOURCE_REQUEST.is_match(&printing);
+            !within(&context, m) && !document && !source
         })
         .map(|m| m.as_str().to_string())
 }
@@ -197,7 +218,7 @@ static POLITE: LazyLock<Regex> = LazyLock::new(|| {
 /// sort"): an SMS that says "normal printing works fine" after them reports a problem.
 static PROBLEM: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(?:ne\s+\w+\s+(?:pas|plus)|pas|plus rien|rien|not|n't|no longer|nothing|(?:wo|do|does|did|ca|is|are|was|were|has|have|could|would)nt|cannot|erreur|error|code|problème|problem|souci|panne|bloqu\w*|stuck|jam\w*|bourrage|broken|cassé\w*|affiche|shows|won't|encore|again|still|toujours|mais|but|except|sauf|hormis|excepté|à part|par contre|apart from|never|jamais|though|tho|(?:marche|fonctionne|imprime|sort)\s+(?:plus|pas))\b|\?|\d",
+        r"\b(?:ne\s+\w+\s+(?:pas|plus)|pas|plus rien|rien ne|not|n't|no longer|nothing|(?:wo|do|does|did|ca|is|are|was|were|has|have|could|would)nt|cannot|erreur|error|code|problème|problem|souci|panne|bloqu\w*|stuck|jam\w*|bourrage|broken|cassé\w*|affiche|shows|won't|encore|again|still|toujours|mais|but|except|sauf|hormis|excepté|à part|par contre|apart from|never|jamais|though|tho|(?:marche|fonctionne|imprime|sort)\s+(?:plus|pas))\b|\?|\d",
     )
 });
 
@@ -330,14 +351,13 @@ mod tests {
             "Je viens d’acheter une C750 et l’écran reste noir",
             "on a pris un câble premier prix en grande surface",
             "toutes nos impressions, même une facture d'une page, mettent plus longtemps",
-            "Nous préparons la brochure commerciale de printemps : 24 pages de photos",
+            "On imprime la brochure commerciale de printemps : 24 pages de photos",
             "aucun poste du service commercial ne peut imprimer dessus",
             "L'imprimante est reliée à l'ancien PC de facturation par le port parallèle",
-            "The C750 shows invalid data for every file from our old billing system",
-            "uniquement lors de l'envoi des factures générées par leur vieux logiciel",
+            "The C750 stops printing every file from our old billing system",
+            "l'imprimante bloque lors de l'envoi des factures générées par leur vieux logiciel",
             "When I send one particular PDF (a scanned contract from a client) to our C750, it shows an error",
-            "Depuis les nouveaux réglages de la C750, même une facture d'une page met longtemps.",
-            "Les documents restent dans la file d'attente.\nKarim Benali, Réf. contrat : BIE-88",
+            "Depuis les nouveaux réglages de la C750, même une facture d'une page met longtemps à s'imprimer.",
             "Les documents restent dans la file d'attente.\nBenali Import-Export\nRéf. contrat : BIE-88\n",
         ] {
             assert_eq!(read(document).sensitive, None, "{document}");
@@ -384,6 +404,16 @@ mod tests {
             "Le devis de 12 pages que vous m'avez transmis est incomplet",
             "Send the scanned invoice to compta123@acme.fr",
             "Envoyez-moi le contrat scanné, je dois l'imprimer sur la C750",
+            "Réf. contrat : BIE-88\nQuand se termine notre engagement ?",
+            "Je veux arrêter, réf. contrat 4471",
+            "Nous n'avons toujours pas reçu la facture éditée par votre comptabilité",
+            "We still haven't received the invoice generated by your system",
+            "Je n'ai pas reçu le contrat de 12 pages",
+            "Where is the 2-page invoice for March?",
+            "J'aimerais recevoir votre catalogue commercial",
+            "Avez-vous une plaquette commerciale pour l'imprimante C750 ?",
+            "Où se trouvent les bureaux du service commercial ?",
+            "Le module de facturation de votre portail est inaccessible",
             "Comment régler la facture de maintenance ?",
             "Contrat n° 1234 : la dernière facture est fausse",
             "Je veux résilier le contrat n° 1234",
