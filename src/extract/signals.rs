@@ -91,7 +91,7 @@ static DOCUMENT_REQUEST: LazyLock<Regex> = LazyLock::new(|| {
 /// for it. Only their own sending: "send me the contract" and "envoyez" stay requests.
 static SENT_TO_PRINTER: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(?:(?:i|we|they|he|she|tom)\s+(?:\w+\s+)?(?:send|sends|sent)|sending|j['’]envoie|on envoie|nous envoyons|ils envoient|lors de l['’]envoi|l['’]envoi)\b[^.!?;\n@]{0,80}?\b(?:to|à|vers|sur)\s+(?:the|our|my|a|l['’]|la|le|notre|mon|ma)?\s*(?:printers?|imprimantes?|[a-z]{1,3}\d{3,4}[a-z]{0,3})(?:[\s,.;:!?)]|$)",
+        r"\b(?:(?:i|we|they|he|she)\s+(?:\w+\s+)?(?:send|sends|sent)|sending|j['’]envoie|on envoie|nous envoyons|ils envoient|lors de l['’]envoi|l['’]envoi)\b[^.!?;\n@]{0,80}?\b(?:to|à|vers|sur)\s+(?:the|our|my|a|l['’]|la|le|notre|mon|ma)?\s*(?:printers?|imprimantes?|[a-z]{1,3}\d{3,4}[a-z]{0,3})(?:[\s,.;:!?)]|$)",
     )
 });
 
