@@ -441,6 +441,105 @@ macro_rules! both {
     };
 }
 
+/// Replies that confirmed entries, with their ticket's first customer message: agents'
+/// sent replies and helpful automatic ones; drafts, unhelpful and unrated ones are not.
+async fn confirmed_replies_round_trip(store: Arc<dyn Store>) {
+    use devicekb::store::{Direction, NewMessage, ResponseRecord};
+    use serde_json::json;
+    let c = store
+        .create_customer(&customer("Cabinet Roux", None))
+        .await
+        .unwrap();
+    let response = |responder, citations: serde_json::Value, send_status| ResponseRecord {
+        responder,
+        author: None,
+        body: "voir la fiche".into(),
+        citations,
+        confidence: None,
+        send_status,
+        llm_model: None,
+        prompt_tokens: None,
+        completion_tokens: None,
+        latency_ms: None,
+    };
+    let mut tickets = Vec::new();
+    for (i, subject) in ["Bourrage", "Toner", "Brouillon", "Pas utile"]
+        .iter()
+        .enumerate()
+    {
+        let (t, _) = store
+            .create_ticket(&ticket(c.id, subject), "api")
+            .await
+            .unwrap();
+        for body in [format!("premier message {i}"), "relance".to_string()] {
+            store
+                .add_message(&NewMessage {
+                    ticket_id: t.id,
+                    customer_id: Some(c.id),
+                    direction: Direction::Inbound,
+                    channel: Channel::Email,
+                    subject: Some(subject.to_string()),
+                    body,
+                    transcription: None,
+                    processed: true,
+                    idempotency: None,
+                    attachments: Vec::new(),
+                })
+                .await
+                .unwrap();
+        }
+        tickets.push(t.id);
+    }
+    store
+        .add_response(
+            tickets[0],
+            &response(
+                ResponderKind::Agent,
+                json!(["jam-tray-2"]),
+                SendStatus::Sent,
+            ),
+        )
+        .await
+        .unwrap();
+    store
+        .add_response(
+            tickets[1],
+            &response(ResponderKind::Auto, json!(["toner-low"]), SendStatus::Sent),
+        )
+        .await
+        .unwrap();
+    store.set_feedback(tickets[1], true, None).await.unwrap();
+    store
+        .add_response(
+            tickets[2],
+            &response(ResponderKind::Agent, json!(["x"]), SendStatus::Draft),
+        )
+        .await
+        .unwrap();
+    store
+        .add_response(
+            tickets[3],
+            &response(ResponderKind::Auto, json!(["y"]), SendStatus::Sent),
+        )
+        .await
+        .unwrap();
+    store
+        .set_feedback(tickets[3], false, Some("rien à voir"))
+        .await
+        .unwrap();
+
+    let confirmed = store.confirmed_replies(100).await.unwrap();
+    assert_eq!(confirmed.len(), 2, "{confirmed:?}");
+    assert_eq!(confirmed[0].ticket_id, tickets[0]);
+    assert_eq!(confirmed[0].responder, ResponderKind::Agent);
+    assert_eq!(confirmed[0].citations, json!(["jam-tray-2"]));
+    assert_eq!(confirmed[0].body, "premier message 0");
+    assert_eq!(confirmed[0].subject.as_deref(), Some("Bourrage"));
+    assert_eq!(confirmed[1].ticket_id, tickets[1]);
+    assert_eq!(confirmed[1].responder, ResponderKind::Auto);
+    assert_eq!(store.confirmed_replies(1).await.unwrap().len(), 1);
+}
+
 both!(customers_round_trip);
 both!(tickets_history_and_idempotency);
 both!(pipeline_records_round_trip);
@@ -448,6 +547,7 @@ both!(devices_round_trip);
 both!(conversation_round_trip);
 both!(figures_round_trip);
 both!(queue_order_and_filters);
+both!(confirmed_replies_round_trip);
 
 #[test]
 fn enumerations_list_their_values() {

@@ -6,6 +6,7 @@ mod eval;
 mod extract;
 mod import;
 mod keys;
+mod learn;
 mod progress;
 mod reindex;
 mod search;
@@ -40,6 +41,9 @@ pub enum Command {
     Search(search::Args),
     /// Validate the KB files and build a new index generation.
     Reindex(reindex::Args),
+    /// Write the answers the desk confirmed (agents' citations, helpful automatic replies)
+    /// into the KB's confirmed/answers.jsonl, for the next reindex.
+    Learn(learn::Args),
     /// Validate the KB files without indexing.
     Validate(validate::Args),
     /// Import entries from another format into KB files.
@@ -116,6 +120,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Search(args) => search::run(args).await,
         Command::Reindex(args) => reindex::run(args).await,
         Command::Validate(args) => validate::run(args),
+        Command::Learn(args) => learn::run(args).await,
         Command::Import(cmd) => import::run(cmd),
         Command::Eval(command) => eval::run(command).await,
         Command::Extract(args) => extract::run(args),

@@ -53,6 +53,20 @@ pub async fn run(args: Args) -> Result<()> {
             report.entries_per_second
         );
         print_calibration(&report.calibration);
+        let confirmed = &report.confirmed;
+        if confirmed.answers > 0 || confirmed.dropped > 0 {
+            println!(
+                "confirmed answers: {} searched beside the entries ({} embedded, the others reused; cosine lowered by {:.3}){}",
+                confirmed.answers,
+                confirmed.embedded,
+                confirmed.offset,
+                if confirmed.dropped > 0 {
+                    format!("; {} naming no entry of the KB left out", confirmed.dropped)
+                } else {
+                    String::new()
+                }
+            );
+        }
         let lexicon = report.lexicon;
         println!(
             "lexicon: {} groups of customers' words ({} the product's, {} the KB's)",

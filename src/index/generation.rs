@@ -57,6 +57,45 @@ pub struct Manifest {
     /// asks ONNX Runtime for them; see `embed::stored_vectors_reusable`).
     #[serde(default)]
     pub exact_int8: bool,
+    /// Reuse key of each confirmed answer's vector (`CONFIRMED_VECTORS_FILE`), in order.
+    #[serde(default)]
+    pub confirmed_keys: Vec<String>,
+    /// How much a confirmed answer's cosine is lowered before it stands beside the
+    /// entries' own (see `ConfirmedIndex`).
+    #[serde(default)]
+    pub confirmed_offset: f32,
+}
+
+/// Confirmed answers' vectors (see `kb::confirmed`).
+pub const CONFIRMED_VECTORS_FILE: &str = "confirmed.bin";
+
+/// The customers' messages the desk confirmed an answer for, searched beside the
+/// entries' passages, always in process (a few thousand vectors at most, whichever
+/// store holds the entries'). A ticket is closer to another ticket than to any entry's
+/// prose, whatever they are about (same greetings, same register), so a confirmed
+/// answer's cosine is lowered by `offset`, measured at reindex: half the typical lead of
+/// a ticket's nearest earlier ticket of its entry over that entry's own text
+/// (`calibrate::confirmed_offset`). An earlier ticket then counts for being close, not
+/// for its style.
+pub struct ConfirmedIndex {
+    pub store: EmbeddedVectorStore,
+    pub offset: f32,
+}
+
+impl ConfirmedIndex {
+    /// Entries by their best confirmed answer's lowered cosine, best first.
+    pub fn search(
+        &self,
+        query: &[f32],
+        models: Option<&[String]>,
+        limit: usize,
+    ) -> Result<Vec<(u32, f32)>> {
+        let mut hits = self.store.search(query, models, limit)?;
+        for hit in &mut hits {
+            hit.1 -= self.offset;
+        }
+        Ok(hits)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -137,6 +176,8 @@ pub struct Generation {
     pub glossary: Glossary,
     /// How relevant a hit is on this KB (fitted at reindex; see `calibration`).
     pub calibration: Calibration,
+    /// The confirmed answers, when the KB has some.
+    pub confirmed: Option<ConfirmedIndex>,
     by_id: HashMap<String, u32>,
 }
 
@@ -205,6 +246,26 @@ impl Generation {
         let extractor = Extractor::new(rules, catalogue.clone(), &stored.entries);
         let topics = KbTopics::new(&stored.entries);
         let glossary = Glossary::open(dir, &stored.entries);
+        let confirmed = if manifest.confirmed_keys.is_empty() {
+            None
+        } else {
+            let vectors = ChunkVectors::load(&dir.join(CONFIRMED_VECTORS_FILE))?;
+            if vectors.len() != manifest.confirmed_keys.len()
+                || vectors
+                    .chunk_entry
+                    .iter()
+                    .any(|&e| e as usize >= stored.entries.len())
+            {
+                return Err(Error::index(format!(
+                    "{}: the confirmed answers' vectors do not match the manifest",
+                    dir.display()
+                )));
+            }
+            Some(ConfirmedIndex {
+                store: EmbeddedVectorStore::new(vectors, entry_model_keys(&stored.entries)),
+                offset: manifest.confirmed_offset,
+            })
+        };
         Ok(Arc::new(Generation {
             name: dir
                 .file_name()
@@ -223,6 +284,7 @@ impl Generation {
             topics,
             glossary,
             calibration: Calibration::load(dir),
+            confirmed,
             by_id,
         }))
     }

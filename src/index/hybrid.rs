@@ -115,6 +115,7 @@ impl Analysed {
             vector,
             candidates,
             exclude,
+            without_confirmed_of: None,
         }
     }
 }
@@ -137,6 +138,9 @@ pub struct HybridQuery<'a> {
     pub candidates: usize,
     /// An entry to leave out, as if the KB did not have it (calibration's held-out queries).
     pub exclude: Option<u32>,
+    /// An entry whose confirmed answers are left out, as if no customer had asked about
+    /// it before (the calibration's unseen queries).
+    pub without_confirmed_of: Option<u32>,
 }
 
 /// Ranked, fused hits with their calibrated relevance.
@@ -167,6 +171,11 @@ pub fn search(
         }
         _ => Vec::new(),
     };
+    if let (Some(v), Some(confirmed)) = (q.vector, &generation.confirmed) {
+        let mut earlier = confirmed.search(v, q.models, limit + 1)?;
+        earlier.retain(|(o, _)| Some(*o) != q.without_confirmed_of);
+        vector = with_confirmed(vector, earlier, limit);
+    }
     if let Some(ord) = q.exclude {
         bm25.retain(|(o, _)| *o != ord);
         vector.retain(|(o, _)| *o != ord);
@@ -176,6 +185,25 @@ pub fn search(
     let model = &generation.calibration.model;
     let code_matches = entries_with_codes(generation, q.codes, &bm25, &vector);
     Ok(fuse(&bm25, &vector, &code_matches, fusion, model))
+}
+
+/// The entries' passages' ranking and the confirmed answers' as one: each entry at its
+/// better score, best first, `limit` of them.
+fn with_confirmed(
+    passages: Vec<(u32, f32)>,
+    confirmed: Vec<(u32, f32)>,
+    limit: usize,
+) -> Vec<(u32, f32)> {
+    let mut merged = passages;
+    for (ord, score) in confirmed {
+        match merged.iter_mut().find(|(o, _)| *o == ord) {
+            Some(hit) => hit.1 = hit.1.max(score),
+            None => merged.push((ord, score)),
+        }
+    }
+    merged.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    merged.truncate(limit);
+    merged
 }
 
 /// Among the candidates, the entries that carry one of `codes`.
@@ -254,4 +282,18 @@ pub fn decisive(
         }
     }
     Ok(Some(hits))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_confirmed_answer_lifts_its_entry_to_its_better_score() {
+        let passages = vec![(3, 0.86), (1, 0.84), (2, 0.80)];
+        let confirmed = vec![(2, 0.88), (5, 0.83), (1, 0.70)];
+        let merged = with_confirmed(passages, confirmed, 4);
+        assert_eq!(merged, [(2, 0.88), (3, 0.86), (1, 0.84), (5, 0.83)]);
+        assert_eq!(with_confirmed(Vec::new(), vec![(0, 0.5)], 3), [(0, 0.5)]);
+    }
 }

@@ -6,6 +6,7 @@ pub mod bm25;
 pub mod calibrate;
 pub mod calibration;
 pub mod chunk;
+pub mod confirmed;
 pub mod durable;
 pub mod fusion;
 pub mod generation;

@@ -20,13 +20,16 @@ use super::calibration::{
     Calibration, CalibrationSource, CalibrationSummary, FitRecord, CALIBRATION_FILE,
 };
 use super::chunk::{chunk_entry, chunk_key};
+use super::confirmed::{
+    calibration_generation, calibration_note, confirmed_chunks, embed_confirmed, ConfirmedSummary,
+};
 use super::durable::{replace_file_synced, sync_dir, write_file_streamed};
 use super::fusion::FusionConfig;
-use super::generation::Generation;
 use super::generation::{
     current_generation_name, generation_name, generation_number, generations_dir, read_json,
     Manifest, StoredEntries, CURRENT_FILE, ENTRIES_FILE, MANIFEST_FILE, TANTIVY_DIR,
 };
+use super::generation::{Generation, CONFIRMED_VECTORS_FILE};
 use super::glossary::{Glossary, GlossarySummary};
 use super::recovery::{
     complete_generations, locked_elsewhere, remove_partials, try_lock_reindex, unix_now,
@@ -94,6 +97,7 @@ pub struct ReindexReport {
     pub calibration: CalibrationSummary,
     pub lexicon: LexiconSummary,
     pub glossary: GlossarySummary,
+    pub confirmed: ConfirmedSummary,
 }
 
 /// Hook to push a generation's vectors to an external store before the switch.
@@ -155,8 +159,18 @@ fn reusable_vectors(data_dir: &Path, model: &str, dim: usize) -> Option<Reusable
         {
             return None;
         }
-        let row_of = manifest
-            .chunk_keys
+        let mut vectors = vectors;
+        let mut keys = manifest.chunk_keys;
+        // The confirmed answers' vectors too, when they are whole.
+        if let Ok(confirmed) = ChunkVectors::load(&dir.join(CONFIRMED_VECTORS_FILE)) {
+            if confirmed.dim == dim && confirmed.len() == manifest.confirmed_keys.len() {
+                for (row, key) in manifest.confirmed_keys.into_iter().enumerate() {
+                    vectors.push(0, confirmed.vector(row));
+                    keys.push(key);
+                }
+            }
+        }
+        let row_of = keys
             .into_iter()
             .enumerate()
             .map(|(row, key)| (key, row))
@@ -313,6 +327,13 @@ pub fn reindex_locked(
             chunk_texts.push((ord as u32, key, chunk));
         }
     }
+    let confirmed = confirmed_chunks(&kb.entries, &kb.confirmed);
+    if confirmed.dropped > 0 {
+        tracing::warn!(
+            dropped = confirmed.dropped,
+            "confirmed answers naming no entry of the KB were left out"
+        );
+    }
     let mut vectors = ChunkVectors::zeroed(
         embedder.dim(),
         chunk_texts.iter().map(|(ord, _, _)| *ord).collect(),
@@ -324,7 +345,6 @@ pub fn reindex_locked(
             None => missing.push(row),
         }
     }
-    drop(reuse);
     let embedding = tracing::info_span!(
         "embedding",
         chunks = chunk_texts.len(),
@@ -352,6 +372,11 @@ pub fn reindex_locked(
         },
     )?;
     drop(embedding);
+    let (confirmed_vectors, confirmed_keys, confirmed_embedded) =
+        embed_confirmed(&confirmed.chunks, &model, embedder, |key| {
+            reuse.as_ref().and_then(|r| r.vector(key))
+        })?;
+    drop(reuse);
 
     // The KB's words, embedded alone, for messages in another language (see `glossary`).
     let glossary = {
@@ -382,6 +407,20 @@ pub fn reindex_locked(
     // rename that puts meta.json in place.
     sync_dir(&partial.join(TANTIVY_DIR))?;
     vectors.save(&partial.join(VECTORS_FILE))?;
+    let confirmed_split = calibrate::confirmed_queries(0, &confirmed.chunks);
+    let confirmed_offset = if confirmed_vectors.is_empty() {
+        0.0
+    } else {
+        confirmed_vectors.save(&partial.join(CONFIRMED_VECTORS_FILE))?;
+        let offset =
+            calibrate::confirmed_offset(embedder, &vectors, &confirmed_vectors, &confirmed.chunks)?;
+        tracing::info!(
+            answers = confirmed_vectors.len(),
+            offset,
+            "indexed the confirmed answers"
+        );
+        offset
+    };
     // The entries move into the stored form and back, rather than being copied: on a
     // large KB they are, with the vectors, most of what a reindex holds.
     let stored = StoredEntries {
@@ -421,6 +460,8 @@ pub fn reindex_locked(
             .collect(),
         qdrant_collection: qdrant_collection.clone(),
         exact_int8: true,
+        confirmed_keys,
+        confirmed_offset,
     };
     write_json(&partial.join(MANIFEST_FILE), &manifest)?;
 
@@ -449,10 +490,31 @@ pub fn reindex_locked(
             kept
         }
         None => {
-            let (labelled, mut notes) = calibrate::kb_labelled_queries(kb_dir, &built)?;
+            let (mut labelled, mut notes) = calibrate::kb_labelled_queries(kb_dir, &built)?;
             let kb_model = calibrate::kb_model(kb_dir)?;
-            let mut fitted =
-                calibrate::calibrate(&built, embedder, &options.fusion, labelled, kb_model)?;
+            // Confirmed answers are searched on an index without their own.
+            let split = confirmed_split;
+            let unseen_share = split.unseen_share;
+            if let Some(note) = calibration_note(&confirmed.chunks, &split, confirmed_offset) {
+                notes.push(note);
+            }
+            let on = calibration_generation(
+                &partial,
+                &built,
+                &split,
+                &confirmed_vectors,
+                entry_models.clone(),
+                confirmed_offset,
+            )?;
+            labelled.extend(split.queries);
+            let mut fitted = calibrate::calibrate(
+                &on,
+                embedder,
+                &options.fusion,
+                labelled,
+                kb_model,
+                unseen_share,
+            )?;
             fitted.notes.append(&mut notes);
             if fitted.source != CalibrationSource::Fallback {
                 fitted.fit = Some(FitRecord {
@@ -505,5 +567,11 @@ pub fn reindex_locked(
         calibration: fitted.summary(options.target_precision),
         lexicon,
         glossary,
+        confirmed: ConfirmedSummary {
+            answers: confirmed.chunks.len(),
+            embedded: confirmed_embedded,
+            dropped: confirmed.dropped,
+            offset: confirmed_offset,
+        },
     })
 }

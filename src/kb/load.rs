@@ -9,6 +9,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::catalogue::{line_of, Catalogue};
+use super::confirmed::{parse_confirmed, ConfirmedAnswer, CONFIRMED_FILE};
 use super::entry::KbEntry;
 use super::templates::{Templates, TEMPLATES_FILE};
 use super::training::{parse_training, with_builtin_training, LabelledTicket, TRAINING_FILE};
@@ -35,6 +36,8 @@ pub struct LoadedKb {
     /// The classifier's labelled tickets: the product's, extended by the KB's own
     /// `training/tickets.jsonl`.
     pub training: Vec<LabelledTicket>,
+    /// Customers' messages the desk confirmed an answer for (`confirmed/answers.jsonl`).
+    pub confirmed: Vec<ConfirmedAnswer>,
 }
 
 static KEY: LazyLock<Regex> =
@@ -145,6 +148,17 @@ pub fn read_kb(kb_dir: &Path) -> Result<(LoadedKb, Vec<ValidationError>)> {
         None => Vec::new(),
     };
     let training = with_builtin_training(training);
+    let confirmed_path = kb_dir.join(CONFIRMED_FILE);
+    let confirmed = match read_optional(&confirmed_path)? {
+        Some(text) => match parse_confirmed(&text, &confirmed_path.display().to_string()) {
+            Ok(answers) => answers,
+            Err(mut e) => {
+                errors.append(&mut e);
+                Vec::new()
+            }
+        },
+        None => Vec::new(),
+    };
     let entries_dir = kb_dir.join(ENTRIES_DIR);
     let files = if entries_dir.is_dir() {
         entry_files(&entries_dir)?
@@ -204,6 +218,7 @@ pub fn read_kb(kb_dir: &Path) -> Result<(LoadedKb, Vec<ValidationError>)> {
         templates,
         lexicon,
         training,
+        confirmed,
     };
     Ok((kb, errors))
 }

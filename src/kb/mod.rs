@@ -1,6 +1,7 @@
 //! The knowledge base as files: entry format, catalogue, loading, validation and importers.
 
 pub mod catalogue;
+pub mod confirmed;
 pub mod entry;
 pub mod import;
 pub mod jsonl;

@@ -115,6 +115,10 @@ pub trait ConversationStore: Send + Sync {
         retention_flag: bool,
         device_id: Option<i64>,
     ) -> Result<()>;
+    /// Replies that confirmed KB entries, oldest first, with their ticket's first customer
+    /// message: agents' replies citing entries (drafts excepted) and automatic replies
+    /// the customer marked helpful. At most `limit`.
+    async fn confirmed_replies(&self, limit: u32) -> Result<Vec<ConfirmedReply>>;
     /// Records feedback on the ticket's latest automatic reply; `None` when it has none.
     async fn set_feedback(
         &self,

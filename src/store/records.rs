@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::types::{Channel, IdempotencyKey};
+use super::types::{Channel, IdempotencyKey, JsonText, ResponderKind};
 use crate::error::{Error, Result};
 
 string_enum!(Direction, "direction" { Inbound = "inbound", Outbound = "outbound" });
@@ -156,4 +156,19 @@ pub struct DailyMetrics {
     pub escalated: i64,
     pub mean_ms: Option<f64>,
     pub p95_ms: Option<f64>,
+}
+
+/// A reply that confirmed KB entries for a ticket (an agent's reply citing them, or an
+/// automatic reply the customer found helpful), with the ticket's first customer message.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ConfirmedReply {
+    pub ticket_id: i64,
+    pub response_id: i64,
+    pub responder: ResponderKind,
+    /// The entries cited (a JSON array of ids).
+    #[sqlx(try_from = "JsonText")]
+    pub citations: serde_json::Value,
+    pub subject: Option<String>,
+    pub body: String,
+    pub transcription: Option<String>,
 }

@@ -107,8 +107,16 @@ pub fn curve(model: &RelevanceModel, hits: &[CalibrationHit], weights: &[f32]) -
 /// threshold off that guess (on the transfer KBs' development sets, a third of their
 /// first hits at relevance 0.5 or more are right on the seed KB and two thirds on the
 /// FAQ, against 93 % and 88 % of real tickets'). Held out, every hit is wrong, mixed or not.
-pub(super) fn curve_weights(queries: &[CalibrationQuery]) -> Vec<f32> {
-    let labelled = queries.iter().filter(|q| q.labelled).count();
+///
+/// Confirmed answers searched as if their entry had never been asked about stand for
+/// `unseen_share` of the covered side, the others for the rest (see `confirmed`).
+pub(super) fn curve_weights(queries: &[CalibrationQuery], unseen_share: f32) -> Vec<f32> {
+    // Labelled queries held out (confirmed answers searched as if their entry were
+    // missing) stand for uncovered tickets beside the held-out pseudo-queries.
+    let labelled = queries
+        .iter()
+        .filter(|q| q.labelled && q.exclude.is_none())
+        .count();
     let held_out = queries.iter().filter(|q| q.exclude.is_some()).count();
     let use_labelled = labelled >= MIN_LABELLED_FOR_CURVE;
     let covered = if use_labelled {
@@ -123,11 +131,26 @@ pub(super) fn curve_weights(queries: &[CalibrationQuery]) -> Vec<f32> {
         return vec![1.0; queries.len()];
     }
     let held_weight = held_out_weight(covered, held_out);
+    let unseen = queries
+        .iter()
+        .filter(|q| q.labelled && q.exclude.is_none() && q.without_confirmed)
+        .count();
+    let seen = labelled - unseen;
+    // Each side's weight so that together they weigh `labelled`, as before.
+    let (seen_weight, unseen_weight) = if unseen == 0 || seen == 0 {
+        (1.0, 1.0)
+    } else {
+        (
+            (1.0 - unseen_share) * labelled as f32 / seen as f32,
+            unseen_share * labelled as f32 / unseen as f32,
+        )
+    };
     queries
         .iter()
         .map(|q| match (q.labelled, q.exclude.is_some()) {
-            (true, _) => 1.0,
-            (false, true) => held_weight,
+            (_, true) => held_weight,
+            (true, false) if q.without_confirmed => unseen_weight,
+            (true, false) => seen_weight,
             (false, false) if use_labelled || q.mixed => 0.0,
             (false, false) => 1.0,
         })
@@ -154,6 +177,7 @@ mod tests {
             exclude,
             labelled,
             mixed,
+            without_confirmed: false,
         }
     }
 
@@ -167,7 +191,7 @@ mod tests {
             query(None, false, true),
             query(Some(0), false, true),
         ];
-        let w = curve_weights(&queries);
+        let w = curve_weights(&queries, 0.0);
         assert_eq!(w[..4], [1.0; 4]);
         assert_eq!(w[4], 0.0);
         // The held-out query weighs a fifth of the total beside the four covered ones.
@@ -176,7 +200,7 @@ mod tests {
         let mut labelled = vec![query(None, true, false); MIN_LABELLED_FOR_CURVE];
         labelled.push(query(None, false, false));
         labelled.push(query(Some(0), false, false));
-        let w = curve_weights(&labelled);
+        let w = curve_weights(&labelled, 0.0);
         assert_eq!(w[MIN_LABELLED_FOR_CURVE], 0.0);
         assert!((w[MIN_LABELLED_FOR_CURVE + 1] - MIN_LABELLED_FOR_CURVE as f32 / 4.0).abs() < 1e-4);
     }

@@ -46,6 +46,7 @@ pub fn kb_labelled_queries(
                             exclude: None,
                             labelled: true,
                             mixed: false,
+                            without_confirmed: false,
                         })
                     }
                     _ => skipped += 1,

@@ -34,6 +34,7 @@
 //! When the KB is too small or too uniform to fit (one entry, near-duplicates), the
 //! generation keeps a conservative fallback and says so.
 
+mod confirmed;
 mod decisive;
 mod fit;
 mod kb_files;
@@ -52,6 +53,7 @@ use super::generation::Generation;
 use crate::embed::Embedder;
 use crate::error::Result;
 
+pub use confirmed::{confirmed_offset, confirmed_queries, without_rows, ConfirmedQueries};
 pub use decisive::decisive_precision;
 pub use fit::{calibration_error, curve, fit};
 pub use kb_files::{kb_labelled_queries, kb_model};
@@ -88,6 +90,9 @@ pub struct CalibrationQuery {
     /// It teaches the fit that such a message is uncertain, but when its entry is in the
     /// KB its label is a guess (see `fit::curve_weights`).
     pub mixed: bool,
+    /// A confirmed answer searched as if no customer had asked about its entries before
+    /// (none of their confirmed answers found): a ticket about an entry never asked about.
+    pub without_confirmed: bool,
 }
 
 /// Fits the calibration of `generation` (see the module documentation).
@@ -98,6 +103,7 @@ pub fn calibrate(
     fusion: &FusionConfig,
     labelled: Vec<CalibrationQuery>,
     kb_model: Option<StoredModel>,
+    unseen_share: f32,
 ) -> Result<Calibration> {
     let started = Instant::now();
     let mut notes = Vec::new();
@@ -197,7 +203,7 @@ pub fn calibrate(
         features_version: FEATURES_VERSION,
         source,
         calibration_error: calibration_error(&model, &samples),
-        curve: curve(&model, &hits, &curve_weights(&queries)),
+        curve: curve(&model, &hits, &curve_weights(&queries, unseen_share)),
         model,
         queries: queries.len(),
         held_out,

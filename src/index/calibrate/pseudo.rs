@@ -176,6 +176,7 @@ pub fn pseudo_queries(entries: &[KbEntry], budget: usize) -> Vec<CalibrationQuer
                 exclude: held_out.then_some(ord),
                 labelled: false,
                 mixed,
+                without_confirmed: false,
             });
         }
     }

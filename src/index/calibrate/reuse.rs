@@ -20,6 +20,7 @@ use super::{KB_MODEL_FILE, KB_QUERIES_FILE};
 use crate::error::{Error, Result};
 use crate::index::calibration::{Calibration, CalibrationSource, FitRecord, FEATURES_VERSION};
 use crate::index::fusion::FusionConfig;
+use crate::kb::confirmed::CONFIRMED_FILE;
 use crate::kb::lexicon::{BUILTIN_LEXICON, LEXICON_FILE};
 use crate::kb::PrinterModel;
 
@@ -27,8 +28,9 @@ use crate::kb::PrinterModel;
 pub const REFIT_SHARE: f64 = 0.01;
 /// Version of the calibration's own rules (pseudo-queries, curve): 2 since covered mixed
 /// pseudo-queries stay out of the curve; 3 since the vectors' int8 products are exact on
-/// every processor (a fit made with the saturating ones is not kept).
-const FIT_RULES: u32 = 3;
+/// every processor (a fit made with the saturating ones is not kept); 4 since confirmed
+/// answers are searched beside the entries and join the fit.
+const FIT_RULES: u32 = 4;
 /// Start of the note a kept calibration carries (replaced, not repeated, when kept again).
 const KEPT_NOTE: &str = "kept the calibration fitted for generation";
 
@@ -57,7 +59,7 @@ pub fn fit_inputs(
     // What BM25 finds: its weights, the shipped lexicon and the KB's own (below).
     digest.update(format!("{:?}", crate::index::bm25::scoring_weights()));
     digest.update(BUILTIN_LEXICON);
-    for file in [KB_QUERIES_FILE, KB_MODEL_FILE, LEXICON_FILE] {
+    for file in [KB_QUERIES_FILE, KB_MODEL_FILE, LEXICON_FILE, CONFIRMED_FILE] {
         let path = kb_dir.join(file);
         match std::fs::read(&path) {
             Ok(bytes) => {

@@ -109,6 +109,10 @@ pub fn collect_hits(
                     vector: (!vector.is_empty()).then_some(vector.as_slice()),
                     candidates: fusion.candidates,
                     exclude: q.exclude,
+                    without_confirmed_of: q
+                        .without_confirmed
+                        .then(|| q.answers.first().copied())
+                        .flatten(),
                 },
                 fusion,
             )?;

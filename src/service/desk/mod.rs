@@ -3,6 +3,7 @@
 //! figures staff read. It owns the store connection; the engine knows nothing of it.
 
 pub mod agent;
+pub mod confirmed;
 pub mod conversation;
 pub mod devices;
 mod pipeline;

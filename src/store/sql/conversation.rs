@@ -292,6 +292,23 @@ macro_rules! conversation_store {
                     .map_err(|e| db_error("classifying a ticket", e))
             }
 
+            async fn confirmed_replies(&self, limit: u32) -> Result<Vec<ConfirmedReply>> {
+                let sql = format!(
+                    "SELECT r.ticket_id AS ticket_id, r.id AS response_id, r.responder AS responder, {} AS citations, \
+                     m.subject AS subject, m.body AS body, m.transcription AS transcription \
+                     FROM responses r JOIN messages m ON m.id = \
+                     (SELECT MIN(f.id) FROM messages f WHERE f.ticket_id = r.ticket_id AND f.direction = 'inbound') \
+                     WHERE (r.responder = 'agent' AND r.send_status <> 'draft') OR (r.responder = 'auto' AND r.helpful = 1) \
+                     ORDER BY r.id LIMIT ?",
+                    $d.json("r.citations")
+                );
+                sqlx::query_as(&sql)
+                    .bind(i64::from(limit.max(1)))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| db_error("listing confirmed replies", e))
+            }
+
             async fn set_feedback(&self, ticket_id: i64, helpful: bool, comment: Option<&str>) -> Result<Option<i64>> {
                 let mut tx = self.pool.begin_with($d.begin).await.map_err(|e| db_error("starting a transaction", e))?;
                 let id: Option<i64> = sqlx::query_scalar(

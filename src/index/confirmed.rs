@@ -1,0 +1,154 @@
+//! What a reindex does with the KB's confirmed answers (see `kb::confirmed`): their
+//! passages, their vectors (reused across generations like the entries'), and the index
+//! the calibration searches them on.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::calibrate::{self, ConfirmedQueries};
+use super::chunk::chunk_key;
+use super::generation::{ConfirmedIndex, Generation};
+use super::query::{clean_query, retrieval_prefix};
+use super::vector::{ChunkVectors, EmbeddedVectorStore};
+use crate::embed::Embedder;
+use crate::error::{Error, Result};
+use crate::kb::confirmed::{passage_of, ConfirmedAnswer};
+use crate::kb::KbEntry;
+
+/// Confirmed answers embedded per model call.
+const EMBED_BATCH: usize = 32;
+
+/// The confirmed answers a generation searches beside its entries.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct ConfirmedSummary {
+    /// Passages searched (one per answer and entry it names).
+    pub answers: usize,
+    /// Of those, embedded by this build (the others reused).
+    pub embedded: usize,
+    /// Answers left out: they name no entry of the KB.
+    pub dropped: usize,
+    /// What their cosine is lowered by at search.
+    pub offset: f32,
+}
+
+/// The confirmed answers as passages of the entries they name.
+pub struct ConfirmedChunks {
+    /// Entry ord and passage, one per answer and entry it names.
+    pub chunks: Vec<(u32, String)>,
+    /// Answers naming no entry of this KB (removed since): left out.
+    pub dropped: usize,
+}
+
+pub fn confirmed_chunks(entries: &[KbEntry], confirmed: &[ConfirmedAnswer]) -> ConfirmedChunks {
+    let ords: HashMap<&str, u32> = entries
+        .iter()
+        .enumerate()
+        .map(|(ord, e)| (e.id.as_str(), ord as u32))
+        .collect();
+    let mut chunks = Vec::new();
+    let mut seen = HashSet::new();
+    let mut dropped = 0;
+    for answer in confirmed {
+        // Read as a search reads a message: no greeting, signature or quotes.
+        let passage = passage_of(retrieval_prefix(&clean_query(&answer.text)));
+        let named: Vec<u32> = answer
+            .entries
+            .iter()
+            .filter_map(|id| ords.get(id.as_str()).copied())
+            .collect();
+        if named.is_empty() || passage.is_empty() {
+            dropped += 1;
+            continue;
+        }
+        for ord in named {
+            // The same message confirmed twice for an entry is one passage.
+            if seen.insert((ord, passage.clone())) {
+                chunks.push((ord, passage.clone()));
+            }
+        }
+    }
+    ConfirmedChunks { chunks, dropped }
+}
+
+/// The passages' vectors, reused where `reused` has one for the same key (model and
+/// text, as the entries' chunks), with their keys and how many were embedded.
+pub fn embed_confirmed<'a>(
+    chunks: &[(u32, String)],
+    model: &str,
+    embedder: &dyn Embedder,
+    reused: impl Fn(&str) -> Option<&'a [f32]>,
+) -> Result<(ChunkVectors, Vec<String>, usize)> {
+    let _span = tracing::info_span!("confirmed", answers = chunks.len()).entered();
+    let keys: Vec<String> = chunks
+        .iter()
+        .map(|(_, passage)| chunk_key(model, passage))
+        .collect();
+    let mut vectors =
+        ChunkVectors::zeroed(embedder.dim(), chunks.iter().map(|(ord, _)| *ord).collect());
+    let mut missing = Vec::new();
+    for (row, key) in keys.iter().enumerate() {
+        match reused(key) {
+            Some(v) => vectors.set(row, v)?,
+            None => missing.push(row),
+        }
+    }
+    vectors.embed_rows(
+        &missing,
+        |row| chunks[row].1.as_str(),
+        EMBED_BATCH,
+        "confirmed answers",
+        |texts| embedder.embed_passages(texts),
+        |_| {},
+    )?;
+    Ok((vectors, keys, missing.len()))
+}
+
+/// What the calibration says of the confirmed answers (shown with its notes).
+pub fn calibration_note(
+    chunks: &[(u32, String)],
+    split: &ConfirmedQueries,
+    offset: f32,
+) -> Option<String> {
+    if chunks.is_empty() {
+        return None;
+    }
+    let searched = split
+        .queries
+        .iter()
+        .filter(|q| q.exclude.is_none() && !q.without_confirmed)
+        .count();
+    Some(format!(
+        "{} confirmed answers are searched beside the entries (their cosine lowered by {offset:.3}); {searched} of them were searched as labelled queries without their own, also as if no customer had asked about their entry before ({:.0} % of tickets assumed so) and as if the KB lacked it",
+        chunks.len(),
+        100.0 * split.unseen_share
+    ))
+}
+
+/// The generation the calibration searches: `built`, or, when some confirmed answers
+/// are searched as queries, the same without them (opened again from `dir`).
+pub fn calibration_generation(
+    dir: &Path,
+    built: &Arc<Generation>,
+    split: &ConfirmedQueries,
+    confirmed: &ChunkVectors,
+    entry_models: Vec<Vec<String>>,
+    offset: f32,
+) -> Result<Arc<Generation>> {
+    if split.left_out.is_empty() {
+        return Ok(built.clone());
+    }
+    let mut on = Generation::open(dir, None)?;
+    let only = Arc::get_mut(&mut on)
+        .ok_or_else(|| Error::Internal("a generation just opened is shared".into()))?;
+    only.confirmed = Some(ConfirmedIndex {
+        store: EmbeddedVectorStore::new(
+            calibrate::without_rows(confirmed, &split.left_out),
+            entry_models,
+        ),
+        offset,
+    });
+    Ok(on)
+}

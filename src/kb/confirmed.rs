@@ -1,0 +1,203 @@
+//! Confirmed answers (`confirmed/answers.jsonl`): customers' messages with the KB entries
+//! that answered them, as the desk confirmed it (an agent's reply citing entries, an
+//! automatic reply the customer found helpful). They are the KB's own evidence of how
+//! its customers ask: each is searched as one more passage of its entries, so the next
+//! ticket worded like an earlier one finds the entry that answered it.
+//!
+//! The file belongs to the KB folder like its entries, so an editor can read, correct or
+//! delete a line before the next reindex; `devicekb kb confirmed` writes it from the
+//! ticket store.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ValidationError;
+
+/// The confirmed answers, relative to the KB directory.
+pub const CONFIRMED_FILE: &str = "confirmed/answers.jsonl";
+
+/// Longest message kept, in characters: a long e-mail's first part says what it is about,
+/// and a passage past the model's window is cut anyway.
+pub const MAX_CONFIRMED_CHARS: usize = 2000;
+
+/// Who confirmed the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfirmedBy {
+    /// An agent replied citing the entries.
+    Agent,
+    /// The customer marked the automatic reply citing the entries as helpful.
+    Customer,
+    /// Written by hand (an editor, an import of older tickets).
+    Editor,
+}
+
+/// One line of the file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmedAnswer {
+    /// The customer's message, as the pipeline read it.
+    pub text: String,
+    /// The entries that answered it (ids).
+    pub entries: Vec<String>,
+    #[serde(default = "editor")]
+    pub confirmed_by: ConfirmedBy,
+    /// The ticket it came from, when it came from the desk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_id: Option<i64>,
+}
+
+fn editor() -> ConfirmedBy {
+    ConfirmedBy::Editor
+}
+
+/// Parses the file; every bad line is reported with its number and field. Entry ids are
+/// not checked here: an entry removed since its answer was confirmed only drops that
+/// answer at the next reindex, which says so.
+pub fn parse_confirmed(
+    text: &str,
+    file: &str,
+) -> std::result::Result<Vec<ConfirmedAnswer>, Vec<ValidationError>> {
+    let mut answers = Vec::new();
+    let mut errors = Vec::new();
+    let error = |line: usize, field: Option<&str>, message: String| ValidationError {
+        file: file.to_string(),
+        line: Some(line),
+        field: field.map(str::to_string),
+        message,
+    };
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let answer: ConfirmedAnswer = match serde_json::from_str(raw) {
+            Ok(a) => a,
+            Err(e) => {
+                errors.push(error(line, None, format!("not a confirmed answer: {e}")));
+                continue;
+            }
+        };
+        if answer.text.trim().is_empty() {
+            errors.push(error(line, Some("text"), "must not be empty".into()));
+            continue;
+        }
+        if answer.entries.is_empty() || answer.entries.iter().any(|e| e.trim().is_empty()) {
+            errors.push(error(
+                line,
+                Some("entries"),
+                "must name at least one entry, none empty".into(),
+            ));
+            continue;
+        }
+        answers.push(answer);
+    }
+    if errors.is_empty() {
+        Ok(answers)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The message as it is searched: whitespace collapsed, cut at a word boundary past
+/// `MAX_CONFIRMED_CHARS`.
+pub fn passage_of(text: &str) -> String {
+    let mut out = String::new();
+    for word in text.split_whitespace() {
+        if out.chars().count() + word.chars().count() + 1 > MAX_CONFIRMED_CHARS {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// The file's new lines: what the desk confirms now, and the lines an editor wrote, kept
+/// as they are. The desk's earlier lines are replaced, so a citation corrected on a
+/// ticket is corrected here at the next export.
+pub fn merge_with_desk(
+    existing: Vec<ConfirmedAnswer>,
+    from_desk: Vec<ConfirmedAnswer>,
+) -> Vec<ConfirmedAnswer> {
+    let mut out: Vec<ConfirmedAnswer> = existing
+        .into_iter()
+        .filter(|a| a.confirmed_by == ConfirmedBy::Editor)
+        .collect();
+    out.extend(from_desk);
+    out
+}
+
+/// The file's text: one answer a line.
+pub fn to_jsonl(answers: &[ConfirmedAnswer]) -> String {
+    let mut text = String::new();
+    for answer in answers {
+        // A struct of strings and numbers always serialises.
+        text.push_str(&serde_json::to_string(answer).unwrap_or_default());
+        text.push('\n');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_parse_and_bad_ones_name_their_field() {
+        let text = concat!(
+            r#"{"text": "l'imprimante affiche 88", "entries": ["toner-bas"], "confirmed_by": "agent", "ticket_id": 4}"#,
+            "\n\n",
+            r#"{"text": "bourrage", "entries": ["jam"]}"#,
+            "\n",
+        );
+        let answers = parse_confirmed(text, "answers.jsonl").unwrap();
+        assert_eq!(answers.len(), 2);
+        assert_eq!(answers[0].confirmed_by, ConfirmedBy::Agent);
+        assert_eq!(answers[1].confirmed_by, ConfirmedBy::Editor);
+
+        let bad = concat!(
+            r#"{"text": " ", "entries": ["a"]}"#,
+            "\n",
+            r#"{"text": "x", "entries": []}"#,
+            "\n",
+            r#"{"text": "x", "entries": ["a"], "extra": 1}"#,
+            "\n",
+        );
+        let errors = parse_confirmed(bad, "answers.jsonl").unwrap_err();
+        assert_eq!(errors.len(), 3);
+        assert_eq!(errors[0].field.as_deref(), Some("text"));
+        assert_eq!(errors[1].field.as_deref(), Some("entries"));
+        assert_eq!(errors[2].line, Some(3));
+    }
+
+    #[test]
+    fn an_export_replaces_the_desks_lines_and_keeps_the_editors() {
+        let line = |text: &str, by| ConfirmedAnswer {
+            text: text.into(),
+            entries: vec!["e".into()],
+            confirmed_by: by,
+            ticket_id: None,
+        };
+        let existing = vec![
+            line("old desk", ConfirmedBy::Agent),
+            line("by hand", ConfirmedBy::Editor),
+            line("old helpful", ConfirmedBy::Customer),
+        ];
+        let merged = merge_with_desk(existing, vec![line("new desk", ConfirmedBy::Agent)]);
+        let texts: Vec<&str> = merged.iter().map(|a| a.text.as_str()).collect();
+        assert_eq!(texts, ["by hand", "new desk"]);
+        let text = to_jsonl(&merged);
+        assert_eq!(parse_confirmed(&text, "f").unwrap(), merged);
+    }
+
+    #[test]
+    fn long_messages_are_cut_at_a_word() {
+        let long = "mot ".repeat(1000);
+        let passage = passage_of(&long);
+        assert!(passage.chars().count() <= MAX_CONFIRMED_CHARS);
+        assert!(passage.ends_with("mot"));
+        assert_eq!(passage_of("  a\n\tb  "), "a b");
+    }
+}

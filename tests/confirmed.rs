@@ -1,0 +1,140 @@
+//! Confirmed answers: an agent's reply citing an entry is written into the KB by
+//! `devicekb learn`, and the next reindex finds that entry for the next ticket worded
+//! the same way; what the file cannot use is named, never fatal to the index.
+
+mod common;
+
+use common::http::{call, new_customer};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+fn keep(id: &str) -> bool {
+    id.starts_with("lexmark-c750-jam-2")
+        || id.starts_with("brother-")
+        || id.starts_with("lexmark-c750-msg-8")
+}
+
+/// The customer's words share none of the entry's: only an earlier ticket can tell.
+const WORDED: &str = "Depuis lundi la machine du secrétariat claque trois fois au démarrage puis s'arrête net, et plus rien ne sort.";
+const TARGET: &str = "lexmark-c750-msg-88-toner-bas";
+
+async fn first_hit(base: &str, query: &str) -> String {
+    let (status, found) = call(
+        Method::POST,
+        format!("{base}/knowledge/search"),
+        Some(json!({"query": query})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{found}");
+    found["results"][0]["kb_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn run(args: &[&str], kb: &std::path::Path, data: &std::path::Path) -> (bool, String, String) {
+    let output = common::process::devicekb(args, kb, data).output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn an_agents_citation_is_learned_and_found_for_the_next_ticket() {
+    let kb = common::small_kb(keep);
+    let data = tempfile::tempdir().unwrap();
+    let service = common::start_service(kb.path(), data.path()).await;
+    let base = common::spawn_app(service.clone()).await;
+    assert_ne!(first_hit(&base, WORDED).await, TARGET);
+
+    // A ticket the agent answers with the toner entry; another on the same words.
+    let customer = new_customer(&base).await;
+    let mut tickets: Vec<Value> = Vec::new();
+    for (subject, status) in [("Machine bruyante", "answered"), ("Relance", "open")] {
+        let (code, ticket) = call(
+            Method::POST,
+            format!("{base}/tickets"),
+            Some(json!({"customer_id": customer, "subject": subject, "description": WORDED})),
+            None,
+        )
+        .await;
+        assert_eq!(code, 201, "{ticket}");
+        let id = ticket["ticket_id"].as_i64().unwrap();
+        let (code, replied) = call(
+            Method::POST,
+            format!("{base}/tickets/{id}/reply"),
+            Some(json!({"body": "Remplacez la cartouche de toner.", "citations": [TARGET], "status": status})),
+            None,
+        )
+        .await;
+        assert_eq!(code, 201, "{replied}");
+        tickets.push(ticket);
+    }
+    // A line an editor wrote, naming an entry the KB no longer has.
+    let file = kb.path().join("confirmed/answers.jsonl");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(
+        &file,
+        "{\"text\": \"vieille question\", \"entries\": [\"entry-removed-since\"]}\n",
+    )
+    .unwrap();
+    drop(service);
+
+    let (ok, stdout, stderr) = run(&["learn"], kb.path(), data.path());
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("2 cited by agents"), "{stdout}");
+    let lines: Vec<Value> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0]["entries"], json!(["entry-removed-since"]));
+    assert_eq!(lines[1]["confirmed_by"], "agent");
+    assert_eq!(lines[1]["ticket_id"], tickets[0]["ticket_id"]);
+    assert!(lines[1]["text"]
+        .as_str()
+        .unwrap()
+        .contains("claque trois fois"));
+
+    let (ok, stdout, stderr) = run(&["reindex"], kb.path(), data.path());
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("confirmed answers: 2 searched beside the entries")
+            && stdout.contains("1 naming no entry of the KB left out"),
+        "{stdout}"
+    );
+    let service = common::start_service(kb.path(), data.path()).await;
+    let base = common::spawn_app(service.clone()).await;
+    assert_eq!(first_hit(&base, WORDED).await, TARGET);
+    let (_, health) = call(Method::GET, format!("{base}/health"), None, None).await;
+    assert!(
+        health
+            .to_string()
+            .contains("confirmed answers are searched beside the entries"),
+        "{health}"
+    );
+}
+
+#[tokio::test]
+async fn a_confirmed_answers_line_that_does_not_parse_names_its_line_and_field() {
+    let kb = common::small_kb(keep);
+    let data = tempfile::tempdir().unwrap();
+    let file = kb.path().join("confirmed/answers.jsonl");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(
+        &file,
+        "{\"text\": \"ok\", \"entries\": [\"lexmark-c750-msg-88-toner-bas\"]}\n{\"text\": \"\", \"entries\": [\"x\"]}\n",
+    )
+    .unwrap();
+    let (ok, _, stderr) = run(&["reindex"], kb.path(), data.path());
+    assert!(!ok);
+    assert!(stderr.contains("answers.jsonl:2: field `text`"), "{stderr}");
+    // `learn` refuses to rewrite a file it cannot read whole: an editor's line would be lost.
+    let (ok, _, stderr) = run(&["learn"], kb.path(), data.path());
+    assert!(!ok);
+    assert!(stderr.contains("answers.jsonl:2"), "{stderr}");
+}
