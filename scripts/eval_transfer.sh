@@ -5,6 +5,9 @@
 #
 #   bash scripts/eval_transfer.sh            every KB, every set
 #   bash scripts/eval_transfer.sh seed b     one KB, one set (tickets_b.jsonl)
+#   CONFIRMED="a b c" bash scripts/eval_transfer.sh seed r
+#                                            the KB after some use: sets a, b and c's covered
+#                                            tickets as the desk's confirmed answers
 #
 # Reports go to target/transfer/<kb>/report_<set>.json; misses are printed with MISSES=1.
 set -Eeuo pipefail
@@ -34,6 +37,11 @@ for dir in tests/data/transfer/*/; do
     jsonl) "$BIN" import jsonl "$file" --out "$work/kb" --collection "$kb" ;;
     *) echo "error: $dir/kb.source: unknown importer $importer" >&2; exit 1 ;;
   esac
+  if [ -n "${CONFIRMED:-}" ]; then
+    sets=()
+    for s in $CONFIRMED; do sets+=("$dir/tickets_$s.jsonl"); done
+    python3 scripts/confirmed_from_sets.py "$work/kb" "${sets[@]}"
+  fi
   "$BIN" reindex --kb "$work/kb" --data "$work/data"
   for tickets in "$dir"/tickets_*.jsonl; do
     set_name=$(basename "$tickets" .jsonl); set_name=${set_name#tickets_}

@@ -246,8 +246,33 @@ async fn staff_work_the_queue_answer_an_escalated_ticket_and_rate_an_automatic_r
     let body = client.find(Locator::Id("reply-body")).await.unwrap();
     body.clear().await.unwrap();
     body.send_keys(&reply).await.unwrap();
+    // The agent cites the entry that answers, which `devicekb learn` then exports.
+    click(&client, "#reply-cite option:nth-child(2)").await;
+    let cited = client
+        .find(Locator::Css("#reply-cite option:checked"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(!cited.is_empty());
     click(&client, "#reply button[type=submit]").await;
     wait_for_text(&client, "#ticket-status .status", "répondu").await;
+    let (_, details) = call(
+        Method::GET,
+        format!("{base}/tickets/{escalated_id}"),
+        None,
+        Some(&api_key),
+    )
+    .await;
+    let responses = details["responses"].as_array().cloned().unwrap_or_default();
+    assert!(
+        responses
+            .iter()
+            .any(|r| r["responder"] == "agent" && r["citations"] == json!([cited])),
+        "{details}"
+    );
     let history = wait_for_text(&client, "#history", &staff_name).await;
     assert!(history.contains("escaladé → répondu"), "{history}");
     wait_for_text(&client, "#conversation", &format!("Réf {run}")).await;

@@ -55,6 +55,9 @@ pub struct ReplyForm {
     body: String,
     #[serde(default)]
     status: Option<String>,
+    /// The KB entry the agent cites (one of those retrieved; empty: none).
+    #[serde(default)]
+    cite: Option<String>,
 }
 
 pub async fn reply(
@@ -71,7 +74,12 @@ pub async fn reply(
         body: form.body.clone(),
         author: Some(actor(&viewer)),
         status: form.status.clone(),
-        citations: Vec::new(),
+        citations: form
+            .cite
+            .iter()
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty())
+            .collect(),
     };
     match state.service.desk.agent_reply(id, reply).await {
         Ok(_) => to_history(id),

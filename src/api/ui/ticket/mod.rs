@@ -219,25 +219,30 @@ fn decision(lang: Lang, d: &TicketDetails) -> Markup {
     }
 }
 
-fn retrieved(lang: Lang, d: &TicketDetails) -> Markup {
-    #[derive(Deserialize)]
-    struct Hit {
-        kb_id: String,
-        #[serde(default)]
-        title: String,
-        #[serde(default)]
-        relevance: f32,
-        #[serde(default)]
-        bm25_rank: Option<usize>,
-        #[serde(default)]
-        vector_rank: Option<usize>,
-    }
-    let hits: Vec<Hit> = d
-        .pipeline
+/// One entry the pipeline retrieved for the ticket, as its RAG record stores it.
+#[derive(Deserialize)]
+struct Hit {
+    kb_id: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    relevance: f32,
+    #[serde(default)]
+    bm25_rank: Option<usize>,
+    #[serde(default)]
+    vector_rank: Option<usize>,
+}
+
+fn retrieved_hits(d: &TicketDetails) -> Vec<Hit> {
+    d.pipeline
         .rag_result
         .as_ref()
         .and_then(|r| serde_json::from_value(r.record.results.clone()).ok())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+fn retrieved(lang: Lang, d: &TicketDetails) -> Markup {
+    let hits = retrieved_hits(d);
     let rank = |r: Option<usize>| r.map_or_else(|| "—".to_string(), |r| r.to_string());
     html! {
         section #retrieved aria-labelledby="retrieved-h" {
@@ -296,6 +301,17 @@ fn reply_form(
                 select #reply-status name="status" {
                     @for s in [Status::Answered, Status::Closed, Status::InProgress] {
                         option value=(s.as_str()) selected[kept_status == Some(s.as_str())] { (status_label(lang, s)) }
+                    }
+                }
+                @let hits = retrieved_hits(d);
+                @if !hits.is_empty() {
+                    // What the agent cites is what the next reindex learns from (`devicekb learn`).
+                    label for="reply-cite" { (lang.pick("Entrée de la base qui répond (citée, et apprise pour les prochains tickets)", "KB entry that answers (cited, and learned for the next tickets)")) }
+                    select #reply-cite name="cite" {
+                        option value="" { (lang.pick("— aucune —", "— none —")) }
+                        @for h in &hits {
+                            option value=(h.kb_id) { (if h.title.is_empty() { &h.kb_id } else { &h.title }) }
+                        }
                     }
                 }
                 button type="submit" { (lang.pick("Envoyer la réponse", "Send the reply")) }
