@@ -120,6 +120,13 @@ pub fn calibration_note(
         .iter()
         .filter(|q| q.exclude.is_none() && !q.without_confirmed)
         .count();
+    if searched == 0 {
+        return Some(format!(
+            "{} confirmed answers are searched beside the entries (their cosine lowered by {offset:.3}); too few to join the calibration (it searches every second one of each entry, and needs {} of those)",
+            chunks.len(),
+            calibrate::MIN_SEARCHED
+        ));
+    }
     Some(format!(
         "{} confirmed answers are searched beside the entries (their cosine lowered by {offset:.3}); {searched} of them were searched as labelled queries without their own, also as if no customer had asked about their entry before ({:.0} % of tickets assumed so) and as if the KB lacked it",
         chunks.len(),

@@ -407,7 +407,8 @@ pub fn reindex_locked(
     // rename that puts meta.json in place.
     sync_dir(&partial.join(TANTIVY_DIR))?;
     vectors.save(&partial.join(VECTORS_FILE))?;
-    let confirmed_split = calibrate::confirmed_queries(0, &confirmed.chunks);
+    let confirmed_split =
+        calibrate::confirmed_queries(0, &confirmed.chunks, calibrate::MIN_SEARCHED);
     let confirmed_offset = if confirmed_vectors.is_empty() {
         0.0
     } else {

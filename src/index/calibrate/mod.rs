@@ -53,7 +53,9 @@ use super::generation::Generation;
 use crate::embed::Embedder;
 use crate::error::Result;
 
-pub use confirmed::{confirmed_offset, confirmed_queries, without_rows, ConfirmedQueries};
+pub use confirmed::{
+    confirmed_offset, confirmed_queries, without_rows, ConfirmedQueries, MIN_SEARCHED,
+};
 pub use decisive::decisive_precision;
 pub use fit::{calibration_error, curve, fit};
 pub use kb_files::{kb_labelled_queries, kb_model};
