@@ -138,3 +138,73 @@ async fn a_confirmed_answers_line_that_does_not_parse_names_its_line_and_field()
     assert!(!ok);
     assert!(stderr.contains("answers.jsonl:2"), "{stderr}");
 }
+
+/// `POST /admin/learn`: the same export on a running server, a dry run that writes
+/// nothing, and a file it cannot read whole left as it was (a 422 naming its line).
+#[tokio::test]
+async fn the_admin_endpoint_learns_on_a_running_server() {
+    let kb = common::small_kb(keep);
+    let data = tempfile::tempdir().unwrap();
+    let service = common::start_service(kb.path(), data.path()).await;
+    let base = common::spawn_app(service.clone()).await;
+    let customer = new_customer(&base).await;
+    let (code, ticket) = call(
+        Method::POST,
+        format!("{base}/tickets"),
+        Some(json!({"customer_id": customer, "subject": "Bruit", "description": WORDED})),
+        None,
+    )
+    .await;
+    assert_eq!(code, 201, "{ticket}");
+    let id = ticket["ticket_id"].as_i64().unwrap();
+    let (code, replied) = call(
+        Method::POST,
+        format!("{base}/tickets/{id}/reply"),
+        Some(json!({"body": "Remplacez le toner.", "citations": [TARGET], "status": "answered"})),
+        None,
+    )
+    .await;
+    assert_eq!(code, 201, "{replied}");
+    let learn = |query: &'static str| {
+        let url = format!("{base}/admin/learn{query}");
+        async move { call(Method::POST, url, None, None).await }
+    };
+    let file = kb.path().join("confirmed/answers.jsonl");
+
+    let (code, report) = learn("?dry_run=true").await;
+    assert_eq!(code, 200, "{report}");
+    assert_eq!(
+        (&report["answers"], &report["by_agents"], &report["written"]),
+        (&json!(1), &json!(1), &json!(false))
+    );
+    assert!(!file.exists(), "a dry run wrote the file");
+
+    let (code, error) = learn("?dry_run=maybe").await;
+    assert_eq!((code, &error["field"]), (400, &json!("dry_run")), "{error}");
+
+    let (code, report) = learn("").await;
+    assert_eq!((code, &report["written"]), (200, &json!(true)), "{report}");
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert!(written.contains(TARGET) && written.contains("claque trois fois"));
+
+    // An editor's line broken by hand: the export stops and the file stays as it was.
+    let broken = format!("{written}{{\"text\": \"\", \"entries\": [\"{TARGET}\"]}}\n");
+    std::fs::write(&file, &broken).unwrap();
+    let (code, error) = learn("").await;
+    assert_eq!(code, 422, "{error}");
+    assert!(error.to_string().contains("answers.jsonl"), "{error}");
+    assert_eq!(error["errors"][0]["line"], 2, "{error}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), broken);
+
+    std::fs::write(&file, &written).unwrap();
+    let (code, report) = call(
+        Method::POST,
+        format!("{base}/admin/reindex?wait=true"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{report}");
+    assert_eq!(report["confirmed"]["answers"], 1, "{report}");
+    assert_eq!(first_hit(&base, WORDED).await, TARGET);
+}

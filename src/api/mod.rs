@@ -265,10 +265,38 @@ fn table() -> Vec<Route> {
             .status(202)
             .header(202, "Location", "the task to follow: /admin/tasks/{id}")
             .also_answers::<svc::ReindexReport>(200, "ended (wait=true): the report")
-            .conflict("a reindex is already running (the detail names its task)"),
+            .conflict("a reindex is already running (the detail names its task)")
+            .unprocessable("wait=true: the KB does not validate (the detail lists its problems)"),
             routes::reindex,
         )
         .long_running(),
+        route(
+            Post,
+            "/admin/learn",
+            admin,
+            doc(
+                "operations",
+                "Write the answers the desk confirmed into the KB, for the next reindex",
+            )
+            .describe(
+                "Reads the tickets whose reply cited KB entries (an agent's reply with \
+                     `citations`, or an automatic reply the customer marked helpful) and \
+                     writes each ticket's first message with the entries it cited into the \
+                     KB's `confirmed/answers.jsonl`, keeping the lines an editor wrote \
+                     there; the next reindex (`POST /admin/reindex`) searches them beside \
+                     the entries and calibrates on them. With `dry_run=true` nothing is \
+                     written. A line of the file that does not parse is a 422 naming it.",
+            )
+            .string_param(
+                "dry_run",
+                "`true`: report what would be written, write nothing (default `false`)",
+            )
+            .answers::<svc::desk::confirmed::LearnReport>()
+            .unprocessable(
+                "a line of the KB's confirmed/answers.jsonl does not parse (the detail names it)",
+            ),
+            routes::learn,
+        ),
         route(
             Get,
             "/admin/tasks",

@@ -67,6 +67,8 @@ pub(super) struct Doc {
     query: Vec<QueryParam>,
     idempotent: bool,
     conflict: Option<&'static str>,
+    /// Why a route without a body may answer 422 (a KB file it reads does not validate).
+    unprocessable: Option<&'static str>,
 }
 
 /// A route's description: its group in the docs and one line saying what it does.
@@ -84,6 +86,7 @@ pub(super) fn doc(tag: &'static str, summary: &'static str) -> Doc {
         query: Vec::new(),
         idempotent: false,
         conflict: None,
+        unprocessable: None,
     }
 }
 
@@ -169,6 +172,12 @@ impl Doc {
     /// May answer 409, for the reason given.
     pub(super) fn conflict(mut self, when: &'static str) -> Doc {
         self.conflict = Some(when);
+        self
+    }
+
+    /// May answer 422 though it reads no body, for the reason given.
+    pub(super) fn unprocessable(mut self, when: &'static str) -> Doc {
+        self.unprocessable = Some(when);
         self
     }
 }
@@ -422,6 +431,8 @@ fn error_answers(route: &Route) -> Vec<(u16, &'static str)> {
             422,
             "the input reads well but a rule refuses it; `field` names it",
         ));
+    } else if let Some(when) = doc.unprocessable {
+        answers.push((422, when));
     }
     if !matches!(spec.rule, Rule::Anyone) {
         answers.push((

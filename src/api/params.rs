@@ -24,6 +24,18 @@ pub fn limit(raw: Option<&String>) -> Result<Option<u32>, Error> {
     .transpose()
 }
 
+/// A `true`/`false` query parameter, `false` when absent, or a 400 naming it.
+pub fn flag(query: &HashMap<String, String>, name: &str) -> Result<bool, Error> {
+    match query.get(name).map(String::as_str) {
+        Some("true") => Ok(true),
+        None | Some("false") => Ok(false),
+        Some(other) => Err(Error::invalid(
+            name,
+            format!("`{other}` is not true or false"),
+        )),
+    }
+}
+
 /// A query parameter the endpoint does not know is a 400 naming it, not silently ignored.
 pub fn only_params(query: &HashMap<String, String>, known: &[&str]) -> Result<(), Error> {
     match query.keys().find(|k| !known.contains(&k.as_str())) {

@@ -5,8 +5,7 @@ use std::sync::Arc;
 use super::bodies::{Alive, ModelInfo, ModelList, Readiness, ServiceInfo};
 use super::error::ApiError;
 use super::json::JsonBody;
-use super::params::only_params;
-use crate::error::Error;
+use super::params::{flag, only_params};
 use crate::service::{AnswerRequest, ExtractRequest, SearchRequest, Service};
 use std::collections::HashMap;
 
@@ -147,13 +146,7 @@ pub async fn reindex(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     only_params(&query, &["wait"])?;
-    let wait = match query.get("wait").map(String::as_str) {
-        Some("true") => true,
-        None | Some("false") => false,
-        Some(other) => {
-            return Err(Error::invalid("wait", format!("`{other}` is not true or false")).into())
-        }
-    };
+    let wait = flag(&query, "wait")?;
     if wait {
         let report = service.engine.reindex(Arc::new(|_| {})).await?;
         return Ok(Json(report).into_response());
@@ -166,6 +159,17 @@ pub async fn reindex(
         Json(task),
     )
         .into_response())
+}
+
+/// Writes the answers the desk confirmed into the KB folder (the gate has checked the
+/// admin key), for the next reindex; with `?dry_run=true` only reports what it would.
+pub async fn learn(
+    State(service): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    only_params(&query, &["dry_run"])?;
+    let dry_run = flag(&query, "dry_run")?;
+    Ok(Json(service.desk.learn(dry_run).await?).into_response())
 }
 
 /// The reindex tasks remembered, newest first.

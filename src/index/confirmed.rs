@@ -3,7 +3,6 @@
 //! the calibration searches them on.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -15,7 +14,7 @@ use super::query::{clean_query, retrieval_prefix};
 use super::vector::{ChunkVectors, EmbeddedVectorStore};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
-use crate::kb::confirmed::{passage_of, ConfirmedAnswer};
+use crate::kb::confirmed::ConfirmedAnswer;
 use crate::kb::KbEntry;
 
 /// Confirmed answers embedded per model call.
@@ -52,8 +51,12 @@ pub fn confirmed_chunks(entries: &[KbEntry], confirmed: &[ConfirmedAnswer]) -> C
     let mut seen = HashSet::new();
     let mut dropped = 0;
     for answer in confirmed {
-        // Read as a search reads a message: no greeting, signature or quotes.
-        let passage = passage_of(retrieval_prefix(&clean_query(&answer.text)));
+        // Read as a search reads a message: no greeting, signature or quotes, its first
+        // part; whitespace folded so a line break does not make a second passage.
+        let passage = retrieval_prefix(&clean_query(&answer.text))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         let named: Vec<u32> = answer
             .entries
             .iter()
@@ -134,22 +137,22 @@ pub fn calibration_note(
     ))
 }
 
-/// The generation the calibration searches: `built`, or, when some confirmed answers
-/// are searched as queries, the same without them (opened again from `dir`).
-pub fn calibration_generation(
-    dir: &Path,
-    built: &Arc<Generation>,
+/// Makes `built` the generation the calibration searches: when some confirmed answers
+/// are searched as queries, they are taken out of its confirmed index (an answer would
+/// otherwise find itself). Changed in place, not opened a second time: a build's
+/// generation serves nothing after its calibration (the server opens the published one).
+pub fn leave_out_searched(
+    built: &mut Arc<Generation>,
     split: &ConfirmedQueries,
     confirmed: &ChunkVectors,
     entry_models: Vec<Vec<String>>,
     offset: f32,
-) -> Result<Arc<Generation>> {
+) -> Result<()> {
     if split.left_out.is_empty() {
-        return Ok(built.clone());
+        return Ok(());
     }
-    let mut on = Generation::open(dir, None)?;
-    let only = Arc::get_mut(&mut on)
-        .ok_or_else(|| Error::Internal("a generation just opened is shared".into()))?;
+    let only = Arc::get_mut(built)
+        .ok_or_else(|| Error::Internal("the generation being built is shared".into()))?;
     only.confirmed = Some(ConfirmedIndex {
         store: EmbeddedVectorStore::new(
             calibrate::without_rows(confirmed, &split.left_out),
@@ -157,5 +160,5 @@ pub fn calibration_generation(
         ),
         offset,
     });
-    Ok(on)
+    Ok(())
 }

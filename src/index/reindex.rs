@@ -21,7 +21,7 @@ use super::calibration::{
 };
 use super::chunk::{chunk_entry, chunk_key};
 use super::confirmed::{
-    calibration_generation, calibration_note, confirmed_chunks, embed_confirmed, ConfirmedSummary,
+    calibration_note, confirmed_chunks, embed_confirmed, leave_out_searched, ConfirmedSummary,
 };
 use super::durable::{replace_file_synced, sync_dir, write_file_streamed};
 use super::fusion::FusionConfig;
@@ -317,7 +317,8 @@ pub fn reindex_locked(
         .map_err(|e| Error::io(format!("creating {}", partial.display()), e))?;
 
     // Chunks, and which of them need the model. The vectors are filled in place, reused
-    // or fresh, so a large KB holds one set of them (and the previous generation's).
+    // or fresh, so a large KB holds one set of them (and, until they are copied, the
+    // previous generation's).
     let model = embedder.name().to_string();
     let reuse = reusable_vectors(data_dir, &model, embedder.dim());
     let mut chunk_texts: Vec<(u32, String, String)> = Vec::new();
@@ -345,6 +346,13 @@ pub fn reindex_locked(
             None => missing.push(row),
         }
     }
+    // The confirmed answers first (few, and mostly reused), so the previous generation's
+    // vectors are let go before the passages' embedding, the longest phase.
+    let (confirmed_vectors, confirmed_keys, confirmed_embedded) =
+        embed_confirmed(&confirmed.chunks, &model, embedder, |key| {
+            reuse.as_ref().and_then(|r| r.vector(key))
+        })?;
+    drop(reuse);
     let embedding = tracing::info_span!(
         "embedding",
         chunks = chunk_texts.len(),
@@ -372,11 +380,6 @@ pub fn reindex_locked(
         },
     )?;
     drop(embedding);
-    let (confirmed_vectors, confirmed_keys, confirmed_embedded) =
-        embed_confirmed(&confirmed.chunks, &model, embedder, |key| {
-            reuse.as_ref().and_then(|r| r.vector(key))
-        })?;
-    drop(reuse);
 
     // The KB's words, embedded alone, for messages in another language (see `glossary`).
     let glossary = {
@@ -479,7 +482,7 @@ pub fn reindex_locked(
     )?;
     // The generation as searches will see it: opened whether or not the calibration is
     // fitted again, so a build that cannot be served never becomes `CURRENT`.
-    let built = Generation::open(&partial, None)?;
+    let mut built = Generation::open(&partial, None)?;
     let fitted = match kept_calibration(data_dir, &manifest, &inputs) {
         Some(mut kept) => {
             tracing::info!(fit = ?kept.fit, "kept the previous generation's calibration");
@@ -499,17 +502,16 @@ pub fn reindex_locked(
             if let Some(note) = calibration_note(&confirmed.chunks, &split, confirmed_offset) {
                 notes.push(note);
             }
-            let on = calibration_generation(
-                &partial,
-                &built,
+            leave_out_searched(
+                &mut built,
                 &split,
                 &confirmed_vectors,
-                entry_models.clone(),
+                entry_models,
                 confirmed_offset,
             )?;
             labelled.extend(split.queries);
             let mut fitted = calibrate::calibrate(
-                &on,
+                &built,
                 embedder,
                 &options.fusion,
                 labelled,

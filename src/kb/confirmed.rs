@@ -5,19 +5,16 @@
 //! ticket worded like an earlier one finds the entry that answered it.
 //!
 //! The file belongs to the KB folder like its entries, so an editor can read, correct or
-//! delete a line before the next reindex; `devicekb kb confirmed` writes it from the
-//! ticket store.
+//! delete a line before the next reindex; `devicekb learn` (or `POST /admin/learn`)
+//! writes it from the ticket store.
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::ValidationError;
+use crate::kb::jsonl::{parse_lines, RecordProblem};
 
 /// The confirmed answers, relative to the KB directory.
 pub const CONFIRMED_FILE: &str = "confirmed/answers.jsonl";
-
-/// Longest message kept, in characters: a long e-mail's first part says what it is about,
-/// and a passage past the model's window is cut anyway.
-pub const MAX_CONFIRMED_CHARS: usize = 2000;
 
 /// Who confirmed the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,61 +54,25 @@ pub fn parse_confirmed(
     text: &str,
     file: &str,
 ) -> std::result::Result<Vec<ConfirmedAnswer>, Vec<ValidationError>> {
-    let mut answers = Vec::new();
-    let mut errors = Vec::new();
-    let error = |line: usize, field: Option<&str>, message: String| ValidationError {
-        file: file.to_string(),
-        line: Some(line),
-        field: field.map(str::to_string),
-        message,
-    };
-    for (i, raw) in text.lines().enumerate() {
-        let line = i + 1;
-        if raw.trim().is_empty() {
-            continue;
-        }
-        let answer: ConfirmedAnswer = match serde_json::from_str(raw) {
-            Ok(a) => a,
-            Err(e) => {
-                errors.push(error(line, None, format!("not a confirmed answer: {e}")));
-                continue;
+    parse_lines(
+        text,
+        file,
+        "a confirmed answer",
+        |answer: &ConfirmedAnswer| {
+            let mut problems: Vec<RecordProblem> = Vec::new();
+            if answer.text.trim().is_empty() {
+                problems.push((Some("text"), "must not be empty".into()));
+            } else if answer.entries.is_empty()
+                || answer.entries.iter().any(|e| e.trim().is_empty())
+            {
+                problems.push((
+                    Some("entries"),
+                    "must name at least one entry, none empty".into(),
+                ));
             }
-        };
-        if answer.text.trim().is_empty() {
-            errors.push(error(line, Some("text"), "must not be empty".into()));
-            continue;
-        }
-        if answer.entries.is_empty() || answer.entries.iter().any(|e| e.trim().is_empty()) {
-            errors.push(error(
-                line,
-                Some("entries"),
-                "must name at least one entry, none empty".into(),
-            ));
-            continue;
-        }
-        answers.push(answer);
-    }
-    if errors.is_empty() {
-        Ok(answers)
-    } else {
-        Err(errors)
-    }
-}
-
-/// The message as it is searched: whitespace collapsed, cut at a word boundary past
-/// `MAX_CONFIRMED_CHARS`.
-pub fn passage_of(text: &str) -> String {
-    let mut out = String::new();
-    for word in text.split_whitespace() {
-        if out.chars().count() + word.chars().count() + 1 > MAX_CONFIRMED_CHARS {
-            break;
-        }
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
-    out
+            problems
+        },
+    )
 }
 
 /// The file's new lines: what the desk confirms now, and the lines an editor wrote, kept
@@ -190,14 +151,5 @@ mod tests {
         assert_eq!(texts, ["by hand", "new desk"]);
         let text = to_jsonl(&merged);
         assert_eq!(parse_confirmed(&text, "f").unwrap(), merged);
-    }
-
-    #[test]
-    fn long_messages_are_cut_at_a_word() {
-        let long = "mot ".repeat(1000);
-        let passage = passage_of(&long);
-        assert!(passage.chars().count() <= MAX_CONFIRMED_CHARS);
-        assert!(passage.ends_with("mot"));
-        assert_eq!(passage_of("  a\n\tb  "), "a b");
     }
 }

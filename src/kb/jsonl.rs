@@ -7,30 +7,64 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result, ValidationError};
 
+/// What is wrong with one record: the field it names (`None` for the record as a whole)
+/// and the message.
+pub type RecordProblem = (Option<&'static str>, String);
+
 /// Reads every record of `path`; any line that does not parse makes it a
 /// `KbInvalid` error listing all of them.
 pub fn load<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    parse_lines(&text, &path.display().to_string(), "", |_: &T| Vec::new())
+        .map_err(Error::KbInvalid)
+}
+
+/// The records of `text` (the contents of `file`), one a line. A line that does not
+/// parse as `record` (a name for messages, "a labelled ticket"; empty for the bare
+/// parser's message), or whose record `check` finds problems with, is left out and
+/// reported with its number; any problem makes it an error listing all of them.
+pub fn parse_lines<T: DeserializeOwned>(
+    text: &str,
+    file: &str,
+    record: &str,
+    mut check: impl FnMut(&T) -> Vec<RecordProblem>,
+) -> std::result::Result<Vec<T>, Vec<ValidationError>> {
     let mut out = Vec::new();
     let mut errors = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
+    let error = |line: usize, field: Option<&str>, message: String| ValidationError {
+        file: file.to_string(),
+        line: Some(line),
+        field: field.map(str::to_string),
+        message,
+    };
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        if raw.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str::<T>(line) {
-            Ok(record) => out.push(record),
-            Err(e) => errors.push(ValidationError {
-                file: path.display().to_string(),
-                line: Some(i + 1),
-                field: None,
-                message: e.to_string(),
-            }),
+        let parsed: T = match serde_json::from_str(raw) {
+            Ok(parsed) => parsed,
+            Err(e) if record.is_empty() => {
+                errors.push(error(line, None, e.to_string()));
+                continue;
+            }
+            Err(e) => {
+                errors.push(error(line, None, format!("not {record}: {e}")));
+                continue;
+            }
+        };
+        let problems = check(&parsed);
+        if problems.is_empty() {
+            out.push(parsed);
+        }
+        for (field, message) in problems {
+            errors.push(error(line, field, message));
         }
     }
     if errors.is_empty() {
         Ok(out)
     } else {
-        Err(Error::KbInvalid(errors))
+        Err(errors)
     }
 }

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::ValidationError;
+use crate::kb::jsonl::{parse_lines, RecordProblem};
 
 /// The labelled set, relative to the KB directory.
 pub const TRAINING_FILE: &str = "training/tickets.jsonl";
@@ -74,68 +75,38 @@ pub fn parse_training(
     text: &str,
     file: &str,
 ) -> std::result::Result<Vec<LabelledTicket>, Vec<ValidationError>> {
-    let mut tickets = Vec::new();
-    let mut errors = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    let error = |line: usize, field: Option<&str>, message: String| ValidationError {
-        file: file.to_string(),
-        line: Some(line),
-        field: field.map(str::to_string),
-        message,
-    };
-    for (i, raw) in text.lines().enumerate() {
-        let line = i + 1;
-        if raw.trim().is_empty() {
-            continue;
-        }
-        let ticket: LabelledTicket = match serde_json::from_str(raw) {
-            Ok(t) => t,
-            Err(e) => {
-                errors.push(error(line, None, format!("not a labelled ticket: {e}")));
-                continue;
+    parse_lines(
+        text,
+        file,
+        "a labelled ticket",
+        |ticket: &LabelledTicket| {
+            let mut problems: Vec<RecordProblem> = Vec::new();
+            let checks: [(&'static str, &str, &[&str]); 3] = [
+                ("category", &ticket.category, CATEGORIES),
+                ("priority", &ticket.priority, PRIORITIES),
+                ("churn_risk", &ticket.churn_risk, CHURN_LEVELS),
+            ];
+            for (field, value, allowed) in checks {
+                if !allowed.contains(&value) {
+                    problems.push((
+                        Some(field),
+                        format!("`{value}` is not one of {}", allowed.join(", ")),
+                    ));
+                }
             }
-        };
-        let checks: [(&str, &str, &[&str]); 3] = [
-            ("category", &ticket.category, CATEGORIES),
-            ("priority", &ticket.priority, PRIORITIES),
-            ("churn_risk", &ticket.churn_risk, CHURN_LEVELS),
-        ];
-        let mut ok = true;
-        for (field, value, allowed) in checks {
-            if !allowed.contains(&value) {
-                errors.push(error(
-                    line,
-                    Some(field),
-                    format!("`{value}` is not one of {}", allowed.join(", ")),
+            if ticket.text().is_empty() {
+                problems.push((
+                    Some("description"),
+                    "subject and description are both empty".into(),
                 ));
-                ok = false;
             }
-        }
-        if ticket.text().is_empty() {
-            errors.push(error(
-                line,
-                Some("description"),
-                "subject and description are both empty".into(),
-            ));
-            ok = false;
-        }
-        if !seen.insert(ticket.id.clone()) {
-            errors.push(error(
-                line,
-                Some("id"),
-                format!("duplicate id `{}`", ticket.id),
-            ));
-            ok = false;
-        }
-        if ok {
-            tickets.push(ticket);
-        }
-    }
-    if errors.is_empty() {
-        Ok(tickets)
-    } else {
-        Err(errors)
-    }
+            if !seen.insert(ticket.id.clone()) {
+                problems.push((Some("id"), format!("duplicate id `{}`", ticket.id)));
+            }
+            problems
+        },
+    )
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::{CalibrationQuery, StoredModel, KB_MODEL_FILE, KB_QUERIES_FILE};
 use crate::error::{Error, Result, ValidationError};
 use crate::index::generation::Generation;
+use crate::kb::jsonl::parse_lines;
 
 #[derive(Debug, Deserialize)]
 struct LabelledLine {
@@ -27,41 +28,30 @@ pub fn kb_labelled_queries(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
         Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
     };
+    let lines: Vec<LabelledLine> = parse_lines(
+        &text,
+        &path.display().to_string(),
+        "",
+        |_: &LabelledLine| Vec::new(),
+    )
+    .map_err(Error::KbInvalid)?;
     let mut queries = Vec::new();
     let mut skipped = 0;
-    let mut errors = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<LabelledLine>(line) {
-            Ok(l) => {
-                let answers: Option<Vec<u32>> =
-                    l.relevant.iter().map(|id| generation.ord_of(id)).collect();
-                match answers {
-                    Some(a) if !a.is_empty() && !l.query.trim().is_empty() => {
-                        queries.push(CalibrationQuery {
-                            text: l.query,
-                            answers: a,
-                            exclude: None,
-                            labelled: true,
-                            mixed: false,
-                            without_confirmed: false,
-                        })
-                    }
-                    _ => skipped += 1,
-                }
+    for l in lines {
+        let answers: Option<Vec<u32>> = l.relevant.iter().map(|id| generation.ord_of(id)).collect();
+        match answers {
+            Some(a) if !a.is_empty() && !l.query.trim().is_empty() => {
+                queries.push(CalibrationQuery {
+                    text: l.query,
+                    answers: a,
+                    exclude: None,
+                    labelled: true,
+                    mixed: false,
+                    without_confirmed: false,
+                })
             }
-            Err(e) => errors.push(ValidationError {
-                file: path.display().to_string(),
-                line: Some(i + 1),
-                field: None,
-                message: e.to_string(),
-            }),
+            _ => skipped += 1,
         }
-    }
-    if !errors.is_empty() {
-        return Err(Error::KbInvalid(errors));
     }
     let mut notes = Vec::new();
     if skipped > 0 {

@@ -3,10 +3,17 @@
 //! next reindex searches as its customers' own words.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
-use crate::error::Result;
-use crate::kb::confirmed::{ConfirmedAnswer, ConfirmedBy};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::index::durable::replace_file_synced;
+use crate::kb::confirmed::{
+    merge_with_desk, parse_confirmed, to_jsonl, ConfirmedAnswer, ConfirmedBy, CONFIRMED_FILE,
+};
 use crate::kb::training::ticket_text;
+use crate::service::engine::blocking;
 use crate::store::{ConfirmedReply, ResponderKind, Store};
 
 /// Most replies read per export: far more than a KB needs (the calibration searches at
@@ -31,6 +38,74 @@ pub async fn confirmed_answers(
 ) -> Result<(Vec<ConfirmedAnswer>, ConfirmedCounts)> {
     let replies = store.confirmed_replies(MAX_CONFIRMED_REPLIES).await?;
     Ok(answers_of(replies))
+}
+
+/// What an export wrote (`devicekb learn`, `POST /admin/learn`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LearnReport {
+    /// The KB's file of confirmed answers.
+    pub file: String,
+    /// Lines the file holds after the export (or would, on a dry run).
+    pub answers: usize,
+    /// Of which tickets an agent's reply cited entries for.
+    pub by_agents: usize,
+    /// Of which automatic replies the customer found helpful (no agent cited).
+    pub by_customers: usize,
+    /// Of which lines an editor wrote, kept as they were.
+    pub by_editors: usize,
+    /// Confirming replies left out: no entry cited, or no text from the customer.
+    pub skipped: usize,
+    /// `false` on a dry run: nothing was written.
+    pub written: bool,
+}
+
+/// Writes what the desk confirmed into `kb_dir`'s `confirmed/answers.jsonl`, keeping the
+/// lines an editor wrote; the next reindex searches them. A line of the file that does
+/// not parse stops the export (an editor's line would otherwise be lost). The file is
+/// replaced whole, so a reindex reading it meanwhile sees the old lines or the new.
+pub async fn learn(store: &dyn Store, kb_dir: &Path, dry_run: bool) -> Result<LearnReport> {
+    if !kb_dir.is_dir() {
+        return Err(Error::Config(format!(
+            "the KB directory {} does not exist",
+            kb_dir.display()
+        )));
+    }
+    let path = kb_dir.join(CONFIRMED_FILE);
+    let existing = {
+        let path = path.clone();
+        blocking(move || read_existing(&path)).await?
+    };
+    let (from_desk, counts) = confirmed_answers(store).await?;
+    let merged = merge_with_desk(existing, from_desk);
+    let report = LearnReport {
+        file: path.display().to_string(),
+        answers: merged.len(),
+        by_agents: counts.by_agents,
+        by_customers: counts.by_customers,
+        by_editors: merged.len() - counts.by_agents - counts.by_customers,
+        skipped: counts.skipped,
+        written: !dry_run,
+    };
+    if !dry_run {
+        blocking(move || write(&path, &merged)).await?;
+    }
+    Ok(report)
+}
+
+fn read_existing(path: &Path) -> Result<Vec<ConfirmedAnswer>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse_confirmed(&text, &path.display().to_string()).map_err(Error::KbInvalid),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
+    }
+}
+
+fn write(path: &PathBuf, answers: &[ConfirmedAnswer]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    }
+    replace_file_synced(path, to_jsonl(answers).as_bytes())
 }
 
 fn answers_of(replies: Vec<ConfirmedReply>) -> (Vec<ConfirmedAnswer>, ConfirmedCounts) {

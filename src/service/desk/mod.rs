@@ -41,6 +41,9 @@ pub struct Desk {
     store: RwLock<Option<Arc<dyn Store>>>,
     /// Tickets whose pipeline is running now.
     pipelines_running: Mutex<HashSet<i64>>,
+    /// Held while confirmed answers are exported: two exports at once would each merge
+    /// the file as it was before the other's.
+    learning: tokio::sync::Mutex<()>,
     /// When today's automation metrics were last refreshed (Unix seconds).
     metrics_refreshed_at: AtomicU64,
     /// Set on shutdown: the sweep starts no more pipelines.
@@ -66,6 +69,7 @@ impl Desk {
             engine,
             store: RwLock::new(store),
             pipelines_running: Mutex::new(HashSet::new()),
+            learning: tokio::sync::Mutex::new(()),
             metrics_refreshed_at: AtomicU64::new(0),
             closing: AtomicBool::new(false),
         });
@@ -107,6 +111,14 @@ impl Desk {
         self.store.read().clone().ok_or_else(|| {
             Error::StorageUnavailable("the database is unreachable; retrying".into())
         })
+    }
+
+    /// Writes the answers the desk confirmed into the KB folder, for the next reindex
+    /// (see `confirmed::learn`); `dry_run` reports without writing.
+    pub async fn learn(&self, dry_run: bool) -> Result<confirmed::LearnReport> {
+        let _one_export = self.learning.lock().await;
+        let store = self.store()?;
+        confirmed::learn(store.as_ref(), &self.config().kb_dir, dry_run).await
     }
 
     pub fn engine(&self) -> &Arc<Engine> {

@@ -68,8 +68,8 @@ pub struct Engine {
     health_cache: tokio::sync::Mutex<Option<(std::time::Instant, health::Health)>>,
 }
 
-/// Runs CPU-bound `work` on the blocking pool.
-async fn blocking<T: Send + 'static>(
+/// Runs CPU-bound or file `work` on the blocking pool.
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
     tokio::task::spawn_blocking(work)
