@@ -3,7 +3,7 @@
 //! next reindex searches as its customers' own words.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -100,7 +100,7 @@ fn read_existing(path: &Path) -> Result<Vec<ConfirmedAnswer>> {
     }
 }
 
-fn write(path: &PathBuf, answers: &[ConfirmedAnswer]) -> Result<()> {
+fn write(path: &Path, answers: &[ConfirmedAnswer]) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
