@@ -426,6 +426,53 @@ async fn an_admin_reindexes_from_the_kb_page_and_sees_file_line_problems() {
     client.goto(&format!("{base}/ui/kb?q={run}")).await.unwrap();
     wait_for_text(&client, "ul.entries", &format!("Réf {run}")).await;
 
+    // An agent's reply citing an entry: the learn button writes it into the KB, then
+    // reindexes; the task page says how many were written.
+    let (status, customer) = call(
+        Method::POST,
+        format!("{base}/customers"),
+        Some(json!({"name": "Cabinet Lenoir"})),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(status, 201, "{customer}");
+    let ticket = new_ticket(
+        &base,
+        &admin,
+        customer["id"].as_i64().unwrap(),
+        &format!("Réf {run} : la machine claque trois fois au démarrage puis s'arrête."),
+    )
+    .await;
+    let cited = "lexmark-c750-msg-88-toner-bas";
+    let (status, replied) = call(
+        Method::POST,
+        format!("{base}/tickets/{}/reply", ticket["ticket_id"]),
+        Some(json!({"body": "Remplacez le toner.", "citations": [cited], "status": "answered"})),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(status, 201, "{replied}");
+    client.goto(&format!("{base}/ui/kb")).await.unwrap();
+    click(&client, "#learn button").await;
+    wait_for_text(&client, "#learned", "1 réponses confirmées").await;
+    wait_for_text_within(
+        &client,
+        "#task .state",
+        "terminée",
+        Duration::from_secs(120),
+    )
+    .await;
+    let confirmed = kb.path().join("confirmed/answers.jsonl");
+    let written = std::fs::read_to_string(&confirmed).unwrap();
+    assert!(written.contains(cited) && written.contains(&format!("Réf {run}")));
+    // A line broken by hand: nothing is written, and the line is named.
+    std::fs::write(&confirmed, format!("{written}not json\n")).unwrap();
+    client.goto(&format!("{base}/ui/kb")).await.unwrap();
+    click(&client, "#learn button").await;
+    wait_for_text(&client, "ul.validation", "answers.jsonl:2").await;
+    assert_accessible(&client, "learn problems").await;
+    std::fs::write(&confirmed, &written).unwrap();
+
     // A file that does not validate: the task fails and names each problem as file:line.
     std::fs::write(
         kb.path().join("entries/test/broken.toml"),
@@ -564,11 +611,11 @@ async fn forged_forms_other_roles_and_oversized_forms_are_refused() {
         let page = response.text().await.unwrap();
         assert!(page.contains("Formulaire refusé"), "{path}: {page}");
     }
-    // A staff key cannot reindex nor follow a reindex.
-    let response = post("/ui/kb/reindex", vec![("csrf", "x".to_string())])
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 403);
+    // A staff key cannot reindex, learn, nor follow a reindex.
+    for path in ["/ui/kb/reindex", "/ui/kb/learn"] {
+        let response = post(path, vec![("csrf", "x".to_string())]).await.unwrap();
+        assert_eq!(response.status().as_u16(), 403, "{path}");
+    }
     let task = client
         .get(format!("{base}/ui/kb/tasks/1"))
         .header("cookie", cookie.clone())

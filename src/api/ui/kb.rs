@@ -1,7 +1,8 @@
 //! The knowledge base as staff see it: the entries served, by collection (the maker an
 //! entry is for, as the KB's folders are), one entry in full, and for admins the reindex
 //! button, whose task page follows the build to its end and lists a KB that does not
-//! validate as file:line problems.
+//! validate as file:line problems, and the learn button (the desk's confirmed answers
+//! written into the KB, then a reindex).
 
 use std::collections::BTreeMap;
 
@@ -15,7 +16,7 @@ use serde::Deserialize;
 use super::pages::{fold, layout, Section};
 use super::session::{encode_component, Lang, Viewer};
 use super::{accept_form, error_page, html as respond, see_other, CsrfForm, UiState};
-use crate::error::Error;
+use crate::error::{Error, ValidationError};
 use crate::service::access::Role;
 use crate::service::{Category, KbEntry};
 use crate::service::{Phase, Task, TaskStatus};
@@ -140,6 +141,18 @@ fn reindex_form(lang: Lang, viewer: &Viewer, last: Option<&Task>) -> Markup {
                 input type="hidden" name="csrf" value=(viewer.csrf);
                 button type="submit" { (lang.pick("Réindexer la base", "Reindex the KB")) }
             }
+            form #learn method="post" action="/ui/kb/learn" {
+                input type="hidden" name="csrf" value=(viewer.csrf);
+                button type="submit" {
+                    (lang.pick("Apprendre des réponses confirmées, puis réindexer", "Learn from confirmed answers, then reindex"))
+                }
+                p.meta {
+                    (lang.pick(
+                        "Les tickets dont la réponse cite des entrées (réponse d'un agent, ou réponse automatique jugée utile) sont écrits dans confirmed/answers.jsonl ; la réindexation les cherche à côté des entrées.",
+                        "Tickets whose reply cited entries (an agent's reply, or an automatic reply found helpful) are written into confirmed/answers.jsonl; the reindex searches them beside the entries.",
+                    ))
+                }
+            }
             @if let Some(task) = last {
                 p.meta {
                     a href={ "/ui/kb/tasks/" (task.id) } {
@@ -244,14 +257,74 @@ pub async fn reindex(
     }
 }
 
-/// A reindex task: its phase and progress while it runs (the page refreshes itself), then
-/// its generation, or why it failed with each problem as file:line.
-pub async fn task(
+/// Writes the desk's confirmed answers into the KB (admins only), then starts a reindex
+/// and goes to its task page, which says how many were written. A confirmed-answers file
+/// that does not parse is listed as file:line problems and nothing is written.
+pub async fn learn(
     State(state): State<UiState>,
     headers: HeaderMap,
-    Path(raw): Path<String>,
+    form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    let here = format!("/ui/kb/tasks/{raw}");
+    let (viewer, _) = match accept_form(&state, &headers, Role::Admin, "/ui/kb", form, |f| &f.csrf)
+    {
+        Ok(accepted) => accepted,
+        Err(response) => return *response,
+    };
+    let lang = viewer.lang;
+    let problem_page = |status: StatusCode, problem: Markup| {
+        kb_page(&state, &viewer, &KbQuery::default(), status, Some(problem))
+    };
+    let report = match state.service.desk.learn(false).await {
+        Ok(report) => report,
+        Err(Error::KbInvalid(errors)) => {
+            let problem = html! {
+                div.problem role="alert" {
+                    p { (lang.pick("Rien n'a été écrit : une ligne du fichier ne se lit pas.", "Nothing was written: a line of the file does not read.")) }
+                    (file_problems(lang, &errors))
+                }
+            };
+            return problem_page(StatusCode::UNPROCESSABLE_ENTITY, problem);
+        }
+        Err(e) => return error_page(lang, &e),
+    };
+    match state.service.engine.start_reindex().await {
+        Ok(task) => see_other(&format!(
+            "/ui/kb/tasks/{}?learned={}",
+            task.id, report.answers
+        )),
+        Err(e @ Error::Conflict(_)) => {
+            let problem = html! {
+                p.problem role="alert" {
+                    (report.answers) " " (lang.pick("réponses confirmées écrites ; ", "confirmed answers written; ")) (e.to_string())
+                }
+            };
+            problem_page(StatusCode::CONFLICT, problem)
+        }
+        Err(e) => error_page(lang, &e),
+    }
+}
+
+/// A reindex task: its phase and progress while it runs (the page refreshes itself), then
+/// its generation, or why it failed with each problem as file:line.
+/// What the task page may be told by the form that started it.
+#[derive(Debug, Default, Deserialize)]
+pub struct TaskQuery {
+    /// Confirmed answers the learn button wrote before starting this reindex.
+    #[serde(default)]
+    learned: Option<usize>,
+}
+
+pub async fn task(
+    State(state): State<UiState>,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    query: Result<Query<TaskQuery>, QueryRejection>,
+) -> Response {
+    let learned = query.map(|Query(q)| q).unwrap_or_default().learned;
+    let here = uri
+        .path_and_query()
+        .map_or_else(|| format!("/ui/kb/tasks/{raw}"), |p| p.as_str().to_string());
     let viewer = match Viewer::of(&state, &headers, Role::Admin, &here) {
         Ok(viewer) => viewer,
         Err(response) => return *response,
@@ -277,6 +350,11 @@ pub async fn task(
     let body = html! {
         p.back { a href="/ui/kb" { "← " (lang.pick("Base de connaissances", "Knowledge base")) } }
         h1 { (lang.pick("Réindexation", "Reindex")) " #" (task.id) }
+        @if let Some(learned) = learned {
+            p.meta #learned {
+                (learned) " " (lang.pick("réponses confirmées écrites dans confirmed/answers.jsonl avant cette réindexation", "confirmed answers written into confirmed/answers.jsonl before this reindex"))
+            }
+        }
         (progress(lang, &task))
     };
     respond(
@@ -325,17 +403,22 @@ fn progress(lang: Lang, task: &Task) -> Markup {
                     p { (lang.pick("Génération servie : ", "Generation served: ")) code { (generation) } }
                 }
                 @if let Some(error) = &task.error { p.problem role="alert" { (error) } }
-                @if let Some(errors) = &task.errors {
-                    h2 { (lang.pick("Problèmes dans les fichiers", "Problems in the files")) }
-                    ul.validation {
-                        @for e in errors {
-                            li {
-                                code { (e.file) @if let Some(line) = e.line { ":" (line) } }
-                                @if let Some(field) = &e.field { " · " (field) }
-                                " — " (e.message)
-                            }
-                        }
-                    }
+                @if let Some(errors) = &task.errors { (file_problems(lang, errors)) }
+            }
+        }
+    }
+}
+
+/// Each problem of a KB file as file:line, field and message.
+fn file_problems(lang: Lang, errors: &[ValidationError]) -> Markup {
+    html! {
+        h2 { (lang.pick("Problèmes dans les fichiers", "Problems in the files")) }
+        ul.validation {
+            @for e in errors {
+                li {
+                    code { (e.file) @if let Some(line) = e.line { ":" (line) } }
+                    @if let Some(field) = &e.field { " · " (field) }
+                    " — " (e.message)
                 }
             }
         }

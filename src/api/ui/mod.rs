@@ -69,6 +69,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<UiState>)> {
         ("/ui/kb", "GET", get(kb::page)),
         ("/ui/kb/entries/{id}", "GET", get(kb::entry)),
         ("/ui/kb/reindex", "POST", post(kb::reindex)),
+        ("/ui/kb/learn", "POST", post(kb::learn)),
         ("/ui/kb/tasks/{id}", "GET", get(kb::task)),
         ("/ui/{*rest}", "GET", get(not_found)),
         (
