@@ -33,6 +33,28 @@ async fn first_hit(base: &str, query: &str) -> String {
         .to_string()
 }
 
+/// A ticket on `WORDED` that an agent answers citing `TARGET`.
+async fn ticket_cited(base: &str, customer: i64, subject: &str, status: &str) -> Value {
+    let (code, ticket) = call(
+        Method::POST,
+        format!("{base}/tickets"),
+        Some(json!({"customer_id": customer, "subject": subject, "description": WORDED})),
+        None,
+    )
+    .await;
+    assert_eq!(code, 201, "{ticket}");
+    let id = ticket["ticket_id"].as_i64().unwrap();
+    let (code, replied) = call(
+        Method::POST,
+        format!("{base}/tickets/{id}/reply"),
+        Some(json!({"body": "Remplacez la cartouche de toner.", "citations": [TARGET], "status": status})),
+        None,
+    )
+    .await;
+    assert_eq!(code, 201, "{replied}");
+    ticket
+}
+
 fn run(args: &[&str], kb: &std::path::Path, data: &std::path::Path) -> (bool, String, String) {
     let output = common::process::devicekb(args, kb, data).output().unwrap();
     (
@@ -54,24 +76,7 @@ async fn an_agents_citation_is_learned_and_found_for_the_next_ticket() {
     let customer = new_customer(&base).await;
     let mut tickets: Vec<Value> = Vec::new();
     for (subject, status) in [("Machine bruyante", "answered"), ("Relance", "open")] {
-        let (code, ticket) = call(
-            Method::POST,
-            format!("{base}/tickets"),
-            Some(json!({"customer_id": customer, "subject": subject, "description": WORDED})),
-            None,
-        )
-        .await;
-        assert_eq!(code, 201, "{ticket}");
-        let id = ticket["ticket_id"].as_i64().unwrap();
-        let (code, replied) = call(
-            Method::POST,
-            format!("{base}/tickets/{id}/reply"),
-            Some(json!({"body": "Remplacez la cartouche de toner.", "citations": [TARGET], "status": status})),
-            None,
-        )
-        .await;
-        assert_eq!(code, 201, "{replied}");
-        tickets.push(ticket);
+        tickets.push(ticket_cited(&base, customer, subject, status).await);
     }
     // A line an editor wrote, naming an entry the KB no longer has.
     let file = kb.path().join("confirmed/answers.jsonl");
@@ -148,23 +153,7 @@ async fn the_admin_endpoint_learns_on_a_running_server() {
     let service = common::start_service(kb.path(), data.path()).await;
     let base = common::spawn_app(service.clone()).await;
     let customer = new_customer(&base).await;
-    let (code, ticket) = call(
-        Method::POST,
-        format!("{base}/tickets"),
-        Some(json!({"customer_id": customer, "subject": "Bruit", "description": WORDED})),
-        None,
-    )
-    .await;
-    assert_eq!(code, 201, "{ticket}");
-    let id = ticket["ticket_id"].as_i64().unwrap();
-    let (code, replied) = call(
-        Method::POST,
-        format!("{base}/tickets/{id}/reply"),
-        Some(json!({"body": "Remplacez le toner.", "citations": [TARGET], "status": "answered"})),
-        None,
-    )
-    .await;
-    assert_eq!(code, 201, "{replied}");
+    ticket_cited(&base, customer, "Bruit", "answered").await;
     let learn = |query: &'static str| {
         let url = format!("{base}/admin/learn{query}");
         async move { call(Method::POST, url, None, None).await }

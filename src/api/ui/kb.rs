@@ -241,19 +241,36 @@ pub async fn reindex(
         Ok(accepted) => accepted,
         Err(response) => return *response,
     };
+    start_reindex(&state, &viewer, None).await
+}
+
+/// Starts a reindex and goes to its task page (telling it how many confirmed answers were
+/// just `learned`); one already running is named on the KB page.
+async fn start_reindex(state: &UiState, viewer: &Viewer, learned: Option<usize>) -> Response {
+    let lang = viewer.lang;
     match state.service.engine.start_reindex().await {
-        Ok(task) => see_other(&format!("/ui/kb/tasks/{}", task.id)),
+        Ok(task) => see_other(&match learned {
+            Some(n) => format!("/ui/kb/tasks/{}?learned={n}", task.id),
+            None => format!("/ui/kb/tasks/{}", task.id),
+        }),
         Err(e @ Error::Conflict(_)) => {
-            let problem = html! { p.problem role="alert" { (e.to_string()) } };
+            let problem = html! {
+                p.problem role="alert" {
+                    @if let Some(n) = learned {
+                        (n) " " (lang.pick("réponses confirmées écrites ; ", "confirmed answers written; "))
+                    }
+                    (e.to_string())
+                }
+            };
             kb_page(
-                &state,
-                &viewer,
+                state,
+                viewer,
                 &KbQuery::default(),
                 StatusCode::CONFLICT,
                 Some(problem),
             )
         }
-        Err(e) => error_page(viewer.lang, &e),
+        Err(e) => error_page(lang, &e),
     }
 }
 
@@ -271,11 +288,8 @@ pub async fn learn(
         Err(response) => return *response,
     };
     let lang = viewer.lang;
-    let problem_page = |status: StatusCode, problem: Markup| {
-        kb_page(&state, &viewer, &KbQuery::default(), status, Some(problem))
-    };
-    let report = match state.service.desk.learn(false).await {
-        Ok(report) => report,
+    match state.service.desk.learn(false).await {
+        Ok(report) => start_reindex(&state, &viewer, Some(report.answers)).await,
         Err(Error::KbInvalid(errors)) => {
             let problem = html! {
                 div.problem role="alert" {
@@ -283,29 +297,18 @@ pub async fn learn(
                     (file_problems(lang, &errors))
                 }
             };
-            return problem_page(StatusCode::UNPROCESSABLE_ENTITY, problem);
-        }
-        Err(e) => return error_page(lang, &e),
-    };
-    match state.service.engine.start_reindex().await {
-        Ok(task) => see_other(&format!(
-            "/ui/kb/tasks/{}?learned={}",
-            task.id, report.answers
-        )),
-        Err(e @ Error::Conflict(_)) => {
-            let problem = html! {
-                p.problem role="alert" {
-                    (report.answers) " " (lang.pick("réponses confirmées écrites ; ", "confirmed answers written; ")) (e.to_string())
-                }
-            };
-            problem_page(StatusCode::CONFLICT, problem)
+            kb_page(
+                &state,
+                &viewer,
+                &KbQuery::default(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(problem),
+            )
         }
         Err(e) => error_page(lang, &e),
     }
 }
 
-/// A reindex task: its phase and progress while it runs (the page refreshes itself), then
-/// its generation, or why it failed with each problem as file:line.
 /// What the task page may be told by the form that started it.
 #[derive(Debug, Default, Deserialize)]
 pub struct TaskQuery {
