@@ -152,6 +152,7 @@ async fn the_admin_endpoint_learns_on_a_running_server() {
     let data = tempfile::tempdir().unwrap();
     let service = common::start_service(kb.path(), data.path()).await;
     let base = common::spawn_app(service.clone()).await;
+    assert_ne!(first_hit(&base, WORDED).await, TARGET);
     let customer = new_customer(&base).await;
     ticket_cited(&base, customer, "Bruit", "answered").await;
     let learn = |query: &'static str| {

@@ -612,9 +612,12 @@ async fn forged_forms_other_roles_and_oversized_forms_are_refused() {
         assert!(page.contains("Formulaire refusé"), "{path}: {page}");
     }
     // A staff key cannot reindex, learn, nor follow a reindex.
+    // Refused for the role (checked before the form's token), not as a forged form.
     for path in ["/ui/kb/reindex", "/ui/kb/learn"] {
         let response = post(path, vec![("csrf", "x".to_string())]).await.unwrap();
         assert_eq!(response.status().as_u16(), 403, "{path}");
+        let page = response.text().await.unwrap();
+        assert!(!page.contains("Formulaire refusé"), "{path}: {page}");
     }
     let task = client
         .get(format!("{base}/ui/kb/tasks/1"))

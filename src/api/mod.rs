@@ -285,18 +285,22 @@ fn table() -> Vec<Route> {
                      KB's `confirmed/answers.jsonl`, keeping the lines an editor wrote \
                      there; the next reindex (`POST /admin/reindex`) searches them beside \
                      the entries and calibrates on them. With `dry_run=true` nothing is \
-                     written. A line of the file that does not parse is a 422 naming it.",
+                     written. A line of the file that does not parse is a 422 naming it; a \
+                     KB folder the server may not write (mounted read-only) is a 409 saying \
+                     so.",
             )
             .string_param(
                 "dry_run",
                 "`true`: report what would be written, write nothing (default `false`)",
             )
             .answers::<svc::desk::confirmed::LearnReport>()
+            .conflict("the KB folder is not writable by the server (the detail names it)")
             .unprocessable(
                 "a line of the KB's confirmed/answers.jsonl does not parse (the detail names it)",
             ),
             routes::learn,
-        ),
+        )
+        .long_running(),
         route(
             Get,
             "/admin/tasks",

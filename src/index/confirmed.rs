@@ -162,3 +162,44 @@ pub fn leave_out_searched(
     });
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kb::confirmed::ConfirmedBy;
+
+    fn answer(text: &str, entries: &[&str]) -> ConfirmedAnswer {
+        ConfirmedAnswer {
+            text: text.into(),
+            entries: entries.iter().map(|e| e.to_string()).collect(),
+            confirmed_by: ConfirmedBy::Agent,
+            ticket_id: None,
+        }
+    }
+
+    #[test]
+    fn answers_become_passages_of_the_entries_they_name() {
+        let entries = vec![
+            KbEntry::sample("jam", "Bourrage", "papier coincé"),
+            KbEntry::sample("toner", "Toner bas", "message 88"),
+        ];
+        let chunks = confirmed_chunks(
+            &entries,
+            &[
+                answer("le  papier\n\treste   coincé", &["jam"]),
+                // The same words again for the same entry: one passage.
+                answer("le papier reste coincé", &["jam"]),
+                answer("plus d'encre ?", &["toner", "removed-since"]),
+                answer("une entrée disparue", &["removed-since"]),
+                answer(&"encre ".repeat(1000), &["toner"]),
+            ],
+        );
+        assert_eq!(chunks.dropped, 1);
+        assert_eq!(chunks.chunks[0], (0, "le papier reste coincé".to_string()));
+        assert_eq!(chunks.chunks[1], (1, "plus d'encre ?".to_string()));
+        assert_eq!(chunks.chunks.len(), 3);
+        // Cut as any searched message is.
+        let long = &chunks.chunks[2].1;
+        assert!(long.len() <= crate::index::query::MAX_RETRIEVAL_BYTES && long.ends_with("encre"));
+    }
+}

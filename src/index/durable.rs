@@ -62,8 +62,10 @@ pub fn replace_file_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| Error::Internal(format!("{} has no file name", path.display())))?;
+    // Named for this process: another process replacing the same file (the CLI beside a
+    // server) writes its own temporary file, never into this one.
     let mut tmp_name = name.to_os_string();
-    tmp_name.push(".tmp");
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
     let tmp = dir.join(tmp_name);
     write_file_synced(&tmp, bytes)?;
     std::fs::rename(&tmp, path)

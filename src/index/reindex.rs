@@ -346,13 +346,6 @@ pub fn reindex_locked(
             None => missing.push(row),
         }
     }
-    // The confirmed answers first (few, and mostly reused), so the previous generation's
-    // vectors are let go before the passages' embedding, the longest phase.
-    let (confirmed_vectors, confirmed_keys, confirmed_embedded) =
-        embed_confirmed(&confirmed.chunks, &model, embedder, |key| {
-            reuse.as_ref().and_then(|r| r.vector(key))
-        })?;
-    drop(reuse);
     let embedding = tracing::info_span!(
         "embedding",
         chunks = chunk_texts.len(),
@@ -363,6 +356,13 @@ pub fn reindex_locked(
         done: 0,
         total: missing.len(),
     });
+    // The confirmed answers first (few, and mostly reused), so the previous generation's
+    // vectors are let go before the passages' embedding, the longest phase.
+    let (confirmed_vectors, confirmed_keys, confirmed_embedded) =
+        embed_confirmed(&confirmed.chunks, &model, embedder, |key| {
+            reuse.as_ref().and_then(|r| r.vector(key))
+        })?;
+    drop(reuse);
     vectors.embed_rows(
         &missing,
         |row| chunk_texts[row].2.as_str(),

@@ -57,7 +57,7 @@ pub fn parse_confirmed(
     parse_lines(
         text,
         file,
-        "a confirmed answer",
+        Some("a confirmed answer"),
         |answer: &ConfirmedAnswer| {
             let mut problems: Vec<RecordProblem> = Vec::new();
             if answer.text.trim().is_empty() {

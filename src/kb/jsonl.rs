@@ -16,18 +16,18 @@ pub type RecordProblem = (Option<&'static str>, String);
 pub fn load<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-    parse_lines(&text, &path.display().to_string(), "", |_: &T| Vec::new())
+    parse_lines(&text, &path.display().to_string(), None, |_: &T| Vec::new())
         .map_err(Error::KbInvalid)
 }
 
 /// The records of `text` (the contents of `file`), one a line. A line that does not
-/// parse as `record` (a name for messages, "a labelled ticket"; empty for the bare
-/// parser's message), or whose record `check` finds problems with, is left out and
-/// reported with its number; any problem makes it an error listing all of them.
+/// parse (reported as "not `record`: ..." when the record is named, "a labelled ticket",
+/// else with the parser's message alone), or whose record `check` finds problems with, is
+/// left out and reported with its number; any problem makes it an error listing all.
 pub fn parse_lines<T: DeserializeOwned>(
     text: &str,
     file: &str,
-    record: &str,
+    record: Option<&str>,
     mut check: impl FnMut(&T) -> Vec<RecordProblem>,
 ) -> std::result::Result<Vec<T>, Vec<ValidationError>> {
     let mut out = Vec::new();
@@ -45,12 +45,12 @@ pub fn parse_lines<T: DeserializeOwned>(
         }
         let parsed: T = match serde_json::from_str(raw) {
             Ok(parsed) => parsed,
-            Err(e) if record.is_empty() => {
-                errors.push(error(line, None, e.to_string()));
-                continue;
-            }
             Err(e) => {
-                errors.push(error(line, None, format!("not {record}: {e}")));
+                let message = match record {
+                    Some(record) => format!("not {record}: {e}"),
+                    None => e.to_string(),
+                };
+                errors.push(error(line, None, message));
                 continue;
             }
         };

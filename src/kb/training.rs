@@ -79,7 +79,7 @@ pub fn parse_training(
     parse_lines(
         text,
         file,
-        "a labelled ticket",
+        Some("a labelled ticket"),
         |ticket: &LabelledTicket| {
             let mut problems: Vec<RecordProblem> = Vec::new();
             let checks: [(&'static str, &str, &[&str]); 3] = [

@@ -31,7 +31,7 @@ pub fn kb_labelled_queries(
     let lines: Vec<LabelledLine> = parse_lines(
         &text,
         &path.display().to_string(),
-        "",
+        None,
         |_: &LabelledLine| Vec::new(),
     )
     .map_err(Error::KbInvalid)?;

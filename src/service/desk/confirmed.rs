@@ -60,10 +60,23 @@ pub struct LearnReport {
 }
 
 /// Writes what the desk confirmed into `kb_dir`'s `confirmed/answers.jsonl`, keeping the
-/// lines an editor wrote; the next reindex searches them. A line of the file that does
-/// not parse stops the export (an editor's line would otherwise be lost). The file is
-/// replaced whole, so a reindex reading it meanwhile sees the old lines or the new.
+/// lines an editor wrote; the next reindex searches them. The desk's replies are read
+/// first, then the file is read, merged and replaced in one step, so an editor's save in
+/// between is not lost. A line of the file that does not parse stops the export (an
+/// editor's line would otherwise be lost). The file is replaced whole, so a reindex
+/// reading it meanwhile sees the old lines or the new.
 pub async fn learn(store: &dyn Store, kb_dir: &Path, dry_run: bool) -> Result<LearnReport> {
+    let (from_desk, counts) = confirmed_answers(store).await?;
+    let kb_dir = kb_dir.to_path_buf();
+    blocking(move || export(&kb_dir, from_desk, counts, dry_run)).await
+}
+
+fn export(
+    kb_dir: &Path,
+    from_desk: Vec<ConfirmedAnswer>,
+    counts: ConfirmedCounts,
+    dry_run: bool,
+) -> Result<LearnReport> {
     if !kb_dir.is_dir() {
         return Err(Error::Config(format!(
             "the KB directory {} does not exist",
@@ -71,12 +84,7 @@ pub async fn learn(store: &dyn Store, kb_dir: &Path, dry_run: bool) -> Result<Le
         )));
     }
     let path = kb_dir.join(CONFIRMED_FILE);
-    let existing = {
-        let path = path.clone();
-        blocking(move || read_existing(&path)).await?
-    };
-    let (from_desk, counts) = confirmed_answers(store).await?;
-    let merged = merge_with_desk(existing, from_desk);
+    let merged = merge_with_desk(read_existing(&path)?, from_desk);
     let report = LearnReport {
         file: path.display().to_string(),
         answers: merged.len(),
@@ -87,9 +95,24 @@ pub async fn learn(store: &dyn Store, kb_dir: &Path, dry_run: bool) -> Result<Le
         written: !dry_run,
     };
     if !dry_run {
-        blocking(move || write(&path, &merged)).await?;
+        write(&path, &merged).map_err(|e| not_writable(kb_dir, e))?;
     }
     Ok(report)
+}
+
+/// A KB folder the server may not write (mounted read-only, owned by another user) is the
+/// deployment's choice, not a fault: said plainly, with what to do.
+fn not_writable(kb_dir: &Path, e: Error) -> Error {
+    use std::io::ErrorKind::{PermissionDenied, ReadOnlyFilesystem};
+    match &e {
+        Error::Io { source, .. } if matches!(source.kind(), PermissionDenied | ReadOnlyFilesystem) => {
+            Error::Conflict(format!(
+                "the KB folder {} is not writable by the server ({source}): mount it read-write, or run `devicekb learn` where the KB's files are edited",
+                kb_dir.display()
+            ))
+        }
+        _ => e,
+    }
 }
 
 fn read_existing(path: &Path) -> Result<Vec<ConfirmedAnswer>> {
@@ -214,5 +237,25 @@ mod tests {
                 skipped: 1
             }
         );
+    }
+
+    #[test]
+    fn a_kb_folder_the_server_may_not_write_is_said_plainly() {
+        let dir = Path::new("/srv/kb");
+        for kind in [
+            std::io::ErrorKind::PermissionDenied,
+            std::io::ErrorKind::ReadOnlyFilesystem,
+        ] {
+            let e = not_writable(dir, Error::io("replacing x", std::io::Error::from(kind)));
+            assert!(
+                matches!(&e, Error::Conflict(m) if m.contains("/srv/kb is not writable")),
+                "{e:?}"
+            );
+        }
+        let other = not_writable(
+            dir,
+            Error::io("x", std::io::Error::from(std::io::ErrorKind::StorageFull)),
+        );
+        assert!(matches!(other, Error::Io { .. }));
     }
 }

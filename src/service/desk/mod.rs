@@ -115,10 +115,17 @@ impl Desk {
 
     /// Writes the answers the desk confirmed into the KB folder, for the next reindex
     /// (see `confirmed::learn`); `dry_run` reports without writing.
-    pub async fn learn(&self, dry_run: bool) -> Result<confirmed::LearnReport> {
-        let _one_export = self.learning.lock().await;
-        let store = self.store()?;
-        confirmed::learn(store.as_ref(), &self.config().kb_dir, dry_run).await
+    /// It runs as its own task, so a request dropped on the way (a timeout, the client
+    /// gone) neither stops a write half-way nor lets a second export start meanwhile.
+    pub async fn learn(self: &Arc<Self>, dry_run: bool) -> Result<confirmed::LearnReport> {
+        let desk = self.clone();
+        tokio::spawn(async move {
+            let _one_export = desk.learning.lock().await;
+            let store = desk.store()?;
+            confirmed::learn(store.as_ref(), &desk.config().kb_dir, dry_run).await
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("the export of confirmed answers failed: {e}")))?
     }
 
     pub fn engine(&self) -> &Arc<Engine> {
