@@ -52,6 +52,18 @@ async fn click(client: &Client, css: &str) {
         .unwrap();
 }
 
+/// The current value of the form field `css` (empty when it has none).
+async fn value_of(client: &Client, css: &str) -> String {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("`{css}`: {e}"))
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
+
 async fn new_ticket(base: &str, key: &str, customer: i64, text: &str) -> Value {
     let (status, created) = call(
         Method::POST,
@@ -226,14 +238,7 @@ async fn staff_work_the_queue_answer_an_escalated_ticket_and_rate_an_automatic_r
     wait_for_text(&client, "#decision", "Escaladé").await;
     assert!(!text_of(&client, "#steps table").await.is_empty());
     assert!(!text_of(&client, "#retrieved").await.is_empty());
-    let draft = client
-        .find(Locator::Id("reply-body"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap_or_default();
+    let draft = value_of(&client, "#reply-body").await;
     assert!(
         !draft.trim().is_empty(),
         "the pipeline's draft is in the box"
@@ -248,14 +253,7 @@ async fn staff_work_the_queue_answer_an_escalated_ticket_and_rate_an_automatic_r
     body.send_keys(&reply).await.unwrap();
     // The agent cites the entry that answers, which `devicekb learn` then exports.
     click(&client, "#reply-cite option:nth-child(2)").await;
-    let cited = client
-        .find(Locator::Css("#reply-cite option:checked"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap()
-        .unwrap_or_default();
+    let cited = value_of(&client, "#reply-cite option:checked").await;
     assert!(!cited.is_empty());
     click(&client, "#reply button[type=submit]").await;
     wait_for_text(&client, "#ticket-status .status", "répondu").await;
@@ -295,14 +293,8 @@ async fn staff_work_the_queue_answer_an_escalated_ticket_and_rate_an_automatic_r
     search.send_keys("xylophone quetzalcoatl").await.unwrap();
     click(&client, "form.search-ticket button").await;
     wait_for_text(&client, "section.empty h2", "Aucune entrée").await;
-    let offered = client
-        .find(Locator::Id("escalate-ticket"))
-        .await
-        .unwrap()
-        .prop("value")
-        .await
-        .unwrap();
-    assert_eq!(offered, Some(escalated_id.to_string()));
+    let offered = value_of(&client, "#escalate-ticket").await;
+    assert_eq!(offered, escalated_id.to_string());
     shot(&client, "12-search-nothing-escalate").await;
     assert_accessible(&client, "search with the escalate offer").await;
     click(&client, "form.escalate button").await;

@@ -136,29 +136,12 @@ pub fn read_kb(kb_dir: &Path) -> Result<(LoadedKb, Vec<ValidationError>)> {
             errors.push(e);
         }
     }
-    let training_path = kb_dir.join(TRAINING_FILE);
-    let training = match read_optional(&training_path)? {
-        Some(text) => match parse_training(&text, &training_path.display().to_string()) {
-            Ok(tickets) => tickets,
-            Err(mut e) => {
-                errors.append(&mut e);
-                Vec::new()
-            }
-        },
-        None => Vec::new(),
-    };
-    let training = with_builtin_training(training);
-    let confirmed_path = kb_dir.join(CONFIRMED_FILE);
-    let confirmed = match read_optional(&confirmed_path)? {
-        Some(text) => match parse_confirmed(&text, &confirmed_path.display().to_string()) {
-            Ok(answers) => answers,
-            Err(mut e) => {
-                errors.append(&mut e);
-                Vec::new()
-            }
-        },
-        None => Vec::new(),
-    };
+    let training = with_builtin_training(parse_optional(
+        &kb_dir.join(TRAINING_FILE),
+        parse_training,
+        &mut errors,
+    )?);
+    let confirmed = parse_optional(&kb_dir.join(CONFIRMED_FILE), parse_confirmed, &mut errors)?;
     let entries_dir = kb_dir.join(ENTRIES_DIR);
     let files = if entries_dir.is_dir() {
         entry_files(&entries_dir)?
@@ -224,6 +207,24 @@ pub fn read_kb(kb_dir: &Path) -> Result<(LoadedKb, Vec<ValidationError>)> {
 }
 
 /// The text of an optional KB file; `None` when it does not exist.
+/// The records of an optional JSON-Lines file (none when it is absent); its bad lines join
+/// `errors`, so every problem of the KB is reported in one go.
+fn parse_optional<T>(
+    path: &Path,
+    parse: impl Fn(&str, &str) -> std::result::Result<Vec<T>, Vec<ValidationError>>,
+    errors: &mut Vec<ValidationError>,
+) -> Result<Vec<T>> {
+    let Some(text) = read_optional(path)? else {
+        return Ok(Vec::new());
+    };
+    Ok(
+        parse(&text, &path.display().to_string()).unwrap_or_else(|mut e| {
+            errors.append(&mut e);
+            Vec::new()
+        }),
+    )
+}
+
 fn read_optional(path: &Path) -> Result<Option<String>> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(Some(text)),
