@@ -8,6 +8,10 @@
 #   CONFIRMED="a b c" bash scripts/eval_transfer.sh seed r
 #                                            the KB after some use: sets a, b and c's covered
 #                                            tickets as the desk's confirmed answers
+#   UNHELPFUL=DIR CONFIRMED="a b c" bash scripts/eval_transfer.sh seed r
+#                                            the same, and the automatic answers sets a, b
+#                                            and c got wrong on the KB's first day (their
+#                                            reports in DIR/<kb>/) marked unhelpful
 #
 # Reports go to target/transfer/<kb>/report_<set>.json; misses are printed with MISSES=1.
 set -Eeuo pipefail
@@ -40,7 +44,7 @@ for dir in tests/data/transfer/*/; do
   if [ -n "${CONFIRMED:-}" ]; then
     sets=()
     for s in $CONFIRMED; do sets+=("$dir/tickets_$s.jsonl"); done
-    python3 scripts/confirmed_from_sets.py "$work/kb" "${sets[@]}"
+    python3 scripts/confirmed_from_sets.py ${UNHELPFUL:+--unhelpful "$UNHELPFUL/$kb"} "$work/kb" "${sets[@]}"
   fi
   "$BIN" reindex --kb "$work/kb" --data "$work/data"
   for tickets in "$dir"/tickets_*.jsonl; do

@@ -84,6 +84,8 @@ pub struct Candidate<'a> {
     pub relevance: f32,
     pub bm25_rank: Option<usize>,
     pub vector_rank: Option<usize>,
+    /// A customer found this entry unhelpful for a message like this one.
+    pub unhelpful_before: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -286,6 +288,16 @@ fn answerable(
         };
         return escalate(reason, confidence, why);
     }
+    if best.unhelpful_before {
+        return escalate(
+            Reason::LowConfidence,
+            confidence,
+            format!(
+                "a customer found {} unhelpful for a message like this one",
+                best.entry.id
+            ),
+        );
+    }
     if let (Some(b), Some(v)) = (best.bm25_rank, best.vector_rank) {
         if b.max(v) > config.max_rank {
             return escalate(
@@ -411,6 +423,7 @@ mod tests {
             relevance: 0.95,
             bm25_rank: Some(1),
             vector_rank: Some(1),
+            unhelpful_before: false,
         };
         let verdict = |words: &str, kb: &[KbEntry], relevance: f32| {
             let signals = Signals {
@@ -446,5 +459,35 @@ mod tests {
         // Still a billing question when the KB does not clearly answer it.
         let weak = verdict("facture", &money_kb, 0.2);
         assert_eq!(weak.reason, Some(Reason::SensitiveCategory));
+    }
+
+    #[test]
+    fn an_entry_found_unhelpful_for_a_like_message_is_not_answered_again() {
+        let entry = KbEntry::sample("bac-vide", "Bac vide", "Remplir le bac 2.");
+        let candidate = Candidate {
+            entry: &entry,
+            relevance: 0.95,
+            bm25_rank: Some(1),
+            vector_rank: Some(1),
+            unhelpful_before: false,
+        };
+        let verdict = |candidate: Candidate<'_>| {
+            decide(
+                &DecisionConfig::default(),
+                &Signals::default(),
+                &Extraction::default(),
+                true,
+                &KbTopics::new(std::slice::from_ref(&entry)),
+                &[candidate],
+            )
+        };
+        assert_eq!(verdict(candidate).decision, Decision::Auto);
+        let again = verdict(Candidate {
+            unhelpful_before: true,
+            ..candidate
+        });
+        assert_eq!(again.decision, Decision::Escalate);
+        assert_eq!(again.reason, Some(Reason::LowConfidence));
+        assert!(again.notes[0].contains("bac-vide unhelpful"), "{again:?}");
     }
 }

@@ -66,6 +66,9 @@ pub struct Retrieved {
     /// Rank in each retriever (1-based), when the entry was in its candidates.
     pub bm25_rank: Option<usize>,
     pub vector_rank: Option<usize>,
+    /// A customer found this entry unhelpful for a message like this one.
+    #[serde(default)]
+    pub unhelpful_before: bool,
     pub category: String,
     pub models: Vec<String>,
     pub error_codes: Vec<String>,

@@ -284,7 +284,10 @@ fn table() -> Vec<Route> {
                      writes each ticket's first message with the entries it cited into the \
                      KB's `confirmed/answers.jsonl`, keeping the lines an editor wrote \
                      there; the next reindex (`POST /admin/reindex`) searches them beside \
-                     the entries and calibrates on them. With `dry_run=true` nothing is \
+                     the entries and calibrates on them. An automatic reply the customer \
+                     marked unhelpful is written too, its entries as the line's \
+                     `not_answered_by`: after the reindex a message like it is not answered \
+                     automatically with them. With `dry_run=true` nothing is \
                      written. A line of the file that does not parse is a 422 naming it; a \
                      KB folder the server may not write (mounted read-only) is a 409 saying \
                      so.",

@@ -67,6 +67,12 @@ pub async fn run(args: Args) -> Result<()> {
                 }
             );
         }
+        if confirmed.unhelpful > 0 {
+            println!(
+                "unhelpful replies: {} messages whose automatic reply did not help; a message like one of them is not answered automatically with the same entry",
+                confirmed.unhelpful
+            );
+        }
         let lexicon = report.lexicon;
         println!(
             "lexicon: {} groups of customers' words ({} the product's, {} the KB's)",

@@ -31,12 +31,18 @@ pub struct ConfirmedSummary {
     pub dropped: usize,
     /// What their cosine is lowered by at search.
     pub offset: f32,
+    /// Messages searched for the entries that did not answer them (one per message and
+    /// entry): a message like one of them is not answered automatically with that entry.
+    pub unhelpful: usize,
 }
 
 /// The confirmed answers as passages of the entries they name.
 pub struct ConfirmedChunks {
     /// Entry ord and passage, one per answer and entry it names.
     pub chunks: Vec<(u32, String)>,
+    /// Entry ord and passage, one per answer and entry that did not answer it (an
+    /// automatic reply the customer found unhelpful).
+    pub unhelpful: Vec<(u32, String)>,
     /// Answers naming no entry of this KB (removed since): left out.
     pub dropped: usize,
 }
@@ -47,8 +53,15 @@ pub fn confirmed_chunks(entries: &[KbEntry], confirmed: &[ConfirmedAnswer]) -> C
         .enumerate()
         .map(|(ord, e)| (e.id.as_str(), ord as u32))
         .collect();
+    let ords_of = |ids: &[String]| -> Vec<u32> {
+        ids.iter()
+            .filter_map(|id| ords.get(id.as_str()).copied())
+            .collect()
+    };
     let mut chunks = Vec::new();
+    let mut unhelpful = Vec::new();
     let mut seen = HashSet::new();
+    let mut seen_unhelpful = HashSet::new();
     let mut dropped = 0;
     for answer in confirmed {
         // Read as a search reads a message: no greeting, signature or quotes, its first
@@ -57,12 +70,9 @@ pub fn confirmed_chunks(entries: &[KbEntry], confirmed: &[ConfirmedAnswer]) -> C
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ");
-        let named: Vec<u32> = answer
-            .entries
-            .iter()
-            .filter_map(|id| ords.get(id.as_str()).copied())
-            .collect();
-        if named.is_empty() || passage.is_empty() {
+        let named = ords_of(&answer.entries);
+        let not_by = ords_of(&answer.not_answered_by);
+        if (named.is_empty() && not_by.is_empty()) || passage.is_empty() {
             dropped += 1;
             continue;
         }
@@ -72,8 +82,17 @@ pub fn confirmed_chunks(entries: &[KbEntry], confirmed: &[ConfirmedAnswer]) -> C
                 chunks.push((ord, passage.clone()));
             }
         }
+        for ord in not_by {
+            if seen_unhelpful.insert((ord, passage.clone())) {
+                unhelpful.push((ord, passage.clone()));
+            }
+        }
     }
-    ConfirmedChunks { chunks, dropped }
+    ConfirmedChunks {
+        chunks,
+        unhelpful,
+        dropped,
+    }
 }
 
 /// The passages' vectors, reused where `reused` has one for the same key (model and
@@ -172,6 +191,7 @@ mod tests {
         ConfirmedAnswer {
             text: text.into(),
             entries: entries.iter().map(|e| e.to_string()).collect(),
+            not_answered_by: Vec::new(),
             confirmed_by: ConfirmedBy::Agent,
             ticket_id: None,
         }
@@ -201,5 +221,36 @@ mod tests {
         // Cut as any searched message is.
         let long = &chunks.chunks[2].1;
         assert!(long.len() <= crate::index::query::MAX_RETRIEVAL_BYTES && long.ends_with("encre"));
+        assert!(chunks.unhelpful.is_empty());
+    }
+
+    #[test]
+    fn unhelpful_replies_become_passages_of_their_own() {
+        let entries = vec![
+            KbEntry::sample("jam", "Bourrage", "papier coincé"),
+            KbEntry::sample("toner", "Toner bas", "message 88"),
+        ];
+        let mut line = answer("le bac 2 ne prend pas le relais", &["jam"]);
+        line.not_answered_by = vec!["toner".into(), "removed-since".into()];
+        let mut only_unhelpful = answer("pilote windows 11 ?", &[]);
+        only_unhelpful.not_answered_by = vec!["toner".into()];
+        let mut gone = answer("rien", &[]);
+        gone.not_answered_by = vec!["removed-since".into()];
+        let chunks = confirmed_chunks(
+            &entries,
+            &[line, only_unhelpful.clone(), only_unhelpful, gone],
+        );
+        assert_eq!(
+            chunks.chunks,
+            [(0, "le bac 2 ne prend pas le relais".to_string())]
+        );
+        assert_eq!(
+            chunks.unhelpful,
+            [
+                (1, "le bac 2 ne prend pas le relais".to_string()),
+                (1, "pilote windows 11 ?".to_string())
+            ]
+        );
+        assert_eq!(chunks.dropped, 1);
     }
 }

@@ -64,10 +64,17 @@ pub struct Manifest {
     /// entries' own (see `ConfirmedIndex`).
     #[serde(default)]
     pub confirmed_offset: f32,
+    /// Reuse key of each unhelpful reply's message vector (`UNHELPFUL_VECTORS_FILE`).
+    #[serde(default)]
+    pub unhelpful_keys: Vec<String>,
 }
 
 /// Confirmed answers' vectors (see `kb::confirmed`).
 pub const CONFIRMED_VECTORS_FILE: &str = "confirmed.bin";
+
+/// The vectors of messages whose automatic reply did not help, each with the entry that
+/// did not answer it (see `Generation::unhelpful`).
+pub const UNHELPFUL_VECTORS_FILE: &str = "unhelpful.bin";
 
 /// The customers' messages the desk confirmed an answer for, searched beside the
 /// entries' passages, always in process (a few thousand vectors at most, whichever
@@ -178,7 +185,42 @@ pub struct Generation {
     pub calibration: Calibration,
     /// The confirmed answers, when the KB has some.
     pub confirmed: Option<ConfirmedIndex>,
+    /// Messages whose automatic reply the customer found unhelpful, each a passage of the
+    /// entry that did not answer it, lowered by the confirmed answers' offset: a message
+    /// closer to one of them than to anything that says the entry answers it is not
+    /// answered automatically with that entry (`hybrid::search` marks the hit).
+    pub unhelpful: Option<ConfirmedIndex>,
     by_id: HashMap<String, u32>,
+}
+
+/// The desk's messages stored in `file` (confirmed answers, or unhelpful replies'), as
+/// the manifest lists them; `None` when it lists none.
+fn desk_messages(
+    dir: &Path,
+    file: &str,
+    keys: &[String],
+    entries: &[KbEntry],
+    offset: f32,
+) -> Result<Option<ConfirmedIndex>> {
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    let vectors = ChunkVectors::load(&dir.join(file))?;
+    if vectors.len() != keys.len()
+        || vectors
+            .chunk_entry
+            .iter()
+            .any(|&e| e as usize >= entries.len())
+    {
+        return Err(Error::index(format!(
+            "{}: the vectors of {file} do not match the manifest",
+            dir.display()
+        )));
+    }
+    Ok(Some(ConfirmedIndex {
+        store: EmbeddedVectorStore::new(vectors, entry_model_keys(entries)),
+        offset,
+    }))
 }
 
 impl Generation {
@@ -246,26 +288,20 @@ impl Generation {
         let extractor = Extractor::new(rules, catalogue.clone(), &stored.entries);
         let topics = KbTopics::new(&stored.entries);
         let glossary = Glossary::open(dir, &stored.entries);
-        let confirmed = if manifest.confirmed_keys.is_empty() {
-            None
-        } else {
-            let vectors = ChunkVectors::load(&dir.join(CONFIRMED_VECTORS_FILE))?;
-            if vectors.len() != manifest.confirmed_keys.len()
-                || vectors
-                    .chunk_entry
-                    .iter()
-                    .any(|&e| e as usize >= stored.entries.len())
-            {
-                return Err(Error::index(format!(
-                    "{}: the confirmed answers' vectors do not match the manifest",
-                    dir.display()
-                )));
-            }
-            Some(ConfirmedIndex {
-                store: EmbeddedVectorStore::new(vectors, entry_model_keys(&stored.entries)),
-                offset: manifest.confirmed_offset,
-            })
-        };
+        let confirmed = desk_messages(
+            dir,
+            CONFIRMED_VECTORS_FILE,
+            &manifest.confirmed_keys,
+            &stored.entries,
+            manifest.confirmed_offset,
+        )?;
+        let unhelpful = desk_messages(
+            dir,
+            UNHELPFUL_VECTORS_FILE,
+            &manifest.unhelpful_keys,
+            &stored.entries,
+            manifest.confirmed_offset,
+        )?;
         Ok(Arc::new(Generation {
             name: dir
                 .file_name()
@@ -285,6 +321,7 @@ impl Generation {
             glossary,
             calibration: Calibration::load(dir),
             confirmed,
+            unhelpful,
             by_id,
         }))
     }

@@ -184,7 +184,30 @@ pub fn search(
     vector.truncate(q.candidates);
     let model = &generation.calibration.model;
     let code_matches = entries_with_codes(generation, q.codes, &bm25, &vector);
-    Ok(fuse(&bm25, &vector, &code_matches, fusion, model))
+    let mut hits = fuse(&bm25, &vector, &code_matches, fusion, model);
+    if let (Some(v), Some(unhelpful)) = (q.vector, &generation.unhelpful) {
+        mark_unhelpful(&mut hits, &vector, &unhelpful.search(v, q.models, limit)?);
+    }
+    Ok(hits)
+}
+
+/// Marks the hits a message like this one found unhelpful: the entry's nearest unhelpful
+/// message (lowered like a confirmed answer) is closer than anything that says it answers
+/// the message, its passages or its confirmed answers (`vector`, the merged ranking). An
+/// entry the vector search did not return scores at most its last candidate. The
+/// calibrated relevance is left as it is: only the decision reads the mark.
+fn mark_unhelpful(hits: &mut [FusedHit], vector: &[(u32, f32)], unhelpful: &[(u32, f32)]) {
+    let last = vector.last().map_or(f32::NEG_INFINITY, |(_, s)| *s);
+    for hit in hits.iter_mut() {
+        let Some(&(_, against)) = unhelpful.iter().find(|(o, _)| *o == hit.ord) else {
+            continue;
+        };
+        let support = vector
+            .iter()
+            .find(|(o, _)| *o == hit.ord)
+            .map_or(last, |(_, s)| *s);
+        hit.unhelpful_before = against > support;
+    }
 }
 
 /// The entries' passages' ranking and the confirmed answers' as one: each entry at its
@@ -295,5 +318,21 @@ mod tests {
         let merged = with_confirmed(passages, confirmed, 4);
         assert_eq!(merged, [(2, 0.88), (3, 0.86), (1, 0.84), (5, 0.83)]);
         assert_eq!(with_confirmed(Vec::new(), vec![(0, 0.5)], 3), [(0, 0.5)]);
+    }
+
+    #[test]
+    fn an_entry_closer_to_an_unhelpful_message_than_to_its_support_is_marked() {
+        let vector = vec![(3, 0.86), (1, 0.84), (2, 0.80)];
+        let model = crate::index::fusion::RelevanceModel::default();
+        let mut hits = fuse(&[], &vector, &[], &FusionConfig::default(), &model);
+        // Entry 3: its unhelpful message is closer than its support; entry 1: farther;
+        // entry 2 has none; entry 9, not a hit, changes nothing.
+        mark_unhelpful(&mut hits, &vector, &[(3, 0.90), (1, 0.83), (9, 0.99)]);
+        let marked: Vec<(u32, bool)> = hits.iter().map(|h| (h.ord, h.unhelpful_before)).collect();
+        assert_eq!(marked, [(3, true), (1, false), (2, false)]);
+        // A hit the vector search did not return is held to its last candidate's score.
+        let mut hits = fuse(&[(7, 12.0)], &vector, &[], &FusionConfig::default(), &model);
+        mark_unhelpful(&mut hits, &vector, &[(7, 0.81)]);
+        assert!(hits.iter().find(|h| h.ord == 7).unwrap().unhelpful_before);
     }
 }

@@ -29,7 +29,7 @@ use super::generation::{
     current_generation_name, generation_name, generation_number, generations_dir, read_json,
     Manifest, StoredEntries, CURRENT_FILE, ENTRIES_FILE, MANIFEST_FILE, TANTIVY_DIR,
 };
-use super::generation::{Generation, CONFIRMED_VECTORS_FILE};
+use super::generation::{Generation, CONFIRMED_VECTORS_FILE, UNHELPFUL_VECTORS_FILE};
 use super::glossary::{Glossary, GlossarySummary};
 use super::recovery::{
     complete_generations, locked_elsewhere, remove_partials, try_lock_reindex, unix_now,
@@ -161,12 +161,18 @@ fn reusable_vectors(data_dir: &Path, model: &str, dim: usize) -> Option<Reusable
         }
         let mut vectors = vectors;
         let mut keys = manifest.chunk_keys;
-        // The confirmed answers' vectors too, when they are whole.
-        if let Ok(confirmed) = ChunkVectors::load(&dir.join(CONFIRMED_VECTORS_FILE)) {
-            if confirmed.dim == dim && confirmed.len() == manifest.confirmed_keys.len() {
-                for (row, key) in manifest.confirmed_keys.into_iter().enumerate() {
-                    vectors.push(0, confirmed.vector(row));
-                    keys.push(key);
+        // The desk's messages' vectors too (confirmed answers, unhelpful replies'), when
+        // they are whole.
+        for (file, desk_keys) in [
+            (CONFIRMED_VECTORS_FILE, manifest.confirmed_keys),
+            (UNHELPFUL_VECTORS_FILE, manifest.unhelpful_keys),
+        ] {
+            if let Ok(desk) = ChunkVectors::load(&dir.join(file)) {
+                if desk.dim == dim && desk.len() == desk_keys.len() {
+                    for (row, key) in desk_keys.into_iter().enumerate() {
+                        vectors.push(0, desk.vector(row));
+                        keys.push(key);
+                    }
                 }
             }
         }
@@ -362,6 +368,10 @@ pub fn reindex_locked(
         embed_confirmed(&confirmed.chunks, &model, embedder, |key| {
             reuse.as_ref().and_then(|r| r.vector(key))
         })?;
+    let (unhelpful_vectors, unhelpful_keys, _) =
+        embed_confirmed(&confirmed.unhelpful, &model, embedder, |key| {
+            reuse.as_ref().and_then(|r| r.vector(key))
+        })?;
     drop(reuse);
     vectors.embed_rows(
         &missing,
@@ -425,6 +435,13 @@ pub fn reindex_locked(
         );
         offset
     };
+    if !unhelpful_vectors.is_empty() {
+        unhelpful_vectors.save(&partial.join(UNHELPFUL_VECTORS_FILE))?;
+        tracing::info!(
+            messages = unhelpful_vectors.len(),
+            "indexed the messages whose automatic reply did not help"
+        );
+    }
     // The entries move into the stored form and back, rather than being copied: on a
     // large KB they are, with the vectors, most of what a reindex holds.
     let stored = StoredEntries {
@@ -466,6 +483,7 @@ pub fn reindex_locked(
         exact_int8: true,
         confirmed_keys,
         confirmed_offset,
+        unhelpful_keys,
     };
     write_json(&partial.join(MANIFEST_FILE), &manifest)?;
 
@@ -575,6 +593,7 @@ pub fn reindex_locked(
             embedded: confirmed_embedded,
             dropped: confirmed.dropped,
             offset: confirmed_offset,
+            unhelpful: confirmed.unhelpful.len(),
         },
     })
 }

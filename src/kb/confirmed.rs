@@ -4,6 +4,10 @@
 //! its customers ask: each is searched as one more passage of its entries, so the next
 //! ticket worded like an earlier one finds the entry that answered it.
 //!
+//! A line may also name entries that did *not* answer its message (`not_answered_by`: an
+//! automatic reply the customer marked unhelpful): the next ticket worded like it is not
+//! answered automatically with them again (see `index::confirmed`).
+//!
 //! The file belongs to the KB folder like its entries, so an editor can read, correct or
 //! delete a line before the next reindex; `devicekb learn` (or `POST /admin/learn`)
 //! writes it from the ticket store.
@@ -34,8 +38,12 @@ pub enum ConfirmedBy {
 pub struct ConfirmedAnswer {
     /// The customer's message, as the pipeline read it.
     pub text: String,
-    /// The entries that answered it (ids).
+    /// The entries that answered it (ids); may be empty when `not_answered_by` is not.
+    #[serde(default)]
     pub entries: Vec<String>,
+    /// Entries whose automatic reply to it did not help (ids).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_answered_by: Vec<String>,
     #[serde(default = "editor")]
     pub confirmed_by: ConfirmedBy,
     /// The ticket it came from, when it came from the desk.
@@ -62,12 +70,23 @@ pub fn parse_confirmed(
             let mut problems: Vec<RecordProblem> = Vec::new();
             if answer.text.trim().is_empty() {
                 problems.push((Some("text"), "must not be empty".into()));
-            } else if answer.entries.is_empty()
-                || answer.entries.iter().any(|e| e.trim().is_empty())
-            {
+            } else if answer.entries.is_empty() && answer.not_answered_by.is_empty() {
                 problems.push((
                     Some("entries"),
-                    "must name at least one entry, none empty".into(),
+                    "must name at least one entry (or `not_answered_by` one)".into(),
+                ));
+            } else if answer.entries.iter().any(|e| e.trim().is_empty()) {
+                problems.push((Some("entries"), "must not hold an empty id".into()));
+            } else if answer.not_answered_by.iter().any(|e| e.trim().is_empty()) {
+                problems.push((Some("not_answered_by"), "must not hold an empty id".into()));
+            } else if let Some(both) = answer
+                .not_answered_by
+                .iter()
+                .find(|e| answer.entries.contains(e))
+            {
+                problems.push((
+                    Some("not_answered_by"),
+                    format!("`{both}` is also in `entries`"),
                 ));
             }
             problems
@@ -125,12 +144,25 @@ mod tests {
             "\n",
             r#"{"text": "x", "entries": ["a"], "extra": 1}"#,
             "\n",
+            r#"{"text": "x", "entries": ["a"], "not_answered_by": ["a"]}"#,
+            "\n",
+            r#"{"text": "x", "not_answered_by": [""]}"#,
+            "\n",
         );
         let errors = parse_confirmed(bad, "answers.jsonl").unwrap_err();
-        assert_eq!(errors.len(), 3);
+        assert_eq!(errors.len(), 5);
         assert_eq!(errors[0].field.as_deref(), Some("text"));
         assert_eq!(errors[1].field.as_deref(), Some("entries"));
         assert_eq!(errors[2].line, Some(3));
+        assert_eq!(errors[3].field.as_deref(), Some("not_answered_by"));
+        assert_eq!(errors[4].field.as_deref(), Some("not_answered_by"));
+
+        // An unhelpful reply alone is a line.
+        let unhelpful = r#"{"text": "le bac 2 ne prend pas le relais", "not_answered_by": ["bac-vide"], "confirmed_by": "customer"}"#;
+        let answers = parse_confirmed(unhelpful, "answers.jsonl").unwrap();
+        assert!(answers[0].entries.is_empty());
+        assert_eq!(answers[0].not_answered_by, ["bac-vide"]);
+        assert_eq!(parse_confirmed(&to_jsonl(&answers), "f").unwrap(), answers);
     }
 
     #[test]
@@ -138,6 +170,7 @@ mod tests {
         let line = |text: &str, by| ConfirmedAnswer {
             text: text.into(),
             entries: vec!["e".into()],
+            not_answered_by: Vec::new(),
             confirmed_by: by,
             ticket_id: None,
         };

@@ -158,8 +158,9 @@ pub struct DailyMetrics {
     pub p95_ms: Option<f64>,
 }
 
-/// A reply that confirmed KB entries for a ticket (an agent's reply citing them, or an
-/// automatic reply the customer found helpful), with the ticket's first customer message.
+/// A reply that confirmed KB entries for a ticket (an agent's reply citing them, an
+/// automatic reply the customer found helpful) or showed that they did not answer it (an
+/// automatic reply found unhelpful), with the ticket's first customer message.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct ConfirmedReply {
     pub ticket_id: i64,
@@ -168,6 +169,8 @@ pub struct ConfirmedReply {
     /// The entries cited (a JSON array of ids).
     #[sqlx(try_from = "JsonText")]
     pub citations: serde_json::Value,
+    /// The customer's feedback on an automatic reply: 1 helpful, 0 not (an agent's: none).
+    pub helpful: Option<i64>,
     pub subject: Option<String>,
     pub body: String,
     pub transcription: Option<String>,

@@ -148,8 +148,8 @@ fn reindex_form(lang: Lang, viewer: &Viewer, last: Option<&Task>) -> Markup {
                 }
                 p.meta {
                     (lang.pick(
-                        "Les tickets dont la réponse cite des entrées (réponse d'un agent, ou réponse automatique jugée utile) sont écrits dans confirmed/answers.jsonl ; la réindexation les cherche à côté des entrées.",
-                        "Tickets whose reply cited entries (an agent's reply, or an automatic reply found helpful) are written into confirmed/answers.jsonl; the reindex searches them beside the entries.",
+                        "Les tickets dont la réponse cite des entrées (réponse d'un agent, ou réponse automatique jugée utile) sont écrits dans confirmed/answers.jsonl ; la réindexation les cherche à côté des entrées. Une réponse automatique jugée inutile y est écrite aussi : un message semblable ne recevra plus automatiquement la même entrée.",
+                        "Tickets whose reply cited entries (an agent's reply, or an automatic reply found helpful) are written into confirmed/answers.jsonl; the reindex searches them beside the entries. An automatic reply found unhelpful is written there too: a message like it no longer gets the same entry automatically.",
                     ))
                 }
             }

@@ -102,6 +102,10 @@ struct TransferReport {
     /// `hybrid::decisive`), and how those first hits fared: the strongest evidence a
     /// ranking gives.
     agreed: Agreed,
+    /// Tickets whose best entry a like message had found unhelpful (confirmed answers'
+    /// `not_answered_by`), so not answered automatically with it, and what that entry was:
+    /// `right` ones were held back wrongly.
+    unhelpful_before: Agreed,
     outcomes: Vec<TicketOutcome>,
 }
 
@@ -161,6 +165,7 @@ pub async fn run(args: Args) -> Result<()> {
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     let mut first_hits = Vec::new();
     let mut agreed = Agreed::default();
+    let mut unhelpful_before = Agreed::default();
     for (t, relevant) in &labelled {
         let answer = service
             .engine
@@ -211,6 +216,14 @@ pub async fn run(args: Args) -> Result<()> {
             .evidence_from_answer(&t.text, &answer)
             .await?;
         let classified = service.engine.classify(evidence).await?.is_some();
+        if let Some(best) = answer.retrieved.first().filter(|b| b.unhelpful_before) {
+            unhelpful_before.tickets += 1;
+            match (covered, relevant.contains(&best.kb_id)) {
+                (false, _) => unhelpful_before.not_covered += 1,
+                (true, true) => unhelpful_before.right += 1,
+                (true, false) => unhelpful_before.wrong += 1,
+            }
+        }
         let cited = answer.citations.first().map(|c| c.kb_id.clone());
         let auto = answer.decision == Decision::Auto;
         let right = if answer.responder == Some(Responder::Smart) {
@@ -292,6 +305,7 @@ pub async fn run(args: Args) -> Result<()> {
         target_precision,
         hindsight: hindsight(&first_hits, covered, target_precision),
         agreed,
+        unhelpful_before,
         outcomes,
     };
     print_report(&report, &labelled, args.misses);
@@ -349,6 +363,13 @@ fn print_report(r: &TransferReport, labelled: &[(TransferTicket, HashSet<String>
         "  first hits both retrievers ranked first (or BM25 alone decided): {} ({} right, {} wrong, {} not covered)",
         r.agreed.tickets, r.agreed.right, r.agreed.wrong, r.agreed.not_covered
     );
+    if r.unhelpful_before.tickets > 0 {
+        let u = r.unhelpful_before;
+        println!(
+            "  best entry found unhelpful for a like message, not answered with it: {} ({} of them the right entry, {} a wrong one, {} not covered)",
+            u.tickets, u.right, u.wrong, u.not_covered
+        );
+    }
     let reasons: Vec<String> = r.reasons.iter().map(|(k, n)| format!("{k} {n}")).collect();
     println!("  escalations: {}", reasons.join(", "));
     if !misses {

@@ -113,6 +113,9 @@ pub struct FusedHit {
     pub cosine: Option<f32>,
     pub features: RelevanceFeatures,
     pub relevance: f32,
+    /// A message like this one found the entry unhelpful: closer to such a message than to
+    /// anything that says the entry answers it (see `Generation::unhelpful`).
+    pub unhelpful_before: bool,
 }
 
 /// Fuses ranked lists (best first). Either list may be empty (single-mode search):
@@ -136,6 +139,7 @@ pub fn fuse(
         cosine: None,
         features: RelevanceFeatures::default(),
         relevance: 0.0,
+        unhelpful_before: false,
     };
     for (i, &(ord, score)) in bm25.iter().enumerate() {
         let hit = by_ord.entry(ord).or_insert_with(|| blank(ord));

@@ -27,12 +27,16 @@ pub struct ConfirmedCounts {
     pub by_agents: usize,
     /// Tickets whose automatic reply the customer found helpful (and no agent cited).
     pub by_customers: usize,
+    /// Tickets whose automatic reply the customer found unhelpful (its entries are the
+    /// line's `not_answered_by`; an agent may have cited others since).
+    pub unhelpful: usize,
     /// Confirming replies left out: no entry cited, or no text from the customer.
     pub skipped: usize,
 }
 
 /// One answer per ticket: the entries its confirming replies cited (an agent's citations
-/// win over an automatic reply's), with the ticket's first customer message.
+/// win over an automatic reply's) and those of an automatic reply the customer found
+/// unhelpful, with the ticket's first customer message.
 pub async fn confirmed_answers(
     store: &dyn Store,
 ) -> Result<(Vec<ConfirmedAnswer>, ConfirmedCounts)> {
@@ -53,6 +57,9 @@ pub struct LearnReport {
     pub by_customers: usize,
     /// Of which lines an editor wrote, kept as they were.
     pub by_editors: usize,
+    /// Tickets whose automatic reply the customer found unhelpful: the next message worded
+    /// like theirs is not answered automatically with the same entries.
+    pub unhelpful: usize,
     /// Confirming replies left out: no entry cited, or no text from the customer.
     pub skipped: usize,
     /// `false` on a dry run: nothing was written.
@@ -90,7 +97,11 @@ fn export(
         answers: merged.len(),
         by_agents: counts.by_agents,
         by_customers: counts.by_customers,
-        by_editors: merged.len() - counts.by_agents - counts.by_customers,
+        by_editors: merged
+            .iter()
+            .filter(|a| a.confirmed_by == ConfirmedBy::Editor)
+            .count(),
+        unhelpful: counts.unhelpful,
         skipped: counts.skipped,
         written: !dry_run,
     };
@@ -131,9 +142,27 @@ fn write(path: &Path, answers: &[ConfirmedAnswer]) -> Result<()> {
     replace_file_synced(path, to_jsonl(answers).as_bytes())
 }
 
+/// What one ticket's replies say: the entries an agent cited, those of automatic replies
+/// the customer found helpful, and those of automatic replies found unhelpful.
+#[derive(Default)]
+struct TicketReplies {
+    text: String,
+    by_agent: Vec<String>,
+    helpful: Vec<String>,
+    unhelpful: Vec<String>,
+}
+
+fn push_new(into: &mut Vec<String>, ids: Vec<String>) {
+    for id in ids {
+        if !into.contains(&id) {
+            into.push(id);
+        }
+    }
+}
+
 fn answers_of(replies: Vec<ConfirmedReply>) -> (Vec<ConfirmedAnswer>, ConfirmedCounts) {
     let mut counts = ConfirmedCounts::default();
-    let mut by_ticket: BTreeMap<i64, ConfirmedAnswer> = BTreeMap::new();
+    let mut by_ticket: BTreeMap<i64, TicketReplies> = BTreeMap::new();
     for reply in replies {
         let entries: Vec<String> = reply
             .citations
@@ -157,43 +186,48 @@ fn answers_of(replies: Vec<ConfirmedReply>) -> (Vec<ConfirmedAnswer>, ConfirmedC
             counts.skipped += 1;
             continue;
         }
-        let by = match reply.responder {
-            ResponderKind::Agent => ConfirmedBy::Agent,
-            ResponderKind::Auto => ConfirmedBy::Customer,
-        };
-        match by_ticket.get_mut(&reply.ticket_id) {
-            // An agent's later citations replace an automatic reply's.
-            Some(seen) if by == ConfirmedBy::Agent && seen.confirmed_by != ConfirmedBy::Agent => {
-                seen.entries = entries;
-                seen.confirmed_by = by;
-            }
-            Some(seen) if by == seen.confirmed_by => {
-                for id in entries {
-                    if !seen.entries.contains(&id) {
-                        seen.entries.push(id);
-                    }
-                }
-            }
-            Some(_) => {}
-            None => {
-                by_ticket.insert(
-                    reply.ticket_id,
-                    ConfirmedAnswer {
-                        text,
-                        entries,
-                        confirmed_by: by,
-                        ticket_id: Some(reply.ticket_id),
-                    },
-                );
-            }
+        let seen = by_ticket.entry(reply.ticket_id).or_default();
+        seen.text = text;
+        match (reply.responder, reply.helpful) {
+            (ResponderKind::Agent, _) => push_new(&mut seen.by_agent, entries),
+            (ResponderKind::Auto, Some(0)) => push_new(&mut seen.unhelpful, entries),
+            (ResponderKind::Auto, _) => push_new(&mut seen.helpful, entries),
         }
     }
-    let answers: Vec<ConfirmedAnswer> = by_ticket.into_values().collect();
-    counts.by_agents = answers
-        .iter()
-        .filter(|a| a.confirmed_by == ConfirmedBy::Agent)
-        .count();
-    counts.by_customers = answers.len() - counts.by_agents;
+    let mut answers = Vec::with_capacity(by_ticket.len());
+    for (ticket_id, seen) in by_ticket {
+        // An agent's citations win over what automatic replies cited; an entry the
+        // customer found unhelpful stays so unless an agent cited it after all.
+        let (entries, confirmed_by) = if seen.by_agent.is_empty() {
+            (seen.helpful, ConfirmedBy::Customer)
+        } else {
+            (seen.by_agent, ConfirmedBy::Agent)
+        };
+        let not_answered_by: Vec<String> = seen
+            .unhelpful
+            .into_iter()
+            .filter(|id| !entries.contains(id))
+            .collect();
+        if entries.is_empty() && not_answered_by.is_empty() {
+            counts.skipped += 1;
+            continue;
+        }
+        match confirmed_by {
+            ConfirmedBy::Agent => counts.by_agents += 1,
+            _ if !entries.is_empty() => counts.by_customers += 1,
+            _ => {}
+        }
+        if !not_answered_by.is_empty() {
+            counts.unhelpful += 1;
+        }
+        answers.push(ConfirmedAnswer {
+            text: seen.text,
+            entries,
+            not_answered_by,
+            confirmed_by,
+            ticket_id: Some(ticket_id),
+        });
+    }
     (answers, counts)
 }
 
@@ -207,9 +241,17 @@ mod tests {
             response_id: 0,
             responder,
             citations: serde_json::json!(citations),
+            helpful: (responder == ResponderKind::Auto).then_some(1),
             subject: Some("Bourrage".into()),
             body: "le papier reste coincé".into(),
             transcription: None,
+        }
+    }
+
+    fn unhelpful(ticket_id: i64, citations: &[&str]) -> ConfirmedReply {
+        ConfirmedReply {
+            helpful: Some(0),
+            ..reply(ticket_id, ResponderKind::Auto, citations)
         }
     }
 
@@ -229,12 +271,44 @@ mod tests {
         assert_eq!(answers[0].text, "Bourrage\nle papier reste coincé");
         assert_eq!(answers[1].confirmed_by, ConfirmedBy::Customer);
         assert_eq!(answers[2].entries, ["a", "b"]);
+        assert!(answers.iter().all(|a| a.not_answered_by.is_empty()));
         assert_eq!(
             counts,
             ConfirmedCounts {
                 by_agents: 2,
                 by_customers: 1,
+                unhelpful: 0,
                 skipped: 1
+            }
+        );
+    }
+
+    #[test]
+    fn an_unhelpful_automatic_reply_names_what_did_not_answer() {
+        let (answers, counts) = answers_of(vec![
+            // Found unhelpful, then an agent answered with another entry.
+            unhelpful(1, &["bac-vide"]),
+            reply(1, ResponderKind::Agent, &["chainage-bacs"]),
+            // Found unhelpful, nobody cited anything since.
+            unhelpful(2, &["pilote"]),
+            // Found unhelpful, yet the agent cited the same entry: it did answer.
+            unhelpful(3, &["toner"]),
+            reply(3, ResponderKind::Agent, &["toner"]),
+        ]);
+        assert_eq!(answers.len(), 3);
+        assert_eq!(answers[0].entries, ["chainage-bacs"]);
+        assert_eq!(answers[0].not_answered_by, ["bac-vide"]);
+        assert!(answers[1].entries.is_empty());
+        assert_eq!(answers[1].not_answered_by, ["pilote"]);
+        assert_eq!(answers[1].confirmed_by, ConfirmedBy::Customer);
+        assert!(answers[2].not_answered_by.is_empty());
+        assert_eq!(
+            counts,
+            ConfirmedCounts {
+                by_agents: 2,
+                by_customers: 0,
+                unhelpful: 2,
+                skipped: 0
             }
         );
     }

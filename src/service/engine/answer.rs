@@ -86,6 +86,7 @@ fn retrieved(c: &Candidate<'_>) -> Retrieved {
         relevance: c.relevance,
         bm25_rank: c.bm25_rank,
         vector_rank: c.vector_rank,
+        unhelpful_before: c.unhelpful_before,
         category: entry.category.as_str().to_string(),
         models: entry.models.clone(),
         error_codes: entry.error_codes.clone(),
@@ -170,6 +171,7 @@ impl Engine {
                     relevance: h.relevance,
                     bm25_rank: h.retrieval.bm25_rank,
                     vector_rank: h.retrieval.vector_rank,
+                    unhelpful_before: h.retrieval.unhelpful_before,
                 })
             })
             .collect();

@@ -67,6 +67,9 @@ pub struct RetrievalEvidence {
     pub bm25_score: Option<f32>,
     pub vector_rank: Option<usize>,
     pub cosine: Option<f32>,
+    /// A customer found this entry unhelpful for a message like this one (see
+    /// `confirmed/answers.jsonl`, `not_answered_by`): it is not answered automatically.
+    pub unhelpful_before: bool,
 }
 
 /// One hit, with the earlier project's field names first.
@@ -180,6 +183,7 @@ fn to_result(generation: &Generation, hit: &FusedHit) -> SearchResult {
             bm25_score: hit.bm25_score,
             vector_rank: hit.vector_rank,
             cosine: hit.cosine,
+            unhelpful_before: hit.unhelpful_before,
         },
     }
 }

@@ -295,10 +295,11 @@ macro_rules! conversation_store {
             async fn confirmed_replies(&self, limit: u32) -> Result<Vec<ConfirmedReply>> {
                 let sql = format!(
                     "SELECT r.ticket_id AS ticket_id, r.id AS response_id, r.responder AS responder, {} AS citations, \
-                     m.subject AS subject, m.body AS body, m.transcription AS transcription \
+                     CAST(r.helpful AS SIGNED) AS helpful, m.subject AS subject, m.body AS body, m.transcription AS transcription \
                      FROM responses r JOIN messages m ON m.id = \
                      (SELECT MIN(f.id) FROM messages f WHERE f.ticket_id = r.ticket_id AND f.direction = 'inbound') \
-                     WHERE (r.responder = 'agent' AND r.send_status <> 'draft') OR (r.responder = 'auto' AND r.helpful = 1) \
+                     WHERE (r.responder = 'agent' AND r.send_status <> 'draft') \
+                     OR (r.responder = 'auto' AND r.send_status <> 'draft' AND r.helpful IS NOT NULL) \
                      ORDER BY r.id LIMIT ?",
                     $d.json("r.citations")
                 );

@@ -231,6 +231,8 @@ struct Hit {
     bm25_rank: Option<usize>,
     #[serde(default)]
     vector_rank: Option<usize>,
+    #[serde(default)]
+    unhelpful_before: bool,
 }
 
 fn retrieved_hits(d: &TicketDetails) -> Vec<Hit> {
@@ -262,6 +264,9 @@ fn retrieved(lang: Lang, d: &TicketDetails) -> Markup {
                             p.evidence {
                                 code { (h.kb_id) } " · BM25 " (rank(h.bm25_rank))
                                 " · " (lang.pick("vecteurs ", "vectors ")) (rank(h.vector_rank))
+                                @if h.unhelpful_before {
+                                    " · " strong.unhelpful { (lang.pick("jugée inutile pour un message semblable", "found unhelpful for a like message")) }
+                                }
                             }
                         }
                     }
