@@ -22,7 +22,7 @@ pub async fn run(args: Args) -> Result<()> {
     let store = crate::service::desk::open_store(&config).await?;
     let report = learn(store.as_ref(), &config.kb_dir, args.dry_run).await?;
     println!(
-        "{}: {} confirmed answers ({} cited by agents, {} automatic replies found helpful, {} written by editors; {} automatic replies found unhelpful); {} confirming replies skipped (no entry cited, or no customer text)",
+        "{}: {} lines (of which {} cited by agents, {} automatic replies found helpful, {} written by editors; {} automatic replies found unhelpful); {} confirming replies skipped (no entry cited, or no customer text)",
         report.file,
         report.answers,
         report.by_agents,

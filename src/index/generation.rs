@@ -103,6 +103,11 @@ impl ConfirmedIndex {
         }
         Ok(hits)
     }
+
+    /// Whether a message of this index names entry `ord`.
+    pub fn names(&self, ord: u32) -> bool {
+        self.store.has_entry(ord)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -275,6 +275,13 @@ pub fn decisive_ranking(
     }
     let query = analysed.query(true, None, fusion.candidates, exclude);
     let hits = search(generation, &query, fusion)?;
+    // An entry a customer found unhelpful for some message is checked against the
+    // message's vector (`mark_unhelpful`), which this ranking does without.
+    if let (Some(first), Some(unhelpful)) = (hits.first(), &generation.unhelpful) {
+        if unhelpful.names(first.ord) {
+            return Ok(None);
+        }
+    }
     // `fuse` marks the hits carrying a code the query names.
     let carries = |hit: &FusedHit| hit.features.code_match > 0.0;
     Ok(match hits.as_slice() {

@@ -423,7 +423,13 @@ pub fn reindex_locked(
     let confirmed_split =
         calibrate::confirmed_queries(0, &confirmed.chunks, calibrate::MIN_SEARCHED);
     let confirmed_offset = if confirmed_vectors.is_empty() {
-        0.0
+        // Unhelpful replies' messages alone: nothing to measure the offset on, and with
+        // none a message would beat an entry's prose on style alone.
+        if unhelpful_vectors.is_empty() {
+            0.0
+        } else {
+            calibrate::DEFAULT_OFFSET
+        }
     } else {
         confirmed_vectors.save(&partial.join(CONFIRMED_VECTORS_FILE))?;
         let offset =

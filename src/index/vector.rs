@@ -182,6 +182,11 @@ impl EmbeddedVectorStore {
         }
     }
 
+    /// Whether any vector belongs to entry `ord`.
+    pub fn has_entry(&self, ord: u32) -> bool {
+        self.vectors.chunk_entry.contains(&ord)
+    }
+
     fn allowed(&self, entry: u32, models: Option<&[String]>) -> bool {
         match models {
             None => true,

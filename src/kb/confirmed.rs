@@ -26,7 +26,8 @@ pub const CONFIRMED_FILE: &str = "confirmed/answers.jsonl";
 pub enum ConfirmedBy {
     /// An agent replied citing the entries.
     Agent,
-    /// The customer marked the automatic reply citing the entries as helpful.
+    /// The customer marked the automatic reply citing the entries as helpful (or, for
+    /// the entries in `not_answered_by`, as not helpful).
     Customer,
     /// Written by hand (an editor, an import of older tickets).
     Editor,
@@ -96,7 +97,10 @@ pub fn parse_confirmed(
 
 /// The file's new lines: what the desk confirms now, and the lines an editor wrote, kept
 /// as they are. The desk's earlier lines are replaced, so a citation corrected on a
-/// ticket is corrected here at the next export.
+/// ticket is corrected here at the next export. An editor's line for a ticket (a desk
+/// line whose `confirmed_by` the editor set to `editor`, its entries corrected or its
+/// `not_answered_by` removed once the entry was rewritten) stands for that ticket: the
+/// desk's line for it is not written again.
 pub fn merge_with_desk(
     existing: Vec<ConfirmedAnswer>,
     from_desk: Vec<ConfirmedAnswer>,
@@ -105,7 +109,12 @@ pub fn merge_with_desk(
         .into_iter()
         .filter(|a| a.confirmed_by == ConfirmedBy::Editor)
         .collect();
-    out.extend(from_desk);
+    let edited: std::collections::HashSet<i64> = out.iter().filter_map(|a| a.ticket_id).collect();
+    out.extend(
+        from_desk
+            .into_iter()
+            .filter(|a| a.ticket_id.is_none_or(|id| !edited.contains(&id))),
+    );
     out
 }
 
@@ -182,6 +191,29 @@ mod tests {
         let merged = merge_with_desk(existing, vec![line("new desk", ConfirmedBy::Agent)]);
         let texts: Vec<&str> = merged.iter().map(|a| a.text.as_str()).collect();
         assert_eq!(texts, ["by hand", "new desk"]);
+
+        // An editor took over ticket 7's line (its unhelpful mark removed): the desk's
+        // line for ticket 7 is not written again; ticket 8's is.
+        let for_ticket = |id, by, not_by: &[&str]| ConfirmedAnswer {
+            ticket_id: Some(id),
+            entries: Vec::new(),
+            not_answered_by: not_by.iter().map(|e| e.to_string()).collect(),
+            ..line("pilote", by)
+        };
+        let taken_over = ConfirmedAnswer {
+            entries: vec!["e".into()],
+            ..for_ticket(7, ConfirmedBy::Editor, &[])
+        };
+        let merged = merge_with_desk(
+            vec![taken_over.clone()],
+            vec![
+                for_ticket(7, ConfirmedBy::Customer, &["e"]),
+                for_ticket(8, ConfirmedBy::Customer, &["e"]),
+            ],
+        );
+        assert_eq!(merged.len(), 2);
+        assert_eq!(merged[0], taken_over);
+        assert_eq!(merged[1].ticket_id, Some(8));
         let text = to_jsonl(&merged);
         assert_eq!(parse_confirmed(&text, "f").unwrap(), merged);
     }

@@ -54,7 +54,8 @@ use crate::embed::Embedder;
 use crate::error::Result;
 
 pub use confirmed::{
-    confirmed_offset, confirmed_queries, without_rows, ConfirmedQueries, MIN_SEARCHED,
+    confirmed_offset, confirmed_queries, without_rows, ConfirmedQueries, DEFAULT_OFFSET,
+    MIN_SEARCHED,
 };
 pub use decisive::decisive_precision;
 pub use fit::{calibration_error, curve, fit};

@@ -208,10 +208,6 @@ fn answers_of(replies: Vec<ConfirmedReply>) -> (Vec<ConfirmedAnswer>, ConfirmedC
             .into_iter()
             .filter(|id| !entries.contains(id))
             .collect();
-        if entries.is_empty() && not_answered_by.is_empty() {
-            counts.skipped += 1;
-            continue;
-        }
         match confirmed_by {
             ConfirmedBy::Agent => counts.by_agents += 1,
             _ if !entries.is_empty() => counts.by_customers += 1,

@@ -261,7 +261,8 @@ impl Engine {
         answer.decision = decision;
         answer.reason = reason;
         answer.confidence = confidence;
-        answer.notes = notes;
+        // The decision's notes first; what retrieval noted (BM25 alone decisive) after.
+        answer.notes.splice(0..0, notes);
     }
 
     /// The reply from the best entry (extractive), or the LLM's from the first entries
