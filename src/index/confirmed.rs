@@ -3,13 +3,16 @@
 //! the calibration searches them on.
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::Arc;
 
 use serde::Serialize;
 
 use super::calibrate::{self, ConfirmedQueries};
 use super::chunk::chunk_key;
-use super::generation::{ConfirmedIndex, Generation};
+use super::generation::{
+    ConfirmedIndex, Generation, CONFIRMED_VECTORS_FILE, UNHELPFUL_VECTORS_FILE,
+};
 use super::query::{clean_query, retrieval_prefix};
 use super::vector::{ChunkVectors, EmbeddedVectorStore};
 use crate::embed::Embedder;
@@ -126,6 +129,43 @@ pub fn embed_confirmed<'a>(
         |_| {},
     )?;
     Ok((vectors, keys, missing.len()))
+}
+
+/// Writes the desk's messages' vectors into the generation being built (`partial`) and
+/// returns what their cosine is lowered by: measured on the confirmed answers; with
+/// unhelpful replies' messages alone, nothing to measure it on, so the default (with
+/// none, a message would beat an entry's prose on style alone).
+pub fn save_desk_messages(
+    partial: &Path,
+    embedder: &dyn Embedder,
+    passages: &ChunkVectors,
+    (confirmed, chunks): (&ChunkVectors, &[(u32, String)]),
+    unhelpful: &ChunkVectors,
+) -> Result<f32> {
+    let offset = if confirmed.is_empty() {
+        if unhelpful.is_empty() {
+            0.0
+        } else {
+            calibrate::DEFAULT_OFFSET
+        }
+    } else {
+        confirmed.save(&partial.join(CONFIRMED_VECTORS_FILE))?;
+        let offset = calibrate::confirmed_offset(embedder, passages, confirmed, chunks)?;
+        tracing::info!(
+            answers = confirmed.len(),
+            offset,
+            "indexed the confirmed answers"
+        );
+        offset
+    };
+    if !unhelpful.is_empty() {
+        unhelpful.save(&partial.join(UNHELPFUL_VECTORS_FILE))?;
+        tracing::info!(
+            messages = unhelpful.len(),
+            "indexed the messages whose automatic reply did not help"
+        );
+    }
+    Ok(offset)
 }
 
 /// What the calibration says of the confirmed answers (shown with its notes).

@@ -21,7 +21,8 @@ use super::calibration::{
 };
 use super::chunk::{chunk_entry, chunk_key};
 use super::confirmed::{
-    calibration_note, confirmed_chunks, embed_confirmed, leave_out_searched, ConfirmedSummary,
+    calibration_note, confirmed_chunks, embed_confirmed, leave_out_searched, save_desk_messages,
+    ConfirmedSummary,
 };
 use super::durable::{replace_file_synced, sync_dir, write_file_streamed};
 use super::fusion::FusionConfig;
@@ -422,32 +423,13 @@ pub fn reindex_locked(
     vectors.save(&partial.join(VECTORS_FILE))?;
     let confirmed_split =
         calibrate::confirmed_queries(0, &confirmed.chunks, calibrate::MIN_SEARCHED);
-    let confirmed_offset = if confirmed_vectors.is_empty() {
-        // Unhelpful replies' messages alone: nothing to measure the offset on, and with
-        // none a message would beat an entry's prose on style alone.
-        if unhelpful_vectors.is_empty() {
-            0.0
-        } else {
-            calibrate::DEFAULT_OFFSET
-        }
-    } else {
-        confirmed_vectors.save(&partial.join(CONFIRMED_VECTORS_FILE))?;
-        let offset =
-            calibrate::confirmed_offset(embedder, &vectors, &confirmed_vectors, &confirmed.chunks)?;
-        tracing::info!(
-            answers = confirmed_vectors.len(),
-            offset,
-            "indexed the confirmed answers"
-        );
-        offset
-    };
-    if !unhelpful_vectors.is_empty() {
-        unhelpful_vectors.save(&partial.join(UNHELPFUL_VECTORS_FILE))?;
-        tracing::info!(
-            messages = unhelpful_vectors.len(),
-            "indexed the messages whose automatic reply did not help"
-        );
-    }
+    let confirmed_offset = save_desk_messages(
+        &partial,
+        embedder,
+        &vectors,
+        (&confirmed_vectors, &confirmed.chunks),
+        &unhelpful_vectors,
+    )?;
     // The entries move into the stored form and back, rather than being copied: on a
     // large KB they are, with the vectors, most of what a reindex holds.
     let stored = StoredEntries {
