@@ -18,19 +18,28 @@ fn keep(id: &str) -> bool {
 const WORDED: &str = "Depuis lundi la machine du secrétariat claque trois fois au démarrage puis s'arrête net, et plus rien ne sort.";
 const TARGET: &str = "lexmark-c750-msg-88-toner-bas";
 
+/// `POST path` with `body`, which must answer 200.
+async fn post_ok(base: &str, path: &str, body: Value) -> Value {
+    let (status, answer) = call(Method::POST, format!("{base}{path}"), Some(body), None).await;
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
 async fn first_hit(base: &str, query: &str) -> String {
-    let (status, found) = call(
-        Method::POST,
-        format!("{base}/knowledge/search"),
-        Some(json!({"query": query})),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "{found}");
+    let found = post_ok(base, "/knowledge/search", json!({"query": query})).await;
     found["results"][0]["kb_id"]
         .as_str()
         .unwrap_or_default()
         .to_string()
+}
+
+/// A service on `kb` with a fixed relevance threshold: a KB this small supports few
+/// automatic answers at the target precision, and a threshold that stays the same before
+/// and after a reindex keeps a test about what the desk taught.
+async fn served_at_fixed_threshold(kb: &std::path::Path, data: &std::path::Path) -> String {
+    let threshold = |c: &mut devicekb::config::Config| c.answer_threshold = Some(0.3);
+    let service = common::start_service_with(kb, data, threshold).await;
+    common::spawn_app(service).await
 }
 
 /// A ticket on `WORDED` that an agent answers citing `TARGET`.
@@ -207,11 +216,7 @@ async fn an_automatic_reply_found_unhelpful_is_not_sent_again() {
     const ASKED: &str = "La C750 affiche 88 Toner cyan bas.";
     let kb = common::small_kb(keep);
     let data = tempfile::tempdir().unwrap();
-    // A KB this small supports few automatic answers at the target precision: a fixed
-    // threshold, the same before and after, keeps the test about the unhelpful mark.
-    let threshold = |c: &mut devicekb::config::Config| c.answer_threshold = Some(0.3);
-    let service = common::start_service_with(kb.path(), data.path(), threshold).await;
-    let base = common::spawn_app(service.clone()).await;
+    let base = served_at_fixed_threshold(kb.path(), data.path()).await;
     let customer = new_customer(&base).await;
     let (code, auto) = call(
         Method::POST,
@@ -224,15 +229,12 @@ async fn an_automatic_reply_found_unhelpful_is_not_sent_again() {
     assert_eq!(auto["decision"], "auto", "{auto}");
     assert_eq!(auto["citations"][0]["kb_id"], TARGET, "{auto}");
     let id = auto["ticket_id"].as_i64().unwrap();
-    let (code, feedback) = call(
-        Method::POST,
-        format!("{base}/tickets/{id}/feedback"),
-        Some(json!({"helpful": false})),
-        None,
+    post_ok(
+        &base,
+        &format!("/tickets/{id}/feedback"),
+        json!({"helpful": false}),
     )
     .await;
-    assert_eq!(code, 200, "{feedback}");
-    drop(service);
 
     let (ok, stdout, stderr) = run(&["learn"], kb.path(), data.path());
     assert!(ok, "{stderr}");
@@ -259,14 +261,8 @@ async fn an_automatic_reply_found_unhelpful_is_not_sent_again() {
     assert!(ok, "{stderr}");
     assert!(stdout.contains("unhelpful replies: 1 messages"), "{stdout}");
 
-    let service = common::start_service_with(kb.path(), data.path(), threshold).await;
-    let base = common::spawn_app(service.clone()).await;
-    let answer = |text: &'static str| {
-        let url = format!("{base}/answer");
-        async move { call(Method::POST, url, Some(json!({"text": text})), None).await }
-    };
-    let (code, again) = answer(ASKED).await;
-    assert_eq!(code, 200, "{again}");
+    let base = served_at_fixed_threshold(kb.path(), data.path()).await;
+    let again = post_ok(&base, "/answer", json!({"text": ASKED})).await;
     assert_eq!(
         (&again["decision"], &again["reason"]),
         (&json!("escalate"), &json!("low_confidence")),
@@ -275,22 +271,19 @@ async fn an_automatic_reply_found_unhelpful_is_not_sent_again() {
     assert!(again["notes"].to_string().contains("unhelpful"), "{again}");
     assert_eq!(again["retrieved"][0]["kb_id"], TARGET, "{again}");
     assert_eq!(again["retrieved"][0]["unhelpful_before"], true, "{again}");
-    let (code, found) = call(
-        Method::POST,
-        format!("{base}/knowledge/search"),
-        Some(json!({"query": ASKED})),
-        None,
-    )
-    .await;
-    assert_eq!(code, 200, "{found}");
+    let found = post_ok(&base, "/knowledge/search", json!({"query": ASKED})).await;
     assert_eq!(
         found["results"][0]["retrieval"]["unhelpful_before"], true,
         "{found}"
     );
     // The same entry for a message asking it in the entry's own terms is not held back:
     // its passages say more for it than the unhelpful message does against it.
-    let (_, own_words) =
-        answer("Que veut dire le message 88 Toner bas sur la C750 et comment remplacer la cartouche de toner ?").await;
+    let own_words = post_ok(
+        &base,
+        "/answer",
+        json!({"text": "Que veut dire le message 88 Toner bas sur la C750 et comment remplacer la cartouche de toner ?"}),
+    )
+    .await;
     assert_eq!(own_words["retrieved"][0]["kb_id"], TARGET, "{own_words}");
     assert_eq!(
         own_words["retrieved"][0]["unhelpful_before"], false,
@@ -307,20 +300,8 @@ async fn an_unhelpful_line_holds_back_a_message_bm25_alone_would_decide() {
     const JAM: &str = "lexmark-c750-jam-201-unite-fusion";
     let kb = common::small_kb(keep);
     let data = tempfile::tempdir().unwrap();
-    let threshold = |c: &mut devicekb::config::Config| c.answer_threshold = Some(0.3);
-    let answer = |base: String| async move {
-        let (code, answer) = call(
-            Method::POST,
-            format!("{base}/answer"),
-            Some(json!({"text": ASKED})),
-            None,
-        )
-        .await;
-        assert_eq!(code, 200, "{answer}");
-        answer
-    };
-    let service = common::start_service_with(kb.path(), data.path(), threshold).await;
-    let before = answer(common::spawn_app(service.clone()).await).await;
+    let base = served_at_fixed_threshold(kb.path(), data.path()).await;
+    let before = post_ok(&base, "/answer", json!({"text": ASKED})).await;
     assert_eq!(
         (&before["decision"], &before["citations"][0]["kb_id"]),
         (&json!("auto"), &json!(JAM)),
@@ -332,7 +313,6 @@ async fn an_unhelpful_line_holds_back_a_message_bm25_alone_would_decide() {
             .contains("bm25 alone was decisive"),
         "{before}"
     );
-    drop(service);
 
     let file = kb.path().join("confirmed/answers.jsonl");
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
@@ -341,8 +321,8 @@ async fn an_unhelpful_line_holds_back_a_message_bm25_alone_would_decide() {
         format!("{{\"text\": \"{ASKED}\", \"not_answered_by\": [\"{JAM}\"]}}\n"),
     )
     .unwrap();
-    let service = common::start_service_with(kb.path(), data.path(), threshold).await;
-    let after = answer(common::spawn_app(service.clone()).await).await;
+    let base = served_at_fixed_threshold(kb.path(), data.path()).await;
+    let after = post_ok(&base, "/answer", json!({"text": ASKED})).await;
     assert_eq!(
         (
             &after["decision"],
