@@ -441,8 +441,9 @@ macro_rules! both {
     };
 }
 
-/// Replies that confirmed entries, with their ticket's first customer message: agents'
-/// sent replies and helpful automatic ones; drafts, unhelpful and unrated ones are not.
+/// Replies that confirmed entries (or showed they did not answer), with their ticket's
+/// first customer message: agents' sent replies and rated automatic ones, with their
+/// rating; drafts and unrated automatic replies are not.
 async fn confirmed_replies_round_trip(store: Arc<dyn Store>) {
     use devicekb::store::{Direction, NewMessage, ResponseRecord};
     use serde_json::json;
@@ -463,7 +464,7 @@ async fn confirmed_replies_round_trip(store: Arc<dyn Store>) {
         latency_ms: None,
     };
     let mut tickets = Vec::new();
-    for (i, subject) in ["Bourrage", "Toner", "Brouillon", "Pas utile"]
+    for (i, subject) in ["Bourrage", "Toner", "Brouillon", "Pas utile", "Sans avis"]
         .iter()
         .enumerate()
     {
@@ -528,8 +529,16 @@ async fn confirmed_replies_round_trip(store: Arc<dyn Store>) {
         .await
         .unwrap();
 
+    store
+        .add_response(
+            tickets[4],
+            &response(ResponderKind::Auto, json!(["z"]), SendStatus::Sent),
+        )
+        .await
+        .unwrap();
+
     let confirmed = store.confirmed_replies(100).await.unwrap();
-    assert_eq!(confirmed.len(), 2, "{confirmed:?}");
+    assert_eq!(confirmed.len(), 3, "{confirmed:?}");
     assert_eq!(confirmed[0].ticket_id, tickets[0]);
     assert_eq!(confirmed[0].responder, ResponderKind::Agent);
     assert_eq!(confirmed[0].citations, json!(["jam-tray-2"]));
@@ -537,6 +546,10 @@ async fn confirmed_replies_round_trip(store: Arc<dyn Store>) {
     assert_eq!(confirmed[0].subject.as_deref(), Some("Bourrage"));
     assert_eq!(confirmed[1].ticket_id, tickets[1]);
     assert_eq!(confirmed[1].responder, ResponderKind::Auto);
+    let ratings: Vec<Option<i64>> = confirmed.iter().map(|r| r.helpful).collect();
+    assert_eq!(ratings, [None, Some(1), Some(0)]);
+    assert_eq!(confirmed[2].ticket_id, tickets[3]);
+    assert_eq!(confirmed[2].citations, json!(["y"]));
     assert_eq!(store.confirmed_replies(1).await.unwrap().len(), 1);
 }
 
