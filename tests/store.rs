@@ -491,51 +491,39 @@ async fn confirmed_replies_round_trip(store: Arc<dyn Store>) {
         }
         tickets.push(t.id);
     }
-    store
-        .add_response(
-            tickets[0],
-            &response(
-                ResponderKind::Agent,
-                json!(["jam-tray-2"]),
-                SendStatus::Sent,
-            ),
-        )
-        .await
-        .unwrap();
-    store
-        .add_response(
-            tickets[1],
-            &response(ResponderKind::Auto, json!(["toner-low"]), SendStatus::Sent),
-        )
-        .await
-        .unwrap();
-    store.set_feedback(tickets[1], true, None).await.unwrap();
-    store
-        .add_response(
-            tickets[2],
-            &response(ResponderKind::Agent, json!(["x"]), SendStatus::Draft),
-        )
-        .await
-        .unwrap();
-    store
-        .add_response(
-            tickets[3],
-            &response(ResponderKind::Auto, json!(["y"]), SendStatus::Sent),
-        )
-        .await
-        .unwrap();
-    store
-        .set_feedback(tickets[3], false, Some("rien à voir"))
-        .await
-        .unwrap();
-
-    store
-        .add_response(
-            tickets[4],
-            &response(ResponderKind::Auto, json!(["z"]), SendStatus::Sent),
-        )
-        .await
-        .unwrap();
+    // Per ticket: who replied, citing what, sent or drafted, and the customer's rating.
+    let replies = [
+        (
+            ResponderKind::Agent,
+            json!(["jam-tray-2"]),
+            SendStatus::Sent,
+            None,
+        ),
+        (
+            ResponderKind::Auto,
+            json!(["toner-low"]),
+            SendStatus::Sent,
+            Some(true),
+        ),
+        (ResponderKind::Agent, json!(["x"]), SendStatus::Draft, None),
+        (
+            ResponderKind::Auto,
+            json!(["y"]),
+            SendStatus::Sent,
+            Some(false),
+        ),
+        (ResponderKind::Auto, json!(["z"]), SendStatus::Sent, None),
+    ];
+    for (&id, (responder, citations, status, rating)) in tickets.iter().zip(replies) {
+        store
+            .add_response(id, &response(responder, citations, status))
+            .await
+            .unwrap();
+        if let Some(helpful) = rating {
+            let comment = (!helpful).then_some("rien à voir");
+            store.set_feedback(id, helpful, comment).await.unwrap();
+        }
+    }
 
     let confirmed = store.confirmed_replies(100).await.unwrap();
     assert_eq!(confirmed.len(), 3, "{confirmed:?}");
