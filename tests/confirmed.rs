@@ -257,9 +257,13 @@ async fn an_automatic_reply_found_unhelpful_is_not_sent_again() {
         (&json!([]), &json!([TARGET]), &json!("customer")),
         "{line}"
     );
+    // The mark holds against the entry as the customer read it.
+    let read = line["not_answered_by_versions"][TARGET].as_str().unwrap_or_default();
+    assert_eq!(read.len(), 64, "{line}");
     let (ok, stdout, stderr) = run(&["reindex"], kb.path(), data.path());
     assert!(ok, "{stderr}");
     assert!(stdout.contains("unhelpful replies: 1 messages"), "{stdout}");
+    assert!(!stdout.contains("lapsed"), "{stdout}");
 
     let base = served_at_fixed_threshold(kb.path(), data.path()).await;
     let again = post_ok(&base, "/answer", json!({"text": ASKED})).await;
@@ -288,6 +292,31 @@ async fn an_automatic_reply_found_unhelpful_is_not_sent_again() {
     assert_eq!(
         own_words["retrieved"][0]["unhelpful_before"], false,
         "{own_words}"
+    );
+
+    // The editor rewrites the entry the customer found unhelpful: the mark lapses at the
+    // next reindex, and the message is answered automatically again.
+    let entry = kb.path().join(format!("entries/test/{TARGET}.toml"));
+    let text = std::fs::read_to_string(&entry).unwrap();
+    let rewritten = text.replace(
+        "Commander la cartouche de la couleur concernée,",
+        "Remplacer la cartouche de la couleur indiquée (voir les étapes), ou la commander,",
+    );
+    assert_ne!(rewritten, text);
+    std::fs::write(&entry, rewritten).unwrap();
+    let (ok, stdout, stderr) = run(&["reindex"], kb.path(), data.path());
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("unhelpful replies: 0 messages") && stdout.contains("1 marks lapsed"),
+        "{stdout}"
+    );
+    let base = served_at_fixed_threshold(kb.path(), data.path()).await;
+    let after_edit = post_ok(&base, "/answer", json!({"text": ASKED})).await;
+    assert_eq!(after_edit["decision"], "auto", "{after_edit}");
+    assert_eq!(after_edit["citations"][0]["kb_id"], TARGET, "{after_edit}");
+    assert_eq!(
+        after_edit["retrieved"][0]["unhelpful_before"], false,
+        "{after_edit}"
     );
 }
 

@@ -514,6 +514,20 @@ async fn confirmed_replies_round_trip(store: Arc<dyn Store>) {
         ),
         (ResponderKind::Auto, json!(["z"]), SendStatus::Sent, None),
     ];
+    // What the unhelpful reply's retrieval found, with each entry's version.
+    let retrieved = json!([{"kb_id": "y", "relevance": 0.8, "content_hash": "ab12"}]);
+    store
+        .add_rag_result(
+            tickets[3],
+            &devicekb::store::RagRecord {
+                query: "premier message 3".into(),
+                mode: "hybrid".into(),
+                generation: "g1".into(),
+                results: retrieved.clone(),
+            },
+        )
+        .await
+        .unwrap();
     for (&id, (responder, citations, status, rating)) in tickets.iter().zip(replies) {
         store
             .add_response(id, &response(responder, citations, status))
@@ -538,6 +552,8 @@ async fn confirmed_replies_round_trip(store: Arc<dyn Store>) {
     assert_eq!(ratings, [None, Some(1), Some(0)]);
     assert_eq!(confirmed[2].ticket_id, tickets[3]);
     assert_eq!(confirmed[2].citations, json!(["y"]));
+    assert_eq!(confirmed[2].retrieved, retrieved);
+    assert_eq!(confirmed[0].retrieved, json!([]));
     assert_eq!(store.confirmed_replies(1).await.unwrap().len(), 1);
 }
 

@@ -69,6 +69,11 @@ pub struct Retrieved {
     /// A customer found this entry unhelpful for a message like this one.
     #[serde(default)]
     pub unhelpful_before: bool,
+    /// The entry's version (a digest of what is indexed of it): what a customer's "not
+    /// helpful" on the reply holds against, so that mark lapses once an editor changes
+    /// the entry. Empty in records stored before it was kept.
+    #[serde(default)]
+    pub content_hash: String,
     pub category: String,
     pub models: Vec<String>,
     pub error_codes: Vec<String>,

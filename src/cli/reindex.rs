@@ -67,10 +67,18 @@ pub async fn run(args: Args) -> Result<()> {
                 }
             );
         }
-        if confirmed.unhelpful > 0 {
+        if confirmed.unhelpful > 0 || confirmed.unhelpful_lapsed > 0 {
             println!(
-                "unhelpful replies: {} messages whose automatic reply did not help; a message like one of them is not answered automatically with the same entry",
-                confirmed.unhelpful
+                "unhelpful replies: {} messages whose automatic reply did not help; a message like one of them is not answered automatically with the same entry{}",
+                confirmed.unhelpful,
+                if confirmed.unhelpful_lapsed > 0 {
+                    format!(
+                        "; {} marks lapsed: their entry changed since the customer read it",
+                        confirmed.unhelpful_lapsed
+                    )
+                } else {
+                    String::new()
+                }
             );
         }
         let lexicon = report.lexicon;

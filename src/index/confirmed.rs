@@ -37,6 +37,9 @@ pub struct ConfirmedSummary {
     /// Messages searched for the entries that did not answer them (one per message and
     /// entry): a message like one of them is not answered automatically with that entry.
     pub unhelpful: usize,
+    /// Unhelpful marks left out: their entry changed since the customer read it.
+    #[serde(default)]
+    pub unhelpful_lapsed: usize,
 }
 
 /// The confirmed answers as passages of the entries they name.
@@ -48,6 +51,9 @@ pub struct ConfirmedChunks {
     pub unhelpful: Vec<(u32, String)>,
     /// Answers naming no entry of this KB (removed since): left out.
     pub dropped: usize,
+    /// Unhelpful marks left out because their entry changed since the reply: the editor
+    /// may have fixed what did not help.
+    pub lapsed: usize,
 }
 
 pub fn confirmed_chunks(entries: &[KbEntry], confirmed: &[ConfirmedAnswer]) -> ConfirmedChunks {
@@ -61,11 +67,20 @@ pub fn confirmed_chunks(entries: &[KbEntry], confirmed: &[ConfirmedAnswer]) -> C
             .filter_map(|id| ords.get(id.as_str()).copied())
             .collect()
     };
+    // Computed only for the entries a mark names a version of.
+    let mut versions: HashMap<u32, String> = HashMap::new();
+    let mut version_of = |ord: u32| -> String {
+        versions
+            .entry(ord)
+            .or_insert_with(|| entries[ord as usize].content_hash())
+            .clone()
+    };
     let mut chunks = Vec::new();
     let mut unhelpful = Vec::new();
     let mut seen = HashSet::new();
     let mut seen_unhelpful = HashSet::new();
     let mut dropped = 0;
+    let mut lapsed = 0;
     for answer in confirmed {
         // Read as a search reads a message: no greeting, signature or quotes, its first
         // part; whitespace folded so a line break does not make a second passage.
@@ -74,8 +89,20 @@ pub fn confirmed_chunks(entries: &[KbEntry], confirmed: &[ConfirmedAnswer]) -> C
             .collect::<Vec<_>>()
             .join(" ");
         let named = ords_of(&answer.entries);
-        let not_by = ords_of(&answer.not_answered_by);
-        if (named.is_empty() && not_by.is_empty()) || passage.is_empty() {
+        let marked = ords_of(&answer.not_answered_by);
+        let not_by: Vec<u32> = marked
+            .iter()
+            .copied()
+            .filter(|&ord| {
+                let id = entries[ord as usize].id.as_str();
+                answer
+                    .not_answered_by_versions
+                    .get(id)
+                    .is_none_or(|read| *read == version_of(ord))
+            })
+            .collect();
+        lapsed += marked.len() - not_by.len();
+        if (named.is_empty() && marked.is_empty()) || passage.is_empty() {
             dropped += 1;
             continue;
         }
@@ -95,6 +122,7 @@ pub fn confirmed_chunks(entries: &[KbEntry], confirmed: &[ConfirmedAnswer]) -> C
         chunks,
         unhelpful,
         dropped,
+        lapsed,
     }
 }
 
@@ -232,6 +260,7 @@ mod tests {
             text: text.into(),
             entries: entries.iter().map(|e| e.to_string()).collect(),
             not_answered_by: Vec::new(),
+            not_answered_by_versions: Default::default(),
             confirmed_by: ConfirmedBy::Agent,
             ticket_id: None,
         }
@@ -292,5 +321,29 @@ mod tests {
             ]
         );
         assert_eq!(chunks.dropped, 1);
+        assert_eq!(chunks.lapsed, 0);
+    }
+
+    #[test]
+    fn an_unhelpful_mark_lapses_once_its_entry_changes() {
+        let mut entries = vec![
+            KbEntry::sample("jam", "Bourrage", "papier coincé"),
+            KbEntry::sample("driver", "Pilote incorrect", "réinstaller le pilote"),
+        ];
+        let read = entries[1].content_hash();
+        let mut line = answer("pilote windows 11 ?", &[]);
+        line.not_answered_by = vec!["driver".into(), "jam".into()];
+        line.not_answered_by_versions = [("driver".to_string(), read)].into();
+        let unchanged = confirmed_chunks(&entries, std::slice::from_ref(&line));
+        assert_eq!(unchanged.unhelpful.len(), 2);
+        assert_eq!(unchanged.lapsed, 0);
+
+        // The editor rewrote the driver entry: its mark lapses; the one without a
+        // version (jam) holds.
+        entries[1].description = "télécharger le pilote pour Windows 10 et 11".into();
+        let edited = confirmed_chunks(&entries, &[line]);
+        assert_eq!(edited.unhelpful, [(0, "pilote windows 11 ?".to_string())]);
+        assert_eq!(edited.lapsed, 1);
+        assert_eq!(edited.dropped, 0);
     }
 }

@@ -342,6 +342,9 @@ pub fn reindex_locked(
             "confirmed answers naming no entry of the KB were left out"
         );
     }
+    if confirmed.lapsed > 0 {
+        tracing::info!(lapsed = confirmed.lapsed, "unhelpful marks on changed entries lapsed");
+    }
     let mut vectors = ChunkVectors::zeroed(
         embedder.dim(),
         chunk_texts.iter().map(|(ord, _, _)| *ord).collect(),
@@ -582,6 +585,7 @@ pub fn reindex_locked(
             dropped: confirmed.dropped,
             offset: confirmed_offset,
             unhelpful: confirmed.unhelpful.len(),
+            unhelpful_lapsed: confirmed.lapsed,
         },
     })
 }

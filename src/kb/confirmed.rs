@@ -6,11 +6,15 @@
 //!
 //! A line may also name entries that did *not* answer its message (`not_answered_by`: an
 //! automatic reply the customer marked unhelpful): the next ticket worded like it is not
-//! answered automatically with them again (see `index::confirmed`).
+//! answered automatically with them again (see `index::confirmed`). The mark holds
+//! against the entry as the customer read it (`not_answered_by_versions`): once an editor
+//! changes the entry, the next reindex lets it answer such messages again.
 //!
 //! The file belongs to the KB folder like its entries, so an editor can read, correct or
 //! delete a line before the next reindex; `devicekb learn` (or `POST /admin/learn`)
 //! writes it from the ticket store.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +49,11 @@ pub struct ConfirmedAnswer {
     /// Entries whose automatic reply to it did not help (ids).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_answered_by: Vec<String>,
+    /// The version (content hash) of entries of `not_answered_by` as the customer read
+    /// them: each mark lapses once its entry changes. An entry not listed (a line written
+    /// by hand, a reply stored before versions were kept) stays marked until the line goes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub not_answered_by_versions: BTreeMap<String, String>,
     #[serde(default = "editor")]
     pub confirmed_by: ConfirmedBy,
     /// The ticket it came from, when it came from the desk.
@@ -88,6 +97,24 @@ pub fn parse_confirmed(
                 problems.push((
                     Some("not_answered_by"),
                     format!("`{both}` is also in `entries`"),
+                ));
+            } else if let Some((id, _)) = answer
+                .not_answered_by_versions
+                .iter()
+                .find(|(id, _)| !answer.not_answered_by.contains(id))
+            {
+                problems.push((
+                    Some("not_answered_by_versions"),
+                    format!("`{id}` is not in `not_answered_by`"),
+                ));
+            } else if let Some((id, _)) = answer
+                .not_answered_by_versions
+                .iter()
+                .find(|(_, version)| version.trim().is_empty())
+            {
+                problems.push((
+                    Some("not_answered_by_versions"),
+                    format!("the version of `{id}` must not be empty"),
                 ));
             }
             problems
@@ -157,20 +184,28 @@ mod tests {
             "\n",
             r#"{"text": "x", "not_answered_by": [""]}"#,
             "\n",
+            r#"{"text": "x", "not_answered_by": ["a"], "not_answered_by_versions": {"b": "12ab"}}"#,
+            "\n",
+            r#"{"text": "x", "not_answered_by": ["a"], "not_answered_by_versions": {"a": " "}}"#,
+            "\n",
         );
         let errors = parse_confirmed(bad, "answers.jsonl").unwrap_err();
-        assert_eq!(errors.len(), 5);
+        assert_eq!(errors.len(), 7);
         assert_eq!(errors[0].field.as_deref(), Some("text"));
         assert_eq!(errors[1].field.as_deref(), Some("entries"));
         assert_eq!(errors[2].line, Some(3));
         assert_eq!(errors[3].field.as_deref(), Some("not_answered_by"));
         assert_eq!(errors[4].field.as_deref(), Some("not_answered_by"));
+        assert_eq!(errors[5].field.as_deref(), Some("not_answered_by_versions"));
+        assert!(errors[5].message.contains("`b`"), "{}", errors[5].message);
+        assert_eq!(errors[6].field.as_deref(), Some("not_answered_by_versions"));
 
         // An unhelpful reply alone is a line.
-        let unhelpful = r#"{"text": "le bac 2 ne prend pas le relais", "not_answered_by": ["bac-vide"], "confirmed_by": "customer"}"#;
+        let unhelpful = r#"{"text": "le bac 2 ne prend pas le relais", "not_answered_by": ["bac-vide"], "not_answered_by_versions": {"bac-vide": "9f2c"}, "confirmed_by": "customer"}"#;
         let answers = parse_confirmed(unhelpful, "answers.jsonl").unwrap();
         assert!(answers[0].entries.is_empty());
         assert_eq!(answers[0].not_answered_by, ["bac-vide"]);
+        assert_eq!(answers[0].not_answered_by_versions["bac-vide"], "9f2c");
         assert_eq!(parse_confirmed(&to_jsonl(&answers), "f").unwrap(), answers);
     }
 
@@ -180,6 +215,7 @@ mod tests {
             text: text.into(),
             entries: vec!["e".into()],
             not_answered_by: Vec::new(),
+            not_answered_by_versions: BTreeMap::new(),
             confirmed_by: by,
             ticket_id: None,
         };

@@ -150,6 +150,8 @@ struct TicketReplies {
     by_agent: Vec<String>,
     helpful: Vec<String>,
     unhelpful: Vec<String>,
+    /// The version of each unhelpful entry the customer read, where the retrieval kept it.
+    unhelpful_versions: BTreeMap<String, String>,
 }
 
 fn push_new(into: &mut Vec<String>, ids: Vec<String>) {
@@ -158,6 +160,21 @@ fn push_new(into: &mut Vec<String>, ids: Vec<String>) {
             into.push(id);
         }
     }
+}
+
+/// The version of each entry the ticket's retrieval found (its stored results), by id;
+/// results stored before versions were kept have none.
+fn retrieved_versions(retrieved: &serde_json::Value) -> BTreeMap<String, String> {
+    retrieved
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|hit| {
+            let id = hit.get("kb_id")?.as_str()?;
+            let version = hit.get("content_hash")?.as_str()?;
+            (!version.is_empty()).then(|| (id.to_string(), version.to_string()))
+        })
+        .collect()
 }
 
 fn answers_of(replies: Vec<ConfirmedReply>) -> (Vec<ConfirmedAnswer>, ConfirmedCounts) {
@@ -190,7 +207,15 @@ fn answers_of(replies: Vec<ConfirmedReply>) -> (Vec<ConfirmedAnswer>, ConfirmedC
         seen.text = text;
         match (reply.responder, reply.helpful) {
             (ResponderKind::Agent, _) => push_new(&mut seen.by_agent, entries),
-            (ResponderKind::Auto, Some(0)) => push_new(&mut seen.unhelpful, entries),
+            (ResponderKind::Auto, Some(0)) => {
+                let versions = retrieved_versions(&reply.retrieved);
+                for id in &entries {
+                    if let Some(version) = versions.get(id) {
+                        seen.unhelpful_versions.insert(id.clone(), version.clone());
+                    }
+                }
+                push_new(&mut seen.unhelpful, entries)
+            }
             (ResponderKind::Auto, _) => push_new(&mut seen.helpful, entries),
         }
     }
@@ -208,6 +233,8 @@ fn answers_of(replies: Vec<ConfirmedReply>) -> (Vec<ConfirmedAnswer>, ConfirmedC
             .into_iter()
             .filter(|id| !entries.contains(id))
             .collect();
+        let mut not_answered_by_versions = seen.unhelpful_versions;
+        not_answered_by_versions.retain(|id, _| not_answered_by.contains(id));
         match confirmed_by {
             ConfirmedBy::Agent => counts.by_agents += 1,
             _ if !entries.is_empty() => counts.by_customers += 1,
@@ -220,6 +247,7 @@ fn answers_of(replies: Vec<ConfirmedReply>) -> (Vec<ConfirmedAnswer>, ConfirmedC
             text: seen.text,
             entries,
             not_answered_by,
+            not_answered_by_versions,
             confirmed_by,
             ticket_id: Some(ticket_id),
         });
@@ -238,6 +266,7 @@ mod tests {
             responder,
             citations: serde_json::json!(citations),
             helpful: (responder == ResponderKind::Auto).then_some(1),
+            retrieved: serde_json::json!([]),
             subject: Some("Bourrage".into()),
             body: "le papier reste coincé".into(),
             transcription: None,
@@ -298,6 +327,7 @@ mod tests {
         assert_eq!(answers[1].not_answered_by, ["pilote"]);
         assert_eq!(answers[1].confirmed_by, ConfirmedBy::Customer);
         assert!(answers[2].not_answered_by.is_empty());
+        assert!(answers.iter().all(|a| a.not_answered_by_versions.is_empty()));
         assert_eq!(
             counts,
             ConfirmedCounts {
@@ -307,6 +337,43 @@ mod tests {
                 skipped: 0
             }
         );
+    }
+
+    #[test]
+    fn an_unhelpful_mark_keeps_the_version_of_the_entry_the_customer_read() {
+        let retrieved = serde_json::json!([
+            {"kb_id": "pilote", "relevance": 0.9, "content_hash": "v1-pilote"},
+            {"kb_id": "bac-vide", "relevance": 0.4, "content_hash": "v1-bac"},
+            {"kb_id": "toner", "relevance": 0.3},
+        ]);
+        let mark = |ticket_id, citations: &[&str]| ConfirmedReply {
+            retrieved: retrieved.clone(),
+            ..unhelpful(ticket_id, citations)
+        };
+        let (answers, _) = answers_of(vec![
+            mark(1, &["pilote"]),
+            // A version stored for one entry only (older results): the other holds as is.
+            mark(2, &["pilote", "toner"]),
+            // The agent cited one of the marked entries after all: no version kept for it.
+            mark(3, &["pilote", "bac-vide"]),
+            reply(3, ResponderKind::Agent, &["bac-vide"]),
+        ]);
+        let versions = |i: usize| -> Vec<(&str, &str)> {
+            answers[i]
+                .not_answered_by_versions
+                .iter()
+                .map(|(id, v)| (id.as_str(), v.as_str()))
+                .collect()
+        };
+        assert_eq!(versions(0), [("pilote", "v1-pilote")]);
+        assert_eq!(answers[1].not_answered_by, ["pilote", "toner"]);
+        assert_eq!(versions(1), [("pilote", "v1-pilote")]);
+        assert_eq!(answers[2].not_answered_by, ["pilote"]);
+        assert_eq!(versions(2), [("pilote", "v1-pilote")]);
+        for answer in &answers {
+            let line = crate::kb::confirmed::to_jsonl(std::slice::from_ref(answer));
+            assert_eq!(&parse_confirmed(&line, "f").unwrap()[0], answer);
+        }
     }
 
     #[test]

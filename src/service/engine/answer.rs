@@ -78,7 +78,7 @@ impl AnswerRequest {
     }
 }
 
-fn retrieved(c: &Candidate<'_>) -> Retrieved {
+fn retrieved(generation: &Generation, c: &Candidate<'_>) -> Retrieved {
     let entry = c.entry;
     Retrieved {
         kb_id: entry.id.clone(),
@@ -87,6 +87,12 @@ fn retrieved(c: &Candidate<'_>) -> Retrieved {
         bm25_rank: c.bm25_rank,
         vector_rank: c.vector_rank,
         unhelpful_before: c.unhelpful_before,
+        content_hash: generation
+            .manifest
+            .content_hashes
+            .get(&entry.id)
+            .cloned()
+            .unwrap_or_default(),
         category: entry.category.as_str().to_string(),
         models: entry.models.clone(),
         error_codes: entry.error_codes.clone(),
@@ -175,7 +181,10 @@ impl Engine {
                 })
             })
             .collect();
-        answer.retrieved = candidates.iter().map(retrieved).collect();
+        answer.retrieved = candidates
+            .iter()
+            .map(|c| retrieved(&generation, c))
+            .collect();
 
         // Known means the KB has entries for it, not merely that the catalogue names it.
         let model_known = answer.extraction.model.as_deref().is_some_and(|m| {

@@ -295,13 +295,17 @@ macro_rules! conversation_store {
             async fn confirmed_replies(&self, limit: u32) -> Result<Vec<ConfirmedReply>> {
                 let sql = format!(
                     "SELECT r.ticket_id AS ticket_id, r.id AS response_id, r.responder AS responder, {} AS citations, \
-                     CAST(r.helpful AS SIGNED) AS helpful, m.subject AS subject, m.body AS body, m.transcription AS transcription \
+                     CAST(r.helpful AS SIGNED) AS helpful, \
+                     COALESCE((SELECT {} FROM rag_results rr WHERE rr.id = \
+                     (SELECT MAX(x.id) FROM rag_results x WHERE x.ticket_id = r.ticket_id AND x.created_at <= r.created_at)), '[]') AS retrieved, \
+                     m.subject AS subject, m.body AS body, m.transcription AS transcription \
                      FROM responses r JOIN messages m ON m.id = \
                      (SELECT MIN(f.id) FROM messages f WHERE f.ticket_id = r.ticket_id AND f.direction = 'inbound') \
                      WHERE (r.responder = 'agent' AND r.send_status <> 'draft') \
                      OR (r.responder = 'auto' AND r.send_status <> 'draft' AND r.helpful IS NOT NULL) \
                      ORDER BY r.id LIMIT ?",
-                    $d.json("r.citations")
+                    $d.json("r.citations"),
+                    $d.json("rr.results")
                 );
                 sqlx::query_as(&sql)
                     .bind(i64::from(limit.max(1)))
