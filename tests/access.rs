@@ -2,7 +2,7 @@
 //! life (created, pinned, revoked), the public intake's per-address limit, the refusal
 //! to serve a network with no key, and a client too slow to send its headers.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! LLM client against a local chat-completions server started here, for every way an LLM
 //! fails. The real model and the repository's KB.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! The HTTP API against the real app (port 0), the real model and the repository's KB.
 
-mod common;
+use crate::common;
 
 use serde_json::{json, Value};
 

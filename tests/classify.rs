@@ -2,7 +2,7 @@
 //! real embedding model: every ticket is predicted by a model that never saw it. The floors
 //! sit a little under what `devicekb eval classify` measured (see the README).
 
-mod common;
+use crate::common;
 
 use devicekb::kb::training::{parse_training, TRAINING_FILE};
 

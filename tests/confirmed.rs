@@ -2,7 +2,7 @@
 //! `devicekb learn`, and the next reindex finds that entry for the next ticket worded
 //! the same way; what the file cannot use is named, never fatal to the index.
 
-mod common;
+use crate::common;
 
 use common::http::{call, new_customer};
 use reqwest::Method;

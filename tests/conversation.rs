@@ -1,7 +1,7 @@
 //! Conversations over HTTP, on the embedded SQLite store, with the real pipeline: messages
 //! join their ticket's conversation, agents reply and give feedback, bad input is named.
 
-mod common;
+use crate::common;
 
 use common::http::{app, call, new_customer};
 use serde_json::json;

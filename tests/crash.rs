@@ -2,7 +2,7 @@
 //! tickets arrive, then started again, leaves no ticket `new`; a ticket the dead server had
 //! stored but not processed is resumed by the new one.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! reports the precision the generation measured for such searches, and finds the same
 //! entries as before on the bundled KB's labelled queries.
 
-mod common;
+use crate::common;
 
 use devicekb::service::eval::load_queries;
 use devicekb::service::{SearchMode, SearchRequest, SearchResponse, Service};

@@ -3,7 +3,7 @@
 //! them, and a reindex killed with SIGKILL leaves a restarted server answering from the
 //! last good generation.
 
-mod common;
+use crate::common;
 
 use common::process::{devicekb, poll, serve, Child};
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! of its API models (api.py: Customer, TicketCreate, MessageCreate, ExtractionCreate) are
 //! replayed against the real binary, checking the response fields those clients read.
 
-mod common;
+use crate::common;
 
 use common::process::{devicekb, serve};
 use serde_json::{json, Value};

@@ -1,7 +1,7 @@
 //! The embedding model as devicekb loads it: same tokens and vectors as the reference
 //! implementation, a second model from the same configuration, and clear errors.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

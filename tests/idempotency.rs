@@ -4,7 +4,7 @@
 //! racing on one key are settled by the unique index; a database from before request
 //! digests upgrades and keeps answering its keys.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 //! out, answers what the first one did; the key with another request is a 409 naming it,
 //! and nothing is written; keys differing only in case are two keys.
 
-mod common;
+use crate::common;
 
 use common::db::TestDb;
 use common::http::{call, new_customer, post_text};

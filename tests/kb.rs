@@ -1,6 +1,6 @@
 //! KB files: validation messages, the JSON Schema, and both importers.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! What the server logs, as an operator ships it: one line per request (route template,
 //! status, time, caller) and, with `DEVICEKB_LOG_FORMAT=json`, one JSON object a line.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

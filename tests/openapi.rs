@@ -6,7 +6,7 @@
 mod check;
 #[path = "openapi/client.rs"]
 mod client;
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

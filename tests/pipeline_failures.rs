@@ -1,7 +1,7 @@
 //! When something under the pipeline fails: the database is gone, a step errors, a
 //! server dies mid-pipeline. The ticket is escalated or resumed and nothing is lost.
 
-mod common;
+use crate::common;
 
 use common::http::{app, call, new_customer};
 use serde_json::{json, Value};

@@ -2,7 +2,7 @@
 //! server: runs when QDRANT_URL is set (e.g. http://127.0.0.1:6334), and says it did not
 //! run otherwise (`make test` prints that note too).
 
-mod common;
+use crate::common;
 
 use devicekb::index::reindex::KEEP_GENERATIONS;
 use devicekb::qdrant::QdrantConfig;

@@ -2,7 +2,7 @@
 //! hybrid must be at least as good as either single mode, and above floors set from
 //! measured figures (see the README). `devicekb eval` prints the same figures.
 
-mod common;
+use crate::common;
 
 use devicekb::service::eval::{evaluate, load_queries, ModeReport};
 use devicekb::service::SearchMode;

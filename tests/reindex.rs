@@ -1,7 +1,7 @@
 //! Reindexing: validation first, atomic switch, no failed search in flight, only changed
 //! entries re-embedded, and a running server picking up a CLI reindex.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

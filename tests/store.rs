@@ -10,7 +10,7 @@ use devicekb::store::{
 };
 use devicekb::Error;
 
-mod common;
+use crate::common;
 
 use common::db::TestDb;
 

@@ -2,7 +2,7 @@
 //! escalated `step_failed` (some steps recorded), on both databases; fresh tickets are left
 //! to their pipeline; two servers on one MariaDB handle a stalled ticket exactly once.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

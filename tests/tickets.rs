@@ -1,7 +1,7 @@
 //! Customers and tickets over HTTP, on the embedded SQLite store, with the real pipeline.
 //! (The store itself is tested against SQLite and MariaDB in tests/store.rs.)
 
-mod common;
+use crate::common;
 
 use common::http::{app, call, new_customer};
 use serde_json::{json, Value};

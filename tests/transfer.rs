@@ -2,7 +2,7 @@
 //! model names and calibrates its own relevance at reindex; a KB too small or too uniform
 //! to calibrate falls back to a conservative calibration and says so, never a panic.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -6,7 +6,7 @@
 //! polling period; a reindex asked while another process holds the directory's lock is
 //! refused with that process named.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! (chromium and chromium-driver from Debian's packages; `make test` installs them).
 //! Screenshots of every page land in `target/ui-screenshots/` on every run.
 
-mod common;
+use crate::common;
 
 use common::browser::{
     assert_accessible, browser, mint, shot, sign_in, start_driver, text_of, wait_for_path,

@@ -4,7 +4,7 @@
 //! end and one refused with its file:line problems. Screenshots land in
 //! `target/ui-screenshots/`.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -87,15 +87,9 @@ async fn kpi(client: &Client, base: &str, key: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_work_the_queue_answer_an_escalated_ticket_and_rate_an_automatic_reply() {
-    // The store starts empty on every run, so the queue holds this run's tickets only
-    // (the index under the same directory is kept: its vectors are reused).
-    let data = common::repo()
-        .join("target/test-data")
-        .join(env!("CARGO_CRATE_NAME"));
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(data.join(format!("devicekb.db{suffix}")));
-    }
-    let service = common::repo_service();
+    // The store starts empty, so the queue holds this test's tickets only (other tests
+    // add theirs to the shared service's store meanwhile).
+    let (service, _store) = common::repo_index_with_own_store().await;
     let base = common::spawn_app(service.clone()).await;
     let run = run_id();
     let staff_name = format!("ui-bob-{run}");

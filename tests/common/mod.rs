@@ -1,4 +1,4 @@
-//! Shared test support: the real embedding model (loaded once per test binary), services
+//! Shared test support: the real embedding model (loaded once for the suite), services
 //! over a KB directory, and the real HTTP app spawned on port 0.
 #![allow(dead_code)]
 
@@ -95,7 +95,7 @@ pub async fn start_service_with(
         .expect("service starts")
 }
 
-/// One service over the repository's own KB, shared by every test of the binary. Its
+/// One service over the repository's own KB, shared by every test of the suite. Its
 /// data dir lives under target/ so vectors are reused from one test run to the next.
 pub fn repo_service() -> Arc<Service> {
     static SERVICE: OnceLock<Arc<Service>> = OnceLock::new();
@@ -117,6 +117,21 @@ pub fn repo_service() -> Arc<Service> {
             .expect("the shared service starts")
         })
         .clone()
+}
+
+/// A service over the bundled KB's index (the shared one's, so nothing is embedded
+/// again) with a store of its own, empty: for a test that counts what is in the store
+/// while other tests add tickets to the shared service's. The directory holds the store.
+pub async fn repo_index_with_own_store() -> (Arc<Service>, tempfile::TempDir) {
+    let shared = repo_service();
+    let store = tempfile::tempdir().expect("tempdir");
+    let mut config = shared.engine.config().clone();
+    config.database_url = format!("sqlite://{}", store.path().join("devicekb.db").display());
+    let service = Service::start(config, embedder())
+        .await
+        .expect("service starts");
+    warm(&service).await;
+    (service, store)
 }
 
 /// Trains the service's ticket classifier now, as `devicekb serve` does at start, so the
