@@ -258,7 +258,9 @@ async fn an_automatic_reply_found_unhelpful_is_not_sent_again() {
         "{line}"
     );
     // The mark holds against the entry as the customer read it.
-    let read = line["not_answered_by_versions"][TARGET].as_str().unwrap_or_default();
+    let read = line["not_answered_by_versions"][TARGET]
+        .as_str()
+        .unwrap_or_default();
     assert_eq!(read.len(), 64, "{line}");
     let (ok, stdout, stderr) = run(&["reindex"], kb.path(), data.path());
     assert!(ok, "{stderr}");

@@ -343,7 +343,10 @@ pub fn reindex_locked(
         );
     }
     if confirmed.lapsed > 0 {
-        tracing::info!(lapsed = confirmed.lapsed, "unhelpful marks on changed entries lapsed");
+        tracing::info!(
+            lapsed = confirmed.lapsed,
+            "unhelpful marks on changed entries lapsed"
+        );
     }
     let mut vectors = ChunkVectors::zeroed(
         embedder.dim(),

@@ -105,10 +105,31 @@ fn export(
         skipped: counts.skipped,
         written: !dry_run,
     };
-    if !dry_run {
+    if dry_run {
+        probe_writable(&path).map_err(|e| not_writable(kb_dir, e))?;
+    } else {
         write(&path, &merged).map_err(|e| not_writable(kb_dir, e))?;
     }
     Ok(report)
+}
+
+/// A dry run says what the export would meet: a folder it may not write fails it the
+/// same way. Probed with a temporary file (removed at once) where the export would
+/// write, the file's folder or, before it exists, the KB folder; permissions bits alone
+/// would miss a read-only mount or an ACL.
+fn probe_writable(path: &Path) -> Result<()> {
+    let folder = path
+        .parent()
+        .ok_or_else(|| Error::Internal(format!("{} has no folder", path.display())))?;
+    let dir = match folder.parent() {
+        Some(kb_dir) if !folder.exists() => kb_dir,
+        _ => folder,
+    };
+    tempfile::Builder::new()
+        .prefix(".devicekb-probe")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(|e| Error::io(format!("creating a file in {}", dir.display()), e))
 }
 
 /// A KB folder the server may not write (mounted read-only, owned by another user) is the
@@ -327,7 +348,9 @@ mod tests {
         assert_eq!(answers[1].not_answered_by, ["pilote"]);
         assert_eq!(answers[1].confirmed_by, ConfirmedBy::Customer);
         assert!(answers[2].not_answered_by.is_empty());
-        assert!(answers.iter().all(|a| a.not_answered_by_versions.is_empty()));
+        assert!(answers
+            .iter()
+            .all(|a| a.not_answered_by_versions.is_empty()));
         assert_eq!(
             counts,
             ConfirmedCounts {
@@ -373,6 +396,44 @@ mod tests {
         for answer in &answers {
             let line = crate::kb::confirmed::to_jsonl(std::slice::from_ref(answer));
             assert_eq!(&parse_confirmed(&line, "f").unwrap()[0], answer);
+        }
+    }
+
+    #[test]
+    fn a_dry_run_leaves_the_folder_as_it_was_and_meets_what_the_export_would() {
+        let kb = tempfile::tempdir().unwrap();
+        let answer = ConfirmedAnswer {
+            text: "le papier reste coincé".into(),
+            entries: vec!["jam".into()],
+            not_answered_by: Vec::new(),
+            not_answered_by_versions: BTreeMap::new(),
+            confirmed_by: ConfirmedBy::Agent,
+            ticket_id: Some(1),
+        };
+        let counts = || ConfirmedCounts {
+            by_agents: 1,
+            ..ConfirmedCounts::default()
+        };
+        let report = export(kb.path(), vec![answer.clone()], counts(), true).unwrap();
+        assert_eq!((report.answers, report.written), (1, false));
+        let left: Vec<_> = std::fs::read_dir(kb.path()).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+
+        // A folder its user may not write fails the dry run as it fails the export (root
+        // writes anyway: there, both succeed and this part shows nothing).
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(kb.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
+        let writable = tempfile::tempfile_in(kb.path()).is_ok();
+        let dry = export(kb.path(), vec![answer.clone()], counts(), true);
+        let real = export(kb.path(), vec![answer], counts(), false);
+        std::fs::set_permissions(kb.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        if !writable {
+            for outcome in [dry, real] {
+                assert!(
+                    matches!(&outcome, Err(Error::Conflict(m)) if m.contains("is not writable")),
+                    "{outcome:?}"
+                );
+            }
         }
     }
 
