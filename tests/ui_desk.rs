@@ -448,6 +448,8 @@ async fn an_admin_reindexes_from_the_kb_page_and_sees_file_line_problems() {
         Duration::from_secs(120),
     )
     .await;
+    // What the new generation took from the desk.
+    wait_for_text(&client, "#desk-lines", "1 réponses confirmées cherchées").await;
     let confirmed = kb.path().join("confirmed/answers.jsonl");
     let written = std::fs::read_to_string(&confirmed).unwrap();
     assert!(written.contains(cited) && written.contains(&format!("Réf {run}")));

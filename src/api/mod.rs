@@ -288,7 +288,8 @@ fn table() -> Vec<Route> {
                      marked unhelpful is written too, its entries as the line's \
                      `not_answered_by`: after the reindex a message like it is not answered \
                      automatically with them. With `dry_run=true` nothing is \
-                     written. A line of the file that does not parse is a 422 naming it; a \
+                     kept (a temporary file probes the folder) and `not_writable` says \
+                     why the export would fail, if it would. A line of the file that does not parse is a 422 naming it; a \
                      KB folder the server may not write (mounted read-only) is a 409 saying \
                      so.",
             )

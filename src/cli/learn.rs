@@ -36,5 +36,8 @@ pub async fn run(args: Args) -> Result<()> {
     } else {
         println!("dry run: nothing written");
     }
+    if let Some(why) = &report.not_writable {
+        println!("the export would fail: {why}");
+    }
     Ok(())
 }

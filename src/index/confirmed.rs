@@ -79,6 +79,7 @@ pub fn confirmed_chunks(entries: &[KbEntry], confirmed: &[ConfirmedAnswer]) -> C
     let mut unhelpful = Vec::new();
     let mut seen = HashSet::new();
     let mut seen_unhelpful = HashSet::new();
+    let mut seen_lapsed = HashSet::new();
     let mut dropped = 0;
     let mut lapsed = 0;
     for answer in confirmed {
@@ -101,10 +102,15 @@ pub fn confirmed_chunks(entries: &[KbEntry], confirmed: &[ConfirmedAnswer]) -> C
                     .is_none_or(|read| *read == version_of(ord))
             })
             .collect();
-        lapsed += marked.len() - not_by.len();
         if (named.is_empty() && marked.is_empty()) || passage.is_empty() {
             dropped += 1;
             continue;
+        }
+        for &ord in marked.iter().filter(|ord| !not_by.contains(ord)) {
+            // Counted as the marks that hold are: once per entry and message.
+            if seen_lapsed.insert((ord, passage.clone())) {
+                lapsed += 1;
+            }
         }
         for ord in named {
             // The same message confirmed twice for an entry is one passage.
@@ -341,7 +347,8 @@ mod tests {
         // The editor rewrote the driver entry: its mark lapses; the one without a
         // version (jam) holds.
         entries[1].description = "télécharger le pilote pour Windows 10 et 11".into();
-        let edited = confirmed_chunks(&entries, &[line]);
+        // The same line twice counts once, as the marks that hold do.
+        let edited = confirmed_chunks(&entries, &[line.clone(), line]);
         assert_eq!(edited.unhelpful, [(0, "pilote windows 11 ?".to_string())]);
         assert_eq!(edited.lapsed, 1);
         assert_eq!(edited.dropped, 0);

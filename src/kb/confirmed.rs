@@ -52,6 +52,8 @@ pub struct ConfirmedAnswer {
     /// The version (content hash) of entries of `not_answered_by` as the customer read
     /// them: each mark lapses once its entry changes. An entry not listed (a line written
     /// by hand, a reply stored before versions were kept) stays marked until the line goes.
+    /// A version for an entry no longer in `not_answered_by` (an editor removed the mark)
+    /// is ignored.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub not_answered_by_versions: BTreeMap<String, String>,
     #[serde(default = "editor")]
@@ -97,15 +99,6 @@ pub fn parse_confirmed(
                 problems.push((
                     Some("not_answered_by"),
                     format!("`{both}` is also in `entries`"),
-                ));
-            } else if let Some((id, _)) = answer
-                .not_answered_by_versions
-                .iter()
-                .find(|(id, _)| !answer.not_answered_by.contains(id))
-            {
-                problems.push((
-                    Some("not_answered_by_versions"),
-                    format!("`{id}` is not in `not_answered_by`"),
                 ));
             } else if let Some((id, _)) = answer
                 .not_answered_by_versions
@@ -184,21 +177,22 @@ mod tests {
             "\n",
             r#"{"text": "x", "not_answered_by": [""]}"#,
             "\n",
-            r#"{"text": "x", "not_answered_by": ["a"], "not_answered_by_versions": {"b": "12ab"}}"#,
-            "\n",
             r#"{"text": "x", "not_answered_by": ["a"], "not_answered_by_versions": {"a": " "}}"#,
             "\n",
         );
         let errors = parse_confirmed(bad, "answers.jsonl").unwrap_err();
-        assert_eq!(errors.len(), 7);
+        assert_eq!(errors.len(), 6);
         assert_eq!(errors[0].field.as_deref(), Some("text"));
         assert_eq!(errors[1].field.as_deref(), Some("entries"));
         assert_eq!(errors[2].line, Some(3));
         assert_eq!(errors[3].field.as_deref(), Some("not_answered_by"));
         assert_eq!(errors[4].field.as_deref(), Some("not_answered_by"));
         assert_eq!(errors[5].field.as_deref(), Some("not_answered_by_versions"));
-        assert!(errors[5].message.contains("`b`"), "{}", errors[5].message);
-        assert_eq!(errors[6].field.as_deref(), Some("not_answered_by_versions"));
+        assert!(errors[5].message.contains("`a`"), "{}", errors[5].message);
+
+        // An editor took the mark away and left its version: the line stands.
+        let taken_over = r#"{"text": "x", "entries": ["b"], "not_answered_by_versions": {"a": "12ab"}, "confirmed_by": "editor"}"#;
+        assert_eq!(parse_confirmed(taken_over, "f").unwrap()[0].entries, ["b"]);
 
         // An unhelpful reply alone is a line.
         let unhelpful = r#"{"text": "le bac 2 ne prend pas le relais", "not_answered_by": ["bac-vide"], "not_answered_by_versions": {"bac-vide": "9f2c"}, "confirmed_by": "customer"}"#;

@@ -22,6 +22,7 @@ pub use engine::{build_generation, connect_qdrant, eval, search, Engine};
 /// What the engine answers, named here for the HTTP layer.
 pub use crate::answer::Answer;
 pub use crate::extract::Extraction;
+pub use crate::index::confirmed::ConfirmedSummary;
 pub use crate::index::ReindexReport;
 /// The KB's entries as the layers above show them.
 pub use crate::kb::lang::fold;

@@ -171,8 +171,9 @@ pub struct ConfirmedReply {
     pub citations: serde_json::Value,
     /// The customer's feedback on an automatic reply: 1 helpful, 0 not (an agent's: none).
     pub helpful: Option<i64>,
-    /// What the ticket's retrieval found before the reply (its stored `results`): each
-    /// entry's version, against which an unhelpful mark holds.
+    /// For an automatic reply found unhelpful, what the ticket's retrieval found before
+    /// it (its stored `results`): each entry's version, against which the mark holds.
+    /// Empty (`[]`) for the other replies, which need none.
     #[sqlx(try_from = "JsonText")]
     pub retrieved: serde_json::Value,
     pub subject: Option<String>,

@@ -105,6 +105,13 @@ pub fn repo_service() -> Arc<Service> {
                 .join("target")
                 .join("test-data")
                 .join(env!("CARGO_CRATE_NAME"));
+            // The store starts empty on every run (the index beside it is kept, so its
+            // vectors are reused): a key or a pile of messages left by an earlier run would
+            // change what the tests see. No test may add a key to it (its keyless loopback
+            // access would close for all): they take `repo_index_with_own_store`.
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(data.join(format!("devicekb.db{suffix}")));
+            }
             // Tests call this from inside their own runtime, where blocking is not allowed.
             std::thread::spawn(move || {
                 shared_runtime().block_on(async {

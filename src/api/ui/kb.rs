@@ -19,7 +19,7 @@ use super::{accept_form, error_page, html as respond, see_other, CsrfForm, UiSta
 use crate::error::{Error, ValidationError};
 use crate::service::access::Role;
 use crate::service::{Category, KbEntry};
-use crate::service::{Phase, Task, TaskStatus};
+use crate::service::{ConfirmedSummary, Phase, Task, TaskStatus};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct KbQuery {
@@ -148,8 +148,8 @@ fn reindex_form(lang: Lang, viewer: &Viewer, last: Option<&Task>) -> Markup {
                 }
                 p.meta {
                     (lang.pick(
-                        "Les tickets dont la réponse cite des entrées (réponse d'un agent, ou réponse automatique jugée utile) sont écrits dans confirmed/answers.jsonl ; la réindexation les cherche à côté des entrées. Une réponse automatique jugée inutile y est écrite aussi : un message semblable ne recevra plus automatiquement la même entrée.",
-                        "Tickets whose reply cited entries (an agent's reply, or an automatic reply found helpful) are written into confirmed/answers.jsonl; the reindex searches them beside the entries. An automatic reply found unhelpful is written there too: a message like it no longer gets the same entry automatically.",
+                        "Les tickets dont la réponse cite des entrées (réponse d'un agent, ou réponse automatique jugée utile) sont écrits dans confirmed/answers.jsonl ; la réindexation les cherche à côté des entrées. Une réponse automatique jugée inutile y est écrite aussi : un message semblable ne recevra plus automatiquement la même entrée, jusqu'à ce que l'entrée soit modifiée.",
+                        "Tickets whose reply cited entries (an agent's reply, or an automatic reply found helpful) are written into confirmed/answers.jsonl; the reindex searches them beside the entries. An automatic reply found unhelpful is written there too: a message like it no longer gets the same entry automatically, until the entry is changed.",
                     ))
                 }
             }
@@ -405,8 +405,26 @@ fn progress(lang: Lang, task: &Task) -> Markup {
                 @if let Some(generation) = &task.generation {
                     p { (lang.pick("Génération servie : ", "Generation served: ")) code { (generation) } }
                 }
+                @if let Some(report) = &task.report { (desk_lines(lang, &report.confirmed)) }
                 @if let Some(error) = &task.error { p.problem role="alert" { (error) } }
                 @if let Some(errors) = &task.errors { (file_problems(lang, errors)) }
+            }
+        }
+    }
+}
+
+/// What the generation takes from the desk: its confirmed answers, the messages whose
+/// automatic reply did not help, and the marks an editor's change to their entry lifted.
+fn desk_lines(lang: Lang, confirmed: &ConfirmedSummary) -> Markup {
+    let any = confirmed.answers + confirmed.unhelpful + confirmed.unhelpful_lapsed > 0;
+    html! {
+        @if any {
+            p.meta #desk-lines {
+                (confirmed.answers) " " (lang.pick("réponses confirmées cherchées", "confirmed answers searched"))
+                " · " (confirmed.unhelpful) " " (lang.pick("messages dont la réponse automatique n'a pas aidé", "messages whose automatic reply did not help"))
+                @if confirmed.unhelpful_lapsed > 0 {
+                    " · " (confirmed.unhelpful_lapsed) " " (lang.pick("marques levées : leur entrée a changé depuis", "marks lifted: their entry changed since"))
+                }
             }
         }
     }

@@ -64,6 +64,10 @@ pub struct LearnReport {
     pub skipped: usize,
     /// `false` on a dry run: nothing was written.
     pub written: bool,
+    /// On a dry run, why the export itself would fail: the KB folder is not writable by
+    /// the server (the counts above still say what it would write).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_writable: Option<String>,
 }
 
 /// Writes what the desk confirmed into `kb_dir`'s `confirmed/answers.jsonl`, keeping the
@@ -104,19 +108,28 @@ fn export(
         unhelpful: counts.unhelpful,
         skipped: counts.skipped,
         written: !dry_run,
+        not_writable: None,
     };
     if dry_run {
-        probe_writable(&path).map_err(|e| not_writable(kb_dir, e))?;
-    } else {
-        write(&path, &merged).map_err(|e| not_writable(kb_dir, e))?;
+        // The counts are what a dry run is for: a folder the export may not write is
+        // said beside them, not instead of them.
+        return match probe_writable(&path).map_err(|e| not_writable(kb_dir, e)) {
+            Ok(()) => Ok(report),
+            Err(Error::Conflict(why)) => Ok(LearnReport {
+                not_writable: Some(why),
+                ..report
+            }),
+            Err(e) => Err(e),
+        };
     }
+    write(&path, &merged).map_err(|e| not_writable(kb_dir, e))?;
     Ok(report)
 }
 
-/// A dry run says what the export would meet: a folder it may not write fails it the
-/// same way. Probed with a temporary file (removed at once) where the export would
-/// write, the file's folder or, before it exists, the KB folder; permissions bits alone
-/// would miss a read-only mount or an ACL.
+/// A dry run says what the export would meet: a folder it may not write. Probed with a
+/// temporary file (removed at once) where the export would write, the file's folder or,
+/// before it exists, the KB folder; permissions bits alone would miss a read-only mount
+/// or an ACL.
 fn probe_writable(path: &Path) -> Result<()> {
     let folder = path
         .parent()
@@ -416,11 +429,13 @@ mod tests {
         };
         let report = export(kb.path(), vec![answer.clone()], counts(), true).unwrap();
         assert_eq!((report.answers, report.written), (1, false));
+        assert_eq!(report.not_writable, None);
         let left: Vec<_> = std::fs::read_dir(kb.path()).unwrap().collect();
         assert!(left.is_empty(), "{left:?}");
 
-        // A folder its user may not write fails the dry run as it fails the export (root
-        // writes anyway: there, both succeed and this part shows nothing).
+        // A folder its user may not write: the dry run counts and says why the export
+        // would fail, which it does (root writes anyway: there, both succeed and this part
+        // shows nothing).
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(kb.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
         let writable = tempfile::tempfile_in(kb.path()).is_ok();
@@ -428,12 +443,18 @@ mod tests {
         let real = export(kb.path(), vec![answer], counts(), false);
         std::fs::set_permissions(kb.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         if !writable {
-            for outcome in [dry, real] {
-                assert!(
-                    matches!(&outcome, Err(Error::Conflict(m)) if m.contains("is not writable")),
-                    "{outcome:?}"
-                );
-            }
+            let dry = dry.unwrap();
+            assert_eq!(dry.answers, 1);
+            assert!(
+                dry.not_writable
+                    .as_deref()
+                    .is_some_and(|m| m.contains("is not writable")),
+                "{dry:?}"
+            );
+            assert!(
+                matches!(&real, Err(Error::Conflict(m)) if m.contains("is not writable")),
+                "{real:?}"
+            );
         }
     }
 

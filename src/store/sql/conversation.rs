@@ -296,8 +296,10 @@ macro_rules! conversation_store {
                 let sql = format!(
                     "SELECT r.ticket_id AS ticket_id, r.id AS response_id, r.responder AS responder, {} AS citations, \
                      CAST(r.helpful AS SIGNED) AS helpful, \
+                     CASE WHEN r.responder = 'auto' AND r.helpful = 0 THEN \
                      COALESCE((SELECT {} FROM rag_results rr WHERE rr.id = \
-                     (SELECT MAX(x.id) FROM rag_results x WHERE x.ticket_id = r.ticket_id AND x.created_at <= r.created_at)), '[]') AS retrieved, \
+                     (SELECT MAX(x.id) FROM rag_results x WHERE x.ticket_id = r.ticket_id AND x.created_at <= r.created_at)), '[]') \
+                     ELSE '[]' END AS retrieved, \
                      m.subject AS subject, m.body AS body, m.transcription AS transcription \
                      FROM responses r JOIN messages m ON m.id = \
                      (SELECT MIN(f.id) FROM messages f WHERE f.ticket_id = r.ticket_id AND f.direction = 'inbound') \
