@@ -7,10 +7,9 @@ use common::http::{app, call, new_customer};
 use serde_json::{json, Value};
 #[tokio::test]
 async fn an_unreachable_database_is_a_503_and_searches_go_on() {
-    let data = tempfile::tempdir().unwrap();
     // The stored API keys cannot be read either: only the operator's key can be checked.
     const KEY: &str = "operator-key";
-    let service = common::start_service_with(&common::repo().join("kb"), data.path(), |c| {
+    let service = common::repo_index_with(|c| {
         c.database_url = "mysql://root@127.0.0.1:1/devicekb".into();
         c.admin_api_key = Some(KEY.into());
     })

@@ -40,14 +40,14 @@ async fn staff_sign_in_search_from_the_keyboard_and_share_the_url() {
     wait_for_text(&client, ".problem", "Clé inconnue").await;
     shot(&client, "02-signin-wrong-key").await;
     sign_in(&client, &intake).await;
-    wait_for_text(&client, ".problem", &intake_name).await;
+    wait_for_text(&client, ".problem", intake_name).await;
 
     // The staff key signs in; the session cookie is HttpOnly (the page cannot read it).
     sign_in(&client, &staff).await;
     wait_for_path(&client, "/ui/search").await;
     let landed = client.current_url().await.unwrap();
     assert_eq!(landed.query(), Some("q=toner+cyan&mode=bm25"), "{landed}");
-    wait_for_text(&client, ".who", &staff_name).await;
+    wait_for_text(&client, ".who", staff_name).await;
     let visible = client
         .execute("return document.cookie", vec![])
         .await

@@ -525,8 +525,7 @@ async fn sign_in_http(base: &str, key: &str) -> String {
 #[tokio::test]
 async fn with_the_database_down_the_desk_says_so_and_search_works() {
     const KEY: &str = "operator-key";
-    let data = tempfile::tempdir().unwrap();
-    let service = common::start_service_with(&common::repo().join("kb"), data.path(), |c| {
+    let service = common::repo_index_with(|c| {
         c.database_url = "mysql://root@127.0.0.1:1/devicekb".into();
         c.admin_api_key = Some(KEY.into());
     })

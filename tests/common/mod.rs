@@ -126,17 +126,25 @@ pub fn repo_service() -> Arc<Service> {
         .clone()
 }
 
-/// A service over the bundled KB's index (the shared one's, so nothing is embedded
-/// again) with a store of its own, empty: for a test that counts what is in the store
-/// while other tests add tickets to the shared service's. The directory holds the store.
-pub async fn repo_index_with_own_store() -> (Arc<Service>, tempfile::TempDir) {
-    let shared = repo_service();
-    let store = tempfile::tempdir().expect("tempdir");
-    let mut config = shared.engine.config().clone();
-    config.database_url = format!("sqlite://{}", store.path().join("devicekb.db").display());
-    let service = Service::start(config, embedder())
+/// A service over the bundled KB's index, the shared service's (built once: nothing is
+/// embedded again), configured otherwise by `tweak`: another store, an unreachable
+/// database, an operator's key.
+pub async fn repo_index_with(tweak: impl FnOnce(&mut Config)) -> Arc<Service> {
+    let mut config = repo_service().engine.config().clone();
+    tweak(&mut config);
+    Service::start(config, embedder())
         .await
-        .expect("service starts");
+        .expect("service starts")
+}
+
+/// A service over the bundled KB's index with a store of its own, empty: for a test that
+/// adds keys (which would close the shared service's keyless loopback access) or counts
+/// what is in the store while other tests add tickets to the shared one's. The directory
+/// holds the store.
+pub async fn repo_index_with_own_store() -> (Arc<Service>, tempfile::TempDir) {
+    let store = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", store.path().join("devicekb.db").display());
+    let service = repo_index_with(|c| c.database_url = url).await;
     warm(&service).await;
     (service, store)
 }
