@@ -56,7 +56,13 @@ pub struct ConfirmedChunks {
     pub lapsed: usize,
 }
 
-pub fn confirmed_chunks(entries: &[KbEntry], confirmed: &[ConfirmedAnswer]) -> ConfirmedChunks {
+/// The answers' passages by entry; `versions` holds each entry's content hash, against
+/// which an unhelpful mark's recorded version is checked.
+pub fn confirmed_chunks(
+    entries: &[KbEntry],
+    versions: &HashMap<String, String>,
+    confirmed: &[ConfirmedAnswer],
+) -> ConfirmedChunks {
     let ords: HashMap<&str, u32> = entries
         .iter()
         .enumerate()
@@ -66,14 +72,6 @@ pub fn confirmed_chunks(entries: &[KbEntry], confirmed: &[ConfirmedAnswer]) -> C
         ids.iter()
             .filter_map(|id| ords.get(id.as_str()).copied())
             .collect()
-    };
-    // Computed only for the entries a mark names a version of.
-    let mut versions: HashMap<u32, String> = HashMap::new();
-    let mut version_of = |ord: u32| -> String {
-        versions
-            .entry(ord)
-            .or_insert_with(|| entries[ord as usize].content_hash())
-            .clone()
     };
     let mut chunks = Vec::new();
     let mut unhelpful = Vec::new();
@@ -91,22 +89,18 @@ pub fn confirmed_chunks(entries: &[KbEntry], confirmed: &[ConfirmedAnswer]) -> C
             .join(" ");
         let named = ords_of(&answer.entries);
         let marked = ords_of(&answer.not_answered_by);
-        let not_by: Vec<u32> = marked
-            .iter()
-            .copied()
-            .filter(|&ord| {
-                let id = entries[ord as usize].id.as_str();
-                answer
-                    .not_answered_by_versions
-                    .get(id)
-                    .is_none_or(|read| *read == version_of(ord))
-            })
-            .collect();
         if (named.is_empty() && marked.is_empty()) || passage.is_empty() {
             dropped += 1;
             continue;
         }
-        for &ord in marked.iter().filter(|ord| !not_by.contains(ord)) {
+        let (not_by, changed): (Vec<u32>, Vec<u32>) = marked.into_iter().partition(|&ord| {
+            let id = &entries[ord as usize].id;
+            answer
+                .not_answered_by_versions
+                .get(id)
+                .is_none_or(|read| versions.get(id) == Some(read))
+        });
+        for ord in changed {
             // Counted as the marks that hold are: once per entry and message.
             if seen_lapsed.insert((ord, passage.clone())) {
                 lapsed += 1;
@@ -261,6 +255,13 @@ mod tests {
     use super::*;
     use crate::kb::confirmed::ConfirmedBy;
 
+    fn versions_of(entries: &[KbEntry]) -> HashMap<String, String> {
+        entries
+            .iter()
+            .map(|e| (e.id.clone(), e.content_hash()))
+            .collect()
+    }
+
     fn answer(text: &str, entries: &[&str]) -> ConfirmedAnswer {
         ConfirmedAnswer {
             text: text.into(),
@@ -280,6 +281,7 @@ mod tests {
         ];
         let chunks = confirmed_chunks(
             &entries,
+            &versions_of(&entries),
             &[
                 answer("le  papier\n\treste   coincé", &["jam"]),
                 // The same words again for the same entry: one passage.
@@ -313,6 +315,7 @@ mod tests {
         gone.not_answered_by = vec!["removed-since".into()];
         let chunks = confirmed_chunks(
             &entries,
+            &versions_of(&entries),
             &[line, only_unhelpful.clone(), only_unhelpful, gone],
         );
         assert_eq!(
@@ -340,7 +343,11 @@ mod tests {
         let mut line = answer("pilote windows 11 ?", &[]);
         line.not_answered_by = vec!["driver".into(), "jam".into()];
         line.not_answered_by_versions = [("driver".to_string(), read)].into();
-        let unchanged = confirmed_chunks(&entries, std::slice::from_ref(&line));
+        let unchanged = confirmed_chunks(
+            &entries,
+            &versions_of(&entries),
+            std::slice::from_ref(&line),
+        );
         assert_eq!(unchanged.unhelpful.len(), 2);
         assert_eq!(unchanged.lapsed, 0);
 
@@ -348,7 +355,7 @@ mod tests {
         // version (jam) holds.
         entries[1].description = "télécharger le pilote pour Windows 10 et 11".into();
         // The same line twice counts once, as the marks that hold do.
-        let edited = confirmed_chunks(&entries, &[line.clone(), line]);
+        let edited = confirmed_chunks(&entries, &versions_of(&entries), &[line.clone(), line]);
         assert_eq!(edited.unhelpful, [(0, "pilote windows 11 ?".to_string())]);
         assert_eq!(edited.lapsed, 1);
         assert_eq!(edited.dropped, 0);

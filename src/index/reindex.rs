@@ -335,7 +335,13 @@ pub fn reindex_locked(
             chunk_texts.push((ord as u32, key, chunk));
         }
     }
-    let confirmed = confirmed_chunks(&kb.entries, &kb.confirmed);
+    // Each entry's version: the manifest's, and what an unhelpful mark is checked against.
+    let content_hashes: HashMap<String, String> = kb
+        .entries
+        .iter()
+        .map(|e| (e.id.clone(), e.content_hash()))
+        .collect();
+    let confirmed = confirmed_chunks(&kb.entries, &content_hashes, &kb.confirmed);
     if confirmed.dropped > 0 {
         tracing::warn!(
             dropped = confirmed.dropped,
@@ -468,11 +474,7 @@ pub fn reindex_locked(
         entries: kb.entries.len(),
         chunks: vectors.len(),
         chunk_keys,
-        content_hashes: kb
-            .entries
-            .iter()
-            .map(|e| (e.id.clone(), e.content_hash()))
-            .collect(),
+        content_hashes,
         qdrant_collection: qdrant_collection.clone(),
         exact_int8: true,
         confirmed_keys,
