@@ -34,7 +34,10 @@ async fn answer(service: &Arc<Service>, text: &str) -> Answer {
 fn steps_of(service: &Service, id: &str) -> Vec<String> {
     let generation = service.engine.generation();
     let entry = generation.entry(generation.ord_of(id).expect("cited entry exists"));
-    devicekb::answer::reply::entry_steps(entry)
+    match devicekb::answer::reply::entry_fix(entry) {
+        devicekb::answer::reply::Fix::Steps(steps) => steps.iter().map(|s| s.to_string()).collect(),
+        other => panic!("{id} has steps in the bundled KB: {other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -102,6 +105,57 @@ async fn escalations_say_why() {
             || (reason == Reason::OutOfScope && a.reason == Some(Reason::LowConfidence));
         assert!(ok, "{text}: {:?} {:?}", a.reason, a.notes);
     }
+}
+
+/// A message in a language replies are not written in still gets the search (the agent
+/// sees the entries found) but goes to a person, saying why.
+#[tokio::test]
+async fn a_message_in_another_language_goes_to_a_person_with_what_was_found() {
+    let service = common::repo_service();
+    let a = answer(
+        &service,
+        "Guten Tag, unser Lexmark C750 zeigt seit heute Morgen die Meldung 88 Toner niedrig an. Was sollen wir tun?",
+    )
+    .await;
+    assert_eq!(a.decision, Decision::Escalate, "{:?}", a.notes);
+    assert_eq!(a.reason, Some(Reason::UnsupportedLanguage), "{:?}", a.notes);
+    assert!(a.reply.is_none());
+    assert!(
+        a.notes.iter().any(|n| n.contains("German")),
+        "{:?}",
+        a.notes
+    );
+    assert!(
+        !a.retrieved.is_empty(),
+        "the search still runs for the agent"
+    );
+}
+
+/// A server started with another fusion than the reindex's reads its calibration on
+/// features it was not fitted on: it says so and answers nothing automatically.
+#[tokio::test]
+async fn a_calibration_fitted_under_another_fusion_supports_no_automatic_answer() {
+    let message = "Bonjour, notre C750 affiche 88 Toner cyan bas depuis ce matin. Merci, Marc";
+    let fitted = answer(&common::repo_service(), message).await;
+    assert_eq!(fitted.decision, Decision::Auto, "{:?}", fitted.notes);
+    let service = common::repo_index_with(|c| {
+        c.fusion.method = devicekb::index::fusion::FusionMethod::Rrf;
+    })
+    .await;
+    let a = answer(&service, message).await;
+    assert_eq!(a.decision, Decision::Escalate, "{:?}", a.notes);
+    assert_eq!(a.reason, Some(Reason::LowConfidence));
+    let health = service.engine.health().await;
+    assert_eq!(health.calibration.threshold, None);
+    assert!(
+        health
+            .calibration
+            .notes
+            .iter()
+            .any(|n| n.contains("fitted under zscore fusion but served under rrf")),
+        "{:?}",
+        health.calibration.notes
+    );
 }
 
 #[tokio::test]

@@ -309,3 +309,50 @@ fn broken_extraction_rules_are_a_kb_problem_naming_the_field() {
         Some("Acme Jet 300")
     );
 }
+
+/// A KB in German imports and says what the product cannot do with it; an id another
+/// collection of the same KB holds is refused, so the KB still validates.
+#[test]
+fn import_jsonl_says_what_it_cannot_do_in_another_language_and_keeps_ids_unique() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("de.jsonl");
+    std::fs::write(
+        &file,
+        concat!(
+            r#"{"id": "papierstau", "title": "Papierstau in Fach 2", "text": "Der Drucker meldet einen Papierstau in Fach 2 und druckt nicht mehr. Öffnen Sie die vordere Klappe und ziehen Sie das Blatt vorsichtig heraus."}"#, "\n",
+            r#"{"id": "toner-niedrig", "title": "Toner fast leer", "text": "Die Anzeige meldet, dass der Toner fast leer ist. Bestellen Sie eine neue Kartusche und tauschen Sie sie aus, wenn die Druckqualität nachlässt."}"#, "\n",
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("kb");
+    let o = import("jsonl", &file, &out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("note: 2 of 2 entries are in German")
+            && stdout.contains("messages in German go to a person"),
+        "{stdout}"
+    );
+    let other = dir.path().join("other.jsonl");
+    std::fs::write(
+        &other,
+        r#"{"id": "papierstau", "title": "Bourrage", "text": "Ouvrir le capot avant."}"#,
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_devicekb"))
+        .args(["import", "jsonl"])
+        .arg(&other)
+        .arg("--out")
+        .arg(&out)
+        .args(["--collection", "autre"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("papierstau.toml") && stderr.contains("already exists"),
+        "{stderr}"
+    );
+    assert!(!out.join("entries/autre").exists());
+    assert_eq!(load_kb(&out).unwrap().entries.len(), 2);
+}

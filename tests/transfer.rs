@@ -6,7 +6,7 @@ use crate::common;
 
 use std::path::{Path, PathBuf};
 
-use devicekb::answer::{Answer, Decision};
+use devicekb::answer::{Answer, Decision, Reason};
 use devicekb::index::calibrate::KB_MODEL_FILE;
 use devicekb::index::calibration::{
     CalibrationSource, StoredModel, FEATURES_VERSION, MIN_HELD_OUT,
@@ -226,11 +226,22 @@ async fn kbs_that_cannot_be_calibrated_fall_back_and_say_so() {
         "Bourrage papier",
         "Une feuille est coincée dans le bac",
     );
+    // A model shipped for it cannot be checked against one entry: not used, and said.
+    let shipped = one.path().join(KB_MODEL_FILE);
+    std::fs::create_dir_all(shipped.parent().unwrap()).unwrap();
+    std::fs::write(&shipped, serde_json::to_string(&stored_model(0.0)).unwrap()).unwrap();
     let data = tempfile::tempdir().unwrap();
     let service = common::start_service(one.path(), data.path()).await;
     let calibration = &service.engine.generation().calibration;
     assert_eq!(calibration.source, CalibrationSource::Fallback);
     assert!(calibration.notes[0].contains("too few"), "{calibration:?}");
+    assert!(
+        calibration
+            .notes
+            .iter()
+            .any(|n| n.contains("calibration.json is not used")),
+        "{calibration:?}"
+    );
     let answer = answer_to(&service, "ma facture est fausse").await;
     assert_eq!(answer.decision, Decision::Escalate);
 
@@ -380,21 +391,104 @@ async fn a_model_written_for_the_kb_is_used_by_the_next_reindex() {
         "{error:?}"
     );
 
-    let stored = StoredModel {
-        features_version: FEATURES_VERSION,
-        fusion: FusionMethod::Zscore,
-        model: RelevanceModel::default(),
-        fitted_on: "test".into(),
-        samples: 0,
-    };
-    std::fs::write(&path, serde_json::to_string(&stored).unwrap()).unwrap();
-    let report = tokio::task::spawn_blocking(build).await.unwrap().unwrap();
+    std::fs::write(&path, serde_json::to_string(&stored_model(0.0)).unwrap()).unwrap();
+    let report = tokio::task::spawn_blocking(build.clone())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(report.calibration.source, CalibrationSource::KbFile);
     assert!(report
         .calibration
         .notes
         .iter()
         .any(|n| n.contains(KB_MODEL_FILE)));
+    // Edited by hand into nonsense: still used (the precision curve keeps the decision
+    // safe), but said to fit the KB poorly.
+    std::fs::write(&path, serde_json::to_string(&stored_model(50.0)).unwrap()).unwrap();
+    let report = tokio::task::spawn_blocking(build).await.unwrap().unwrap();
+    assert!(
+        report
+            .calibration
+            .notes
+            .iter()
+            .any(|n| n.contains("fits this KB's own queries poorly")),
+        "{:?}",
+        report.calibration.notes
+    );
+}
+
+/// A relevance model as `devicekb eval search --calibrate` writes it, with `bias` added
+/// to the product's default.
+fn stored_model(bias: f32) -> StoredModel {
+    let mut model = RelevanceModel::default();
+    model.bias += bias;
+    StoredModel {
+        features_version: FEATURES_VERSION,
+        fusion: FusionMethod::Zscore,
+        model,
+        fitted_on: "test".into(),
+        samples: 0,
+    }
+}
+
+/// A KB in a language the product does not write replies in, whose entries have no
+/// steps (an export of a FAQ): searched, its messages go to a person with the entries
+/// found and a draft giving the entry's text; the reindex and /health say what it
+/// cannot do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kb_in_another_language_is_searched_and_says_what_it_cannot_do() {
+    let kb = tempfile::tempdir().unwrap();
+    let dir = kb.path().join("entries/de");
+    std::fs::create_dir_all(&dir).unwrap();
+    let entries = [
+        ("papierstau", "Papierstau in Fach 2", "Öffnen Sie die vordere Klappe, ziehen Sie das gestaute Blatt vorsichtig heraus und schließen Sie die Klappe wieder."),
+        ("toner-leer", "Toner fast leer", "Bestellen Sie eine neue Tonerkartusche und tauschen Sie sie aus, sobald die Druckqualität nachlässt."),
+        ("wlan", "Drucker verliert die WLAN-Verbindung", "Starten Sie den Router neu und verbinden Sie den Drucker über das Bedienfeld erneut mit dem Netzwerk."),
+        ("blass", "Ausdrucke sind blass", "Schütteln Sie die Tonerkartusche vorsichtig und reinigen Sie die Belichtungseinheit mit einem weichen Tuch."),
+        ("fax", "Fax wird nicht gesendet", "Prüfen Sie das Telefonkabel und die Amtsholung, dann senden Sie das Fax erneut."),
+        ("scanner", "Scanner startet nicht", "Entriegeln Sie die Transportsicherung des Scanners und starten Sie das Gerät neu."),
+    ];
+    for (id, title, text) in entries {
+        std::fs::write(
+            dir.join(format!("{id}.toml")),
+            format!("id = \"{id}\"\ntitle = \"{title}\"\nlang = \"en\"\ncategory = \"general\"\ndescription = \"{text}\"\nsource = \"FAQ\"\n"),
+        )
+        .unwrap();
+    }
+    let data = tempfile::tempdir().unwrap();
+    let service = common::start_service(kb.path(), data.path()).await;
+    let languages = &service.engine.generation().languages;
+    assert_eq!(
+        languages.unsupported.get("German"),
+        Some(&6),
+        "{languages:?}"
+    );
+    let health = health_of(&service).await;
+    assert_eq!(health["languages"]["unsupported"]["German"], 6, "{health}");
+    assert!(
+        health["languages"]["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("messages in German go to a person")),
+        "{health}"
+    );
+    let answer = answer_to(
+        &service,
+        "Hallo, unser Drucker meldet seit heute früh einen Papierstau in Fach 2. Was können wir tun?",
+    )
+    .await;
+    assert_eq!(answer.decision, Decision::Escalate, "{:?}", answer.notes);
+    assert_eq!(answer.reason, Some(Reason::UnsupportedLanguage));
+    assert_eq!(
+        answer.retrieved[0].kb_id, "papierstau",
+        "{:?}",
+        answer.retrieved
+    );
+    // The agent's draft gives the entry's text, not an empty list of steps.
+    let draft = answer.draft.as_deref().unwrap_or_default();
+    assert!(
+        draft.contains("ziehen Sie das gestaute Blatt vorsichtig heraus"),
+        "{draft}"
+    );
 }
 
 /// The tickets of a transfer set (`{"text", "expected": [titles]}` per line), each with

@@ -30,6 +30,9 @@ pub enum Reason {
     ChurnRisk,
     /// A pipeline step failed (index not ready, ...): the ticket waits for a person.
     StepFailed,
+    /// The message is in a language replies are not written in (neither French nor
+    /// English): the entries found are the agent's, the reply a person's.
+    UnsupportedLanguage,
 }
 
 impl Reason {
@@ -41,6 +44,7 @@ impl Reason {
             Reason::HumanRequested => "human_requested",
             Reason::ChurnRisk => "churn_risk",
             Reason::StepFailed => "step_failed",
+            Reason::UnsupportedLanguage => "unsupported_language",
         }
     }
 }
@@ -218,6 +222,15 @@ pub fn decide(
             Reason::HumanRequested,
             confidence,
             format!("asked for a person: \"{words}\""),
+        );
+    }
+    // The patterns below read French and English, and no reply could be written in the
+    // message's language.
+    if let Some(language) = signals.unsupported_language {
+        return escalate(
+            Reason::UnsupportedLanguage,
+            confidence,
+            format!("the message is in {language}: replies are written in French or English"),
         );
     }
     // A customer about to leave comes before the billing question they may also ask.
@@ -489,5 +502,38 @@ mod tests {
         assert_eq!(again.decision, Decision::Escalate);
         assert_eq!(again.reason, Some(Reason::LowConfidence));
         assert!(again.notes[0].contains("bac-vide unhelpful"), "{again:?}");
+    }
+
+    #[test]
+    fn a_message_in_a_language_replies_are_not_written_in_goes_to_a_person() {
+        let entry = KbEntry::sample("stau", "Papierstau", "Fach 2 öffnen.");
+        let candidates = [Candidate {
+            entry: &entry,
+            relevance: 0.99,
+            bm25_rank: Some(1),
+            vector_rank: Some(1),
+            unhelpful_before: false,
+        }];
+        let signals = crate::extract::signals::read(
+            "Der Drucker druckt nicht mehr, auf dem Display steht Papierstau in Fach 2.",
+        );
+        assert_eq!(signals.unsupported_language, Some("German"));
+        let topics = KbTopics::new(std::slice::from_ref(&entry));
+        let decide_on = |signals: &Signals| {
+            let config = DecisionConfig::default();
+            decide(
+                &config,
+                signals,
+                &Extraction::default(),
+                true,
+                &topics,
+                &candidates,
+            )
+        };
+        let verdict = decide_on(&signals);
+        assert_eq!(verdict.reason, Some(Reason::UnsupportedLanguage));
+        assert!(verdict.notes[0].contains("German"), "{verdict:?}");
+        // The same evidence in a language replies are written in is answered.
+        assert_eq!(decide_on(&Signals::default()).decision, Decision::Auto);
     }
 }

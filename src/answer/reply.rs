@@ -21,26 +21,37 @@ pub struct ReplyContext<'a> {
     pub code: Option<&'a str>,
 }
 
-/// The steps of an entry, or its solution split into sentences when it has no steps.
-pub fn entry_steps(entry: &KbEntry) -> Vec<String> {
-    if !entry.steps.is_empty() {
-        return entry
-            .steps
-            .iter()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect();
-    }
-    entry
-        .solution
-        .split(['\n', '.'])
-        .map(str::trim)
-        .filter(|s| s.len() > 3)
-        .map(|s| format!("{s}."))
-        .collect()
+/// What a reply gives as the fix of the entry it cites.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Fix<'a> {
+    /// The entry's steps, to number.
+    Steps(Vec<&'a str>),
+    /// Its solution, when it has no steps: a paragraph, as the editor wrote it (cutting
+    /// it at full stops would break "réf. 12A", "200.02" and addresses).
+    Solution(&'a str),
+    /// Its text, when it has neither: an imported FAQ's entries are a question and its
+    /// answer.
+    Text(&'a str),
 }
 
-/// The extractive reply citing `entries` (the first is the one whose steps are given).
+/// The fix `entry` gives: its steps, else its solution, else its text.
+pub fn entry_fix(entry: &KbEntry) -> Fix<'_> {
+    let steps: Vec<&str> = entry
+        .steps
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if !steps.is_empty() {
+        Fix::Steps(steps)
+    } else if !entry.solution.trim().is_empty() {
+        Fix::Solution(entry.solution.trim())
+    } else {
+        Fix::Text(entry.description.trim())
+    }
+}
+
+/// The extractive reply citing `entries` (the first is the one whose fix is given).
 pub fn extractive(templates: &Templates, ctx: &ReplyContext<'_>, entries: &[&KbEntry]) -> String {
     let t = templates.lang(ctx.lang);
     let Some(main) = entries.first() else {
@@ -52,15 +63,24 @@ pub fn extractive(templates: &Templates, ctx: &ReplyContext<'_>, entries: &[&KbE
             fill(&t.restate_model_code, &[("model", model), ("code", code)])
         }
         (None, Some(code)) => fill(&t.restate_code, &[("code", code)]),
+        // A question is restated as one, whatever model it names.
+        _ if title.ends_with('?') => fill(&t.restate_question, &[("title", title)]),
         (Some(model), None) => fill(&t.restate_model, &[("model", model), ("title", title)]),
         (None, None) => fill(&t.restate, &[("title", title)]),
     };
-    let steps = entry_steps(main)
-        .iter()
-        .enumerate()
-        .map(|(i, s)| format!("{}. {s}", i + 1))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let fix = match entry_fix(main) {
+        Fix::Steps(steps) => {
+            let numbered = steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| format!("{}. {s}", i + 1))
+                .collect::<Vec<_>>()
+                .join("\n");
+            format!("{}\n{numbered}", t.steps_intro.trim())
+        }
+        Fix::Solution(text) => format!("{}\n{text}", t.steps_intro.trim()),
+        Fix::Text(text) => format!("{}\n{text}", t.answer_intro.trim()),
+    };
     let sources = entries
         .iter()
         .map(|e| format!("- [{}] {}", e.id, e.title.trim()))
@@ -69,7 +89,7 @@ pub fn extractive(templates: &Templates, ctx: &ReplyContext<'_>, entries: &[&KbE
     [
         t.greeting.trim().to_string(),
         restate,
-        format!("{}\n{steps}", t.steps_intro.trim()),
+        fix,
         t.if_not_solved.trim().to_string(),
         format!("{}\n{sources}", t.sources.trim()),
         t.closing.trim().to_string(),
@@ -141,9 +161,61 @@ source = "manuel"
         );
     }
 
+    fn imported(steps: &[&str], solution: &str) -> KbEntry {
+        let mut e = KbEntry::sample(
+            "sp-f52",
+            "Impôt sur le revenu : quels moyens de paiement peut-on utiliser ?",
+            "Depuis 2019, l'impôt est prélevé à la source.\nDans les autres cas, il est prélevé sur votre compte.",
+        );
+        e.steps = steps.iter().map(|s| s.to_string()).collect();
+        e.solution = solution.into();
+        e
+    }
+
+    fn reply_to(e: &KbEntry) -> String {
+        let ctx = ReplyContext {
+            lang: Lang::Fr,
+            model: None,
+            code: None,
+        };
+        extractive(&Templates::default_templates(), &ctx, &[e])
+    }
+
     #[test]
-    fn broken_templates_name_the_field() {
-        let err = Templates::parse("[fr]\ngreeting = 3\n", "replies.toml").unwrap_err();
-        assert_eq!(err.line, Some(2));
+    fn an_entry_without_steps_or_solution_is_answered_with_its_text() {
+        let reply = reply_to(&imported(&[], ""));
+        let templates = Templates::default_templates();
+        assert!(!reply.contains(&templates.fr.steps_intro), "{reply}");
+        assert!(
+            reply.contains(&format!(
+                "{}\nDepuis 2019, l'impôt est prélevé à la source.\nDans les autres cas",
+                templates.fr.answer_intro
+            )),
+            "{reply}"
+        );
+        // A question is restated as a question.
+        assert!(
+            reply.contains("Vous nous demandez : Impôt sur le revenu : quels moyens de paiement peut-on utiliser ?"),
+            "{reply}"
+        );
+        // Blank steps are no steps.
+        assert_eq!(reply_to(&imported(&["  "], "")), reply);
+    }
+
+    #[test]
+    fn a_solution_without_steps_is_given_whole() {
+        let e = imported(
+            &[],
+            "Remplacez le toner (réf. 12A1234) puis imprimez la page 200.02.",
+        );
+        let reply = reply_to(&e);
+        assert!(
+            reply.contains("Voici la marche à suivre :\nRemplacez le toner (réf. 12A1234) puis imprimez la page 200.02."),
+            "{reply}"
+        );
+        assert_eq!(
+            entry_fix(&imported(&["Étape"], "x")),
+            Fix::Steps(vec!["Étape"])
+        );
     }
 }

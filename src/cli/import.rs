@@ -46,5 +46,8 @@ pub fn run(command: Command) -> Result<()> {
         report.models_added,
         report.out_dir.display()
     );
+    if let Some(note) = &report.languages_note {
+        println!("note: {note}");
+    }
     Ok(())
 }

@@ -103,6 +103,9 @@ pub async fn run(args: Args) -> Result<()> {
                 "glossary: none (no language makes 80 % of the entries): messages are searched with their own words"
             ),
         }
+        if let Some(note) = &report.languages.note {
+            println!("languages: {note}");
+        }
     }
     Ok(())
 }

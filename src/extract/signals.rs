@@ -19,6 +19,11 @@ pub struct Signals {
     /// 0-100: anger, threats to leave, repeated failures.
     pub churn_risk: u8,
     pub churn_cues: Vec<String>,
+    /// The language the message is written in when it is neither French nor English (see
+    /// `kb::lang::unsupported_language`): no reply can be written in it, and none of the
+    /// patterns above read it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsupported_language: Option<&'static str>,
 }
 
 fn re(pattern: &str) -> Regex {
@@ -260,6 +265,7 @@ pub fn read(text: &str) -> Signals {
         human_requested: HUMAN.find(text).map(|m| m.as_str().to_string()),
         sensitive: billing_request(text),
         churn_risk: churn.min(100) as u8,
+        unsupported_language: crate::kb::lang::unsupported_language(trimmed),
         churn_cues,
     }
 }

@@ -75,6 +75,11 @@ pub struct Calibration {
     /// decisive calibration queries, or a calibration stored before it).
     #[serde(default)]
     pub decisive: Option<DecisivePrecision>,
+    /// The fusion it was fitted under: its features read the fused list, so under the
+    /// other method its relevance means nothing (`fitted_for_other_fusion`). `None`: a
+    /// fallback, or a calibration stored before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fusion: Option<FusionMethod>,
 }
 
 /// The measured precision of BM25 alone when it is decisive: the first hit carries an
@@ -142,7 +147,15 @@ impl Calibration {
             notes: vec![why.into()],
             fit: None,
             decisive: None,
+            fusion: None,
         }
+    }
+
+    /// The fusion this calibration was fitted under, when it is not `served`: a server
+    /// started with other settings than the reindex's. Its relevance then reads features
+    /// it was not fitted on, and no automatic answer may rest on it.
+    pub fn fitted_for_other_fusion(&self, served: FusionMethod) -> Option<FusionMethod> {
+        self.fusion.filter(|fitted| *fitted != served)
     }
 
     /// The lowest relevance threshold whose automatic answers reach `target` precision

@@ -186,6 +186,8 @@ pub struct Generation {
     pub topics: KbTopics,
     /// The KB's words with their vectors, for messages in another language.
     pub glossary: Glossary,
+    /// The languages the entries are written in (`GET /health`).
+    pub languages: crate::kb::lang::LanguageSummary,
     /// How relevant a hit is on this KB (fitted at reindex; see `calibration`).
     pub calibration: Calibration,
     /// The confirmed answers, when the KB has some.
@@ -307,6 +309,7 @@ impl Generation {
             &stored.entries,
             manifest.confirmed_offset,
         )?;
+        let languages = crate::kb::lang::language_summary(&stored.entries);
         Ok(Arc::new(Generation {
             name: dir
                 .file_name()
@@ -324,6 +327,7 @@ impl Generation {
             training: stored.training,
             topics,
             glossary,
+            languages,
             calibration: Calibration::load(dir),
             confirmed,
             unhelpful,

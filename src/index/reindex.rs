@@ -99,6 +99,7 @@ pub struct ReindexReport {
     pub lexicon: LexiconSummary,
     pub glossary: GlossarySummary,
     pub confirmed: ConfirmedSummary,
+    pub languages: crate::kb::lang::LanguageSummary,
 }
 
 /// Hook to push a generation's vectors to an external store before the switch.
@@ -592,5 +593,6 @@ pub fn reindex_locked(
             unhelpful: confirmed.unhelpful.len(),
             unhelpful_lapsed: confirmed.lapsed,
         },
+        languages: crate::kb::lang::language_summary(&kb.entries),
     })
 }

@@ -1,10 +1,14 @@
 //! A tiny language guesser for French vs English, from function words and accents.
 //! Good enough to pick an analyzer for an imported entry or a query; ties go to French,
-//! the product's first language.
+//! the product's first language. And, for what the product cannot write in, whether a
+//! text is in another language altogether.
 
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
-use super::entry::Lang;
+use super::entry::{KbEntry, Lang};
 
 /// Lower case without accents: "Écran" and "ecran" are one word.
 pub fn fold(text: &str) -> String {
@@ -90,6 +94,65 @@ pub fn detect_lang(text: &str) -> Lang {
     }
 }
 
+/// The language of `text` (its name in English: "German") when it is, beyond doubt,
+/// neither French nor English: replies, the extractor's and the signals' patterns and the
+/// classifier read those two only. Decided by `whatlang`'s trigram models on its own
+/// reliability test, which no message or entry of the product's French and English sets
+/// (about 4,000, most of them short and misspelt) passes for another language: a short
+/// foreign message may go unnoticed ("Drucker druckt nicht"), a French one is never taken
+/// for another.
+pub fn unsupported_language(text: &str) -> Option<&'static str> {
+    let info = whatlang::detect(text)?;
+    let supported = matches!(info.lang(), whatlang::Lang::Fra | whatlang::Lang::Eng);
+    (info.is_reliable() && !supported).then(|| info.lang().eng_name())
+}
+
+/// The languages a KB's entries are written in, and what the product cannot do with them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LanguageSummary {
+    /// Entries by the language they are searched in (`fr`, `en`: their analyzer).
+    pub entries: BTreeMap<String, usize>,
+    /// Entries written, beyond doubt, in another language, by its name ("German"): they
+    /// are searched (the embedding model is multilingual; keywords match as written), but
+    /// no reply can be written in their language.
+    pub unsupported: BTreeMap<String, usize>,
+    /// What that means for the KB, when some are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// What `entries` are written in (see `LanguageSummary`).
+pub fn language_summary(entries: &[KbEntry]) -> LanguageSummary {
+    let mut summary = LanguageSummary::default();
+    for entry in entries {
+        *summary
+            .entries
+            .entry(entry.lang.code().to_string())
+            .or_default() += 1;
+        let text = format!(
+            "{}\n{}\n{}\n{}",
+            entry.title,
+            entry.description,
+            entry.solution,
+            entry.steps.join("\n")
+        );
+        if let Some(language) = unsupported_language(&text) {
+            *summary.unsupported.entry(language.to_string()).or_default() += 1;
+        }
+    }
+    if !summary.unsupported.is_empty() {
+        let count: usize = summary.unsupported.values().sum();
+        let names: Vec<&str> = summary.unsupported.keys().map(String::as_str).collect();
+        summary.note = Some(format!(
+            "{count} of {} entries are in {}: they are searched and found, but replies, error codes, routing signals and the classifier read French and English only, so messages in {} go to a person with the entries found",
+            entries.len(),
+            names.join(", "),
+            if names.len() == 1 { names[0] } else { "those languages" }
+        ));
+    }
+    summary
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +167,54 @@ mod tests {
         assert_eq!(detect_lang("88"), Lang::Fr);
         assert_eq!(detect_lang("impressions pâles"), Lang::Fr);
         assert_eq!(detect_lang("the prints are faded"), Lang::En);
+    }
+
+    #[test]
+    fn tells_a_language_the_replies_cannot_be_written_in() {
+        for (text, lang) in [
+            (
+                "Der Drucker druckt nicht mehr, auf dem Display steht Papierstau in Fach 2.",
+                "German",
+            ),
+            (
+                "La stampante non stampa più, sul display compare inceppamento carta nel cassetto 2.",
+                "Italian",
+            ),
+            ("打印机不打印，屏幕显示卡纸。", "Mandarin"),
+        ] {
+            assert_eq!(unsupported_language(text), Some(lang), "{text}");
+        }
+        for text in [
+            "Mon imprimante affiche un bourrage papier dans le tiroir 2",
+            "Le Canon de la compta affiche E000007-0000, plus rien ne sort",
+            "imprimante bloquee",
+            "ça marche pas",
+            "My printer shows a paper jam error",
+            "88",
+            "",
+        ] {
+            assert_eq!(unsupported_language(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_kb_says_which_of_its_entries_are_in_a_language_it_cannot_reply_in() {
+        let mut german = KbEntry::sample(
+            "papierstau",
+            "Papierstau in Fach 2",
+            "Der Drucker zeigt einen Papierstau an und druckt nicht mehr weiter.",
+        );
+        german.steps = vec!["Öffnen Sie die vordere Klappe und entfernen Sie das Papier.".into()];
+        let french = KbEntry::sample(
+            "bourrage",
+            "Bourrage papier dans le tiroir 2",
+            "L'imprimante signale un bourrage et n'imprime plus.",
+        );
+        let summary = language_summary(&[german, french.clone()]);
+        assert_eq!(summary.entries.get("fr"), Some(&2));
+        assert_eq!(summary.unsupported.get("German"), Some(&1));
+        let note = summary.note.unwrap();
+        assert!(note.starts_with("1 of 2 entries are in German"), "{note}");
+        assert_eq!(language_summary(&[french]).note, None);
     }
 }

@@ -80,7 +80,7 @@ pub fn parse_entry(text: &str, file: &str) -> std::result::Result<KbEntry, Valid
 }
 
 /// Every `*.toml` under `dir`, sorted so loads are deterministic.
-fn entry_files(dir: &Path) -> Result<Vec<PathBuf>> {
+pub(super) fn entry_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

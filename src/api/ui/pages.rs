@@ -129,6 +129,7 @@ pub fn reason_label(lang: Lang, code: &str) -> String {
         "out_of_scope" => lang.pick("hors du périmètre de la base", "outside the KB"),
         "sensitive_category" => lang.pick("sujet sensible", "sensitive subject"),
         "human_requested" => lang.pick("un humain demandé", "a person asked for"),
+        "unsupported_language" => lang.pick("langue non prise en charge", "language not supported"),
         "no_kb_answer" => lang.pick("rien dans la base (agent)", "nothing in the KB (agent)"),
         _ => code,
     };

@@ -8,6 +8,9 @@ use crate::index::fusion::FEATURE_NAMES;
 use crate::service::eval::{evaluate, fit_relevance, load_queries, reliability, Metrics};
 use crate::service::{SearchMode, Service};
 
+/// Fewest labelled queries `--calibrate` fits a model on.
+const MIN_CALIBRATION_QUERIES: usize = 20;
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Labelled queries (JSON Lines).
@@ -94,6 +97,19 @@ pub async fn run(args: Args) -> Result<()> {
         println!("  predicted {mean:.2}  observed {rate:.2}  ({count} hits)");
     }
     if args.calibrate {
+        // As few as the reindex's own fit needs (`calibrate`), and enough queries that a
+        // handful of lucky ones cannot stand for the KB.
+        let right = samples.iter().filter(|(_, y)| *y).count();
+        let wrong = samples.len() - right;
+        if queries.len() < MIN_CALIBRATION_QUERIES || right < 10 || wrong < 10 {
+            return Err(crate::error::Error::invalid(
+                "--calibrate",
+                format!(
+                    "too few labelled queries to fit a relevance model: {} queries, {right} right and {wrong} wrong hits (at least {MIN_CALIBRATION_QUERIES} queries and 10 of each); nothing was written, the reindex keeps fitting its own",
+                    queries.len()
+                ),
+            ));
+        }
         // The samples' scores were normalised with the generation's scales: keep them.
         let fitted = fit_relevance(&samples).with_scales_of(&current);
         let (_, fitted_ece) = reliability(&fitted, &samples);

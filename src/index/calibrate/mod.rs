@@ -98,6 +98,12 @@ pub struct CalibrationQuery {
     pub without_confirmed: bool,
 }
 
+/// A KB's shipped model whose calibration error on the KB's own queries is above this
+/// is said to fit poorly (a fit on its pseudo-queries is typically under 0.1): it may
+/// have been fitted on another KB, or edited by hand. The precision curve is still read
+/// off it, so the decision stays as safe as its ranking.
+const POOR_KB_MODEL_ERROR: f32 = 0.25;
+
 /// Fits the calibration of `generation` (see the module documentation).
 /// `labelled`: the KB's own labelled queries; `kb_model`: a model the KB ships.
 pub fn calibrate(
@@ -116,6 +122,11 @@ pub fn calibrate(
             generation.entries.len(),
             if generation.entries.len() == 1 { "y" } else { "ies" }
         ));
+        if kb_model.is_some() {
+            c.notes.push(format!(
+                "{KB_MODEL_FILE} is not used: a model cannot be checked against so few entries"
+            ));
+        }
         c.seconds = started.elapsed().as_secs_f64();
         return Ok(c);
     }
@@ -154,6 +165,13 @@ pub fn calibrate(
                 stored.fitted_on
             ));
             let hits = normalised(&stored.model, &raw);
+            let samples: Vec<Sample> = hits.iter().map(|h| h.sample).collect();
+            let error = calibration_error(&stored.model, &samples);
+            if error > POOR_KB_MODEL_ERROR {
+                notes.push(format!(
+                    "{KB_MODEL_FILE} fits this KB's own queries poorly (calibration error {error:.3}): relevance may read too high or too low; fit it again with `devicekb eval search FILE --calibrate`, or delete it"
+                ));
+            }
             (CalibrationSource::KbFile, stored.model, hits)
         }
         other => {
@@ -217,6 +235,7 @@ pub fn calibrate(
         notes,
         fit: None,
         decisive,
+        fusion: Some(fusion.method),
     };
     Ok(calibration)
 }

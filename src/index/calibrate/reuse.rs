@@ -29,8 +29,9 @@ pub const REFIT_SHARE: f64 = 0.01;
 /// Version of the calibration's own rules (pseudo-queries, curve): 2 since covered mixed
 /// pseudo-queries stay out of the curve; 3 since the vectors' int8 products are exact on
 /// every processor (a fit made with the saturating ones is not kept); 4 since confirmed
-/// answers are searched beside the entries and join the fit.
-const FIT_RULES: u32 = 4;
+/// answers are searched beside the entries and join the fit; 5 since a fit records the
+/// fusion it was made under (one made before does not say, so it is not kept).
+const FIT_RULES: u32 = 5;
 /// Start of the note a kept calibration carries (replaced, not repeated, when kept again).
 const KEPT_NOTE: &str = "kept the calibration fitted for generation";
 

@@ -2,6 +2,7 @@
 //! (`seed`) and JSON Lines (`jsonl`). Every record is checked first; files are written only when all pass,
 //! staged in a temporary directory and renamed into place, so nothing is half-written.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -23,6 +24,9 @@ pub struct ImportReport {
     pub entries_written: usize,
     pub models_added: usize,
     pub out_dir: PathBuf,
+    /// What the product cannot do with the entries' languages (see
+    /// `lang::language_summary`), when there is something.
+    pub languages_note: Option<String>,
 }
 
 pub(super) fn problem(
@@ -220,15 +224,23 @@ pub(super) fn write_kb(
 ) -> Result<ImportReport> {
     let collection = slugify(collection);
     let target_dir = out_dir.join(ENTRIES_DIR).join(&collection);
+    // Ids are unique across the KB's collections: a file of another collection with the
+    // same name would make the KB fail its next validation.
+    let entries_dir = out_dir.join(ENTRIES_DIR);
+    let existing: HashMap<String, PathBuf> = if entries_dir.is_dir() {
+        crate::kb::load::entry_files(&entries_dir)?
+            .into_iter()
+            .filter_map(|path| Some((path.file_stem()?.to_string_lossy().into_owned(), path)))
+            .collect()
+    } else {
+        HashMap::new()
+    };
     let clashes: Vec<ValidationError> = entries
         .iter()
-        .filter(|e| target_dir.join(format!("{}.toml", e.id)).exists())
-        .map(|e| {
+        .filter_map(|e| existing.get(&e.id).map(|path| (e, path)))
+        .map(|(e, path)| {
             problem(
-                &target_dir
-                    .join(format!("{}.toml", e.id))
-                    .display()
-                    .to_string(),
+                &path.display().to_string(),
                 None,
                 Some("id"),
                 format!(
@@ -306,5 +318,6 @@ pub(super) fn write_kb(
         entries_written: entries.len(),
         models_added: new_models.len(),
         out_dir: out_dir.to_path_buf(),
+        languages_note: crate::kb::lang::language_summary(entries).note,
     })
 }

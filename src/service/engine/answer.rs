@@ -12,7 +12,7 @@ use super::search::ValidSearch;
 use super::Engine;
 use crate::answer::decide::{decide, Candidate, Verdict};
 use crate::answer::pii::{self, KnownCustomer};
-use crate::answer::reply::{entry_steps, extractive, ReplyContext};
+use crate::answer::reply::{entry_fix, extractive, Fix, ReplyContext};
 use crate::answer::{Answer, Citation, Decision, LlmOutcome, Reason, Responder, Retrieved};
 use crate::error::{Error, Result};
 use crate::extract::signals::{self, SmallTalk};
@@ -412,7 +412,12 @@ async fn llm_reply(
                 "{}\n{}\n{}",
                 c.entry.description.trim(),
                 c.entry.cause.trim(),
-                entry_steps(c.entry).join("\n")
+                match entry_fix(c.entry) {
+                    Fix::Steps(steps) => steps.join("\n"),
+                    Fix::Solution(text) => text.to_string(),
+                    // The description is already the passage's first line.
+                    Fix::Text(_) => String::new(),
+                }
             ),
         })
         .collect();

@@ -39,6 +39,8 @@ pub struct Health {
     /// The KB's words that messages in another language are also searched with (see
     /// `index::glossary`).
     pub glossary: GlossarySummary,
+    /// The languages the entries are written in, and what cannot be done in the others.
+    pub languages: crate::kb::lang::LanguageSummary,
 }
 
 impl Health {
@@ -77,6 +79,19 @@ impl Engine {
         let mut calibration = generation.calibration.summary(self.config.target_precision);
         let lexicon = generation.lexicon.summary();
         let glossary = generation.glossary.summary();
+        let languages = generation.languages.clone();
+        let served = self.config.fusion.method;
+        if let Some(fitted) = generation.calibration.fitted_for_other_fusion(served) {
+            if self.config.answer_threshold.is_none() {
+                calibration.threshold = None;
+                calibration.answered = None;
+            }
+            calibration.notes.push(format!(
+                "fitted under {} fusion but served under {} (DEVICEKB_FUSION): no automatic answer rests on it until a reindex with the server's settings",
+                fitted.as_str(),
+                served.as_str()
+            ));
+        }
         if let Some(fixed) = self.config.answer_threshold {
             calibration.threshold = Some(fixed);
             calibration.answered = None;
@@ -152,6 +167,7 @@ impl Engine {
                     calibration,
                     lexicon,
                     glossary,
+                    languages,
                 };
                 if !health.ready() {
                     health.status = "unavailable";
@@ -177,6 +193,7 @@ impl Engine {
                     calibration,
                     lexicon,
                     glossary,
+                    languages,
                 }
             }
         }

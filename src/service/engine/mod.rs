@@ -343,15 +343,20 @@ impl Engine {
     /// The decision thresholds for `generation`: the configured ones, with the relevance
     /// threshold read off the generation's calibration for the target precision (or the
     /// fixed one configured). No threshold reaching the target: nothing is automatic.
+    /// A calibration fitted under another fusion than the server's gives none.
     pub fn decision_config(&self, generation: &Generation) -> DecisionConfig {
         let mut decision = self.config.decision;
+        let calibration = &generation.calibration;
+        let trusted = calibration
+            .fitted_for_other_fusion(self.config.fusion.method)
+            .is_none();
         decision.min_confidence = self
             .config
             .answer_threshold
             .or_else(|| {
-                generation
-                    .calibration
-                    .threshold_for(self.config.target_precision)
+                trusted
+                    .then(|| calibration.threshold_for(self.config.target_precision))
+                    .flatten()
             })
             .unwrap_or(f32::INFINITY);
         decision
