@@ -356,3 +356,25 @@ fn import_jsonl_says_what_it_cannot_do_in_another_language_and_keeps_ids_unique(
     assert!(!out.join("entries/autre").exists());
     assert_eq!(load_kb(&out).unwrap().entries.len(), 2);
 }
+
+/// An export with nothing in it is a wrong file, whatever its format: an error, and no
+/// KB folder written.
+#[test]
+fn an_import_with_no_entries_fails_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("empty.json");
+    std::fs::write(&seed, r#"{"printer_models": [], "knowledge_base": []}"#).unwrap();
+    let jsonl = dir.path().join("empty.jsonl");
+    std::fs::write(&jsonl, "\n").unwrap();
+    for (kind, file) in [("seed", &seed), ("jsonl", &jsonl)] {
+        let out = dir.path().join(format!("kb-{kind}"));
+        let o = import(kind, file, &out);
+        assert!(!o.status.success(), "{kind}");
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            stderr.contains("no entries in the file"),
+            "{kind}: {stderr}"
+        );
+        assert!(!out.exists(), "{kind}");
+    }
+}

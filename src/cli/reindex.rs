@@ -113,10 +113,18 @@ pub async fn run(args: Args) -> Result<()> {
 /// The calibration in a few lines: where it came from, how well the KB's own queries
 /// found their entry, and the threshold the decision will use.
 fn print_calibration(c: &crate::index::calibration::CalibrationSummary) {
-    println!(
-        "calibration: {:?} from {} queries ({} held out, {} labelled) in {:.1} s; first hit right {:.2}, calibration error {:.3}",
-        c.source, c.queries, c.held_out, c.labelled, c.seconds, c.top1_accuracy, c.calibration_error
-    );
+    if c.source == crate::index::calibration::CalibrationSource::Fallback {
+        // Nothing was fitted: no accuracy or error to show, the notes say why.
+        println!(
+            "calibration: Fallback ({} queries run) in {:.1} s",
+            c.queries, c.seconds
+        );
+    } else {
+        println!(
+            "calibration: {:?} from {} queries ({} held out, {} labelled) in {:.1} s; first hit right {:.2}, calibration error {:.3}",
+            c.source, c.queries, c.held_out, c.labelled, c.seconds, c.top1_accuracy, c.calibration_error
+        );
+    }
     match (c.threshold, c.answered) {
         (Some(t), Some(a)) => println!(
             "  automatic answers at relevance >= {t:.2} for precision {:.2} ({:.0}% of the calibration queries)",
