@@ -147,6 +147,13 @@ async fn a_calibration_fitted_under_another_fusion_supports_no_automatic_answer(
     assert_eq!(a.reason, Some(Reason::LowConfidence));
     let health = service.engine.health().await;
     assert_eq!(health.calibration.threshold, None);
+    // A fixed threshold is compared with the same meaningless relevance: no better.
+    let fixed = common::repo_index_with(|c| {
+        c.fusion.method = devicekb::index::fusion::FusionMethod::Rrf;
+        c.answer_threshold = Some(0.1);
+    })
+    .await;
+    assert_eq!(answer(&fixed, message).await.decision, Decision::Escalate);
     assert!(
         health
             .calibration

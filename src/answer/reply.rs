@@ -1,7 +1,8 @@
 //! The extractive reply: greeting, the problem restated (model and code when known), the
-//! cited entry's steps as a numbered list, what to do if it does not work, the citation.
-//! Every sentence comes from the templates (`kb/templates/replies.toml`) or the KB entry:
-//! nothing is invented, so nothing can be wrong that the KB does not already say.
+//! cited entry's fix (its steps numbered, else its solution or its text), what to do if
+//! it does not work, the citation. Every sentence comes from the templates (the product's,
+//! `kb::templates`, which a KB's file overrides) or the KB entry: nothing is invented, so
+//! nothing can be wrong that the KB does not already say.
 
 use crate::kb::templates::Templates;
 use crate::kb::{KbEntry, Lang};
@@ -68,7 +69,12 @@ pub fn extractive(templates: &Templates, ctx: &ReplyContext<'_>, entries: &[&KbE
         (Some(model), None) => fill(&t.restate_model, &[("model", model), ("title", title)]),
         (None, None) => fill(&t.restate, &[("title", title)]),
     };
-    let fix = match entry_fix(main) {
+    let fix = entry_fix(main);
+    let if_not = match fix {
+        Fix::Steps(_) | Fix::Solution(_) => &t.if_not_solved,
+        Fix::Text(_) => &t.if_not_answered,
+    };
+    let fix = match fix {
         Fix::Steps(steps) => {
             let numbered = steps
                 .iter()
@@ -90,7 +96,7 @@ pub fn extractive(templates: &Templates, ctx: &ReplyContext<'_>, entries: &[&KbE
         t.greeting.trim().to_string(),
         restate,
         fix,
-        t.if_not_solved.trim().to_string(),
+        if_not.trim().to_string(),
         format!("{}\n{sources}", t.sources.trim()),
         t.closing.trim().to_string(),
     ]
@@ -186,6 +192,8 @@ source = "manuel"
         let reply = reply_to(&imported(&[], ""));
         let templates = Templates::default_templates();
         assert!(!reply.contains(&templates.fr.steps_intro), "{reply}");
+        assert!(!reply.contains(&templates.fr.if_not_solved), "{reply}");
+        assert!(reply.contains(&templates.fr.if_not_answered), "{reply}");
         assert!(
             reply.contains(&format!(
                 "{}\nDepuis 2019, l'impôt est prélevé à la source.\nDans les autres cas",

@@ -158,6 +158,22 @@ impl Calibration {
         self.fusion.filter(|fitted| *fitted != served)
     }
 
+    /// The relevance threshold a server under `served` fusion answers at: `fixed` when
+    /// configured, else the curve's for `target`. `None`, nothing automatic: no threshold
+    /// reaches the target, or this calibration was fitted under another fusion (fixed
+    /// threshold or not, the relevance it is compared with means nothing).
+    pub fn served_threshold(
+        &self,
+        fixed: Option<f32>,
+        target: f32,
+        served: FusionMethod,
+    ) -> Option<f32> {
+        if self.fitted_for_other_fusion(served).is_some() {
+            return None;
+        }
+        fixed.or_else(|| self.threshold_for(target))
+    }
+
     /// The lowest relevance threshold whose automatic answers reach `target` precision
     /// on the calibration queries; `None` when no threshold does with enough answers.
     /// With too few stand-ins for the tickets the KB does not cover (`MIN_HELD_OUT`), the

@@ -12,6 +12,7 @@ pub mod fusion;
 pub mod generation;
 pub mod glossary;
 pub mod hybrid;
+mod previous;
 pub mod query;
 pub mod recovery;
 pub mod reindex;

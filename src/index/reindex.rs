@@ -16,9 +16,7 @@ use serde::Serialize;
 
 use super::bm25;
 use super::calibrate;
-use super::calibration::{
-    Calibration, CalibrationSource, CalibrationSummary, FitRecord, CALIBRATION_FILE,
-};
+use super::calibration::{CalibrationSource, CalibrationSummary, FitRecord, CALIBRATION_FILE};
 use super::chunk::{chunk_entry, chunk_key};
 use super::confirmed::{
     calibration_note, confirmed_chunks, embed_confirmed, leave_out_searched, save_desk_messages,
@@ -26,15 +24,15 @@ use super::confirmed::{
 };
 use super::durable::{replace_file_synced, sync_dir, write_file_streamed};
 use super::fusion::FusionConfig;
+use super::generation::Generation;
 use super::generation::{
     current_generation_name, generation_name, generation_number, generations_dir, read_json,
     Manifest, StoredEntries, CURRENT_FILE, ENTRIES_FILE, MANIFEST_FILE, TANTIVY_DIR,
 };
-use super::generation::{Generation, CONFIRMED_VECTORS_FILE, UNHELPFUL_VECTORS_FILE};
 use super::glossary::{Glossary, GlossarySummary};
+use super::previous::{kept_calibration, previous_glossary, reusable_vectors};
 use super::recovery::{
-    complete_generations, locked_elsewhere, remove_partials, try_lock_reindex, unix_now,
-    ReindexLock, PARTIAL_SUFFIX,
+    locked_elsewhere, remove_partials, try_lock_reindex, unix_now, ReindexLock, PARTIAL_SUFFIX,
 };
 use super::vector::{ChunkVectors, VECTORS_FILE};
 use crate::embed::Embedder;
@@ -123,87 +121,6 @@ fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     write_file_streamed(path, |out| {
         serde_json::to_writer(out, value).map_err(std::io::Error::other)
     })
-}
-
-/// The current generation's vectors (or, when it is damaged, the newest ones that load)
-/// with the row of each chunk key, when made by the same model: chunks whose text did
-/// not change take their vector from there instead of the model.
-struct Reusable {
-    vectors: ChunkVectors,
-    row_of: HashMap<String, usize>,
-}
-
-impl Reusable {
-    fn vector(&self, key: &str) -> Option<&[f32]> {
-        self.row_of.get(key).map(|&row| self.vectors.vector(row))
-    }
-}
-
-fn reusable_vectors(data_dir: &Path, model: &str, dim: usize) -> Option<Reusable> {
-    let current = current_generation_name(data_dir).ok().flatten();
-    let others = complete_generations(data_dir).unwrap_or_default();
-    for name in current
-        .iter()
-        .chain(others.iter().filter(|n| Some(*n) != current.as_ref()))
-    {
-        let dir = generations_dir(data_dir).join(name);
-        let (Ok(manifest), Ok(vectors)) = (
-            read_json::<Manifest>(&dir.join(MANIFEST_FILE)),
-            ChunkVectors::load(&dir.join(VECTORS_FILE)),
-        ) else {
-            continue;
-        };
-        if manifest.model != model
-            || !crate::embed::stored_vectors_reusable(manifest.exact_int8)
-            || manifest.dim != dim
-            || vectors.dim != dim
-            || manifest.chunk_keys.len() != vectors.len()
-        {
-            return None;
-        }
-        let mut vectors = vectors;
-        let mut keys = manifest.chunk_keys;
-        // The desk's messages' vectors too (confirmed answers, unhelpful replies'), when
-        // they are whole.
-        for (file, desk_keys) in [
-            (CONFIRMED_VECTORS_FILE, manifest.confirmed_keys),
-            (UNHELPFUL_VECTORS_FILE, manifest.unhelpful_keys),
-        ] {
-            if let Ok(desk) = ChunkVectors::load(&dir.join(file)) {
-                if desk.dim == dim && desk.len() == desk_keys.len() {
-                    for (row, key) in desk_keys.into_iter().enumerate() {
-                        vectors.push(0, desk.vector(row));
-                        keys.push(key);
-                    }
-                }
-            }
-        }
-        let row_of = keys
-            .into_iter()
-            .enumerate()
-            .map(|(row, key)| (key, row))
-            .collect();
-        return Some(Reusable { vectors, row_of });
-    }
-    None
-}
-
-/// The current generation's glossary, whose word vectors the new one may reuse.
-fn previous_glossary(data_dir: &Path) -> Option<Glossary> {
-    let current = current_generation_name(data_dir).ok().flatten()?;
-    Glossary::load(&generations_dir(data_dir).join(current), &[]).ok()
-}
-
-/// The calibration of the current generation when the new one may keep it
-/// (`calibrate::kept_calibration`): few entries changed, nothing else the fit reads.
-fn kept_calibration(data_dir: &Path, manifest: &Manifest, inputs: &str) -> Option<Calibration> {
-    let current = current_generation_name(data_dir).ok().flatten()?;
-    let dir = generations_dir(data_dir).join(current);
-    let previous_manifest = read_json::<Manifest>(&dir.join(MANIFEST_FILE)).ok()?;
-    let previous = read_json::<Calibration>(&dir.join(CALIBRATION_FILE)).ok()?;
-    let changed =
-        calibrate::changed_entries(&previous_manifest.content_hashes, &manifest.content_hashes);
-    calibrate::kept_calibration(&previous, inputs, changed)
 }
 
 /// One past the highest generation number on disk or in `CURRENT`: a number `CURRENT`
@@ -498,7 +415,7 @@ pub fn reindex_locked(
     // The generation as searches will see it: opened whether or not the calibration is
     // fitted again, so a build that cannot be served never becomes `CURRENT`.
     let mut built = Generation::open(&partial, None)?;
-    let fitted = match kept_calibration(data_dir, &manifest, &inputs) {
+    let fitted = match kept_calibration(data_dir, &manifest, &inputs, options.fusion.method) {
         Some(mut kept) => {
             tracing::info!(fit = ?kept.fit, "kept the previous generation's calibration");
             if kept.decisive.is_none() {
@@ -553,7 +470,7 @@ pub fn reindex_locked(
             fitted
         }
     };
-    let lexicon = built.lexicon.summary();
+    let (lexicon, languages) = (built.lexicon.summary(), built.languages.clone());
     drop(built);
     write_json(&partial.join(CALIBRATION_FILE), &fitted)?;
 
@@ -593,6 +510,6 @@ pub fn reindex_locked(
             unhelpful: confirmed.unhelpful.len(),
             unhelpful_lapsed: confirmed.lapsed,
         },
-        languages: crate::kb::lang::language_summary(&kb.entries),
+        languages,
     })
 }

@@ -94,6 +94,9 @@ pub fn detect_lang(text: &str) -> Lang {
     }
 }
 
+/// How much of a text `unsupported_language` reads.
+const DETECTED_BYTES: usize = 4096;
+
 /// The language of `text` (its name in English: "German") when it is, beyond doubt,
 /// neither French nor English: replies, the extractor's and the signals' patterns and the
 /// classifier read those two only. Decided by `whatlang`'s trigram models on its own
@@ -102,7 +105,12 @@ pub fn detect_lang(text: &str) -> Lang {
 /// foreign message may go unnoticed ("Drucker druckt nicht"), a French one is never taken
 /// for another.
 pub fn unsupported_language(text: &str) -> Option<&'static str> {
-    let info = whatlang::detect(text)?;
+    // A language shows in its first few sentences; a 64 KiB e-mail need not be read whole.
+    let mut end = text.len().min(DETECTED_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let info = whatlang::detect(&text[..end])?;
     let supported = matches!(info.lang(), whatlang::Lang::Fra | whatlang::Lang::Eng);
     (info.is_reliable() && !supported).then(|| info.lang().eng_name())
 }

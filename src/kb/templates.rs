@@ -47,7 +47,7 @@ fn inherit(value: &mut String, default: &str) {
 
 /// One language's sentences of an extractive reply. A key a KB's file leaves out is the
 /// product's (`Templates::parse`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LangTemplates {
     pub greeting: String,
@@ -63,6 +63,8 @@ pub struct LangTemplates {
     /// FAQ's answers).
     pub answer_intro: String,
     pub if_not_solved: String,
+    /// After an entry's text (`answer_intro`): there were no steps to try.
+    pub if_not_answered: String,
     pub sources: String,
     pub closing: String,
 }
@@ -78,12 +80,13 @@ impl LangTemplates {
         inherit(&mut self.steps_intro, &d.steps_intro);
         inherit(&mut self.answer_intro, &d.answer_intro);
         inherit(&mut self.if_not_solved, &d.if_not_solved);
+        inherit(&mut self.if_not_answered, &d.if_not_answered);
         inherit(&mut self.sources, &d.sources);
         inherit(&mut self.closing, &d.closing);
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SmartTemplates {
     pub greeting: String,
@@ -216,6 +219,7 @@ mod tests {
                 &l.steps_intro,
                 &l.answer_intro,
                 &l.if_not_solved,
+                &l.if_not_answered,
                 &l.sources,
                 &l.closing,
             ] {
@@ -227,6 +231,12 @@ mod tests {
         }
         // Opening hours are the KB's to state, not the product's.
         assert!(t.faq.is_empty());
+        // A KB's file that sets nothing inherits every sentence: one left out of
+        // `inherit` would come out empty here.
+        let inherited = Templates::parse("", "replies.toml").unwrap();
+        assert_eq!(inherited.fr, t.fr);
+        assert_eq!(inherited.en, t.en);
+        assert_eq!(inherited.smart, t.smart);
         assert!(t.faq("what are your opening hours?").is_none());
     }
 

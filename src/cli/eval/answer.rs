@@ -32,14 +32,11 @@ pub async fn run(args: Args) -> Result<()> {
     let target = config.target_precision;
     let service = Service::start(config, embedder).await?;
     // The threshold the server would use: the fixed one, else the calibration's.
-    let configured = fixed
-        .or_else(|| {
-            service
-                .engine
-                .generation()
-                .calibration
-                .threshold_for(target)
-        })
+    let configured = service
+        .engine
+        .generation()
+        .calibration
+        .served_threshold(fixed, target, service.engine.config().fusion.method)
         .unwrap_or(f32::INFINITY);
     let mut outcomes: Vec<Outcome> = Vec::new();
     for m in &messages {

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use crate::cli::{load_embedder, Dirs};
 use crate::error::Result;
-use crate::index::calibrate::KB_MODEL_FILE;
+use crate::index::calibrate::{KB_MODEL_FILE, MIN_HITS_EACH};
 use crate::index::calibration::{StoredModel, FEATURES_VERSION};
 use crate::index::fusion::FEATURE_NAMES;
 use crate::service::eval::{evaluate, fit_relevance, load_queries, reliability, Metrics};
@@ -101,11 +101,12 @@ pub async fn run(args: Args) -> Result<()> {
         // handful of lucky ones cannot stand for the KB.
         let right = samples.iter().filter(|(_, y)| *y).count();
         let wrong = samples.len() - right;
-        if queries.len() < MIN_CALIBRATION_QUERIES || right < 10 || wrong < 10 {
+        if queries.len() < MIN_CALIBRATION_QUERIES || right < MIN_HITS_EACH || wrong < MIN_HITS_EACH
+        {
             return Err(crate::error::Error::invalid(
                 "--calibrate",
                 format!(
-                    "too few labelled queries to fit a relevance model: {} queries, {right} right and {wrong} wrong hits (at least {MIN_CALIBRATION_QUERIES} queries and 10 of each); nothing was written, the reindex keeps fitting its own",
+                    "too few labelled queries to fit a relevance model: {} queries, {right} right and {wrong} wrong hits (at least {MIN_CALIBRATION_QUERIES} queries and {MIN_HITS_EACH} of each); nothing was written, the reindex keeps fitting its own",
                     queries.len()
                 ),
             ));

@@ -98,6 +98,10 @@ pub struct CalibrationQuery {
     pub without_confirmed: bool,
 }
 
+/// Fewest right and fewest wrong hits a relevance model is fitted on (here, and by
+/// `devicekb eval search --calibrate`): with fewer, it learns a handful of queries.
+pub const MIN_HITS_EACH: usize = 10;
+
 /// A KB's shipped model whose calibration error on the KB's own queries is above this
 /// is said to fit poorly (a fit on its pseudo-queries is typically under 0.1): it may
 /// have been fitted on another KB, or edited by hand. The precision curve is still read
@@ -165,13 +169,6 @@ pub fn calibrate(
                 stored.fitted_on
             ));
             let hits = normalised(&stored.model, &raw);
-            let samples: Vec<Sample> = hits.iter().map(|h| h.sample).collect();
-            let error = calibration_error(&stored.model, &samples);
-            if error > POOR_KB_MODEL_ERROR {
-                notes.push(format!(
-                    "{KB_MODEL_FILE} fits this KB's own queries poorly (calibration error {error:.3}): relevance may read too high or too low; fit it again with `devicekb eval search FILE --calibrate`, or delete it"
-                ));
-            }
             (CalibrationSource::KbFile, stored.model, hits)
         }
         other => {
@@ -182,7 +179,7 @@ pub fn calibrate(
                     stored.features_version
                 ));
             }
-            if positives < 10 || negatives < 10 {
+            if positives < MIN_HITS_EACH || negatives < MIN_HITS_EACH {
                 let mut c = Calibration::fallback(format!(
                     "the KB's entries cannot be told apart well enough to calibrate ({positives} right and {negatives} wrong hits); automatic answers need relevance {FALLBACK_THRESHOLD}, or the target precision when it is higher"
                 ));
@@ -209,6 +206,12 @@ pub fn calibrate(
         }
     };
     let samples: Vec<Sample> = hits.iter().map(|h| h.sample).collect();
+    let error = calibration_error(&model, &samples);
+    if source == CalibrationSource::KbFile && error > POOR_KB_MODEL_ERROR {
+        notes.push(format!(
+            "{KB_MODEL_FILE} fits this KB's own queries poorly (calibration error {error:.3}): relevance may read too high or too low; fit it again with `devicekb eval search FILE --calibrate`, or delete it"
+        ));
+    }
     let (decisive, decisive_queries) = decisive_precision(generation, fusion)?;
     match decisive {
         Some(d) => notes.push(format!(
@@ -223,7 +226,7 @@ pub fn calibrate(
     let calibration = Calibration {
         features_version: FEATURES_VERSION,
         source,
-        calibration_error: calibration_error(&model, &samples),
+        calibration_error: error,
         curve: curve(&model, &hits, &curve_weights(&queries, unseen_share)),
         model,
         queries: queries.len(),

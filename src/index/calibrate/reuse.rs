@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use super::{KB_MODEL_FILE, KB_QUERIES_FILE};
 use crate::error::{Error, Result};
 use crate::index::calibration::{Calibration, CalibrationSource, FitRecord, FEATURES_VERSION};
-use crate::index::fusion::FusionConfig;
+use crate::index::fusion::{FusionConfig, FusionMethod};
 use crate::kb::confirmed::CONFIRMED_FILE;
 use crate::kb::lexicon::{BUILTIN_LEXICON, LEXICON_FILE};
 use crate::kb::PrinterModel;
@@ -29,9 +29,8 @@ pub const REFIT_SHARE: f64 = 0.01;
 /// Version of the calibration's own rules (pseudo-queries, curve): 2 since covered mixed
 /// pseudo-queries stay out of the curve; 3 since the vectors' int8 products are exact on
 /// every processor (a fit made with the saturating ones is not kept); 4 since confirmed
-/// answers are searched beside the entries and join the fit; 5 since a fit records the
-/// fusion it was made under (one made before does not say, so it is not kept).
-const FIT_RULES: u32 = 5;
+/// answers are searched beside the entries and join the fit.
+const FIT_RULES: u32 = 4;
 /// Start of the note a kept calibration carries (replaced, not repeated, when kept again).
 const KEPT_NOTE: &str = "kept the calibration fitted for generation";
 
@@ -89,10 +88,13 @@ pub fn changed_entries(before: &HashMap<String, String>, after: &HashMap<String,
 /// The previous generation's calibration, to be kept by the next one when `changed`
 /// entries (since the previous generation) keep the total since its fit within
 /// `REFIT_SHARE` and `inputs` are the fit's own; `None`: fit again.
+/// `fusion`: the method the inputs were digested with, which the kept fit was therefore
+/// made under (a fit stored before `Calibration::fusion` was recorded gets it here).
 pub fn kept_calibration(
     previous: &Calibration,
     inputs: &str,
     changed: usize,
+    fusion: FusionMethod,
 ) -> Option<Calibration> {
     if previous.source == CalibrationSource::Fallback {
         return None;
@@ -108,6 +110,7 @@ pub fn kept_calibration(
     }
     let mut kept = previous.clone();
     kept.seconds = 0.0;
+    kept.fusion = Some(fusion);
     kept.notes.retain(|n| !n.starts_with(KEPT_NOTE));
     kept.notes.push(format!(
         "{KEPT_NOTE} {}: {changed_since} of its {} entries changed since (a refit comes past {allowed})",
@@ -152,12 +155,19 @@ mod tests {
         assert_eq!(changed_entries(&before, &before), 0);
     }
 
+    const Z: FusionMethod = FusionMethod::Zscore;
+
     #[test]
     fn a_small_edit_keeps_the_fit_and_the_count_adds_up() {
-        let first = kept_calibration(&fitted(10_000, 0), "abc", 1).expect("one of 10,000 is kept");
+        let first =
+            kept_calibration(&fitted(10_000, 0), "abc", 1, Z).expect("one of 10,000 is kept");
         assert_eq!(first.fit.as_ref().unwrap().changed_since, 1);
+        // A fit stored before the fusion was recorded says it once kept: the inputs it
+        // matched were digested with that fusion.
+        assert_eq!(fitted(10_000, 0).fusion, None);
+        assert_eq!(first.fusion, Some(Z));
         assert_eq!(first.seconds, 0.0);
-        let second = kept_calibration(&first, "abc", 99).expect("100 of 10,000 is kept");
+        let second = kept_calibration(&first, "abc", 99, Z).expect("100 of 10,000 is kept");
         assert_eq!(
             second.notes.len(),
             1,
@@ -170,21 +180,21 @@ mod tests {
             second.notes
         );
         assert!(
-            kept_calibration(&second, "abc", 1).is_none(),
+            kept_calibration(&second, "abc", 1, Z).is_none(),
             "101 of 10,000 refits"
         );
     }
 
     #[test]
     fn other_inputs_a_small_kb_a_fallback_or_an_old_record_refit() {
-        assert!(kept_calibration(&fitted(10_000, 0), "other", 1).is_none());
-        assert!(kept_calibration(&fitted(99, 0), "abc", 1).is_none());
-        assert!(kept_calibration(&fitted(99, 0), "abc", 0).is_some());
+        assert!(kept_calibration(&fitted(10_000, 0), "other", 1, Z).is_none());
+        assert!(kept_calibration(&fitted(99, 0), "abc", 1, Z).is_none());
+        assert!(kept_calibration(&fitted(99, 0), "abc", 0, Z).is_some());
         let mut fallback = fitted(10_000, 0);
         fallback.source = CalibrationSource::Fallback;
-        assert!(kept_calibration(&fallback, "abc", 0).is_none());
+        assert!(kept_calibration(&fallback, "abc", 0, Z).is_none());
         let mut old = fitted(10_000, 0);
         old.fit = None;
-        assert!(kept_calibration(&old, "abc", 0).is_none());
+        assert!(kept_calibration(&old, "abc", 0, Z).is_none());
     }
 }

@@ -254,13 +254,6 @@ pub fn import_jsonl(file: &Path, out_dir: &Path, collection: &str) -> Result<Imp
     if !errors.is_empty() {
         return Err(Error::KbInvalid(errors));
     }
-    if entries.is_empty() {
-        return Err(Error::KbInvalid(vec![problem(
-            &shown,
-            None,
-            None,
-            "no entries in the file".into(),
-        )]));
-    }
+    require_entries(&entries, &shown, None)?;
     write_kb(out_dir, collection, &entries, &new_models)
 }

@@ -214,6 +214,20 @@ pub(super) fn render_catalogue(models: &[PrinterModel]) -> Result<String> {
         .map_err(|e| Error::Internal(format!("rendering the catalogue: {e}")))
 }
 
+/// An export with nothing in it is a wrong file, not an empty KB: the error naming `file`
+/// (and the `field` that should hold the entries, when the format has one).
+pub(super) fn require_entries(entries: &[KbEntry], file: &str, field: Option<&str>) -> Result<()> {
+    if entries.is_empty() {
+        return Err(Error::KbInvalid(vec![problem(
+            file,
+            None,
+            field,
+            "no entries in the file".into(),
+        )]));
+    }
+    Ok(())
+}
+
 /// Writes entries (and new catalogue models) under `out_dir`, staging everything in a
 /// temporary directory first. Refuses to overwrite an existing entry file.
 pub(super) fn write_kb(

@@ -197,14 +197,6 @@ pub fn import_seed(file: &Path, out_dir: &Path, lang: Lang) -> Result<ImportRepo
     if !errors.is_empty() {
         return Err(Error::KbInvalid(errors));
     }
-    // As for JSON Lines: an export with nothing in it is a wrong file, not an empty KB.
-    if entries.is_empty() {
-        return Err(Error::KbInvalid(vec![problem(
-            &shown,
-            None,
-            Some("knowledge_base"),
-            "no entries in the file".into(),
-        )]));
-    }
+    require_entries(&entries, &shown, Some("knowledge_base"))?;
     write_kb(out_dir, "seed", &entries, &added)
 }

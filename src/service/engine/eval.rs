@@ -17,6 +17,8 @@ use crate::index::fusion::{RelevanceModel, FEATURES};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct LabelledQuery {
+    /// Optional in the file (as the README shows the format): the query's place, `#3`.
+    #[serde(default)]
     pub id: String,
     pub query: String,
     pub relevant: Vec<String>,
@@ -29,7 +31,12 @@ pub struct LabelledQuery {
 }
 
 pub fn load_queries(path: &Path) -> Result<Vec<LabelledQuery>> {
-    let queries: Vec<LabelledQuery> = crate::kb::jsonl::load(path)?;
+    let mut queries: Vec<LabelledQuery> = crate::kb::jsonl::load(path)?;
+    for (i, q) in queries.iter_mut().enumerate() {
+        if q.id.trim().is_empty() {
+            q.id = format!("#{}", i + 1);
+        }
+    }
     let empty: Vec<ValidationError> = queries
         .iter()
         .filter(|q| q.relevant.is_empty())

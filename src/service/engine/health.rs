@@ -82,17 +82,14 @@ impl Engine {
         let languages = generation.languages.clone();
         let served = self.config.fusion.method;
         if let Some(fitted) = generation.calibration.fitted_for_other_fusion(served) {
-            if self.config.answer_threshold.is_none() {
-                calibration.threshold = None;
-                calibration.answered = None;
-            }
+            calibration.threshold = None;
+            calibration.answered = None;
             calibration.notes.push(format!(
-                "fitted under {} fusion but served under {} (DEVICEKB_FUSION): no automatic answer rests on it until a reindex with the server's settings",
+                "fitted under {} fusion but served under {} (DEVICEKB_FUSION): no automatic answer rests on it, whatever the threshold, until a reindex with the server's settings",
                 fitted.as_str(),
                 served.as_str()
             ));
-        }
-        if let Some(fixed) = self.config.answer_threshold {
+        } else if let Some(fixed) = self.config.answer_threshold {
             calibration.threshold = Some(fixed);
             calibration.answered = None;
             calibration

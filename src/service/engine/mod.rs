@@ -346,18 +346,13 @@ impl Engine {
     /// A calibration fitted under another fusion than the server's gives none.
     pub fn decision_config(&self, generation: &Generation) -> DecisionConfig {
         let mut decision = self.config.decision;
-        let calibration = &generation.calibration;
-        let trusted = calibration
-            .fitted_for_other_fusion(self.config.fusion.method)
-            .is_none();
-        decision.min_confidence = self
-            .config
-            .answer_threshold
-            .or_else(|| {
-                trusted
-                    .then(|| calibration.threshold_for(self.config.target_precision))
-                    .flatten()
-            })
+        decision.min_confidence = generation
+            .calibration
+            .served_threshold(
+                self.config.answer_threshold,
+                self.config.target_precision,
+                self.config.fusion.method,
+            )
             .unwrap_or(f32::INFINITY);
         decision
     }
