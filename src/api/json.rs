@@ -7,6 +7,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use regex::Regex;
+use std::sync::LazyLock;
 
 use super::error::error_body;
 
@@ -90,6 +92,34 @@ fn field_of(path: &str, error: &serde_json::Error) -> Option<String> {
     }
 }
 
+/// What serde says of a type, in the client's terms: the detail goes to whoever wrote
+/// the request, who knows JSON's integers and objects, not Rust's `u32` or
+/// `struct CreateTicket with 6 elements`.
+static RUST_TYPES: LazyLock<[(Regex, &'static str); 5]> = LazyLock::new(|| {
+    let re = |p: &str| Regex::new(p).expect("valid regex");
+    [
+        (
+            re(r"\bu(?:8|16|32|64|128|size)\b"),
+            "a non-negative integer",
+        ),
+        (re(r"\bi(?:8|16|32|64|128|size)\b"), "an integer"),
+        (re(r"\bf(?:32|64)\b"), "a number"),
+        (
+            re(r"\b(?:struct \w+(?: with \d+ elements?)?|a map)\b"),
+            "an object",
+        ),
+        (re(r"\b(?:enum \w+)"), "one of the documented values"),
+    ]
+});
+
+fn readable(message: &str) -> String {
+    let mut out = message.to_string();
+    for (pattern, words) in RUST_TYPES.iter() {
+        out = pattern.replace_all(&out, *words).into_owned();
+    }
+    out.replace("a sequence", "a list")
+}
+
 /// Parses `bytes` as a `T`, naming the field at fault.
 fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
@@ -103,7 +133,7 @@ fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
         };
         JsonError::Invalid {
             field,
-            message: inner.to_string(),
+            message: readable(&inner.to_string()),
         }
     })?;
     de.end().map_err(|e| JsonError::Invalid {
@@ -180,5 +210,20 @@ mod tests {
         assert_eq!(field(r#"{"query": "x""#), None);
         assert_eq!(field("not json"), None);
         assert_eq!(field(r#"{"query": "x"} trailing"#), None);
+    }
+
+    #[test]
+    fn the_detail_speaks_json_not_rust() {
+        let detail = |body: &str| match parse::<Body>(body.as_bytes()) {
+            Err(JsonError::Invalid { message, .. }) => message,
+            _ => panic!("{body} was not refused"),
+        };
+        let limit = detail(r#"{"query": "x", "limit": "ten"}"#);
+        assert!(limit.contains("expected a non-negative integer"), "{limit}");
+        let whole = detail(r#""just text""#);
+        assert!(whole.contains("expected an object"), "{whole}");
+        assert!(!whole.contains("struct Body"), "{whole}");
+        let items = detail(r#"{"query": "x", "items": {}}"#);
+        assert!(items.contains("expected a list"), "{items}");
     }
 }
