@@ -11,11 +11,17 @@ use devicekb::Error;
 
 /// `devicekb import KIND FILE --out OUT`.
 fn import(kind: &str, file: &Path, out: &Path) -> std::process::Output {
+    import_with(kind, file, out, &[])
+}
+
+/// `devicekb import KIND FILE --out OUT EXTRA...`.
+fn import_with(kind: &str, file: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_devicekb"))
         .args(["import", kind])
         .arg(file)
         .arg("--out")
         .arg(out)
+        .args(extra)
         .output()
         .expect("run devicekb")
 }
@@ -339,14 +345,7 @@ fn import_jsonl_says_what_it_cannot_do_in_another_language_and_keeps_ids_unique(
         r#"{"id": "papierstau", "title": "Bourrage", "text": "Ouvrir le capot avant."}"#,
     )
     .unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_devicekb"))
-        .args(["import", "jsonl"])
-        .arg(&other)
-        .arg("--out")
-        .arg(&out)
-        .args(["--collection", "autre"])
-        .output()
-        .unwrap();
+    let o = import_with("jsonl", &other, &out, &["--collection", "autre"]);
     assert!(!o.status.success());
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(

@@ -69,11 +69,17 @@ pub struct Retrieved {
     /// A customer found this entry unhelpful for a message like this one.
     #[serde(default)]
     pub unhelpful_before: bool,
-    /// The entry's version (a digest of what is indexed of it): what a customer's "not
-    /// helpful" on the reply holds against, so that mark lapses once an editor changes
-    /// the entry. Empty in records stored before it was kept.
+    /// The entry's version (a digest of what is indexed of it). A "not helpful" on a
+    /// record that has no `reply_version` holds against it. Empty in records stored before
+    /// it was kept.
     #[serde(default)]
     pub content_hash: String,
+    /// The version of what a reply shows of the entry (`KbEntry::reply_version`): what a
+    /// customer's "not helpful" holds against, so the mark lapses once an editor rewrites
+    /// the fix, and not when they add a symptom or a tag. Empty in records stored before it
+    /// was kept (their marks hold against `content_hash`).
+    #[serde(default)]
+    pub reply_version: String,
     pub category: String,
     pub models: Vec<String>,
     pub error_codes: Vec<String>,

@@ -56,11 +56,12 @@ pub struct ConfirmedChunks {
     pub lapsed: usize,
 }
 
-/// The answers' passages by entry; `versions` holds each entry's content hash, against
-/// which an unhelpful mark's recorded version is checked.
+/// The answers' passages by entry. An unhelpful mark holds while its recorded version is
+/// its entry's `reply_version` (what the reply showed), or, for a mark recorded before that
+/// was kept, its content hash (`content_hashes`).
 pub fn confirmed_chunks(
     entries: &[KbEntry],
-    versions: &HashMap<String, String>,
+    content_hashes: &HashMap<String, String>,
     confirmed: &[ConfirmedAnswer],
 ) -> ConfirmedChunks {
     let ords: HashMap<&str, u32> = entries
@@ -94,11 +95,13 @@ pub fn confirmed_chunks(
             continue;
         }
         let (not_by, changed): (Vec<u32>, Vec<u32>) = marked.into_iter().partition(|&ord| {
-            let id = &entries[ord as usize].id;
+            let entry = &entries[ord as usize];
             answer
                 .not_answered_by_versions
-                .get(id)
-                .is_none_or(|read| versions.get(id) == Some(read))
+                .get(&entry.id)
+                .is_none_or(|read| {
+                    content_hashes.get(&entry.id) == Some(read) || *read == entry.reply_version()
+                })
         });
         for ord in changed {
             // Counted as the marks that hold are: once per entry and message.
@@ -359,5 +362,39 @@ mod tests {
         assert_eq!(edited.unhelpful, [(0, "pilote windows 11 ?".to_string())]);
         assert_eq!(edited.lapsed, 1);
         assert_eq!(edited.dropped, 0);
+    }
+
+    #[test]
+    fn a_mark_on_what_the_reply_showed_holds_until_the_fix_is_rewritten() {
+        let mut entries = vec![KbEntry::sample(
+            "driver",
+            "Pilote incorrect",
+            "réinstaller le pilote",
+        )];
+        let mut line = answer("pilote windows 11 ?", &[]);
+        line.not_answered_by = vec!["driver".into()];
+        line.not_answered_by_versions = [("driver".to_string(), entries[0].reply_version())].into();
+        let marks = |entries: &[KbEntry], line: &ConfirmedAnswer| {
+            let chunks =
+                confirmed_chunks(entries, &versions_of(entries), std::slice::from_ref(line));
+            (chunks.unhelpful.len(), chunks.lapsed)
+        };
+        assert_eq!(marks(&entries, &line), (1, 0));
+        // What the customer never read changes: the mark holds.
+        entries[0].symptoms = vec!["le pilote ne s'installe pas".into()];
+        entries[0].tags = vec!["windows".into()];
+        entries[0].source = "notice du pilote".into();
+        assert_eq!(marks(&entries, &line), (1, 0));
+        // The fix is rewritten: it lapses.
+        entries[0].steps = vec!["Télécharger le pilote pour Windows 11".into()];
+        assert_eq!(marks(&entries, &line), (0, 1));
+
+        // A mark recorded before replies kept their version holds against the whole
+        // entry, as it always did: a new symptom lifts it.
+        let mut old = entries.clone();
+        line.not_answered_by_versions = [("driver".to_string(), old[0].content_hash())].into();
+        assert_eq!(marks(&old, &line), (1, 0));
+        old[0].symptoms.push("erreur 0x80070005".into());
+        assert_eq!(marks(&old, &line), (0, 1));
     }
 }

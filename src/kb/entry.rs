@@ -138,6 +138,32 @@ impl KbEntry {
         hex::encode(Sha256::digest(&canonical))
     }
 
+    /// Digest of what a reply can show of the entry (title, description, cause, solution,
+    /// steps; an LLM's passages are these too). A customer's "not helpful" holds against
+    /// it, so an edit of what the customer never read (symptoms, tags, models, codes, the
+    /// category or the source) keeps the mark, and a rewrite of the fix lifts it.
+    pub fn reply_version(&self) -> String {
+        #[derive(Serialize)]
+        struct Shown<'a> {
+            title: &'a str,
+            description: &'a str,
+            cause: &'a str,
+            solution: &'a str,
+            steps: &'a [String],
+        }
+        let shown = Shown {
+            title: self.title.trim(),
+            description: self.description.trim(),
+            cause: self.cause.trim(),
+            solution: self.solution.trim(),
+            steps: &self.steps,
+        };
+        let canonical = serde_json::to_vec(&shown).expect("strings always serialise");
+        // Prefixed so it can never equal a `content_hash`, which marks stored before it
+        // carry.
+        format!("r1-{}", hex::encode(Sha256::digest(&canonical)))
+    }
+
     /// The solution as prose: the editor's own text, else the steps joined.
     pub fn solution_text(&self) -> String {
         if !self.solution.trim().is_empty() {

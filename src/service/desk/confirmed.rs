@@ -196,17 +196,24 @@ fn push_new(into: &mut Vec<String>, ids: Vec<String>) {
     }
 }
 
-/// The version of each entry the ticket's retrieval found (its stored results), by id;
-/// results stored before versions were kept have none.
+/// The version of each entry the ticket's retrieval found (its stored results), by id:
+/// the version of what the reply showed of it, else (results stored before that was kept)
+/// the version of the whole entry; results stored before either was kept have none.
 fn retrieved_versions(retrieved: &serde_json::Value) -> BTreeMap<String, String> {
+    let field = |hit: &serde_json::Value, name: &str| {
+        hit.get(name)
+            .and_then(|v| v.as_str())
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
     retrieved
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|hit| {
             let id = hit.get("kb_id")?.as_str()?;
-            let version = hit.get("content_hash")?.as_str()?;
-            (!version.is_empty()).then(|| (id.to_string(), version.to_string()))
+            let version = field(hit, "reply_version").or_else(|| field(hit, "content_hash"))?;
+            Some((id.to_string(), version))
         })
         .collect()
 }
@@ -379,7 +386,7 @@ mod tests {
     fn an_unhelpful_mark_keeps_the_version_of_the_entry_the_customer_read() {
         let retrieved = serde_json::json!([
             {"kb_id": "pilote", "relevance": 0.9, "content_hash": "v1-pilote"},
-            {"kb_id": "bac-vide", "relevance": 0.4, "content_hash": "v1-bac"},
+            {"kb_id": "bac-vide", "relevance": 0.4, "content_hash": "v1-bac", "reply_version": "r1-bac"},
             {"kb_id": "toner", "relevance": 0.3},
         ]);
         let mark = |ticket_id, citations: &[&str]| ConfirmedReply {
@@ -393,6 +400,8 @@ mod tests {
             // The agent cited one of the marked entries after all: no version kept for it.
             mark(3, &["pilote", "bac-vide"]),
             reply(3, ResponderKind::Agent, &["bac-vide"]),
+            // Results that kept what the reply showed: that version, not the entry's.
+            mark(4, &["bac-vide"]),
         ]);
         let versions = |i: usize| -> Vec<(&str, &str)> {
             answers[i]
@@ -406,6 +415,7 @@ mod tests {
         assert_eq!(versions(1), [("pilote", "v1-pilote")]);
         assert_eq!(answers[2].not_answered_by, ["pilote"]);
         assert_eq!(versions(2), [("pilote", "v1-pilote")]);
+        assert_eq!(versions(3), [("bac-vide", "r1-bac")]);
         for answer in &answers {
             let line = crate::kb::confirmed::to_jsonl(std::slice::from_ref(answer));
             assert_eq!(&parse_confirmed(&line, "f").unwrap()[0], answer);

@@ -93,6 +93,7 @@ fn retrieved(generation: &Generation, c: &Candidate<'_>) -> Retrieved {
             .get(&entry.id)
             .cloned()
             .unwrap_or_default(),
+        reply_version: entry.reply_version(),
         category: entry.category.as_str().to_string(),
         models: entry.models.clone(),
         error_codes: entry.error_codes.clone(),
