@@ -39,6 +39,7 @@ for dir in tests/data/transfer/*/; do
   case "$importer" in
     seed) "$BIN" import seed "$file" --out "$work/kb" ;;
     jsonl) "$BIN" import jsonl "$file" --out "$work/kb" --collection "$kb" ;;
+    csv) "$BIN" import csv "$file" --out "$work/kb" --collection "$kb" ;;
     *) echo "error: $dir/kb.source: unknown importer $importer" >&2; exit 1 ;;
   esac
   if [ -n "${CONFIRMED:-}" ]; then

@@ -186,6 +186,63 @@ fn import_jsonl_reads_one_entry_a_line() {
     assert_eq!(doc.category, Category::PaperJam);
 }
 
+/// A FAQ kept in a spreadsheet, saved as CSV by a French Excel (`;`, Windows-1252), imports
+/// as JSON Lines would, and the KB it writes is searched like any other.
+#[test]
+fn import_csv_reads_a_spreadsheets_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("faq.csv");
+    let text = "id;title;text;steps;models\r\n\
+        bourrage-bac-2;Bourrage au bac 2;Le papier se coince à l'entrée du bac 2.;\"Ouvrir le bac 2\r\nRetirer la feuille froissée\";lexmark c750n\r\n\
+        toner-bas;Message 88 toner bas;La cartouche arrive en fin de vie : commandez-en une.;;\r\n";
+    let bytes: Vec<u8> = text
+        .chars()
+        .map(|c| match c {
+            'à' => 0xE0,
+            'é' => 0xE9,
+            'è' => 0xE8,
+            c => u8::try_from(c).expect("ASCII or a Latin-1 letter above"),
+        })
+        .collect();
+    std::fs::write(&file, bytes).unwrap();
+    let out = dir.path().join("kb");
+    let o = import_with("csv", &file, &out, &["--collection", "faq"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("wrote 2 entries") && stdout.contains("read as Windows-1252"),
+        "{stdout}"
+    );
+    let kb = load_kb(&out).unwrap();
+    let jam = kb
+        .entries
+        .iter()
+        .find(|e| e.id == "bourrage-bac-2")
+        .unwrap();
+    assert_eq!(jam.description, "Le papier se coince à l'entrée du bac 2.");
+    assert_eq!(
+        jam.steps,
+        ["Ouvrir le bac 2", "Retirer la feuille froissée"]
+    );
+    assert_eq!(jam.models, ["Lexmark C750"]);
+    assert_eq!(jam.category, Category::PaperJam);
+    assert!(out.join("entries/faq/toner-bas.toml").exists());
+
+    // A wrong header is said on its line, and nothing more is written.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "id,question,answer\n1,a,b\n").unwrap();
+    let o = import_with("csv", &bad, &out, &["--collection", "other"]);
+    assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("bad.csv")
+            && stderr.contains("question")
+            && stderr.contains("unknown column"),
+        "{stderr}"
+    );
+    assert!(!out.join("entries/other").exists());
+}
+
 #[test]
 fn import_jsonl_refuses_bad_lines_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();

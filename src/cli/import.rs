@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::kb::import::{import_jsonl, import_seed};
+use crate::kb::import::{import_csv, import_jsonl, import_seed};
 use crate::kb::Lang;
 
 #[derive(Debug, clap::Subcommand)]
@@ -25,6 +25,16 @@ pub enum Command {
         #[arg(long, default_value = "imported")]
         collection: String,
     },
+    /// CSV, one entry a row under a header row naming the same fields as JSON Lines
+    /// (id, title, text required); `;`, `,` or tab separated; UTF-8 or Windows-1252.
+    Csv {
+        file: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Sub-directory of entries/ to write into.
+        #[arg(long, default_value = "imported")]
+        collection: String,
+    },
 }
 
 pub fn run(command: Command) -> Result<()> {
@@ -39,6 +49,11 @@ pub fn run(command: Command) -> Result<()> {
             out,
             collection,
         } => import_jsonl(&file, &out, &collection)?,
+        Command::Csv {
+            file,
+            out,
+            collection,
+        } => import_csv(&file, &out, &collection)?,
     };
     println!(
         "wrote {} entries ({} new models) into {}",
@@ -46,7 +61,7 @@ pub fn run(command: Command) -> Result<()> {
         report.models_added,
         report.out_dir.display()
     );
-    if let Some(note) = &report.languages_note {
+    for note in &report.notes {
         println!("note: {note}");
     }
     Ok(())

@@ -1,5 +1,5 @@
 //! Importers that turn other KB formats into entry files: the earlier project's seed file
-//! (`seed`) and JSON Lines (`jsonl`). Every record is checked first; files are written only when all pass,
+//! (`seed`), JSON Lines (`jsonl`) and a spreadsheet's CSV (`csv`). Every record is checked first; files are written only when all pass,
 //! staged in a temporary directory and renamed into place, so nothing is half-written.
 
 use std::collections::HashMap;
@@ -12,9 +12,13 @@ use super::entry::{Category, KbEntry};
 use super::load::{CATALOGUE_FILE, ENTRIES_DIR};
 use crate::error::{Error, Result, ValidationError};
 
+mod csv;
+mod html;
 mod jsonl;
+mod records;
 mod seed;
 
+pub use csv::import_csv;
 pub use jsonl::import_jsonl;
 pub use seed::import_seed;
 
@@ -24,9 +28,9 @@ pub struct ImportReport {
     pub entries_written: usize,
     pub models_added: usize,
     pub out_dir: PathBuf,
-    /// What the product cannot do with the entries' languages (see
-    /// `lang::language_summary`), when there is something.
-    pub languages_note: Option<String>,
+    /// What the user should know of how the file was read (its encoding) and what the
+    /// product cannot do with the entries' languages (see `lang::language_summary`).
+    pub notes: Vec<String>,
 }
 
 pub(super) fn problem(
@@ -332,6 +336,9 @@ pub(super) fn write_kb(
         entries_written: entries.len(),
         models_added: new_models.len(),
         out_dir: out_dir.to_path_buf(),
-        languages_note: crate::kb::lang::language_summary(entries).note,
+        notes: crate::kb::lang::language_summary(entries)
+            .note
+            .into_iter()
+            .collect(),
     })
 }

@@ -1,0 +1,328 @@
+//! `devicekb import csv`: a spreadsheet's export, one entry a row, the first row naming the
+//! columns with the fields JSON Lines uses (`records::KNOWN`; `id`, `title` and `text`
+//! required).
+//!
+//! Read as the spreadsheets French teams use write it: the separator is the one the header
+//! row uses (`;` from a French Excel, `,` elsewhere, or a tab), the text is UTF-8 (a byte
+//! order mark is skipped) or else Windows-1252 (Excel's "CSV" on a French Windows), and a
+//! list cell holds one item a line, or items separated by `;` when it has a single line.
+
+use std::path::Path;
+
+use encoding_rs::WINDOWS_1252;
+use serde_json::{Map, Value};
+
+use super::records::{Records, KNOWN, LISTS};
+use super::ImportReport;
+use crate::error::{Error, Result};
+
+/// Imports a CSV file (see the module's documentation).
+pub fn import_csv(file: &Path, out_dir: &Path, collection: &str) -> Result<ImportReport> {
+    let mut records = Records::new(file, out_dir)?;
+    let bytes =
+        std::fs::read(file).map_err(|e| Error::io(format!("reading {}", records.shown()), e))?;
+    let (text, encoding) = decode(&bytes);
+    read_rows(&text, &mut records)?;
+    let mut report = records.finish(out_dir, collection)?;
+    if let Some(encoding) = encoding {
+        let note = format!("{} is not UTF-8: read as {encoding}", file.display());
+        report.notes.insert(0, note);
+    }
+    Ok(report)
+}
+
+/// The file's text, and the encoding it was read as when that is not UTF-8.
+fn decode(bytes: &[u8]) -> (String, Option<&'static str>) {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(text) => (text.to_string(), None),
+        // Every byte is a character in Windows-1252: nothing is refused, and a file in
+        // another single-byte encoding shows its wrong letters in the entries written.
+        Err(_) => {
+            let (text, _, _) = WINDOWS_1252.decode(bytes);
+            (text.into_owned(), Some("Windows-1252"))
+        }
+    }
+}
+
+/// The separator the header row uses most, outside quotes: `;`, `,` or a tab.
+fn separator(text: &str) -> u8 {
+    let header = text.lines().next().unwrap_or_default();
+    let mut quoted = false;
+    let mut counts = [0usize; 3];
+    for c in header.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ';' if !quoted => counts[0] += 1,
+            ',' if !quoted => counts[1] += 1,
+            '\t' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+    }
+    let best = (0..3).max_by_key(|&i| (counts[i], i == 1)).unwrap_or(1);
+    [b';', b',', b'\t'][best]
+}
+
+/// One list cell's items: a line each, or `;`-separated on a single line.
+fn list_items(cell: &str) -> Vec<Value> {
+    let items: Vec<&str> = if cell.contains('\n') {
+        cell.lines().collect()
+    } else {
+        cell.split(';').collect()
+    };
+    items
+        .into_iter()
+        .map(|item| item.trim().trim_start_matches(['-', '•', '*']).trim())
+        .filter(|item| !item.is_empty())
+        .map(|item| Value::String(item.to_string()))
+        .collect()
+}
+
+/// The line (1-based) of the row starting at byte `at`. The reader's own line count is
+/// one short after a `\r\n` (it stops between the two), so the line is counted here, past
+/// any line break the row's start still points at.
+fn line_at(text: &str, at: u64) -> usize {
+    let bytes = text.as_bytes();
+    let mut at = (at as usize).min(bytes.len());
+    while at < bytes.len() && matches!(bytes[at], b'\r' | b'\n') {
+        at += 1;
+    }
+    1 + bytes[..at].iter().filter(|&&b| b == b'\n').count()
+}
+
+/// Reads every row into `records`. A header that cannot be used is the only error
+/// returned here; a bad row is one of the records' problems.
+fn read_rows(text: &str, records: &mut Records) -> Result<()> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(separator(text))
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let header_problem = |field: Option<&str>, message: String| {
+        Error::KbInvalid(vec![super::problem(
+            records.shown(),
+            Some(1),
+            field,
+            message,
+        )])
+    };
+    let headers = reader
+        .headers()
+        .map_err(|e| header_problem(None, format!("unreadable header row: {e}")))?
+        .clone();
+    let mut fields: Vec<String> = Vec::with_capacity(headers.len());
+    for name in headers.iter() {
+        let field = name.trim().to_lowercase();
+        if !KNOWN.contains(&field.as_str()) {
+            return Err(header_problem(
+                Some(name.trim()),
+                format!(
+                    "unknown column; the first row names each column with one of {}",
+                    KNOWN.join(", ")
+                ),
+            ));
+        }
+        if fields.contains(&field) {
+            return Err(header_problem(Some(&field), "column named twice".into()));
+        }
+        fields.push(field);
+    }
+    for required in ["id", "title", "text"] {
+        if !fields.iter().any(|f| f == required) {
+            return Err(header_problem(
+                Some(required),
+                "missing column (the first row names the columns)".into(),
+            ));
+        }
+    }
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                // The reader cannot find the next row's start after this: stop here.
+                let line = e.position().map_or(0, |p| line_at(text, p.byte()));
+                records.refuse(line, None, format!("unreadable row: {e}"));
+                break;
+            }
+        }
+        // The line the row starts on (a cell may hold several lines).
+        let line = record.position().map_or(0, |p| line_at(text, p.byte()));
+        if record.iter().all(|cell| cell.trim().is_empty()) {
+            continue;
+        }
+        if record.len() > fields.len() {
+            let message = format!(
+                "{} cells where the header names {} columns",
+                record.len(),
+                fields.len()
+            );
+            records.refuse(line, None, message);
+            continue;
+        }
+        let mut obj = Map::new();
+        for (field, cell) in fields.iter().zip(record.iter()) {
+            let cell = cell.trim();
+            if cell.is_empty() {
+                continue;
+            }
+            let value = if LISTS.contains(&field.as_str()) {
+                Value::Array(list_items(cell))
+            } else {
+                Value::String(cell.to_string())
+            };
+            obj.insert(field.clone(), value);
+        }
+        records.add(&obj, line);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kb::load::read_kb;
+
+    fn import(bytes: &[u8]) -> (tempfile::TempDir, Result<ImportReport>) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("faq.csv");
+        std::fs::write(&file, bytes).unwrap();
+        let out = dir.path().join("kb");
+        let report = import_csv(&file, &out, "faq");
+        (dir, report)
+    }
+
+    fn problems(report: Result<ImportReport>) -> Vec<(Option<usize>, Option<String>, String)> {
+        match report {
+            Err(Error::KbInvalid(p)) => p
+                .into_iter()
+                .map(|p| (p.line, p.field, p.message))
+                .collect(),
+            other => panic!("expected problems, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_french_excel_export_reads_as_written() {
+        // Windows-1252, `;`-separated, a quoted cell over several lines, a list cell of
+        // one line, headers in capitals, a numeric id.
+        let text = "ID;Title;Text;Steps;Tags\r\n\
+            12;Bourrage papier;\"Le papier reste coincé ; que faire ?\";\"- Ouvrir le capot\r\n- Retirer la feuille\";\"papier; bourrage\"\r\n\
+            ;;;;\r\n\
+            bac-vide;Bac vide;L'imprimante dit que le bac est vide.;;\r\n";
+        let (bytes, _, _) = WINDOWS_1252.encode(text);
+        let (dir, report) = import(&bytes);
+        let report = report.unwrap();
+        assert_eq!(report.entries_written, 2);
+        assert!(
+            report.notes[0].contains("read as Windows-1252"),
+            "{:?}",
+            report.notes
+        );
+        let (kb, problems) = read_kb(&dir.path().join("kb")).unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        let jam = kb.entries.iter().find(|e| e.id == "12").unwrap();
+        assert_eq!(jam.description, "Le papier reste coincé ; que faire ?");
+        assert_eq!(jam.steps, ["Ouvrir le capot", "Retirer la feuille"]);
+        assert_eq!(jam.tags, ["papier", "bourrage"]);
+        assert!(jam.source.contains("faq.csv line 2"), "{}", jam.source);
+        let empty = kb.entries.iter().find(|e| e.id == "bac-vide").unwrap();
+        assert!(empty.steps.is_empty());
+        // The row after a cell of two lines is named by the line it starts on.
+        assert!(empty.source.contains("line 5"), "{}", empty.source);
+    }
+
+    #[test]
+    fn utf8_with_a_byte_order_mark_and_commas() {
+        let (_dir, report) = import(
+            "\u{feff}id,title,text,models\nc750-88,Message 88,\"Toner bas, commander\",Lexmark C750\n"
+                .as_bytes(),
+        );
+        let report = report.unwrap();
+        assert_eq!(report.entries_written, 1);
+        assert!(report.notes.iter().all(|n| !n.contains("UTF-8")));
+    }
+
+    #[test]
+    fn a_header_that_cannot_be_used_names_the_column() {
+        let (dir, report) = import(b"id;question;answer\n1;a;b\n");
+        assert_eq!(
+            problems(report),
+            [(
+                Some(1),
+                Some("question".to_string()),
+                format!(
+                    "unknown column; the first row names each column with one of {}",
+                    KNOWN.join(", ")
+                )
+            )]
+        );
+        assert!(!dir.path().join("kb").exists());
+        let (_dir, report) = import(b"id;title\n1;a\n");
+        assert_eq!(problems(report)[0].1.as_deref(), Some("text"));
+        let (_dir, report) = import(b"id;title;text;Title\n1;a;b;c\n");
+        assert_eq!(problems(report)[0].2, "column named twice");
+    }
+
+    #[test]
+    fn every_bad_row_is_named_and_nothing_is_written() {
+        let (dir, report) = import(
+            "id;title;text;category\n\
+             1;Bourrage;Ouvrir le capot;paper_jam\n\
+             2;;Sans titre;\n\
+             1;Doublon;Encore;\n\
+             3;Trop;de;general;cellules\n\
+             4;Catégorie;Inconnue;imprimantes\n"
+                .as_bytes(),
+        );
+        let found = problems(report);
+        let lines: Vec<_> = found.iter().map(|(l, f, _)| (*l, f.as_deref())).collect();
+        assert_eq!(
+            lines,
+            [
+                (Some(3), Some("title")),
+                (Some(4), Some("id")),
+                (Some(5), None),
+                (Some(6), Some("category")),
+            ],
+            "{found:?}"
+        );
+        assert!(found[2]
+            .2
+            .contains("5 cells where the header names 4 columns"));
+        assert!(!dir.path().join("kb").exists());
+    }
+
+    #[test]
+    fn a_help_centres_html_is_read_as_text_and_said() {
+        let (dir, report) = import(
+            "id,title,text\n\
+             html,<b>Bourrage</b>,\"<p>Pour d&eacute;bloquer&nbsp;:</p><ol><li>Ouvrez le capot</li><li>Retirez la feuille</li></ol>\"\n\
+             plain,Toner bas,Commandez une cartouche.\n"
+                .as_bytes(),
+        );
+        let report = report.unwrap();
+        assert!(
+            report.notes[0].starts_with("1 of 2 entries were written in HTML"),
+            "{:?}",
+            report.notes
+        );
+        let (kb, _) = read_kb(&dir.path().join("kb")).unwrap();
+        let html = kb.entries.iter().find(|e| e.id == "html").unwrap();
+        assert_eq!(html.title, "Bourrage");
+        assert_eq!(
+            html.description,
+            "Pour débloquer :\n- Ouvrez le capot\n- Retirez la feuille"
+        );
+        assert_eq!(html.category, crate::kb::Category::PaperJam);
+    }
+
+    #[test]
+    fn the_separator_is_the_header_rows() {
+        assert_eq!(separator("id;title;text\n1,2;b;c"), b';');
+        assert_eq!(separator("id,title,text"), b',');
+        assert_eq!(separator("id\ttitle\ttext"), b'\t');
+        assert_eq!(separator("\"a;b\",title,text"), b',');
+        assert_eq!(separator("id"), b',');
+    }
+}

@@ -1,0 +1,80 @@
+//! HTML in an imported record, as a help centre's export writes its answers: read as the
+//! plain text a reply can show and a search can index (a tag is neither a word a customer
+//! types nor something to send them).
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// A tag or an entity: the sign that a text is HTML (a lone `<` or `&` is not).
+static MARKUP: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)</?[a-z][a-z0-9]*(?:\s[^<>]*)?/?>|&(?:[a-z][a-z0-9]{1,31}|#[0-9]{1,7}|#x[0-9a-f]{1,6});")
+        .expect("valid regex")
+});
+/// What is never text: scripts, styles, comments.
+static HIDDEN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?is)<(script|style)\b.*?</(?:script|style)\s*>|<!--.*?-->").expect("valid regex")
+});
+/// A list item starts a line of its own, as "- ".
+static ITEM: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)<li\b[^<>]*>").expect("valid regex"));
+/// Tags that end a line: line breaks and the ends of blocks.
+static BREAK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)<br\s*/?>|</?(?:p|div|ul|ol|li|h[1-6]|tr|table|blockquote|pre|section|article|header|footer|dd|dt)\b[^<>]*>")
+        .expect("valid regex")
+});
+static TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"<[^<>]*>").expect("valid regex"));
+
+/// The plain text of `text` when it is HTML, else `None`: tags dropped, entities decoded,
+/// list items on lines of their own, blank lines and spaces folded.
+pub(super) fn plain_text(text: &str) -> Option<String> {
+    if !MARKUP.is_match(text) {
+        return None;
+    }
+    let text = HIDDEN.replace_all(text, " ");
+    let text = ITEM.replace_all(&text, "\n- ");
+    let text = BREAK.replace_all(&text, "\n");
+    let text = TAG.replace_all(&text, "");
+    let text = html_escape::decode_html_entities(&text);
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            // A non-breaking space is a space here.
+            line.replace('\u{a0}', " ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|line| !line.is_empty() && line != "-")
+        .collect();
+    Some(lines.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_help_centre_answer_reads_as_text() {
+        let html = "<p>Pour d&eacute;bloquer le papier&nbsp;:</p><ol><li>Ouvrez le <strong>capot</strong></li>\n<li>Retirez la feuille</li></ol><p>C&#39;est tout.<br>Merci</p><!-- fin --><script>x()</script>";
+        assert_eq!(
+            plain_text(html).unwrap(),
+            "Pour débloquer le papier :\n- Ouvrez le capot\n- Retirez la feuille\nC'est tout.\nMerci"
+        );
+    }
+
+    #[test]
+    fn text_that_is_not_html_is_left_alone() {
+        for text in [
+            "Si la valeur est < 10 & que le voyant clignote",
+            "Tapez a<b dans le champ",
+            "Toner & tambour",
+        ] {
+            assert_eq!(plain_text(text), None, "{text}");
+        }
+        assert_eq!(
+            plain_text("Toner &amp; tambour").unwrap(),
+            "Toner & tambour"
+        );
+    }
+}
