@@ -149,14 +149,20 @@ impl KbEntry {
             description: &'a str,
             cause: &'a str,
             solution: &'a str,
-            steps: &'a [String],
+            steps: Vec<&'a str>,
         }
         let shown = Shown {
             title: self.title.trim(),
             description: self.description.trim(),
             cause: self.cause.trim(),
             solution: self.solution.trim(),
-            steps: &self.steps,
+            // As a reply shows them: trimmed, empty ones left out.
+            steps: self
+                .steps
+                .iter()
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
+                .collect(),
         };
         let canonical = serde_json::to_vec(&shown).expect("strings always serialise");
         // Prefixed so it can never equal a `content_hash`, which marks stored before it

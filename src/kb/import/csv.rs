@@ -4,12 +4,13 @@
 //!
 //! Read as the spreadsheets French teams use write it: the separator is the one the header
 //! row uses (`;` from a French Excel, `,` elsewhere, or a tab), the text is UTF-8 (a byte
-//! order mark is skipped) or else Windows-1252 (Excel's "CSV" on a French Windows), and a
-//! list cell holds one item a line, or items separated by `;` when it has a single line.
+//! order mark is skipped), UTF-16 with its byte order mark, or else Windows-1252 (Excel's
+//! "CSV" on a French Windows), lines end however the system ends them, and a list cell holds
+//! one item a line, or items separated by `;` when it has a single line.
 
 use std::path::Path;
 
-use encoding_rs::WINDOWS_1252;
+use encoding_rs::{UTF_16BE, UTF_16LE, WINDOWS_1252};
 use serde_json::{Map, Value};
 
 use super::records::{Records, KNOWN, LISTS};
@@ -31,23 +32,35 @@ pub fn import_csv(file: &Path, out_dir: &Path, collection: &str) -> Result<Impor
     Ok(report)
 }
 
-/// The file's text, and the encoding it was read as when that is not UTF-8.
+/// The file's text, with its line breaks as `\n` (Windows' `\r\n` and old Macs' `\r`
+/// alike), and the encoding it was read as when that is not UTF-8.
 fn decode(bytes: &[u8]) -> (String, Option<&'static str>) {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    match std::str::from_utf8(bytes) {
-        Ok(text) => (text.to_string(), None),
-        // Every byte is a character in Windows-1252: nothing is refused, and a file in
-        // another single-byte encoding shows its wrong letters in the entries written.
-        Err(_) => {
-            let (text, _, _) = WINDOWS_1252.decode(bytes);
-            (text.into_owned(), Some("Windows-1252"))
+    let (text, encoding) = if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        // Excel's "Unicode text" export: UTF-16 with its byte order mark.
+        let utf16 = if bytes[0] == 0xFF { UTF_16LE } else { UTF_16BE };
+        (utf16.decode(bytes).0.into_owned(), None)
+    } else {
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        match std::str::from_utf8(bytes) {
+            Ok(text) => (text.to_string(), None),
+            // Every byte is a character in Windows-1252: nothing is refused, and a file in
+            // another single-byte encoding shows its wrong letters in the entries written.
+            Err(_) => (
+                WINDOWS_1252.decode(bytes).0.into_owned(),
+                Some("Windows-1252"),
+            ),
         }
-    }
+    };
+    (text.replace("\r\n", "\n").replace('\r', "\n"), encoding)
 }
 
-/// The separator the header row uses most, outside quotes: `;`, `,` or a tab.
+/// The separator the header row (the first line that is not blank) uses most, outside
+/// quotes: `;`, `,` or a tab.
 fn separator(text: &str) -> u8 {
-    let header = text.lines().next().unwrap_or_default();
+    let header = text
+        .lines()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or_default();
     let mut quoted = false;
     let mut counts = [0usize; 3];
     for c in header.chars() {
@@ -63,10 +76,13 @@ fn separator(text: &str) -> u8 {
     [b';', b',', b'\t'][best]
 }
 
-/// One list cell's items: a line each, or `;`-separated on a single line.
-fn list_items(cell: &str) -> Vec<Value> {
+/// One list cell's items: a line each, or separated by `;` on a single line (also by `,`
+/// for the lists whose items never hold one: models, tags and error codes).
+fn list_items(field: &str, cell: &str) -> Vec<Value> {
     let items: Vec<&str> = if cell.contains('\n') {
         cell.lines().collect()
+    } else if matches!(field, "models" | "tags" | "error_codes") {
+        cell.split([';', ',']).collect()
     } else {
         cell.split(';').collect()
     };
@@ -78,40 +94,82 @@ fn list_items(cell: &str) -> Vec<Value> {
         .collect()
 }
 
-/// The line (1-based) of the row starting at byte `at`. The reader's own line count is
-/// one short after a `\r\n` (it stops between the two), so the line is counted here, past
-/// any line break the row's start still points at.
-fn line_at(text: &str, at: u64) -> usize {
-    let bytes = text.as_bytes();
-    let mut at = (at as usize).min(bytes.len());
-    while at < bytes.len() && matches!(bytes[at], b'\r' | b'\n') {
-        at += 1;
+/// Line numbers of byte offsets, asked in increasing order (rows come in file order), so
+/// a large file is counted once.
+struct Lines<'a> {
+    text: &'a [u8],
+    at: usize,
+    line: usize,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        Lines {
+            text: text.as_bytes(),
+            at: 0,
+            line: 1,
+        }
     }
-    1 + bytes[..at].iter().filter(|&&b| b == b'\n').count()
+
+    /// The line (1-based) of the row starting at byte `at`, past any line break the
+    /// reader's position still points at (it can stop just before one).
+    fn of(&mut self, at: u64) -> usize {
+        let mut at = (at as usize).min(self.text.len());
+        while at < self.text.len() && self.text[at] == b'\n' {
+            at += 1;
+        }
+        if at < self.at {
+            self.at = 0;
+            self.line = 1;
+        }
+        self.line += self.text[self.at..at]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.at = at;
+        self.line
+    }
 }
 
 /// Reads every row into `records`. A header that cannot be used is the only error
 /// returned here; a bad row is one of the records' problems.
 fn read_rows(text: &str, records: &mut Records) -> Result<()> {
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(separator(text))
-        .flexible(true)
-        .from_reader(text.as_bytes());
+    let mut lines = Lines::new(text);
+    let header_line = text
+        .lines()
+        .position(|line| !line.trim().is_empty())
+        .map_or(1, |i| i + 1);
     let header_problem = |field: Option<&str>, message: String| {
         Error::KbInvalid(vec![super::problem(
             records.shown(),
-            Some(1),
+            Some(header_line),
             field,
             message,
         )])
     };
+    if text.trim().is_empty() {
+        return Err(header_problem(
+            None,
+            "the file is empty (a header row naming the columns comes first)".into(),
+        ));
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(separator(text))
+        .flexible(true)
+        .from_reader(text.as_bytes());
     let headers = reader
         .headers()
         .map_err(|e| header_problem(None, format!("unreadable header row: {e}")))?
         .clone();
-    let mut fields: Vec<String> = Vec::with_capacity(headers.len());
+    // A column with no name is one a spreadsheet pads its rows with: its cells must be
+    // empty.
+    let mut fields: Vec<Option<String>> = Vec::with_capacity(headers.len());
     for name in headers.iter() {
         let field = name.trim().to_lowercase();
+        if field.is_empty() {
+            fields.push(None);
+            continue;
+        }
         if !KNOWN.contains(&field.as_str()) {
             return Err(header_problem(
                 Some(name.trim()),
@@ -121,13 +179,13 @@ fn read_rows(text: &str, records: &mut Records) -> Result<()> {
                 ),
             ));
         }
-        if fields.contains(&field) {
+        if fields.iter().flatten().any(|f| *f == field) {
             return Err(header_problem(Some(&field), "column named twice".into()));
         }
-        fields.push(field);
+        fields.push(Some(field));
     }
     for required in ["id", "title", "text"] {
-        if !fields.iter().any(|f| f == required) {
+        if !fields.iter().flatten().any(|f| f == required) {
             return Err(header_problem(
                 Some(required),
                 "missing column (the first row names the columns)".into(),
@@ -141,33 +199,52 @@ fn read_rows(text: &str, records: &mut Records) -> Result<()> {
             Ok(true) => {}
             Err(e) => {
                 // The reader cannot find the next row's start after this: stop here.
-                let line = e.position().map_or(0, |p| line_at(text, p.byte()));
+                let line = e.position().map_or(0, |p| lines.of(p.byte()));
                 records.refuse(line, None, format!("unreadable row: {e}"));
                 break;
             }
         }
         // The line the row starts on (a cell may hold several lines).
-        let line = record.position().map_or(0, |p| line_at(text, p.byte()));
+        let start = record.position().map_or(0, |p| p.byte() as usize);
+        let line = lines.of(start as u64);
         if record.iter().all(|cell| cell.trim().is_empty()) {
             continue;
         }
-        if record.len() > fields.len() {
-            let message = format!(
-                "{} cells where the header names {} columns",
-                record.len(),
-                fields.len()
-            );
+        // A quote never closed makes the rest of the file one cell, without an error from
+        // the reader: that row is the last, spans lines, and has an odd number of quotes.
+        let rest = text[start.min(text.len())..].trim_end();
+        let at_end = reader.position().byte() as usize >= text.trim_end().len();
+        if at_end && rest.contains('\n') && rest.matches('"').count() % 2 == 1 {
+            let message = "a quote opened in this row is never closed: the rest of the file would be one cell";
+            records.refuse(line, None, message.into());
+            break;
+        }
+        let named = record.len().min(fields.len());
+        let unnamed = (0..record.len())
+            .find(|&i| (i >= fields.len() || fields[i].is_none()) && !record[i].trim().is_empty());
+        if let Some(i) = unnamed {
+            let message = if i >= fields.len() {
+                format!(
+                    "{} cells where the header names {} columns",
+                    record.len(),
+                    fields.len()
+                )
+            } else {
+                format!("cell {} is under a column the header does not name", i + 1)
+            };
             records.refuse(line, None, message);
             continue;
         }
         let mut obj = Map::new();
-        for (field, cell) in fields.iter().zip(record.iter()) {
-            let cell = cell.trim();
+        for (field, cell) in fields[..named].iter().zip(record.iter()) {
+            let (Some(field), cell) = (field, cell.trim()) else {
+                continue;
+            };
             if cell.is_empty() {
                 continue;
             }
             let value = if LISTS.contains(&field.as_str()) {
-                Value::Array(list_items(cell))
+                Value::Array(list_items(field, cell))
             } else {
                 Value::String(cell.to_string())
             };
@@ -318,11 +395,46 @@ mod tests {
     }
 
     #[test]
+    fn what_spreadsheets_do_to_a_file_is_read_or_said() {
+        // Old Mac line ends, a blank line before the header, padding columns with no name,
+        // models separated by commas.
+        let (dir, report) = import(
+            b"\r\rid;title;text;models;;\r1;Bourrage;Ouvrir le capot;Lexmark C750, Lexmark C752;;\r2;Toner;Commander;;;\r",
+        );
+        report.unwrap();
+        let (kb, _) = read_kb(&dir.path().join("kb")).unwrap();
+        let jam = kb.entries.iter().find(|e| e.id == "1").unwrap();
+        assert_eq!(jam.models.len(), 2, "{:?}", jam.models);
+        assert!(jam.source.ends_with("line 4"), "{}", jam.source);
+        // UTF-16 with its byte order mark, tab-separated.
+        let mut utf16 = vec![0xFF, 0xFE];
+        for unit in "id\ttitle\ttext\n1\tÉcran\tRedémarrer\n".encode_utf16() {
+            utf16.extend(unit.to_le_bytes());
+        }
+        let (dir, report) = import(&utf16);
+        assert!(report.unwrap().notes.is_empty());
+        let (kb, _) = read_kb(&dir.path().join("kb")).unwrap();
+        assert_eq!(kb.entries[0].title, "Écran");
+        // A quote never closed would swallow the rows after it.
+        let (_dir, report) = import(b"id;title;text\n1;a;\"b\n2;c;d\n3;e;f\n");
+        let found = problems(report);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, Some(2));
+        assert!(found[0].2.contains("never closed"), "{found:?}");
+        // A cell under a column with no name, and an empty file.
+        let (_dir, report) = import(b"id;title;text;\n1;a;b;c\n");
+        assert!(problems(report)[0].2.contains("cell 4 is under a column"));
+        let (_dir, report) = import(b"\xEF\xBB\xBF \n");
+        assert!(problems(report)[0].2.contains("the file is empty"));
+    }
+
+    #[test]
     fn the_separator_is_the_header_rows() {
         assert_eq!(separator("id;title;text\n1,2;b;c"), b';');
         assert_eq!(separator("id,title,text"), b',');
         assert_eq!(separator("id\ttitle\ttext"), b'\t');
         assert_eq!(separator("\"a;b\",title,text"), b',');
         assert_eq!(separator("id"), b',');
+        assert_eq!(separator("\n\nid;title;text"), b';');
     }
 }

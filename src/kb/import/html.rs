@@ -6,24 +6,39 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-/// A tag or an entity: the sign that a text is HTML (a lone `<` or `&` is not).
+/// HTML's own element names: only these are tags. A help text's `<Menu>`, `<OK>` or
+/// `<adresse IP>` names a key or a placeholder and stays.
+const ELEMENTS: &str = "a|abbr|article|aside|b|big|blockquote|body|br|caption|center|cite|code|col|colgroup|dd|del|details|div|dl|dt|em|figcaption|figure|font|footer|h[1-6]|head|header|hr|html|i|img|ins|kbd|label|li|link|main|mark|meta|nav|ol|p|pre|q|s|samp|section|small|span|strike|strong|sub|summary|sup|table|tbody|td|tfoot|th|thead|title|tr|tt|u|ul|var|wbr";
+
+/// A tag of one of `ELEMENTS`, or an entity: the sign that a text is HTML.
 static MARKUP: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)</?[a-z][a-z0-9]*(?:\s[^<>]*)?/?>|&(?:[a-z][a-z0-9]{1,31}|#[0-9]{1,7}|#x[0-9a-f]{1,6});")
-        .expect("valid regex")
+    Regex::new(&format!(
+        r"(?i)</?(?:{ELEMENTS})(?:\s[^<>]*)?/?>|&(?:[a-z][a-z0-9]{{1,31}}|#[0-9]{{1,7}}|#x[0-9a-f]{{1,6}});"
+    ))
+    .expect("valid regex")
 });
-/// What is never text: scripts, styles, comments.
+/// What is never text: scripts, styles, comments, the document's head and doctype.
 static HIDDEN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?is)<(script|style)\b.*?</(?:script|style)\s*>|<!--.*?-->").expect("valid regex")
+    Regex::new(
+        r"(?is)<(script|style|head)\b.*?</(?:script|style|head)\s*>|<!--.*?-->|<!doctype[^<>]*>",
+    )
+    .expect("valid regex")
 });
 /// A list item starts a line of its own, as "- ".
 static ITEM: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)<li\b[^<>]*>").expect("valid regex"));
+    LazyLock::new(|| Regex::new(r"(?i)<li(?:\s[^<>]*)?>").expect("valid regex"));
 /// Tags that end a line: line breaks and the ends of blocks.
 static BREAK: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)<br\s*/?>|</?(?:p|div|ul|ol|li|h[1-6]|tr|table|blockquote|pre|section|article|header|footer|dd|dt)\b[^<>]*>")
+    Regex::new(r"(?i)<br\s*/?>|</?(?:p|div|ul|ol|li|h[1-6]|tr|table|blockquote|pre|section|article|header|footer|dd|dt)(?:\s[^<>]*)?/?>")
         .expect("valid regex")
 });
-static TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"<[^<>]*>").expect("valid regex"));
+/// Any other tag of `ELEMENTS`.
+static TAG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"(?i)</?(?:{ELEMENTS})(?:\s[^<>]*)?/?>")).expect("valid regex")
+});
+/// Line breaks in the source: HTML reads them as spaces.
+static SOURCE_BREAK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[\r\n]+").expect("valid regex"));
 
 /// The plain text of `text` when it is HTML, else `None`: tags dropped, entities decoded,
 /// list items on lines of their own, blank lines and spaces folded.
@@ -32,6 +47,7 @@ pub(super) fn plain_text(text: &str) -> Option<String> {
         return None;
     }
     let text = HIDDEN.replace_all(text, " ");
+    let text = SOURCE_BREAK.replace_all(&text, " ");
     let text = ITEM.replace_all(&text, "\n- ");
     let text = BREAK.replace_all(&text, "\n");
     let text = TAG.replace_all(&text, "");
@@ -69,6 +85,7 @@ mod tests {
             "Si la valeur est < 10 & que le voyant clignote",
             "Tapez a<b dans le champ",
             "Toner & tambour",
+            "Appuyez sur <Menu> puis <OK>, et saisissez <adresse IP>",
         ] {
             assert_eq!(plain_text(text), None, "{text}");
         }
