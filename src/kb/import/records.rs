@@ -154,73 +154,41 @@ impl Records {
     ) -> std::result::Result<KbEntry, ValidationError> {
         let shown = self.shown.as_str();
         let file_name = &self.file_name;
+        let invalid =
+            |field: &str, message: String| problem(shown, Some(line), Some(field), message);
         if let Some(unknown) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-            return Err(problem(
-                shown,
-                Some(line),
-                Some(unknown),
-                format!("unknown field; known fields are {}", KNOWN.join(", ")),
+            let known = KNOWN.join(", ");
+            return Err(invalid(
+                unknown,
+                format!("unknown field; known fields are {known}"),
             ));
         }
         let id = match obj.get("id") {
             Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
             Some(Value::Number(n)) => n.to_string(),
             Some(Value::String(_)) | None | Some(Value::Null) => {
-                return Err(problem(
-                    shown,
-                    Some(line),
-                    Some("id"),
-                    "missing or empty".into(),
-                ))
+                return Err(invalid("id", "missing or empty".into()))
             }
-            Some(_) => {
-                return Err(problem(
-                    shown,
-                    Some(line),
-                    Some("id"),
-                    "must be a string".into(),
-                ))
-            }
+            Some(_) => return Err(invalid("id", "must be a string".into())),
         };
         if !is_valid_id(&id) {
-            return Err(problem(shown, Some(line), Some("id"), format!("`{id}` is not a valid id (letters, digits, `.`, `_`, `-`; at most 100 characters)")));
+            let rule = "letters, digits, `.`, `_`, `-`; at most 100 characters";
+            return Err(invalid("id", format!("`{id}` is not a valid id ({rule})")));
         }
         let title = opt_string(obj.get("title"), "title", shown, line)?;
         if title.is_empty() {
-            return Err(problem(
-                shown,
-                Some(line),
-                Some("title"),
-                "missing or empty".into(),
-            ));
+            return Err(invalid("title", "missing or empty".into()));
         }
         let body = opt_string(obj.get("text"), "text", shown, line)?;
         if body.is_empty() {
-            return Err(problem(
-                shown,
-                Some(line),
-                Some("text"),
-                "missing or empty".into(),
-            ));
+            return Err(invalid("text", "missing or empty".into()));
         }
         let lang = match obj.get("lang") {
             None | Some(Value::Null) => detect_lang(&format!("{title} {body}")),
-            Some(Value::String(s)) => Lang::parse(s).ok_or_else(|| {
-                problem(
-                    shown,
-                    Some(line),
-                    Some("lang"),
-                    format!("`{s}` is not fr or en"),
-                )
-            })?,
-            Some(_) => {
-                return Err(problem(
-                    shown,
-                    Some(line),
-                    Some("lang"),
-                    "must be a string".into(),
-                ))
+            Some(Value::String(s)) => {
+                Lang::parse(s).ok_or_else(|| invalid("lang", format!("`{s}` is not fr or en")))?
             }
+            Some(_) => return Err(invalid("lang", "must be a string".into())),
         };
         let error_codes = string_list(obj.get("error_codes"), "error_codes", shown, line)?;
         let category = match obj.get("category") {
@@ -228,24 +196,10 @@ impl Records {
                 guess_category(&format!("{title} {body}"), !error_codes.is_empty())
             }
             Some(Value::String(s)) => Category::parse(s).ok_or_else(|| {
-                problem(
-                    shown,
-                    Some(line),
-                    Some("category"),
-                    format!(
-                        "`{s}` is not one of {}",
-                        Category::ALL.map(|c| c.as_str()).join(", ")
-                    ),
-                )
+                let all = Category::ALL.map(|c| c.as_str()).join(", ");
+                invalid("category", format!("`{s}` is not one of {all}"))
             })?,
-            Some(_) => {
-                return Err(problem(
-                    shown,
-                    Some(line),
-                    Some("category"),
-                    "must be a string".into(),
-                ))
-            }
+            Some(_) => return Err(invalid("category", "must be a string".into())),
         };
         let mut manufacturer = opt_string(obj.get("manufacturer"), "manufacturer", shown, line)?;
         let mut models = Vec::new();
