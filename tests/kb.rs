@@ -241,6 +241,67 @@ fn import_csv_reads_a_spreadsheets_export() {
         "{stderr}"
     );
     assert!(!out.join("entries/other").exists());
+    // Read through a mapping of its own column names, it imports.
+    let o = import_with(
+        "csv",
+        &bad,
+        &out,
+        &[
+            "--collection",
+            "other",
+            "--field",
+            "title=question,text=answer",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.join("entries/other").exists());
+}
+
+/// A help centre's export as it comes: one JSON array (or an API page holding one), its
+/// own field names, fields the KB has no use for.
+#[test]
+fn import_json_reads_an_array_with_its_own_field_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("articles.json");
+    std::fs::write(
+        &file,
+        r#"[
+  {"article_id": 12, "question": "Bourrage au bac 2", "answer": "<p>Ouvrez le bac 2 et retirez la feuille.</p>", "views": 310},
+  {"article_id": 13, "question": "Toner low message", "answer": "Order a new cartridge.", "views": 12}
+]"#,
+    )
+    .unwrap();
+    let out = dir.path().join("kb");
+    let refused = import_with("json", &file, &out, &["--collection", "help"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("articles.json:2") && stderr.contains("--ignore-unknown"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+    let args = [
+        "--collection",
+        "help",
+        "--field",
+        "id=article_id,title=question,text=answer",
+        "--ignore-unknown",
+    ];
+    let o = import_with("json", &file, &out, &args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("wrote 2 entries")
+            && stdout.contains("read as one JSON array of 2 records")
+            && stdout.contains("(--ignore-unknown): views"),
+        "{stdout}"
+    );
+    let kb = load_kb(&out).unwrap();
+    let jam = kb.entries.iter().find(|e| e.id == "12").unwrap();
+    assert_eq!(jam.description, "Ouvrez le bac 2 et retirez la feuille.");
+    assert_eq!(jam.category, Category::PaperJam);
+    let toner = kb.entries.iter().find(|e| e.id == "13").unwrap();
+    assert_eq!(toner.lang, devicekb::kb::Lang::En);
 }
 
 #[test]

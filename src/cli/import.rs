@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::kb::import::{import_csv, import_jsonl, import_seed};
+use crate::kb::import::{import_csv, import_jsonl, import_seed, FieldMap};
 use crate::kb::Lang;
 
 #[derive(Debug, clap::Subcommand)]
@@ -16,7 +16,9 @@ pub enum Command {
         #[arg(long, default_value = "fr")]
         lang: String,
     },
-    /// JSON Lines, one entry a line: {"id", "title", "text"} required.
+    /// JSON records: {"id", "title", "text"} required. JSON Lines (one a line), one JSON
+    /// array, or one object whose single list holds them (a help centre's API page).
+    #[command(alias = "json")]
     Jsonl {
         file: PathBuf,
         #[arg(long)]
@@ -24,9 +26,12 @@ pub enum Command {
         /// Sub-directory of entries/ to write into.
         #[arg(long, default_value = "imported")]
         collection: String,
+        #[command(flatten)]
+        fields: FieldOptions,
     },
     /// CSV, one entry a row under a header row naming the same fields as JSON Lines
-    /// (id, title, text required); `;`, `,` or tab separated; UTF-8 or Windows-1252.
+    /// (id, title, text required); `;`, `,` or tab separated; UTF-8, UTF-16 or
+    /// Windows-1252.
     Csv {
         file: PathBuf,
         #[arg(long)]
@@ -34,7 +39,28 @@ pub enum Command {
         /// Sub-directory of entries/ to write into.
         #[arg(long, default_value = "imported")]
         collection: String,
+        #[command(flatten)]
+        fields: FieldOptions,
     },
+}
+
+/// How the export's own field (or column) names are read.
+#[derive(Debug, clap::Args)]
+pub struct FieldOptions {
+    /// Read the KB's field OURS from the file's field THEIRS (`--field title=question`);
+    /// repeat it, or separate pairs with commas.
+    #[arg(long = "field", value_name = "OURS=THEIRS")]
+    field: Vec<String>,
+    /// Leave out the file's fields that are neither the KB's nor mapped by --field (they
+    /// are named in the output), instead of refusing the file.
+    #[arg(long)]
+    ignore_unknown: bool,
+}
+
+impl FieldOptions {
+    fn map(&self) -> Result<FieldMap> {
+        FieldMap::new(&self.field, self.ignore_unknown)
+    }
 }
 
 pub fn run(command: Command) -> Result<()> {
@@ -48,12 +74,14 @@ pub fn run(command: Command) -> Result<()> {
             file,
             out,
             collection,
-        } => import_jsonl(&file, &out, &collection)?,
+            fields,
+        } => import_jsonl(&file, &out, &collection, &fields.map()?)?,
         Command::Csv {
             file,
             out,
             collection,
-        } => import_csv(&file, &out, &collection)?,
+            fields,
+        } => import_csv(&file, &out, &collection, &fields.map()?)?,
     };
     println!(
         "wrote {} entries ({} new models) into {}",

@@ -21,8 +21,14 @@ impl Lang {
         }
     }
 
+    /// A language's code or name, or a regional tag of it (`fr-CA`, `en_US`).
     pub fn parse(value: &str) -> Option<Lang> {
-        match value.trim().to_ascii_lowercase().as_str() {
+        let value = value.trim().to_lowercase();
+        let primary = match value.split_once(['-', '_']) {
+            Some((primary, region)) if !region.is_empty() => primary,
+            _ => value.as_str(),
+        };
+        match primary {
             "fr" | "fra" | "fre" | "french" | "français" | "francais" => Some(Lang::Fr),
             "en" | "eng" | "english" | "anglais" => Some(Lang::En),
             _ => None,

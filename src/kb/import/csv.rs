@@ -13,13 +13,19 @@ use std::path::Path;
 use encoding_rs::{UTF_16BE, UTF_16LE, WINDOWS_1252};
 use serde_json::{Map, Value};
 
-use super::records::{Records, KNOWN, LISTS};
+use super::fields::{FieldMap, Read};
+use super::records::{Records, LISTS};
 use super::ImportReport;
 use crate::error::{Error, Result};
 
 /// Imports a CSV file (see the module's documentation).
-pub fn import_csv(file: &Path, out_dir: &Path, collection: &str) -> Result<ImportReport> {
-    let mut records = Records::new(file, out_dir)?;
+pub fn import_csv(
+    file: &Path,
+    out_dir: &Path,
+    collection: &str,
+    fields: &FieldMap,
+) -> Result<ImportReport> {
+    let mut records = Records::new(file, out_dir, fields)?;
     let bytes =
         std::fs::read(file).map_err(|e| Error::io(format!("reading {}", records.shown()), e))?;
     let (text, encoding) = decode(&bytes);
@@ -131,6 +137,17 @@ impl<'a> Lines<'a> {
     }
 }
 
+/// What a column of the header holds.
+#[derive(Debug, PartialEq, Eq)]
+enum Column {
+    /// The KB's field of that name.
+    Field(&'static str),
+    /// No name: a spreadsheet's padding, whose cells must be empty.
+    Padding,
+    /// A column the KB does not know, left out (`--ignore-unknown`).
+    LeftOut(String),
+}
+
 /// Reads every row into `records`. A header that cannot be used is the only error
 /// returned here; a bad row is one of the records' problems.
 fn read_rows(text: &str, records: &mut Records) -> Result<()> {
@@ -162,34 +179,46 @@ fn read_rows(text: &str, records: &mut Records) -> Result<()> {
         .map_err(|e| header_problem(None, format!("unreadable header row: {e}")))?
         .clone();
     // A column with no name is one a spreadsheet pads its rows with: its cells must be
-    // empty.
-    let mut fields: Vec<Option<String>> = Vec::with_capacity(headers.len());
+    // empty. A column left out (`--ignore-unknown`) is read as none.
+    let mut fields: Vec<Column> = Vec::with_capacity(headers.len());
     for name in headers.iter() {
-        let field = name.trim().to_lowercase();
-        if field.is_empty() {
-            fields.push(None);
+        let name = name.trim();
+        if name.is_empty() {
+            fields.push(Column::Padding);
             continue;
         }
-        if !KNOWN.contains(&field.as_str()) {
-            return Err(header_problem(
-                Some(name.trim()),
-                format!(
-                    "unknown column; the first row names each column with one of {}",
-                    KNOWN.join(", ")
-                ),
-            ));
+        let field = match records.fields().read(name) {
+            Some(Read::Field(field)) => field,
+            Some(Read::Ignored) => {
+                fields.push(Column::LeftOut(name.to_string()));
+                continue;
+            }
+            None => {
+                let message = records.fields().unknown("column", name);
+                return Err(header_problem(Some(name), message));
+            }
+        };
+        if fields.contains(&Column::Field(field)) {
+            let message = if name.eq_ignore_ascii_case(field) {
+                "column named twice".to_string()
+            } else {
+                format!("a second column read as `{field}`")
+            };
+            return Err(header_problem(Some(name), message));
         }
-        if fields.iter().flatten().any(|f| *f == field) {
-            return Err(header_problem(Some(&field), "column named twice".into()));
-        }
-        fields.push(Some(field));
+        fields.push(Column::Field(field));
     }
     for required in ["id", "title", "text"] {
-        if !fields.iter().flatten().any(|f| f == required) {
-            return Err(header_problem(
-                Some(required),
-                "missing column (the first row names the columns)".into(),
-            ));
+        if !fields.contains(&Column::Field(required)) {
+            let message = format!(
+                "missing column (the first row names the columns; `--field {required}=COLUMN` reads another)"
+            );
+            return Err(header_problem(Some(required), message));
+        }
+    }
+    for column in &fields {
+        if let Column::LeftOut(name) = column {
+            records.left_out(name);
         }
     }
     let mut record = csv::StringRecord::new();
@@ -220,8 +249,9 @@ fn read_rows(text: &str, records: &mut Records) -> Result<()> {
             break;
         }
         let named = record.len().min(fields.len());
-        let unnamed = (0..record.len())
-            .find(|&i| (i >= fields.len() || fields[i].is_none()) && !record[i].trim().is_empty());
+        let unnamed = (0..record.len()).find(|&i| {
+            (i >= fields.len() || fields[i] == Column::Padding) && !record[i].trim().is_empty()
+        });
         if let Some(i) = unnamed {
             let message = if i >= fields.len() {
                 format!(
@@ -237,20 +267,20 @@ fn read_rows(text: &str, records: &mut Records) -> Result<()> {
         }
         let mut obj = Map::new();
         for (field, cell) in fields[..named].iter().zip(record.iter()) {
-            let (Some(field), cell) = (field, cell.trim()) else {
+            let (Column::Field(field), cell) = (field, cell.trim()) else {
                 continue;
             };
             if cell.is_empty() {
                 continue;
             }
-            let value = if LISTS.contains(&field.as_str()) {
+            let value = if LISTS.contains(field) {
                 Value::Array(list_items(field, cell))
             } else {
                 Value::String(cell.to_string())
             };
-            obj.insert(field.clone(), value);
+            obj.insert(field.to_string(), value);
         }
-        records.add(&obj, line);
+        records.add_fields(&obj, line);
     }
     Ok(())
 }
@@ -261,11 +291,15 @@ mod tests {
     use crate::kb::load::read_kb;
 
     fn import(bytes: &[u8]) -> (tempfile::TempDir, Result<ImportReport>) {
+        import_with(bytes, &FieldMap::default())
+    }
+
+    fn import_with(bytes: &[u8], fields: &FieldMap) -> (tempfile::TempDir, Result<ImportReport>) {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("faq.csv");
         std::fs::write(&file, bytes).unwrap();
         let out = dir.path().join("kb");
-        let report = import_csv(&file, &out, "faq");
+        let report = import_csv(&file, &out, "faq", fields);
         (dir, report)
     }
 
@@ -328,17 +362,60 @@ mod tests {
             [(
                 Some(1),
                 Some("question".to_string()),
-                format!(
-                    "unknown column; the first row names each column with one of {}",
-                    KNOWN.join(", ")
-                )
+                FieldMap::default().unknown("column", "question")
             )]
         );
+        assert!(problems_of(b"id;question;answer\n1;a;b\n")[0]
+            .2
+            .contains("`--field NAME=question` reads it as one of them"));
         assert!(!dir.path().join("kb").exists());
         let (_dir, report) = import(b"id;title\n1;a\n");
         assert_eq!(problems(report)[0].1.as_deref(), Some("text"));
         let (_dir, report) = import(b"id;title;text;Title\n1;a;b;c\n");
         assert_eq!(problems(report)[0].2, "column named twice");
+    }
+
+    fn problems_of(bytes: &[u8]) -> Vec<(Option<usize>, Option<String>, String)> {
+        problems(import(bytes).1)
+    }
+
+    #[test]
+    fn an_faq_with_its_own_column_names_reads_through_a_mapping() {
+        // A CMS's export: question and answer, and columns the KB has no use for.
+        let text = "Ref;Question;Answer;Author;Updated\n\
+            q1;Comment changer le toner ?;Ouvrez la trappe avant.;marie;2026-11-02\n";
+        let pairs = ["id=ref,title=question".to_string(), "text=answer".into()];
+        let strict = FieldMap::new(&pairs, false).unwrap();
+        let (dir, report) = import_with(text.as_bytes(), &strict);
+        assert_eq!(problems(report)[0].1.as_deref(), Some("Author"));
+        assert!(!dir.path().join("kb").exists());
+        let lenient = FieldMap::new(&pairs, true).unwrap();
+        let (dir, report) = import_with(text.as_bytes(), &lenient);
+        let report = report.unwrap();
+        assert_eq!(report.entries_written, 1);
+        assert_eq!(
+            report.notes[0],
+            "left out, not being fields of the KB (--ignore-unknown): author, updated"
+        );
+        let (kb, _) = read_kb(&dir.path().join("kb")).unwrap();
+        assert_eq!(kb.entries[0].id, "q1");
+        assert_eq!(kb.entries[0].title, "Comment changer le toner ?");
+        assert_eq!(kb.entries[0].description, "Ouvrez la trappe avant.");
+        // Two columns read as one field, and a required one left unmapped, are named.
+        let both = FieldMap::new(&["title=question".to_string()], true).unwrap();
+        let (_dir, report) = import_with(b"id;title;question;text\n1;a;b;c\n", &both);
+        assert_eq!(
+            problems(report)[0],
+            (
+                Some(1),
+                Some("question".into()),
+                "a second column read as `title`".into()
+            )
+        );
+        let (_dir, report) = import_with(b"id;question;answer\n1;a;b\n", &both);
+        let problem = &problems(report)[0];
+        assert_eq!(problem.1.as_deref(), Some("text"));
+        assert!(problem.2.contains("`--field text=COLUMN`"), "{}", problem.2);
     }
 
     #[test]

@@ -13,12 +13,14 @@ use super::load::{CATALOGUE_FILE, ENTRIES_DIR};
 use crate::error::{Error, Result, ValidationError};
 
 mod csv;
+mod fields;
 mod html;
 mod jsonl;
 mod records;
 mod seed;
 
 pub use csv::import_csv;
+pub use fields::FieldMap;
 pub use jsonl::import_jsonl;
 pub use seed::import_seed;
 

@@ -2,11 +2,12 @@
 //! the same fields whatever the file's format, read into an entry, checked, and kept until
 //! the whole file has been read, so a file with one bad record writes nothing.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 
 use serde_json::{Map, Value};
 
+use super::fields::{FieldMap, Read};
 use super::html;
 use super::*;
 use crate::error::{Error, Result, ValidationError};
@@ -51,12 +52,21 @@ pub(super) struct Records {
     errors: Vec<ValidationError>,
     /// Records written in HTML, read as plain text.
     html: usize,
+    fields: FieldMap,
+    /// The export's fields left out (`--ignore-unknown`).
+    ignored: BTreeSet<String>,
+    /// Records by the language they name when it is neither French nor English: their
+    /// language is read from their words.
+    other_langs: BTreeMap<String, usize>,
+    /// Fields neither known nor mapped: (the first record's line, how many records), said
+    /// once each rather than once a record.
+    unknown: BTreeMap<String, (usize, usize)>,
 }
 
 impl Records {
     /// Starts the import of `file` into `out_dir`, whose catalogue (if any) models resolve
     /// against along with the product's.
-    pub(super) fn new(file: &Path, out_dir: &Path) -> Result<Self> {
+    pub(super) fn new(file: &Path, out_dir: &Path, fields: &FieldMap) -> Result<Self> {
         let existing = existing_catalogue(out_dir)?;
         Ok(Records {
             shown: file.display().to_string(),
@@ -71,6 +81,10 @@ impl Records {
             seen: HashSet::new(),
             errors: Vec::new(),
             html: 0,
+            fields: fields.clone(),
+            ignored: BTreeSet::new(),
+            other_langs: BTreeMap::new(),
+            unknown: BTreeMap::new(),
         })
     }
 
@@ -84,14 +98,57 @@ impl Records {
         self.errors.push(problem);
     }
 
-    /// Reads the record at `line`: kept when it is a valid entry, else its problems are.
+    pub(super) fn fields(&self) -> &FieldMap {
+        &self.fields
+    }
+
+    /// Notes that the export's field `theirs` was left out (`--ignore-unknown`).
+    pub(super) fn left_out(&mut self, theirs: &str) {
+        self.ignored.insert(theirs.trim().to_lowercase());
+    }
+
+    /// Reads the record at `line`, its fields named as the export names them: kept when it
+    /// is a valid entry, else its problems are.
     pub(super) fn add(&mut self, obj: &Map<String, Value>, line: usize) {
+        let mut ours = Map::new();
+        let mut known = true;
+        for (theirs, value) in obj {
+            match self.fields.read(theirs) {
+                Some(Read::Field(field)) => {
+                    if ours.contains_key(field) {
+                        let message = format!(
+                            "two of the record's fields are read as `{field}` (`{theirs}` is one)"
+                        );
+                        return self.refuse(line, Some(field), message);
+                    }
+                    ours.insert(field.to_string(), value.clone());
+                }
+                Some(Read::Ignored) => self.left_out(theirs),
+                None => {
+                    let seen = self.unknown.entry(theirs.clone()).or_insert((line, 0));
+                    seen.1 += 1;
+                    known = false;
+                }
+            }
+        }
+        if known {
+            self.add_fields(&ours, line);
+        }
+    }
+
+    /// Reads the record at `line`, its fields already named as the KB names them.
+    pub(super) fn add_fields(&mut self, obj: &Map<String, Value>, line: usize) {
         let mut added: Vec<PrinterModel> = Vec::new();
         let (obj, was_html) = read_html(obj);
         if was_html {
             self.html += 1;
         }
         let record = self.entry_of(&obj, line, &mut added);
+        if let Some(Value::String(lang)) = obj.get("lang") {
+            if record.is_ok() && Lang::parse(lang).is_none() {
+                *self.other_langs.entry(lang.trim().to_string()).or_default() += 1;
+            }
+        }
         for model in added {
             if self.catalogue.resolve(&model.canonical()).is_none() {
                 self.new_models.push(model);
@@ -129,8 +186,17 @@ impl Records {
 
     /// Writes the entries as the collection `collection` of the KB in `out_dir`, unless a
     /// record had a problem or there were none.
-    pub(super) fn finish(self, out_dir: &Path, collection: &str) -> Result<ImportReport> {
+    pub(super) fn finish(mut self, out_dir: &Path, collection: &str) -> Result<ImportReport> {
+        for (theirs, (line, records)) in &self.unknown {
+            let mut message = self.fields.unknown("field", theirs);
+            if *records > 1 {
+                message = format!("{message} (in {records} records, the first here)");
+            }
+            let problem = problem(&self.shown, Some(*line), Some(theirs), message);
+            self.errors.push(problem);
+        }
         if !self.errors.is_empty() {
+            self.errors.sort_by_key(|p| p.line);
             return Err(Error::KbInvalid(self.errors));
         }
         require_entries(&self.entries, &self.shown, None)?;
@@ -140,6 +206,24 @@ impl Records {
                 "{} of {} entries were written in HTML: read as plain text (tags dropped, list items on lines of their own)",
                 self.html,
                 self.entries.len()
+            );
+            report.notes.insert(0, note);
+        }
+        if !self.other_langs.is_empty() {
+            let count: usize = self.other_langs.values().sum();
+            let named: Vec<String> = self.other_langs.keys().map(|l| format!("`{l}`")).collect();
+            let note = format!(
+                "{count} of {} entries name another language than French and English ({}): each is searched as the one of the two its words are closer to",
+                self.entries.len(),
+                named.join(", ")
+            );
+            report.notes.push(note);
+        }
+        if !self.ignored.is_empty() {
+            let names: Vec<&str> = self.ignored.iter().map(String::as_str).collect();
+            let note = format!(
+                "left out, not being fields of the KB (--ignore-unknown): {}",
+                names.join(", ")
             );
             report.notes.insert(0, note);
         }
@@ -156,13 +240,6 @@ impl Records {
         let file_name = &self.file_name;
         let invalid =
             |field: &str, message: String| problem(shown, Some(line), Some(field), message);
-        if let Some(unknown) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-            let known = KNOWN.join(", ");
-            return Err(invalid(
-                unknown,
-                format!("unknown field; known fields are {known}"),
-            ));
-        }
         let id = match obj.get("id") {
             Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
             Some(Value::Number(n)) => n.to_string(),
@@ -185,9 +262,15 @@ impl Records {
         }
         let lang = match obj.get("lang") {
             None | Some(Value::Null) => detect_lang(&format!("{title} {body}")),
-            Some(Value::String(s)) => {
-                Lang::parse(s).ok_or_else(|| invalid("lang", format!("`{s}` is not fr or en")))?
-            }
+            Some(Value::String(s)) => match Lang::parse(s) {
+                Some(lang) => lang,
+                None if is_language_tag(s) => detect_lang(&format!("{title} {body}")),
+                None => {
+                    let message =
+                        format!("`{s}` is not a language (fr, en, or a tag such as de or fr-CA)");
+                    return Err(invalid("lang", message));
+                }
+            },
             Some(_) => return Err(invalid("lang", "must be a string".into())),
         };
         let error_codes = string_list(obj.get("error_codes"), "error_codes", shown, line)?;
@@ -251,6 +334,15 @@ impl Records {
             },
         })
     }
+}
+
+/// A language tag as exports write them: `de`, `pt-BR`, `zh_Hant`.
+fn is_language_tag(value: &str) -> bool {
+    let mut parts = value.trim().split(['-', '_']);
+    let primary = parts.next().unwrap_or_default();
+    (2..=3).contains(&primary.len())
+        && primary.chars().all(|c| c.is_ascii_alphabetic())
+        && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
 /// The record with its texts written in HTML read as plain text (before its language is
