@@ -16,8 +16,9 @@ pub enum Command {
         #[arg(long, default_value = "fr")]
         lang: String,
     },
-    /// JSON records: {"id", "title", "text"} required. JSON Lines (one a line), one JSON
-    /// array, or one object whose single list holds them (a help centre's API page).
+    /// JSON records: {"title", "text"} required ("id" made from the title when no record
+    /// has one). JSON Lines (one a line), one JSON array, objects one after another, or
+    /// one object whose list holds them (a help centre's API page).
     #[command(alias = "json")]
     Jsonl {
         file: PathBuf,
@@ -30,7 +31,7 @@ pub enum Command {
         fields: FieldOptions,
     },
     /// CSV, one entry a row under a header row naming the same fields as JSON Lines
-    /// (id, title, text required); `;`, `,` or tab separated; UTF-8, UTF-16 or
+    /// (title, text required); `;`, `,` or tab separated; UTF-8, UTF-16 or
     /// Windows-1252.
     Csv {
         file: PathBuf,

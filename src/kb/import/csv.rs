@@ -1,5 +1,5 @@
 //! `devicekb import csv`: a spreadsheet's export, one entry a row, the first row naming the
-//! columns with the fields JSON Lines uses (`records::KNOWN`; `id`, `title` and `text`
+//! columns with the fields JSON Lines uses (`records::KNOWN`; `title` and `text`
 //! required).
 //!
 //! Read as the spreadsheets French teams use write it: the separator is the one the header
@@ -88,7 +88,7 @@ fn list_items(field: &str, cell: &str) -> Vec<Value> {
     let items: Vec<&str> = if cell.contains('\n') {
         cell.lines().collect()
     } else if matches!(field, "models" | "tags" | "error_codes") {
-        cell.split([';', ',']).collect()
+        cell.split([';', ',', '|']).collect()
     } else {
         cell.split(';').collect()
     };
@@ -146,6 +146,8 @@ enum Column {
     Padding,
     /// A column the KB does not know, left out (`--ignore-unknown`).
     LeftOut(String),
+    /// A column the KB does not know (the header is refused).
+    Unknown,
 }
 
 /// Reads every row into `records`. A header that cannot be used is the only error
@@ -181,6 +183,8 @@ fn read_rows(text: &str, records: &mut Records) -> Result<()> {
     // A column with no name is one a spreadsheet pads its rows with: its cells must be
     // empty. A column left out (`--ignore-unknown`) is read as none.
     let mut fields: Vec<Column> = Vec::with_capacity(headers.len());
+    let mut unknown = Vec::new();
+    let mut met = Vec::new();
     for name in headers.iter() {
         let name = name.trim();
         if name.is_empty() {
@@ -194,8 +198,9 @@ fn read_rows(text: &str, records: &mut Records) -> Result<()> {
                 continue;
             }
             None => {
-                let message = records.fields().unknown("column", name);
-                return Err(header_problem(Some(name), message));
+                unknown.push(name.to_string());
+                fields.push(Column::Unknown);
+                continue;
             }
         };
         if fields.contains(&Column::Field(field)) {
@@ -207,19 +212,48 @@ fn read_rows(text: &str, records: &mut Records) -> Result<()> {
             return Err(header_problem(Some(name), message));
         }
         fields.push(Column::Field(field));
+        met.push((name.to_string(), field));
     }
-    for required in ["id", "title", "text"] {
+    // Every problem of the header at once: each run of a customer's is one to fix.
+    let mut problems: Vec<(Option<&str>, String)> = unknown
+        .iter()
+        .map(|name| (Some(name.as_str()), "unknown column".to_string()))
+        .collect();
+    if !unknown.is_empty() {
+        problems.push((None, records.fields().how_to_read("column")));
+    }
+    for required in ["title", "text"] {
         if !fields.contains(&Column::Field(required)) {
             let message = format!(
                 "missing column (the first row names the columns; `--field {required}=COLUMN` reads another)"
             );
-            return Err(header_problem(Some(required), message));
+            problems.push((Some(required), message));
         }
+    }
+    for (ours, theirs) in records.fields().renames() {
+        if !headers
+            .iter()
+            .any(|h| h.trim().eq_ignore_ascii_case(theirs))
+        {
+            let message = format!("`--field {ours}={theirs}`: the file has no column `{theirs}`");
+            problems.push((Some("--field"), message));
+        }
+    }
+    if !problems.is_empty() {
+        let shown = records.shown().to_string();
+        let problems = problems
+            .into_iter()
+            .map(|(field, message)| super::problem(&shown, Some(header_line), field, message))
+            .collect();
+        return Err(Error::KbInvalid(problems));
     }
     for column in &fields {
         if let Column::LeftOut(name) = column {
             records.left_out(name);
         }
+    }
+    for (name, field) in met {
+        records.met(&name, Some(field));
     }
     let mut record = csv::StringRecord::new();
     loop {
@@ -288,6 +322,7 @@ fn read_rows(text: &str, records: &mut Records) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kb::entry::Category;
     use crate::kb::load::read_kb;
 
     fn import(bytes: &[u8]) -> (tempfile::TempDir, Result<ImportReport>) {
@@ -356,27 +391,40 @@ mod tests {
 
     #[test]
     fn a_header_that_cannot_be_used_names_the_column() {
+        // Every problem of the header at once, each run of the customer's is one to fix.
         let (dir, report) = import(b"id;question;answer\n1;a;b\n");
+        let header = |field: Option<&str>, message: &str| {
+            (Some(1), field.map(str::to_string), message.to_string())
+        };
+        let missing = |f: &str| {
+            format!("missing column (the first row names the columns; `--field {f}=COLUMN` reads another)")
+        };
         assert_eq!(
             problems(report),
-            [(
-                Some(1),
-                Some("question".to_string()),
-                FieldMap::default().unknown("column", "question")
-            )]
+            [
+                header(Some("question"), "unknown column"),
+                header(Some("answer"), "unknown column"),
+                header(None, &FieldMap::default().how_to_read("column")),
+                header(Some("title"), &missing("title")),
+                header(Some("text"), &missing("text")),
+            ]
         );
-        assert!(problems_of(b"id;question;answer\n1;a;b\n")[0]
-            .2
-            .contains("`--field NAME=question` reads it as one of them"));
         assert!(!dir.path().join("kb").exists());
         let (_dir, report) = import(b"id;title\n1;a\n");
         assert_eq!(problems(report)[0].1.as_deref(), Some("text"));
+        let map = FieldMap::new(&["tags=labels".to_string()], false).unwrap();
+        let (_dir, report) = import_with(b"id;title;text;lables\n1;a;b;c\n", &map);
+        let found = problems(report);
+        assert_eq!(found[0], header(Some("lables"), "unknown column"));
+        assert_eq!(
+            found[2],
+            header(
+                Some("--field"),
+                "`--field tags=labels`: the file has no column `labels`"
+            )
+        );
         let (_dir, report) = import(b"id;title;text;Title\n1;a;b;c\n");
         assert_eq!(problems(report)[0].2, "column named twice");
-    }
-
-    fn problems_of(bytes: &[u8]) -> Vec<(Option<usize>, Option<String>, String)> {
-        problems(import(bytes).1)
     }
 
     #[test]
@@ -426,7 +474,7 @@ mod tests {
              2;;Sans titre;\n\
              1;Doublon;Encore;\n\
              3;Trop;de;general;cellules\n\
-             4;Catégorie;Inconnue;imprimantes\n"
+             ;Sans id;Les autres en ont un\n"
                 .as_bytes(),
         );
         let found = problems(report);
@@ -437,7 +485,7 @@ mod tests {
                 (Some(3), Some("title")),
                 (Some(4), Some("id")),
                 (Some(5), None),
-                (Some(6), Some("category")),
+                (Some(6), Some("id")),
             ],
             "{found:?}"
         );
@@ -445,6 +493,37 @@ mod tests {
             .2
             .contains("5 cells where the header names 4 columns"));
         assert!(!dir.path().join("kb").exists());
+    }
+
+    #[test]
+    fn a_sheet_without_ids_or_with_its_own_categories_imports_and_says_so() {
+        let (dir, report) = import(
+            "Title;Text;Category;Tags\n\
+             Bourrage papier;Ouvrez le capot.;FAQ>Bourrages;papier|capot\n\
+             Bourrage papier;Au bac 2 : ouvrez le bac.;paper_jam;\n\
+             ¿?;Sans titre lisible.;;\n"
+                .as_bytes(),
+        );
+        let report = report.unwrap();
+        let notes = report.notes.join("\n");
+        assert!(notes.contains("no record has an id"), "{notes}");
+        assert!(
+            notes.contains("categories of the export's own (`FAQ>Bourrages`) are kept as tags"),
+            "{notes}"
+        );
+        let (kb, _) = read_kb(&dir.path().join("kb")).unwrap();
+        let ids: Vec<&str> = kb.entries.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids.len(), 3);
+        for id in ["bourrage-papier", "bourrage-papier-2", "entry-4"] {
+            assert!(ids.contains(&id), "{ids:?}");
+        }
+        let first = kb
+            .entries
+            .iter()
+            .find(|e| e.id == "bourrage-papier")
+            .unwrap();
+        assert_eq!(first.category, Category::PaperJam);
+        assert_eq!(first.tags, ["papier", "capot", "FAQ", "Bourrages"]);
     }
 
     #[test]

@@ -25,6 +25,15 @@ pub(super) enum Read {
     Ignored,
 }
 
+impl Read {
+    pub(super) fn field(self) -> Option<&'static str> {
+        match self {
+            Read::Field(field) => Some(field),
+            Read::Ignored => None,
+        }
+    }
+}
+
 impl FieldMap {
     /// From `--field OURS=THEIRS` options (each may also hold several pairs separated by
     /// commas) and `--ignore-unknown`.
@@ -79,13 +88,19 @@ impl FieldMap {
         self.ignore_unknown.then_some(Read::Ignored)
     }
 
-    /// The problem with an unknown field (or column, `what`), and the ways out of it.
-    pub(super) fn unknown(&self, what: &str, theirs: &str) -> String {
+    /// What to do about unknown fields (or columns, `what`): said once for a file.
+    pub(super) fn how_to_read(&self, what: &str) -> String {
         format!(
-            "unknown {what}; the known fields are {}: `--field NAME={}` reads it as one of them, `--ignore-unknown` leaves out every {what} not known",
-            KNOWN.join(", "),
-            theirs.trim().to_lowercase()
+            "the KB's fields are {}: `--field OURS=THEIRS` reads one of the file's {what}s as one of them (`--field title=question`), `--ignore-unknown` leaves out the {what}s it does not know",
+            KNOWN.join(", ")
         )
+    }
+
+    /// The mappings given, as (the KB's field, the export's name).
+    pub(super) fn renames(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.renames
+            .iter()
+            .map(|(theirs, ours)| (*ours, theirs.as_str()))
     }
 }
 

@@ -2,17 +2,18 @@
 //! fields are `records::KNOWN`, or the export's own names through a `FieldMap`).
 //!
 //! Read as exports write them: JSON Lines (one object a line), one JSON array of objects,
-//! or one object whose single list of objects holds the records (`{"articles": [...],
-//! "count": 120}`, a help centre's API page). A record's problems are named by the line it
+//! one object whose single list of objects holds the records (`{"articles": [...],
+//! "count": 120}`, a help centre's API page), or objects one after another over several
+//! lines each (`jq .`'s output). A record's problems are named by the line it
 //! starts on, whatever the shape.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::fields::FieldMap;
+use super::fields::{FieldMap, Read};
 use super::records::Records;
 use super::ImportReport;
 use crate::error::{Error, Result};
@@ -30,7 +31,14 @@ pub fn import_jsonl(
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let shape = match text.trim_start().chars().next() {
         Some('[') => read_array(text, &mut records),
-        Some('{') => read_object(text, &mut records),
+        Some('{') => read_object(text, &mut records).or_else(|| {
+            // `{` alone on the first line: objects over several lines, not JSON Lines.
+            let first = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or_default();
+            (first.trim() == "{").then(|| read_stream(text, &mut records))
+        }),
         _ => None,
     };
     let shape = match shape {
@@ -65,7 +73,10 @@ fn read_array(text: &str, records: &mut Records) -> Option<String> {
     match serde_json::from_str::<Vec<&RawValue>>(text) {
         Ok(items) => {
             read_items(text, &items, records);
-            Some(format!("read as one JSON array of {} records", items.len()))
+            Some(match items.len() {
+                1 => "read as one JSON array of 1 record".to_string(),
+                n => format!("read as one JSON array of {n} records"),
+            })
         }
         Err(e) => {
             records.refuse(e.line(), None, format!("invalid JSON: {e}"));
@@ -74,35 +85,77 @@ fn read_array(text: &str, records: &mut Records) -> Option<String> {
     }
 }
 
-/// One JSON object: a page of records under one list, or a single record; `None` when the
-/// text is not one object (JSON Lines, then).
+/// One JSON object: a page of records under one list (when its other fields are not a
+/// record's: a record's own lists of objects, attachments say, do not make it a page), or a
+/// single record; `None` when the text is not one object (JSON Lines, then).
 fn read_object(text: &str, records: &mut Records) -> Option<String> {
-    let Ok(object) = serde_json::from_str::<BTreeMap<String, &RawValue>>(text) else {
+    let Ok(TopFields(fields)) = serde_json::from_str::<TopFields>(text) else {
         return None;
     };
-    let lists: Vec<(&String, Vec<&RawValue>)> = object
+    let first_line = line_of(text, text.trim_start());
+    let mut names = BTreeSet::new();
+    if let Some((twice, _)) = fields.iter().find(|(name, _)| !names.insert(name.as_str())) {
+        let message = format!("the field `{twice}` appears twice in the file's object");
+        records.refuse(first_line, Some(twice), message);
+        return Some("read as one JSON object".into());
+    }
+    let lists: Vec<(&str, Vec<&RawValue>)> = fields
         .iter()
         .filter_map(|(name, raw)| {
             let items = serde_json::from_str::<Vec<&RawValue>>(raw.get()).ok()?;
-            let of_objects = !items.is_empty() && items.iter().all(|i| i.get().starts_with('{'));
-            of_objects.then_some((name, items))
+            let of_objects = items.first().is_none_or(|i| i.get().starts_with('{'));
+            of_objects.then_some((name.as_str(), items))
         })
         .collect();
-    match lists.as_slice() {
-        // A record of its own (a single pretty-printed one): its lists hold strings.
-        [] => match serde_json::from_str::<Map<String, Value>>(text) {
-            Ok(obj) if text.trim().contains('\n') => {
-                records.add(&obj, line_of(text, text.trim_start()));
-                Some("read as one JSON object, a single record".into())
-            }
-            _ => None,
-        },
+    let record_like = fields.iter().any(|(name, _)| {
+        !lists.iter().any(|(list, _)| list == name)
+            && matches!(records.fields().read(name), Some(Read::Field(_)))
+    });
+    if lists.is_empty() || record_like {
+        // A record of its own; on one line, it is JSON Lines' one line.
+        if !text.trim().contains('\n') {
+            return None;
+        }
+        let obj = serde_json::from_str::<Map<String, Value>>(text).ok()?;
+        records.add(&obj, first_line);
+        return Some("read as one JSON object, a single record".into());
+    }
+    let others: Vec<String> = fields
+        .iter()
+        .filter(|(name, _)| !lists.iter().any(|(list, _)| list == name))
+        .map(|(name, _)| format!("`{name}`"))
+        .collect();
+    let filled: Vec<&(&str, Vec<&RawValue>)> = lists
+        .iter()
+        .filter(|(_, items)| !items.is_empty())
+        .collect();
+    match filled.as_slice() {
+        [] => Some(format!(
+            "read as one JSON object whose lists ({}) hold no records",
+            lists
+                .iter()
+                .map(|(n, _)| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
         [(name, items)] => {
             read_items(text, items, records);
-            Some(format!(
-                "read the {} records of the file's list `{name}` (its other fields are the page's, not records)",
-                items.len()
-            ))
+            let count = match items.len() {
+                1 => "the 1 record".to_string(),
+                n => format!("the {n} records"),
+            };
+            let rest = if others.is_empty() {
+                String::new()
+            } else {
+                format!(" (its other fields, {}, are the page's)", others.join(", "))
+            };
+            let mut note = format!("read {count} of the file's list `{name}`{rest}");
+            if let Some(next) = next_page(&fields) {
+                note.push_str(&format!(
+                    "; the page names a next one (`{next}`): its records are not in this file (import each page into a collection of its own)"
+                ));
+            }
+            Some(note)
         }
         several => {
             let names: Vec<String> = several.iter().map(|(n, _)| format!("`{n}`")).collect();
@@ -111,9 +164,82 @@ fn read_object(text: &str, records: &mut Records) -> Option<String> {
                 names.join(", "),
                 several[0].0
             );
-            records.refuse(line_of(text, text.trim_start()), None, message);
+            records.refuse(first_line, None, message);
             Some("read as one JSON object".into())
         }
+    }
+}
+
+/// The page field that names a next page, when it does (`next_page`, `next`, `links`'s
+/// `next`...): a page that has one is not the whole export.
+fn next_page(fields: &[(String, &RawValue)]) -> Option<String> {
+    fn names_one(value: &Value) -> bool {
+        !matches!(value, Value::Null | Value::Bool(false))
+            && value.as_str().is_none_or(|s| !s.is_empty())
+    }
+    for (name, raw) in fields {
+        let Ok(value) = serde_json::from_str::<Value>(raw.get()) else {
+            continue;
+        };
+        if name.to_lowercase().contains("next") && !value.is_object() && names_one(&value) {
+            return Some(name.clone());
+        }
+        if let Value::Object(inner) = &value {
+            for (key, value) in inner {
+                if key.to_lowercase().contains("next") && names_one(value) {
+                    return Some(format!("{name}.{key}"));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// JSON objects one after another, each over several lines, as `jq .` writes them.
+fn read_stream(text: &str, records: &mut Records) -> String {
+    let mut count = 0;
+    for item in serde_json::Deserializer::from_str(text).into_iter::<&RawValue>() {
+        match item {
+            Ok(raw) => {
+                count += 1;
+                read_items(text, &[raw], records);
+            }
+            Err(e) => {
+                // Where a value breaks, the next one's start cannot be told.
+                records.refuse(e.line(), None, format!("invalid JSON: {e}"));
+                break;
+            }
+        }
+    }
+    format!("read as {count} JSON objects one after another (each over several lines)")
+}
+
+/// The fields of the file's top object in their order, each kept as written, repeated
+/// names included (a map would keep only the last of them).
+struct TopFields<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for TopFields<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        struct Visitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visitor<'a> {
+            type Value = TopFields<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> std::result::Result<Self::Value, M::Error> {
+                let mut fields = Vec::new();
+                while let Some(entry) = map.next_entry::<String, &'de RawValue>()? {
+                    fields.push(entry);
+                }
+                Ok(TopFields(fields))
+            }
+        }
+        deserializer.deserialize_map(Visitor(std::marker::PhantomData))
     }
 }
 
@@ -206,8 +332,12 @@ mod tests {
         let strict = FieldMap::new(&["text=body,lang=locale,tags=label_names".into()], false);
         let (_dir, report) = import(page, &strict.unwrap());
         let found = problems(report);
-        // Said once for the file, not once a record.
-        assert_eq!(found.len(), 1);
+        // Said once for the file, not once a record, and what to do once.
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(
+            found[1],
+            (None, None, FieldMap::default().how_to_read("field"))
+        );
         assert_eq!(found[0].0, Some(3));
         assert_eq!(found[0].1.as_deref(), Some("author_id"));
         assert!(
@@ -271,5 +401,62 @@ mod tests {
         );
         assert_eq!(found[1].0, Some(2));
         assert_eq!(found[1].1.as_deref(), Some("lang"));
+    }
+
+    #[test]
+    fn a_record_is_never_taken_for_a_page_and_nothing_is_dropped_unsaid() {
+        let lenient = FieldMap::new(&[], true).unwrap();
+        // A record's own list of objects (attachments, translations) does not make a page.
+        let one_line = r#"{"id":"a","title":"Bourrage","text":"Ouvrez le capot.","attachments":[{"id":5,"title":"photo.jpg","text":"image"}]}"#;
+        let (dir, report) = import(one_line, &lenient);
+        assert_eq!(report.unwrap().entries_written, 1);
+        assert!(dir.path().join("kb/entries/faq/a.toml").exists());
+        let pretty = "{\n \"id\": 9001,\n \"title\": \"Bourrage\",\n \"text\": \"Ouvrez.\",\n \"translations\": [{\"id\": 1, \"title\": \"Jam\"}]\n}";
+        let (dir, report) = import(pretty, &lenient);
+        assert_eq!(report.unwrap().entries_written, 1);
+        assert!(dir.path().join("kb/entries/faq/9001.toml").exists());
+        // A field twice at the top is refused, not read as its last.
+        let twice = r#"{"articles":[{"id":"a","title":"T","text":"x"}],"articles":[{"id":"b","title":"T","text":"y"}]}"#;
+        let (_dir, report) = import(twice, &lenient);
+        assert_eq!(
+            problems(report)[0].2,
+            "the field `articles` appears twice in the file's object"
+        );
+        // An empty page has no entries; a page that names a next one says so.
+        let (_dir, report) = import(
+            "{\"articles\": [], \"count\": 0, \"next_page\": null}",
+            &lenient,
+        );
+        assert!(matches!(report, Err(Error::KbInvalid(_))), "{report:?}");
+        let page = r#"{"articles":[{"id":"a","title":"T","text":"x"}],"next_page":"https://help/api?page=2","count":8}"#;
+        let (_dir, report) = import(page, &lenient);
+        let notes = report.unwrap().notes.join("\n");
+        assert!(notes.contains("read the 1 record of the file's list `articles` (its other fields, `next_page`, `count`, are the page's)"), "{notes}");
+        assert!(
+            notes.contains("the page names a next one (`next_page`)"),
+            "{notes}"
+        );
+        // `jq .`'s output: objects one after another over several lines.
+        let jq = "{\n  \"id\": \"a\",\n  \"title\": \"T\",\n  \"text\": \"x\"\n}\n{\n  \"id\": \"b\",\n  \"text\": \"y\"\n}\n";
+        let (_dir, report) = import(jq, &FieldMap::default());
+        assert_eq!(
+            problems(report),
+            [(Some(6), Some("title".into()), "missing or empty".into())]
+        );
+        // A mapping that reads nothing, a language that is no language, a required
+        // field no record has: each said.
+        let map = FieldMap::new(&["tags=lables".into()], true).unwrap();
+        let lines = "{\"id\":\"a\",\"title\":\"T\",\"body\":\"x\",\"lang\":\"TBD\"}\n";
+        let found = problems(import(lines, &map).1);
+        let fields: Vec<Option<&str>> = found.iter().map(|p| p.1.as_deref()).collect();
+        assert_eq!(
+            fields,
+            [Some("text"), Some("text"), Some("--field")],
+            "{found:?}"
+        );
+        assert!(found[1].2.starts_with("no record has a field read as `text`: `--field text=NAME` names the file's (it has body, id, lang, title)"), "{}", found[1].2);
+        let tbd = "{\"id\":\"a\",\"title\":\"T\",\"text\":\"x\",\"lang\":\"TBD\"}\n";
+        let found = problems(import(tbd, &FieldMap::default()).1);
+        assert_eq!(found[0].1.as_deref(), Some("lang"), "{found:?}");
     }
 }

@@ -16,7 +16,8 @@ use crate::kb::entry::{Category, KbEntry, Lang};
 use crate::kb::lang::detect_lang;
 use crate::kb::validate::{is_valid_id, validate_entry};
 
-/// The fields a record may have: `id`, `title` and `text` are required.
+/// The fields a record may have: `title` and `text` are required (an `id` is made from
+/// the title when no record of the file has one).
 pub(super) const KNOWN: &[&str] = &[
     "id",
     "title",
@@ -61,6 +62,15 @@ pub(super) struct Records {
     /// Fields neither known nor mapped: (the first record's line, how many records), said
     /// once each rather than once a record.
     unknown: BTreeMap<String, (usize, usize)>,
+    /// The export's field names met (lower case), and the KB's fields they were read as.
+    met: BTreeSet<String>,
+    read: BTreeSet<&'static str>,
+    /// Records with an id of their own, and the lines of those without one (their id is
+    /// made from their title).
+    given_ids: usize,
+    derived_ids: Vec<usize>,
+    /// Records whose category is the export's own, not one of the KB's: kept as tags.
+    own_categories: BTreeSet<String>,
 }
 
 impl Records {
@@ -85,6 +95,11 @@ impl Records {
             ignored: BTreeSet::new(),
             other_langs: BTreeMap::new(),
             unknown: BTreeMap::new(),
+            met: BTreeSet::new(),
+            read: BTreeSet::new(),
+            given_ids: 0,
+            derived_ids: Vec::new(),
+            own_categories: BTreeSet::new(),
         })
     }
 
@@ -107,13 +122,21 @@ impl Records {
         self.ignored.insert(theirs.trim().to_lowercase());
     }
 
+    /// Notes that the export has a field (a column) named `theirs`, read as `ours`.
+    pub(super) fn met(&mut self, theirs: &str, ours: Option<&'static str>) {
+        self.met.insert(theirs.trim().to_lowercase());
+        self.read.extend(ours);
+    }
+
     /// Reads the record at `line`, its fields named as the export names them: kept when it
     /// is a valid entry, else its problems are.
     pub(super) fn add(&mut self, obj: &Map<String, Value>, line: usize) {
         let mut ours = Map::new();
         let mut known = true;
         for (theirs, value) in obj {
-            match self.fields.read(theirs) {
+            let read = self.fields.read(theirs);
+            self.met(theirs, read.and_then(Read::field));
+            match read {
                 Some(Read::Field(field)) => {
                     if ours.contains_key(field) {
                         let message = format!(
@@ -125,7 +148,8 @@ impl Records {
                 }
                 Some(Read::Ignored) => self.left_out(theirs),
                 None => {
-                    let seen = self.unknown.entry(theirs.clone()).or_insert((line, 0));
+                    let name = theirs.trim().to_lowercase();
+                    let seen = self.unknown.entry(name).or_insert((line, 0));
                     seen.1 += 1;
                     known = false;
                 }
@@ -146,7 +170,8 @@ impl Records {
         let record = self.entry_of(&obj, line, &mut added);
         if let Some(Value::String(lang)) = obj.get("lang") {
             if record.is_ok() && Lang::parse(lang).is_none() {
-                *self.other_langs.entry(lang.trim().to_string()).or_default() += 1;
+                let lang = lang.trim().to_lowercase();
+                *self.other_langs.entry(lang).or_default() += 1;
             }
         }
         for model in added {
@@ -157,10 +182,26 @@ impl Records {
                 self.catalogue = Catalogue::with_builtin(&all);
             }
         }
-        let entry = match record {
+        let mut entry = match record {
             Ok(entry) => entry,
             Err(e) => return self.errors.push(e),
         };
+        if entry.id.is_empty() {
+            entry.id = self.id_from_title(&entry.title, line);
+        } else {
+            self.given_ids += 1;
+        }
+        if let Some(Value::String(category)) = obj.get("category") {
+            if Category::parse(category).is_none() {
+                self.own_categories.insert(category.trim().to_string());
+                for part in category.split(['|', '>', '/', ',', ';']) {
+                    let tag = part.trim();
+                    if !tag.is_empty() && !entry.tags.iter().any(|t| t == tag) {
+                        entry.tags.push(tag.to_string());
+                    }
+                }
+            }
+        }
         if !self.seen.insert(entry.id.clone()) {
             let message = format!("duplicate id `{}`", entry.id);
             return self.refuse(line, Some("id"), message);
@@ -188,15 +229,44 @@ impl Records {
     /// record had a problem or there were none.
     pub(super) fn finish(mut self, out_dir: &Path, collection: &str) -> Result<ImportReport> {
         for (theirs, (line, records)) in &self.unknown {
-            let mut message = self.fields.unknown("field", theirs);
-            if *records > 1 {
-                message = format!("{message} (in {records} records, the first here)");
-            }
+            let message = match records {
+                1 => "unknown field".to_string(),
+                n => format!("unknown field (in {n} records, the first here)"),
+            };
             let problem = problem(&self.shown, Some(*line), Some(theirs), message);
             self.errors.push(problem);
         }
+        let mut file_problems = Vec::new();
+        if !self.unknown.is_empty() {
+            file_problems.push((None, self.fields.how_to_read("field")));
+        }
+        if self.met.is_empty() && self.entries.is_empty() {
+            // No record at all: `require_entries` says so.
+        } else {
+            for required in ["title", "text"] {
+                if !self.read.contains(required) {
+                    file_problems.push((Some(required), self.no_field(required)));
+                }
+            }
+        }
+        for (ours, theirs) in self.fields.renames() {
+            if !self.met.contains(theirs) {
+                let message =
+                    format!("`--field {ours}={theirs}`: the file has no field `{theirs}`");
+                file_problems.push((Some("--field"), message));
+            }
+        }
+        if self.given_ids > 0 {
+            for line in std::mem::take(&mut self.derived_ids) {
+                let message = "missing or empty (other records have an id)".to_string();
+                self.refuse(line, Some("id"), message);
+            }
+        }
+        self.errors.sort_by_key(|p| p.line);
+        for (field, message) in file_problems {
+            self.errors.push(problem(&self.shown, None, field, message));
+        }
         if !self.errors.is_empty() {
-            self.errors.sort_by_key(|p| p.line);
             return Err(Error::KbInvalid(self.errors));
         }
         require_entries(&self.entries, &self.shown, None)?;
@@ -219,6 +289,25 @@ impl Records {
             );
             report.notes.push(note);
         }
+        if !self.derived_ids.is_empty() {
+            report.notes.push(
+                "no record has an id: each entry's id is made from its title (a title edited in the export then makes a new entry; an id field keeps them stable)".into(),
+            );
+        }
+        if !self.own_categories.is_empty() {
+            let named: Vec<String> = self
+                .own_categories
+                .iter()
+                .take(5)
+                .map(|c| format!("`{c}`"))
+                .collect();
+            let all = Category::ALL.map(|c| c.as_str()).join(", ");
+            report.notes.push(format!(
+                "categories of the export's own ({}{}) are kept as tags; each entry's category, one of {all}, is guessed from its words",
+                named.join(", "),
+                if self.own_categories.len() > 5 { ", ..." } else { "" }
+            ));
+        }
         if !self.ignored.is_empty() {
             let names: Vec<&str> = self.ignored.iter().map(String::as_str).collect();
             let note = format!(
@@ -228,6 +317,32 @@ impl Records {
             report.notes.insert(0, note);
         }
         Ok(report)
+    }
+
+    /// An id for the record at `line`, which has none: its title's slug, numbered when
+    /// another record's title gives the same.
+    fn id_from_title(&mut self, title: &str, line: usize) -> String {
+        self.derived_ids.push(line);
+        let mut base = slugify(title);
+        if base.is_empty() {
+            base = format!("entry-{line}");
+        }
+        let mut id = base.clone();
+        let mut n = 2;
+        while self.seen.contains(&id) {
+            id = format!("{base}-{n}");
+            n += 1;
+        }
+        id
+    }
+
+    /// The problem with a required field no record has.
+    fn no_field(&self, required: &str) -> String {
+        let met: Vec<&str> = self.met.iter().map(String::as_str).collect();
+        format!(
+            "no record has a field read as `{required}`: `--field {required}=NAME` names the file's (it has {})",
+            met.join(", ")
+        )
     }
 
     fn entry_of(
@@ -243,12 +358,11 @@ impl Records {
         let id = match obj.get("id") {
             Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
             Some(Value::Number(n)) => n.to_string(),
-            Some(Value::String(_)) | None | Some(Value::Null) => {
-                return Err(invalid("id", "missing or empty".into()))
-            }
+            // Made from the title, unless other records have ids (see `finish`).
+            Some(Value::String(_)) | None | Some(Value::Null) => String::new(),
             Some(_) => return Err(invalid("id", "must be a string".into())),
         };
-        if !is_valid_id(&id) {
+        if !id.is_empty() && !is_valid_id(&id) {
             let rule = "letters, digits, `.`, `_`, `-`; at most 100 characters";
             return Err(invalid("id", format!("`{id}` is not a valid id ({rule})")));
         }
@@ -278,10 +392,10 @@ impl Records {
             None | Some(Value::Null) => {
                 guess_category(&format!("{title} {body}"), !error_codes.is_empty())
             }
-            Some(Value::String(s)) => Category::parse(s).ok_or_else(|| {
-                let all = Category::ALL.map(|c| c.as_str()).join(", ");
-                invalid("category", format!("`{s}` is not one of {all}"))
-            })?,
+            // The export's own category (kept as tags by `add_fields`).
+            Some(Value::String(s)) => Category::parse(s).unwrap_or_else(|| {
+                guess_category(&format!("{title} {body}"), !error_codes.is_empty())
+            }),
             Some(_) => return Err(invalid("category", "must be a string".into())),
         };
         let mut manufacturer = opt_string(obj.get("manufacturer"), "manufacturer", shown, line)?;
@@ -339,11 +453,25 @@ impl Records {
 /// A language tag as exports write them: `de`, `pt-BR`, `zh_Hant`.
 fn is_language_tag(value: &str) -> bool {
     let mut parts = value.trim().split(['-', '_']);
-    let primary = parts.next().unwrap_or_default();
-    (2..=3).contains(&primary.len())
-        && primary.chars().all(|c| c.is_ascii_alphabetic())
+    let primary = parts.next().unwrap_or_default().to_ascii_lowercase();
+    let known = match primary.len() {
+        2 => ISO_639_1.contains(&primary.as_str()),
+        3 => whatlang::Lang::from_code(&primary).is_some(),
+        _ => false,
+    };
+    known
         && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
 }
+
+/// The two-letter codes of the languages exports name most (ISO 639-1).
+const ISO_639_1: &[&str] = &[
+    "af", "am", "ar", "az", "be", "bg", "bn", "bs", "ca", "cs", "cy", "da", "de", "el", "eo", "es",
+    "et", "eu", "fa", "fi", "ga", "gl", "gu", "he", "hi", "hr", "hu", "hy", "id", "is", "it", "ja",
+    "ka", "kk", "km", "kn", "ko", "ku", "ky", "la", "lb", "lo", "lt", "lv", "mk", "ml", "mn", "mr",
+    "ms", "mt", "my", "nb", "ne", "nl", "nn", "no", "pa", "pl", "ps", "pt", "ro", "ru", "si", "sk",
+    "sl", "so", "sq", "sr", "sv", "sw", "ta", "te", "tg", "th", "tk", "tl", "tr", "uk", "ur", "uz",
+    "vi", "yi", "zh", "zu",
+];
 
 /// The record with its texts written in HTML read as plain text (before its language is
 /// detected and its category guessed, which tags would mislead), and whether one was. A
