@@ -4,11 +4,14 @@
 //! text is in another language altogether.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
 use super::entry::{KbEntry, Lang};
+
+mod foreign;
 
 /// Lower case without accents: "Écran" and "ecran" are one word.
 pub fn fold(text: &str) -> String {
@@ -99,21 +102,35 @@ const DETECTED_BYTES: usize = 4096;
 
 /// The language of `text` (its name in English: "German") when it is, beyond doubt,
 /// neither French nor English: replies, the extractor's and the signals' patterns and the
-/// classifier read those two only. Decided by `whatlang`'s trigram models on its own
-/// reliability test, which no message or entry of the product's French and English sets
-/// (about 4,000, most of them short and misspelt) passes for another language: a short
-/// foreign message may go unnoticed ("Drucker druckt nicht"), a French one is never taken
-/// for another.
+/// classifier read those two only. Told three ways, any one enough:
+/// - `whatlang`'s trigram models, on their own reliability test (a sentence or two);
+/// - a script other than Latin for most letters ("принтер не печатает");
+/// - the words of a language a printer seller hears, more of them than French or English
+///   ones (`foreign::by_words`: "Drucker druckt nicht", "papel encravado na bandeja").
+///
+/// None of the product's French and English messages and entries (about 5,000, most of
+/// them short and misspelt, and 160 of a set written apart) is taken for another
+/// language; a short foreign message with few words of its own may still pass ("la
+/// impresora no imprime": "la" is French too).
 pub fn unsupported_language(text: &str) -> Option<&'static str> {
     // A language shows in its first few sentences; a 64 KiB e-mail need not be read whole.
     let mut end = text.len().min(DETECTED_BYTES);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    let info = whatlang::detect(&text[..end])?;
-    let supported = matches!(info.lang(), whatlang::Lang::Fra | whatlang::Lang::Eng);
-    (info.is_reliable() && !supported).then(|| info.lang().eng_name())
+    let text = &text[..end];
+    let reliable = whatlang::detect(text).filter(|info| {
+        info.is_reliable() && !matches!(info.lang(), whatlang::Lang::Fra | whatlang::Lang::Eng)
+    });
+    reliable
+        .map(|info| info.lang().eng_name())
+        .or_else(|| foreign::by_script(text))
+        .or_else(|| foreign::by_words(text, &FRENCH_OR_ENGLISH))
 }
+
+/// The French and English words `detect_lang` counts, as `fold` leaves them.
+static FRENCH_OR_ENGLISH: LazyLock<Vec<String>> =
+    LazyLock::new(|| FRENCH.iter().chain(ENGLISH).map(|w| fold(w)).collect());
 
 /// The languages a KB's entries are written in, and what the product cannot do with them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -189,6 +206,11 @@ mod tests {
                 "Italian",
             ),
             ("打印机不打印，屏幕显示卡纸。", "Mandarin"),
+            // Short ones, told by their words or their script.
+            ("Drucker druckt nicht", "German"),
+            ("papel encravado na bandeja", "Portuguese"),
+            ("mijn printer geeft fout 79", "Dutch"),
+            ("принтер не печатает", "a language written in Cyrillic"),
         ] {
             assert_eq!(unsupported_language(text), Some(lang), "{text}");
         }
@@ -197,6 +219,9 @@ mod tests {
             "Le Canon de la compta affiche E000007-0000, plus rien ne sort",
             "imprimante bloquee",
             "ça marche pas",
+            // A French message with a foreign word or two stays French.
+            "le Drucker de l'accueil est en panne, merci de passer",
+            "la impresora de Pedro, on la garde ou pas ?",
             "My printer shows a paper jam error",
             "88",
             "",
