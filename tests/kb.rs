@@ -267,7 +267,7 @@ fn import_json_reads_an_array_with_its_own_field_names() {
         &file,
         r#"[
   {"article_id": 12, "question": "Bourrage au bac 2", "answer": "<p>Ouvrez le bac 2 et retirez la feuille.</p>", "views": 310},
-  {"article_id": 13, "question": "Toner low message", "answer": "Order a new cartridge.", "views": 12}
+  {"article_id": 13, "question": "Toner low message", "answer": "When the Lexmark C750 shows 88 Toner low, order a new cartridge.", "views": 12}
 ]"#,
     )
     .unwrap();
@@ -302,6 +302,14 @@ fn import_json_reads_an_array_with_its_own_field_names() {
     assert_eq!(jam.category, Category::PaperJam);
     let toner = kb.entries.iter().find(|e| e.id == "13").unwrap();
     assert_eq!(toner.lang, devicekb::kb::Lang::En);
+    // The model and the code its words name are read as a ticket's are.
+    assert_eq!(toner.models, ["Lexmark C750"]);
+    assert_eq!(toner.error_codes, ["88"]);
+    assert!(jam.models.is_empty() && jam.error_codes.is_empty());
+    assert!(
+        stdout.contains("1 of 2 entries name printer models or error codes in their words"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -1,7 +1,15 @@
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::kb::import::{import_csv, import_jsonl, import_seed, FieldMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::extract::Extractor;
+use crate::kb::import::{
+    import_csv, import_jsonl, import_seed, EntitiesRead, EntityReader, FieldMap,
+};
+use crate::kb::load::CATALOGUE_FILE;
+use crate::kb::Catalogue;
 use crate::kb::Lang;
 
 #[derive(Debug, clap::Subcommand)]
@@ -64,6 +72,20 @@ impl FieldOptions {
     }
 }
 
+/// The extractor, over the product's catalogue and the target KB's, reading an imported
+/// entry's words for the models and error codes its record does not give.
+fn reader(out_dir: &Path) -> Result<EntityReader> {
+    let own = Catalogue::load(&out_dir.join(CATALOGUE_FILE))?;
+    let extractor = Extractor::with_catalogue(Catalogue::with_builtin(own.models()));
+    Ok(Arc::new(move |text: &str| {
+        let found = extractor.extract(text);
+        EntitiesRead {
+            models: found.models().into_iter().map(str::to_string).collect(),
+            error_codes: found.error_codes,
+        }
+    }))
+}
+
 pub fn run(command: Command) -> Result<()> {
     let report = match command {
         Command::Seed { file, out, lang } => {
@@ -76,13 +98,25 @@ pub fn run(command: Command) -> Result<()> {
             out,
             collection,
             fields,
-        } => import_jsonl(&file, &out, &collection, &fields.map()?)?,
+        } => import_jsonl(
+            &file,
+            &out,
+            &collection,
+            &fields.map()?,
+            Some(reader(&out)?),
+        )?,
         Command::Csv {
             file,
             out,
             collection,
             fields,
-        } => import_csv(&file, &out, &collection, &fields.map()?)?,
+        } => import_csv(
+            &file,
+            &out,
+            &collection,
+            &fields.map()?,
+            Some(reader(&out)?),
+        )?,
     };
     println!(
         "wrote {} entries ({} new models) into {}",

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use super::fields::{FieldMap, Read};
 use super::records::{Records, LISTS};
-use super::ImportReport;
+use super::{EntityReader, ImportReport};
 use crate::error::{Error, Result};
 
 /// Imports a CSV file (see the module's documentation).
@@ -24,8 +24,9 @@ pub fn import_csv(
     out_dir: &Path,
     collection: &str,
     fields: &FieldMap,
+    entities: Option<EntityReader>,
 ) -> Result<ImportReport> {
-    let mut records = Records::new(file, out_dir, fields)?;
+    let mut records = Records::new(file, out_dir, fields, entities)?;
     let bytes =
         std::fs::read(file).map_err(|e| Error::io(format!("reading {}", records.shown()), e))?;
     let (text, encoding) = decode(&bytes);
@@ -334,7 +335,7 @@ mod tests {
         let file = dir.path().join("faq.csv");
         std::fs::write(&file, bytes).unwrap();
         let out = dir.path().join("kb");
-        let report = import_csv(&file, &out, "faq", fields);
+        let report = import_csv(&file, &out, "faq", fields, None);
         (dir, report)
     }
 

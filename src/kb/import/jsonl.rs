@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use super::fields::{FieldMap, Read};
 use super::records::Records;
-use super::ImportReport;
+use super::{EntityReader, ImportReport};
 use crate::error::{Error, Result};
 
 /// Imports JSON records (see the module's documentation).
@@ -24,8 +24,9 @@ pub fn import_jsonl(
     out_dir: &Path,
     collection: &str,
     fields: &FieldMap,
+    entities: Option<EntityReader>,
 ) -> Result<ImportReport> {
-    let mut records = Records::new(file, out_dir, fields)?;
+    let mut records = Records::new(file, out_dir, fields, entities)?;
     let text = std::fs::read_to_string(file)
         .map_err(|e| Error::io(format!("reading {}", records.shown()), e))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
@@ -269,7 +270,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("faq.json");
         std::fs::write(&file, text).unwrap();
-        let report = import_jsonl(&file, &dir.path().join("kb"), "faq", fields);
+        let report = import_jsonl(&file, &dir.path().join("kb"), "faq", fields, None);
         (dir, report)
     }
 

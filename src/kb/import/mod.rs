@@ -24,6 +24,17 @@ pub use fields::FieldMap;
 pub use jsonl::import_jsonl;
 pub use seed::import_seed;
 
+/// Reads the printer models and error codes a text names, for entries whose record gives
+/// neither: the extractor's work, handed in by the caller (it sits above the KB).
+pub type EntityReader = std::sync::Arc<dyn Fn(&str) -> EntitiesRead + Send + Sync>;
+
+/// What an `EntityReader` found: canonical model names and error codes.
+#[derive(Debug, Clone, Default)]
+pub struct EntitiesRead {
+    pub models: Vec<String>,
+    pub error_codes: Vec<String>,
+}
+
 /// What an import wrote.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ImportReport {

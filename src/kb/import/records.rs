@@ -71,12 +71,20 @@ pub(super) struct Records {
     derived_ids: Vec<usize>,
     /// Records whose category is the export's own, not one of the KB's: kept as tags.
     own_categories: BTreeSet<String>,
+    entities: Option<EntityReader>,
+    /// Entries whose models or error codes were read from their words.
+    entities_read: usize,
 }
 
 impl Records {
     /// Starts the import of `file` into `out_dir`, whose catalogue (if any) models resolve
     /// against along with the product's.
-    pub(super) fn new(file: &Path, out_dir: &Path, fields: &FieldMap) -> Result<Self> {
+    pub(super) fn new(
+        file: &Path,
+        out_dir: &Path,
+        fields: &FieldMap,
+        entities: Option<EntityReader>,
+    ) -> Result<Self> {
         let existing = existing_catalogue(out_dir)?;
         Ok(Records {
             shown: file.display().to_string(),
@@ -100,6 +108,8 @@ impl Records {
             given_ids: 0,
             derived_ids: Vec::new(),
             own_categories: BTreeSet::new(),
+            entities,
+            entities_read: 0,
         })
     }
 
@@ -163,10 +173,11 @@ impl Records {
     /// Reads the record at `line`, its fields already named as the KB names them.
     pub(super) fn add_fields(&mut self, obj: &Map<String, Value>, line: usize) {
         let mut added: Vec<PrinterModel> = Vec::new();
-        let (obj, was_html) = read_html(obj);
+        let (mut obj, was_html) = read_html(obj);
         if was_html {
             self.html += 1;
         }
+        self.read_entities(&mut obj);
         let record = self.entry_of(&obj, line, &mut added);
         if let Some(Value::String(lang)) = obj.get("lang") {
             if record.is_ok() && Lang::parse(lang).is_none() {
@@ -289,6 +300,13 @@ impl Records {
             );
             report.notes.push(note);
         }
+        if self.entities_read > 0 {
+            report.notes.push(format!(
+                "{} of {} entries name printer models or error codes in their words, read as a ticket's are (their records give neither)",
+                self.entities_read,
+                self.entries.len()
+            ));
+        }
         if !self.derived_ids.is_empty() {
             report.notes.push(
                 "no record has an id: each entry's id is made from its title (a title edited in the export then makes a new entry; an id field keeps them stable)".into(),
@@ -317,6 +335,29 @@ impl Records {
             report.notes.insert(0, note);
         }
         Ok(report)
+    }
+
+    /// A record that names no model and no error code gets those its title and text name,
+    /// as the extractor reads them in a ticket (so a ticket's model and code find it as
+    /// they find a bundled entry).
+    fn read_entities(&mut self, obj: &mut Map<String, Value>) {
+        let Some(reader) = &self.entities else {
+            return;
+        };
+        let given = |field: &str| !matches!(obj.get(field), None | Some(Value::Null));
+        if given("models") || given("error_codes") {
+            return;
+        }
+        let text = |field: &str| obj.get(field).and_then(Value::as_str).unwrap_or_default();
+        let read = reader(&format!("{}\n{}", text("title"), text("text")));
+        if read.models.is_empty() && read.error_codes.is_empty() {
+            return;
+        }
+        self.entities_read += 1;
+        let list =
+            |items: Vec<String>| Value::Array(items.into_iter().map(Value::String).collect());
+        obj.insert("models".into(), list(read.models));
+        obj.insert("error_codes".into(), list(read.error_codes));
     }
 
     /// An id for the record at `line`, which has none: its title's slug, numbered when
