@@ -1,5 +1,6 @@
 //! Extractor speed on one core: throughput over the 250 realistic labelled messages
-//! (MB/s), one short message (µs) and one long e-mail thread.
+//! (MB/s), one short message (µs) and one long e-mail thread; and the check for a message
+//! in another language over the same messages, beside `whatlang` alone.
 //!
 //!     cargo bench --bench extract
 
@@ -55,6 +56,26 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(long.len() as u64));
     group.bench_function(format!("email_thread_{}kb", long.len() / 1024), |b| {
         b.iter(|| std::hint::black_box(extractor.extract(&long)))
+    });
+    group.finish();
+
+    // Telling a message in another language, beside `whatlang`'s detection alone (the
+    // reference: what the check cost before it also read words and scripts).
+    let mut group = c.benchmark_group("language");
+    group.throughput(Throughput::Bytes(bytes as u64));
+    group.bench_function("unsupported_language_250_messages", |b| {
+        b.iter(|| {
+            for m in &messages {
+                std::hint::black_box(devicekb::kb::lang::unsupported_language(m));
+            }
+        })
+    });
+    group.bench_function("whatlang_detect_250_messages", |b| {
+        b.iter(|| {
+            for m in &messages {
+                std::hint::black_box(whatlang::detect(m));
+            }
+        })
     });
     group.finish();
 }

@@ -100,19 +100,32 @@ fn read_object(text: &str, records: &mut Records) -> Option<String> {
         records.refuse(first_line, Some(twice), message);
         return Some("read as one JSON object".into());
     }
+    let reads_as = |name: &str, ours: &[&str]| matches!(records.fields().read(name), Some(Read::Field(f)) if ours.contains(&f));
+    // A list of records: of objects the first of which has a title or a text.
+    let is_record = |raw: &RawValue| {
+        serde_json::from_str::<TopFields>(raw.get())
+            .is_ok_and(|TopFields(f)| f.iter().any(|(n, _)| reads_as(n, &["title", "text"])))
+    };
     let lists: Vec<(&str, Vec<&RawValue>)> = fields
         .iter()
         .filter_map(|(name, raw)| {
             let items = serde_json::from_str::<Vec<&RawValue>>(raw.get()).ok()?;
-            let of_objects = items.first().is_none_or(|i| i.get().starts_with('{'));
-            of_objects.then_some((name.as_str(), items))
+            let of_records = items.first().is_none_or(|first| is_record(first));
+            of_records.then_some((name.as_str(), items))
         })
         .collect();
-    let record_like = fields.iter().any(|(name, _)| {
-        !lists.iter().any(|(list, _)| list == name)
-            && matches!(records.fields().read(name), Some(Read::Field(_)))
+    let is_list = |name: &str| lists.iter().any(|(list, _)| *list == name);
+    // A page has no text of its own; a record does, or at least a sentence somewhere.
+    let has_text = fields
+        .iter()
+        .any(|(name, _)| !is_list(name) && reads_as(name, &["text"]));
+    let has_words = fields.iter().any(|(name, raw)| {
+        !is_list(name)
+            && serde_json::from_str::<String>(raw.get()).is_ok_and(|s| s.trim().contains(' '))
     });
-    if lists.is_empty() || record_like {
+    let filled = lists.iter().any(|(_, items)| !items.is_empty());
+    let page = !has_text && (filled || (!lists.is_empty() && !has_words));
+    if !page {
         // A record of its own; on one line, it is JSON Lines' one line.
         if !text.trim().contains('\n') {
             return None;
@@ -123,7 +136,7 @@ fn read_object(text: &str, records: &mut Records) -> Option<String> {
     }
     let others: Vec<String> = fields
         .iter()
-        .filter(|(name, _)| !lists.iter().any(|(list, _)| list == name))
+        .filter(|(name, _)| !is_list(name))
         .map(|(name, _)| format!("`{name}`"))
         .collect();
     let filled: Vec<&(&str, Vec<&RawValue>)> = lists
@@ -182,12 +195,20 @@ fn next_page(fields: &[(String, &RawValue)]) -> Option<String> {
         let Ok(value) = serde_json::from_str::<Value>(raw.get()) else {
             continue;
         };
-        if name.to_lowercase().contains("next") && !value.is_object() && names_one(&value) {
+        let name_says_next = {
+            let name = name.to_lowercase();
+            name.contains("next") || name == "has_more"
+        };
+        if name_says_next && !value.is_object() && names_one(&value) {
             return Some(name.clone());
         }
         if let Value::Object(inner) = &value {
             for (key, value) in inner {
-                if key.to_lowercase().contains("next") && names_one(value) {
+                let key_says_next = {
+                    let key = key.to_lowercase();
+                    key.contains("next") || key == "has_more"
+                };
+                if key_says_next && names_one(value) {
                     return Some(format!("{name}.{key}"));
                 }
             }
@@ -372,7 +393,7 @@ mod tests {
     #[test]
     fn what_cannot_be_told_apart_is_refused_by_name() {
         // Two lists of records: which one is meant is not guessed.
-        let two = "{\n\"articles\": [{\"id\": 1}],\n\"sections\": [{\"id\": 2}]\n}";
+        let two = "{\n\"articles\": [{\"id\": 1, \"title\": \"a\"}],\n\"sections\": [{\"id\": 2, \"title\": \"b\"}]\n}";
         let (_dir, report) = import(two, &FieldMap::default());
         let problem = &problems(report)[0];
         assert!(
@@ -459,5 +480,51 @@ mod tests {
         let tbd = "{\"id\":\"a\",\"title\":\"T\",\"text\":\"x\",\"lang\":\"TBD\"}\n";
         let found = problems(import(tbd, &FieldMap::default()).1);
         assert_eq!(found[0].1.as_deref(), Some("lang"), "{found:?}");
+    }
+
+    #[test]
+    fn pages_and_records_told_apart_as_a_review_found_them() {
+        // A record in the export's own names, with an empty list: a record, its names said.
+        let one = r#"{"question": "Comment changer le toner ?", "answer": "Ouvrez la trappe.", "labels": []}"#;
+        let found = problems(import(one, &FieldMap::default()).1);
+        let named: Vec<Option<&str>> = found.iter().map(|p| p.1.as_deref()).collect();
+        assert!(
+            named.contains(&Some("question")) && named.contains(&Some("answer")),
+            "{found:?}"
+        );
+        // A folder holding its articles, a field the KB knows beside the list: a page.
+        let folder = "{\"id\": 7, \"title\": \"Imprimantes laser\", \"locale\": \"fr\", \"has_more\": true,\n \"articles\": [{\"id\": 1, \"title\": \"Bourrage\", \"body\": \"Ouvrez le capot.\", \"locale\": \"fr\"}]}";
+        let map = FieldMap::new(&["text=body,lang=locale".into()], true).unwrap();
+        let (_dir, report) = import(folder, &map);
+        let notes = report.unwrap().notes.join("\n");
+        assert!(
+            notes.contains("read the 1 record of the file's list `articles`"),
+            "{notes}"
+        );
+        assert!(
+            notes.contains("the page names a next one (`has_more`)"),
+            "{notes}"
+        );
+    }
+
+    #[test]
+    fn models_read_from_the_words_are_the_catalogues_only() {
+        let reader: EntityReader = std::sync::Arc::new(|_: &str| crate::kb::import::EntitiesRead {
+            models: vec!["HP LaserJet M404".into(), "Lexmark C750".into()],
+            error_codes: vec!["79".into()],
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("faq.jsonl");
+        std::fs::write(
+            &file,
+            r#"{"id":"a","title":"Erreur","text":"La C750 affiche 79.","manufacturer":"Canon"}"#,
+        )
+        .unwrap();
+        let out = dir.path().join("kb");
+        let report = import_jsonl(&file, &out, "faq", &FieldMap::default(), Some(reader)).unwrap();
+        assert_eq!(report.models_added, 0);
+        let (kb, _) = read_kb(&out).unwrap();
+        assert_eq!(kb.entries[0].models, ["Lexmark C750"]);
+        assert_eq!(kb.entries[0].error_codes, ["79"]);
     }
 }

@@ -349,7 +349,9 @@ impl Records {
             return;
         }
         let text = |field: &str| obj.get(field).and_then(Value::as_str).unwrap_or_default();
-        let read = reader(&format!("{}\n{}", text("title"), text("text")));
+        let mut read = reader(&format!("{}\n{}", text("title"), text("text")));
+        // Only the catalogue's models: one the extractor guesses at is no model to add.
+        read.models.retain(|m| self.catalogue.resolve(m).is_some());
         if read.models.is_empty() && read.error_codes.is_empty() {
             return;
         }

@@ -3,7 +3,7 @@
 //! the product's first language. And, for what the product cannot write in, whether a
 //! text is in another language altogether.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
@@ -118,7 +118,16 @@ pub fn unsupported_language(text: &str) -> Option<&'static str> {
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    let text = &text[..end];
+    // Full-width letters ("ＵＲＧＥＮＴ"), as East Asian keyboards type them, read as the
+    // letters they are: trigrams would take them for Korean.
+    let wide = text[..end].contains(|c| ('\u{ff01}'..='\u{ff5e}').contains(&c));
+    let narrowed: String;
+    let text = if wide {
+        narrowed = text[..end].nfkc().collect();
+        narrowed.as_str()
+    } else {
+        &text[..end]
+    };
     let reliable = whatlang::detect(text).filter(|info| {
         info.is_reliable() && !matches!(info.lang(), whatlang::Lang::Fra | whatlang::Lang::Eng)
     });
@@ -129,7 +138,7 @@ pub fn unsupported_language(text: &str) -> Option<&'static str> {
 }
 
 /// The French and English words `detect_lang` counts, as `fold` leaves them.
-static FRENCH_OR_ENGLISH: LazyLock<Vec<String>> =
+static FRENCH_OR_ENGLISH: LazyLock<HashSet<String>> =
     LazyLock::new(|| FRENCH.iter().chain(ENGLISH).map(|w| fold(w)).collect());
 
 /// The languages a KB's entries are written in, and what the product cannot do with them.
