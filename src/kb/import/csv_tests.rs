@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::kb::entry::Category;
+use crate::kb::import::problems_of as problems;
 use crate::kb::load::read_kb;
 
 fn import(bytes: &[u8]) -> (tempfile::TempDir, Result<ImportReport>) {
@@ -15,16 +16,6 @@ fn import_with(bytes: &[u8], fields: &FieldMap) -> (tempfile::TempDir, Result<Im
     let out = dir.path().join("kb");
     let report = import_csv(&file, &out, "faq", fields, None);
     (dir, report)
-}
-
-fn problems(report: Result<ImportReport>) -> Vec<(Option<usize>, Option<String>, String)> {
-    match report {
-        Err(Error::KbInvalid(p)) => p
-            .into_iter()
-            .map(|p| (p.line, p.field, p.message))
-            .collect(),
-        other => panic!("expected problems, got {other:?}"),
-    }
 }
 
 #[test]

@@ -285,6 +285,7 @@ fn line_of(text: &str, part: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kb::import::problems_of as problems;
     use crate::kb::load::read_kb;
 
     fn import(text: &str, fields: &FieldMap) -> (tempfile::TempDir, Result<ImportReport>) {
@@ -293,16 +294,6 @@ mod tests {
         std::fs::write(&file, text).unwrap();
         let report = import_jsonl(&file, &dir.path().join("kb"), "faq", fields, None);
         (dir, report)
-    }
-
-    fn problems(report: Result<ImportReport>) -> Vec<(Option<usize>, Option<String>, String)> {
-        match report {
-            Err(Error::KbInvalid(p)) => p
-                .into_iter()
-                .map(|p| (p.line, p.field, p.message))
-                .collect(),
-            other => panic!("expected problems, got {other:?}"),
-        }
     }
 
     #[test]

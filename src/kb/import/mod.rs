@@ -60,6 +60,21 @@ pub(super) fn problem(
     }
 }
 
+/// The problems an import refused a file with, as (line, field, message): the importers'
+/// tests compare them.
+#[cfg(test)]
+pub(super) fn problems_of(
+    report: Result<ImportReport>,
+) -> Vec<(Option<usize>, Option<String>, String)> {
+    match report {
+        Err(Error::KbInvalid(p)) => p
+            .into_iter()
+            .map(|p| (p.line, p.field, p.message))
+            .collect(),
+        other => panic!("expected problems, got {other:?}"),
+    }
+}
+
 /// A slug from free text: ASCII letters and digits, dashes between words.
 pub fn slugify(text: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
