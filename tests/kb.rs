@@ -152,7 +152,86 @@ fn import_seed_writes_a_valid_kb() {
     // Importing again into the same KB would overwrite: refused, nothing changed.
     let again = import("seed", &seed, &target);
     assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--update"));
     assert_eq!(count_entries(&target), 17);
+    // As an update, the same file changes nothing.
+    let update = import_with("seed", &seed, &target, &["--update"]);
+    assert!(
+        update.status.success(),
+        "{}",
+        String::from_utf8_lossy(&update.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&update.stdout)
+            .contains("0 added, 0 changed, 17 unchanged, 0 removed"),
+        "{}",
+        String::from_utf8_lossy(&update.stdout)
+    );
+    assert_eq!(count_entries(&target), 17);
+}
+
+/// A help centre's export imported, edited there, and imported again: the collection
+/// follows it, drafts stay out, and an entry changed by hand in the KB is not overwritten
+/// unless asked.
+#[test]
+fn import_json_again_with_update_follows_the_help_centre() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("articles.json");
+    let out = dir.path().join("kb");
+    let page = |articles: &str| format!(r#"{{"articles": [{articles}], "count": 3}}"#);
+    let jam = r#"{"id": 1, "title": "Bourrage papier", "body": "<ol><li>Ouvrez le capot</li><li>Retirez la feuille</li></ol>", "draft": false}"#;
+    let toner = r#"{"id": 2, "title": "Voyant toner", "body": "<p>Remplacez la cartouche.</p>", "draft": false}"#;
+    let wifi = r#"{"id": 3, "title": "Wi-Fi perdu", "body": "<p>Relancez l'assistant.</p>", "draft": true}"#;
+    let args = ["--field", "text=body", "--collection", "help"];
+    std::fs::write(&file, page(&[jam, toner, wifi].join(","))).unwrap();
+    let o = import_with("json", &file, &out, &args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("wrote 2 entries"), "{stdout}");
+    assert!(stdout.contains("1 records left out as drafts"), "{stdout}");
+    let jam_file = out.join("entries/help/1.toml");
+    let kb = load_kb(&out).unwrap();
+    let jam_entry = kb.entries.iter().find(|e| e.id == "1").unwrap();
+    assert_eq!(
+        jam_entry.description,
+        "1. Ouvrez le capot\n2. Retirez la feuille"
+    );
+
+    // In the help centre: the Wi-Fi article published, the toner one removed.
+    let wifi = wifi.replace(r#""draft": true"#, r#""draft": false"#);
+    std::fs::write(&file, page(&[jam, wifi.as_str()].join(","))).unwrap();
+    let update: Vec<&str> = args.iter().copied().chain(["--update"]).collect();
+    // Meanwhile an editor fixed the jam entry in the KB.
+    let edited = std::fs::read_to_string(&jam_file)
+        .unwrap()
+        .replace("Retirez la feuille", "Retirez doucement la feuille");
+    std::fs::write(&jam_file, &edited).unwrap();
+    let o = import_with("json", &file, &out, &update);
+    assert!(!o.status.success());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("1.toml") && stderr.contains("changed by hand"),
+        "{stderr}"
+    );
+    assert_eq!(count_entries(&out), 2);
+
+    let replace: Vec<&str> = update.iter().copied().chain(["--replace-edited"]).collect();
+    let o = import_with("json", &file, &out, &replace);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("updated the collection `help`")
+            && stdout.contains("1 added, 1 changed, 0 unchanged, 1 removed"),
+        "{stdout}"
+    );
+    let ids: Vec<String> = load_kb(&out)
+        .unwrap()
+        .entries
+        .iter()
+        .map(|e| e.id.clone())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&"1".to_string()) && ids.contains(&"3".to_string()));
 }
 
 #[test]

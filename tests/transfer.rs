@@ -13,7 +13,7 @@ use devicekb::index::calibration::{
 };
 use devicekb::index::fusion::{FusionConfig, FusionMethod};
 use devicekb::index::RelevanceModel;
-use devicekb::kb::import::import_seed;
+use devicekb::kb::import::{import_seed, WriteMode};
 use devicekb::kb::Lang;
 use devicekb::service::search::ValidSearch;
 use devicekb::service::{AnswerRequest, SearchMode, Service};
@@ -69,7 +69,7 @@ fn imported_seed() -> (tempfile::TempDir, PathBuf) {
     let seed = dir.path().join("reference_data.json");
     write_seed(&seed);
     let kb = dir.path().join("kb");
-    import_seed(&seed, &kb, Lang::Fr).expect("the seed imports");
+    import_seed(&seed, &kb, Lang::Fr, WriteMode::Add).expect("the seed imports");
     (dir, kb)
 }
 
@@ -560,7 +560,7 @@ fn seed_kb_and_set_d() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let tickets = common::repo().join("tests/data/transfer/seed/tickets_d.jsonl");
     let dir = tempfile::tempdir().unwrap();
     let kb = dir.path().join("kb");
-    import_seed(&seed, &kb, Lang::Fr).expect("the seed imports");
+    import_seed(&seed, &kb, Lang::Fr, WriteMode::Add).expect("the seed imports");
     (dir, kb, tickets)
 }
 

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use crate::extract::Extractor;
 use crate::kb::import::{
-    import_csv, import_jsonl, import_seed, EntitiesRead, EntityReader, FieldMap,
+    import_csv, import_jsonl, import_seed, EntitiesRead, EntityReader, FieldMap, ImportOptions,
+    WriteMode,
 };
 use crate::kb::load::CATALOGUE_FILE;
 use crate::kb::Catalogue;
@@ -23,6 +24,8 @@ pub enum Command {
         /// Language of the seed entries.
         #[arg(long, default_value = "fr")]
         lang: String,
+        #[command(flatten)]
+        update: UpdateOptions,
     },
     /// JSON records: {"title", "text"} required ("id" made from the title when no record
     /// has one). JSON Lines (one a line), one JSON array, objects one after another, or
@@ -37,6 +40,12 @@ pub enum Command {
         collection: String,
         #[command(flatten)]
         fields: FieldOptions,
+        #[command(flatten)]
+        update: UpdateOptions,
+        /// Import the records the export marks as drafts or unpublished (`draft`,
+        /// `published`, `status`) too; they are left out otherwise.
+        #[arg(long)]
+        include_drafts: bool,
     },
     /// CSV, one entry a row under a header row naming the same fields as JSON Lines
     /// (title, text required); `;`, `,` or tab separated; UTF-8, UTF-16 or
@@ -50,6 +59,12 @@ pub enum Command {
         collection: String,
         #[command(flatten)]
         fields: FieldOptions,
+        #[command(flatten)]
+        update: UpdateOptions,
+        /// Import the records the export marks as drafts or unpublished (`draft`,
+        /// `published`, `status`) too; they are left out otherwise.
+        #[arg(long)]
+        include_drafts: bool,
     },
 }
 
@@ -64,6 +79,31 @@ pub struct FieldOptions {
     /// are named in the output), instead of refusing the file.
     #[arg(long)]
     ignore_unknown: bool,
+}
+
+/// Whether the import may replace what an earlier import of the collection wrote.
+#[derive(Debug, clap::Args)]
+pub struct UpdateOptions {
+    /// Make the collection what the file holds now: its entries added or rewritten, those
+    /// an earlier import wrote and the file no longer has removed. An entry changed by hand
+    /// since that import is refused (by name), and a file no import wrote is kept.
+    #[arg(long)]
+    update: bool,
+    /// With --update: replace (or remove) the entries changed by hand since the last import.
+    #[arg(long, requires = "update")]
+    replace_edited: bool,
+}
+
+impl UpdateOptions {
+    fn mode(&self) -> WriteMode {
+        if self.update {
+            WriteMode::Update {
+                replace_edited: self.replace_edited,
+            }
+        } else {
+            WriteMode::Add
+        }
+    }
 }
 
 impl FieldOptions {
@@ -87,43 +127,70 @@ fn reader(out_dir: &Path) -> Result<EntityReader> {
 }
 
 pub fn run(command: Command) -> Result<()> {
+    let options = |out: &Path, fields: &FieldOptions, update: &UpdateOptions, drafts: bool| {
+        Ok::<_, Error>(ImportOptions {
+            fields: fields.map()?,
+            entities: Some(reader(out)?),
+            mode: update.mode(),
+            include_drafts: drafts,
+        })
+    };
     let report = match command {
-        Command::Seed { file, out, lang } => {
+        Command::Seed {
+            file,
+            out,
+            lang,
+            update,
+        } => {
             let lang = Lang::parse(&lang)
                 .ok_or_else(|| Error::invalid("--lang", format!("`{lang}` is not fr or en")))?;
-            import_seed(&file, &out, lang)?
+            import_seed(&file, &out, lang, update.mode())?
         }
         Command::Jsonl {
             file,
             out,
             collection,
             fields,
+            update,
+            include_drafts,
         } => import_jsonl(
             &file,
             &out,
             &collection,
-            &fields.map()?,
-            Some(reader(&out)?),
+            &options(&out, &fields, &update, include_drafts)?,
         )?,
         Command::Csv {
             file,
             out,
             collection,
             fields,
+            update,
+            include_drafts,
         } => import_csv(
             &file,
             &out,
             &collection,
-            &fields.map()?,
-            Some(reader(&out)?),
+            &options(&out, &fields, &update, include_drafts)?,
         )?,
     };
-    println!(
-        "wrote {} entries ({} new models) into {}",
-        report.entries_written,
-        report.models_added,
-        report.out_dir.display()
-    );
+    match &report.changes {
+        Some(c) => println!(
+            "updated the collection `{}` of {}: {} added, {} changed, {} unchanged, {} removed ({} new models)",
+            report.collection,
+            report.out_dir.display(),
+            c.added,
+            c.changed,
+            c.unchanged,
+            c.removed,
+            report.models_added
+        ),
+        None => println!(
+            "wrote {} entries ({} new models) into {}",
+            report.entries_written,
+            report.models_added,
+            report.out_dir.display()
+        ),
+    }
     for note in &report.notes {
         println!("note: {note}");
     }

@@ -13,9 +13,9 @@ use std::path::Path;
 use encoding_rs::{UTF_16BE, UTF_16LE, WINDOWS_1252};
 use serde_json::{Map, Value};
 
-use super::fields::{FieldMap, Read};
+use super::fields::Read;
 use super::records::{Records, LISTS};
-use super::{EntityReader, ImportReport};
+use super::{ImportOptions, ImportReport};
 use crate::error::{Error, Result};
 
 /// Imports a CSV file (see the module's documentation).
@@ -23,10 +23,9 @@ pub fn import_csv(
     file: &Path,
     out_dir: &Path,
     collection: &str,
-    fields: &FieldMap,
-    entities: Option<EntityReader>,
+    options: &ImportOptions,
 ) -> Result<ImportReport> {
-    let mut records = Records::new(file, out_dir, fields, entities)?;
+    let mut records = Records::new(file, out_dir, options)?;
     let bytes =
         std::fs::read(file).map_err(|e| Error::io(format!("reading {}", records.shown()), e))?;
     let (text, encoding) = decode(&bytes);

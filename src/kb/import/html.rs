@@ -24,6 +24,11 @@ static HIDDEN: LazyLock<Regex> = LazyLock::new(|| {
     )
     .expect("valid regex")
 });
+/// An ordered list (the innermost, when lists nest): its items are numbered.
+static ORDERED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?is)<ol(?:\s[^<>]*)?>((?:[^<]|<(?:[^o/]|/[^o]|o[^l]|/o[^l]))*?)</ol\s*>")
+        .expect("valid regex")
+});
 /// A list item starts a line of its own, as "- ".
 static ITEM: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)<li(?:\s[^<>]*)?>").expect("valid regex"));
@@ -48,6 +53,15 @@ pub(super) fn plain_text(text: &str) -> Option<String> {
     }
     let text = HIDDEN.replace_all(text, " ");
     let text = SOURCE_BREAK.replace_all(&text, " ");
+    // Numbered as the page shows them: a reply quotes "1. Ouvrez le capot", not "- Ouvrez".
+    let text = ORDERED.replace_all(&text, |list: &regex::Captures| {
+        let mut n = 0;
+        let items = ITEM.replace_all(&list[1], |_: &regex::Captures| {
+            n += 1;
+            format!("\n{n}. ")
+        });
+        format!("\n{items}\n")
+    });
     let text = ITEM.replace_all(&text, "\n- ");
     let text = BREAK.replace_all(&text, "\n");
     let text = TAG.replace_all(&text, "");
@@ -75,7 +89,23 @@ mod tests {
         let html = "<p>Pour d&eacute;bloquer le papier&nbsp;:</p><ol><li>Ouvrez le <strong>capot</strong></li>\n<li>Retirez la feuille</li></ol><p>C&#39;est tout.<br>Merci</p><!-- fin --><script>x()</script>";
         assert_eq!(
             plain_text(html).unwrap(),
-            "Pour débloquer le papier :\n- Ouvrez le capot\n- Retirez la feuille\nC'est tout.\nMerci"
+            "Pour débloquer le papier :\n1. Ouvrez le capot\n2. Retirez la feuille\nC'est tout.\nMerci"
+        );
+    }
+
+    #[test]
+    fn ordered_lists_are_numbered_and_other_lists_are_not() {
+        let html = "<ol start=\"1\"><li>Ouvrez</li><li>Fermez</li></ol><ul><li>Note</li></ul><OL><LI>Un</LI><li class=\"x\">Deux</li><li>Trois</li></OL>";
+        assert_eq!(
+            plain_text(html).unwrap(),
+            "1. Ouvrez\n2. Fermez\n- Note\n1. Un\n2. Deux\n3. Trois"
+        );
+        // A list inside an ordered list's item: the inner one is numbered on its own.
+        let nested =
+            "<ul><li>Windows<ol><li>Ouvrez</li><li>Cliquez</li></ol></li><li>Mac</li></ul>";
+        assert_eq!(
+            plain_text(nested).unwrap(),
+            "- Windows\n1. Ouvrez\n2. Cliquez\n- Mac"
         );
     }
 

@@ -13,9 +13,9 @@ use std::path::Path;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::fields::{FieldMap, Read};
+use super::fields::Read;
 use super::records::Records;
-use super::{EntityReader, ImportReport};
+use super::{ImportOptions, ImportReport};
 use crate::error::{Error, Result};
 
 /// Imports JSON records (see the module's documentation).
@@ -23,10 +23,9 @@ pub fn import_jsonl(
     file: &Path,
     out_dir: &Path,
     collection: &str,
-    fields: &FieldMap,
-    entities: Option<EntityReader>,
+    options: &ImportOptions,
 ) -> Result<ImportReport> {
-    let mut records = Records::new(file, out_dir, fields, entities)?;
+    let mut records = Records::new(file, out_dir, options)?;
     let text = std::fs::read_to_string(file)
         .map_err(|e| Error::io(format!("reading {}", records.shown()), e))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
@@ -286,13 +285,18 @@ fn line_of(text: &str, part: &str) -> usize {
 mod tests {
     use super::*;
     use crate::kb::import::problems_of as problems;
+    use crate::kb::import::{EntityReader, FieldMap};
     use crate::kb::load::read_kb;
 
     fn import(text: &str, fields: &FieldMap) -> (tempfile::TempDir, Result<ImportReport>) {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("faq.json");
         std::fs::write(&file, text).unwrap();
-        let report = import_jsonl(&file, &dir.path().join("kb"), "faq", fields, None);
+        let options = ImportOptions {
+            fields: fields.clone(),
+            ..ImportOptions::default()
+        };
+        let report = import_jsonl(&file, &dir.path().join("kb"), "faq", &options);
         (dir, report)
     }
 
@@ -305,11 +309,10 @@ mod tests {
         assert_eq!(report.notes[0], "read as one JSON array of 2 records");
         let (kb, _) = read_kb(&dir.path().join("kb")).unwrap();
         let toner = kb.entries.iter().find(|e| e.id == "b").unwrap();
-        assert!(
-            toner.source.ends_with("faq.json line 3"),
-            "{}",
-            toner.source
-        );
+        assert_eq!(toner.source, "imported from faq.json");
+        let no_title = text.replace("\"title\": \"Toner\",", "");
+        let (_dir, report) = import(&no_title, &FieldMap::default());
+        assert_eq!(problems(report)[0].0, Some(3));
         let bad = "[\n {\"id\": \"a\", \"title\": \"T\", \"text\": \"x\"},\n \"stray\",\n {\"id\": \"c\", \"text\": \"y\"}\n]";
         let (dir, report) = import(bad, &FieldMap::default());
         assert_eq!(
@@ -512,7 +515,11 @@ mod tests {
         )
         .unwrap();
         let out = dir.path().join("kb");
-        let report = import_jsonl(&file, &out, "faq", &FieldMap::default(), Some(reader)).unwrap();
+        let options = ImportOptions {
+            entities: Some(reader),
+            ..ImportOptions::default()
+        };
+        let report = import_jsonl(&file, &out, "faq", &options).unwrap();
         assert_eq!(report.models_added, 0);
         let (kb, _) = read_kb(&out).unwrap();
         assert_eq!(kb.entries[0].models, ["Lexmark C750"]);

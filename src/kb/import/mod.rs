@@ -1,15 +1,16 @@
 //! Importers that turn other KB formats into entry files: the earlier project's seed file
-//! (`seed`), JSON Lines (`jsonl`) and a spreadsheet's CSV (`csv`). Every record is checked first; files are written only when all pass,
-//! staged in a temporary directory and renamed into place, so nothing is half-written.
+//! (`seed`), JSON (`jsonl`) and a spreadsheet's CSV (`csv`). Every record is checked
+//! first; files are written only when all pass, staged in a temporary directory and renamed
+//! into place, so nothing is half-written (`write`). Importing the same export again
+//! updates the collection it wrote (`WriteMode::Update`).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use super::catalogue::{Catalogue, PrinterModel};
 use super::entry::{Category, KbEntry};
-use super::load::{CATALOGUE_FILE, ENTRIES_DIR};
+use super::load::CATALOGUE_FILE;
 use crate::error::{Error, Result, ValidationError};
 
 mod csv;
@@ -18,11 +19,16 @@ mod html;
 mod jsonl;
 mod records;
 mod seed;
+mod write;
+#[cfg(test)]
+mod write_tests;
 
 pub use csv::import_csv;
 pub use fields::FieldMap;
 pub use jsonl::import_jsonl;
 pub use seed::import_seed;
+use write::write_kb;
+pub use write::{Changes, WriteMode, MANIFEST_FILE};
 
 /// Reads the printer models and error codes a text names, for entries whose record gives
 /// neither: the extractor's work, handed in by the caller (it sits above the KB).
@@ -35,12 +41,41 @@ pub struct EntitiesRead {
     pub error_codes: Vec<String>,
 }
 
+/// How a record-based import reads its file and writes its entries.
+#[derive(Clone, Default)]
+pub struct ImportOptions {
+    /// The export's own field names.
+    pub fields: FieldMap,
+    /// Reads models and error codes from an entry's words (see `EntityReader`).
+    pub entities: Option<EntityReader>,
+    /// Whether the import may replace what an earlier import of the collection wrote.
+    pub mode: WriteMode,
+    /// Import the records an export marks as drafts or unpublished too.
+    pub include_drafts: bool,
+}
+
+impl std::fmt::Debug for ImportOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportOptions")
+            .field("fields", &self.fields)
+            .field("entities", &self.entities.is_some())
+            .field("mode", &self.mode)
+            .field("include_drafts", &self.include_drafts)
+            .finish()
+    }
+}
+
 /// What an import wrote.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ImportReport {
+    /// Entry files written: added or changed.
     pub entries_written: usize,
     pub models_added: usize,
     pub out_dir: PathBuf,
+    /// The collection (sub-directory of `entries/`) written.
+    pub collection: String,
+    /// With `WriteMode::Update`: what became of the collection's entries.
+    pub changes: Option<Changes>,
     /// What the user should know of how the file was read (its encoding) and what the
     /// product cannot do with the entries' languages (see `lang::language_summary`).
     pub notes: Vec<String>,
@@ -258,115 +293,4 @@ pub(super) fn require_entries(entries: &[KbEntry], file: &str, field: Option<&st
         )]));
     }
     Ok(())
-}
-
-/// Writes entries (and new catalogue models) under `out_dir`, staging everything in a
-/// temporary directory first. Refuses to overwrite an existing entry file.
-pub(super) fn write_kb(
-    out_dir: &Path,
-    collection: &str,
-    entries: &[KbEntry],
-    new_models: &[PrinterModel],
-) -> Result<ImportReport> {
-    let collection = slugify(collection);
-    let target_dir = out_dir.join(ENTRIES_DIR).join(&collection);
-    // Ids are unique across the KB's collections: a file of another collection with the
-    // same name would make the KB fail its next validation.
-    let entries_dir = out_dir.join(ENTRIES_DIR);
-    let existing: HashMap<String, PathBuf> = if entries_dir.is_dir() {
-        crate::kb::load::entry_files(&entries_dir)?
-            .into_iter()
-            .filter_map(|path| Some((path.file_stem()?.to_string_lossy().into_owned(), path)))
-            .collect()
-    } else {
-        HashMap::new()
-    };
-    let clashes: Vec<ValidationError> = entries
-        .iter()
-        .filter_map(|e| existing.get(&e.id).map(|path| (e, path)))
-        .map(|(e, path)| {
-            problem(
-                &path.display().to_string(),
-                None,
-                Some("id"),
-                format!(
-                    "an entry `{}` already exists; remove it or import into another directory",
-                    e.id
-                ),
-            )
-        })
-        .collect();
-    if !clashes.is_empty() {
-        return Err(Error::KbInvalid(clashes));
-    }
-    let parent = out_dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)
-        .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".devicekb-import-")
-        .tempdir_in(parent)
-        .map_err(|e| {
-            Error::io(
-                format!("creating a staging directory in {}", parent.display()),
-                e,
-            )
-        })?;
-    let stage_entries = staging.path().join(ENTRIES_DIR).join(&collection);
-    std::fs::create_dir_all(&stage_entries)
-        .map_err(|e| Error::io("creating the staging tree", e))?;
-    for entry in entries {
-        let body = toml::to_string(entry)
-            .map_err(|e| Error::Internal(format!("rendering entry {}: {e}", entry.id)))?;
-        std::fs::write(stage_entries.join(format!("{}.toml", entry.id)), body)
-            .map_err(|e| Error::io("writing a staged entry", e))?;
-    }
-    let mut catalogue_text = None;
-    if !new_models.is_empty() {
-        let mut all = existing_catalogue(out_dir)?;
-        all.extend(new_models.iter().cloned());
-        catalogue_text = Some(render_catalogue(&all)?);
-    }
-    if !out_dir.exists() {
-        // Fresh KB: one rename publishes the whole tree.
-        if let Some(text) = &catalogue_text {
-            let cat = staging.path().join(CATALOGUE_FILE);
-            std::fs::create_dir_all(cat.parent().expect("catalogue path has a parent"))
-                .map_err(|e| Error::io("creating the staging tree", e))?;
-            std::fs::write(&cat, text).map_err(|e| Error::io("writing the staged catalogue", e))?;
-        }
-        let staged = staging.keep();
-        std::fs::rename(&staged, out_dir)
-            .map_err(|e| Error::io(format!("moving the import into {}", out_dir.display()), e))?;
-    } else {
-        // Existing KB: every file is complete before it is renamed into place.
-        std::fs::create_dir_all(&target_dir)
-            .map_err(|e| Error::io(format!("creating {}", target_dir.display()), e))?;
-        if let Some(text) = &catalogue_text {
-            let cat = out_dir.join(CATALOGUE_FILE);
-            std::fs::create_dir_all(cat.parent().expect("catalogue path has a parent"))
-                .map_err(|e| Error::io("creating the catalogue directory", e))?;
-            let tmp = staging.path().join("models.toml");
-            std::fs::write(&tmp, text).map_err(|e| Error::io("writing the staged catalogue", e))?;
-            std::fs::rename(&tmp, &cat)
-                .map_err(|e| Error::io(format!("replacing {}", cat.display()), e))?;
-        }
-        for entry in entries {
-            let name = format!("{}.toml", entry.id);
-            std::fs::rename(stage_entries.join(&name), target_dir.join(&name)).map_err(|e| {
-                Error::io(format!("moving {name} into {}", target_dir.display()), e)
-            })?;
-        }
-    }
-    Ok(ImportReport {
-        entries_written: entries.len(),
-        models_added: new_models.len(),
-        out_dir: out_dir.to_path_buf(),
-        notes: crate::kb::lang::language_summary(entries)
-            .note
-            .into_iter()
-            .collect(),
-    })
 }

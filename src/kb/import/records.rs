@@ -33,6 +33,9 @@ pub(super) const KNOWN: &[&str] = &[
     "symptoms",
     "source",
     "solution",
+    "draft",
+    "published",
+    "status",
 ];
 
 /// The fields that hold a list.
@@ -54,6 +57,12 @@ pub(super) struct Records {
     /// Records written in HTML, read as plain text.
     html: usize,
     fields: FieldMap,
+    mode: WriteMode,
+    include_drafts: bool,
+    /// Records left out as drafts or unpublished: (the field and value that say so, how many).
+    drafts: BTreeMap<String, usize>,
+    /// Values of `status` this import does not know (the records are kept), and how many.
+    unknown_statuses: BTreeMap<String, usize>,
     /// The export's fields left out (`--ignore-unknown`).
     ignored: BTreeSet<String>,
     /// Records by the language they name when it is neither French nor English: their
@@ -79,12 +88,7 @@ pub(super) struct Records {
 impl Records {
     /// Starts the import of `file` into `out_dir`, whose catalogue (if any) models resolve
     /// against along with the product's.
-    pub(super) fn new(
-        file: &Path,
-        out_dir: &Path,
-        fields: &FieldMap,
-        entities: Option<EntityReader>,
-    ) -> Result<Self> {
+    pub(super) fn new(file: &Path, out_dir: &Path, options: &ImportOptions) -> Result<Self> {
         let existing = existing_catalogue(out_dir)?;
         Ok(Records {
             shown: file.display().to_string(),
@@ -99,7 +103,11 @@ impl Records {
             seen: HashSet::new(),
             errors: Vec::new(),
             html: 0,
-            fields: fields.clone(),
+            fields: options.fields.clone(),
+            mode: options.mode,
+            include_drafts: options.include_drafts,
+            drafts: BTreeMap::new(),
+            unknown_statuses: BTreeMap::new(),
             ignored: BTreeSet::new(),
             other_langs: BTreeMap::new(),
             unknown: BTreeMap::new(),
@@ -108,7 +116,7 @@ impl Records {
             given_ids: 0,
             derived_ids: Vec::new(),
             own_categories: BTreeSet::new(),
-            entities,
+            entities: options.entities.clone(),
             entities_read: 0,
         })
     }
@@ -172,6 +180,17 @@ impl Records {
 
     /// Reads the record at `line`, its fields already named as the KB names them.
     pub(super) fn add_fields(&mut self, obj: &Map<String, Value>, line: usize) {
+        match publication(obj) {
+            Err((field, message)) => return self.refuse(line, Some(field), message),
+            Ok(Publication::Unpublished(said)) if !self.include_drafts => {
+                *self.drafts.entry(said).or_default() += 1;
+                return;
+            }
+            Ok(Publication::UnknownStatus(value)) => {
+                *self.unknown_statuses.entry(value).or_default() += 1;
+            }
+            Ok(_) => {}
+        }
         let mut added: Vec<PrinterModel> = Vec::new();
         let (mut obj, was_html) = read_html(obj);
         if was_html {
@@ -280,8 +299,40 @@ impl Records {
         if !self.errors.is_empty() {
             return Err(Error::KbInvalid(self.errors));
         }
+        if self.entries.is_empty() && !self.drafts.is_empty() {
+            let message = format!(
+                "every record is a draft or unpublished ({}): --include-drafts imports them",
+                counted(&self.drafts)
+            );
+            return Err(Error::KbInvalid(vec![problem(
+                &self.shown,
+                None,
+                None,
+                message,
+            )]));
+        }
         require_entries(&self.entries, &self.shown, None)?;
-        let mut report = write_kb(out_dir, collection, &self.entries, &self.new_models)?;
+        let mut report = write_kb(
+            out_dir,
+            collection,
+            &self.file_name,
+            &self.entries,
+            &self.new_models,
+            self.mode,
+        )?;
+        if !self.drafts.is_empty() {
+            let count: usize = self.drafts.values().sum();
+            report.notes.push(format!(
+                "{count} records left out as drafts or unpublished ({}): --include-drafts imports them",
+                counted(&self.drafts)
+            ));
+        }
+        if !self.unknown_statuses.is_empty() {
+            report.notes.push(format!(
+                "records kept whose `status` this import does not read as published or not ({}): if some are drafts, leave them out of the export",
+                counted(&self.unknown_statuses)
+            ));
+        }
         if self.html > 0 {
             let note = format!(
                 "{} of {} entries were written in HTML: read as plain text (tags dropped, list items on lines of their own)",
@@ -485,12 +536,161 @@ impl Records {
             steps: string_list(obj.get("steps"), "steps", shown, line)?,
             tags: string_list(obj.get("tags"), "tags", shown, line)?,
             source: if source.is_empty() {
-                format!("imported from {file_name} line {line}")
+                // Not the line: a record moved in the export is not a changed entry.
+                format!("imported from {file_name}")
             } else {
                 source
             },
         })
     }
+}
+
+/// Whether an export publishes a record, as its `draft`, `published` or `status` says.
+#[derive(Debug, PartialEq, Eq)]
+enum Publication {
+    /// Nothing says otherwise.
+    Published,
+    /// A draft, archived, hidden...: what says so (`status: draft`).
+    Unpublished(String),
+    /// A `status` value this import does not know (a tool's own code): kept.
+    UnknownStatus(String),
+}
+
+/// `status` values that say a record is live.
+const PUBLISHED: &[&str] = &[
+    "published",
+    "publish",
+    "publie",
+    "publiee",
+    "live",
+    "public",
+    "online",
+    "en ligne",
+    "active",
+    "actif",
+    "visible",
+    "enabled",
+    "approved",
+    "approuve",
+];
+/// `status` values that say a record is not (yet, or no longer) shown to customers.
+const UNPUBLISHED: &[&str] = &[
+    "draft",
+    "drafts",
+    "brouillon",
+    "unpublished",
+    "notpublished",
+    "not published",
+    "non publie",
+    "depublie",
+    "archived",
+    "archive",
+    "archivee",
+    "private",
+    "prive",
+    "privee",
+    "hidden",
+    "masque",
+    "masquee",
+    "pending",
+    "review",
+    "in review",
+    "en attente",
+    "en relecture",
+    "deleted",
+    "supprime",
+    "supprimee",
+    "trash",
+    "disabled",
+    "inactive",
+    "inactif",
+    "scheduled",
+    "planifie",
+    "planifiee",
+    "expired",
+    "expire",
+    "obsolete",
+];
+
+fn publication(
+    obj: &Map<String, Value>,
+) -> std::result::Result<Publication, (&'static str, String)> {
+    for (field, unpublished_when) in [("draft", true), ("published", false)] {
+        let value = match obj.get(field) {
+            None | Some(Value::Null) => continue,
+            // An empty cell says nothing.
+            Some(Value::String(s)) if s.trim().is_empty() => continue,
+            Some(value) => value,
+        };
+        let Some(flag) = truth(value) else {
+            let message = format!("`{}` is not true or false", plain(value));
+            return Err((field, message));
+        };
+        if flag == unpublished_when {
+            return Ok(Publication::Unpublished(format!("{field}: {flag}")));
+        }
+    }
+    let status = match obj.get("status") {
+        None | Some(Value::Null) => return Ok(Publication::Published),
+        Some(Value::String(s)) => s.trim().to_string(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Bool(b)) => b.to_string(),
+        Some(_) => return Err(("status", "must be a string".into())),
+    };
+    let folded = fold(&status);
+    if folded.is_empty() || PUBLISHED.contains(&folded.as_str()) {
+        Ok(Publication::Published)
+    } else if UNPUBLISHED.contains(&folded.as_str()) {
+        Ok(Publication::Unpublished(format!("status: {status}")))
+    } else {
+        Ok(Publication::UnknownStatus(status))
+    }
+}
+
+/// A flag as exports write it: JSON's booleans, `1`/`0`, `yes`, `oui`, `true`...
+fn truth(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(1) => Some(true),
+            Some(0) => Some(false),
+            _ => None,
+        },
+        Value::String(s) => match fold(s).as_str() {
+            "true" | "yes" | "oui" | "vrai" | "1" | "y" | "x" => Some(true),
+            "false" | "no" | "non" | "faux" | "0" | "n" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Lower case, accents and `_`/`-` dropped for spaces, spaces folded.
+fn fold(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let bare: String = text
+        .nfkd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .map(|c| if c == '_' || c == '-' { ' ' } else { c })
+        .collect::<String>()
+        .to_lowercase();
+    bare.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn plain(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `draft: true` (2), `status: archived` (1)
+fn counted(counts: &BTreeMap<String, usize>) -> String {
+    counts
+        .iter()
+        .map(|(what, n)| format!("`{what}` {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A language tag as exports write them: `de`, `pt-BR`, `zh_Hant`.

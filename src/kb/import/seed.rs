@@ -38,7 +38,12 @@ fn nth_key_line(text: &str, key: &str, n: usize) -> Option<usize> {
 }
 
 /// Imports the earlier project's seed file (`printer_models` + `knowledge_base`).
-pub fn import_seed(file: &Path, out_dir: &Path, lang: Lang) -> Result<ImportReport> {
+pub fn import_seed(
+    file: &Path,
+    out_dir: &Path,
+    lang: Lang,
+    mode: WriteMode,
+) -> Result<ImportReport> {
     let shown = file.display().to_string();
     let text =
         std::fs::read_to_string(file).map_err(|e| Error::io(format!("reading {shown}"), e))?;
@@ -198,5 +203,9 @@ pub fn import_seed(file: &Path, out_dir: &Path, lang: Lang) -> Result<ImportRepo
         return Err(Error::KbInvalid(errors));
     }
     require_entries(&entries, &shown, Some("knowledge_base"))?;
-    write_kb(out_dir, "seed", &entries, &added)
+    let source = file
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    write_kb(out_dir, "seed", &source, &entries, &added, mode)
 }
