@@ -5,6 +5,7 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
+use serde_json::{Map, Value};
 
 /// HTML's own element names: only these are tags. A help text's `<Menu>`, `<OK>` or
 /// `<adresse IP>` names a key or a placeholder and stays.
@@ -78,6 +79,39 @@ pub(super) fn plain_text(text: &str) -> Option<String> {
         .filter(|line| !line.is_empty() && line != "-")
         .collect();
     Some(lines.join("\n"))
+}
+
+/// The record with its texts written in HTML read as plain text (before its language is
+/// detected and its category guessed, which tags would mislead), and whether one was. A
+/// title or a list item stays on one line.
+pub(super) fn read_record(obj: &Map<String, Value>) -> (Map<String, Value>, bool) {
+    let mut obj = obj.clone();
+    let mut any = false;
+    let mut read = |value: &mut Value, one_line: bool| {
+        if let Value::String(text) = value {
+            if let Some(plain) = plain_text(text) {
+                *text = if one_line {
+                    plain.lines().collect::<Vec<_>>().join(" ")
+                } else {
+                    plain
+                };
+                any = true;
+            }
+        }
+    };
+    for (field, value) in obj.iter_mut() {
+        match field.as_str() {
+            "text" | "cause" | "solution" => read(value, false),
+            "title" => read(value, true),
+            "steps" | "symptoms" => {
+                if let Value::Array(items) = value {
+                    items.iter_mut().for_each(|item| read(item, true));
+                }
+            }
+            _ => {}
+        }
+    }
+    (obj, any)
 }
 
 #[cfg(test)]

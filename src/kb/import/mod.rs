@@ -14,6 +14,7 @@ use super::load::CATALOGUE_FILE;
 use crate::error::{Error, Result, ValidationError};
 
 mod csv;
+mod drafts;
 mod fields;
 mod html;
 mod jsonl;

@@ -7,13 +7,14 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
+use super::drafts::{counted, publication, Publication};
 use super::fields::{FieldMap, Read};
 use super::html;
 use super::*;
 use crate::error::{Error, Result, ValidationError};
 use crate::kb::catalogue::{Catalogue, PrinterModel};
 use crate::kb::entry::{Category, KbEntry, Lang};
-use crate::kb::lang::detect_lang;
+use crate::kb::lang::{detect_lang, is_language_tag};
 use crate::kb::validate::{is_valid_id, validate_entry};
 
 /// The fields a record may have: `title` and `text` are required (an `id` is made from
@@ -192,7 +193,7 @@ impl Records {
             Ok(_) => {}
         }
         let mut added: Vec<PrinterModel> = Vec::new();
-        let (mut obj, was_html) = read_html(obj);
+        let (mut obj, was_html) = html::read_record(obj);
         if was_html {
             self.html += 1;
         }
@@ -543,208 +544,4 @@ impl Records {
             },
         })
     }
-}
-
-/// Whether an export publishes a record, as its `draft`, `published` or `status` says.
-#[derive(Debug, PartialEq, Eq)]
-enum Publication {
-    /// Nothing says otherwise.
-    Published,
-    /// A draft, archived, hidden...: what says so (`status: draft`).
-    Unpublished(String),
-    /// A `status` value this import does not know (a tool's own code): kept.
-    UnknownStatus(String),
-}
-
-/// `status` values that say a record is live.
-const PUBLISHED: &[&str] = &[
-    "published",
-    "publish",
-    "publie",
-    "publiee",
-    "live",
-    "public",
-    "online",
-    "en ligne",
-    "active",
-    "actif",
-    "visible",
-    "enabled",
-    "approved",
-    "approuve",
-];
-/// `status` values that say a record is not (yet, or no longer) shown to customers.
-const UNPUBLISHED: &[&str] = &[
-    "draft",
-    "drafts",
-    "brouillon",
-    "unpublished",
-    "notpublished",
-    "not published",
-    "non publie",
-    "depublie",
-    "archived",
-    "archive",
-    "archivee",
-    "private",
-    "prive",
-    "privee",
-    "hidden",
-    "masque",
-    "masquee",
-    "pending",
-    "review",
-    "in review",
-    "en attente",
-    "en relecture",
-    "deleted",
-    "supprime",
-    "supprimee",
-    "trash",
-    "disabled",
-    "inactive",
-    "inactif",
-    "scheduled",
-    "planifie",
-    "planifiee",
-    "expired",
-    "expire",
-    "obsolete",
-];
-
-fn publication(
-    obj: &Map<String, Value>,
-) -> std::result::Result<Publication, (&'static str, String)> {
-    for (field, unpublished_when) in [("draft", true), ("published", false)] {
-        let value = match obj.get(field) {
-            None | Some(Value::Null) => continue,
-            // An empty cell says nothing.
-            Some(Value::String(s)) if s.trim().is_empty() => continue,
-            Some(value) => value,
-        };
-        let Some(flag) = truth(value) else {
-            let message = format!("`{}` is not true or false", plain(value));
-            return Err((field, message));
-        };
-        if flag == unpublished_when {
-            return Ok(Publication::Unpublished(format!("{field}: {flag}")));
-        }
-    }
-    let status = match obj.get("status") {
-        None | Some(Value::Null) => return Ok(Publication::Published),
-        Some(Value::String(s)) => s.trim().to_string(),
-        Some(Value::Number(n)) => n.to_string(),
-        Some(Value::Bool(b)) => b.to_string(),
-        Some(_) => return Err(("status", "must be a string".into())),
-    };
-    let folded = fold(&status);
-    if folded.is_empty() || PUBLISHED.contains(&folded.as_str()) {
-        Ok(Publication::Published)
-    } else if UNPUBLISHED.contains(&folded.as_str()) {
-        Ok(Publication::Unpublished(format!("status: {status}")))
-    } else {
-        Ok(Publication::UnknownStatus(status))
-    }
-}
-
-/// A flag as exports write it: JSON's booleans, `1`/`0`, `yes`, `oui`, `true`...
-fn truth(value: &Value) -> Option<bool> {
-    match value {
-        Value::Bool(b) => Some(*b),
-        Value::Number(n) => match n.as_i64() {
-            Some(1) => Some(true),
-            Some(0) => Some(false),
-            _ => None,
-        },
-        Value::String(s) => match fold(s).as_str() {
-            "true" | "yes" | "oui" | "vrai" | "1" | "y" | "x" => Some(true),
-            "false" | "no" | "non" | "faux" | "0" | "n" => Some(false),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// Lower case, accents and `_`/`-` dropped for spaces, spaces folded.
-fn fold(text: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
-    let bare: String = text
-        .nfkd()
-        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
-        .map(|c| if c == '_' || c == '-' { ' ' } else { c })
-        .collect::<String>()
-        .to_lowercase();
-    bare.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn plain(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// `draft: true` (2), `status: archived` (1)
-fn counted(counts: &BTreeMap<String, usize>) -> String {
-    counts
-        .iter()
-        .map(|(what, n)| format!("`{what}` {n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// A language tag as exports write them: `de`, `pt-BR`, `zh_Hant`.
-fn is_language_tag(value: &str) -> bool {
-    let mut parts = value.trim().split(['-', '_']);
-    let primary = parts.next().unwrap_or_default().to_ascii_lowercase();
-    let known = match primary.len() {
-        2 => ISO_639_1.contains(&primary.as_str()),
-        3 => whatlang::Lang::from_code(&primary).is_some(),
-        _ => false,
-    };
-    known
-        && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
-}
-
-/// The two-letter codes of the languages exports name most (ISO 639-1).
-const ISO_639_1: &[&str] = &[
-    "af", "am", "ar", "az", "be", "bg", "bn", "bs", "ca", "cs", "cy", "da", "de", "el", "eo", "es",
-    "et", "eu", "fa", "fi", "ga", "gl", "gu", "he", "hi", "hr", "hu", "hy", "id", "is", "it", "ja",
-    "ka", "kk", "km", "kn", "ko", "ku", "ky", "la", "lb", "lo", "lt", "lv", "mk", "ml", "mn", "mr",
-    "ms", "mt", "my", "nb", "ne", "nl", "nn", "no", "pa", "pl", "ps", "pt", "ro", "ru", "si", "sk",
-    "sl", "so", "sq", "sr", "sv", "sw", "ta", "te", "tg", "th", "tk", "tl", "tr", "uk", "ur", "uz",
-    "vi", "yi", "zh", "zu",
-];
-
-/// The record with its texts written in HTML read as plain text (before its language is
-/// detected and its category guessed, which tags would mislead), and whether one was. A
-/// title or a list item stays on one line.
-fn read_html(obj: &Map<String, Value>) -> (Map<String, Value>, bool) {
-    let mut obj = obj.clone();
-    let mut any = false;
-    let mut read = |value: &mut Value, one_line: bool| {
-        if let Value::String(text) = value {
-            if let Some(plain) = html::plain_text(text) {
-                *text = if one_line {
-                    plain.lines().collect::<Vec<_>>().join(" ")
-                } else {
-                    plain
-                };
-                any = true;
-            }
-        }
-    };
-    for (field, value) in obj.iter_mut() {
-        match field.as_str() {
-            "text" | "cause" | "solution" => read(value, false),
-            "title" => read(value, true),
-            "steps" | "symptoms" => {
-                if let Value::Array(items) = value {
-                    items.iter_mut().for_each(|item| read(item, true));
-                }
-            }
-            _ => {}
-        }
-    }
-    (obj, any)
 }

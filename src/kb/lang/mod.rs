@@ -187,6 +187,29 @@ pub fn language_summary(entries: &[KbEntry]) -> LanguageSummary {
     summary
 }
 
+/// A language tag as exports write them: `de`, `pt-BR`, `zh_Hant`.
+pub fn is_language_tag(value: &str) -> bool {
+    let mut parts = value.trim().split(['-', '_']);
+    let primary = parts.next().unwrap_or_default().to_ascii_lowercase();
+    let known = match primary.len() {
+        2 => ISO_639_1.contains(&primary.as_str()),
+        3 => whatlang::Lang::from_code(&primary).is_some(),
+        _ => false,
+    };
+    known
+        && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+/// The two-letter codes of the languages exports name most (ISO 639-1).
+const ISO_639_1: &[&str] = &[
+    "af", "am", "ar", "az", "be", "bg", "bn", "bs", "ca", "cs", "cy", "da", "de", "el", "eo", "es",
+    "et", "eu", "fa", "fi", "ga", "gl", "gu", "he", "hi", "hr", "hu", "hy", "id", "is", "it", "ja",
+    "ka", "kk", "km", "kn", "ko", "ku", "ky", "la", "lb", "lo", "lt", "lv", "mk", "ml", "mn", "mr",
+    "ms", "mt", "my", "nb", "ne", "nl", "nn", "no", "pa", "pl", "ps", "pt", "ro", "ru", "si", "sk",
+    "sl", "so", "sq", "sr", "sv", "sw", "ta", "te", "tg", "th", "tk", "tl", "tr", "uk", "ur", "uz",
+    "vi", "yi", "zh", "zu",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
