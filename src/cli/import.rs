@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crate::extract::Extractor;
 use crate::kb::import::{
-    import_csv, import_jsonl, import_seed, EntitiesRead, EntityReader, FieldMap, ImportOptions,
-    WriteMode,
+    import_csv_files, import_jsonl_files, import_seed, EntitiesRead, EntityReader, FieldMap,
+    ImportOptions, WriteMode,
 };
 use crate::kb::load::CATALOGUE_FILE;
 use crate::kb::Catalogue;
@@ -29,10 +29,12 @@ pub enum Command {
     },
     /// JSON records: {"title", "text"} required ("id" made from the title when no record
     /// has one). JSON Lines (one a line), one JSON array, objects one after another, or
-    /// one object whose list holds them (a help centre's API page).
+    /// one object whose list holds them (a help centre's API page). Several files (every
+    /// page of an export) make one collection.
     #[command(alias = "json")]
     Jsonl {
-        file: PathBuf,
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
         #[arg(long)]
         out: PathBuf,
         /// Sub-directory of entries/ to write into.
@@ -49,9 +51,10 @@ pub enum Command {
     },
     /// CSV, one entry a row under a header row naming the same fields as JSON Lines
     /// (title, text required); `;`, `,` or tab separated; UTF-8, UTF-16 or
-    /// Windows-1252.
+    /// Windows-1252. Several files make one collection.
     Csv {
-        file: PathBuf,
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
         #[arg(long)]
         out: PathBuf,
         /// Sub-directory of entries/ to write into.
@@ -147,27 +150,27 @@ pub fn run(command: Command) -> Result<()> {
             import_seed(&file, &out, lang, update.mode())?
         }
         Command::Jsonl {
-            file,
+            files,
             out,
             collection,
             fields,
             update,
             include_drafts,
-        } => import_jsonl(
-            &file,
+        } => import_jsonl_files(
+            &files,
             &out,
             &collection,
             &options(&out, &fields, &update, include_drafts)?,
         )?,
         Command::Csv {
-            file,
+            files,
             out,
             collection,
             fields,
             update,
             include_drafts,
-        } => import_csv(
-            &file,
+        } => import_csv_files(
+            &files,
             &out,
             &collection,
             &options(&out, &fields, &update, include_drafts)?,

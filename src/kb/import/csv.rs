@@ -8,7 +8,7 @@
 //! "CSV" on a French Windows), lines end however the system ends them, and a list cell holds
 //! one item a line, or items separated by `;` when it has a single line.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use encoding_rs::{UTF_16BE, UTF_16LE, WINDOWS_1252};
 use serde_json::{Map, Value};
@@ -25,16 +25,40 @@ pub fn import_csv(
     collection: &str,
     options: &ImportOptions,
 ) -> Result<ImportReport> {
-    let mut records = Records::new(file, out_dir, options)?;
-    let bytes =
-        std::fs::read(file).map_err(|e| Error::io(format!("reading {}", records.shown()), e))?;
-    let (text, encoding) = decode(&bytes);
-    read_rows(&text, &mut records)?;
-    let mut report = records.finish(out_dir, collection)?;
-    if let Some(encoding) = encoding {
-        let note = format!("{} is not UTF-8: read as {encoding}", file.display());
-        report.notes.insert(0, note);
+    import_csv_files(&[file.to_path_buf()], out_dir, collection, options)
+}
+
+/// Imports several CSV files of one export as one collection, each under its own header
+/// row: ids are unique across them, and a problem names its file.
+pub fn import_csv_files(
+    files: &[PathBuf],
+    out_dir: &Path,
+    collection: &str,
+    options: &ImportOptions,
+) -> Result<ImportReport> {
+    let Some(first) = files.first() else {
+        return Err(Error::invalid("FILE", "no file to import"));
+    };
+    let mut records = Records::new(first, out_dir, collection, options)?;
+    let mut notes = Vec::new();
+    for (i, file) in files.iter().enumerate() {
+        if i > 0 {
+            records.next_file(file);
+        }
+        let bytes = std::fs::read(file)
+            .map_err(|e| Error::io(format!("reading {}", records.shown()), e))?;
+        let (text, encoding) = decode(&bytes);
+        read_rows(&text, &mut records)?;
+        if let Some(encoding) = encoding {
+            notes.push(format!(
+                "{} is not UTF-8: read as {encoding}",
+                file.display()
+            ));
+        }
     }
+    let mut report = records.finish(out_dir, collection)?;
+    notes.append(&mut report.notes);
+    report.notes = notes;
     Ok(report)
 }
 

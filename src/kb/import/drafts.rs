@@ -14,8 +14,8 @@ pub(super) enum Publication {
     Published,
     /// A draft, archived, hidden...: what says so (`status: draft`).
     Unpublished(String),
-    /// A `status` value this import does not know (a tool's own code): kept.
-    UnknownStatus(String),
+    /// A value this import does not read (`status: 2`, `published: 2024-03-01`): kept.
+    Unread(String),
 }
 
 /// `status` values that say a record is live.
@@ -34,6 +34,7 @@ const PUBLISHED: &[&str] = &[
     "enabled",
     "approved",
     "approuve",
+    "current",
 ];
 /// `status` values that say a record is not (yet, or no longer) shown to customers.
 const UNPUBLISHED: &[&str] = &[
@@ -72,11 +73,15 @@ const UNPUBLISHED: &[&str] = &[
     "expired",
     "expire",
     "obsolete",
+    "trashed",
+    "corbeille",
 ];
 
-pub(super) fn publication(
-    obj: &Map<String, Value>,
-) -> std::result::Result<Publication, (&'static str, String)> {
+/// What the record's `draft`, `published` and `status` say. A value this import cannot
+/// read (a date in `published`, a tool's own code or object in `status`) keeps the record
+/// and is said: an import that refused it would leave the user no way around.
+pub(super) fn publication(obj: &Map<String, Value>) -> Publication {
+    let mut unread = None;
     for (field, unpublished_when) in [("draft", true), ("published", false)] {
         let value = match obj.get(field) {
             None | Some(Value::Null) => continue,
@@ -84,28 +89,36 @@ pub(super) fn publication(
             Some(Value::String(s)) if s.trim().is_empty() => continue,
             Some(value) => value,
         };
-        let Some(flag) = truth(value) else {
-            let message = format!("`{}` is not true or false", plain(value));
-            return Err((field, message));
-        };
-        if flag == unpublished_when {
-            return Ok(Publication::Unpublished(format!("{field}: {flag}")));
+        match truth(value) {
+            Some(flag) if flag == unpublished_when => {
+                return Publication::Unpublished(format!("{field}: {flag}"));
+            }
+            Some(_) => {}
+            None => unread = unread.or(Some(format!("{field}: {}", plain(value)))),
         }
     }
     let status = match obj.get("status") {
-        None | Some(Value::Null) => return Ok(Publication::Published),
-        Some(Value::String(s)) => s.trim().to_string(),
-        Some(Value::Number(n)) => n.to_string(),
-        Some(Value::Bool(b)) => b.to_string(),
-        Some(_) => return Err(("status", "must be a string".into())),
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.trim().to_string()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(Value::Bool(b)) => Some(b.to_string()),
+        Some(other) => {
+            unread = unread.or(Some(format!("status: {}", plain(other))));
+            None
+        }
     };
-    let folded = fold(&status);
-    if folded.is_empty() || PUBLISHED.contains(&folded.as_str()) {
-        Ok(Publication::Published)
-    } else if UNPUBLISHED.contains(&folded.as_str()) {
-        Ok(Publication::Unpublished(format!("status: {status}")))
-    } else {
-        Ok(Publication::UnknownStatus(status))
+    if let Some(status) = status {
+        let folded = fold(&status);
+        if UNPUBLISHED.contains(&folded.as_str()) {
+            return Publication::Unpublished(format!("status: {status}"));
+        }
+        if !folded.is_empty() && !PUBLISHED.contains(&folded.as_str()) {
+            unread = unread.or(Some(format!("status: {status}")));
+        }
+    }
+    match unread {
+        Some(said) => Publication::Unread(said),
+        None => Publication::Published,
     }
 }
 
@@ -134,10 +147,15 @@ fn fold(text: &str) -> String {
     bare.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// A value as a note shows it, cut short.
 fn plain(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
+    let text = match value {
+        Value::String(s) => s.trim().to_string(),
         other => other.to_string(),
+    };
+    match text.char_indices().nth(40) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text,
     }
 }
 

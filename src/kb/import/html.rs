@@ -25,14 +25,12 @@ static HIDDEN: LazyLock<Regex> = LazyLock::new(|| {
     )
     .expect("valid regex")
 });
-/// An ordered list (the innermost, when lists nest): its items are numbered.
-static ORDERED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?is)<ol(?:\s[^<>]*)?>((?:[^<]|<(?:[^o/]|/[^o]|o[^l]|/o[^l]))*?)</ol\s*>")
-        .expect("valid regex")
-});
-/// A list item starts a line of its own, as "- ".
-static ITEM: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)<li(?:\s[^<>]*)?>").expect("valid regex"));
+/// The tags that open or close a list, or start one of its items.
+static LIST_TAG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)<(/?)(ol|ul|li)(\s[^<>]*)?/?>").expect("valid regex"));
+/// An ordered list's first number (`<ol start="3">`).
+static START: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"(?i)\bstart\s*=\s*["']?(-?[0-9]{1,6})"#).expect("valid regex"));
 /// Tags that end a line: line breaks and the ends of blocks.
 static BREAK: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)<br\s*/?>|</?(?:p|div|ul|ol|li|h[1-6]|tr|table|blockquote|pre|section|article|header|footer|dd|dt)(?:\s[^<>]*)?/?>")
@@ -46,6 +44,55 @@ static TAG: LazyLock<Regex> = LazyLock::new(|| {
 static SOURCE_BREAK: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"[\r\n]+").expect("valid regex"));
 
+/// Each list item on a line of its own, as the page shows it: an ordered list's numbered
+/// from its `start` (a list inside an item numbered on its own, the outer one going on
+/// after it), another list's with `- `. The lists' own tags stay for `BREAK`.
+fn mark_items(text: &str) -> String {
+    enum List {
+        Ordered(i64),
+        Bullets,
+    }
+    let mut lists: Vec<List> = Vec::new();
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for tag in LIST_TAG.captures_iter(text) {
+        let whole = tag.get(0).expect("a match has a whole");
+        out.push_str(&text[last..whole.start()]);
+        last = whole.end();
+        let closing = !tag[1].is_empty();
+        match (tag[2].to_ascii_lowercase().as_str(), closing) {
+            ("ol", false) => {
+                let attributes = tag.get(3).map_or("", |a| a.as_str());
+                let start = START
+                    .captures(attributes)
+                    .and_then(|c| c[1].parse::<i64>().ok())
+                    .unwrap_or(1);
+                lists.push(List::Ordered(start));
+            }
+            ("ul", false) => lists.push(List::Bullets),
+            ("ol" | "ul", true) => {
+                lists.pop();
+            }
+            ("li", false) => {
+                match lists.last_mut() {
+                    Some(List::Ordered(next)) => {
+                        out.push_str(&format!("\n{next}. "));
+                        *next += 1;
+                    }
+                    Some(List::Bullets) | None => out.push_str("\n- "),
+                }
+                // The item's tag is its mark now.
+                continue;
+            }
+            // `</li>`: `BREAK` ends the line.
+            _ => {}
+        }
+        out.push_str(whole.as_str());
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
 /// The plain text of `text` when it is HTML, else `None`: tags dropped, entities decoded,
 /// list items on lines of their own, blank lines and spaces folded.
 pub(super) fn plain_text(text: &str) -> Option<String> {
@@ -55,15 +102,7 @@ pub(super) fn plain_text(text: &str) -> Option<String> {
     let text = HIDDEN.replace_all(text, " ");
     let text = SOURCE_BREAK.replace_all(&text, " ");
     // Numbered as the page shows them: a reply quotes "1. Ouvrez le capot", not "- Ouvrez".
-    let text = ORDERED.replace_all(&text, |list: &regex::Captures| {
-        let mut n = 0;
-        let items = ITEM.replace_all(&list[1], |_: &regex::Captures| {
-            n += 1;
-            format!("\n{n}. ")
-        });
-        format!("\n{items}\n")
-    });
-    let text = ITEM.replace_all(&text, "\n- ");
+    let text = mark_items(&text);
     let text = BREAK.replace_all(&text, "\n");
     let text = TAG.replace_all(&text, "");
     let text = html_escape::decode_html_entities(&text);
@@ -129,17 +168,21 @@ mod tests {
 
     #[test]
     fn ordered_lists_are_numbered_and_other_lists_are_not() {
-        let html = "<ol start=\"1\"><li>Ouvrez</li><li>Fermez</li></ol><ul><li>Note</li></ul><OL><LI>Un</LI><li class=\"x\">Deux</li><li>Trois</li></OL>";
+        let html = "<ol start=\"3\"><li>Ouvrez</li><li>Fermez</li></ol><ul><li>Note</li></ul><OL><LI>Un</LI><li class=\"x\">Deux</li><li>Trois</li></OL>";
         assert_eq!(
             plain_text(html).unwrap(),
-            "1. Ouvrez\n2. Fermez\n- Note\n1. Un\n2. Deux\n3. Trois"
+            "3. Ouvrez\n4. Fermez\n- Note\n1. Un\n2. Deux\n3. Trois"
         );
-        // A list inside an ordered list's item: the inner one is numbered on its own.
-        let nested =
-            "<ul><li>Windows<ol><li>Ouvrez</li><li>Cliquez</li></ol></li><li>Mac</li></ul>";
+        // A list inside an item: numbered on its own, the outer one going on after it.
+        let nested = "<ol><li>Windows<ol><li>Ouvrez</li><li>Cliquez</li></ol></li><li>Mac<ul><li>Attention</li></ul></li><li>Linux</li></ol>";
         assert_eq!(
             plain_text(nested).unwrap(),
-            "- Windows\n1. Ouvrez\n2. Cliquez\n- Mac"
+            "1. Windows\n1. Ouvrez\n2. Cliquez\n2. Mac\n- Attention\n3. Linux"
+        );
+        // An item outside any list, and a list left open, still read.
+        assert_eq!(
+            plain_text("<li>Seul</li><ol><li>Un").unwrap(),
+            "- Seul\n1. Un"
         );
     }
 

@@ -8,7 +8,7 @@
 //! starts on, whatever the shape.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -25,32 +25,98 @@ pub fn import_jsonl(
     collection: &str,
     options: &ImportOptions,
 ) -> Result<ImportReport> {
-    let mut records = Records::new(file, out_dir, options)?;
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| Error::io(format!("reading {}", records.shown()), e))?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let shape = match text.trim_start().chars().next() {
-        Some('[') => read_array(text, &mut records),
-        Some('{') => read_object(text, &mut records).or_else(|| {
-            // `{` alone on the first line: objects over several lines, not JSON Lines.
-            let first = text
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or_default();
-            (first.trim() == "{").then(|| read_stream(text, &mut records))
-        }),
-        _ => None,
+    import_jsonl_files(&[file.to_path_buf()], out_dir, collection, options)
+}
+
+/// Imports the JSON records of several files of one export (an API's pages, say) as one
+/// collection: ids are unique across them, and a problem names its file.
+pub fn import_jsonl_files(
+    files: &[PathBuf],
+    out_dir: &Path,
+    collection: &str,
+    options: &ImportOptions,
+) -> Result<ImportReport> {
+    let Some(first) = files.first() else {
+        return Err(Error::invalid("FILE", "no file to import"));
     };
-    let shape = match shape {
-        Some(shape) => shape,
-        None => {
-            read_lines(text, &mut records);
-            return records.finish(out_dir, collection);
+    let mut records = Records::new(first, out_dir, collection, options)?;
+    let mut notes = Vec::new();
+    let (mut pages, mut with_next) = (0, Vec::new());
+    for (i, file) in files.iter().enumerate() {
+        if i > 0 {
+            records.next_file(file);
         }
-    };
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| Error::io(format!("reading {}", records.shown()), e))?;
+        let read = read_file(&text, &mut records);
+        pages += read.pages;
+        with_next.extend(read.next);
+        if let Some(shape) = read.shape {
+            notes.push(match files.len() {
+                1 => shape,
+                _ => format!("{}: {shape}", file.display()),
+            });
+        }
+    }
+    match (with_next.as_slice(), files.len()) {
+        ([], _) => {}
+        ([next], 1) => notes.push(format!(
+            "the page names a next one (`{next}`): its records are not in this file (name every page's file in one import: devicekb import json page-1.json page-2.json ...)"
+        )),
+        (_, _) if with_next.len() == pages => notes.push(format!(
+            "each of the {pages} pages names a next one (`{}`): the last page is not among the files (its records are not imported)",
+            with_next[0]
+        )),
+        _ => {}
+    }
     let mut report = records.finish(out_dir, collection)?;
-    report.notes.insert(0, shape);
+    notes.append(&mut report.notes);
+    report.notes = notes;
     Ok(report)
+}
+
+/// What one file held: how it was read (none for JSON Lines, the default), how many of
+/// its objects were pages, and the field of each page that names a next one.
+struct FileRead {
+    shape: Option<String>,
+    pages: usize,
+    next: Vec<String>,
+}
+
+fn read_file(text: &str, records: &mut Records) -> FileRead {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut read = FileRead {
+        shape: None,
+        pages: 0,
+        next: Vec::new(),
+    };
+    match text.trim_start().chars().next() {
+        Some('[') => read.shape = read_array(text, records),
+        Some('{') => match read_object(text, text, records) {
+            Some(object) => {
+                read.shape = Some(object.note);
+                if let Some(next) = object.page {
+                    read.pages = 1;
+                    read.next.extend(next);
+                }
+            }
+            None => {
+                // `{` alone on the first line: objects over several lines, not JSON Lines.
+                let first = text
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or_default();
+                if first.trim() == "{" {
+                    read = read_stream(text, records);
+                }
+            }
+        },
+        _ => {}
+    }
+    if read.shape.is_none() {
+        read_lines(text, records);
+    }
+    read
 }
 
 /// JSON Lines: each line not blank is a record.
@@ -85,19 +151,36 @@ fn read_array(text: &str, records: &mut Records) -> Option<String> {
     }
 }
 
-/// One JSON object: a page of records under one list (when its other fields are not a
-/// record's: a record's own lists of objects, attachments say, do not make it a page), or a
-/// single record; `None` when the text is not one object (JSON Lines, then).
-fn read_object(text: &str, records: &mut Records) -> Option<String> {
-    let Ok(TopFields(fields)) = serde_json::from_str::<TopFields>(text) else {
+/// How one JSON object was read: as a page (with the field naming a next page, if any),
+/// or as a record.
+struct ObjectRead {
+    note: String,
+    page: Option<Option<String>>,
+}
+
+impl ObjectRead {
+    fn record(note: &str) -> Self {
+        ObjectRead {
+            note: note.into(),
+            page: None,
+        }
+    }
+}
+
+/// One JSON object, `object`, a slice of the file's `text`: a page of records under one
+/// list (when its other fields are not a record's: a record's own lists of objects,
+/// attachments say, do not make it a page), or a single record; `None` when it is not one
+/// object (JSON Lines, then) or a record on one line.
+fn read_object(text: &str, object: &str, records: &mut Records) -> Option<ObjectRead> {
+    let Ok(TopFields(fields)) = serde_json::from_str::<TopFields>(object) else {
         return None;
     };
-    let first_line = line_of(text, text.trim_start());
+    let first_line = line_of(text, object.trim_start());
     let mut names = BTreeSet::new();
     if let Some((twice, _)) = fields.iter().find(|(name, _)| !names.insert(name.as_str())) {
         let message = format!("the field `{twice}` appears twice in the file's object");
         records.refuse(first_line, Some(twice), message);
-        return Some("read as one JSON object".into());
+        return Some(ObjectRead::record("read as one JSON object"));
     }
     let reads_as = |name: &str, ours: &[&str]| matches!(records.fields().read(name), Some(Read::Field(f)) if ours.contains(&f));
     // A list of records: of objects the first of which has a title or a text.
@@ -126,12 +209,14 @@ fn read_object(text: &str, records: &mut Records) -> Option<String> {
     let page = !has_text && (filled || (!lists.is_empty() && !has_words));
     if !page {
         // A record of its own; on one line, it is JSON Lines' one line.
-        if !text.trim().contains('\n') {
+        if !object.trim().contains('\n') {
             return None;
         }
-        let obj = serde_json::from_str::<Map<String, Value>>(text).ok()?;
+        let obj = serde_json::from_str::<Map<String, Value>>(object).ok()?;
         records.add(&obj, first_line);
-        return Some("read as one JSON object, a single record".into());
+        return Some(ObjectRead::record(
+            "read as one JSON object, a single record",
+        ));
     }
     let others: Vec<String> = fields
         .iter()
@@ -142,15 +227,19 @@ fn read_object(text: &str, records: &mut Records) -> Option<String> {
         .iter()
         .filter(|(_, items)| !items.is_empty())
         .collect();
+    let next = next_page(&fields);
     match filled.as_slice() {
-        [] => Some(format!(
-            "read as one JSON object whose lists ({}) hold no records",
-            lists
-                .iter()
-                .map(|(n, _)| format!("`{n}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
+        [] => Some(ObjectRead {
+            note: format!(
+                "read as one JSON object whose lists ({}) hold no records",
+                lists
+                    .iter()
+                    .map(|(n, _)| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            page: Some(next),
+        }),
         [(name, items)] => {
             read_items(text, items, records);
             let count = match items.len() {
@@ -162,13 +251,10 @@ fn read_object(text: &str, records: &mut Records) -> Option<String> {
             } else {
                 format!(" (its other fields, {}, are the page's)", others.join(", "))
             };
-            let mut note = format!("read {count} of the file's list `{name}`{rest}");
-            if let Some(next) = next_page(&fields) {
-                note.push_str(&format!(
-                    "; the page names a next one (`{next}`): its records are not in this file (import each page into a collection of its own)"
-                ));
-            }
-            Some(note)
+            Some(ObjectRead {
+                note: format!("read {count} of the file's list `{name}`{rest}"),
+                page: Some(next),
+            })
         }
         several => {
             let names: Vec<String> = several.iter().map(|(n, _)| format!("`{n}`")).collect();
@@ -178,7 +264,7 @@ fn read_object(text: &str, records: &mut Records) -> Option<String> {
                 several[0].0
             );
             records.refuse(first_line, None, message);
-            Some("read as one JSON object".into())
+            Some(ObjectRead::record("read as one JSON object"))
         }
     }
 }
@@ -216,14 +302,28 @@ fn next_page(fields: &[(String, &RawValue)]) -> Option<String> {
     None
 }
 
-/// JSON objects one after another, each over several lines, as `jq .` writes them.
-fn read_stream(text: &str, records: &mut Records) -> String {
+/// JSON objects one after another, each over several lines, as `jq .` writes them: records,
+/// or pages of records (`jq . page-*.json`).
+fn read_stream(text: &str, records: &mut Records) -> FileRead {
     let mut count = 0;
+    let (mut pages, mut next) = (0, Vec::new());
     for item in serde_json::Deserializer::from_str(text).into_iter::<&RawValue>() {
         match item {
             Ok(raw) => {
                 count += 1;
-                read_items(text, &[raw], records);
+                match read_object(text, raw.get(), records) {
+                    Some(ObjectRead {
+                        page: Some(names_next),
+                        ..
+                    }) => {
+                        pages += 1;
+                        next.extend(names_next);
+                    }
+                    // A record over several lines, read by `read_object`.
+                    Some(_) => {}
+                    // A record on one line, or not an object (refused by `read_items`).
+                    None => read_items(text, &[raw], records),
+                }
             }
             Err(e) => {
                 // Where a value breaks, the next one's start cannot be told.
@@ -232,7 +332,17 @@ fn read_stream(text: &str, records: &mut Records) -> String {
             }
         }
     }
-    format!("read as {count} JSON objects one after another (each over several lines)")
+    let shape = match pages {
+        0 => format!("read as {count} JSON objects one after another (each over several lines)"),
+        _ => format!(
+            "read as {count} JSON objects one after another, {pages} of them pages of records"
+        ),
+    };
+    FileRead {
+        shape: Some(shape),
+        pages,
+        next,
+    }
 }
 
 /// The fields of the file's top object in their order, each kept as written, repeated
@@ -282,247 +392,5 @@ fn line_of(text: &str, part: &str) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::kb::import::problems_of as problems;
-    use crate::kb::import::{EntityReader, FieldMap};
-    use crate::kb::load::read_kb;
-
-    fn import(text: &str, fields: &FieldMap) -> (tempfile::TempDir, Result<ImportReport>) {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("faq.json");
-        std::fs::write(&file, text).unwrap();
-        let options = ImportOptions {
-            fields: fields.clone(),
-            ..ImportOptions::default()
-        };
-        let report = import_jsonl(&file, &dir.path().join("kb"), "faq", &options);
-        (dir, report)
-    }
-
-    #[test]
-    fn a_json_array_reads_and_names_each_record_by_its_line() {
-        let text = "\u{feff}[\n  {\"id\": \"a\", \"title\": \"Bourrage\", \"text\": \"Ouvrez le capot.\"},\n  {\n    \"id\": \"b\",\n    \"title\": \"Toner\",\n    \"text\": \"Changez la cartouche.\"\n  }\n]\n";
-        let (dir, report) = import(text, &FieldMap::default());
-        let report = report.unwrap();
-        assert_eq!(report.entries_written, 2);
-        assert_eq!(report.notes[0], "read as one JSON array of 2 records");
-        let (kb, _) = read_kb(&dir.path().join("kb")).unwrap();
-        let toner = kb.entries.iter().find(|e| e.id == "b").unwrap();
-        assert_eq!(toner.source, "imported from faq.json");
-        let no_title = text.replace("\"title\": \"Toner\",", "");
-        let (_dir, report) = import(&no_title, &FieldMap::default());
-        assert_eq!(problems(report)[0].0, Some(3));
-        let bad = "[\n {\"id\": \"a\", \"title\": \"T\", \"text\": \"x\"},\n \"stray\",\n {\"id\": \"c\", \"text\": \"y\"}\n]";
-        let (dir, report) = import(bad, &FieldMap::default());
-        assert_eq!(
-            problems(report),
-            [
-                (Some(3), None, "each record must be a JSON object".into()),
-                (Some(4), Some("title".into()), "missing or empty".into())
-            ]
-        );
-        assert!(!dir.path().join("kb").exists());
-        let (_dir, report) = import("[\n{\"id\": \"a\"},\n{\"id\": ]", &FieldMap::default());
-        let problem = &problems(report)[0];
-        assert_eq!(problem.0, Some(3));
-        assert!(problem.2.starts_with("invalid JSON"), "{}", problem.2);
-    }
-
-    #[test]
-    fn a_help_centres_page_reads_through_a_mapping() {
-        // A help centre API's page: the records under one list, beside paging fields;
-        // numeric ids, HTML bodies, regional locales, fields the KB has no use for.
-        let page = r#"{
-  "articles": [
-    {"id": 360001, "title": "Bourrage papier", "body": "<p>Ouvrez le <strong>capot</strong>.</p>",
-     "locale": "fr-ca", "label_names": ["papier"], "author_id": 7},
-    {"id": 360002, "title": "Paper jam", "body": "<p>Open the cover.</p>", "locale": "en-us",
-     "label_names": [], "author_id": 7},
-    {"id": 360003, "title": "Papierstau", "body": "Öffnen Sie die vordere Klappe.", "locale": "de",
-     "label_names": [], "author_id": 8}
-  ],
-  "count": 3,
-  "next_page": null
-}"#;
-        let strict = FieldMap::new(&["text=body,lang=locale,tags=label_names".into()], false);
-        let (_dir, report) = import(page, &strict.unwrap());
-        let found = problems(report);
-        // Said once for the file, not once a record, and what to do once.
-        assert_eq!(found.len(), 2, "{found:?}");
-        assert_eq!(
-            found[1],
-            (None, None, FieldMap::default().how_to_read("field"))
-        );
-        assert_eq!(found[0].0, Some(3));
-        assert_eq!(found[0].1.as_deref(), Some("author_id"));
-        assert!(
-            found[0].2.ends_with("(in 3 records, the first here)"),
-            "{}",
-            found[0].2
-        );
-        let lenient = FieldMap::new(&["text=body,lang=locale,tags=label_names".into()], true);
-        let (dir, report) = import(page, &lenient.unwrap());
-        let report = report.unwrap();
-        assert_eq!(report.entries_written, 3);
-        let notes = report.notes.join("\n");
-        assert!(
-            notes.contains("read the 3 records of the file's list `articles`"),
-            "{notes}"
-        );
-        assert!(notes.contains("(--ignore-unknown): author_id"), "{notes}");
-        assert!(
-            notes.contains("1 of 3 entries name another language than French and English (`de`)"),
-            "{notes}"
-        );
-        let (kb, _) = read_kb(&dir.path().join("kb")).unwrap();
-        let jam = kb.entries.iter().find(|e| e.id == "360001").unwrap();
-        assert_eq!(jam.description, "Ouvrez le capot.");
-        assert_eq!(jam.lang, crate::kb::Lang::Fr);
-        assert_eq!(jam.tags, ["papier"]);
-        let en = kb.entries.iter().find(|e| e.id == "360002").unwrap();
-        assert_eq!(en.lang, crate::kb::Lang::En);
-    }
-
-    #[test]
-    fn what_cannot_be_told_apart_is_refused_by_name() {
-        // Two lists of records: which one is meant is not guessed.
-        let two = "{\n\"articles\": [{\"id\": 1, \"title\": \"a\"}],\n\"sections\": [{\"id\": 2, \"title\": \"b\"}]\n}";
-        let (_dir, report) = import(two, &FieldMap::default());
-        let problem = &problems(report)[0];
-        assert!(
-            problem
-                .2
-                .starts_with("the file holds several lists of records (`articles`, `sections`)"),
-            "{}",
-            problem.2
-        );
-        // A pretty-printed single record is one record.
-        let one = "{\n  \"id\": \"a\",\n  \"title\": \"Bourrage\",\n  \"text\": \"Ouvrez le capot.\",\n  \"steps\": [\"Ouvrir\"]\n}\n";
-        let (_dir, report) = import(one, &FieldMap::default());
-        assert_eq!(report.unwrap().entries_written, 1);
-        // A field and another mapped onto it; a language that is no language tag.
-        let map = FieldMap::new(&["text=body".into()], false).unwrap();
-        let lines = "{\"id\": \"a\", \"title\": \"T\", \"text\": \"x\", \"body\": \"y\"}\n{\"id\": \"b\", \"title\": \"T\", \"body\": \"y\", \"lang\": \"français canadien\"}\n";
-        let (_dir, report) = import(lines, &map);
-        let found = problems(report);
-        assert_eq!(found[0].0, Some(1));
-        assert_eq!(found[0].1.as_deref(), Some("text"));
-        assert!(
-            found[0]
-                .2
-                .starts_with("two of the record's fields are read as `text`"),
-            "{}",
-            found[0].2
-        );
-        assert_eq!(found[1].0, Some(2));
-        assert_eq!(found[1].1.as_deref(), Some("lang"));
-    }
-
-    #[test]
-    fn a_record_is_never_taken_for_a_page_and_nothing_is_dropped_unsaid() {
-        let lenient = FieldMap::new(&[], true).unwrap();
-        // A record's own list of objects (attachments, translations) does not make a page.
-        let one_line = r#"{"id":"a","title":"Bourrage","text":"Ouvrez le capot.","attachments":[{"id":5,"title":"photo.jpg","text":"image"}]}"#;
-        let (dir, report) = import(one_line, &lenient);
-        assert_eq!(report.unwrap().entries_written, 1);
-        assert!(dir.path().join("kb/entries/faq/a.toml").exists());
-        let pretty = "{\n \"id\": 9001,\n \"title\": \"Bourrage\",\n \"text\": \"Ouvrez.\",\n \"translations\": [{\"id\": 1, \"title\": \"Jam\"}]\n}";
-        let (dir, report) = import(pretty, &lenient);
-        assert_eq!(report.unwrap().entries_written, 1);
-        assert!(dir.path().join("kb/entries/faq/9001.toml").exists());
-        // A field twice at the top is refused, not read as its last.
-        let twice = r#"{"articles":[{"id":"a","title":"T","text":"x"}],"articles":[{"id":"b","title":"T","text":"y"}]}"#;
-        let (_dir, report) = import(twice, &lenient);
-        assert_eq!(
-            problems(report)[0].2,
-            "the field `articles` appears twice in the file's object"
-        );
-        // An empty page has no entries; a page that names a next one says so.
-        let (_dir, report) = import(
-            "{\"articles\": [], \"count\": 0, \"next_page\": null}",
-            &lenient,
-        );
-        assert!(matches!(report, Err(Error::KbInvalid(_))), "{report:?}");
-        let page = r#"{"articles":[{"id":"a","title":"T","text":"x"}],"next_page":"https://help/api?page=2","count":8}"#;
-        let (_dir, report) = import(page, &lenient);
-        let notes = report.unwrap().notes.join("\n");
-        assert!(notes.contains("read the 1 record of the file's list `articles` (its other fields, `next_page`, `count`, are the page's)"), "{notes}");
-        assert!(
-            notes.contains("the page names a next one (`next_page`)"),
-            "{notes}"
-        );
-        // `jq .`'s output: objects one after another over several lines.
-        let jq = "{\n  \"id\": \"a\",\n  \"title\": \"T\",\n  \"text\": \"x\"\n}\n{\n  \"id\": \"b\",\n  \"text\": \"y\"\n}\n";
-        let (_dir, report) = import(jq, &FieldMap::default());
-        assert_eq!(
-            problems(report),
-            [(Some(6), Some("title".into()), "missing or empty".into())]
-        );
-        // A mapping that reads nothing, a language that is no language, a required
-        // field no record has: each said.
-        let map = FieldMap::new(&["tags=lables".into()], true).unwrap();
-        let lines = "{\"id\":\"a\",\"title\":\"T\",\"body\":\"x\",\"lang\":\"TBD\"}\n";
-        let found = problems(import(lines, &map).1);
-        let fields: Vec<Option<&str>> = found.iter().map(|p| p.1.as_deref()).collect();
-        assert_eq!(
-            fields,
-            [Some("text"), Some("text"), Some("--field")],
-            "{found:?}"
-        );
-        assert!(found[1].2.starts_with("no record has a field read as `text`: `--field text=NAME` names the file's (it has body, id, lang, title)"), "{}", found[1].2);
-        let tbd = "{\"id\":\"a\",\"title\":\"T\",\"text\":\"x\",\"lang\":\"TBD\"}\n";
-        let found = problems(import(tbd, &FieldMap::default()).1);
-        assert_eq!(found[0].1.as_deref(), Some("lang"), "{found:?}");
-    }
-
-    #[test]
-    fn pages_and_records_told_apart_as_a_review_found_them() {
-        // A record in the export's own names, with an empty list: a record, its names said.
-        let one = r#"{"question": "Comment changer le toner ?", "answer": "Ouvrez la trappe.", "labels": []}"#;
-        let found = problems(import(one, &FieldMap::default()).1);
-        let named: Vec<Option<&str>> = found.iter().map(|p| p.1.as_deref()).collect();
-        assert!(
-            named.contains(&Some("question")) && named.contains(&Some("answer")),
-            "{found:?}"
-        );
-        // A folder holding its articles, a field the KB knows beside the list: a page.
-        let folder = "{\"id\": 7, \"title\": \"Imprimantes laser\", \"locale\": \"fr\", \"has_more\": true,\n \"articles\": [{\"id\": 1, \"title\": \"Bourrage\", \"body\": \"Ouvrez le capot.\", \"locale\": \"fr\"}]}";
-        let map = FieldMap::new(&["text=body,lang=locale".into()], true).unwrap();
-        let (_dir, report) = import(folder, &map);
-        let notes = report.unwrap().notes.join("\n");
-        assert!(
-            notes.contains("read the 1 record of the file's list `articles`"),
-            "{notes}"
-        );
-        assert!(
-            notes.contains("the page names a next one (`has_more`)"),
-            "{notes}"
-        );
-    }
-
-    #[test]
-    fn models_read_from_the_words_are_the_catalogues_only() {
-        let reader: EntityReader = std::sync::Arc::new(|_: &str| crate::kb::import::EntitiesRead {
-            models: vec!["HP LaserJet M404".into(), "Lexmark C750".into()],
-            error_codes: vec!["79".into()],
-        });
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("faq.jsonl");
-        std::fs::write(
-            &file,
-            r#"{"id":"a","title":"Erreur","text":"La C750 affiche 79.","manufacturer":"Canon"}"#,
-        )
-        .unwrap();
-        let out = dir.path().join("kb");
-        let options = ImportOptions {
-            entities: Some(reader),
-            ..ImportOptions::default()
-        };
-        let report = import_jsonl(&file, &out, "faq", &options).unwrap();
-        assert_eq!(report.models_added, 0);
-        let (kb, _) = read_kb(&out).unwrap();
-        assert_eq!(kb.entries[0].models, ["Lexmark C750"]);
-        assert_eq!(kb.entries[0].error_codes, ["79"]);
-    }
-}
+#[path = "jsonl_tests.rs"]
+mod tests;

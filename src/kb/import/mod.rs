@@ -24,9 +24,9 @@ mod write;
 #[cfg(test)]
 mod write_tests;
 
-pub use csv::import_csv;
+pub use csv::{import_csv, import_csv_files};
 pub use fields::FieldMap;
-pub use jsonl::import_jsonl;
+pub use jsonl::{import_jsonl, import_jsonl_files};
 pub use seed::import_seed;
 use write::write_kb;
 pub use write::{Changes, WriteMode, MANIFEST_FILE};

@@ -45,10 +45,13 @@ pub(super) const LISTS: &[&str] = &["tags", "models", "error_codes", "steps", "s
 /// The records of one file being imported: the entries read so far, every problem found,
 /// and the models the catalogue learns from them.
 pub(super) struct Records {
-    /// The file as problems name it.
+    /// The file being read, as problems name it.
     shown: String,
-    /// The file's name, for an entry's default `source`.
-    file_name: String,
+    /// Every file read, as problems name them, in the order given.
+    files: Vec<String>,
+    /// An entry's `source` when its record gives none: the collection's folder, not the
+    /// file's name (a dated export's name would make every entry a changed one).
+    default_source: String,
     existing: Vec<PrinterModel>,
     catalogue: Catalogue,
     new_models: Vec<PrinterModel>,
@@ -62,7 +65,8 @@ pub(super) struct Records {
     include_drafts: bool,
     /// Records left out as drafts or unpublished: (the field and value that say so, how many).
     drafts: BTreeMap<String, usize>,
-    /// Values of `status` this import does not know (the records are kept), and how many.
+    /// Values of `draft`, `published` or `status` this import does not read (the records
+    /// are kept), and how many.
     unknown_statuses: BTreeMap<String, usize>,
     /// The export's fields left out (`--ignore-unknown`).
     ignored: BTreeSet<String>,
@@ -71,14 +75,14 @@ pub(super) struct Records {
     other_langs: BTreeMap<String, usize>,
     /// Fields neither known nor mapped: (the first record's line, how many records), said
     /// once each rather than once a record.
-    unknown: BTreeMap<String, (usize, usize)>,
+    unknown: BTreeMap<String, (String, usize, usize)>,
     /// The export's field names met (lower case), and the KB's fields they were read as.
     met: BTreeSet<String>,
     read: BTreeSet<&'static str>,
     /// Records with an id of their own, and the lines of those without one (their id is
     /// made from their title).
     given_ids: usize,
-    derived_ids: Vec<usize>,
+    derived_ids: Vec<(String, usize)>,
     /// Records whose category is the export's own, not one of the KB's: kept as tags.
     own_categories: BTreeSet<String>,
     entities: Option<EntityReader>,
@@ -89,14 +93,21 @@ pub(super) struct Records {
 impl Records {
     /// Starts the import of `file` into `out_dir`, whose catalogue (if any) models resolve
     /// against along with the product's.
-    pub(super) fn new(file: &Path, out_dir: &Path, options: &ImportOptions) -> Result<Self> {
+    pub(super) fn new(
+        file: &Path,
+        out_dir: &Path,
+        collection: &str,
+        options: &ImportOptions,
+    ) -> Result<Self> {
         let existing = existing_catalogue(out_dir)?;
         Ok(Records {
             shown: file.display().to_string(),
-            file_name: file
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            files: vec![file.display().to_string()],
+            default_source: format!(
+                "imported export ({}/{})",
+                crate::kb::load::ENTRIES_DIR,
+                slugify(collection)
+            ),
             catalogue: Catalogue::with_builtin(&existing),
             existing,
             new_models: Vec::new(),
@@ -124,6 +135,31 @@ impl Records {
 
     pub(super) fn shown(&self) -> &str {
         &self.shown
+    }
+
+    /// Goes on with the next file of the same export (its next page, say): its records
+    /// join the same entries, their ids unique across the files.
+    pub(super) fn next_file(&mut self, file: &Path) {
+        self.shown = file.display().to_string();
+        self.files.push(self.shown.clone());
+    }
+
+    /// The files' names, as the import's record keeps them.
+    fn source_names(&self) -> String {
+        self.files
+            .iter()
+            .map(|f| {
+                Path::new(f)
+                    .file_name()
+                    .map_or(f.clone(), |n| n.to_string_lossy().into_owned())
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The files read, as the problems of the export as a whole name it.
+    fn all_shown(&self) -> String {
+        self.files.join(", ")
     }
 
     /// A problem with the record at `line` that keeps it from being read at all.
@@ -168,8 +204,9 @@ impl Records {
                 Some(Read::Ignored) => self.left_out(theirs),
                 None => {
                     let name = theirs.trim().to_lowercase();
-                    let seen = self.unknown.entry(name).or_insert((line, 0));
-                    seen.1 += 1;
+                    let first = (self.shown.clone(), line, 0);
+                    let seen = self.unknown.entry(name).or_insert(first);
+                    seen.2 += 1;
                     known = false;
                 }
             }
@@ -182,15 +219,14 @@ impl Records {
     /// Reads the record at `line`, its fields already named as the KB names them.
     pub(super) fn add_fields(&mut self, obj: &Map<String, Value>, line: usize) {
         match publication(obj) {
-            Err((field, message)) => return self.refuse(line, Some(field), message),
-            Ok(Publication::Unpublished(said)) if !self.include_drafts => {
+            Publication::Unpublished(said) if !self.include_drafts => {
                 *self.drafts.entry(said).or_default() += 1;
                 return;
             }
-            Ok(Publication::UnknownStatus(value)) => {
-                *self.unknown_statuses.entry(value).or_default() += 1;
+            Publication::Unread(said) => {
+                *self.unknown_statuses.entry(said).or_default() += 1;
             }
-            Ok(_) => {}
+            Publication::Unpublished(_) | Publication::Published => {}
         }
         let mut added: Vec<PrinterModel> = Vec::new();
         let (mut obj, was_html) = html::read_record(obj);
@@ -259,12 +295,12 @@ impl Records {
     /// Writes the entries as the collection `collection` of the KB in `out_dir`, unless a
     /// record had a problem or there were none.
     pub(super) fn finish(mut self, out_dir: &Path, collection: &str) -> Result<ImportReport> {
-        for (theirs, (line, records)) in &self.unknown {
+        for (theirs, (file, line, records)) in &self.unknown {
             let message = match records {
                 1 => "unknown field".to_string(),
                 n => format!("unknown field (in {n} records, the first here)"),
             };
-            let problem = problem(&self.shown, Some(*line), Some(theirs), message);
+            let problem = problem(file, Some(*line), Some(theirs), message);
             self.errors.push(problem);
         }
         let mut file_problems = Vec::new();
@@ -288,14 +324,18 @@ impl Records {
             }
         }
         if self.given_ids > 0 {
-            for line in std::mem::take(&mut self.derived_ids) {
+            for (file, line) in std::mem::take(&mut self.derived_ids) {
                 let message = "missing or empty (other records have an id)".to_string();
-                self.refuse(line, Some("id"), message);
+                self.errors
+                    .push(problem(&file, Some(line), Some("id"), message));
             }
         }
-        self.errors.sort_by_key(|p| p.line);
+        let files = &self.files;
+        self.errors
+            .sort_by_key(|p| (files.iter().position(|f| *f == p.file), p.line));
+        let everything = self.all_shown();
         for (field, message) in file_problems {
-            self.errors.push(problem(&self.shown, None, field, message));
+            self.errors.push(problem(&everything, None, field, message));
         }
         if !self.errors.is_empty() {
             return Err(Error::KbInvalid(self.errors));
@@ -306,17 +346,17 @@ impl Records {
                 counted(&self.drafts)
             );
             return Err(Error::KbInvalid(vec![problem(
-                &self.shown,
+                &everything,
                 None,
                 None,
                 message,
             )]));
         }
-        require_entries(&self.entries, &self.shown, None)?;
+        require_entries(&self.entries, &everything, None)?;
         let mut report = write_kb(
             out_dir,
             collection,
-            &self.file_name,
+            &self.source_names(),
             &self.entries,
             &self.new_models,
             self.mode,
@@ -330,7 +370,7 @@ impl Records {
         }
         if !self.unknown_statuses.is_empty() {
             report.notes.push(format!(
-                "records kept whose `status` this import does not read as published or not ({}): if some are drafts, leave them out of the export",
+                "records kept whose `draft`, `published` or `status` this import does not read as published or not ({}): if some are drafts, leave them out of the export",
                 counted(&self.unknown_statuses)
             ));
         }
@@ -417,10 +457,14 @@ impl Records {
     /// An id for the record at `line`, which has none: its title's slug, numbered when
     /// another record's title gives the same.
     fn id_from_title(&mut self, title: &str, line: usize) -> String {
-        self.derived_ids.push(line);
+        self.derived_ids.push((self.shown.clone(), line));
         let mut base = slugify(title);
         if base.is_empty() {
-            base = format!("entry-{line}");
+            // A title of another script: named by the title itself, not by where it stands
+            // (an update would then give the id to another record).
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(title.trim().as_bytes());
+            base = format!("entry-{}", &hex::encode(digest)[..8]);
         }
         let mut id = base.clone();
         let mut n = 2;
@@ -447,7 +491,6 @@ impl Records {
         added: &mut Vec<PrinterModel>,
     ) -> std::result::Result<KbEntry, ValidationError> {
         let shown = self.shown.as_str();
-        let file_name = &self.file_name;
         let invalid =
             |field: &str, message: String| problem(shown, Some(line), Some(field), message);
         let id = match obj.get("id") {
@@ -537,8 +580,7 @@ impl Records {
             steps: string_list(obj.get("steps"), "steps", shown, line)?,
             tags: string_list(obj.get("tags"), "tags", shown, line)?,
             source: if source.is_empty() {
-                // Not the line: a record moved in the export is not a changed entry.
-                format!("imported from {file_name}")
+                self.default_source.clone()
             } else {
                 source
             },

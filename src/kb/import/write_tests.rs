@@ -156,7 +156,7 @@ fn a_file_an_editor_added_to_the_collection_is_kept() {
     std::fs::write(kb.collection().join("extra").join("mine.toml"), &own).unwrap();
     let report = kb.import(&[B], UPDATE).unwrap();
     assert_eq!(report.changes.as_ref().unwrap().kept, 1);
-    assert!(report.notes.iter().any(|n| n.contains("added by hand")));
+    assert!(report.notes.iter().any(|n| n.contains("an editor's own")));
     assert_eq!(read(&kb.collection().join("extra").join("mine.toml")), own);
     assert_eq!(kb.ids(), ["b", "mine"]);
 }
@@ -231,7 +231,7 @@ fn drafts_and_unpublished_records_are_left_out_and_said() {
     assert!(notes.contains("3 records left out as drafts"), "{notes}");
     assert!(notes.contains("`status: Archivé` 1"), "{notes}");
     assert!(notes.contains("--include-drafts"), "{notes}");
-    assert!(notes.contains("`2` 1"), "{notes}");
+    assert!(notes.contains("`status: 2` 1"), "{notes}");
 }
 
 #[test]
@@ -256,10 +256,165 @@ fn drafts_are_imported_when_asked_and_an_export_of_drafts_only_says_so() {
 }
 
 #[test]
-fn a_draft_flag_that_is_not_a_flag_is_refused() {
+fn a_flag_or_status_that_does_not_read_keeps_the_record_and_is_said() {
     let kb = Kb::new();
-    let bad = r#"{"id": "d", "title": "T", "text": "X", "draft": "peut-être"}"#;
-    let found = problems(kb.import(&[A, bad], WriteMode::Add));
-    assert_eq!(found[0].1.as_deref(), Some("draft"));
-    assert!(found[0].2.contains("not true or false"), "{found:?}");
+    let lines = [
+        A,
+        r#"{"id": "d", "title": "T", "text": "X", "draft": "peut-être"}"#,
+        r#"{"id": "e", "title": "T", "text": "X", "published": "2024-03-01T10:00:00Z"}"#,
+        r#"{"id": "f", "title": "T", "text": "X", "status": {"id": 2, "name": "live"}}"#,
+        r#"{"id": "g", "title": "T", "text": "X", "status": "trashed"}"#,
+    ];
+    let report = kb.import(&lines, WriteMode::Add).unwrap();
+    assert_eq!(kb.ids(), ["a", "d", "e", "f"]);
+    let notes = report.notes.join("\n");
+    assert!(notes.contains("`draft: peut-être` 1"), "{notes}");
+    assert!(
+        notes.contains("`published: 2024-03-01T10:00:00Z` 1"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("`status: {\"id\":2,\"name\":\"live\"}` 1"),
+        "{notes}"
+    );
+    assert!(notes.contains("1 records left out as drafts"), "{notes}");
+}
+
+#[test]
+fn what_no_import_wrote_is_left_as_it_is() {
+    let kb = Kb::new();
+    kb.import(&[A, B], WriteMode::Add).unwrap();
+    let readme = kb.collection().join("README.md");
+    let backup = kb.collection().join("a.toml.bak");
+    let image = kb.collection().join("images").join("capot.png");
+    std::fs::write(&readme, "notes de l'éditeur").unwrap();
+    std::fs::write(&backup, "ancienne version").unwrap();
+    std::fs::create_dir_all(image.parent().unwrap()).unwrap();
+    std::fs::write(&image, [0x89, b'P', b'N', b'G']).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let shared = std::fs::Permissions::from_mode(0o664);
+        std::fs::set_permissions(kb.entry("b"), shared).unwrap();
+    }
+    // Nothing changed: nothing written.
+    let before = std::fs::metadata(kb.entry("a"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    kb.import(&[A, B], UPDATE).unwrap();
+    assert_eq!(
+        std::fs::metadata(kb.entry("a"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        before
+    );
+    // Changed and removed: the rest stays.
+    kb.import(&[B2], UPDATE).unwrap();
+    assert_eq!(kb.ids(), ["b"]);
+    assert_eq!(read(&readme), "notes de l'éditeur");
+    assert_eq!(read(&backup), "ancienne version");
+    assert!(image.is_file());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(kb.entry("b"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o664);
+    }
+    // No file of the import's own left behind.
+    let stray: Vec<_> = std::fs::read_dir(kb.collection())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".import-"))
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
+}
+
+#[test]
+fn a_second_export_into_a_collection_is_refused_and_an_update_replaces_it_whole() {
+    let kb = Kb::new();
+    kb.import(&[A, B], WriteMode::Add).unwrap();
+    let other = kb.dir.path().join("other.jsonl");
+    std::fs::write(&other, C).unwrap();
+    let options = ImportOptions::default();
+    let found = problems(import_jsonl(&other, &kb.out(), "faq", &options));
+    assert_eq!(found[0].1.as_deref(), Some("--collection"), "{found:?}");
+    assert!(
+        found[0].2.contains("holds the import of export.jsonl"),
+        "{found:?}"
+    );
+    // A dated export of the same help centre, under another name: the same entries.
+    let dated = kb.dir.path().join("export-2026-12.jsonl");
+    std::fs::write(&dated, [A, B].join("\n")).unwrap();
+    let options = ImportOptions {
+        mode: UPDATE,
+        ..ImportOptions::default()
+    };
+    let report = import_jsonl(&dated, &kb.out(), "faq", &options).unwrap();
+    assert_eq!(report.changes.unwrap().unchanged, 2);
+    assert!(report
+        .notes
+        .iter()
+        .any(|n| n.contains("imported from export.jsonl before")));
+}
+
+#[test]
+fn a_collection_name_with_no_letter_is_refused() {
+    let kb = Kb::new();
+    kb.import(&[A], WriteMode::Add).unwrap();
+    let file = kb.dir.path().join("export.jsonl");
+    let found = import_jsonl(&file, &kb.out(), "常见问题", &ImportOptions::default());
+    assert!(
+        matches!(&found, Err(Error::InvalidInput { field, .. }) if field == "--collection"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_collection_imported_before_the_record_updates_where_only_the_source_differs() {
+    let kb = Kb::new();
+    kb.import(&[A, B], WriteMode::Add).unwrap();
+    // As an import before the record existed wrote it: the record's line in the source.
+    std::fs::remove_file(kb.collection().join(MANIFEST_FILE)).unwrap();
+    let old = read(&kb.entry("b")).replace(
+        "imported export (entries/faq)",
+        "imported from export.jsonl line 2",
+    );
+    std::fs::write(kb.entry("b"), old).unwrap();
+    let changes = kb.import(&[A, B], UPDATE).unwrap().changes.unwrap();
+    assert_eq!((changes.unchanged, changes.changed), (1, 1));
+}
+
+#[test]
+fn two_files_of_one_entry_in_the_collection_are_refused() {
+    let kb = Kb::new();
+    kb.import(&[A], WriteMode::Add).unwrap();
+    std::fs::create_dir_all(kb.collection().join("old")).unwrap();
+    std::fs::copy(kb.entry("a"), kb.collection().join("old").join("a.toml")).unwrap();
+    let found = problems(kb.import(&[A], UPDATE));
+    assert!(
+        found[0].2.contains("a second file for the entry `a`"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn an_import_while_another_holds_the_kb_is_refused() {
+    let kb = Kb::new();
+    kb.import(&[A], WriteMode::Add).unwrap();
+    let held = std::fs::File::open(kb.out()).unwrap();
+    held.lock().unwrap();
+    let refused = kb.import(&[A, B], UPDATE);
+    assert!(
+        matches!(&refused, Err(Error::Conflict(m)) if m.contains("another import")),
+        "{refused:?}"
+    );
+    assert!(!kb.entry("b").exists());
+    held.unlock().unwrap();
+    kb.import(&[A, B], UPDATE).unwrap();
+    assert_eq!(kb.ids(), ["a", "b"]);
 }
