@@ -178,7 +178,10 @@ fn import_json_again_with_update_follows_the_help_centre() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("articles.json");
     let out = dir.path().join("kb");
-    let page = |articles: &str| format!(r#"{{"articles": [{articles}], "count": 3}}"#);
+    let page = |articles: &str| {
+        let count = articles.matches(r#""title""#).count();
+        format!(r#"{{"articles": [{articles}], "count": {count}}}"#)
+    };
     let jam = r#"{"id": 1, "title": "Bourrage papier", "body": "<ol><li>Ouvrez le capot</li><li>Retirez la feuille</li></ol>", "draft": false}"#;
     let toner = r#"{"id": 2, "title": "Voyant toner", "body": "<p>Remplacez la cartouche.</p>", "draft": false}"#;
     let wifi = r#"{"id": 3, "title": "Wi-Fi perdu", "body": "<p>Relancez l'assistant.</p>", "draft": true}"#;
@@ -197,9 +200,11 @@ fn import_json_again_with_update_follows_the_help_centre() {
         "1. Ouvrez le capot\n2. Retirez la feuille"
     );
 
-    // In the help centre: the Wi-Fi article published, the toner one removed.
+    // In the help centre: the Wi-Fi article published, the toner one removed, the jam
+    // one edited.
     let wifi = wifi.replace(r#""draft": true"#, r#""draft": false"#);
-    std::fs::write(&file, page(&[jam, wifi.as_str()].join(","))).unwrap();
+    let jam = jam.replace("Retirez la feuille", "Retirez la feuille coincée");
+    std::fs::write(&file, page(&[jam.as_str(), wifi.as_str()].join(","))).unwrap();
     let update: Vec<&str> = args.iter().copied().chain(["--update"]).collect();
     // Meanwhile an editor fixed the jam entry in the KB.
     let edited = std::fs::read_to_string(&jam_file)
@@ -210,7 +215,7 @@ fn import_json_again_with_update_follows_the_help_centre() {
     assert!(!o.status.success());
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
-        stderr.contains("1.toml") && stderr.contains("changed by hand"),
+        stderr.contains("1.toml") && stderr.contains("changed in the export too"),
         "{stderr}"
     );
     assert_eq!(count_entries(&out), 2);
@@ -224,6 +229,9 @@ fn import_json_again_with_update_follows_the_help_centre() {
             && stdout.contains("1 added, 1 changed, 0 unchanged, 1 removed"),
         "{stdout}"
     );
+    // The editor's version is kept aside, and said.
+    assert!(stdout.contains("replaced by the export's"), "{stdout}");
+    assert!(out.join(".import-replaced/help").is_dir());
     let ids: Vec<String> = load_kb(&out)
         .unwrap()
         .entries

@@ -29,8 +29,13 @@ static HIDDEN: LazyLock<Regex> = LazyLock::new(|| {
 static LIST_TAG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)<(/?)(ol|ul|li)(\s[^<>]*)?/?>").expect("valid regex"));
 /// An ordered list's first number (`<ol start="3">`).
-static START: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"(?i)\bstart\s*=\s*["']?(-?[0-9]{1,6})"#).expect("valid regex"));
+static START: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)(?:^|\s)start\s*=\s*["']?(-?[0-9]{1,6})"#).expect("valid regex")
+});
+/// A list item's own number (`<li value="5">`).
+static VALUE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)(?:^|\s)value\s*=\s*["']?(-?[0-9]{1,6})"#).expect("valid regex")
+});
 /// Tags that end a line: line breaks and the ends of blocks.
 static BREAK: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)<br\s*/?>|</?(?:p|div|ul|ol|li|h[1-6]|tr|table|blockquote|pre|section|article|header|footer|dd|dt)(?:\s[^<>]*)?/?>")
@@ -70,12 +75,27 @@ fn mark_items(text: &str) -> String {
                 lists.push(List::Ordered(start));
             }
             ("ul", false) => lists.push(List::Bullets),
-            ("ol" | "ul", true) => {
-                lists.pop();
+            // Only the list it closes: a stray `</ul>` does not end an `<ol>`.
+            ("ol", true) => {
+                if let Some(at) = lists.iter().rposition(|l| matches!(l, List::Ordered(_))) {
+                    lists.truncate(at);
+                }
+            }
+            ("ul", true) => {
+                if let Some(at) = lists.iter().rposition(|l| matches!(l, List::Bullets)) {
+                    lists.truncate(at);
+                }
             }
             ("li", false) => {
+                let attributes = tag.get(3).map_or("", |a| a.as_str());
+                let value = VALUE
+                    .captures(attributes)
+                    .and_then(|c| c[1].parse::<i64>().ok());
                 match lists.last_mut() {
                     Some(List::Ordered(next)) => {
+                        if let Some(value) = value {
+                            *next = value;
+                        }
                         out.push_str(&format!("\n{next}. "));
                         *next += 1;
                     }
@@ -178,6 +198,11 @@ mod tests {
         assert_eq!(
             plain_text(nested).unwrap(),
             "1. Windows\n1. Ouvrez\n2. Cliquez\n2. Mac\n- Attention\n3. Linux"
+        );
+        // Only `start` itself, a stray closing tag, an item's own number.
+        assert_eq!(
+            plain_text("<ol data-start=\"5\"><li>A</li></ul><li>B</li><li value=\"7\">C</li><li>D</li></ol>").unwrap(),
+            "1. A\n2. B\n7. C\n8. D"
         );
         // An item outside any list, and a list left open, still read.
         assert_eq!(

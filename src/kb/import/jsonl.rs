@@ -44,6 +44,10 @@ pub fn import_jsonl_files(
     let (mut pages, mut with_next) = (0, Vec::new());
     for (i, file) in files.iter().enumerate() {
         if i > 0 {
+            if records.already_read(file) {
+                let message = format!("{} is named twice", file.display());
+                return Err(Error::invalid("FILE", message));
+            }
             records.next_file(file);
         }
         let text = std::fs::read_to_string(file)
@@ -58,9 +62,26 @@ pub fn import_jsonl_files(
             });
         }
     }
+    let not_whole = match (with_next.as_slice(), files.len()) {
+        ([next], 1) if pages == 1 => Some(format!("the page names a next one, `{next}`")),
+        (_, _) if pages > 0 && with_next.len() == pages => {
+            Some(format!("each of its {pages} pages names a next one"))
+        }
+        _ => None,
+    }
+    .or_else(|| {
+        let read = records.records_read();
+        let total = records.export_total().filter(|t| *t > read as u64)?;
+        Some(format!(
+            "a page counts {total} records in the export, the files hold {read}"
+        ))
+    });
+    if let Some(why) = not_whole {
+        records.not_whole(why);
+    }
     match (with_next.as_slice(), files.len()) {
         ([], _) => {}
-        ([next], 1) => notes.push(format!(
+        ([next], 1) if pages == 1 => notes.push(format!(
             "the page names a next one (`{next}`): its records are not in this file (name every page's file in one import: devicekb import json page-1.json page-2.json ...)"
         )),
         (_, _) if with_next.len() == pages => notes.push(format!(
@@ -114,23 +135,41 @@ fn read_file(text: &str, records: &mut Records) -> FileRead {
         _ => {}
     }
     if read.shape.is_none() {
-        read_lines(text, records);
+        read = read_lines(text, records);
     }
     read
 }
 
 /// JSON Lines: each line not blank is a record.
-fn read_lines(text: &str, records: &mut Records) {
+/// A line may hold a whole page (`jq -c` of an API's pages): its records are read.
+fn read_lines(text: &str, records: &mut Records) -> FileRead {
+    let (mut pages, mut next) = (0, Vec::new());
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
         if raw.trim().is_empty() {
             continue;
+        }
+        if raw.trim_start().starts_with('{') {
+            if let Some(ObjectRead {
+                page: Some(names_next),
+                ..
+            }) = read_object(text, raw, records)
+            {
+                pages += 1;
+                next.extend(names_next);
+                continue;
+            }
         }
         match serde_json::from_str::<Value>(raw) {
             Ok(Value::Object(obj)) => records.add(&obj, line),
             Ok(_) => records.refuse(line, None, "each line must be a JSON object".into()),
             Err(e) => records.refuse(line, None, format!("invalid JSON: {e}")),
         }
+    }
+    FileRead {
+        shape: (pages > 0).then(|| format!("read as JSON Lines, {pages} of them pages of records")),
+        pages,
+        next,
     }
 }
 
@@ -228,6 +267,9 @@ fn read_object(text: &str, object: &str, records: &mut Records) -> Option<Object
         .filter(|(_, items)| !items.is_empty())
         .collect();
     let next = next_page(&fields);
+    if let Some(total) = export_total(&fields) {
+        records.export_counted(total);
+    }
     match filled.as_slice() {
         [] => Some(ObjectRead {
             note: format!(
@@ -267,6 +309,26 @@ fn read_object(text: &str, object: &str, records: &mut Records) -> Option<Object
             Some(ObjectRead::record("read as one JSON object"))
         }
     }
+}
+
+/// What a page says of the whole export's size (`count`, `total`, `total_count`...).
+fn export_total(fields: &[(String, &RawValue)]) -> Option<u64> {
+    const NAMES: &[&str] = &[
+        "count",
+        "total",
+        "totalcount",
+        "totalresults",
+        "totalentries",
+        "totalitems",
+        "totalrecords",
+    ];
+    fields.iter().find_map(|(name, raw)| {
+        let name = name.to_lowercase().replace(['_', '-'], "");
+        NAMES
+            .contains(&name.as_str())
+            .then(|| serde_json::from_str::<u64>(raw.get()).ok())
+            .flatten()
+    })
 }
 
 /// The page field that names a next page, when it does (`next_page`, `next`, `links`'s

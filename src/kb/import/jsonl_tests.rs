@@ -184,10 +184,10 @@ fn a_record_is_never_taken_for_a_page_and_nothing_is_dropped_unsaid() {
     let fields: Vec<Option<&str>> = found.iter().map(|p| p.1.as_deref()).collect();
     assert_eq!(
         fields,
-        [Some("text"), Some("text"), Some("--field")],
+        [Some("text"), Some("--field"), Some("text")],
         "{found:?}"
     );
-    assert!(found[1].2.starts_with("no record has a field read as `text`: `--field text=NAME` names the file's (it has body, id, lang, title)"), "{}", found[1].2);
+    assert!(found[0].2.starts_with("no record has a field read as `text`: `--field text=NAME` names the file's (it has body, id, lang, title)"), "{}", found[0].2);
     let tbd = "{\"id\":\"a\",\"title\":\"T\",\"text\":\"x\",\"lang\":\"TBD\"}\n";
     let found = problems(import(tbd, &FieldMap::default()).1);
     assert_eq!(found[0].1.as_deref(), Some("lang"), "{found:?}");
@@ -267,10 +267,8 @@ fn every_page_of_an_export_named_in_one_import_makes_one_collection() {
     let files = [first.clone(), second.clone()];
     // An id twice across the pages is named where it is, in its file.
     let found = problems(import_jsonl_files(&files, &out, "help", &options));
-    assert_eq!(
-        found,
-        [(Some(3), Some("id".into()), "duplicate id `a`".into())]
-    );
+    let first_at = format!("duplicate id `a` (first at {}:1)", first.display());
+    assert_eq!(found, [(Some(3), Some("id".into()), first_at)]);
     let err = import_jsonl_files(&files, &out, "help", &options).unwrap_err();
     let Error::KbInvalid(p) = err else { panic!() };
     assert_eq!(p[0].file, second.display().to_string());

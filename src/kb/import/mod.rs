@@ -16,8 +16,10 @@ use crate::error::{Error, Result, ValidationError};
 mod csv;
 mod drafts;
 mod fields;
+mod files;
 mod html;
 mod jsonl;
+mod record;
 mod records;
 mod seed;
 mod write;
@@ -26,10 +28,12 @@ mod write_tests;
 
 pub use csv::{import_csv, import_csv_files};
 pub use fields::FieldMap;
+pub use files::REPLACED_DIR;
 pub use jsonl::{import_jsonl, import_jsonl_files};
+pub use record::MANIFEST_FILE;
 pub use seed::import_seed;
-use write::write_kb;
-pub use write::{Changes, WriteMode, MANIFEST_FILE};
+use write::{write_kb, Export};
+pub use write::{Changes, WriteMode};
 
 /// Reads the printer models and error codes a text names, for entries whose record gives
 /// neither: the extractor's work, handed in by the caller (it sits above the KB).

@@ -2,20 +2,26 @@
 //! the same fields whatever the file's format, read into an entry, checked, and kept until
 //! the whole file has been read, so a file with one bad record writes nothing.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use serde_json::{Map, Value};
 
+mod entry;
+
+use entry::other_script;
+
 use super::drafts::{counted, publication, Publication};
 use super::fields::{FieldMap, Read};
+use super::files::{open_kb, KbLock};
 use super::html;
+use super::write::collection_folder;
 use super::*;
 use crate::error::{Error, Result, ValidationError};
 use crate::kb::catalogue::{Catalogue, PrinterModel};
 use crate::kb::entry::{Category, KbEntry, Lang};
-use crate::kb::lang::{detect_lang, is_language_tag};
-use crate::kb::validate::{is_valid_id, validate_entry};
+use crate::kb::lang::is_language_tag;
+use crate::kb::validate::validate_entry;
 
 /// The fields a record may have: `title` and `text` are required (an `id` is made from
 /// the title when no record of the file has one).
@@ -56,7 +62,17 @@ pub(super) struct Records {
     catalogue: Catalogue,
     new_models: Vec<PrinterModel>,
     entries: Vec<KbEntry>,
-    seen: HashSet<String>,
+    /// Why the files read are not the whole export, when a page says so.
+    not_whole: Option<String>,
+    /// Records met, whatever became of them (a page's `count` is compared with it).
+    records_read: usize,
+    /// How many records a page says the whole export has.
+    export_total: Option<u64>,
+    /// Ids read so far, and where (file, line) each was first.
+    seen: HashMap<String, (String, usize)>,
+    /// The KB directory's lock, held from the first read of its catalogue to the last
+    /// file written.
+    lock: KbLock,
     errors: Vec<ValidationError>,
     /// Records written in HTML, read as plain text.
     html: usize,
@@ -99,20 +115,25 @@ impl Records {
         collection: &str,
         options: &ImportOptions,
     ) -> Result<Self> {
+        let folder = collection_folder(collection)?;
+        let lock = open_kb(out_dir)?;
         let existing = existing_catalogue(out_dir)?;
         Ok(Records {
+            lock,
             shown: file.display().to_string(),
             files: vec![file.display().to_string()],
             default_source: format!(
-                "imported export ({}/{})",
-                crate::kb::load::ENTRIES_DIR,
-                slugify(collection)
+                "imported export ({}/{folder})",
+                crate::kb::load::ENTRIES_DIR
             ),
+            not_whole: None,
+            records_read: 0,
+            export_total: None,
             catalogue: Catalogue::with_builtin(&existing),
             existing,
             new_models: Vec::new(),
             entries: Vec::new(),
-            seen: HashSet::new(),
+            seen: HashMap::new(),
             errors: Vec::new(),
             html: 0,
             fields: options.fields.clone(),
@@ -146,15 +167,47 @@ impl Records {
 
     /// The files' names, as the import's record keeps them.
     fn source_names(&self) -> String {
-        self.files
+        let mut names: Vec<String> = self
+            .files
             .iter()
             .map(|f| {
                 Path::new(f)
                     .file_name()
                     .map_or(f.clone(), |n| n.to_string_lossy().into_owned())
             })
-            .collect::<Vec<_>>()
-            .join(", ")
+            .collect();
+        // In any order the files are named.
+        names.sort();
+        names.join(", ")
+    }
+
+    /// Says the files are not the whole export, and why (an update then removes nothing).
+    pub(super) fn not_whole(&mut self, why: String) {
+        self.not_whole = Some(why);
+    }
+
+    /// How many records were met so far.
+    pub(super) fn records_read(&self) -> usize {
+        self.records_read
+    }
+
+    /// A page's count of the export's records (`count`, `total`...): the largest said.
+    pub(super) fn export_counted(&mut self, total: u64) {
+        self.export_total = self.export_total.max(Some(total));
+    }
+
+    pub(super) fn export_total(&self) -> Option<u64> {
+        self.export_total
+    }
+
+    /// Whether `file` was named already in this import (the same file twice would read
+    /// every record twice).
+    pub(super) fn already_read(&self, file: &Path) -> bool {
+        let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => a == b,
+        };
+        self.files.iter().any(|f| same(Path::new(f), file))
     }
 
     /// The files read, as the problems of the export as a whole name it.
@@ -186,6 +239,7 @@ impl Records {
     /// Reads the record at `line`, its fields named as the export names them: kept when it
     /// is a valid entry, else its problems are.
     pub(super) fn add(&mut self, obj: &Map<String, Value>, line: usize) {
+        self.records_read += 1;
         let mut ours = Map::new();
         let mut known = true;
         for (theirs, value) in obj {
@@ -269,10 +323,12 @@ impl Records {
                 }
             }
         }
-        if !self.seen.insert(entry.id.clone()) {
-            let message = format!("duplicate id `{}`", entry.id);
+        if let Some((file, first)) = self.seen.get(&entry.id) {
+            let message = format!("duplicate id `{}` (first at {file}:{first})", entry.id);
             return self.refuse(line, Some("id"), message);
         }
+        self.seen
+            .insert(entry.id.clone(), (self.shown.clone(), line));
         let shown = &self.shown;
         let problems = validate_entry(
             &entry,
@@ -316,7 +372,9 @@ impl Records {
                 }
             }
         }
-        for (ours, theirs) in self.fields.renames() {
+        // A file with no record at all is refused as such (`require_entries`), whatever
+        // `--field` names.
+        for (ours, theirs) in self.fields.renames().filter(|_| !self.met.is_empty()) {
             if !self.met.contains(theirs) {
                 let message =
                     format!("`--field {ours}={theirs}`: the file has no field `{theirs}`");
@@ -334,9 +392,14 @@ impl Records {
         self.errors
             .sort_by_key(|p| (files.iter().position(|f| *f == p.file), p.line));
         let everything = self.all_shown();
-        for (field, message) in file_problems {
-            self.errors.push(problem(&everything, None, field, message));
-        }
+        // What is wrong with the whole file first (a misspelt `--field` explains the
+        // records' missing fields after it); the line on how to map fields last.
+        let (how_to, whole): (Vec<_>, Vec<_>) = file_problems
+            .into_iter()
+            .map(|(field, message)| problem(&everything, None, field, message))
+            .partition(|p| p.field.is_none());
+        self.errors.splice(0..0, whole);
+        self.errors.extend(how_to);
         if !self.errors.is_empty() {
             return Err(Error::KbInvalid(self.errors));
         }
@@ -353,14 +416,14 @@ impl Records {
             )]));
         }
         require_entries(&self.entries, &everything, None)?;
-        let mut report = write_kb(
-            out_dir,
-            collection,
-            &self.source_names(),
-            &self.entries,
-            &self.new_models,
-            self.mode,
-        )?;
+        let source = self.source_names();
+        let export = Export {
+            source: &source,
+            entries: &self.entries,
+            new_models: &self.new_models,
+            not_whole: self.not_whole.clone(),
+        };
+        let mut report = write_kb(out_dir, collection, export, self.mode, &self.lock)?;
         if !self.drafts.is_empty() {
             let count: usize = self.drafts.values().sum();
             report.notes.push(format!(
@@ -459,16 +522,21 @@ impl Records {
     fn id_from_title(&mut self, title: &str, line: usize) -> String {
         self.derived_ids.push((self.shown.clone(), line));
         let mut base = slugify(title);
-        if base.is_empty() {
-            // A title of another script: named by the title itself, not by where it stands
-            // (an update would then give the id to another record).
+        if base.is_empty() || other_script(title) {
+            // A title (partly) of another script, which the slug drops: named by the title
+            // itself too, not by where it stands (two titles would otherwise share a slug
+            // numbered by their order, and an update give one's id to the other).
             use sha2::Digest;
             let digest = sha2::Sha256::digest(title.trim().as_bytes());
-            base = format!("entry-{}", &hex::encode(digest)[..8]);
+            let digest = &hex::encode(digest)[..8];
+            base = match base.as_str() {
+                "" => format!("entry-{digest}"),
+                slug => format!("{slug}-{digest}"),
+            };
         }
         let mut id = base.clone();
         let mut n = 2;
-        while self.seen.contains(&id) {
+        while self.seen.contains_key(&id) {
             id = format!("{base}-{n}");
             n += 1;
         }
@@ -482,108 +550,5 @@ impl Records {
             "no record has a field read as `{required}`: `--field {required}=NAME` names the file's (it has {})",
             met.join(", ")
         )
-    }
-
-    fn entry_of(
-        &self,
-        obj: &Map<String, Value>,
-        line: usize,
-        added: &mut Vec<PrinterModel>,
-    ) -> std::result::Result<KbEntry, ValidationError> {
-        let shown = self.shown.as_str();
-        let invalid =
-            |field: &str, message: String| problem(shown, Some(line), Some(field), message);
-        let id = match obj.get("id") {
-            Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
-            Some(Value::Number(n)) => n.to_string(),
-            // Made from the title, unless other records have ids (see `finish`).
-            Some(Value::String(_)) | None | Some(Value::Null) => String::new(),
-            Some(_) => return Err(invalid("id", "must be a string".into())),
-        };
-        if !id.is_empty() && !is_valid_id(&id) {
-            let rule = "letters, digits, `.`, `_`, `-`; at most 100 characters";
-            return Err(invalid("id", format!("`{id}` is not a valid id ({rule})")));
-        }
-        let title = opt_string(obj.get("title"), "title", shown, line)?;
-        if title.is_empty() {
-            return Err(invalid("title", "missing or empty".into()));
-        }
-        let body = opt_string(obj.get("text"), "text", shown, line)?;
-        if body.is_empty() {
-            return Err(invalid("text", "missing or empty".into()));
-        }
-        let lang = match obj.get("lang") {
-            None | Some(Value::Null) => detect_lang(&format!("{title} {body}")),
-            Some(Value::String(s)) => match Lang::parse(s) {
-                Some(lang) => lang,
-                None if is_language_tag(s) => detect_lang(&format!("{title} {body}")),
-                None => {
-                    let message =
-                        format!("`{s}` is not a language (fr, en, or a tag such as de or fr-CA)");
-                    return Err(invalid("lang", message));
-                }
-            },
-            Some(_) => return Err(invalid("lang", "must be a string".into())),
-        };
-        let error_codes = string_list(obj.get("error_codes"), "error_codes", shown, line)?;
-        let category = match obj.get("category") {
-            None | Some(Value::Null) => {
-                guess_category(&format!("{title} {body}"), !error_codes.is_empty())
-            }
-            // The export's own category (kept as tags by `add_fields`).
-            Some(Value::String(s)) => Category::parse(s).unwrap_or_else(|| {
-                guess_category(&format!("{title} {body}"), !error_codes.is_empty())
-            }),
-            Some(_) => return Err(invalid("category", "must be a string".into())),
-        };
-        let mut manufacturer = opt_string(obj.get("manufacturer"), "manufacturer", shown, line)?;
-        let mut models = Vec::new();
-        for m in string_list(obj.get("models"), "models", shown, line)? {
-            match self.catalogue.resolve(&m) {
-                Some(known) => models.push(known.canonical()),
-                // A model the catalogue does not know yet joins it with the import.
-                None => {
-                    let model = model_from_name(&m, &manufacturer);
-                    models.push(model.canonical());
-                    added.push(model);
-                }
-            }
-        }
-        if manufacturer.is_empty() {
-            if let Some(first) = models.first() {
-                manufacturer = self
-                    .catalogue
-                    .resolve(first)
-                    .map(|m| m.manufacturer.clone())
-                    .or_else(|| {
-                        added
-                            .iter()
-                            .find(|a| a.canonical() == *first)
-                            .map(|a| a.manufacturer.clone())
-                    })
-                    .unwrap_or_default();
-            }
-        }
-        let source = opt_string(obj.get("source"), "source", shown, line)?;
-        Ok(KbEntry {
-            id,
-            title,
-            lang,
-            manufacturer,
-            models,
-            category,
-            error_codes,
-            symptoms: string_list(obj.get("symptoms"), "symptoms", shown, line)?,
-            description: body,
-            cause: opt_string(obj.get("cause"), "cause", shown, line)?,
-            solution: opt_string(obj.get("solution"), "solution", shown, line)?,
-            steps: string_list(obj.get("steps"), "steps", shown, line)?,
-            tags: string_list(obj.get("tags"), "tags", shown, line)?,
-            source: if source.is_empty() {
-                self.default_source.clone()
-            } else {
-                source
-            },
-        })
     }
 }

@@ -55,6 +55,7 @@ pub fn import_seed(
             format!("invalid seed file: {e}"),
         )])
     })?;
+    let lock = super::files::open_kb(out_dir)?;
     let mut models = existing_catalogue(out_dir)?;
     let mut added = Vec::new();
     for m in &seed.printer_models {
@@ -207,5 +208,11 @@ pub fn import_seed(
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
-    write_kb(out_dir, "seed", &source, &entries, &added, mode)
+    let export = Export {
+        source: &source,
+        entries: &entries,
+        new_models: &added,
+        not_whole: None,
+    };
+    write_kb(out_dir, "seed", export, mode, &lock)
 }

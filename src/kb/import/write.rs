@@ -1,30 +1,27 @@
-//! Writing an import's entries into a KB directory. A new KB is staged whole and renamed
-//! into place; in an existing one, every file is written beside its place first (a dot
-//! name the loader never reads) and renamed over it only once all are written, so a
-//! failure leaves the KB as it was and a reader never meets half an entry.
+//! Writing an import's entries into a KB directory (`files` does the disk's part).
 //!
-//! An import records what it wrote in its collection (`.import.json`: each entry file's
-//! hash). That is what lets a customer import their export again after editing their help
-//! centre (`--update`): the collection becomes the export (entries added, changed, removed),
-//! while an entry file an editor changed by hand since the last import is never overwritten
-//! or removed unless asked (`--replace-edited`), and what no import wrote (an editor's own
-//! entries, notes, images) is left as it is. One collection holds one export.
+//! An import records what it wrote in its collection (`record`). That is what lets a
+//! customer import their export again after editing their help centre (`--update`): the
+//! collection becomes the export (entries added, changed, removed), with three-way care for
+//! what an editor did in the KB since the last import: an entry they changed or removed
+//! that the export did not change stays as they left it; one the export changed too is
+//! refused by name unless asked (`--replace-edited`, which keeps a copy); what no import
+//! wrote (an editor's own entries, notes, images) is left as it is. One collection holds
+//! one export: an update sharing no entry with it is refused, and one whose pages are not
+//! all there removes nothing.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use serde::Serialize;
 
-use super::{existing_catalogue, problem, render_catalogue, slugify, ImportReport};
+use super::files::{write_in_place, write_new_kb, InPlace, KbLock, REPLACED_DIR};
+use super::record::{read_manifest, sha256, Manifest};
+use super::{existing_catalogue, problem, render_catalogue, ImportReport};
 use crate::error::{Error, Result, ValidationError};
 use crate::kb::catalogue::PrinterModel;
 use crate::kb::entry::KbEntry;
-use crate::kb::load::{entry_files, CATALOGUE_FILE, ENTRIES_DIR};
-
-/// The record an import keeps in its collection's directory (not a `.toml`: the KB's
-/// loader never reads it as an entry).
-pub const MANIFEST_FILE: &str = ".import.json";
+use crate::kb::load::{entry_files, ENTRIES_DIR};
 
 /// Whether an import may replace what an earlier import wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -34,7 +31,7 @@ pub enum WriteMode {
     Add,
     /// The collection becomes the export: its entries added or rewritten, those an earlier
     /// import wrote and the export no longer has removed. An entry file changed by hand
-    /// since is refused, unless `replace_edited`.
+    /// since, that the export changed too, is refused, unless `replace_edited`.
     Update { replace_edited: bool },
 }
 
@@ -45,82 +42,71 @@ pub struct Changes {
     pub changed: usize,
     pub unchanged: usize,
     pub removed: usize,
-    /// Files of the collection no import wrote (added by hand), kept as they are.
+    /// Entry files kept as they are: an editor's own, or changed (or removed) by an editor
+    /// where the export did not change the entry, or left because the export is not whole.
     pub kept: usize,
 }
 
-/// `.import.json`: where the entries came from and the hash of each file as written.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Manifest {
-    /// The file (or files) imported last.
-    source: String,
-    /// Entry id → SHA-256 (hex) of its file's bytes as the import wrote them.
-    entries: BTreeMap<String, String>,
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-fn read_manifest(collection_dir: &Path) -> Result<Option<Manifest>> {
-    let path = collection_dir.join(MANIFEST_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
-    };
-    serde_json::from_str(&text).map(Some).map_err(|e| {
-        let message = format!(
-            "not the record an import writes ({e}); remove it to import anew (files changed by hand are then not told apart)"
-        );
-        Error::KbInvalid(vec![problem(
-            &path.display().to_string(),
-            Some(e.line()),
-            None,
-            message,
-        )])
-    })
-}
-
-fn render_manifest(manifest: &Manifest) -> Result<String> {
-    serde_json::to_string_pretty(manifest)
-        .map_err(|e| Error::Internal(format!("rendering the import record: {e}")))
+/// What an import writes: the export's entries, read from `source`.
+pub(super) struct Export<'a> {
+    /// The files' names, as the record keeps them.
+    pub source: &'a str,
+    pub entries: &'a [KbEntry],
+    pub new_models: &'a [PrinterModel],
+    /// Why the files are not the whole export (a page names a next one not among them),
+    /// when that is so: an update then removes nothing.
+    pub not_whole: Option<String>,
 }
 
 /// An entry file of the collection as it stands, and how the import treats it.
 struct Existing {
     path: PathBuf,
     bytes: Vec<u8>,
-    /// The last import wrote it and nobody changed it since.
+    /// An import wrote it and nobody changed it since.
     as_imported: bool,
-    /// The last import wrote it (perhaps changed since).
+    /// The record names it (perhaps changed since).
     recorded: bool,
+    /// The collection has no record, and the file's source says an import wrote it.
+    by_unrecorded_import: bool,
 }
 
-/// What becomes of each entry file of the collection.
-#[derive(Default)]
-struct Plan<'a> {
-    /// (id, the file's text): added or changed.
-    write: Vec<(&'a str, &'a str)>,
-    /// Files the export no longer has.
-    remove: Vec<PathBuf>,
+/// A collection's folder name as given: letters (of any script), digits, `-`, `_`, `.`; not
+/// a path, nothing hidden. No name is changed unsaid: two names would otherwise meet in one
+/// folder.
+pub(super) fn collection_folder(name: &str) -> Result<String> {
+    let name = name.trim();
+    let fits = !name.is_empty()
+        && name.chars().count() <= 64
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if fits {
+        return Ok(name.to_string());
+    }
+    let slug = super::slugify(name);
+    let hint = if slug.is_empty() {
+        String::new()
+    } else {
+        format!(" (for instance `{slug}`)")
+    };
+    let message = format!(
+        "`{name}` is not a folder name: letters, digits, `-`, `_` and `.`, at most 64, not starting with `.`{hint}"
+    );
+    Err(Error::invalid("--collection", message))
 }
 
-/// Writes `entries` (and `new_models` into the catalogue) as the collection `collection`
-/// of the KB in `out_dir`, from the export `source`, as `mode` allows.
+/// Writes the export as the collection `collection` of the KB in `out_dir`, as `mode`
+/// allows; the caller holds the KB's lock since it read the catalogue.
 pub(super) fn write_kb(
     out_dir: &Path,
     collection: &str,
-    source: &str,
-    entries: &[KbEntry],
-    new_models: &[PrinterModel],
+    export: Export<'_>,
     mode: WriteMode,
+    _lock: &KbLock,
 ) -> Result<ImportReport> {
-    let name = slugify(collection);
-    if name.is_empty() {
-        let message = format!("`{collection}` has no letter or digit to name a folder with");
-        return Err(Error::invalid("--collection", message));
-    }
+    let name = collection_folder(collection)?;
+    let entries = export.entries;
     let entries_dir = out_dir.join(ENTRIES_DIR);
     let target_dir = entries_dir.join(&name);
     let rendered: Vec<(&str, String)> = entries
@@ -132,21 +118,18 @@ pub(super) fn write_kb(
         })
         .collect::<Result<_>>()?;
     let mut catalogue_text = None;
-    if !new_models.is_empty() {
+    if !export.new_models.is_empty() {
         let mut all = existing_catalogue(out_dir)?;
-        all.extend(new_models.iter().cloned());
+        all.extend(export.new_models.iter().cloned());
         catalogue_text = Some(render_catalogue(&all)?);
     }
-    let record = |earlier: BTreeMap<String, String>| Manifest {
-        source: source.to_string(),
-        entries: earlier
-            .into_iter()
-            .chain(
-                rendered
-                    .iter()
-                    .map(|(id, body)| (id.to_string(), sha256(body.as_bytes()))),
-            )
+    let mut record = Manifest {
+        source: export.source.to_string(),
+        entries: rendered
+            .iter()
+            .map(|(id, body)| (id.to_string(), sha256(body.as_bytes())))
             .collect(),
+        previous: BTreeMap::new(),
     };
     let mut notes: Vec<String> = crate::kb::lang::language_summary(entries)
         .note
@@ -154,7 +137,7 @@ pub(super) fn write_kb(
         .collect();
     let report = |changes: Changes, notes: Vec<String>| ImportReport {
         entries_written: changes.added + changes.changed,
-        models_added: new_models.len(),
+        models_added: export.new_models.len(),
         out_dir: out_dir.to_path_buf(),
         collection: name.clone(),
         changes: matches!(mode, WriteMode::Update { .. }).then_some(changes),
@@ -162,74 +145,121 @@ pub(super) fn write_kb(
     };
 
     if !out_dir.exists() {
-        let manifest = record(BTreeMap::new());
         write_new_kb(
             out_dir,
             &name,
             &rendered,
-            &manifest,
+            &record,
             catalogue_text.as_deref(),
         )?;
+        if matches!(mode, WriteMode::Update { .. }) {
+            notes.push(format!(
+                "{} held no KB: a new one, every entry added",
+                out_dir.display()
+            ));
+        }
         let changes = Changes {
             added: rendered.len(),
             ..Changes::default()
         };
         return Ok(report(changes, notes));
     }
-    // One import at a time into a KB: two at once would each write what the other read.
-    let _lock = lock(out_dir)?;
     let manifest = read_manifest(&target_dir)?;
     let existing = existing_files(&entries_dir, &target_dir, manifest.as_ref())?;
-    let (mut problems, elsewhere) = (Vec::new(), existing.elsewhere);
+    let (mut problems, elsewhere) = (existing.problems, existing.elsewhere);
     let collection_files = existing.collection;
-    problems.extend(existing.problems);
+    let holds_an_import = manifest
+        .as_ref()
+        .is_some_and(|m| m.entries.keys().any(|id| collection_files.contains_key(id)));
     for (id, _) in &rendered {
         if let Some(path) = elsewhere.get(*id) {
             let message = " in another collection; remove it or import into another directory";
             problems.push(clash(path, id, message));
-        } else if let (WriteMode::Add, Some(old)) = (mode, collection_files.get(*id)) {
+        } else if let (WriteMode::Add, Some(old), false) =
+            (mode, collection_files.get(*id), holds_an_import)
+        {
             let message = "; remove it, import into another directory, or import with --update to replace what an earlier import wrote";
             problems.push(clash(&old.path, id, message));
         }
     }
     let mut changes = Changes::default();
-    let mut plan = Plan::default();
+    let mut plan = InPlace {
+        write: Vec::new(),
+        remove: Vec::new(),
+        back_up: Vec::new(),
+        before: manifest.clone(),
+        after: Manifest::default(),
+        catalogue_text: catalogue_text.as_deref(),
+    };
+    let mut said = Said::default();
     let exported: HashMap<&str, &KbEntry> = entries.iter().map(|e| (e.id.as_str(), e)).collect();
-    match mode {
-        WriteMode::Add => {
-            if let Some(earlier) = manifest.as_ref().filter(|m| {
-                m.source != source && m.entries.keys().any(|id| collection_files.contains_key(id))
-            }) {
-                let message = format!(
-                    "the collection `{name}` holds the import of {}: import {source} into a collection of its own (--collection NAME), or name every file of one export in one import; --update replaces a collection whole",
-                    earlier.source
-                );
-                problems.push(problem(
-                    &target_dir.display().to_string(),
-                    None,
-                    Some("--collection"),
-                    message,
-                ));
-            }
+    match (mode, &manifest) {
+        (WriteMode::Add, Some(earlier)) if holds_an_import => {
+            let message = format!(
+                "the collection `{name}` holds an import (of {}): to bring it up to date with a newer file of that export, import with --update; another export goes into a collection of its own (--collection NAME)",
+                earlier.source
+            );
+            let shown = target_dir.display().to_string();
+            problems.insert(0, problem(&shown, None, Some("--collection"), message));
+        }
+        (WriteMode::Add, _) => {
             changes.added = rendered.len();
             plan.write = rendered.iter().map(|(id, b)| (*id, b.as_str())).collect();
         }
-        WriteMode::Update { replace_edited } => {
+        (WriteMode::Update { replace_edited }, _) => {
+            let recorded = |id: &str| manifest.as_ref().and_then(|m| m.entries.get(id));
             for (id, body) in &rendered {
+                let hash = sha256(body.as_bytes());
+                // The export did not change the entry since the last import.
+                let export_unchanged = recorded(id) == Some(&hash);
+                let top = target_dir.join(format!("{id}.toml"));
                 match collection_files.get(*id) {
-                    None => changes.added += 1,
+                    None if recorded(id).is_some() && !replace_edited => {
+                        // An editor removed the import's file.
+                        if export_unchanged {
+                            changes.kept += 1;
+                            said.removed_by_hand.push(id.to_string());
+                            continue;
+                        }
+                        let message = "removed by hand since the last import, and changed in the export: remove it from the export too, or import with --replace-edited to have it back";
+                        problems.push(problem(
+                            &top.display().to_string(),
+                            None,
+                            None,
+                            message.into(),
+                        ));
+                        continue;
+                    }
+                    None => {
+                        changes.added += 1;
+                        said.added.push(id.to_string());
+                    }
                     Some(old) if old.bytes == body.as_bytes() => {
                         changes.unchanged += 1;
                         continue;
                     }
                     Some(old)
                         if old.as_imported
-                            || replace_edited
                             || (!old.recorded && same_but_source(&old.bytes, exported[id])) =>
                     {
                         changes.changed += 1;
-                        if old.path != target_dir.join(format!("{id}.toml")) {
+                        said.changed.push(id.to_string());
+                        if old.path != top {
                             // In a sub-folder: the export's takes its place at the top.
+                            plan.remove.push(old.path.clone());
+                        }
+                    }
+                    Some(old) if old.recorded && export_unchanged => {
+                        // The editor's change stands: the export has nothing newer.
+                        changes.kept += 1;
+                        said.edited_kept.push(id.to_string());
+                        continue;
+                    }
+                    Some(old) if replace_edited => {
+                        changes.changed += 1;
+                        said.replaced.push(id.to_string());
+                        plan.back_up.push((id.to_string(), old.path.clone()));
+                        if old.path != top {
                             plan.remove.push(old.path.clone());
                         }
                     }
@@ -240,51 +270,173 @@ pub(super) fn write_kb(
                 }
                 plan.write.push((id, body.as_str()));
             }
+            let mut would_remove = 0;
             for (id, old) in &collection_files {
                 if exported.contains_key(id.as_str()) {
                     continue;
                 }
-                match (old.recorded, old.as_imported || replace_edited) {
-                    (true, true) => {
-                        changes.removed += 1;
-                        plan.remove.push(old.path.clone());
-                    }
-                    (true, false) => problems.push(edited(old, false)),
+                if !old.recorded {
                     // A file the import did not write: an editor's own, kept.
-                    (false, _) => changes.kept += 1,
+                    changes.kept += 1;
+                    if old.by_unrecorded_import {
+                        said.unrecorded.push(old.path.display().to_string());
+                    } else {
+                        said.own += 1;
+                    }
+                    continue;
+                }
+                would_remove += 1;
+                if export.not_whole.is_some() {
+                    changes.kept += 1;
+                    said.not_whole.push(id.clone());
+                    keep_recorded(&mut record, manifest.as_ref(), id);
+                } else if old.as_imported {
+                    changes.removed += 1;
+                    said.removed.push(id.clone());
+                    plan.remove.push(old.path.clone());
+                } else if replace_edited {
+                    changes.removed += 1;
+                    said.replaced.push(id.clone());
+                    plan.back_up.push((id.clone(), old.path.clone()));
+                    plan.remove.push(old.path.clone());
+                } else {
+                    problems.push(edited(old, false));
                 }
             }
-            if let Some(earlier) = manifest.as_ref().filter(|m| m.source != source) {
-                notes.push(format!(
-                    "the collection was imported from {} before: it is now {source}'s",
-                    earlier.source
-                ));
+            for id in said.removed_by_hand.iter().chain(&said.edited_kept) {
+                keep_recorded(&mut record, manifest.as_ref(), id);
+            }
+            let shares_none = !rendered
+                .iter()
+                .any(|(id, _)| collection_files.contains_key(*id));
+            if holds_an_import && shares_none && would_remove > 0 {
+                let message = format!(
+                    "no entry of the collection `{name}` is in this export, whose update would remove its {would_remove} entries: another export goes into a collection of its own (--collection NAME); to replace the collection with it, remove {} first",
+                    target_dir.display()
+                );
+                let shown = target_dir.display().to_string();
+                problems.insert(0, problem(&shown, None, Some("--collection"), message));
+            }
+            match &manifest {
+                None if collection_files.is_empty() => notes.push(format!(
+                    "no earlier import in {}: every entry added",
+                    target_dir.display()
+                )),
+                Some(earlier) if earlier.source != export.source => notes.push(format!(
+                    "the collection was imported from {} before: it is now {}'s",
+                    earlier.source, export.source
+                )),
+                _ => {}
             }
         }
     }
     if !problems.is_empty() {
         return Err(Error::KbInvalid(problems));
     }
-    let earlier = match mode {
-        // Entries added next to an earlier import's keep their record.
-        WriteMode::Add => manifest.map(|m| m.entries).unwrap_or_default(),
-        WriteMode::Update { .. } => BTreeMap::new(),
-    };
-    let new_record = record(earlier);
-    write_in_place(
-        out_dir,
-        &target_dir,
-        &plan,
-        &new_record,
-        catalogue_text.as_deref(),
-    )?;
-    if changes.kept > 0 {
-        notes.push(format!(
-            "{} entry files of the collection were not written by an import (an editor's own): kept as they are (remove them if the export replaces them)",
-            changes.kept
-        ));
-    }
+    plan.after = record;
+    let backups = write_in_place(out_dir, &name, plan)?;
+    notes.extend(said.notes(export.not_whole.as_deref(), &backups));
     Ok(report(changes, notes))
+}
+
+/// Keeps the record's hash of `id` (an entry left as the editor or an earlier export had
+/// it), so it stays what it was to the next update.
+fn keep_recorded(record: &mut Manifest, before: Option<&Manifest>, id: &str) {
+    match before.and_then(|m| m.entries.get(id)) {
+        Some(hash) => {
+            record.entries.insert(id.to_string(), hash.clone());
+        }
+        None => {
+            record.entries.remove(id);
+        }
+    }
+}
+
+/// What an update tells the user, entry by entry.
+#[derive(Default)]
+struct Said {
+    added: Vec<String>,
+    changed: Vec<String>,
+    removed: Vec<String>,
+    /// Replaced or removed though an editor changed them (`--replace-edited`).
+    replaced: Vec<String>,
+    /// Changed by an editor, the export not: kept.
+    edited_kept: Vec<String>,
+    /// Removed by an editor, the export not changed: left out.
+    removed_by_hand: Vec<String>,
+    /// The export is not whole: kept.
+    not_whole: Vec<String>,
+    /// Files an import wrote before imports kept a record, not in this export: kept.
+    unrecorded: Vec<String>,
+    /// An editor's own files: kept.
+    own: usize,
+}
+
+fn some(ids: &[String]) -> String {
+    let shown: Vec<String> = ids.iter().take(8).map(|id| format!("`{id}`")).collect();
+    match ids.len() {
+        n if n > 8 => format!("{} and {} more", shown.join(", "), n - 8),
+        _ => shown.join(", "),
+    }
+}
+
+impl Said {
+    fn notes(&self, not_whole: Option<&str>, backups: &[PathBuf]) -> Vec<String> {
+        let mut notes = Vec::new();
+        for (ids, what) in [
+            (&self.added, "added"),
+            (&self.changed, "changed"),
+            (&self.removed, "removed (no longer in the export)"),
+        ] {
+            if !ids.is_empty() {
+                notes.push(format!("{what}: {}", some(ids)));
+            }
+        }
+        if !self.replaced.is_empty() {
+            let dir = backups
+                .first()
+                .and_then(|b| b.parent())
+                .map_or(String::new(), |d| {
+                    format!(" (a copy of each in {})", d.display())
+                });
+            notes.push(format!(
+                "changed by hand, replaced by the export's (--replace-edited){dir}: {}",
+                some(&self.replaced)
+            ));
+        }
+        if !self.edited_kept.is_empty() {
+            notes.push(format!(
+                "changed by hand, kept as they are (the export did not change them since the last import): {}",
+                some(&self.edited_kept)
+            ));
+        }
+        if !self.removed_by_hand.is_empty() {
+            notes.push(format!(
+                "removed by hand, left out (the export did not change them since the last import): {}",
+                some(&self.removed_by_hand)
+            ));
+        }
+        if let (Some(why), false) = (not_whole, self.not_whole.is_empty()) {
+            notes.push(format!(
+                "the files are not the whole export ({why}): nothing removed; kept, not in these files: {}",
+                some(&self.not_whole)
+            ));
+        }
+        if !self.unrecorded.is_empty() {
+            notes.push(format!(
+                "{} entry files an import wrote before imports kept a record, which this export does not have, were kept ({}): remove them if the export no longer has them",
+                self.unrecorded.len(),
+                some(&self.unrecorded)
+            ));
+        }
+        if self.own > 0 {
+            notes.push(format!(
+                "{} entry files of the collection were not written by an import (an editor's own): kept as they are",
+                self.own
+            ));
+        }
+        notes
+    }
 }
 
 fn clash(path: &Path, id: &str, message: &str) -> ValidationError {
@@ -340,10 +492,12 @@ fn existing_files(
         }
         let bytes = std::fs::read(&path)
             .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-        let recorded = manifest.and_then(|m| m.entries.get(&id));
+        let by_unrecorded_import = manifest.is_none()
+            && parse(&bytes).is_some_and(|e| e.source.starts_with("imported from "));
         let existing = Existing {
-            as_imported: recorded.is_some_and(|hash| *hash == sha256(&bytes)),
-            recorded: recorded.is_some(),
+            as_imported: manifest.is_some_and(|m| m.wrote(&id, &bytes)),
+            recorded: manifest.is_some_and(|m| m.names(&id)),
+            by_unrecorded_import,
             path,
             bytes,
         };
@@ -352,13 +506,15 @@ fn existing_files(
     Ok(found)
 }
 
+fn parse(bytes: &[u8]) -> Option<KbEntry> {
+    toml::from_str(std::str::from_utf8(bytes).ok()?).ok()
+}
+
 /// Whether a file no import recorded (an import's from before the record existed) is the
-/// export's entry but for the `source` an import gave it (`imported from FILE line N`).
+/// export's entry but for what an import wrote differently then: the `source` (`imported
+/// from FILE line N`) and the marks of an HTML list's items (`- ` where `1. ` is now).
 fn same_but_source(bytes: &[u8], exported: &KbEntry) -> bool {
-    let Ok(mut old) = std::str::from_utf8(bytes).map(toml::from_str::<KbEntry>) else {
-        return false;
-    };
-    let Ok(old) = old.as_mut() else {
+    let Some(mut old) = parse(bytes) else {
         return false;
     };
     let by_import = |source: &str| source.starts_with("imported ");
@@ -366,14 +522,38 @@ fn same_but_source(bytes: &[u8], exported: &KbEntry) -> bool {
         return false;
     }
     old.source = exported.source.clone();
-    *old == *exported
+    let mut new = exported.clone();
+    for entry in [&mut old, &mut new] {
+        for text in [
+            &mut entry.description,
+            &mut entry.cause,
+            &mut entry.solution,
+        ] {
+            *text = without_item_marks(text);
+        }
+    }
+    old == new
+}
+
+/// Each line without its list item's mark (`- `, `3. `).
+fn without_item_marks(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            let rest = line.trim_start_matches(|c: char| c.is_ascii_digit());
+            match (rest.len() < line.len(), rest.strip_prefix(". ")) {
+                (true, Some(item)) => item,
+                _ => line.strip_prefix("- ").unwrap_or(line),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The problem with a file an editor changed since the last import (or that no import
 /// recorded) and the export would overwrite (`still_exported`) or remove.
 fn edited(old: &Existing, still_exported: bool) -> ValidationError {
     let how = match (old.recorded, still_exported) {
-        (true, true) => "changed by hand since the last import; the export's would replace it",
+        (true, true) => "changed by hand since the last import, and changed in the export too",
         (true, false) => "changed by hand since the last import, and the export no longer has it",
         (false, _) => "differs from the export's, and no import recorded writing it",
     };
@@ -381,166 +561,6 @@ fn edited(old: &Existing, still_exported: bool) -> ValidationError {
         &old.path.display().to_string(),
         None,
         None,
-        format!("{how}: keep the change in the export (or move the file out), or import with --replace-edited"),
+        format!("{how}: bring the change into the export (the next import then finds them alike), or import with --replace-edited (a copy of the file is kept in {REPLACED_DIR}/)"),
     )
-}
-
-/// Holds the KB directory's lock until dropped (where the platform can lock a directory).
-fn lock(out_dir: &Path) -> Result<Option<std::fs::File>> {
-    let Ok(dir) = std::fs::File::open(out_dir) else {
-        return Ok(None);
-    };
-    match dir.try_lock() {
-        Ok(()) => Ok(Some(dir)),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Conflict(format!(
-            "another import into {} is running",
-            out_dir.display()
-        ))),
-        // A file system that cannot lock: go on as before locks.
-        Err(std::fs::TryLockError::Error(_)) => Ok(None),
-    }
-}
-
-/// A new KB: staged whole beside it, then one rename publishes the tree.
-fn write_new_kb(
-    out_dir: &Path,
-    collection: &str,
-    rendered: &[(&str, String)],
-    manifest: &Manifest,
-    catalogue_text: Option<&str>,
-) -> Result<()> {
-    let parent = out_dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)
-        .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".devicekb-import-")
-        .tempdir_in(parent)
-        .map_err(|e| {
-            Error::io(
-                format!("creating a staging directory in {}", parent.display()),
-                e,
-            )
-        })?;
-    let stage_entries = staging.path().join(ENTRIES_DIR).join(collection);
-    std::fs::create_dir_all(&stage_entries)
-        .map_err(|e| Error::io("creating the staging tree", e))?;
-    for (id, body) in rendered {
-        std::fs::write(stage_entries.join(format!("{id}.toml")), body)
-            .map_err(|e| Error::io("writing a staged entry", e))?;
-    }
-    std::fs::write(
-        stage_entries.join(MANIFEST_FILE),
-        render_manifest(manifest)?,
-    )
-    .map_err(|e| Error::io("writing the staged import record", e))?;
-    if let Some(text) = catalogue_text {
-        let cat = staging.path().join(CATALOGUE_FILE);
-        std::fs::create_dir_all(cat.parent().expect("catalogue path has a parent"))
-            .map_err(|e| Error::io("creating the staging tree", e))?;
-        std::fs::write(&cat, text).map_err(|e| Error::io("writing the staged catalogue", e))?;
-    }
-    let staged = staging.keep();
-    std::fs::rename(&staged, out_dir)
-        .map_err(|e| Error::io(format!("moving the import into {}", out_dir.display()), e))
-}
-
-/// A file written beside `to` under a dot name, renamed over it by `publish`; removed if
-/// dropped unpublished.
-struct Pending {
-    written: PathBuf,
-    to: PathBuf,
-    published: bool,
-}
-
-impl Pending {
-    /// Writes `text` beside `to`, with `to`'s permissions when it exists.
-    fn write(to: PathBuf, text: &str) -> Result<Self> {
-        let dir = to.parent().expect("an entry file has a directory");
-        let name = to.file_name().expect("an entry file has a name");
-        let written = dir.join(format!(
-            ".{}.import-{}",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        let pending = Pending {
-            written,
-            to,
-            published: false,
-        };
-        std::fs::write(&pending.written, text)
-            .map_err(|e| Error::io(format!("writing {}", pending.written.display()), e))?;
-        if let Ok(meta) = std::fs::metadata(&pending.to) {
-            std::fs::set_permissions(&pending.written, meta.permissions())
-                .map_err(|e| Error::io(format!("writing {}", pending.written.display()), e))?;
-        }
-        Ok(pending)
-    }
-
-    fn publish(mut self) -> Result<()> {
-        std::fs::rename(&self.written, &self.to)
-            .map_err(|e| Error::io(format!("replacing {}", self.to.display()), e))?;
-        self.published = true;
-        Ok(())
-    }
-}
-
-impl Drop for Pending {
-    fn drop(&mut self) {
-        if !self.published {
-            let _ = std::fs::remove_file(&self.written);
-        }
-    }
-}
-
-/// An existing KB: every file the plan writes (entries, the catalogue, the import's record)
-/// is written in full beside its place before any is renamed over it; the files the export
-/// no longer has are removed; the record goes last, so it never names what is not there.
-/// Nothing else in the collection is touched.
-fn write_in_place(
-    out_dir: &Path,
-    target_dir: &Path,
-    plan: &Plan<'_>,
-    record: &Manifest,
-    catalogue_text: Option<&str>,
-) -> Result<()> {
-    let record_path = target_dir.join(MANIFEST_FILE);
-    let record_text = render_manifest(record)?;
-    let unchanged_record = std::fs::read_to_string(&record_path).is_ok_and(|t| t == record_text);
-    if plan.write.is_empty()
-        && plan.remove.is_empty()
-        && unchanged_record
-        && catalogue_text.is_none()
-    {
-        return Ok(());
-    }
-    std::fs::create_dir_all(target_dir)
-        .map_err(|e| Error::io(format!("creating {}", target_dir.display()), e))?;
-    let mut pending = Vec::with_capacity(plan.write.len() + 1);
-    for (id, body) in &plan.write {
-        pending.push(Pending::write(target_dir.join(format!("{id}.toml")), body)?);
-    }
-    let catalogue = match catalogue_text {
-        Some(text) => {
-            let cat = out_dir.join(CATALOGUE_FILE);
-            std::fs::create_dir_all(cat.parent().expect("catalogue path has a parent"))
-                .map_err(|e| Error::io("creating the catalogue directory", e))?;
-            Some(Pending::write(cat, text)?)
-        }
-        None => None,
-    };
-    let record = Pending::write(record_path, &record_text)?;
-    for file in catalogue.into_iter().chain(pending) {
-        file.publish()?;
-    }
-    for path in &plan.remove {
-        match std::fs::remove_file(path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(format!("removing {}", path.display()), e)),
-        }
-    }
-    record.publish()
 }

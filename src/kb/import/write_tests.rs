@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::kb::import::problems_of as problems;
+use crate::kb::import::REPLACED_DIR;
 use crate::kb::load::read_kb;
 
 const A: &str =
@@ -154,11 +155,14 @@ fn a_file_an_editor_added_to_the_collection_is_kept() {
     let own = read(&kb.entry("a")).replace("id = \"a\"", "id = \"mine\"");
     std::fs::create_dir_all(kb.collection().join("extra")).unwrap();
     std::fs::write(kb.collection().join("extra").join("mine.toml"), &own).unwrap();
-    let report = kb.import(&[B], UPDATE).unwrap();
+    let report = kb.import(&[B], UPDATE);
+    // An export sharing no entry with the collection's is another export: refused.
+    assert!(problems(report)[0].2.contains("no entry of the collection"));
+    let report = kb.import(&[A, B], UPDATE).unwrap();
     assert_eq!(report.changes.as_ref().unwrap().kept, 1);
     assert!(report.notes.iter().any(|n| n.contains("an editor's own")));
     assert_eq!(read(&kb.collection().join("extra").join("mine.toml")), own);
-    assert_eq!(kb.ids(), ["b", "mine"]);
+    assert_eq!(kb.ids(), ["a", "b", "mine"]);
 }
 
 #[test]
@@ -169,10 +173,11 @@ fn without_update_an_existing_id_is_refused_with_the_way_to_update() {
     assert_eq!(found.len(), 1);
     assert!(found[0].2.contains("--update"), "{found:?}");
     assert!(!kb.entry("b").exists());
-    // New ids alone join the collection, and its record keeps both.
-    kb.import(&[B], WriteMode::Add).unwrap();
+    // Nor new ids alone: adding to an import is what an update does.
+    let found = problems(kb.import(&[B], WriteMode::Add));
+    assert!(found[0].2.contains("holds an import"), "{found:?}");
     let changes = kb.import(&[A, B], UPDATE).unwrap().changes.unwrap();
-    assert_eq!(changes.unchanged, 2);
+    assert_eq!((changes.unchanged, changes.added), (1, 1));
 }
 
 #[test]
@@ -344,7 +349,7 @@ fn a_second_export_into_a_collection_is_refused_and_an_update_replaces_it_whole(
     let found = problems(import_jsonl(&other, &kb.out(), "faq", &options));
     assert_eq!(found[0].1.as_deref(), Some("--collection"), "{found:?}");
     assert!(
-        found[0].2.contains("holds the import of export.jsonl"),
+        found[0].2.contains("holds an import (of export.jsonl)"),
         "{found:?}"
     );
     // A dated export of the same help centre, under another name: the same entries.
@@ -363,15 +368,21 @@ fn a_second_export_into_a_collection_is_refused_and_an_update_replaces_it_whole(
 }
 
 #[test]
-fn a_collection_name_with_no_letter_is_refused() {
+fn a_collection_is_named_as_given_or_refused() {
     let kb = Kb::new();
-    kb.import(&[A], WriteMode::Add).unwrap();
     let file = kb.dir.path().join("export.jsonl");
-    let found = import_jsonl(&file, &kb.out(), "常见问题", &ImportOptions::default());
-    assert!(
-        matches!(&found, Err(Error::InvalidInput { field, .. }) if field == "--collection"),
-        "{found:?}"
-    );
+    std::fs::write(&file, A).unwrap();
+    for name in ["../evil", "FAQ Clients", ".hidden", ""] {
+        let found = import_jsonl(&file, &kb.out(), name, &ImportOptions::default());
+        assert!(
+            matches!(&found, Err(Error::InvalidInput { field, .. }) if field == "--collection"),
+            "{name}: {found:?}"
+        );
+    }
+    // Letters of any script name a folder as they are.
+    let report = import_jsonl(&file, &kb.out(), "常见问题", &ImportOptions::default()).unwrap();
+    assert_eq!(report.collection, "常见问题");
+    assert!(kb.out().join("entries/常见问题/a.toml").is_file());
 }
 
 #[test]
@@ -406,7 +417,8 @@ fn two_files_of_one_entry_in_the_collection_are_refused() {
 fn an_import_while_another_holds_the_kb_is_refused() {
     let kb = Kb::new();
     kb.import(&[A], WriteMode::Add).unwrap();
-    let held = std::fs::File::open(kb.out()).unwrap();
+    // The lock is the directory the KB is in.
+    let held = std::fs::File::open(kb.dir.path()).unwrap();
     held.lock().unwrap();
     let refused = kb.import(&[A, B], UPDATE);
     assert!(
@@ -417,4 +429,135 @@ fn an_import_while_another_holds_the_kb_is_refused() {
     held.unlock().unwrap();
     kb.import(&[A, B], UPDATE).unwrap();
     assert_eq!(kb.ids(), ["a", "b"]);
+}
+
+#[test]
+fn an_editors_change_the_export_did_not_touch_stands() {
+    let kb = Kb::new();
+    kb.import(&[A, B], WriteMode::Add).unwrap();
+    let edited = read(&kb.entry("b")).replace("toner.", "toner (TN-2420).");
+    std::fs::write(kb.entry("b"), &edited).unwrap();
+    std::fs::remove_file(kb.entry("a")).unwrap();
+    // The export did not change a nor b: the editor's change and removal stand.
+    let report = kb.import(&[A, B, C], UPDATE).unwrap();
+    let changes = report.changes.clone().unwrap();
+    assert_eq!((changes.added, changes.kept, changes.changed), (1, 2, 0));
+    let notes = report.notes.join("\n");
+    assert!(
+        notes.contains("changed by hand, kept as they are"),
+        "{notes}"
+    );
+    assert!(notes.contains("removed by hand, left out"), "{notes}");
+    assert_eq!(read(&kb.entry("b")), edited);
+    assert!(!kb.entry("a").exists());
+    // Again: still the editor's.
+    kb.import(&[A, B, C], UPDATE).unwrap();
+    assert_eq!(read(&kb.entry("b")), edited);
+    assert!(!kb.entry("a").exists());
+    // The export changes b: now they differ, and the update says so.
+    let found = problems(kb.import(&[A, B2, C], UPDATE));
+    assert!(
+        found[0].2.contains("changed in the export too"),
+        "{found:?}"
+    );
+    // The export changes a the editor removed: said too, and --replace-edited restores it.
+    let a2 = A.replace("la feuille.", "la feuille coincée.");
+    let found = problems(kb.import(&[&a2, B, C], UPDATE));
+    assert!(found[0].2.contains("removed by hand"), "{found:?}");
+    let report = kb.import(&[&a2, B2, C], REPLACE).unwrap();
+    assert!(kb.entry("a").exists());
+    assert!(read(&kb.entry("b")).contains("fermez le capot"));
+    // What was replaced is kept, and said.
+    let copies: Vec<_> = std::fs::read_dir(kb.out().join(REPLACED_DIR).join("faq"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    assert_eq!(read(&copies[0]), edited);
+    assert!(report
+        .notes
+        .iter()
+        .any(|n| n.contains("replaced by the export's")));
+}
+
+#[test]
+fn an_update_from_files_that_are_not_the_whole_export_removes_nothing() {
+    let kb = Kb::new();
+    let dir = kb.dir.path();
+    let page = |n: usize, records: &[&str], next: &str| {
+        let file = dir.join(format!("page-{n}.json"));
+        let text = format!(
+            r#"{{"articles": [{}], "count": 3, "next_page": {next}}}"#,
+            records.join(",")
+        );
+        std::fs::write(&file, text).unwrap();
+        file
+    };
+    let one = page(1, &[A, B], r#""https://help/api?page=2""#);
+    let two = page(2, &[C], "null");
+    let options = |mode| ImportOptions {
+        mode,
+        ..ImportOptions::default()
+    };
+    import_jsonl_files(
+        &[one.clone(), two.clone()],
+        &kb.out(),
+        "faq",
+        &options(WriteMode::Add),
+    )
+    .unwrap();
+    // Page 2 alone, then page 1 alone: what the other holds is not removed.
+    for (file, kept) in [(two, 2), (one, 1)] {
+        let report = import_jsonl_files(&[file], &kb.out(), "faq", &options(UPDATE)).unwrap();
+        let changes = report.changes.clone().unwrap();
+        assert_eq!((changes.removed, changes.kept), (0, kept), "{report:?}");
+        assert!(report
+            .notes
+            .iter()
+            .any(|n| n.contains("not the whole export")));
+        assert_eq!(kb.ids(), ["a", "b", "c"]);
+    }
+}
+
+#[test]
+fn an_import_stopped_midway_is_finished_by_the_next() {
+    let kb = Kb::new();
+    kb.import(&[A, B], WriteMode::Add).unwrap();
+    // As an update to [A, B2] leaves the collection when stopped before b's rename: the
+    // record knows both versions, b.toml is still the old one, a temporary file is left.
+    let record_path = kb.collection().join(MANIFEST_FILE);
+    let mut record: serde_json::Value = serde_json::from_str(&read(&record_path)).unwrap();
+    let old = record["entries"].clone();
+    use sha2::Digest;
+    let b2 = read(&kb.entry("b")).replace("toner.", "toner, puis fermez le capot.");
+    let b2_hash = hex::encode(sha2::Sha256::digest(b2.as_bytes()));
+    record["entries"]["b"] = serde_json::Value::String(b2_hash);
+    record["previous"] = old;
+    std::fs::write(&record_path, record.to_string()).unwrap();
+    let leftover = kb.collection().join(".b.toml.import-999999-3");
+    std::fs::write(&leftover, "half").unwrap();
+    let changes = kb.import(&[A, B2], UPDATE).unwrap().changes.unwrap();
+    assert_eq!((changes.changed, changes.unchanged), (1, 1));
+    assert!(!leftover.exists());
+    let record = read(&record_path);
+    assert!(!record.contains("previous"), "{record}");
+}
+
+#[test]
+fn out_must_name_a_kb_or_a_new_folder() {
+    let kb = Kb::new();
+    kb.import(&[A], WriteMode::Add).unwrap();
+    let file = kb.dir.path().join("export.jsonl");
+    std::fs::write(&file, B).unwrap();
+    let data = kb.dir.path().join("data");
+    std::fs::create_dir_all(data.join("generations")).unwrap();
+    for out in [kb.out().join("entries"), kb.out().join("entries/faq"), data] {
+        let found = import_jsonl(&file, &out, "other", &ImportOptions::default());
+        assert!(
+            matches!(&found, Err(Error::InvalidInput { field, .. }) if field == "--out"),
+            "{}: {found:?}",
+            out.display()
+        );
+    }
+    assert_eq!(kb.ids(), ["a"]);
 }
