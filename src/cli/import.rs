@@ -87,12 +87,15 @@ pub struct FieldOptions {
 /// Whether the import may replace what an earlier import of the collection wrote.
 #[derive(Debug, clap::Args)]
 pub struct UpdateOptions {
-    /// Make the collection what the file holds now: its entries added or rewritten, those
-    /// an earlier import wrote and the file no longer has removed. An entry changed by hand
-    /// since that import is refused (by name), and a file no import wrote is kept.
+    /// Make the collection what the files hold now (a newer file of the same export): its
+    /// entries added or rewritten, those an earlier import wrote and the files no longer
+    /// have removed (nothing removed when the files are not the whole export). An entry
+    /// changed or removed by hand stays so where the export did not change it, and is
+    /// refused by name where it did; a file no import wrote is kept.
     #[arg(long)]
     update: bool,
-    /// With --update: replace (or remove) the entries changed by hand since the last import.
+    /// With --update: take the export's entries over those changed by hand since the last
+    /// import (a copy of each is kept in .import-replaced/ beside entries/).
     #[arg(long, requires = "update")]
     replace_edited: bool,
 }
