@@ -43,11 +43,7 @@ pub fn import_csv_files(
     let mut notes = Vec::new();
     for (i, file) in files.iter().enumerate() {
         if i > 0 {
-            if records.already_read(file) {
-                let message = format!("{} is named twice", file.display());
-                return Err(Error::invalid("FILE", message));
-            }
-            records.next_file(file);
+            records.next_file(file)?;
         }
         let bytes = std::fs::read(file)
             .map_err(|e| Error::io(format!("reading {}", records.shown()), e))?;

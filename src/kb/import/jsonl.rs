@@ -44,11 +44,7 @@ pub fn import_jsonl_files(
     let (mut pages, mut with_next) = (0, Vec::new());
     for (i, file) in files.iter().enumerate() {
         if i > 0 {
-            if records.already_read(file) {
-                let message = format!("{} is named twice", file.display());
-                return Err(Error::invalid("FILE", message));
-            }
-            records.next_file(file);
+            records.next_file(file)?;
         }
         let text = std::fs::read_to_string(file)
             .map_err(|e| Error::io(format!("reading {}", records.shown()), e))?;

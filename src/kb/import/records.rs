@@ -159,10 +159,16 @@ impl Records {
     }
 
     /// Goes on with the next file of the same export (its next page, say): its records
-    /// join the same entries, their ids unique across the files.
-    pub(super) fn next_file(&mut self, file: &Path) {
+    /// join the same entries, their ids unique across the files. A file named twice is
+    /// refused (its records would be read twice).
+    pub(super) fn next_file(&mut self, file: &Path) -> Result<()> {
+        if self.already_read(file) {
+            let message = format!("{} is named twice", file.display());
+            return Err(Error::invalid("FILE", message));
+        }
         self.shown = file.display().to_string();
         self.files.push(self.shown.clone());
+        Ok(())
     }
 
     /// The files' names, as the import's record keeps them.
@@ -202,7 +208,7 @@ impl Records {
 
     /// Whether `file` was named already in this import (the same file twice would read
     /// every record twice).
-    pub(super) fn already_read(&self, file: &Path) -> bool {
+    fn already_read(&self, file: &Path) -> bool {
         let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
             (Ok(a), Ok(b)) => a == b,
             _ => a == b,
