@@ -36,10 +36,7 @@ pub fn import_csv_files(
     collection: &str,
     options: &ImportOptions,
 ) -> Result<ImportReport> {
-    let Some(first) = files.first() else {
-        return Err(Error::invalid("FILE", "no file to import"));
-    };
-    let mut records = Records::new(first, out_dir, collection, options)?;
+    let mut records = Records::for_files(files, out_dir, collection, options)?;
     let mut notes = Vec::new();
     for (i, file) in files.iter().enumerate() {
         if i > 0 {

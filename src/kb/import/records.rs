@@ -3,7 +3,7 @@
 //! the whole file has been read, so a file with one bad record writes nothing.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
@@ -156,6 +156,20 @@ impl Records {
 
     pub(super) fn shown(&self) -> &str {
         &self.shown
+    }
+
+    /// Starts the import of the export `files` (the first is read first): refused when
+    /// there is none.
+    pub(super) fn for_files(
+        files: &[PathBuf],
+        out_dir: &Path,
+        collection: &str,
+        options: &ImportOptions,
+    ) -> Result<Self> {
+        let Some(first) = files.first() else {
+            return Err(Error::invalid("FILE", "no file to import"));
+        };
+        Records::new(first, out_dir, collection, options)
     }
 
     /// Goes on with the next file of the same export (its next page, say): its records
@@ -426,6 +440,7 @@ impl Records {
         let export = Export {
             source: &source,
             entries: &self.entries,
+            catalogue: &self.existing,
             new_models: &self.new_models,
             not_whole: self.not_whole.clone(),
         };

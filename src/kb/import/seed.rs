@@ -56,7 +56,8 @@ pub fn import_seed(
         )])
     })?;
     let lock = super::files::open_kb(out_dir)?;
-    let mut models = existing_catalogue(out_dir)?;
+    let catalogue_read = existing_catalogue(out_dir)?;
+    let mut models = catalogue_read.clone();
     let mut added = Vec::new();
     for m in &seed.printer_models {
         let known = Catalogue::with_builtin(&models);
@@ -211,6 +212,7 @@ pub fn import_seed(
     let export = Export {
         source: &source,
         entries: &entries,
+        catalogue: &catalogue_read,
         new_models: &added,
         not_whole: None,
     };

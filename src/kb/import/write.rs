@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::files::{write_in_place, write_new_kb, InPlace, KbLock, REPLACED_DIR};
 use super::record::{read_manifest, sha256, Manifest};
-use super::{existing_catalogue, problem, render_catalogue, ImportReport};
+use super::{problem, render_catalogue, ImportReport};
 use crate::error::{Error, Result, ValidationError};
 use crate::kb::catalogue::PrinterModel;
 use crate::kb::entry::KbEntry;
@@ -52,6 +52,8 @@ pub(super) struct Export<'a> {
     /// The files' names, as the record keeps them.
     pub source: &'a str,
     pub entries: &'a [KbEntry],
+    /// The KB's catalogue as the import read it (under the lock), and the models it adds.
+    pub catalogue: &'a [PrinterModel],
     pub new_models: &'a [PrinterModel],
     /// Why the files are not the whole export (a page names a next one not among them),
     /// when that is so: an update then removes nothing.
@@ -119,7 +121,7 @@ pub(super) fn write_kb(
         .collect::<Result<_>>()?;
     let mut catalogue_text = None;
     if !export.new_models.is_empty() {
-        let mut all = existing_catalogue(out_dir)?;
+        let mut all = export.catalogue.to_vec();
         all.extend(export.new_models.iter().cloned());
         catalogue_text = Some(render_catalogue(&all)?);
     }
