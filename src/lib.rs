@@ -23,6 +23,7 @@ pub mod api;
 pub mod classify;
 pub mod cli;
 pub mod config;
+pub mod durable;
 pub mod embed;
 pub mod error;
 pub mod extract;

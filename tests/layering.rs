@@ -15,13 +15,23 @@ use regex::Regex;
 const ALLOWED: &[(&str, &[&str])] = &[
     ("error", &[]),
     ("telemetry", &[]),
-    ("kb", &["error"]),
+    // Writes that survive a power loss: beneath every layer that writes files.
+    ("durable", &["error"]),
+    ("kb", &["error", "durable"]),
     ("extract", &["error", "kb"]),
     ("embed", &["error", "telemetry"]),
     ("learn", &["embed"]),
     (
         "index",
-        &["error", "kb", "extract", "embed", "learn", "telemetry"],
+        &[
+            "error",
+            "durable",
+            "kb",
+            "extract",
+            "embed",
+            "learn",
+            "telemetry",
+        ],
     ),
     ("answer", &["error", "kb", "extract", "embed", "index"]),
     (
@@ -43,6 +53,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "service",
         &[
             "error",
+            "durable",
             "kb",
             "extract",
             "embed",

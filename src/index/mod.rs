@@ -7,7 +7,6 @@ pub mod calibrate;
 pub mod calibration;
 pub mod chunk;
 pub mod confirmed;
-pub mod durable;
 pub mod fusion;
 pub mod generation;
 pub mod glossary;

@@ -22,7 +22,6 @@ use super::confirmed::{
     calibration_note, confirmed_chunks, embed_confirmed, leave_out_searched, save_desk_messages,
     ConfirmedSummary,
 };
-use super::durable::{replace_file_synced, sync_dir, write_file_streamed};
 use super::fusion::FusionConfig;
 use super::generation::Generation;
 use super::generation::{
@@ -35,6 +34,7 @@ use super::recovery::{
     locked_elsewhere, remove_partials, try_lock_reindex, unix_now, ReindexLock, PARTIAL_SUFFIX,
 };
 use super::vector::{ChunkVectors, VECTORS_FILE};
+use crate::durable::{replace_file_synced, sync_dir, write_file_streamed};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::extract::load_kb;

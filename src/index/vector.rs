@@ -123,7 +123,7 @@ impl ChunkVectors {
     /// Streamed through a buffer, not built whole in memory: on a large KB the vectors
     /// are the biggest thing a reindex holds, and a second copy would double them.
     pub fn save(&self, path: &Path) -> Result<()> {
-        super::durable::write_file_streamed(path, |out| {
+        crate::durable::write_file_streamed(path, |out| {
             out.write_all(MAGIC)?;
             out.write_all(&(self.dim as u32).to_le_bytes())?;
             out.write_all(&(self.chunk_entry.len() as u32).to_le_bytes())?;

@@ -2,6 +2,7 @@
 //! instead of stopping at the first, so an editor fixes them all in one go.
 
 use super::lexicon::{Lexicon, LEXICON_FILE};
+use super::lock::KbLock;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -110,6 +111,9 @@ pub fn read_kb(kb_dir: &Path) -> Result<(LoadedKb, Vec<ValidationError>)> {
             kb_dir.display()
         )));
     }
+    // Held to the last file read: an import or `learn` writing meanwhile is waited for,
+    // never read half-written.
+    let _lock = KbLock::read(kb_dir)?;
     let mut errors = Vec::new();
     // The product's catalogue, extended by the KB's own models.
     let catalogue = match Catalogue::load(&kb_dir.join(CATALOGUE_FILE)) {
@@ -206,7 +210,6 @@ pub fn read_kb(kb_dir: &Path) -> Result<(LoadedKb, Vec<ValidationError>)> {
     Ok((kb, errors))
 }
 
-/// The text of an optional KB file; `None` when it does not exist.
 /// The records of an optional JSON-Lines file (none when it is absent); its bad lines join
 /// `errors`, so every problem of the KB is reported in one go.
 fn parse_optional<T>(
@@ -225,6 +228,7 @@ fn parse_optional<T>(
     )
 }
 
+/// The text of an optional KB file; `None` when it does not exist.
 fn read_optional(path: &Path) -> Result<Option<String>> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(Some(text)),

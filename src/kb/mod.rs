@@ -8,6 +8,7 @@ pub mod jsonl;
 pub mod lang;
 pub mod lexicon;
 pub mod load;
+pub mod lock;
 pub mod templates;
 pub mod topics;
 pub mod training;

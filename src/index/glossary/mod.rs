@@ -242,7 +242,7 @@ impl Glossary {
         };
         let json = serde_json::to_vec(&stored)
             .map_err(|e| Error::Internal(format!("serialising the glossary: {e}")))?;
-        super::durable::write_file_synced(&dir.join(GLOSSARY_FILE), &json)?;
+        crate::durable::write_file_synced(&dir.join(GLOSSARY_FILE), &json)?;
         let vectors = self.vectors.clone().unwrap_or_else(|| ChunkVectors::new(1));
         vectors.save(&dir.join(GLOSSARY_VECTORS_FILE))
     }

@@ -1,4 +1,4 @@
-//! How an import touches the disk: the lock one import holds, the check that `--out` names
+//! How an import touches the disk: the KB's lock (`kb::lock`) taken, the check that `--out` names
 //! a KB, a new KB staged whole and renamed into place, and in an existing KB each file
 //! written in full beside its place (a dot name the loader never reads) before it is
 //! renamed over it.
@@ -6,36 +6,20 @@
 use std::path::{Path, PathBuf};
 
 use super::record::{render_manifest, Manifest, MANIFEST_FILE};
+use crate::durable::{sync_dir, sync_written};
 use crate::error::{Error, Result};
 use crate::kb::load::{CATALOGUE_FILE, ENTRIES_DIR};
+pub(crate) use crate::kb::lock::KbLock;
 
-/// The lock one import holds on the directory a KB is in (its parent: a new KB's own
-/// directory does not exist yet), from the first read of the KB to the last file written,
-/// so that two imports never write what the other read. Released when dropped.
-pub(crate) struct KbLock {
-    _held: Option<std::fs::File>,
-}
-
-/// Checks that `out_dir` is a KB or a new one, and takes the lock (refused when another
-/// import holds it).
+/// Checks that `out_dir` is a KB or a new one, and takes the KB's lock for writing, held
+/// from the first read of the KB to the last file written (refused while another process
+/// reads or writes it).
 pub(crate) fn open_kb(out_dir: &Path) -> Result<KbLock> {
     check_out_dir(out_dir)?;
     let parent = parent_of(out_dir);
     std::fs::create_dir_all(parent)
         .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
-    let Ok(dir) = std::fs::File::open(parent) else {
-        // A platform that cannot open a directory: no lock.
-        return Ok(KbLock { _held: None });
-    };
-    match dir.try_lock() {
-        Ok(()) => Ok(KbLock { _held: Some(dir) }),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Conflict(format!(
-            "another import into {} is running: run this one again when it is done",
-            parent.display()
-        ))),
-        // A file system that cannot lock: go on without.
-        Err(std::fs::TryLockError::Error(_)) => Ok(KbLock { _held: None }),
-    }
+    KbLock::write(out_dir, "import")
 }
 
 fn parent_of(out_dir: &Path) -> &Path {
@@ -103,26 +87,38 @@ pub(super) fn write_new_kb(
     let stage_entries = staging.path().join(ENTRIES_DIR).join(collection);
     std::fs::create_dir_all(&stage_entries)
         .map_err(|e| Error::io("creating the staging tree", e))?;
+    let mut written = Vec::with_capacity(rendered.len() + 2);
     for (id, body) in rendered {
-        std::fs::write(stage_entries.join(format!("{id}.toml")), body)
-            .map_err(|e| Error::io("writing a staged entry", e))?;
+        let file = stage_entries.join(format!("{id}.toml"));
+        std::fs::write(&file, body).map_err(|e| Error::io("writing a staged entry", e))?;
+        written.push(file);
     }
-    std::fs::write(
-        stage_entries.join(MANIFEST_FILE),
-        render_manifest(manifest)?,
-    )
-    .map_err(|e| Error::io("writing the staged import record", e))?;
+    let record = stage_entries.join(MANIFEST_FILE);
+    std::fs::write(&record, render_manifest(manifest)?)
+        .map_err(|e| Error::io("writing the staged import record", e))?;
+    written.push(record);
+    let mut dirs = vec![stage_entries.clone(), staging.path().join(ENTRIES_DIR)];
     if let Some(text) = catalogue_text {
         let cat = staging.path().join(CATALOGUE_FILE);
-        std::fs::create_dir_all(cat.parent().expect("catalogue path has a parent"))
-            .map_err(|e| Error::io("creating the staging tree", e))?;
+        let cat_dir = cat.parent().expect("catalogue path has a parent");
+        std::fs::create_dir_all(cat_dir).map_err(|e| Error::io("creating the staging tree", e))?;
         std::fs::write(&cat, text).map_err(|e| Error::io("writing the staged catalogue", e))?;
+        written.push(cat.clone());
+        dirs.push(cat_dir.to_path_buf());
     }
+    // On the disk before the rename makes them the KB: a power loss never leaves a KB
+    // of empty files.
+    let written: Vec<&Path> = written.iter().map(PathBuf::as_path).collect();
+    sync_written(staging.path(), &written)?;
+    for dir in &dirs {
+        sync_dir(dir)?;
+    }
+    sync_dir(staging.path())?;
     std::fs::rename(staging.path(), out_dir)
         .map_err(|e| Error::io(format!("moving the import into {}", out_dir.display()), e))?;
     // Moved: nothing left for the staging directory to remove.
     let _ = staging.keep();
-    Ok(())
+    sync_dir(parent)
 }
 
 /// The suffix of a file written beside its place (`.faq-12.toml.import-4242-0`: the
@@ -269,12 +265,38 @@ pub(super) fn write_in_place(
         moving.previous = before.entries.clone();
         moving.previous.extend(before.previous.clone());
     }
-    Pending::write(record_path, &render_manifest(&moving)?)?.publish()?;
-    if let Some(text) = plan.catalogue_text {
-        let cat = out_dir.join(CATALOGUE_FILE);
-        std::fs::create_dir_all(cat.parent().expect("catalogue path has a parent"))
-            .map_err(|e| Error::io("creating the catalogue directory", e))?;
-        Pending::write(cat, text)?.publish()?;
+    let moving_record = Pending::write(record_path, &render_manifest(&moving)?)?;
+    let catalogue = match plan.catalogue_text {
+        Some(text) => {
+            let cat = out_dir.join(CATALOGUE_FILE);
+            std::fs::create_dir_all(cat.parent().expect("catalogue path has a parent"))
+                .map_err(|e| Error::io("creating the catalogue directory", e))?;
+            Some(Pending::write(cat, text)?)
+        }
+        None => None,
+    };
+    // Every byte on the disk before the first rename, and each rename before the next
+    // step counts on it: a power loss midway leaves what an interrupted import leaves,
+    // which the next update finishes.
+    let written: Vec<&Path> = pending
+        .iter()
+        .chain([&final_record, &moving_record])
+        .chain(&catalogue)
+        .map(|p| p.written.as_path())
+        .chain(backups.iter().map(PathBuf::as_path))
+        .collect();
+    sync_written(&target_dir, &written)?;
+    if let Some(dir) = backups.first().and_then(|b| b.parent()) {
+        sync_dir(dir)?;
+    }
+    moving_record.publish()?;
+    sync_dir(&target_dir)?;
+    if let Some(cat) = catalogue {
+        let dir = cat.to.parent().map(Path::to_path_buf);
+        cat.publish()?;
+        if let Some(dir) = dir {
+            sync_dir(&dir)?;
+        }
     }
     for file in pending {
         file.publish()?;
@@ -286,6 +308,22 @@ pub(super) fn write_in_place(
             Err(e) => return Err(Error::io(format!("removing {}", path.display()), e)),
         }
     }
+    // Entries in sub-folders of the collection are renamed or removed there.
+    for dir in touched_dirs(&target_dir, &plan.remove) {
+        sync_dir(&dir)?;
+    }
     final_record.publish()?;
+    sync_dir(&target_dir)?;
     Ok(backups)
+}
+
+/// The collection's folder and the sub-folders of removed files, each once.
+fn touched_dirs(target_dir: &Path, removed: &[PathBuf]) -> Vec<PathBuf> {
+    let mut dirs = vec![target_dir.to_path_buf()];
+    for dir in removed.iter().filter_map(|p| p.parent()) {
+        if !dirs.iter().any(|d| d == dir) {
+            dirs.push(dir.to_path_buf());
+        }
+    }
+    dirs
 }

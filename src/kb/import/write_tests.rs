@@ -417,16 +417,15 @@ fn two_files_of_one_entry_in_the_collection_are_refused() {
 fn an_import_while_another_holds_the_kb_is_refused() {
     let kb = Kb::new();
     kb.import(&[A], WriteMode::Add).unwrap();
-    // The lock is the directory the KB is in.
-    let held = std::fs::File::open(kb.dir.path()).unwrap();
-    held.lock().unwrap();
+    // A reindex reading it, say.
+    let held = crate::kb::lock::KbLock::read(&kb.out()).unwrap();
     let refused = kb.import(&[A, B], UPDATE);
     assert!(
-        matches!(&refused, Err(Error::Conflict(m)) if m.contains("another import")),
+        matches!(&refused, Err(Error::Conflict(m)) if m.contains("being read or written by another process")),
         "{refused:?}"
     );
     assert!(!kb.entry("b").exists());
-    held.unlock().unwrap();
+    drop(held);
     kb.import(&[A, B], UPDATE).unwrap();
     assert_eq!(kb.ids(), ["a", "b"]);
 }

@@ -7,11 +7,12 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::durable::replace_file_synced;
 use crate::error::{Error, Result};
-use crate::index::durable::replace_file_synced;
 use crate::kb::confirmed::{
     merge_with_desk, parse_confirmed, to_jsonl, ConfirmedAnswer, ConfirmedBy, CONFIRMED_FILE,
 };
+use crate::kb::lock::KbLock;
 use crate::kb::training::ticket_text;
 use crate::service::engine::blocking;
 use crate::store::{ConfirmedReply, ResponderKind, Store};
@@ -94,6 +95,13 @@ fn export(
             kb_dir.display()
         )));
     }
+    // From reading the file to writing it back: an editor's `devicekb learn` beside the
+    // server's, or an import, never writes what this one did not read. A dry run reads only.
+    let _lock = if dry_run {
+        KbLock::read(kb_dir)?
+    } else {
+        KbLock::write(kb_dir, "learn")?
+    };
     let path = kb_dir.join(CONFIRMED_FILE);
     let merged = merge_with_desk(read_existing(&path)?, from_desk);
     let report = LearnReport {

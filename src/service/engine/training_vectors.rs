@@ -16,8 +16,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{Engine, QueryKey};
+use crate::durable::sync_dir;
 use crate::error::{Error, Result};
-use crate::index::durable::sync_dir;
 
 /// In the data directory, beside the generations.
 pub const TRAINING_VECTORS_FILE: &str = "training-vectors.json";
