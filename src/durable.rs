@@ -67,7 +67,10 @@ pub fn sync_written(dir: &Path, files: &[&Path]) -> Result<()> {
     {
         let _ = dir;
         for file in files {
-            File::open(file)
+            // Windows flushes a file only through a handle that may write it.
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(file)
                 .and_then(|f| f.sync_all())
                 .map_err(|e| Error::io(format!("syncing {}", file.display()), e))?;
         }

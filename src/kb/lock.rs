@@ -4,11 +4,13 @@
 //! writers could each write back what the other never read.
 //!
 //! The lock is advisory (`flock` on a directory), taken on the KB's own directory once it
-//! exists, so KBs side by side in one folder are locked apart; a KB still to be made is
-//! locked through the folder it will be made in (it appears there whole, by one rename).
+//! exists, so existing KBs side by side in one folder are locked apart; a KB still to be
+//! made is locked through the folder it will be made in (it appears there whole, by one
+//! rename), so two first imports into one folder take turns.
 
 use std::fs::{File, TryLockError};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
@@ -23,51 +25,97 @@ impl KbLock {
     /// reads or writes it: a writer that waited would then act on what it read before.
     /// `writer` says what was refused ("import", "learn").
     pub fn write(kb_dir: &Path, writer: &str) -> Result<KbLock> {
-        let Some(dir) = open(kb_dir) else {
-            return Ok(KbLock { _held: None });
-        };
-        match dir.try_lock() {
-            Ok(()) => Ok(KbLock { _held: Some(dir) }),
-            Err(TryLockError::WouldBlock) => Err(Error::Conflict(format!(
-                "the KB {} is being read or written by another process (an import, a reindex or learn): run this {writer} again when it is done",
-                kb_dir.display()
-            ))),
-            // A file system that cannot lock: go on without.
-            Err(TryLockError::Error(_)) => Ok(KbLock { _held: None }),
+        loop {
+            let Some((dir, target)) = open(kb_dir) else {
+                return Ok(KbLock { _held: None });
+            };
+            match dir.try_lock() {
+                // Made by another writer while this one took its folder's lock: the KB's
+                // own is the one its readers take.
+                Ok(()) if target == Target::Folder && kb_dir.is_dir() => continue,
+                Ok(()) => return Ok(KbLock { _held: Some(dir) }),
+                Err(TryLockError::WouldBlock) => {
+                    let message = match target {
+                        Target::Kb => format!(
+                            "the KB {} is being read or written by another process (an import, a reindex or learn): run this {writer} again when it is done",
+                            kb_dir.display()
+                        ),
+                        Target::Folder => format!(
+                            "another import is making a KB in {}: run this {writer} again when it is done",
+                            folder_of(kb_dir).display()
+                        ),
+                    };
+                    return Err(Error::Conflict(message));
+                }
+                // A file system that cannot lock: go on without.
+                Err(TryLockError::Error(_)) => return Ok(KbLock { _held: None }),
+            }
         }
     }
 
     /// Takes the KB's lock for reading, waiting while a writer holds it (an import takes
-    /// seconds; reading half of it would build an index of neither version).
+    /// seconds; reading half of it would build an index of neither version), for at most
+    /// `READ_WAIT`: a writer stopped midway (suspended, on a hung mount) is then said, not
+    /// waited for without end.
     pub fn read(kb_dir: &Path) -> Result<KbLock> {
-        let Some(dir) = open(kb_dir) else {
+        let Some((dir, _)) = open(kb_dir) else {
             return Ok(KbLock { _held: None });
         };
-        match dir.try_lock_shared() {
-            Ok(()) => return Ok(KbLock { _held: Some(dir) }),
-            Err(TryLockError::Error(_)) => return Ok(KbLock { _held: None }),
-            Err(TryLockError::WouldBlock) => {}
-        }
-        tracing::info!(kb = %kb_dir.display(), "waiting for the KB's writer (an import or learn) to finish");
-        match dir.lock_shared() {
-            Ok(()) => Ok(KbLock { _held: Some(dir) }),
-            Err(_) => Ok(KbLock { _held: None }),
+        let started = Instant::now();
+        let mut said = false;
+        loop {
+            match dir.try_lock_shared() {
+                Ok(()) => return Ok(KbLock { _held: Some(dir) }),
+                Err(TryLockError::Error(_)) => return Ok(KbLock { _held: None }),
+                Err(TryLockError::WouldBlock) if started.elapsed() >= READ_WAIT => {
+                    return Err(Error::Conflict(format!(
+                        "the KB {} has been held by a writer (an import or learn) for {} minutes: let it finish or stop it, then run this again",
+                        kb_dir.display(),
+                        READ_WAIT.as_secs() / 60
+                    )));
+                }
+                Err(TryLockError::WouldBlock) => {
+                    if !said {
+                        tracing::info!(kb = %kb_dir.display(), "waiting for the KB's writer (an import or learn) to finish");
+                        said = true;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
         }
     }
 }
 
+/// How long a reader waits for a KB's writer: an import of 20,000 records takes about
+/// 20 s on two cores.
+const READ_WAIT: Duration = Duration::from_secs(10 * 60);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// The KB's own directory.
+    Kb,
+    /// The folder a KB still to be made will be made in.
+    Folder,
+}
+
 /// The directory the lock is taken on: the KB's own once it exists, else the folder it
-/// will be made in. `None` where a directory cannot be opened as a file (no lock there).
-fn open(kb_dir: &Path) -> Option<File> {
-    let target = if kb_dir.is_dir() {
-        kb_dir
+/// will be made in (two first imports side by side wait for each other there). `None`
+/// where a directory cannot be opened as a file (no lock there).
+fn open(kb_dir: &Path) -> Option<(File, Target)> {
+    if kb_dir.is_dir() {
+        File::open(kb_dir).ok().map(|f| (f, Target::Kb))
     } else {
-        kb_dir
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-    };
-    File::open(target).ok()
+        File::open(folder_of(kb_dir))
+            .ok()
+            .map(|f| (f, Target::Folder))
+    }
+}
+
+fn folder_of(kb_dir: &Path) -> &Path {
+    kb_dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 #[cfg(test)]
@@ -155,6 +203,10 @@ mod tests {
         // Two imports making the same new KB: the second is refused.
         let new = dir.path().join("new");
         let _making = KbLock::write(&new, "import").unwrap();
-        assert!(KbLock::write(&new, "import").is_err());
+        let refused = KbLock::write(&new, "import").unwrap_err();
+        assert!(
+            matches!(refused, Error::Conflict(ref why) if why.contains("another import is making a KB in")),
+            "{refused:?}"
+        );
     }
 }

@@ -45,7 +45,7 @@ pub fn import_csv_files(
         let bytes = std::fs::read(file)
             .map_err(|e| Error::io(format!("reading {}", records.shown()), e))?;
         let (text, encoding) = decode(&bytes);
-        read_rows(&text, &mut records)?;
+        read_rows(&text, &mut records);
         if let Some(encoding) = encoding {
             notes.push(format!(
                 "{} is not UTF-8: read as {encoding}",
@@ -171,36 +171,39 @@ enum Column {
     Unknown,
 }
 
-/// Reads every row into `records`. A header that cannot be used is the only error
-/// returned here; a bad row is one of the records' problems.
-fn read_rows(text: &str, records: &mut Records) -> Result<()> {
+/// Reads every row into `records`; a header that cannot be used, and a bad row, are
+/// among the records' problems.
+fn read_rows(text: &str, records: &mut Records) {
     let mut lines = Lines::new(text);
     let header_line = text
         .lines()
         .position(|line| !line.trim().is_empty())
         .map_or(1, |i| i + 1);
+    // A file whose header does not read has no row to read: its problems join the
+    // export's, and the next files are still read, so one run names them all.
+    let shown = records.shown().to_string();
     let header_problem = |field: Option<&str>, message: String| {
-        Error::KbInvalid(vec![super::problem(
-            records.shown(),
-            Some(header_line),
-            field,
-            message,
-        )])
+        super::problem(&shown, Some(header_line), field, message)
     };
     if text.trim().is_empty() {
-        return Err(header_problem(
-            None,
-            "the file is empty (a header row naming the columns comes first)".into(),
-        ));
+        let message = "the file is empty (a header row naming the columns comes first)";
+        records.file_refused(vec![header_problem(None, message.into())]);
+        return;
     }
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(separator(text))
         .flexible(true)
         .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| header_problem(None, format!("unreadable header row: {e}")))?
-        .clone();
+    let headers = match reader.headers() {
+        Ok(headers) => headers.clone(),
+        Err(e) => {
+            records.file_refused(vec![header_problem(
+                None,
+                format!("unreadable header row: {e}"),
+            )]);
+            return;
+        }
+    };
     // A column with no name is one a spreadsheet pads its rows with: its cells must be
     // empty. A column left out (`--ignore-unknown`) is read as none.
     let mut fields: Vec<Column> = Vec::with_capacity(headers.len());
@@ -266,12 +269,12 @@ fn read_rows(text: &str, records: &mut Records) -> Result<()> {
         }
     }
     if !problems.is_empty() {
-        let shown = records.shown().to_string();
         let problems = problems
             .into_iter()
-            .map(|(field, message)| super::problem(&shown, Some(header_line), field, message))
+            .map(|(field, message)| header_problem(field, message))
             .collect();
-        return Err(Error::KbInvalid(problems));
+        records.file_refused(problems);
+        return;
     }
     for column in &fields {
         if let Column::LeftOut(name) = column {
@@ -342,7 +345,6 @@ fn read_rows(text: &str, records: &mut Records) -> Result<()> {
         }
         records.add_fields(&obj, line);
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -121,6 +121,44 @@ fn a_header_that_cannot_be_used_names_the_column() {
 }
 
 #[test]
+fn every_files_header_problems_are_named_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("page-1.csv");
+    let second = dir.path().join("page-2.csv");
+    std::fs::write(&first, "id;question;answer\n1;a;b\n").unwrap();
+    std::fs::write(&second, "id;title;text;auteur\n2;c;d;e\n").unwrap();
+    let out = dir.path().join("kb");
+    let report = import_csv_files(&[first, second], &out, "faq", &ImportOptions::default());
+    let Err(Error::KbInvalid(found)) = report else {
+        panic!("expected problems, got {report:?}");
+    };
+    let named: Vec<(String, Option<String>)> = found
+        .iter()
+        .map(|p| {
+            (
+                p.file.rsplit('/').next().unwrap().to_string(),
+                p.field.clone(),
+            )
+        })
+        .collect();
+    let at = |file: &str, field: Option<&str>| (file.to_string(), field.map(str::to_string));
+    assert_eq!(
+        named,
+        [
+            at("page-1.csv", Some("question")),
+            at("page-1.csv", Some("answer")),
+            at("page-1.csv", None),
+            at("page-1.csv", Some("title")),
+            at("page-1.csv", Some("text")),
+            // The line on how to name columns is said once.
+            at("page-2.csv", Some("auteur")),
+        ],
+        "{found:?}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
 fn an_faq_with_its_own_column_names_reads_through_a_mapping() {
     // A CMS's export: question and answer, and columns the KB has no use for.
     let text = "Ref;Question;Answer;Author;Updated\n\

@@ -286,7 +286,15 @@ pub(super) fn write_in_place(
         .chain(backups.iter().map(PathBuf::as_path))
         .collect();
     sync_written(&target_dir, &written)?;
-    if let Some(dir) = backups.first().and_then(|b| b.parent()) {
+    // The folders this import may have made (the collection's, the catalogue's, the
+    // copies') are entries of their parents: on the disk before anything in them counts.
+    let entries_dir = out_dir.join(ENTRIES_DIR);
+    let replaced_dir = out_dir.join(REPLACED_DIR);
+    let mut made = vec![out_dir, entries_dir.as_path()];
+    if let Some(copies) = backups.first().and_then(|b| b.parent()) {
+        made.extend([replaced_dir.as_path(), copies]);
+    }
+    for dir in made {
         sync_dir(dir)?;
     }
     moving_record.publish()?;

@@ -32,6 +32,9 @@ static LIST_TAG: LazyLock<Regex> =
 static START: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)(?:^|\s)start\s*=\s*["']?(-?[0-9]{1,6})"#).expect("valid regex")
 });
+/// An ordered list numbered downwards (`<ol reversed>`).
+static REVERSED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"(?i)(?:^|\s)reversed(?:\s|=|/|$)"#).expect("valid regex"));
 /// A list item's own number (`<li value="5">`).
 static VALUE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)(?:^|\s)value\s*=\s*["']?(-?[0-9]{1,6})"#).expect("valid regex")
@@ -51,10 +54,12 @@ static SOURCE_BREAK: LazyLock<Regex> =
 
 /// Each list item on a line of its own, as the page shows it: an ordered list's numbered
 /// from its `start` (a list inside an item numbered on its own, the outer one going on
-/// after it), another list's with `- `. The lists' own tags stay for `BREAK`.
+/// after it; a `reversed` one counting down, from its number of items unless it has a
+/// `start`), another list's with `- `. The lists' own tags stay for `BREAK`.
 fn mark_items(text: &str) -> String {
     enum List {
-        Ordered(i64),
+        /// The next item's number, and what each item adds to it (1, or -1 reversed).
+        Ordered(i64, i64),
         Bullets,
     }
     let mut lists: Vec<List> = Vec::new();
@@ -70,14 +75,17 @@ fn mark_items(text: &str) -> String {
                 let attributes = tag.get(3).map_or("", |a| a.as_str());
                 let start = START
                     .captures(attributes)
-                    .and_then(|c| c[1].parse::<i64>().ok())
-                    .unwrap_or(1);
-                lists.push(List::Ordered(start));
+                    .and_then(|c| c[1].parse::<i64>().ok());
+                lists.push(if REVERSED.is_match(attributes) {
+                    List::Ordered(start.unwrap_or_else(|| items_of(&text[last..])), -1)
+                } else {
+                    List::Ordered(start.unwrap_or(1), 1)
+                });
             }
             ("ul", false) => lists.push(List::Bullets),
             // Only the list it closes: a stray `</ul>` does not end an `<ol>`.
             ("ol", true) => {
-                if let Some(at) = lists.iter().rposition(|l| matches!(l, List::Ordered(_))) {
+                if let Some(at) = lists.iter().rposition(|l| matches!(l, List::Ordered(..))) {
                     lists.truncate(at);
                 }
             }
@@ -92,12 +100,12 @@ fn mark_items(text: &str) -> String {
                     .captures(attributes)
                     .and_then(|c| c[1].parse::<i64>().ok());
                 match lists.last_mut() {
-                    Some(List::Ordered(next)) => {
+                    Some(List::Ordered(next, step)) => {
                         if let Some(value) = value {
                             *next = value;
                         }
                         out.push_str(&format!("\n{next}. "));
-                        *next += 1;
+                        *next += *step;
                     }
                     Some(List::Bullets) | None => out.push_str("\n- "),
                 }
@@ -111,6 +119,28 @@ fn mark_items(text: &str) -> String {
     }
     out.push_str(&text[last..]);
     out
+}
+
+/// The items of the list whose opening tag `rest` follows: its own `<li>`, not those of
+/// lists inside it, up to its closing tag (or the end).
+/// Closing tags are matched as `mark_items` matches them: a stray `</ul>` ends nothing.
+fn items_of(rest: &str) -> i64 {
+    let mut inner: Vec<String> = Vec::new();
+    let mut items = 0;
+    for tag in LIST_TAG.captures_iter(rest) {
+        let name = tag[2].to_ascii_lowercase();
+        match (name.as_str(), !tag[1].is_empty()) {
+            ("li", false) if inner.is_empty() => items += 1,
+            ("li", _) => {}
+            (_, false) => inner.push(name),
+            (_, true) => match inner.iter().rposition(|open| *open == name) {
+                Some(at) => inner.truncate(at),
+                None if name == "ol" => break,
+                None => {}
+            },
+        }
+    }
+    items
 }
 
 /// The plain text of `text` when it is HTML, else `None`: tags dropped, entities decoded,
@@ -203,6 +233,11 @@ mod tests {
         assert_eq!(
             plain_text("<ol data-start=\"5\"><li>A</li></ul><li>B</li><li value=\"7\">C</li><li>D</li></ol>").unwrap(),
             "1. A\n2. B\n7. C\n8. D"
+        );
+        // Counting down: from the number of its own items, or from its `start`.
+        assert_eq!(
+            plain_text("<ol reversed><li>Trois<ol><li>a</li><li>b</li></ol></li></ul><li>Deux</li><li>Un</li></ol><ol reversed start=\"10\"><li>Dix</li><li>Neuf</li></ol>").unwrap(),
+            "3. Trois\n1. a\n2. b\n2. Deux\n1. Un\n10. Dix\n9. Neuf"
         );
         // An item outside any list, and a list left open, still read.
         assert_eq!(

@@ -235,6 +235,21 @@ impl Records {
         self.files.join(", ")
     }
 
+    /// Problems that keep a whole file from being read (a CSV header that does not read).
+    /// The line on how to name fields is said once, however many files need it.
+    pub(super) fn file_refused(&mut self, problems: Vec<ValidationError>) {
+        for p in problems {
+            let said = p.field.is_none()
+                && self
+                    .errors
+                    .iter()
+                    .any(|e| e.field.is_none() && e.message == p.message);
+            if !said {
+                self.errors.push(p);
+            }
+        }
+    }
+
     /// A problem with the record at `line` that keeps it from being read at all.
     pub(super) fn refuse(&mut self, line: usize, field: Option<&str>, message: String) {
         let problem = problem(&self.shown, Some(line), field, message);
