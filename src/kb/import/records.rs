@@ -238,12 +238,11 @@ impl Records {
     /// Problems that keep a whole file from being read (a CSV header that does not read).
     /// The line on how to name fields is said once, however many files need it.
     pub(super) fn file_refused(&mut self, problems: Vec<ValidationError>) {
+        let how_to = self.fields.how_to_read("column");
         for p in problems {
             let said = p.field.is_none()
-                && self
-                    .errors
-                    .iter()
-                    .any(|e| e.field.is_none() && e.message == p.message);
+                && p.message == how_to
+                && self.errors.iter().any(|e| e.message == how_to);
             if !said {
                 self.errors.push(p);
             }

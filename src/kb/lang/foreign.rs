@@ -105,60 +105,128 @@ static WORDS: LazyLock<HashMap<&'static str, Vec<usize>>> = LazyLock::new(|| {
 });
 
 /// The language of `text`, told by its words, when they are beyond doubt another one than
-/// French or English: at least two distinct words of that language (listed, or written
-/// with a letter only it uses: `LETTERS`), more of them than French or English ones
-/// (`french_or_english`: "le", "the", "imprimante"...), and at least two in five of the
-/// distinct words some list knows (a brand, a model or "toner" says nothing of the
-/// language). A French or English message with a name, a greeting or a word or two of
-/// another language ("Mme Da Costa", "merci, ciao", "le Drucker de l'accueil", "Los
-/// Angeles") stays French or English: a word capitalised within a sentence is a name, not
-/// another language's word; words that have a digit (models, codes) are not counted.
+/// French or English: at least two distinct words of that language, one of them listed
+/// (the other may be written with a letter only it uses: `LETTERS`), more of them than
+/// French or English ones (`french_or_english`: "le", "the", "imprimante"...), and at
+/// least two in five of the message's distinct words that say something of its language
+/// (not names, not the brands and words of printing every language uses: `NEUTRAL`). A
+/// French or English message with a name, a greeting or a word or two of another language
+/// ("Mme Da Costa", "merci, ciao", "le Drucker de l'accueil", "Los Angeles", "rappeler
+/// ayşe yılmaz", "la brother affiche papel atascado") stays French or English: a word
+/// capitalised within a sentence is a name, a letter counts only in a word in lower case;
+/// words that have a digit (models, codes) are not counted.
 pub(super) fn by_words(text: &str, french_or_english: &HashSet<String>) -> Option<&'static str> {
-    // Each distinct word (folded) with the languages it is a word of: listed, or written
-    // with a letter only they use.
-    let mut words: HashMap<String, Vec<usize>> = HashMap::new();
-    for (written, name) in words_of(text) {
+    // Composed letters, as `LETTERS` lists them ("ñ", not "n" and a tilde).
+    let text: String = text.nfc().collect();
+    // Each distinct word (folded): the languages it is listed in, and those it is a word
+    // of by its letters alone.
+    let mut words: HashMap<String, (Vec<usize>, Vec<usize>)> = HashMap::new();
+    let mut telling = 0;
+    for (written, name) in words_of(&text) {
         if written.chars().any(|c| c.is_ascii_digit()) {
             continue;
         }
         let folded = super::fold(written);
-        let listed = WORDS.get(folded.as_str()).into_iter().flatten().copied();
-        let languages = words.entry(folded.clone()).or_default();
+        if !words.contains_key(&folded) && !name && !NEUTRAL.contains(&folded.as_str()) {
+            telling += 1;
+        }
+        let (listed, lettered) = words.entry(folded.clone()).or_default();
         // A word is another language's only where it is not written as a name.
-        if !name {
-            for language in by_letters(written).into_iter().chain(listed) {
-                if !languages.contains(&language) {
-                    languages.push(language);
+        if name {
+            continue;
+        }
+        for &language in WORDS.get(folded.as_str()).into_iter().flatten() {
+            if !listed.contains(&language) {
+                listed.push(language);
+            }
+        }
+        if written.chars().next().is_some_and(char::is_lowercase) {
+            for language in by_letters(written) {
+                if !lettered.contains(&language) {
+                    lettered.push(language);
                 }
             }
         }
     }
     let mut theirs = [0usize; LEXICONS.len()];
+    let mut theirs_listed = [0usize; LEXICONS.len()];
     let mut ours = 0;
-    // The words some list knows: brands, models and names say nothing of the language.
-    let mut known = 0;
-    for (folded, languages) in &words {
-        let french_or_english = french_or_english.contains(folded);
-        ours += usize::from(french_or_english);
-        known += usize::from(french_or_english || !languages.is_empty());
-        for &language in languages {
-            theirs[language] += 1;
+    for (folded, (listed, lettered)) in &words {
+        ours += usize::from(french_or_english.contains(folded));
+        for language in 0..LEXICONS.len() {
+            let is_listed = listed.contains(&language);
+            theirs_listed[language] += usize::from(is_listed);
+            theirs[language] += usize::from(is_listed || lettered.contains(&language));
         }
     }
     let (language, count) = theirs
         .iter()
         .copied()
         .enumerate()
+        .filter(|(language, _)| theirs_listed[*language] >= 1)
         .max_by_key(|(_, count)| *count)?;
-    (count >= 2 && count > ours && count * 5 >= known * 2).then_some(LEXICONS[language].0)
+    (count >= 2 && count > ours && count * 5 >= telling * 2).then_some(LEXICONS[language].0)
 }
 
+/// Words every language of a printer desk writes alike: brands, product lines and the
+/// words of printing borrowed from English. They say nothing of a message's language.
+const NEUTRAL: &[&str] = &[
+    "brother",
+    "hp",
+    "canon",
+    "epson",
+    "kyocera",
+    "ricoh",
+    "xerox",
+    "lexmark",
+    "konica",
+    "minolta",
+    "bizhub",
+    "samsung",
+    "oki",
+    "sharp",
+    "toshiba",
+    "pixma",
+    "ecotank",
+    "officejet",
+    "laserjet",
+    "deskjet",
+    "imagerunner",
+    "sensys",
+    "workforce",
+    "color",
+    "toner",
+    "wifi",
+    "wi",
+    "fi",
+    "wlan",
+    "driver",
+    "scan",
+    "mac",
+    "macos",
+    "windows",
+    "email",
+    "mail",
+    "pdf",
+    "ok",
+    "ko",
+    "offline",
+    "online",
+    "usb",
+    "fax",
+    "reset",
+    "update",
+    "app",
+];
+
 /// The words of `text`, each with whether it is written as a name: a capital, not at the
-/// start of a sentence (the text's, or after `.`, `!`, `?`, `:` or a line break).
+/// start of a sentence (the text's, or after `.`, `!`, `?`, `:` or a line break; not the
+/// full stop of a title such as "M." or "Dr.").
 fn words_of(text: &str) -> Vec<(&str, bool)> {
     let mut words = Vec::new();
     let mut sentence_start = true;
     let mut start = None;
+    let mut last: &str = "";
     for (at, c) in text
         .char_indices()
         .chain(std::iter::once((text.len(), ' ')))
@@ -172,8 +240,14 @@ fn words_of(text: &str) -> Vec<(&str, bool)> {
             let capital = word.chars().next().is_some_and(char::is_uppercase);
             words.push((word, capital && !sentence_start));
             sentence_start = false;
+            last = word;
+        } else if !c.is_whitespace() {
+            last = "";
         }
-        if matches!(c, '.' | '!' | '?' | ':' | '\n' | '¿' | '¡') {
+        let title = c == '.'
+            && last.chars().count() <= 3
+            && last.chars().next().is_some_and(char::is_uppercase);
+        if matches!(c, '.' | '!' | '?' | ':' | '\n' | '¿' | '¡') && !title {
             sentence_start = true;
         }
     }
@@ -212,12 +286,12 @@ const LETTERS: &[(char, &[&str])] = &[
     ('ö', &["German", "Turkish"]),
 ];
 
-/// The languages `written` is a word of by its letters (places in `LEXICONS`). Not asked
-/// of names ("Yılmaz", "Söhne", "Łódź"): French and English messages carry names of
-/// every language.
+/// The languages `written` is a word of by its letters (places in `LEXICONS`). Asked of
+/// words in lower case only: names ("Yılmaz", "Söhne", "Łódź") carry letters of every
+/// language into French and English messages.
 fn by_letters(written: &str) -> Vec<usize> {
     let mut languages = Vec::new();
-    for c in written.nfc() {
+    for c in written.chars() {
         let Some((_, names)) = LETTERS.iter().find(|(letter, _)| *letter == c) else {
             continue;
         };
@@ -324,23 +398,31 @@ mod tests {
         assert!(read > 4000, "{read}");
     }
 
-    /// Three sets written apart from these word lists, each by someone who saw neither the
-    /// lists nor any other set. The first one's first run told 82 of its 140 foreign
-    /// messages, with lists a review then found taking names and greetings for foreign
-    /// words; it served to mend them. The second one, written after, with French and
-    /// English messages full of foreign names, greetings and product names: 55 of its 120
-    /// foreign messages told on its first run, none of its 180 French and English ones
-    /// taken for another language (`whatlang`'s reliability alone: 25). Both then served
-    /// to read letters only other languages write ("kağıt", "llámenme") and to count
-    /// only the words some list knows (brands and models say nothing): 107 and 79. The
-    /// third, written meanwhile, run first on that: 60 of its 120 told (44 before), none
-    /// of its 180 French and English ones taken.
+    /// Sets written apart from these word lists, each by someone who saw neither the lists
+    /// nor any other set. The first one's first run told 82 of its 140 foreign messages,
+    /// with lists a review then found taking names and greetings for foreign words; it
+    /// served to mend them. The second one, written after, with French and English
+    /// messages full of foreign names, greetings and product names: 55 of its 120 foreign
+    /// messages told on its first run, none of its 180 French and English ones taken for
+    /// another language (`whatlang`'s reliability alone: 25). Both then served to read
+    /// letters only other languages write ("kağıt", "llámenme"); the third, run first on
+    /// that, told 60 of its 120 (44 before) and took none of its 180 French and English
+    /// ones, but a review then found French messages quoting a Spanish panel ("la brother
+    /// affiche papel atascado") and lower-case foreign names taken for other languages:
+    /// mended (a listed word required, letters in lower-case words only, the share over
+    /// the words that are not names nor brands), which tells fewer (94, 65, 50 here; all
+    /// three sets are development ones now). The fourth, written with French and English
+    /// messages made to be taken (foreign names in lower case, signatures in other
+    /// languages, panels quoted), run first on the mended rule: 56 of its 120 told (45
+    /// before); 2 of its 180 French and English ones taken, the same two as before (see
+    /// `two_french_or_english_messages_of_the_fourth_set_are_still_taken`).
     #[test]
     fn most_short_foreign_messages_of_sets_written_apart_are_told() {
         for (file, total, at_least) in [
-            ("tests/data/language_holdout.jsonl", 140, 107),
-            ("tests/data/language_holdout_2.jsonl", 120, 79),
-            ("tests/data/language_holdout_3.jsonl", 120, 60),
+            ("tests/data/language_holdout.jsonl", 140, 94),
+            ("tests/data/language_holdout_2.jsonl", 120, 65),
+            ("tests/data/language_holdout_3.jsonl", 120, 50),
+            ("tests/data/language_holdout_4.jsonl", 120, 56),
         ] {
             let foreign: Vec<String> = texts(file)
                 .into_iter()
@@ -354,6 +436,20 @@ mod tests {
             assert_eq!(foreign.len(), total, "{file}");
             assert!(told >= at_least, "{file}: {told} of {total}");
         }
+    }
+
+    /// A signature of four lines in Dutch under two lines of French, and an English
+    /// question naming a German bakery and its street: taken for Dutch and German, before
+    /// this set's rule as after. Kept as they are so that a third is seen.
+    #[test]
+    fn two_french_or_english_messages_of_the_fourth_set_are_still_taken() {
+        let taken: Vec<String> = texts("tests/data/language_holdout_4.jsonl")
+            .into_iter()
+            .filter(|(lang, _)| matches!(lang.as_deref(), Some("fr" | "en")))
+            .filter(|(_, text)| unsupported_language(text).is_some())
+            .map(|(_, text)| text)
+            .collect();
+        assert!(taken.len() <= 2, "{taken:#?}");
     }
 
     /// What a review found taken for another language, and must not be.
@@ -374,6 +470,17 @@ mod tests {
             "M. Yılmaz et Mme Wiśniewska ont appelé pour le toner",
             "Bureau de Łódź : la Kyocera affiche C6000",
             "Straße des 17. Juni, Berlin: printer jammed again",
+            // What a review of the letters found taken for other languages.
+            "la brother affiche papel atascado depuis hier",
+            "la xerox affiche sem papel na bandeja",
+            "rappeler ayşe yılmaz svp",
+            "appel de ayşe yılmaz",
+            "merci maría núñez",
+            "Merci,\nMaría\nDirección Técnica",
+            "thanks, łukasz wójcik",
+            "Commande : 2 piñatas, 1 jalapeño",
+            "Codes copieur à créer :\nMałgorzata Nowak\nPaweł Wójcik",
+            "Rappeler Dr. Doğan ou M. Yılmaz",
         ] {
             assert_eq!(unsupported_language(text), None, "{text}");
         }
