@@ -60,8 +60,26 @@ fn mark_items(text: &str) -> String {
     enum List {
         /// The next item's number, and what each item adds to it (1, or -1 reversed).
         Ordered(i64, i64),
+        /// Reversed with no `start`: it counts down from its number of items, known once
+        /// it closes; each item's place in the text and its own `value`.
+        CountingDown(Vec<(usize, Option<i64>)>),
         Bullets,
     }
+    // The numbers of lists counting down, and where they go: written in once the text is
+    // whole, so that no place moves before its number is in.
+    let mut deferred: Vec<(usize, i64)> = Vec::new();
+    let close = |lists: &mut Vec<List>, at: usize, deferred: &mut Vec<(usize, i64)>| {
+        for list in lists.drain(at..) {
+            if let List::CountingDown(items) = list {
+                let mut next = items.len() as i64;
+                for (place, value) in items {
+                    next = value.unwrap_or(next);
+                    deferred.push((place, next));
+                    next -= 1;
+                }
+            }
+        }
+    };
     let mut lists: Vec<List> = Vec::new();
     let mut out = String::with_capacity(text.len());
     let mut last = 0;
@@ -76,22 +94,23 @@ fn mark_items(text: &str) -> String {
                 let start = START
                     .captures(attributes)
                     .and_then(|c| c[1].parse::<i64>().ok());
-                lists.push(if REVERSED.is_match(attributes) {
-                    List::Ordered(start.unwrap_or_else(|| items_of(&text[last..])), -1)
-                } else {
-                    List::Ordered(start.unwrap_or(1), 1)
+                lists.push(match (start, REVERSED.is_match(attributes)) {
+                    (None, true) => List::CountingDown(Vec::new()),
+                    (Some(start), true) => List::Ordered(start, -1),
+                    (start, false) => List::Ordered(start.unwrap_or(1), 1),
                 });
             }
             ("ul", false) => lists.push(List::Bullets),
             // Only the list it closes: a stray `</ul>` does not end an `<ol>`.
             ("ol", true) => {
-                if let Some(at) = lists.iter().rposition(|l| matches!(l, List::Ordered(..))) {
-                    lists.truncate(at);
+                let ordered = |l: &List| matches!(l, List::Ordered(..) | List::CountingDown(_));
+                if let Some(at) = lists.iter().rposition(ordered) {
+                    close(&mut lists, at, &mut deferred);
                 }
             }
             ("ul", true) => {
                 if let Some(at) = lists.iter().rposition(|l| matches!(l, List::Bullets)) {
-                    lists.truncate(at);
+                    close(&mut lists, at, &mut deferred);
                 }
             }
             ("li", false) => {
@@ -107,6 +126,11 @@ fn mark_items(text: &str) -> String {
                         out.push_str(&format!("\n{next}. "));
                         *next += *step;
                     }
+                    Some(List::CountingDown(items)) => {
+                        out.push('\n');
+                        items.push((out.len(), value));
+                        out.push_str(". ");
+                    }
                     Some(List::Bullets) | None => out.push_str("\n- "),
                 }
                 // The item's tag is its mark now.
@@ -118,29 +142,13 @@ fn mark_items(text: &str) -> String {
         out.push_str(whole.as_str());
     }
     out.push_str(&text[last..]);
-    out
-}
-
-/// The items of the list whose opening tag `rest` follows: its own `<li>`, not those of
-/// lists inside it, up to its closing tag (or the end).
-/// Closing tags are matched as `mark_items` matches them: a stray `</ul>` ends nothing.
-fn items_of(rest: &str) -> i64 {
-    let mut inner: Vec<String> = Vec::new();
-    let mut items = 0;
-    for tag in LIST_TAG.captures_iter(rest) {
-        let name = tag[2].to_ascii_lowercase();
-        match (name.as_str(), !tag[1].is_empty()) {
-            ("li", false) if inner.is_empty() => items += 1,
-            ("li", _) => {}
-            (_, false) => inner.push(name),
-            (_, true) => match inner.iter().rposition(|open| *open == name) {
-                Some(at) => inner.truncate(at),
-                None if name == "ol" => break,
-                None => {}
-            },
-        }
+    // A list left open counts the items it has.
+    close(&mut lists, 0, &mut deferred);
+    deferred.sort_unstable_by_key(|(place, _)| std::cmp::Reverse(*place));
+    for (place, number) in deferred {
+        out.insert_str(place, &number.to_string());
     }
-    items
+    out
 }
 
 /// The plain text of `text` when it is HTML, else `None`: tags dropped, entities decoded,
@@ -238,6 +246,17 @@ mod tests {
         assert_eq!(
             plain_text("<ol reversed><li>Trois<ol><li>a</li><li>b</li></ol></li></ul><li>Deux</li><li>Un</li></ol><ol reversed start=\"10\"><li>Dix</li><li>Neuf</li></ol>").unwrap(),
             "3. Trois\n1. a\n2. b\n2. Deux\n1. Un\n10. Dix\n9. Neuf"
+        );
+        // A stray `</ul>` closes a reversed list inside a `<ul>` as it closes any list
+        // there; a reversed list's own `value`; one left open counts what it has.
+        assert_eq!(
+            plain_text("<ul><li>S<ol reversed><li>A</ul><li>B<li>C</ol>").unwrap(),
+            "- S\n1. A\n- B\n- C"
+        );
+        assert_eq!(
+            plain_text("<ol reversed><li>A<li value=\"5\">B<li>C</ol><ol reversed><li>X<li>Y")
+                .unwrap(),
+            "3. A\n5. B\n4. C\n2. X\n1. Y"
         );
         // An item outside any list, and a list left open, still read.
         assert_eq!(
