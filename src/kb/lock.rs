@@ -111,7 +111,8 @@ fn open(kb_dir: &Path) -> Option<(File, Target)> {
     }
 }
 
-fn folder_of(kb_dir: &Path) -> &Path {
+/// The folder a KB is (or will be) made in: a bare name's is the working directory.
+pub(crate) fn folder_of(kb_dir: &Path) -> &Path {
     kb_dir
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

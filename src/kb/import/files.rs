@@ -9,6 +9,7 @@ use super::record::{render_manifest, Manifest, MANIFEST_FILE};
 use crate::durable::{sync_dir, sync_written};
 use crate::error::{Error, Result};
 use crate::kb::load::{CATALOGUE_FILE, ENTRIES_DIR};
+use crate::kb::lock::folder_of;
 pub(crate) use crate::kb::lock::KbLock;
 
 /// Checks that `out_dir` is a KB or a new one, and takes the KB's lock for writing, held
@@ -16,17 +17,10 @@ pub(crate) use crate::kb::lock::KbLock;
 /// reads or writes it).
 pub(crate) fn open_kb(out_dir: &Path) -> Result<KbLock> {
     check_out_dir(out_dir)?;
-    let parent = parent_of(out_dir);
+    let parent = folder_of(out_dir);
     std::fs::create_dir_all(parent)
         .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
     KbLock::write(out_dir, "import")
-}
-
-fn parent_of(out_dir: &Path) -> &Path {
-    out_dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
 }
 
 /// A KB directory: one with an `entries/` folder, or the catalogue, labelled tickets,
@@ -74,7 +68,7 @@ pub(super) fn write_new_kb(
     manifest: &Manifest,
     catalogue_text: Option<&str>,
 ) -> Result<()> {
-    let parent = parent_of(out_dir);
+    let parent = folder_of(out_dir);
     let staging = tempfile::Builder::new()
         .prefix(".devicekb-import-")
         .tempdir_in(parent)
