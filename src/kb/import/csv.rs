@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use super::fields::Read;
 use super::records::{Records, LISTS};
 use super::{ImportOptions, ImportReport};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Imports a CSV file (see the module's documentation).
 pub fn import_csv(
@@ -39,11 +39,9 @@ pub fn import_csv_files(
     let mut records = Records::for_files(files, out_dir, collection, options)?;
     let mut notes = Vec::new();
     for (i, file) in files.iter().enumerate() {
-        if i > 0 {
-            records.next_file(file)?;
-        }
-        let bytes = std::fs::read(file)
-            .map_err(|e| Error::io(format!("reading {}", records.shown()), e))?;
+        let Some(bytes) = records.read_file(i, files.len(), file)? else {
+            continue;
+        };
         let (text, encoding) = decode(&bytes);
         read_rows(&text, &mut records);
         if let Some(encoding) = encoding {

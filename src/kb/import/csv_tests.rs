@@ -1,6 +1,7 @@
 //! The CSV importer's tests (`csv.rs`).
 
 use super::*;
+use crate::error::Error;
 use crate::kb::entry::Category;
 use crate::kb::import::problems_of as problems;
 use crate::kb::import::FieldMap;
@@ -156,6 +157,55 @@ fn every_files_header_problems_are_named_in_one_run() {
         "{found:?}"
     );
     assert!(!out.exists());
+}
+
+#[test]
+fn a_file_missing_or_named_twice_is_named_beside_the_other_files_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("page-1.csv");
+    let missing = dir.path().join("page-2.csv");
+    let third = dir.path().join("page-3.csv");
+    std::fs::write(&first, "id;title;auteur\n1;a;b\n").unwrap();
+    std::fs::write(&third, "id;title;text\n3;c;d\n").unwrap();
+    let out = dir.path().join("kb");
+    let files = [first.clone(), missing, third, first];
+    let report = import_csv_files(&files, &out, "faq", &ImportOptions::default());
+    let Err(Error::KbInvalid(found)) = report else {
+        panic!("expected problems, got {report:?}");
+    };
+    let named: Vec<(String, Option<String>, String)> = found
+        .iter()
+        .map(|p| {
+            let file = p.file.rsplit('/').next().unwrap().to_string();
+            (file, p.field.clone(), p.message.clone())
+        })
+        .collect();
+    let has = |file: &str, field: Option<&str>, says: &str| {
+        named
+            .iter()
+            .any(|(f, d, m)| f == file && d.as_deref() == field && m.contains(says))
+    };
+    // The first file's header, the missing file and the file named again: one run.
+    assert!(
+        has("page-1.csv", Some("auteur"), "unknown column"),
+        "{named:?}"
+    );
+    assert!(
+        has("page-1.csv", Some("text"), "missing column"),
+        "{named:?}"
+    );
+    assert!(has("page-2.csv", None, "cannot be read"), "{named:?}");
+    assert!(has("page-1.csv", None, "named twice"), "{named:?}");
+    assert!(!out.exists());
+
+    // A lone file that cannot be read is the import's own error.
+    let lone = import_csv(
+        &dir.path().join("none.csv"),
+        &out,
+        "faq",
+        &ImportOptions::default(),
+    );
+    assert!(matches!(lone, Err(Error::Io { .. })), "{lone:?}");
 }
 
 #[test]

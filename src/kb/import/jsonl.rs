@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use super::fields::Read;
 use super::records::Records;
 use super::{ImportOptions, ImportReport};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Imports JSON records (see the module's documentation).
 pub fn import_jsonl(
@@ -40,11 +40,18 @@ pub fn import_jsonl_files(
     let mut notes = Vec::new();
     let (mut pages, mut with_next) = (0, Vec::new());
     for (i, file) in files.iter().enumerate() {
-        if i > 0 {
-            records.next_file(file)?;
-        }
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| Error::io(format!("reading {}", records.shown()), e))?;
+        let Some(bytes) = records.read_file(i, files.len(), file)? else {
+            continue;
+        };
+        let Ok(text) = String::from_utf8(bytes) else {
+            records.file_refused(vec![super::problem(
+                records.shown(),
+                None,
+                None,
+                "not UTF-8 text (JSON is written in UTF-8)".to_string(),
+            )]);
+            continue;
+        };
         let read = read_file(&text, &mut records);
         pages += read.pages;
         with_next.extend(read.next);

@@ -1,6 +1,7 @@
 //! The JSON importer's tests (`jsonl.rs`).
 
 use super::*;
+use crate::error::Error;
 use crate::kb::import::problems_of as problems;
 use crate::kb::import::{EntityReader, FieldMap};
 use crate::kb::load::read_kb;
@@ -294,6 +295,38 @@ fn every_page_of_an_export_named_in_one_import_makes_one_collection() {
         notes.contains("name every page's file in one import"),
         "{notes}"
     );
+}
+
+#[test]
+fn a_page_that_is_not_utf8_is_named_and_the_next_pages_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("page-1.json");
+    let second = dir.path().join("page-2.json");
+    // Windows-1252's "é" (0xE9): not JSON's UTF-8.
+    std::fs::write(
+        &first,
+        b"{\"id\": \"a\", \"title\": \"R\xE9seau\", \"text\": \"x\"}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &second,
+        "{\"id\": \"b\", \"title\": \"Toner\", \"auteur\": \"x\"}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("kb");
+    let files = [first, second];
+    let report = import_jsonl_files(&files, &out, "help", &ImportOptions::default());
+    let Err(Error::KbInvalid(found)) = report else {
+        panic!("expected problems, got {report:?}");
+    };
+    let said = |file: &str, says: &str| {
+        found
+            .iter()
+            .any(|p| p.file.ends_with(file) && p.message.contains(says))
+    };
+    assert!(said("page-1.json", "not UTF-8"), "{found:?}");
+    assert!(said("page-2.json", "unknown field"), "{found:?}");
+    assert!(!out.exists());
 }
 
 #[test]

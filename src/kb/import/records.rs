@@ -172,17 +172,37 @@ impl Records {
         Records::new(first, out_dir, collection, options)
     }
 
-    /// Goes on with the next file of the same export (its next page, say): its records
-    /// join the same entries, their ids unique across the files. A file named twice is
-    /// refused (its records would be read twice).
-    pub(super) fn next_file(&mut self, file: &Path) -> Result<()> {
-        if self.already_read(file) {
-            let message = format!("{} is named twice", file.display());
-            return Err(Error::invalid("FILE", message));
+    /// The bytes of the export's file `index` of `count` (the first was named when the
+    /// import started), or `None` when it is not read: the next file of the same export
+    /// (its next page, say) joins the same entries, their ids unique across the files.
+    /// With several files, one named twice (its records would be read twice) or that
+    /// cannot be read is one of the export's problems and the next files are still read,
+    /// so one run names them all; a lone file that cannot be read is the import's error.
+    pub(super) fn read_file(
+        &mut self,
+        index: usize,
+        count: usize,
+        file: &Path,
+    ) -> Result<Option<Vec<u8>>> {
+        if index > 0 {
+            if self.already_read(file) {
+                let shown = file.display().to_string();
+                let message = "named twice (its records are read once)".to_string();
+                self.errors.push(problem(&shown, None, None, message));
+                return Ok(None);
+            }
+            self.shown = file.display().to_string();
+            self.files.push(self.shown.clone());
         }
-        self.shown = file.display().to_string();
-        self.files.push(self.shown.clone());
-        Ok(())
+        match std::fs::read(file) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if count == 1 => Err(Error::io(format!("reading {}", self.shown), e)),
+            Err(e) => {
+                let message = format!("cannot be read: {e}");
+                self.errors.push(problem(&self.shown, None, None, message));
+                Ok(None)
+            }
+        }
     }
 
     /// The files' names, as the import's record keeps them.
