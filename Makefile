@@ -76,6 +76,7 @@ eval-extract:
 # Ticket classification (category, priority, churn risk) by 5-fold cross-validation.
 eval-classify: build
 	$(BIN) eval classify --data target/eval-data
+	$(BIN) eval classify tests/data/classification_holdout.jsonl --held-out --data target/eval-data
 
 # Hold-out protocol: KBs the product was never tuned on, imported and measured on tickets
 # written apart from the project (tests/data/transfer/README.md). `make eval-transfer

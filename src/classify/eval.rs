@@ -1,5 +1,6 @@
-//! Cross-validated quality of the classifier: each labelled ticket is predicted by a model
-//! trained without it (k folds, assigned by id so the split is the same on every run).
+//! The classifier's quality: cross-validated on a KB's labelled tickets (each predicted by
+//! a model trained without it, k folds assigned by id so the split is the same on every
+//! run), or on tickets written apart, predicted by the model trained on all of them.
 
 use serde::Serialize;
 
@@ -35,14 +36,37 @@ pub struct RetentionFigures {
     pub recall: f64,
 }
 
+/// How the predictions were made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum Method {
+    /// Each labelled ticket predicted by a model trained on the other folds.
+    CrossValidation { folds: usize },
+    /// Tickets written apart, predicted by the model trained on the KB's `trained_on`
+    /// labelled tickets, as a live ticket is.
+    HeldOut { trained_on: usize },
+}
+
+/// A ticket labelled one way and predicted another, for one task.
+#[derive(Debug, Clone, Serialize)]
+pub struct Miss {
+    pub id: String,
+    pub task: &'static str,
+    pub labelled: String,
+    pub predicted: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ClassifyReport {
     pub tickets: usize,
-    pub folds: usize,
+    #[serde(flatten)]
+    pub method: Method,
     pub category: TaskFigures,
     pub priority: TaskFigures,
     pub churn: TaskFigures,
     pub retention: RetentionFigures,
+    /// Every wrong prediction, by task then ticket.
+    pub misses: Vec<Miss>,
 }
 
 fn fold_of(id: &str, folds: usize) -> usize {
@@ -117,7 +141,7 @@ fn task(name: &str, classes: &[&str], truth: &[&str], predicted: &[&str]) -> Tas
 pub fn report(
     tickets: &[LabelledTicket],
     predictions: &[Classification],
-    folds: usize,
+    method: Method,
     retention_threshold: u8,
 ) -> ClassifyReport {
     let truth = |f: fn(&LabelledTicket) -> &str| tickets.iter().map(f).collect::<Vec<_>>();
@@ -149,9 +173,26 @@ pub fn report(
         .zip(&flagged)
         .filter(|(t, f)| **f && t.churn_risk == "high")
         .count();
+    let mut misses = Vec::new();
+    for (name, predicted, label) in [
+        ("category", &category, truth(|t| &t.category)),
+        ("priority", &priority, truth(|t| &t.priority)),
+        ("churn_risk", &churn, truth(|t| &t.churn_risk)),
+    ] {
+        for ((t, p), l) in tickets.iter().zip(predicted).zip(label) {
+            if p != &l {
+                misses.push(Miss {
+                    id: t.id.clone(),
+                    task: name,
+                    labelled: l.to_string(),
+                    predicted: p.to_string(),
+                });
+            }
+        }
+    }
     ClassifyReport {
         tickets: tickets.len(),
-        folds,
+        method,
         category: task(
             "category",
             crate::kb::training::CATEGORIES,
@@ -177,16 +218,24 @@ pub fn report(
             precision: ratio(flagged_at_risk, flagged_count),
             recall: ratio(high_flagged, high),
         },
+        misses,
     }
 }
 
 impl std::fmt::Display for ClassifyReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(
-            f,
-            "{} labelled tickets, {}-fold cross-validation (each ticket predicted by a model that never saw it)",
-            self.tickets, self.folds
-        )?;
+        match self.method {
+            Method::CrossValidation { folds } => writeln!(
+                f,
+                "{} labelled tickets, {folds}-fold cross-validation (each ticket predicted by a model that never saw it)",
+                self.tickets
+            )?,
+            Method::HeldOut { trained_on } => writeln!(
+                f,
+                "{} tickets written apart, predicted by the model trained on the KB's {trained_on} labelled tickets",
+                self.tickets
+            )?,
+        }
         for t in [&self.category, &self.priority, &self.churn] {
             writeln!(
                 f,

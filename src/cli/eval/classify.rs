@@ -14,6 +14,13 @@ pub struct Args {
     /// Cross-validation folds.
     #[arg(long, default_value_t = 5)]
     folds: usize,
+    /// FILE holds tickets written apart from the KB's labelled set: predict them with the
+    /// classifier trained on that whole set, as live tickets are (no cross-validation).
+    #[arg(long, requires = "file")]
+    held_out: bool,
+    /// Also print every wrong prediction (ticket, task, label, prediction).
+    #[arg(long)]
+    misses: bool,
     #[arg(long)]
     json: bool,
 }
@@ -28,7 +35,7 @@ pub async fn run(args: Args) -> Result<()> {
     let text = std::fs::read_to_string(&file)
         .map_err(|e| Error::io(format!("reading {}", file.display()), e))?;
     let tickets = parse_training(&text, &file.display().to_string()).map_err(Error::KbInvalid)?;
-    if args.folds < 2 || args.folds > tickets.len() {
+    if !args.held_out && (args.folds < 2 || args.folds > tickets.len()) {
         return Err(Error::invalid(
             "folds",
             format!(
@@ -39,7 +46,11 @@ pub async fn run(args: Args) -> Result<()> {
     }
     let embedder = load_embedder(&config)?;
     let service = Service::start(config, embedder).await?;
-    let report = service.engine.eval_classify(tickets, args.folds).await?;
+    let report = if args.held_out {
+        service.engine.eval_classify_held_out(tickets).await?
+    } else {
+        service.engine.eval_classify(tickets, args.folds).await?
+    };
     if args.json {
         println!(
             "{}",
@@ -47,6 +58,12 @@ pub async fn run(args: Args) -> Result<()> {
         );
     } else {
         print!("{report}");
+        if args.misses {
+            println!("\nwrong predictions (ticket, task: labelled -> predicted):");
+            for m in &report.misses {
+                println!("  {} {}: {} -> {}", m.id, m.task, m.labelled, m.predicted);
+            }
+        }
     }
     Ok(())
 }

@@ -1,13 +1,13 @@
 //! Ticket classification in the service: gathering the evidence the classifier reads,
 //! training it on the current generation's labelled set (once, when first needed) and
-//! measuring it by cross-validation.
+//! measuring it, by cross-validation or on tickets written apart.
 
 use std::sync::Arc;
 
 use super::search::{SearchMode, ValidSearch};
 use super::{Engine, QueryKey};
 use crate::answer::Answer;
-use crate::classify::eval::{cross_validate, report, ClassifyReport};
+use crate::classify::eval::{cross_validate, report, ClassifyReport, Method};
 use crate::classify::{Classification, Classifier, Evidence};
 use crate::error::{Error, Result};
 use crate::index::query::clean_query;
@@ -180,7 +180,33 @@ impl Engine {
         let threshold = self.config().retention_threshold;
         self.cpu(move || {
             let predictions = cross_validate(&tickets, &evidence, folds);
-            Ok(report(&tickets, &predictions, folds, threshold))
+            let method = Method::CrossValidation { folds };
+            Ok(report(&tickets, &predictions, method, threshold))
+        })
+        .await
+    }
+
+    /// Figures of the classifier the current generation serves (trained on its labelled
+    /// set) on `tickets`, which it never saw: refused when the KB has no labelled set.
+    pub async fn eval_classify_held_out(
+        self: &Arc<Self>,
+        tickets: Vec<LabelledTicket>,
+    ) -> Result<ClassifyReport> {
+        let Some(classifier) = self.classifier().await? else {
+            return Err(Error::invalid(
+                "training",
+                "the KB has no labelled tickets to train the classifier on",
+            ));
+        };
+        let evidence = self.evidence_for_all(&tickets).await?;
+        let threshold = self.config().retention_threshold;
+        self.cpu(move || {
+            let predictions: Vec<Classification> =
+                evidence.iter().map(|e| classifier.classify(e)).collect();
+            let method = Method::HeldOut {
+                trained_on: classifier.trained_on,
+            };
+            Ok(report(&tickets, &predictions, method, threshold))
         })
         .await
     }
