@@ -3,11 +3,12 @@
 //! the whole file has been read, so a file with one bad record writes nothing.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Map, Value};
 
 mod entry;
+mod files;
 
 use entry::other_script;
 
@@ -158,69 +159,6 @@ impl Records {
         &self.shown
     }
 
-    /// Starts the import of the export `files` (the first is read first): refused when
-    /// there is none.
-    pub(super) fn for_files(
-        files: &[PathBuf],
-        out_dir: &Path,
-        collection: &str,
-        options: &ImportOptions,
-    ) -> Result<Self> {
-        let Some(first) = files.first() else {
-            return Err(Error::invalid("FILE", "no file to import"));
-        };
-        Records::new(first, out_dir, collection, options)
-    }
-
-    /// The bytes of the export's file `index` of `count` (the first was named when the
-    /// import started), or `None` when it is not read: the next file of the same export
-    /// (its next page, say) joins the same entries, their ids unique across the files.
-    /// With several files, one named twice (its records would be read twice) or that
-    /// cannot be read is one of the export's problems and the next files are still read,
-    /// so one run names them all; a lone file that cannot be read is the import's error.
-    pub(super) fn read_file(
-        &mut self,
-        index: usize,
-        count: usize,
-        file: &Path,
-    ) -> Result<Option<Vec<u8>>> {
-        if index > 0 {
-            if self.already_read(file) {
-                let shown = file.display().to_string();
-                let message = "named twice (its records are read once)".to_string();
-                self.errors.push(problem(&shown, None, None, message));
-                return Ok(None);
-            }
-            self.shown = file.display().to_string();
-            self.files.push(self.shown.clone());
-        }
-        match std::fs::read(file) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if count == 1 => Err(Error::io(format!("reading {}", self.shown), e)),
-            Err(e) => {
-                let message = format!("cannot be read: {e}");
-                self.errors.push(problem(&self.shown, None, None, message));
-                Ok(None)
-            }
-        }
-    }
-
-    /// The files' names, as the import's record keeps them.
-    fn source_names(&self) -> String {
-        let mut names: Vec<String> = self
-            .files
-            .iter()
-            .map(|f| {
-                Path::new(f)
-                    .file_name()
-                    .map_or(f.clone(), |n| n.to_string_lossy().into_owned())
-            })
-            .collect();
-        // In any order the files are named.
-        names.sort();
-        names.join(", ")
-    }
-
     /// Says the files are not the whole export, and why (an update then removes nothing).
     pub(super) fn not_whole(&mut self, why: String) {
         self.not_whole = Some(why);
@@ -238,21 +176,6 @@ impl Records {
 
     pub(super) fn export_total(&self) -> Option<u64> {
         self.export_total
-    }
-
-    /// Whether `file` was named already in this import (the same file twice would read
-    /// every record twice).
-    fn already_read(&self, file: &Path) -> bool {
-        let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
-            (Ok(a), Ok(b)) => a == b,
-            _ => a == b,
-        };
-        self.files.iter().any(|f| same(Path::new(f), file))
-    }
-
-    /// The files read, as the problems of the export as a whole name it.
-    fn all_shown(&self) -> String {
-        self.files.join(", ")
     }
 
     /// Problems that keep a whole file from being read (a CSV header that does not read).
