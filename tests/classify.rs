@@ -1,7 +1,7 @@
 //! Ticket classification quality with the real embedding model: on the KB's labelled
 //! tickets by cross-validation (every ticket predicted by a model that never saw it), and
-//! on 200 tickets written apart from them (`tests/data/classification_holdout.jsonl`, by
-//! someone who saw only the categories' definitions). The floors sit a little under what
+//! on three sets of 200 tickets written apart from them (`tests/data/classification_holdout*.jsonl`,
+//! each by someone who saw only the categories' definitions). The floors sit a little under what
 //! `devicekb eval classify` measured (see the README).
 
 use crate::common;
@@ -17,7 +17,7 @@ fn labelled() -> Vec<devicekb::kb::training::LabelledTicket> {
 #[tokio::test]
 async fn cross_validated_accuracy_holds_its_floors() {
     let tickets = labelled();
-    assert!(tickets.len() >= 200, "at least 200 labelled tickets");
+    assert!(tickets.len() >= 480, "at least 480 labelled tickets");
     let service = common::repo_service();
     let report = service.engine.eval_classify(tickets, 5).await.unwrap();
     println!("{report}");
@@ -32,34 +32,95 @@ async fn cross_validated_accuracy_holds_its_floors() {
     assert!(report.retention.precision >= 0.75, "{report}");
 }
 
+/// Floors of a set written apart: category accuracy and mean per-class accuracy,
+/// priority, churn risk, retention flag precision and recall.
+struct Floors {
+    file: &'static str,
+    category: f64,
+    category_per_class: f64,
+    priority: f64,
+    churn: f64,
+    retention_precision: f64,
+    retention_recall: f64,
+}
+
 #[tokio::test]
 async fn tickets_written_apart_are_classified_above_their_floors() {
-    let path = common::repo().join("tests/data/classification_holdout.jsonl");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let tickets = parse_training(&text, &path.display().to_string()).expect("the set is valid");
-    assert_eq!(tickets.len(), 200);
+    // Measured with the 480 labelled tickets (README, "Ticket classification"): set 1
+    // 0.840 (0.804), 0.785, 0.890, 0.938, 0.900; set 2 0.835 (0.828), 0.695, 0.820,
+    // 0.944, 0.700; set 3, whose first run that was, 0.845 (0.859), 0.760, 0.810, 0.872,
+    // 0.950.
+    let sets = [
+        Floors {
+            file: "classification_holdout.jsonl",
+            category: 0.80,
+            category_per_class: 0.76,
+            priority: 0.74,
+            churn: 0.85,
+            retention_precision: 0.88,
+            retention_recall: 0.80,
+        },
+        Floors {
+            file: "classification_holdout_2.jsonl",
+            category: 0.80,
+            category_per_class: 0.78,
+            priority: 0.65,
+            churn: 0.78,
+            retention_precision: 0.88,
+            retention_recall: 0.60,
+        },
+        Floors {
+            file: "classification_holdout_3.jsonl",
+            category: 0.80,
+            category_per_class: 0.80,
+            priority: 0.72,
+            churn: 0.77,
+            retention_precision: 0.80,
+            retention_recall: 0.85,
+        },
+    ];
     let service = common::repo_service();
-    let report = service
-        .engine
-        .eval_classify_held_out(tickets)
-        .await
-        .unwrap();
-    println!("{report}");
-    // First run, as it came: category 0.790, priority 0.695, churn risk 0.860, retention
-    // flag precision 0.962 and recall 0.850.
-    assert!(report.category.accuracy >= 0.76, "{report}");
-    assert!(report.category.macro_recall >= 0.70, "{report}");
-    assert!(report.priority.accuracy >= 0.65, "{report}");
-    assert!(report.churn.accuracy >= 0.82, "{report}");
-    assert!(report.retention.precision >= 0.85, "{report}");
-    assert!(report.retention.recall >= 0.75, "{report}");
-    let wrong_categories = report
-        .misses
-        .iter()
-        .filter(|m| m.task == "category")
-        .count();
-    let expected = ((1.0 - report.category.accuracy) * 200.0).round() as usize;
-    assert_eq!(wrong_categories, expected, "every wrong category is listed");
+    for floors in sets {
+        let path = common::repo().join("tests/data").join(floors.file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let tickets = parse_training(&text, &path.display().to_string()).expect("a valid set");
+        assert_eq!(tickets.len(), 200, "{}", floors.file);
+        let report = service
+            .engine
+            .eval_classify_held_out(tickets)
+            .await
+            .unwrap();
+        println!("{}:\n{report}", floors.file);
+        let name = floors.file;
+        assert!(
+            report.category.accuracy >= floors.category,
+            "{name}: {report}"
+        );
+        assert!(
+            report.category.macro_recall >= floors.category_per_class,
+            "{name}: {report}"
+        );
+        assert!(
+            report.priority.accuracy >= floors.priority,
+            "{name}: {report}"
+        );
+        assert!(report.churn.accuracy >= floors.churn, "{name}: {report}");
+        assert!(
+            report.retention.precision >= floors.retention_precision,
+            "{name}: {report}"
+        );
+        assert!(
+            report.retention.recall >= floors.retention_recall,
+            "{name}: {report}"
+        );
+        let wrong = report
+            .misses
+            .iter()
+            .filter(|m| m.task == "category")
+            .count();
+        let expected = ((1.0 - report.category.accuracy) * 200.0).round() as usize;
+        assert_eq!(wrong, expected, "{name}: every wrong category is listed");
+    }
 }
 
 #[tokio::test]

@@ -55,6 +55,14 @@ static DEADLINE: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
+/// A device that may hurt someone or catch fire: whatever else the message says, a person
+/// must act now.
+static SAFETY: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"\b(?:fum[ée]e|de la fumée|fume|odeur de (?:brûlé|brulé|brule|plastique fondu|chaud)|sent(?:ait)? le (?:brûlé|brulé|brule|chaud)|étincelles?|etincelles?|court-circuit|décharge électrique|pris (?:une décharge|le jus|un coup de jus)|(?:a pris|prend|prendre) feu|flammes?|smok(?:e|ing)|burning (?:smell|plastic)|smells? (?:of )?(?:burn\w*|hot)|sparks?|sparking|electric(?:al)? shock|got a shock|caught fire|on fire|flames?)\b",
+    )
+});
+
 static NOT_URGENT: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r"\b(?:pas urgent|rien d'urgent|aucune urgence|quand vous (?:pourrez|aurez|avez)|à l'occasion|pas pressé|no rush|not urgent|no hurry|when you (?:can|get a chance|have time)|simple question|petite question|juste une question|just (?:a question|wondering|curious)|par curiosité|pour information)\b",
@@ -62,7 +70,7 @@ static NOT_URGENT: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Index of each cue in the feature vector, after the embedding and the words.
-const CUES: usize = 20;
+const CUES: usize = 21;
 
 /// Turns evidence into the classifier's input row. `dim` is the embedding width the model
 /// was trained with; a different embedding gives a row of another width, which the model
@@ -88,6 +96,7 @@ pub fn row(evidence: &Evidence) -> Vec<f32> {
         flag(BLOCKING.is_match(text)),
         flag(DEADLINE.is_match(text)),
         flag(NOT_URGENT.is_match(text)),
+        flag(SAFETY.is_match(text)),
         flag(evidence.has_error_code),
         flag(evidence.has_model),
         flag(evidence.has_serial),
