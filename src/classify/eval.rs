@@ -47,11 +47,30 @@ pub enum Method {
     HeldOut { trained_on: usize },
 }
 
+/// What is predicted of a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    Category,
+    Priority,
+    ChurnRisk,
+}
+
+impl Task {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Task::Category => "category",
+            Task::Priority => "priority",
+            Task::ChurnRisk => "churn_risk",
+        }
+    }
+}
+
 /// A ticket labelled one way and predicted another, for one task.
 #[derive(Debug, Clone, Serialize)]
 pub struct Miss {
     pub id: String,
-    pub task: &'static str,
+    pub task: Task,
     pub labelled: String,
     pub predicted: String,
 }
@@ -175,9 +194,9 @@ pub fn report(
         .count();
     let mut misses = Vec::new();
     for (name, predicted, label) in [
-        ("category", &category, truth(|t| &t.category)),
-        ("priority", &priority, truth(|t| &t.priority)),
-        ("churn_risk", &churn, truth(|t| &t.churn_risk)),
+        (Task::Category, &category, truth(|t| &t.category)),
+        (Task::Priority, &priority, truth(|t| &t.priority)),
+        (Task::ChurnRisk, &churn, truth(|t| &t.churn_risk)),
     ] {
         for ((t, p), l) in tickets.iter().zip(predicted).zip(label) {
             if p != &l {

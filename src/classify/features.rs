@@ -56,11 +56,25 @@ static DEADLINE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// A device that may hurt someone or catch fire: whatever else the message says, a person
-/// must act now.
+/// must act now. Each phrase ties the hazard to what is happening ("smoke coming out", "ça
+/// sent le brûlé"), so a smoke detector, a smoke test or a budget "parti en fumée" is not
+/// one.
 static SAFETY: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"\b(?:fum[ée]e|de la fumée|fume|odeur de (?:brûlé|brulé|brule|plastique fondu|chaud)|sent(?:ait)? le (?:brûlé|brulé|brule|chaud)|étincelles?|etincelles?|court-circuit|décharge électrique|pris (?:une décharge|le jus|un coup de jus)|(?:a pris|prend|prendre) feu|flammes?|smok(?:e|ing)|burning (?:smell|plastic)|smells? (?:of )?(?:burn\w*|hot)|sparks?|sparking|electric(?:al)? shock|got a shock|caught fire|on fire|flames?)\b",
-    )
+    // Read in the folded text (lower case, no accents): SMS often have none.
+    re(concat!(
+        r"\b(?:(?:de la |une )?fumee (?:sort|sortait|s'echappe|s'echappait|qui sort|blanche|noire)",
+        r"|(?:sort|sortait|s'echappe|s'echappait|sortir) de la fumee",
+        r"|(?:imprimante|copieur|machine|photocopieur|elle|il|ca) (?:fume|fumait|a fume|s'est mise? a fumer)",
+        r"|odeur (?:de |d')(?:brule|crame|roussi|plastique fondu|fumee)",
+        r"|sent(?:ait)? (?:le |fort le )?(?:brule|crame|roussi)",
+        r"|etincelles? (?:sort|sortent|dans|a l'interieur|derriere|au niveau|a la prise)|des etincelles sortent",
+        r"|court-circuit|decharge electrique|pris (?:une decharge|le jus|un coup de jus)",
+        r"|a pris feu|prend feu|des flammes",
+        r"|smoke (?:is |was )?(?:coming|came|pouring|rising)|(?:is|was|started|it's|its) smoking",
+        r"|burning (?:smell|plastic|odou?r)|burnt (?:smell|plastic)|burned smell|smells? (?:of )?(?:burn\w*|hot plastic)",
+        r"|sparks? (?:from|coming|inside|flew|flying)|sparking",
+        r"|electric(?:al)? shock|caught fire|flames)\b",
+    ))
 });
 
 static NOT_URGENT: LazyLock<Regex> = LazyLock::new(|| {
@@ -96,7 +110,7 @@ pub fn row(evidence: &Evidence) -> Vec<f32> {
         flag(BLOCKING.is_match(text)),
         flag(DEADLINE.is_match(text)),
         flag(NOT_URGENT.is_match(text)),
-        flag(SAFETY.is_match(text)),
+        flag(SAFETY.is_match(&fold(text))),
         flag(evidence.has_error_code),
         flag(evidence.has_model),
         flag(evidence.has_serial),
@@ -189,6 +203,47 @@ impl Scaler {
         let weight = self.scale * self.weight;
         for (x, m) in row.iter_mut().zip(&self.mean) {
             *x = (*x - m) * weight;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SAFETY;
+    use crate::kb::lang::fold;
+
+    #[test]
+    fn a_hazard_is_read_and_its_words_elsewhere_are_not() {
+        let hazards = [
+            "l'imprimante fume depuis ce matin",
+            "Il sort de la fumée du copieur, on l'a débranché",
+            "ça sent le brûlé à côté de la Ricoh",
+            "odeur de plastique fondu près du four",
+            "des étincelles sortent de l'arrière",
+            "our printer is smoking, we unplugged it",
+            "smoke coming out of the back of the HP",
+            "there is a burning smell near the copier",
+            "a colleague got an electric shock from the machine",
+            "Fumee qui sort du copieur au 3e !!",
+            "Ma collegue a pris une decharge en touchant l imprimante",
+        ];
+        for text in hazards {
+            assert!(SAFETY.is_match(&fold(text)), "{text}");
+        }
+        let innocent = [
+            "question sur mon détecteur de fumée",
+            "notre budget part en fumée avec ces cartouches",
+            "votre technicien a fait des étincelles, merci !",
+            "le livreur fume devant l'entrée",
+            "we ran a smoke test after the firmware update",
+            "got a shock when I saw this month's invoice",
+            "scans never reach my Spark inbox",
+            "our sales team is on fire",
+            "No smoke, no smell, just a grinding noise",
+            "légère odeur de chaud mais les impressions sortent",
+        ];
+        for text in innocent {
+            assert!(!SAFETY.is_match(&fold(text)), "{text}");
         }
     }
 }

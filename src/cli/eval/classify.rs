@@ -16,7 +16,7 @@ pub struct Args {
     folds: usize,
     /// FILE holds tickets written apart from the KB's labelled set: predict them with the
     /// classifier trained on that whole set, as live tickets are (no cross-validation).
-    #[arg(long, requires = "file")]
+    #[arg(long, requires = "file", conflicts_with = "folds")]
     held_out: bool,
     /// Also print every wrong prediction (ticket, task, label, prediction).
     #[arg(long)]
@@ -61,7 +61,13 @@ pub async fn run(args: Args) -> Result<()> {
         if args.misses {
             println!("\nwrong predictions (ticket, task: labelled -> predicted):");
             for m in &report.misses {
-                println!("  {} {}: {} -> {}", m.id, m.task, m.labelled, m.predicted);
+                println!(
+                    "  {} {}: {} -> {}",
+                    m.id,
+                    m.task.as_str(),
+                    m.labelled,
+                    m.predicted
+                );
             }
         }
     }

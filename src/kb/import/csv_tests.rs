@@ -168,7 +168,9 @@ fn a_file_missing_or_named_twice_is_named_beside_the_other_files_problems() {
     std::fs::write(&first, "id;title;auteur\n1;a;b\n").unwrap();
     std::fs::write(&third, "id;title;text\n3;c;d\n").unwrap();
     let out = dir.path().join("kb");
-    let files = [first.clone(), missing, third, first];
+    // The first file again, spelt another way.
+    let again = dir.path().join(".").join("page-1.csv");
+    let files = [first.clone(), missing, third, again];
     let report = import_csv_files(&files, &out, "faq", &ImportOptions::default());
     let Err(Error::KbInvalid(found)) = report else {
         panic!("expected problems, got {report:?}");
@@ -195,7 +197,14 @@ fn a_file_missing_or_named_twice_is_named_beside_the_other_files_problems() {
         "{named:?}"
     );
     assert!(has("page-2.csv", None, "cannot be read"), "{named:?}");
-    assert!(has("page-1.csv", None, "named twice"), "{named:?}");
+    assert!(has("page-1.csv", None, "named twice (also as"), "{named:?}");
+    // Each file's problems together, in the order the files were named.
+    let order: Vec<&str> = named.iter().map(|(f, _, _)| f.as_str()).collect();
+    let first_elsewhere = order.iter().position(|f| *f != "page-1.csv").unwrap();
+    assert!(
+        order[first_elsewhere..].iter().all(|f| *f != "page-1.csv"),
+        "{order:?}"
+    );
     assert!(!out.exists());
 
     // A lone file that cannot be read is the import's own error.

@@ -43,14 +43,16 @@ pub fn import_jsonl_files(
         let Some(bytes) = records.read_file(i, files.len(), file)? else {
             continue;
         };
-        let Ok(text) = String::from_utf8(bytes) else {
-            records.file_refused(vec![super::problem(
-                records.shown(),
-                None,
-                None,
-                "not UTF-8 text (JSON is written in UTF-8)".to_string(),
-            )]);
-            continue;
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                let bytes = e.as_bytes();
+                let at = e.utf8_error().valid_up_to();
+                let line = 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count();
+                let message = "not UTF-8 text (JSON is written in UTF-8; save the export as UTF-8)";
+                records.refuse(line, None, message.to_string());
+                continue;
+            }
         };
         let read = read_file(&text, &mut records);
         pages += read.pages;

@@ -192,6 +192,23 @@ impl Engine {
         self: &Arc<Self>,
         tickets: Vec<LabelledTicket>,
     ) -> Result<ClassifyReport> {
+        // Tickets the classifier trained on would flatter it: refused, naming a few.
+        let trained_on = &self.generation().training;
+        let seen: Vec<&str> = tickets
+            .iter()
+            .filter(|t| trained_on.iter().any(|l| l.id == t.id))
+            .map(|t| t.id.as_str())
+            .collect();
+        if !seen.is_empty() {
+            return Err(Error::invalid(
+                "FILE",
+                format!(
+                    "{} of its tickets are in the KB's labelled set, which the classifier trains on (ids {}): held-out tickets must be others",
+                    seen.len(),
+                    seen.iter().take(5).copied().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
         let Some(classifier) = self.classifier().await? else {
             return Err(Error::invalid(
                 "training",

@@ -35,10 +35,13 @@ impl Records {
         file: &Path,
     ) -> Result<Option<Vec<u8>>> {
         if index > 0 {
-            if self.already_read(file) {
-                let shown = file.display().to_string();
-                let message = "named twice (its records are read once)".to_string();
-                self.errors.push(problem(&shown, None, None, message));
+            if let Some(earlier) = self.named_before(file) {
+                // Filed under the spelling read first, so it sorts with that file's problems.
+                let message = format!(
+                    "named twice (also as {}): name each file once",
+                    file.display()
+                );
+                self.errors.push(problem(&earlier, None, None, message));
                 return Ok(None);
             }
             self.shown = file.display().to_string();
@@ -71,14 +74,17 @@ impl Records {
         names.join(", ")
     }
 
-    /// Whether `file` was named already in this import (the same file twice would read
-    /// every record twice).
-    fn already_read(&self, file: &Path) -> bool {
+    /// How `file` was named already in this import, if it was (the same file twice would
+    /// read every record twice).
+    fn named_before(&self, file: &Path) -> Option<String> {
         let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
             (Ok(a), Ok(b)) => a == b,
             _ => a == b,
         };
-        self.files.iter().any(|f| same(Path::new(f), file))
+        self.files
+            .iter()
+            .find(|f| same(Path::new(f.as_str()), file))
+            .cloned()
     }
 
     /// The files read, as the problems of the export as a whole name it.
