@@ -78,6 +78,9 @@ async fn an_agents_citation_is_learned_and_found_for_the_next_ticket() {
     let kb = common::small_kb(keep);
     let data = tempfile::tempdir().unwrap();
     let service = common::start_service(kb.path(), data.path()).await;
+    // Tickets would wait for the classifier's first training (480 tickets to embed) on a
+    // machine busy with other tests: trained first, as `serve` does at start.
+    common::warm(&service).await;
     let base = common::spawn_app(service.clone()).await;
     assert_ne!(first_hit(&base, WORDED).await, TARGET);
 
@@ -122,6 +125,9 @@ async fn an_agents_citation_is_learned_and_found_for_the_next_ticket() {
         "{stdout}"
     );
     let service = common::start_service(kb.path(), data.path()).await;
+    // Tickets would wait for the classifier's first training (480 tickets to embed) on a
+    // machine busy with other tests: trained first, as `serve` does at start.
+    common::warm(&service).await;
     let base = common::spawn_app(service.clone()).await;
     assert_eq!(first_hit(&base, WORDED).await, TARGET);
     let (_, health) = call(Method::GET, format!("{base}/health"), None, None).await;
@@ -160,6 +166,9 @@ async fn the_admin_endpoint_learns_on_a_running_server() {
     let kb = common::small_kb(keep);
     let data = tempfile::tempdir().unwrap();
     let service = common::start_service(kb.path(), data.path()).await;
+    // Tickets would wait for the classifier's first training (480 tickets to embed) on a
+    // machine busy with other tests: trained first, as `serve` does at start.
+    common::warm(&service).await;
     let base = common::spawn_app(service.clone()).await;
     assert_ne!(first_hit(&base, WORDED).await, TARGET);
     let customer = new_customer(&base).await;
