@@ -103,6 +103,10 @@ pub struct Config {
     /// Churn risk (0-100) from which a ticket is flagged for retention
     /// (`DEVICEKB_RETENTION_THRESHOLD`).
     pub retention_threshold: u8,
+    /// How long a ticket's pipeline waits for the classifier's first training
+    /// (`DEVICEKB_CLASSIFY_WAIT_MS`, default 2 s); past it the ticket is answered and
+    /// classified once the classifier is trained.
+    pub classify_wait_ms: u64,
 }
 
 fn llm_from(vars: &Vars<'_>) -> Result<Option<LlmConfig>> {
@@ -316,6 +320,7 @@ impl Config {
             decision,
             llm: llm_from(&vars)?,
             retention_threshold,
+            classify_wait_ms: vars.parsed("DEVICEKB_CLASSIFY_WAIT_MS", 2_000)?,
         })
     }
 }

@@ -217,3 +217,140 @@ async fn the_first_claim_on_a_new_ticket_wins_on_sqlite() {
 async fn the_first_claim_on_a_new_ticket_wins_on_mariadb() {
     the_first_claim_on_a_new_ticket_wins(TestDb::mysql().await).await;
 }
+
+/// A ticket arriving while a fresh server's classifier still trains (seconds; far longer
+/// on a busy machine) is answered at once, then classified once the classifier is trained:
+/// its category, priority and predictions, and the classification step, recorded last.
+#[tokio::test]
+async fn a_ticket_is_not_held_while_the_classifier_trains_and_is_classified_after() {
+    let kb = common::small_kb(keep);
+    let data = tempfile::tempdir().unwrap();
+    let service =
+        common::start_service_with(kb.path(), data.path(), |c| c.classify_wait_ms = 0).await;
+    let base = common::spawn_app(service.clone()).await;
+    let customer = common::http::new_customer(&base).await;
+    let (status, created) = common::http::call(
+        reqwest::Method::POST,
+        format!("{base}/tickets"),
+        Some(serde_json::json!({"customer_id": customer, "subject": "C750",
+            "description": "Bonjour, bourrage papier dans le bac 2 de notre C750, ça bloque tout le service.",
+            "channel": "email"})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert!(created["decision"].is_string(), "answered: {created}");
+    assert!(
+        created["category"].is_null(),
+        "not held for the classifier's training: {created}"
+    );
+    let id = created["ticket_id"].as_i64().unwrap();
+    let store = service.desk.store().unwrap();
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    let steps = loop {
+        let steps = store.pipeline(id).await.unwrap().steps;
+        if steps.iter().any(|s| s.record.step == "classification") {
+            break steps;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never classified: {steps:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let last = &steps.last().unwrap().record;
+    assert_eq!(
+        (last.step.as_str(), last.status),
+        ("classification", StepStatus::Ok),
+        "{steps:?}"
+    );
+    let ticket = store.ticket(id).await.unwrap().unwrap();
+    assert!(ticket.category.is_some(), "{ticket:?}");
+    let tasks: Vec<String> = store
+        .predictions(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.record.task)
+        .collect();
+    assert_eq!(tasks, ["category", "priority", "churn_risk"]);
+    // The sweep finds nothing left to classify.
+    let swept = service.desk.sweep_stalled_after(1).await.unwrap();
+    assert_eq!(swept.classified, 0, "{swept:?}");
+}
+
+/// A settled ticket whose classification did not end (the server stopped while its
+/// classifier trained) is classified by the sweep, once, on both databases.
+async fn a_ticket_left_unclassified_is_classified_by_the_sweep(db: TestDb) {
+    let kb = common::small_kb(keep);
+    let data = tempfile::tempdir().unwrap();
+    let service = service_on(kb.path(), data.path(), &db.url).await;
+    let store = service.desk.store().unwrap();
+    let customer = customer(store.as_ref()).await;
+    let ticket = stored_ticket(
+        store.as_ref(),
+        customer,
+        "Ma C750 affiche 88 toner cyan bas, pouvez-vous nous en envoyer ?",
+    )
+    .await;
+    for step in ["ingestion", "extraction", "retrieval", "decision"] {
+        let record = StepRecord {
+            step: step.into(),
+            status: StepStatus::Ok,
+            duration_ms: 1.0,
+            error: None,
+        };
+        store.add_step(ticket.id, &record).await.unwrap();
+    }
+    store
+        .set_status(
+            ticket.id,
+            Status::Escalated,
+            Some("low_confidence"),
+            "pipeline",
+            None,
+        )
+        .await
+        .unwrap();
+    // A ticket still `new` is the stalled sweep's, not this one's.
+    let new = stored_ticket(store.as_ref(), customer, "Bourrage papier dans le bac 2.").await;
+    store.claim_pipeline(new.id, 600).await.unwrap();
+
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let swept = service.desk.sweep_stalled_after(1).await.unwrap();
+    assert_eq!(
+        (swept.resumed, swept.escalated, swept.classified),
+        (0, 0, 1),
+        "{swept:?}"
+    );
+    let steps = store.pipeline(ticket.id).await.unwrap().steps;
+    let last = &steps.last().unwrap().record;
+    assert_eq!(
+        (last.step.as_str(), last.status),
+        ("classification", StepStatus::Ok),
+        "{steps:?}"
+    );
+    let classified = store.ticket(ticket.id).await.unwrap().unwrap();
+    assert!(classified.category.is_some(), "{classified:?}");
+    assert_eq!(classified.status, Status::Escalated, "its status is kept");
+    assert_eq!(store.predictions(ticket.id).await.unwrap().len(), 3);
+
+    let again = service.desk.sweep_stalled_after(1).await.unwrap();
+    assert_eq!(again.classified, 0, "classified once: {again:?}");
+    assert!(
+        !store.claim_unclassified(ticket.id, 0).await.unwrap(),
+        "a classified ticket is claimed"
+    );
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_ticket_left_unclassified_is_classified_by_the_sweep_on_sqlite() {
+    a_ticket_left_unclassified_is_classified_by_the_sweep(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn a_ticket_left_unclassified_is_classified_by_the_sweep_on_mariadb() {
+    a_ticket_left_unclassified_is_classified_by_the_sweep(TestDb::mysql().await).await;
+}

@@ -32,11 +32,19 @@ pub async fn run(args: Args) -> Result<()> {
         vectors = generation.vectors.backend(),
         "devicekb is listening"
     );
-    // Train the ticket classifier now rather than on the first ticket.
+    // Train the ticket classifier now rather than on the first ticket, and again as soon
+    // as a reindex switches generations: a ticket arriving before it is trained is
+    // answered at once but classified only once it is.
     let warm = service.clone();
     tokio::spawn(async move {
-        if let Err(e) = warm.engine.classifier().await {
-            tracing::warn!(error = %e.chain(), "the ticket classifier could not be trained yet");
+        let mut switched = warm.engine.watch_generation();
+        loop {
+            if let Err(e) = warm.engine.classifier().await {
+                tracing::warn!(error = %e.chain(), "the ticket classifier could not be trained yet");
+            }
+            if switched.changed().await.is_err() {
+                return;
+            }
         }
     });
     crate::api::serve(listener, service).await

@@ -141,7 +141,7 @@ pub trait DeviceStore: Send + Sync {
     async fn kb_entry_count(&self, generation: &str) -> Result<i64>;
 }
 
-/// Tickets whose pipeline did not finish, claimed one server at a time.
+/// Tickets whose pipeline or classification did not finish, claimed one server at a time.
 #[async_trait]
 pub trait StalledStore: Send + Sync {
     /// Tickets still `new` more than `idle_secs` after their creation, whose lease (if
@@ -154,6 +154,13 @@ pub trait StalledStore: Send + Sync {
     /// pipeline (the one that stored it, or one answering a retry); false when the ticket
     /// is no longer `new` or another server holds the lease.
     async fn claim_pipeline(&self, id: i64, lease_secs: u64) -> Result<bool>;
+    /// Settled tickets of the last week with no classification step (their classification
+    /// waited for the classifier and did not end), created more than `idle_secs` ago,
+    /// whose lease has run out, oldest first.
+    async fn unclassified_tickets(&self, idle_secs: u64, limit: u32) -> Result<Vec<Ticket>>;
+    /// Takes the lease on an unclassified ticket for `lease_secs`; false when it has been
+    /// classified meanwhile or another server holds it.
+    async fn claim_unclassified(&self, id: i64, lease_secs: u64) -> Result<bool>;
 }
 
 /// API keys (their hashes) and what each may do.

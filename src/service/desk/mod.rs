@@ -3,6 +3,7 @@
 //! figures staff read. It owns the store connection; the engine knows nothing of it.
 
 pub mod agent;
+mod classification;
 pub mod confirmed;
 pub mod conversation;
 pub mod devices;
@@ -41,6 +42,8 @@ pub struct Desk {
     store: RwLock<Option<Arc<dyn Store>>>,
     /// Tickets whose pipeline is running now.
     pipelines_running: Mutex<HashSet<i64>>,
+    /// Tickets settled before the classifier was trained, waiting for it to be classified.
+    classifying: Mutex<HashSet<i64>>,
     /// Held while confirmed answers are exported: two exports at once would each merge
     /// the file as it was before the other's.
     learning: tokio::sync::Mutex<()>,
@@ -69,6 +72,7 @@ impl Desk {
             engine,
             store: RwLock::new(store),
             pipelines_running: Mutex::new(HashSet::new()),
+            classifying: Mutex::new(HashSet::new()),
             learning: tokio::sync::Mutex::new(()),
             metrics_refreshed_at: AtomicU64::new(0),
             closing: AtomicBool::new(false),
@@ -85,13 +89,14 @@ impl Desk {
         Ok(desk)
     }
 
-    /// Shutdown: the sweep starts no more pipelines, then this waits until none runs, or
-    /// `deadline` has passed (a ticket whose pipeline is cut is taken up at the next start,
-    /// but a finished one costs nothing).
+    /// Shutdown: the sweep starts no more pipelines, then this waits until none runs and no
+    /// ticket waits to be classified, or `deadline` has passed (a ticket whose pipeline or
+    /// classification is cut is taken up at the next start, but a finished one costs
+    /// nothing).
     pub async fn wait_for_pipelines(&self, deadline: tokio::time::Instant) {
         self.closing.store(true, Ordering::Relaxed);
         loop {
-            let running = self.pipelines_running.lock().len();
+            let running = self.pipelines_running.lock().len() + self.classifying.lock().len();
             if running == 0 {
                 return;
             }

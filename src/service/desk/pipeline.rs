@@ -5,16 +5,16 @@
 
 use std::sync::Arc;
 
+use super::classification::TicketClassification;
 use super::tickets::TicketCreated;
 use super::Desk;
 use crate::answer::pii::KnownCustomer;
 use crate::answer::{Answer, Decision, Reason};
-use crate::classify::{Classification, MODEL_NAME, MODEL_VERSION};
 use crate::error::{Error, Result};
 use crate::service::AnswerRequest;
 use crate::store::{
-    Direction, ExtractionRecord, NewDevice, NewMessage, PredictionRecord, Priority, RagRecord,
-    ResponderKind, ResponseRecord, SendStatus, Status, StepRecord, StepStatus, Store, Ticket,
+    Direction, ExtractionRecord, NewDevice, NewMessage, RagRecord, ResponderKind, ResponseRecord,
+    SendStatus, Status, StepRecord, StepStatus, Store, Ticket,
 };
 
 /// What the pipeline reads: a stored ticket and the text to answer.
@@ -56,7 +56,7 @@ impl Desk {
             let _running = Running(&desk, job.ticket.id);
             Run {
                 desk: &desk,
-                store: store.as_ref(),
+                store: &store,
                 job,
             }
             .run()
@@ -67,17 +67,10 @@ impl Desk {
     }
 }
 
-/// What classification decided for a ticket, and how long it took.
-struct Classified {
-    classification: Option<Classification>,
-    ms: f64,
-    error: Option<String>,
-}
-
 /// One run of the pipeline on one ticket.
 struct Run<'a> {
     desk: &'a Arc<Desk>,
-    store: &'a dyn Store,
+    store: &'a Arc<dyn Store>,
     job: PipelineJob,
 }
 
@@ -86,26 +79,38 @@ impl Run<'_> {
     async fn run(self) -> Result<TicketCreated> {
         let answer = self.answer().await;
         // Classified before anything is recorded: until the first step is stored, a retry
-        // of a submission that died here resumes the ticket (`resume_if_stalled`).
-        let classified = self.classify(&answer).await;
+        // of a submission that died here resumes the ticket (`resume_if_stalled`). `None`:
+        // the classifier is still training, and the ticket is classified after it settles.
+        let classifying = self.classification();
+        let classified = classifying.classify_now(&self.job.text, &answer).await;
         self.record_answer(&answer).await;
-        self.record(Some(classification_step(&classified))).await;
-        if let Some(c) = &classified.classification {
-            self.store_predictions(c).await;
+        if let Some(classified) = &classified {
+            classifying.record(classified).await;
         }
         let device_id = match &answer {
             Ok(a) if self.job.ticket.device_id.is_none() => self.link_device(a).await,
             _ => None,
         };
-        let retention = self.store_classification(&classified, device_id).await;
+        let retention = classifying
+            .store_on_ticket(classified.as_ref(), device_id)
+            .await;
         let (ticket, reason) = self.settle(&answer).await?;
         let answer = answer.ok();
         if let Some(a) = &answer {
             self.close_message(a).await;
             self.send_reply(&ticket, a).await;
+            if classified.is_none() {
+                self.desk.classify_later(
+                    self.store.clone(),
+                    ticket.id,
+                    self.job.priority_given,
+                    self.job.text.clone(),
+                    a.clone(),
+                );
+            }
         }
-        self.desk.refresh_today_metrics(self.store).await;
-        let classification = classified.classification;
+        self.desk.refresh_today_metrics(self.store.as_ref()).await;
+        let classification = classified.and_then(|c| c.classification);
         Ok(TicketCreated {
             ticket_id: ticket.id,
             status: ticket.status,
@@ -124,6 +129,15 @@ impl Run<'_> {
 
     fn ticket_id(&self) -> i64 {
         self.job.ticket.id
+    }
+
+    fn classification(&self) -> TicketClassification<'_> {
+        TicketClassification {
+            desk: self.desk,
+            store: self.store.as_ref(),
+            ticket_id: self.ticket_id(),
+            priority_given: self.job.priority_given,
+        }
     }
 
     /// Extraction, retrieval, decision and reply, by the engine, which keeps the ticket's
@@ -255,71 +269,6 @@ impl Run<'_> {
         true
     }
 
-    /// Category, priority and churn risk, from the evidence the answer already gathered.
-    #[tracing::instrument(name = "classification", skip_all)]
-    async fn classify(&self, answer: &Result<Answer>) -> Classified {
-        let answer = match answer {
-            Ok(a) => a,
-            Err(e) => {
-                return Classified {
-                    classification: None,
-                    ms: 0.0,
-                    error: Some(format!("not run: {e}")),
-                }
-            }
-        };
-        let started = std::time::Instant::now();
-        let engine = &self.desk.engine;
-        let result = match engine.evidence_from_answer(&self.job.text, answer).await {
-            Ok(evidence) => engine.classify(evidence).await,
-            Err(e) => Err(e),
-        };
-        let ms = crate::service::elapsed_ms(started);
-        match result {
-            Ok(classification) => Classified {
-                classification,
-                ms,
-                error: None,
-            },
-            Err(e) => {
-                tracing::warn!(error = %e.chain(), "classification failed");
-                Classified {
-                    classification: None,
-                    ms,
-                    error: Some(e.to_string()),
-                }
-            }
-        }
-    }
-
-    /// Stores the three predictions with their confidence and the model's version.
-    #[tracing::instrument(name = "predictions", skip_all)]
-    async fn store_predictions(&self, c: &Classification) {
-        let prediction =
-            |task: &str, label: &str, confidence: f32, score: Option<f64>| PredictionRecord {
-                task: task.into(),
-                label: label.into(),
-                confidence: f64::from(confidence),
-                score,
-                model: MODEL_NAME.into(),
-                version: MODEL_VERSION.into(),
-            };
-        let records = [
-            prediction("category", &c.category.label, c.category.confidence, None),
-            prediction("priority", &c.priority.label, c.priority.confidence, None),
-            prediction(
-                "churn_risk",
-                &c.churn_level.label,
-                c.churn_level.confidence,
-                Some(f64::from(c.churn_risk)),
-            ),
-        ];
-        for record in &records {
-            let written = self.store.add_prediction(self.ticket_id(), record).await;
-            self.logged(written.map(drop), "a prediction was not stored");
-        }
-    }
-
     /// The customer's device the message speaks of: found by the extracted serial number
     /// (or created with it), or the customer's only device of the extracted model.
     #[tracing::instrument(name = "device", skip_all)]
@@ -368,25 +317,6 @@ impl Run<'_> {
             [only] => Some(only.id),
             _ => None,
         }
-    }
-
-    /// What classification decided, and the device, in one write: the category, the
-    /// priority unless the client chose one, the retention flag (returned).
-    async fn store_classification(&self, classified: &Classified, device_id: Option<i64>) -> bool {
-        let c = classified.classification.as_ref();
-        let retention = c.is_some_and(|c| c.churn_risk >= self.desk.config().retention_threshold);
-        let priority = c
-            .filter(|_| !self.job.priority_given)
-            .and_then(|c| Priority::parse(&c.priority.label).ok());
-        if c.is_some() || device_id.is_some() {
-            let category = c.map(|c| c.category.label.as_str());
-            let written = self
-                .store
-                .classify_ticket(self.ticket_id(), category, priority, retention, device_id)
-                .await;
-            self.logged(written, "the classification was not stored");
-        }
-        retention
     }
 
     /// The ticket's status: resolved when answered automatically, else escalated with the
@@ -480,23 +410,4 @@ fn step(name: &str, ms: Option<f64>, error: Option<String>) -> Option<StepRecord
             duration_ms,
             error,
         })
-}
-
-/// Classification's record: skipped (and why) when the KB trains no classifier.
-fn classification_step(classified: &Classified) -> StepRecord {
-    StepRecord {
-        step: "classification".into(),
-        status: match (&classified.error, &classified.classification) {
-            (Some(_), _) => StepStatus::Failed,
-            (None, None) => StepStatus::Skipped,
-            (None, Some(_)) => StepStatus::Ok,
-        },
-        duration_ms: classified.ms,
-        error: classified.error.clone().or_else(|| {
-            classified
-                .classification
-                .is_none()
-                .then(|| "the KB has no labelled tickets (training/tickets.jsonl)".into())
-        }),
-    }
 }

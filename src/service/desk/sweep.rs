@@ -5,7 +5,8 @@
 //! recorded, it is escalated `step_failed` to a person rather than run twice. Each ticket is
 //! claimed first with a lease in the database (a conditional UPDATE), so two servers on one
 //! database never both handle it; a client's retry of a stalled submission takes the same
-//! lease (`resume_if_stalled`).
+//! lease (`resume_if_stalled`). The sweep also classifies the settled tickets whose
+//! classification, left for after their answer while the classifier trained, did not end.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
@@ -29,6 +30,8 @@ pub struct Swept {
     pub resumed: usize,
     /// Tickets escalated `step_failed`.
     pub escalated: usize,
+    /// Settled tickets classified (their classification after the answer did not end).
+    pub classified: usize,
 }
 
 enum Outcome {
@@ -73,7 +76,31 @@ impl Desk {
                 ),
             }
         }
+        swept.classified = self.sweep_unclassified(&store, idle_secs).await?;
         Ok(swept)
+    }
+
+    /// Classifies the settled tickets whose classification, left for after their answer
+    /// while the classifier trained, did not end (the server stopped first).
+    async fn sweep_unclassified(
+        self: &Arc<Self>,
+        store: &Arc<dyn Store>,
+        idle_secs: u64,
+    ) -> Result<usize> {
+        let mut classified = 0;
+        for ticket in store.unclassified_tickets(idle_secs, BATCH).await? {
+            if self.closing.load(Ordering::Relaxed) {
+                break;
+            }
+            if self.is_classifying(ticket.id)
+                || !store.claim_unclassified(ticket.id, LEASE_SECS).await?
+            {
+                continue;
+            }
+            self.classify_unclassified(store, &ticket).await;
+            classified += 1;
+        }
+        Ok(classified)
     }
 
     /// Resumes a claimed stalled ticket, or escalates it when it stopped half way.
@@ -188,9 +215,10 @@ impl Desk {
                     continue;
                 }
                 match desk.sweep_stalled().await {
-                    Ok(s) if s.resumed + s.escalated > 0 => tracing::info!(
+                    Ok(s) if s.resumed + s.escalated + s.classified > 0 => tracing::info!(
                         resumed = s.resumed,
                         escalated = s.escalated,
+                        classified = s.classified,
                         "stalled tickets handled"
                     ),
                     Ok(_) => {}

@@ -161,9 +161,39 @@ impl Engine {
         Ok(trained)
     }
 
+    /// The current generation's classifier if it is trained within `wait`; `None` when it
+    /// is still training then. Training goes on in the background either way (a first
+    /// training embeds hundreds of tickets: seconds, longer on a busy machine), so a
+    /// caller that cannot wait that long asks again later.
+    pub async fn classifier_within(
+        self: &Arc<Self>,
+        wait: std::time::Duration,
+    ) -> Option<Result<Option<Arc<Classifier>>>> {
+        let engine = self.clone();
+        let training = tokio::spawn(async move { engine.classifier().await });
+        match tokio::time::timeout(wait, training).await {
+            Ok(joined) => Some(joined.unwrap_or_else(|e| {
+                Err(Error::Internal(format!(
+                    "the classifier's training failed: {e}"
+                )))
+            })),
+            Err(_) => None,
+        }
+    }
+
     /// Classifies a message (category, priority, churn risk); `None` without a classifier.
     pub async fn classify(self: &Arc<Self>, evidence: Evidence) -> Result<Option<Classification>> {
-        let Some(classifier) = self.classifier().await? else {
+        let classifier = self.classifier().await?;
+        self.classify_with(classifier, evidence).await
+    }
+
+    /// Classifies a message with a classifier already trained; `None` without one.
+    pub async fn classify_with(
+        self: &Arc<Self>,
+        classifier: Option<Arc<Classifier>>,
+        evidence: Evidence,
+    ) -> Result<Option<Classification>> {
+        let Some(classifier) = classifier else {
             return Ok(None);
         };
         self.cpu(move || Ok(Some(classifier.classify(&evidence))))

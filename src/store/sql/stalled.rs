@@ -1,5 +1,5 @@
-//! Tickets whose pipeline did not finish, and the lease that lets one server, of several on
-//! one database, handle each of them.
+//! Tickets whose pipeline did not finish or whose classification was left undone, and the
+//! lease that lets one server, of several on one database, handle each of them.
 
 use async_trait::async_trait;
 
@@ -13,6 +13,10 @@ use crate::store::StalledStore;
 /// bound as an integer.
 const SQLITE_OFFSET: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ? || ' seconds')";
 const MYSQL_OFFSET: &str = "DATE_ADD(UTC_TIMESTAMP(3), INTERVAL ? SECOND)";
+
+/// How far back the sweep looks for tickets left unclassified: a week (the query stays
+/// cheap on a large database; an older one was left by a server stopped for longer).
+const UNCLASSIFIED_WITHIN_SECS: u64 = 7 * 24 * 3600;
 
 macro_rules! stalled_store {
     ($store:ident, $d:expr, $offset:expr) => {
@@ -82,6 +86,51 @@ macro_rules! stalled_store {
 
             async fn claim_pipeline(&self, id: i64, lease_secs: u64) -> Result<bool> {
                 self.claim_lease(id, None, lease_secs).await
+            }
+
+            async fn unclassified_tickets(
+                &self,
+                idle_secs: u64,
+                limit: u32,
+            ) -> Result<Vec<Ticket>> {
+                let sql = format!(
+                    "SELECT {} FROM tickets WHERE status <> 'new' \
+                     AND created_at < {offset} AND created_at > {offset} \
+                     AND (pipeline_lease_until IS NULL OR pipeline_lease_until < {now}) \
+                     AND NOT EXISTS (SELECT 1 FROM processing_steps s \
+                     WHERE s.ticket_id = tickets.id AND s.step = 'classification') \
+                     ORDER BY id LIMIT ?",
+                    Self::ticket_columns(),
+                    offset = $offset,
+                    now = $d.now,
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(-(idle_secs as i64))
+                    .bind(-(UNCLASSIFIED_WITHIN_SECS as i64))
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| db_error("listing unclassified tickets", e))?;
+                rows.iter().map(Self::ticket_row).collect()
+            }
+
+            async fn claim_unclassified(&self, id: i64, lease_secs: u64) -> Result<bool> {
+                let sql = format!(
+                    "UPDATE tickets SET pipeline_lease_until = {offset} \
+                     WHERE id = ? AND status <> 'new' \
+                     AND (pipeline_lease_until IS NULL OR pipeline_lease_until < {now}) \
+                     AND NOT EXISTS (SELECT 1 FROM processing_steps s \
+                     WHERE s.ticket_id = tickets.id AND s.step = 'classification')",
+                    offset = $offset,
+                    now = $d.now,
+                );
+                let done = sqlx::query(&sql)
+                    .bind(lease_secs as i64)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| db_error("claiming a ticket's classification", e))?;
+                Ok(done.rows_affected() == 1)
             }
         }
     };

@@ -1,0 +1,276 @@
+//! A ticket's classification (category, priority, churn risk) and its records. The
+//! pipeline classifies a ticket before anything is recorded when the classifier is ready;
+//! a server's first training embeds the whole labelled set (seconds, far longer on a busy
+//! machine), and a ticket arriving meanwhile is not held for it: it is answered and
+//! settled, then classified in the background once the classifier is trained. The
+//! classification step is recorded last, so a ticket whose deferred classification did not
+//! end (the server stopped) is found by its missing step and classified by the sweep.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Desk;
+use crate::answer::Answer;
+use crate::classify::{Classification, Classifier, MODEL_NAME, MODEL_VERSION};
+use crate::error::Result;
+use crate::store::{PredictionRecord, Priority, StepRecord, StepStatus, Store, Ticket};
+
+/// What classification decided for a ticket, and how long it took.
+pub(super) struct Classified {
+    pub classification: Option<Classification>,
+    pub ms: f64,
+    pub error: Option<String>,
+}
+
+impl Classified {
+    fn failed(ms: f64, error: String) -> Classified {
+        Classified {
+            classification: None,
+            ms,
+            error: Some(error),
+        }
+    }
+}
+
+/// One ticket's classification records, written by the pipeline or after it.
+pub(super) struct TicketClassification<'a> {
+    pub desk: &'a Arc<Desk>,
+    pub store: &'a dyn Store,
+    pub ticket_id: i64,
+    /// The client chose the priority: classification keeps it.
+    pub priority_given: bool,
+}
+
+impl TicketClassification<'_> {
+    /// Classifies `text` now if the classifier is trained within the configured wait
+    /// (`DEVICEKB_CLASSIFY_WAIT_MS`); `None` when it is still training then, and the
+    /// ticket is classified later (`classify_later`).
+    #[tracing::instrument(name = "classification", skip_all)]
+    pub async fn classify_now(&self, text: &str, answer: &Result<Answer>) -> Option<Classified> {
+        let answer = match answer {
+            Ok(a) => a,
+            Err(e) => return Some(Classified::failed(0.0, format!("not run: {e}"))),
+        };
+        let started = std::time::Instant::now();
+        let wait = Duration::from_millis(self.desk.config().classify_wait_ms);
+        let classifier = match self.desk.engine.classifier_within(wait).await? {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e.chain(), "the classifier could not be trained");
+                let ms = crate::service::elapsed_ms(started);
+                return Some(Classified::failed(ms, e.to_string()));
+            }
+        };
+        Some(self.classify_with(classifier, text, Some(answer)).await)
+    }
+
+    /// Classifies `text` with a trained classifier, from the evidence `answer` gathered
+    /// (from scratch without one).
+    async fn classify_with(
+        &self,
+        classifier: Option<Arc<Classifier>>,
+        text: &str,
+        answer: Option<&Answer>,
+    ) -> Classified {
+        let started = std::time::Instant::now();
+        let engine = &self.desk.engine;
+        let evidence = match answer {
+            Some(a) => engine.evidence_from_answer(text, a).await,
+            None => engine.evidence(text).await,
+        };
+        let result = match evidence {
+            Ok(evidence) => engine.classify_with(classifier, evidence).await,
+            Err(e) => Err(e),
+        };
+        let ms = crate::service::elapsed_ms(started);
+        match result {
+            Ok(classification) => Classified {
+                classification,
+                ms,
+                error: None,
+            },
+            Err(e) => {
+                tracing::warn!(error = %e.chain(), "classification failed");
+                Classified::failed(ms, e.to_string())
+            }
+        }
+    }
+
+    /// The classification step and, when there is one, the three predictions.
+    pub async fn record(&self, classified: &Classified) {
+        self.record_step(classified).await;
+        if let Some(c) = &classified.classification {
+            self.store_predictions(c).await;
+        }
+    }
+
+    async fn record_step(&self, classified: &Classified) {
+        let step = classification_step(classified);
+        crate::telemetry::pipeline_step(
+            &step.step,
+            step.status.as_str(),
+            step.duration_ms / 1000.0,
+        );
+        let written = self.store.add_step(self.ticket_id, &step).await;
+        self.logged(written.map(drop), "a pipeline step was not stored");
+    }
+
+    /// Stores the three predictions with their confidence and the model's version.
+    #[tracing::instrument(name = "predictions", skip_all)]
+    async fn store_predictions(&self, c: &Classification) {
+        let prediction =
+            |task: &str, label: &str, confidence: f32, score: Option<f64>| PredictionRecord {
+                task: task.into(),
+                label: label.into(),
+                confidence: f64::from(confidence),
+                score,
+                model: MODEL_NAME.into(),
+                version: MODEL_VERSION.into(),
+            };
+        let records = [
+            prediction("category", &c.category.label, c.category.confidence, None),
+            prediction("priority", &c.priority.label, c.priority.confidence, None),
+            prediction(
+                "churn_risk",
+                &c.churn_level.label,
+                c.churn_level.confidence,
+                Some(f64::from(c.churn_risk)),
+            ),
+        ];
+        for record in &records {
+            let written = self.store.add_prediction(self.ticket_id, record).await;
+            self.logged(written.map(drop), "a prediction was not stored");
+        }
+    }
+
+    /// What classification decided, and the device, in one write: the category, the
+    /// priority unless the client chose one, the retention flag (returned).
+    pub async fn store_on_ticket(
+        &self,
+        classified: Option<&Classified>,
+        device_id: Option<i64>,
+    ) -> bool {
+        let c = classified.and_then(|c| c.classification.as_ref());
+        let retention = c.is_some_and(|c| c.churn_risk >= self.desk.config().retention_threshold);
+        let priority = c
+            .filter(|_| !self.priority_given)
+            .and_then(|c| Priority::parse(&c.priority.label).ok());
+        if c.is_some() || device_id.is_some() {
+            let category = c.map(|c| c.category.label.as_str());
+            let written = self
+                .store
+                .classify_ticket(self.ticket_id, category, priority, retention, device_id)
+                .await;
+            self.logged(written, "the classification was not stored");
+        }
+        retention
+    }
+
+    fn logged(&self, written: Result<()>, what: &str) {
+        if let Err(e) = written {
+            tracing::error!(ticket = self.ticket_id, error = %e.chain(), "{what}");
+        }
+    }
+
+    /// Waits for the classifier, then classifies and records: the predictions and the
+    /// ticket first, the step last (its absence is what the sweep looks for).
+    async fn classify_when_trained(&self, text: &str, answer: Option<&Answer>) {
+        let classified = match self.desk.engine.classifier().await {
+            Ok(classifier) => self.classify_with(classifier, text, answer).await,
+            Err(e) => {
+                tracing::warn!(error = %e.chain(), "the classifier could not be trained");
+                Classified::failed(0.0, e.to_string())
+            }
+        };
+        if let Some(c) = &classified.classification {
+            self.store_predictions(c).await;
+        }
+        self.store_on_ticket(Some(&classified), None).await;
+        self.record_step(&classified).await;
+        tracing::info!(
+            ticket = self.ticket_id,
+            classified = classified.classification.is_some(),
+            "classified a ticket after its answer"
+        );
+    }
+}
+
+/// Removes a ticket from the set waiting to be classified however its task ends.
+struct Classifying<'a>(&'a Desk, i64);
+
+impl Drop for Classifying<'_> {
+    fn drop(&mut self) {
+        self.0.classifying.lock().remove(&self.1);
+    }
+}
+
+impl Desk {
+    /// Classifies a ticket the pipeline has settled without waiting for the classifier,
+    /// on its own task, once the classifier is trained.
+    pub(super) fn classify_later(
+        self: &Arc<Self>,
+        store: Arc<dyn Store>,
+        ticket_id: i64,
+        priority_given: bool,
+        text: String,
+        answer: Answer,
+    ) {
+        let desk = self.clone();
+        desk.classifying.lock().insert(ticket_id);
+        tokio::spawn(async move {
+            let _pending = Classifying(&desk, ticket_id);
+            TicketClassification {
+                desk: &desk,
+                store: store.as_ref(),
+                ticket_id,
+                priority_given,
+            }
+            .classify_when_trained(&text, Some(&answer))
+            .await
+        });
+    }
+
+    /// Whether this server is classifying the ticket after its answer now.
+    pub(super) fn is_classifying(&self, ticket_id: i64) -> bool {
+        self.classifying.lock().contains(&ticket_id)
+    }
+
+    /// Classifies a settled ticket with no classification step, found by the sweep (its
+    /// deferred classification did not end) and claimed by this server. Its priority is
+    /// kept: whether the client chose it is not recorded.
+    pub(super) async fn classify_unclassified(
+        self: &Arc<Self>,
+        store: &Arc<dyn Store>,
+        ticket: &Ticket,
+    ) {
+        tracing::info!(ticket = ticket.id, "classifying a ticket left unclassified");
+        let text = crate::kb::training::ticket_text(&ticket.subject, &ticket.description);
+        TicketClassification {
+            desk: self,
+            store: store.as_ref(),
+            ticket_id: ticket.id,
+            priority_given: true,
+        }
+        .classify_when_trained(&text, None)
+        .await;
+    }
+}
+
+/// Classification's record: skipped (and why) when the KB trains no classifier.
+fn classification_step(classified: &Classified) -> StepRecord {
+    StepRecord {
+        step: "classification".into(),
+        status: match (&classified.error, &classified.classification) {
+            (Some(_), _) => StepStatus::Failed,
+            (None, None) => StepStatus::Skipped,
+            (None, Some(_)) => StepStatus::Ok,
+        },
+        duration_ms: classified.ms,
+        error: classified.error.clone().or_else(|| {
+            classified
+                .classification
+                .is_none()
+                .then(|| "the KB has no labelled tickets (training/tickets.jsonl)".into())
+        }),
+    }
+}
