@@ -136,6 +136,7 @@ fn the_check_refuses_what_the_document_does_not_say() {
     let good = json!({
         "ticket_id": 1, "status": "escalated", "created": true, "citations": [],
         "priority": "low", "retention_flag": false, "decision": null,
+        "classification_pending": false,
     });
     conforms(&doc, &schema, &good, "a ticket created");
     let mut missing = good.clone();

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use common::db::TestDb;
 use devicekb::service::Service;
 use devicekb::store::{
-    Channel, NewCustomer, NewTicket, Priority, Status, StepRecord, StepStatus, Store, Ticket,
+    Channel, LateClassification, NewCustomer, NewTicket, PredictionRecord, Priority, Status,
+    StepRecord, StepStatus, Store, Ticket,
 };
 
 fn keep(id: &str) -> bool {
@@ -241,7 +242,7 @@ async fn a_ticket_is_not_held_while_the_classifier_trains_and_is_classified_afte
     assert_eq!(status, 201, "{created}");
     assert!(created["decision"].is_string(), "answered: {created}");
     assert!(
-        created["category"].is_null(),
+        created["category"].is_null() && created["classification_pending"] == true,
         "not held for the classifier's training: {created}"
     );
     let id = created["ticket_id"].as_i64().unwrap();
@@ -280,28 +281,12 @@ async fn a_ticket_is_not_held_while_the_classifier_trains_and_is_classified_afte
     assert_eq!(swept.classified, 0, "{swept:?}");
 }
 
-/// A settled ticket whose classification did not end (the server stopped while its
-/// classifier trained) is classified by the sweep, once, on both databases.
-async fn a_ticket_left_unclassified_is_classified_by_the_sweep(db: TestDb) {
-    let kb = common::small_kb(keep);
-    let data = tempfile::tempdir().unwrap();
-    let service = service_on(kb.path(), data.path(), &db.url).await;
-    let store = service.desk.store().unwrap();
-    let customer = customer(store.as_ref()).await;
-    let ticket = stored_ticket(
-        store.as_ref(),
-        customer,
-        "Ma C750 affiche 88 toner cyan bas, pouvez-vous nous en envoyer ?",
-    )
-    .await;
+/// A ticket as a server that stopped before classifying it leaves it: settled, every
+/// step but classification recorded.
+async fn settled_unclassified(store: &dyn Store, customer_id: i64, text: &str) -> Ticket {
+    let ticket = stored_ticket(store, customer_id, text).await;
     for step in ["ingestion", "extraction", "retrieval", "decision"] {
-        let record = StepRecord {
-            step: step.into(),
-            status: StepStatus::Ok,
-            duration_ms: 1.0,
-            error: None,
-        };
-        store.add_step(ticket.id, &record).await.unwrap();
+        store.add_step(ticket.id, &ok_step(step)).await.unwrap();
     }
     store
         .set_status(
@@ -312,35 +297,118 @@ async fn a_ticket_left_unclassified_is_classified_by_the_sweep(db: TestDb) {
             None,
         )
         .await
+        .unwrap()
+}
+
+fn ok_step(step: &str) -> StepRecord {
+    StepRecord {
+        step: step.into(),
+        status: StepStatus::Ok,
+        duration_ms: 1.0,
+        error: None,
+    }
+}
+
+fn late(category: &str) -> LateClassification {
+    LateClassification {
+        step: ok_step("classification"),
+        predictions: vec![PredictionRecord {
+            task: "category".into(),
+            label: category.into(),
+            confidence: 0.9,
+            score: None,
+            model: "test".into(),
+            version: "1".into(),
+        }],
+        category: Some(category.into()),
+        priority: None,
+        retention_flag: false,
+    }
+}
+
+/// A settled ticket whose classification did not end (the server stopped while its
+/// classifier trained) is listed, classified by the sweep, and written once, whoever
+/// writes second; on both databases.
+async fn a_ticket_left_unclassified_is_classified_by_the_sweep(db: TestDb) {
+    let kb = common::small_kb(keep);
+    let data = tempfile::tempdir().unwrap();
+    let service = service_on(kb.path(), data.path(), &db.url).await;
+    let store = service.desk.store().unwrap();
+    let customer = customer(store.as_ref()).await;
+    let left = settled_unclassified(
+        store.as_ref(),
+        customer,
+        "Ma C750 affiche 88 toner cyan bas, pouvez-vous nous en envoyer ?",
+    )
+    .await;
+    let classified = settled_unclassified(store.as_ref(), customer, "Bourrage bac 2.").await;
+    store
+        .add_step(classified.id, &ok_step("classification"))
+        .await
         .unwrap();
-    // A ticket still `new` is the stalled sweep's, not this one's.
     let new = stored_ticket(store.as_ref(), customer, "Bourrage papier dans le bac 2.").await;
-    store.claim_pipeline(new.id, 600).await.unwrap();
 
     tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let listed: Vec<i64> = store
+        .unclassified_tickets(1, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(
+        listed,
+        [left.id],
+        "neither a new ticket nor a classified one"
+    );
+    // The new ticket is the stalled sweep's: held here so this sweep leaves it.
+    assert!(store.claim_pipeline(new.id, 600).await.unwrap());
     let swept = service.desk.sweep_stalled_after(1).await.unwrap();
     assert_eq!(
         (swept.resumed, swept.escalated, swept.classified),
         (0, 0, 1),
         "{swept:?}"
     );
-    let steps = store.pipeline(ticket.id).await.unwrap().steps;
+    let steps = store.pipeline(left.id).await.unwrap().steps;
     let last = &steps.last().unwrap().record;
     assert_eq!(
         (last.step.as_str(), last.status),
         ("classification", StepStatus::Ok),
         "{steps:?}"
     );
-    let classified = store.ticket(ticket.id).await.unwrap().unwrap();
-    assert!(classified.category.is_some(), "{classified:?}");
-    assert_eq!(classified.status, Status::Escalated, "its status is kept");
-    assert_eq!(store.predictions(ticket.id).await.unwrap().len(), 3);
+    let after = store.ticket(left.id).await.unwrap().unwrap();
+    assert!(after.category.is_some(), "{after:?}");
+    assert_eq!(after.status, Status::Escalated, "its status is kept");
+    assert_eq!(after.priority, Priority::Medium, "its priority is kept");
+    assert_eq!(store.predictions(left.id).await.unwrap().len(), 3);
 
-    let again = service.desk.sweep_stalled_after(1).await.unwrap();
-    assert_eq!(again.classified, 0, "classified once: {again:?}");
-    assert!(
-        !store.claim_unclassified(ticket.id, 0).await.unwrap(),
-        "a classified ticket is claimed"
+    // Written once: a second writer (another server's sweep) writes nothing.
+    assert!(!store
+        .record_late_classification(left.id, &late("autre"))
+        .await
+        .unwrap());
+    assert_eq!(store.predictions(left.id).await.unwrap().len(), 3);
+    assert_eq!(
+        store.ticket(left.id).await.unwrap().unwrap().category,
+        after.category
+    );
+    // Two writers at once: one wins, all of it.
+    let raced = settled_unclassified(store.as_ref(), customer, "Toner vide.").await;
+    let (first, second) = (late("consommables"), late("commande"));
+    let (a, b) = tokio::join!(
+        store.record_late_classification(raced.id, &first),
+        store.record_late_classification(raced.id, &second)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a ^ b, "exactly one writes: {a} {b}");
+    assert_eq!(store.predictions(raced.id).await.unwrap().len(), 1);
+    let steps = store.pipeline(raced.id).await.unwrap().steps;
+    assert_eq!(
+        steps
+            .iter()
+            .filter(|s| s.record.step == "classification")
+            .count(),
+        1
     );
     db.drop_db().await;
 }

@@ -99,6 +99,9 @@ pub async fn run(args: Args) -> Result<()> {
         customers.push((customer.id, devices));
     }
 
+    // Trained first, as `serve` does at start: the sample tickets are classified as they
+    // are answered rather than after.
+    service.engine.classifier().await?;
     for t in sample.tickets {
         // The sample numbers customers and devices from 1.
         let (customer_id, devices) = t

@@ -161,6 +161,14 @@ pub trait StalledStore: Send + Sync {
     /// Takes the lease on an unclassified ticket for `lease_secs`; false when it has been
     /// classified meanwhile or another server holds it.
     async fn claim_unclassified(&self, id: i64, lease_secs: u64) -> Result<bool>;
+    /// Writes a classification made after the ticket settled, all of it or nothing, unless
+    /// the ticket already has a classification step (another server, or a sweep, wrote
+    /// one first): false then, and nothing is written.
+    async fn record_late_classification(
+        &self,
+        ticket_id: i64,
+        late: &LateClassification,
+    ) -> Result<bool>;
 }
 
 /// API keys (their hashes) and what each may do.

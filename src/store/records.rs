@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::types::{Channel, IdempotencyKey, JsonText, ResponderKind};
+use super::types::{Channel, IdempotencyKey, JsonText, Priority, ResponderKind, StepRecord};
 use crate::error::{Error, Result};
 
 string_enum!(Direction, "direction" { Inbound = "inbound", Outbound = "outbound" });
@@ -111,6 +111,17 @@ pub struct PredictionRecord {
     pub score: Option<f64>,
     pub model: String,
     pub version: String,
+}
+
+/// A classification made after its ticket settled, written at once: the step, the
+/// predictions and what it sets on the ticket (category, priority when given, retention).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LateClassification {
+    pub step: StepRecord,
+    pub predictions: Vec<PredictionRecord>,
+    pub category: Option<String>,
+    pub priority: Option<Priority>,
+    pub retention_flag: bool,
 }
 
 /// Ticket counts, each list sorted by count then name.

@@ -13,7 +13,9 @@ use super::Desk;
 use crate::answer::Answer;
 use crate::classify::{Classification, Classifier, MODEL_NAME, MODEL_VERSION};
 use crate::error::Result;
-use crate::store::{PredictionRecord, Priority, StepRecord, StepStatus, Store, Ticket};
+use crate::store::{
+    LateClassification, PredictionRecord, Priority, StepRecord, StepStatus, Store, Ticket,
+};
 
 /// What classification decided for a ticket, and how long it took.
 pub(super) struct Classified {
@@ -42,17 +44,20 @@ pub(super) struct TicketClassification<'a> {
 }
 
 impl TicketClassification<'_> {
-    /// Classifies `text` now if the classifier is trained within the configured wait
-    /// (`DEVICEKB_CLASSIFY_WAIT_MS`); `None` when it is still training then, and the
-    /// ticket is classified later (`classify_later`).
+    /// Classifies `text` now if the classifier is trained within `wait`; `None` when it is
+    /// still training then, and the ticket is classified later (`classify_later`).
     #[tracing::instrument(name = "classification", skip_all)]
-    pub async fn classify_now(&self, text: &str, answer: &Result<Answer>) -> Option<Classified> {
+    pub async fn classify_now(
+        &self,
+        text: &str,
+        answer: &Result<Answer>,
+        wait: Duration,
+    ) -> Option<Classified> {
         let answer = match answer {
             Ok(a) => a,
             Err(e) => return Some(Classified::failed(0.0, format!("not run: {e}"))),
         };
         let started = std::time::Instant::now();
-        let wait = Duration::from_millis(self.desk.config().classify_wait_ms);
         let classifier = match self.desk.engine.classifier_within(wait).await? {
             Ok(c) => c,
             Err(e) => {
@@ -61,7 +66,10 @@ impl TicketClassification<'_> {
                 return Some(Classified::failed(ms, e.to_string()));
             }
         };
-        Some(self.classify_with(classifier, text, Some(answer)).await)
+        let mut classified = self.classify_with(classifier, text, Some(answer)).await;
+        // The step's duration counts the wait for the classifier too.
+        classified.ms = crate::service::elapsed_ms(started);
+        Some(classified)
     }
 
     /// Classifies `text` with a trained classifier, from the evidence `answer` gathered
@@ -118,26 +126,7 @@ impl TicketClassification<'_> {
     /// Stores the three predictions with their confidence and the model's version.
     #[tracing::instrument(name = "predictions", skip_all)]
     async fn store_predictions(&self, c: &Classification) {
-        let prediction =
-            |task: &str, label: &str, confidence: f32, score: Option<f64>| PredictionRecord {
-                task: task.into(),
-                label: label.into(),
-                confidence: f64::from(confidence),
-                score,
-                model: MODEL_NAME.into(),
-                version: MODEL_VERSION.into(),
-            };
-        let records = [
-            prediction("category", &c.category.label, c.category.confidence, None),
-            prediction("priority", &c.priority.label, c.priority.confidence, None),
-            prediction(
-                "churn_risk",
-                &c.churn_level.label,
-                c.churn_level.confidence,
-                Some(f64::from(c.churn_risk)),
-            ),
-        ];
-        for record in &records {
+        for record in &predictions_of(c) {
             let written = self.store.add_prediction(self.ticket_id, record).await;
             self.logged(written.map(drop), "a prediction was not stored");
         }
@@ -151,10 +140,8 @@ impl TicketClassification<'_> {
         device_id: Option<i64>,
     ) -> bool {
         let c = classified.and_then(|c| c.classification.as_ref());
-        let retention = c.is_some_and(|c| c.churn_risk >= self.desk.config().retention_threshold);
-        let priority = c
-            .filter(|_| !self.priority_given)
-            .and_then(|c| Priority::parse(&c.priority.label).ok());
+        let retention = self.retention(c);
+        let priority = self.priority(c);
         if c.is_some() || device_id.is_some() {
             let category = c.map(|c| c.category.label.as_str());
             let written = self
@@ -166,32 +153,69 @@ impl TicketClassification<'_> {
         retention
     }
 
+    fn retention(&self, c: Option<&Classification>) -> bool {
+        c.is_some_and(|c| c.churn_risk >= self.desk.config().retention_threshold)
+    }
+
+    /// The predicted priority, unless the client chose one.
+    fn priority(&self, c: Option<&Classification>) -> Option<Priority> {
+        c.filter(|_| !self.priority_given)
+            .and_then(|c| Priority::parse(&c.priority.label).ok())
+    }
+
     fn logged(&self, written: Result<()>, what: &str) {
         if let Err(e) = written {
             tracing::error!(ticket = self.ticket_id, error = %e.chain(), "{what}");
         }
     }
 
-    /// Waits for the classifier, then classifies and records: the predictions and the
-    /// ticket first, the step last (its absence is what the sweep looks for).
-    async fn classify_when_trained(&self, text: &str, answer: Option<&Answer>) {
-        let classified = match self.desk.engine.classifier().await {
-            Ok(classifier) => self.classify_with(classifier, text, answer).await,
-            Err(e) => {
-                tracing::warn!(error = %e.chain(), "the classifier could not be trained");
-                Classified::failed(0.0, e.to_string())
-            }
-        };
-        if let Some(c) = &classified.classification {
-            self.store_predictions(c).await;
+    /// Classifies a settled ticket with `classifier` and writes it all at once, unless the
+    /// ticket was classified meanwhile (by another server's sweep). A failure is recorded
+    /// only when `record_failure` (the sweep's last word); after an answer it is left for
+    /// the sweep to try again.
+    async fn classify_late(
+        &self,
+        classifier: Option<Arc<Classifier>>,
+        text: &str,
+        answer: Option<&Answer>,
+        record_failure: bool,
+    ) {
+        let classified = self.classify_with(classifier, text, answer).await;
+        if classified.error.is_some() && !record_failure {
+            return;
         }
-        self.store_on_ticket(Some(&classified), None).await;
-        self.record_step(&classified).await;
-        tracing::info!(
-            ticket = self.ticket_id,
-            classified = classified.classification.is_some(),
-            "classified a ticket after its answer"
-        );
+        let c = classified.classification.as_ref();
+        let late = LateClassification {
+            step: classification_step(&classified),
+            predictions: c.map(predictions_of).unwrap_or_default(),
+            category: c.map(|c| c.category.label.clone()),
+            priority: self.priority(c),
+            retention_flag: self.retention(c),
+        };
+        match self
+            .store
+            .record_late_classification(self.ticket_id, &late)
+            .await
+        {
+            Ok(true) => {
+                let step = &late.step;
+                crate::telemetry::pipeline_step(
+                    &step.step,
+                    step.status.as_str(),
+                    step.duration_ms / 1000.0,
+                );
+                tracing::info!(
+                    ticket = self.ticket_id,
+                    category = late.category.as_deref(),
+                    "classified a ticket after it settled"
+                );
+            }
+            Ok(false) => tracing::info!(
+                ticket = self.ticket_id,
+                "the ticket was classified meanwhile; this classification is dropped"
+            ),
+            Err(e) => self.logged(Err(e), "the late classification was not stored"),
+        }
     }
 }
 
@@ -219,13 +243,21 @@ impl Desk {
         desk.classifying.lock().insert(ticket_id);
         tokio::spawn(async move {
             let _pending = Classifying(&desk, ticket_id);
+            let classifier = match desk.engine.classifier().await {
+                Ok(c) => c,
+                Err(e) => {
+                    // Left without its step: the sweep classifies it once training works.
+                    tracing::warn!(ticket = ticket_id, error = %e.chain(), "the classifier could not be trained; the sweep will classify the ticket");
+                    return;
+                }
+            };
             TicketClassification {
                 desk: &desk,
                 store: store.as_ref(),
                 ticket_id,
                 priority_given,
             }
-            .classify_when_trained(&text, Some(&answer))
+            .classify_late(classifier, &text, Some(&answer), false)
             .await
         });
     }
@@ -236,14 +268,18 @@ impl Desk {
     }
 
     /// Classifies a settled ticket with no classification step, found by the sweep (its
-    /// deferred classification did not end) and claimed by this server. Its priority is
-    /// kept: whether the client chose it is not recorded.
+    /// classification after the answer did not end) and claimed by this server, with the
+    /// trained `classifier`. Its priority is kept: whether the client chose it is not
+    /// recorded. A failure is recorded as the ticket's classification step.
     pub(super) async fn classify_unclassified(
         self: &Arc<Self>,
         store: &Arc<dyn Store>,
         ticket: &Ticket,
+        classifier: Option<Arc<Classifier>>,
     ) {
         tracing::info!(ticket = ticket.id, "classifying a ticket left unclassified");
+        self.classifying.lock().insert(ticket.id);
+        let _pending = Classifying(self, ticket.id);
         let text = crate::kb::training::ticket_text(&ticket.subject, &ticket.description);
         TicketClassification {
             desk: self,
@@ -251,7 +287,7 @@ impl Desk {
             ticket_id: ticket.id,
             priority_given: true,
         }
-        .classify_when_trained(&text, None)
+        .classify_late(classifier, &text, None, true)
         .await;
     }
 }
@@ -273,4 +309,27 @@ fn classification_step(classified: &Classified) -> StepRecord {
                 .then(|| "the KB has no labelled tickets (training/tickets.jsonl)".into())
         }),
     }
+}
+
+/// The three predictions of a classification, with their confidence and the model's version.
+fn predictions_of(c: &Classification) -> Vec<PredictionRecord> {
+    let prediction =
+        |task: &str, label: &str, confidence: f32, score: Option<f64>| PredictionRecord {
+            task: task.into(),
+            label: label.into(),
+            confidence: f64::from(confidence),
+            score,
+            model: MODEL_NAME.into(),
+            version: MODEL_VERSION.into(),
+        };
+    vec![
+        prediction("category", &c.category.label, c.category.confidence, None),
+        prediction("priority", &c.priority.label, c.priority.confidence, None),
+        prediction(
+            "churn_risk",
+            &c.churn_level.label,
+            c.churn_level.confidence,
+            Some(f64::from(c.churn_risk)),
+        ),
+    ]
 }

@@ -400,6 +400,7 @@ impl Desk {
             text: full_text,
             ingestion_ms,
             priority_given: false,
+            client_waiting: true,
             message_id: Some(message.id),
         };
         let outcome = self.run_pipeline_detached(store, job).await?;

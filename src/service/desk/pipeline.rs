@@ -26,6 +26,9 @@ pub(crate) struct PipelineJob {
     pub ingestion_ms: f64,
     /// The client chose the priority: classification keeps it.
     pub priority_given: bool,
+    /// A client waits for the outcome: the pipeline waits a little for a classifier still
+    /// training (`DEVICEKB_CLASSIFY_WAIT_MS`); a sweep's run does not wait at all.
+    pub client_waiting: bool,
     /// The message the pipeline reads, marked processed once it is handled.
     pub message_id: Option<i64>,
 }
@@ -82,7 +85,14 @@ impl Run<'_> {
         // of a submission that died here resumes the ticket (`resume_if_stalled`). `None`:
         // the classifier is still training, and the ticket is classified after it settles.
         let classifying = self.classification();
-        let classified = classifying.classify_now(&self.job.text, &answer).await;
+        let wait = if self.job.client_waiting {
+            std::time::Duration::from_millis(self.desk.config().classify_wait_ms)
+        } else {
+            std::time::Duration::ZERO
+        };
+        let classified = classifying
+            .classify_now(&self.job.text, &answer, wait)
+            .await;
         self.record_answer(&answer).await;
         if let Some(classified) = &classified {
             classifying.record(classified).await;
@@ -110,6 +120,7 @@ impl Run<'_> {
             }
         }
         self.desk.refresh_today_metrics(self.store.as_ref()).await;
+        let classification_pending = classified.is_none();
         let classification = classified.and_then(|c| c.classification);
         Ok(TicketCreated {
             ticket_id: ticket.id,
@@ -124,6 +135,7 @@ impl Run<'_> {
             priority: ticket.priority,
             churn_risk: classification.as_ref().map(|c| c.churn_risk),
             retention_flag: retention,
+            classification_pending,
         })
     }
 

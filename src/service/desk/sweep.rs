@@ -87,6 +87,16 @@ impl Desk {
         store: &Arc<dyn Store>,
         idle_secs: u64,
     ) -> Result<usize> {
+        // Only with the classifier trained: the sweep never waits for a training (which this
+        // call starts when none runs) while stalled tickets may be due.
+        let classifier = match self.engine.classifier_within(Duration::ZERO).await {
+            Some(Ok(c)) => c,
+            Some(Err(e)) => {
+                tracing::warn!(error = %e.chain(), "the classifier could not be trained; unclassified tickets wait");
+                return Ok(0);
+            }
+            None => return Ok(0),
+        };
         let mut classified = 0;
         for ticket in store.unclassified_tickets(idle_secs, BATCH).await? {
             if self.closing.load(Ordering::Relaxed) {
@@ -97,7 +107,8 @@ impl Desk {
             {
                 continue;
             }
-            self.classify_unclassified(store, &ticket).await;
+            self.classify_unclassified(store, &ticket, classifier.clone())
+                .await;
             classified += 1;
         }
         Ok(classified)
@@ -113,7 +124,7 @@ impl Desk {
                 .into_iter()
                 .find(|m| m.direction == Direction::Inbound)
                 .map(|m| m.id);
-            self.resume(store, ticket, first).await?;
+            self.resume(store, ticket, first, false).await?;
             return Ok(Outcome::Resumed);
         }
         tracing::warn!(
@@ -159,7 +170,7 @@ impl Desk {
             Some(id) => Some(id),
             None => Some(store.add_message(&first_message(ticket)).await?.0.id),
         };
-        self.resume(store, ticket, message_id).await.map(Some)
+        self.resume(store, ticket, message_id, true).await.map(Some)
     }
 
     /// Takes the pipeline lease on a ticket this server has just stored, for as long as a
@@ -178,6 +189,7 @@ impl Desk {
         store: &Arc<dyn Store>,
         ticket: &Ticket,
         message_id: Option<i64>,
+        client_waiting: bool,
     ) -> Result<TicketCreated> {
         tracing::info!(
             ticket = ticket.id,
@@ -188,6 +200,7 @@ impl Desk {
             ticket: ticket.clone(),
             ingestion_ms: 0.0,
             priority_given: true,
+            client_waiting,
             message_id,
         };
         let outcome = self.run_pipeline_detached(store.clone(), job).await?;

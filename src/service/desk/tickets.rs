@@ -101,11 +101,17 @@ pub struct TicketCreated {
     pub confidence: Option<f32>,
     pub reply: Option<String>,
     pub citations: Vec<Citation>,
-    /// What classification found (absent when the KB has no labelled tickets).
+    /// What classification found: absent when the KB has no labelled tickets, or while
+    /// `classification_pending`.
     pub category: Option<String>,
     pub priority: Priority,
     pub churn_risk: Option<u8>,
     pub retention_flag: bool,
+    /// The ticket was answered before the classifier was trained (a server's first
+    /// seconds): it is classified in the background, and its category, priority (unless
+    /// given), churn risk and retention flag are then read with `GET /tickets/{id}`;
+    /// `priority` and `retention_flag` here are not the classifier's yet.
+    pub classification_pending: bool,
 }
 
 impl TicketCreated {
@@ -124,6 +130,7 @@ impl TicketCreated {
             priority: ticket.priority,
             churn_risk: None,
             retention_flag: ticket.retention_flag,
+            classification_pending: false,
         }
     }
 }
@@ -292,6 +299,7 @@ impl Desk {
             text,
             ingestion_ms,
             priority_given,
+            client_waiting: true,
             message_id: Some(message.id),
         };
         self.run_pipeline_detached(store, job).await

@@ -161,6 +161,17 @@ impl Engine {
         Ok(trained)
     }
 
+    /// The current generation's classifier if it is trained now (`Some(None)`: the KB has
+    /// no labelled set); `None` while it trains or before it is first asked for.
+    pub fn trained_classifier(&self) -> Option<Option<Arc<Classifier>>> {
+        let generation = self.generation();
+        let slot = self.classifier.try_lock().ok()?;
+        match slot.as_ref() {
+            Some((name, trained)) if *name == generation.name => Some(trained.clone()),
+            _ => None,
+        }
+    }
+
     /// The current generation's classifier if it is trained within `wait`; `None` when it
     /// is still training then. Training goes on in the background either way (a first
     /// training embeds hundreds of tickets: seconds, longer on a busy machine), so a
@@ -169,6 +180,9 @@ impl Engine {
         self: &Arc<Self>,
         wait: std::time::Duration,
     ) -> Option<Result<Option<Arc<Classifier>>>> {
+        if let Some(trained) = self.trained_classifier() {
+            return Some(Ok(trained));
+        }
         let engine = self.clone();
         let training = tokio::spawn(async move { engine.classifier().await });
         match tokio::time::timeout(wait, training).await {

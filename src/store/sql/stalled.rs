@@ -5,7 +5,8 @@ use async_trait::async_trait;
 
 use super::dialect::{MYSQL, SQLITE};
 use super::{db_error, MySqlStore, SqliteStore};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::store::records::LateClassification;
 use crate::store::types::*;
 use crate::store::StalledStore;
 
@@ -112,6 +113,81 @@ macro_rules! stalled_store {
                     .await
                     .map_err(|e| db_error("listing unclassified tickets", e))?;
                 rows.iter().map(Self::ticket_row).collect()
+            }
+
+            async fn record_late_classification(
+                &self,
+                ticket_id: i64,
+                late: &LateClassification,
+            ) -> Result<bool> {
+                let mut tx = self
+                    .pool
+                    .begin_with($d.begin)
+                    .await
+                    .map_err(|e| db_error("starting a transaction", e))?;
+                // The ticket's row first: of two writers, the second waits here until the
+                // first commits, then sees its step below.
+                let touched = sqlx::query(&format!(
+                    "UPDATE tickets SET updated_at = {} WHERE id = ?",
+                    $d.now
+                ))
+                .bind(ticket_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| db_error("classifying a ticket", e))?;
+                if touched.rows_affected() == 0 {
+                    return Err(Error::NotFound { what: "ticket".into(), id: ticket_id.to_string() });
+                }
+                let (steps,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM processing_steps WHERE ticket_id = ? AND step = 'classification'",
+                )
+                .bind(ticket_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| db_error("reading a ticket's steps", e))?;
+                if steps > 0 {
+                    return Ok(false);
+                }
+                for p in &late.predictions {
+                    sqlx::query(
+                        "INSERT INTO predictions (ticket_id, task, label, confidence, score, model, version) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    )
+                    .bind(ticket_id)
+                    .bind(&p.task)
+                    .bind(&p.label)
+                    .bind(p.confidence.clamp(0.0, 1.0))
+                    .bind(p.score)
+                    .bind(&p.model)
+                    .bind(&p.version)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| db_error("recording a prediction", e))?;
+                }
+                sqlx::query(
+                    "UPDATE tickets SET category = COALESCE(?, category), priority = COALESCE(?, priority), \
+                     retention_flag = ? WHERE id = ?",
+                )
+                .bind(late.category.as_deref())
+                .bind(late.priority.map(Priority::as_str))
+                .bind(i64::from(late.retention_flag))
+                .bind(ticket_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| db_error("classifying a ticket", e))?;
+                let step = &late.step;
+                sqlx::query("INSERT INTO processing_steps (ticket_id, step, status, duration_ms, error) VALUES (?, ?, ?, ?, ?)")
+                    .bind(ticket_id)
+                    .bind(&step.step)
+                    .bind(step.status.as_str())
+                    .bind(step.duration_ms.max(0.0))
+                    .bind(&step.error)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| db_error("recording a step", e))?;
+                tx.commit()
+                    .await
+                    .map_err(|e| db_error("committing a classification", e))?;
+                Ok(true)
             }
 
             async fn claim_unclassified(&self, id: i64, lease_secs: u64) -> Result<bool> {
