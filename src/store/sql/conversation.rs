@@ -238,20 +238,7 @@ macro_rules! conversation_store {
             }
 
             async fn add_prediction(&self, ticket_id: i64, p: &PredictionRecord) -> Result<i64> {
-                let res = sqlx::query(
-                    "INSERT INTO predictions (ticket_id, task, label, confidence, score, model, version) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(ticket_id)
-                .bind(&p.task)
-                .bind(&p.label)
-                .bind(p.confidence.clamp(0.0, 1.0))
-                .bind(p.score)
-                .bind(&p.model)
-                .bind(&p.version)
-                .execute(&self.pool)
-                .await
-                .map_err(|e| db_error("recording a prediction", e))?;
-                Ok(res.inserted_id())
+                Self::insert_prediction(&self.pool, ticket_id, p).await
             }
 
             async fn predictions(&self, ticket_id: i64) -> Result<Vec<Stored<PredictionRecord>>> {

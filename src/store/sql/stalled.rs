@@ -56,24 +56,43 @@ macro_rules! stalled_store {
             }
         }
 
-        #[async_trait]
-        impl StalledStore for $store {
-            async fn stalled_tickets(&self, idle_secs: u64, limit: u32) -> Result<Vec<Ticket>> {
+        impl $store {
+            /// Tickets matching `condition` (its `?` bound to `offsets`, seconds from now)
+            /// whose lease, if any, has run out, oldest first.
+            async fn unleased_tickets(
+                &self,
+                condition: &str,
+                offsets: &[i64],
+                limit: u32,
+                what: &str,
+            ) -> Result<Vec<Ticket>> {
                 let sql = format!(
-                    "SELECT {} FROM tickets WHERE status = 'new' AND created_at < {offset} \
+                    "SELECT {} FROM tickets WHERE {condition} \
                      AND (pipeline_lease_until IS NULL OR pipeline_lease_until < {now}) \
                      ORDER BY id LIMIT ?",
                     Self::ticket_columns(),
-                    offset = $offset,
                     now = $d.now,
                 );
-                let rows = sqlx::query(&sql)
-                    .bind(-(idle_secs as i64))
+                let mut query = sqlx::query(&sql);
+                for offset in offsets {
+                    query = query.bind(*offset);
+                }
+                let rows = query
                     .bind(i64::from(limit))
                     .fetch_all(&self.pool)
                     .await
-                    .map_err(|e| db_error("listing stalled tickets", e))?;
+                    .map_err(|e| db_error(what, e))?;
                 rows.iter().map(Self::ticket_row).collect()
+            }
+        }
+
+        #[async_trait]
+        impl StalledStore for $store {
+            async fn stalled_tickets(&self, idle_secs: u64, limit: u32) -> Result<Vec<Ticket>> {
+                let condition = format!("status = 'new' AND created_at < {}", $offset);
+                let offsets = [-(idle_secs as i64)];
+                self.unleased_tickets(&condition, &offsets, limit, "listing stalled tickets")
+                    .await
             }
 
             async fn claim_stalled(
@@ -94,25 +113,15 @@ macro_rules! stalled_store {
                 idle_secs: u64,
                 limit: u32,
             ) -> Result<Vec<Ticket>> {
-                let sql = format!(
-                    "SELECT {} FROM tickets WHERE status <> 'new' \
-                     AND created_at < {offset} AND created_at > {offset} \
-                     AND (pipeline_lease_until IS NULL OR pipeline_lease_until < {now}) \
+                let condition = format!(
+                    "status <> 'new' AND created_at < {offset} AND created_at > {offset} \
                      AND NOT EXISTS (SELECT 1 FROM processing_steps s \
-                     WHERE s.ticket_id = tickets.id AND s.step = 'classification') \
-                     ORDER BY id LIMIT ?",
-                    Self::ticket_columns(),
+                     WHERE s.ticket_id = tickets.id AND s.step = 'classification')",
                     offset = $offset,
-                    now = $d.now,
                 );
-                let rows = sqlx::query(&sql)
-                    .bind(-(idle_secs as i64))
-                    .bind(-(UNCLASSIFIED_WITHIN_SECS as i64))
-                    .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
+                let offsets = [-(idle_secs as i64), -(UNCLASSIFIED_WITHIN_SECS as i64)];
+                self.unleased_tickets(&condition, &offsets, limit, "listing unclassified tickets")
                     .await
-                    .map_err(|e| db_error("listing unclassified tickets", e))?;
-                rows.iter().map(Self::ticket_row).collect()
             }
 
             async fn record_late_classification(
@@ -149,19 +158,7 @@ macro_rules! stalled_store {
                     return Ok(false);
                 }
                 for p in &late.predictions {
-                    sqlx::query(
-                        "INSERT INTO predictions (ticket_id, task, label, confidence, score, model, version) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    )
-                    .bind(ticket_id)
-                    .bind(&p.task)
-                    .bind(&p.label)
-                    .bind(p.confidence.clamp(0.0, 1.0))
-                    .bind(p.score)
-                    .bind(&p.model)
-                    .bind(&p.version)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| db_error("recording a prediction", e))?;
+                    Self::insert_prediction(&mut *tx, ticket_id, p).await?;
                 }
                 sqlx::query(
                     "UPDATE tickets SET category = COALESCE(?, category), priority = COALESCE(?, priority), \
@@ -174,16 +171,7 @@ macro_rules! stalled_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| db_error("classifying a ticket", e))?;
-                let step = &late.step;
-                sqlx::query("INSERT INTO processing_steps (ticket_id, step, status, duration_ms, error) VALUES (?, ?, ?, ?, ?)")
-                    .bind(ticket_id)
-                    .bind(&step.step)
-                    .bind(step.status.as_str())
-                    .bind(step.duration_ms.max(0.0))
-                    .bind(&step.error)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| db_error("recording a step", e))?;
+                Self::insert_step(&mut *tx, ticket_id, &late.step).await?;
                 tx.commit()
                     .await
                     .map_err(|e| db_error("committing a classification", e))?;

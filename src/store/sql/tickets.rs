@@ -148,6 +148,42 @@ macro_rules! ticket_store {
                     .ok_or_else(|| Error::storage("a ticket vanished during its update"))
             }
 
+            pub(super) async fn insert_step<'c, E>(executor: E, ticket_id: i64, r: &StepRecord) -> Result<i64>
+            where
+                E: sqlx::Executor<'c, Database = $db>,
+            {
+                let res = sqlx::query("INSERT INTO processing_steps (ticket_id, step, status, duration_ms, error) VALUES (?, ?, ?, ?, ?)")
+                    .bind(ticket_id)
+                    .bind(&r.step)
+                    .bind(r.status.as_str())
+                    .bind(r.duration_ms.max(0.0))
+                    .bind(&r.error)
+                    .execute(executor)
+                    .await
+                    .map_err(|e| db_error("recording a step", e))?;
+                Ok(res.inserted_id())
+            }
+
+            pub(super) async fn insert_prediction<'c, E>(executor: E, ticket_id: i64, p: &crate::store::PredictionRecord) -> Result<i64>
+            where
+                E: sqlx::Executor<'c, Database = $db>,
+            {
+                let res = sqlx::query(
+                    "INSERT INTO predictions (ticket_id, task, label, confidence, score, model, version) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(ticket_id)
+                .bind(&p.task)
+                .bind(&p.label)
+                .bind(p.confidence.clamp(0.0, 1.0))
+                .bind(p.score)
+                .bind(&p.model)
+                .bind(&p.version)
+                .execute(executor)
+                .await
+                .map_err(|e| db_error("recording a prediction", e))?;
+                Ok(res.inserted_id())
+            }
+
             pub(super) async fn insert_response<'c, E>(executor: E, ticket_id: i64, r: &ResponseRecord) -> Result<i64>
             where
                 E: sqlx::Executor<'c, Database = $db>,
@@ -301,16 +337,7 @@ macro_rules! ticket_store {
             }
 
             async fn add_step(&self, ticket_id: i64, r: &StepRecord) -> Result<i64> {
-                let res = sqlx::query("INSERT INTO processing_steps (ticket_id, step, status, duration_ms, error) VALUES (?, ?, ?, ?, ?)")
-                    .bind(ticket_id)
-                    .bind(&r.step)
-                    .bind(r.status.as_str())
-                    .bind(r.duration_ms.max(0.0))
-                    .bind(&r.error)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(|e| db_error("recording a step", e))?;
-                Ok(res.inserted_id())
+                Self::insert_step(&self.pool, ticket_id, r).await
             }
 
             async fn add_extraction(&self, ticket_id: i64, r: &ExtractionRecord) -> Result<i64> {
