@@ -24,7 +24,7 @@ bin=${BIN:-target/release/devicekb}
 [[ -f $data/CURRENT ]] || { echo "error: no generation in $data (devicekb reindex --data $data)" >&2; exit 1; }
 
 work=$(mktemp -d)
-trap '[[ -n ${server:-} ]] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
+trap '[[ -n ${server:-} ]] && { kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; }; rm -rf "$work"' EXIT
 
 now() { date +%s.%N; }  # the same clock as Python's time.time()
 
@@ -58,13 +58,16 @@ run() {
     classified=$(python3 - "$base/tickets/$ticket" <<'PY'
 import json, sys, time, urllib.request
 for _ in range(1200):
-    with urllib.request.urlopen(sys.argv[1]) as r:
-        if json.load(r)["ticket"]["category"]:
-            print(f"{time.time():.3f}")
-            break
+    try:
+        with urllib.request.urlopen(sys.argv[1]) as r:
+            if json.load(r)["ticket"]["category"]:
+                print(f"{time.time():.3f}")
+                break
+    except OSError:
+        pass  # a 503 while busy: asked again
     time.sleep(0.1)
 PY
-)
+) || classified=""
   fi
   kill "$server"; wait "$server" 2>/dev/null || true
   server=
@@ -72,10 +75,13 @@ PY
     "$variant" "$started" "$answered" "$classified" "$code"
 }
 
+# Not in a pipe: a run failing in a subshell would leave its server behind the trap's back.
 for _ in $(seq 1 "$rounds"); do
-  run held 600000
-  run not_held 2000
-done | tee "$work/runs"
+  run held 600000 >>"$work/runs"
+  tail -n 1 "$work/runs"
+  run not_held 2000 >>"$work/runs"
+  tail -n 1 "$work/runs"
+done
 
 python3 - "$work/runs" <<'PY'
 import re, statistics, sys
@@ -84,5 +90,10 @@ for line in open(sys.argv[1]):
     v, r, c = re.match(r"(\S+)\s+response\s+(\S+) s\s+classified after\s+(\S+) s", line).groups()
     rows.setdefault(v, []).append((float(r), float(c)))
 for v, xs in rows.items():
-    print(f"median {v:10s} response {statistics.median(r for r, _ in xs):6.2f} s  classified after {statistics.median(c for _, c in xs):6.2f} s")
+    # A run that got no ticket or was never classified shows nan above and counts here.
+    ok = [(r, c) for r, c in xs if r == r and c == c]
+    if not ok:
+        print(f"median {v:10s} no complete run of {len(xs)}")
+        continue
+    print(f"median {v:10s} response {statistics.median(r for r, _ in ok):6.2f} s  classified after {statistics.median(c for _, c in ok):6.2f} s ({len(xs) - len(ok)} of {len(xs)} runs incomplete)")
 PY

@@ -61,9 +61,10 @@ impl TicketClassification<'_> {
         let classifier = match self.desk.engine.classifier_within(wait).await? {
             Ok(c) => c,
             Err(e) => {
-                tracing::warn!(error = %e.chain(), "the classifier could not be trained");
-                let ms = crate::service::elapsed_ms(started);
-                return Some(Classified::failed(ms, e.to_string()));
+                // As if still training: classified after the answer, or by the sweep once
+                // training works, never marked failed for good by a passing overload.
+                tracing::warn!(error = %e.chain(), "the classifier could not be trained yet");
+                return None;
             }
         };
         let mut classified = self.classify_with(classifier, text, Some(answer)).await;
@@ -179,10 +180,10 @@ impl TicketClassification<'_> {
         text: &str,
         answer: Option<&Answer>,
         record_failure: bool,
-    ) {
+    ) -> bool {
         let classified = self.classify_with(classifier, text, answer).await;
         if classified.error.is_some() && !record_failure {
-            return;
+            return false;
         }
         let c = classified.classification.as_ref();
         let late = LateClassification {
@@ -209,12 +210,19 @@ impl TicketClassification<'_> {
                     category = late.category.as_deref(),
                     "classified a ticket after it settled"
                 );
+                true
             }
-            Ok(false) => tracing::info!(
-                ticket = self.ticket_id,
-                "the ticket was classified meanwhile; this classification is dropped"
-            ),
-            Err(e) => self.logged(Err(e), "the late classification was not stored"),
+            Ok(false) => {
+                tracing::info!(
+                    ticket = self.ticket_id,
+                    "the ticket was classified meanwhile; this classification is dropped"
+                );
+                false
+            }
+            Err(e) => {
+                self.logged(Err(e), "the late classification was not stored");
+                false
+            }
         }
     }
 }
@@ -258,7 +266,7 @@ impl Desk {
                 priority_given,
             }
             .classify_late(classifier, &text, Some(&answer), false)
-            .await
+            .await;
         });
     }
 
@@ -270,13 +278,14 @@ impl Desk {
     /// Classifies a settled ticket with no classification step, found by the sweep (its
     /// classification after the answer did not end) and claimed by this server, with the
     /// trained `classifier`. Its priority is kept: whether the client chose it is not
-    /// recorded. A failure is recorded as the ticket's classification step.
+    /// recorded. A failure is recorded as the ticket's classification step. True when
+    /// this server wrote it.
     pub(super) async fn classify_unclassified(
         self: &Arc<Self>,
         store: &Arc<dyn Store>,
         ticket: &Ticket,
         classifier: Option<Arc<Classifier>>,
-    ) {
+    ) -> bool {
         tracing::info!(ticket = ticket.id, "classifying a ticket left unclassified");
         self.classifying.lock().insert(ticket.id);
         let _pending = Classifying(self, ticket.id);
@@ -288,7 +297,7 @@ impl Desk {
             priority_given: true,
         }
         .classify_late(classifier, &text, None, true)
-        .await;
+        .await
     }
 }
 

@@ -87,8 +87,8 @@ impl Desk {
         store: &Arc<dyn Store>,
         idle_secs: u64,
     ) -> Result<usize> {
-        // Only with the classifier trained: the sweep never waits for a training (which this
-        // call starts when none runs) while stalled tickets may be due.
+        // Only with the classifier trained: the sweep never waits for a training (this call
+        // starts one, or queues behind the one running) while stalled tickets may be due.
         let classifier = match self.engine.classifier_within(Duration::ZERO).await {
             Some(Ok(c)) => c,
             Some(Err(e)) => {
@@ -107,9 +107,12 @@ impl Desk {
             {
                 continue;
             }
-            self.classify_unclassified(store, &ticket, classifier.clone())
-                .await;
-            classified += 1;
+            if self
+                .classify_unclassified(store, &ticket, classifier.clone())
+                .await
+            {
+                classified += 1;
+            }
         }
         Ok(classified)
     }

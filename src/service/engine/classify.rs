@@ -110,8 +110,10 @@ impl Engine {
     /// The classifier of the current generation, trained on its labelled tickets the first
     /// time it is asked for; `None` when the KB has no labelled set.
     pub async fn classifier(self: &Arc<Self>) -> Result<Option<Arc<Classifier>>> {
-        let generation = self.generation();
         let mut slot = self.classifier.lock().await;
+        // Read once the lock is held: a caller that waited through a training and a
+        // reindex trains the generation served now, not the one it arrived under.
+        let generation = self.generation();
         if let Some((name, trained)) = slot.as_ref() {
             if *name == generation.name {
                 return Ok(trained.clone());

@@ -14,6 +14,9 @@ pub(super) struct Dialect {
     pub now: &'static str,
     /// How a write transaction starts.
     pub begin: &'static str,
+    /// What makes a `SELECT` in a write transaction read the latest committed rows and
+    /// lock them (SQLite's write transaction already does both).
+    pub locking_read: &'static str,
     /// `SELECT` expression reading a JSON column `{c}` as text.
     json: &'static str,
     /// Insert or replace one day of `automation_metrics`.
@@ -42,6 +45,7 @@ pub(super) const SQLITE: Dialect = Dialect {
     // Take the write lock at once: a read-then-write transaction cannot wait for another
     // writer and fails with SQLITE_BUSY instead.
     begin: "BEGIN IMMEDIATE",
+    locking_read: "",
     json: "{c}",
     upsert_metrics: "INSERT INTO automation_metrics (day, tickets, auto_resolved, escalated, mean_ms, p95_ms) \
         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (day) DO UPDATE SET tickets = excluded.tickets, \
@@ -56,6 +60,7 @@ pub(super) const MYSQL: Dialect = Dialect {
     day: "DATE_FORMAT({c}, '%Y-%m-%d')",
     now: "UTC_TIMESTAMP(3)",
     begin: "START TRANSACTION",
+    locking_read: " FOR UPDATE",
     // MySQL 8 has a real JSON type the driver will not read as text.
     json: "CAST({c} AS CHAR)",
     upsert_metrics: "INSERT INTO automation_metrics (day, tickets, auto_resolved, escalated, mean_ms, p95_ms) \

@@ -135,7 +135,8 @@ macro_rules! stalled_store {
                     .await
                     .map_err(|e| db_error("starting a transaction", e))?;
                 // The ticket's row first: of two writers, the second waits here until the
-                // first commits, then sees its step below.
+                // first commits, then sees its step below (read with a locking read, which
+                // sees the latest committed rows whatever the isolation level).
                 let touched = sqlx::query(&format!(
                     "UPDATE tickets SET updated_at = {} WHERE id = ?",
                     $d.now
@@ -145,16 +146,20 @@ macro_rules! stalled_store {
                 .await
                 .map_err(|e| db_error("classifying a ticket", e))?;
                 if touched.rows_affected() == 0 {
+                    let _ = tx.rollback().await;
                     return Err(Error::NotFound { what: "ticket".into(), id: ticket_id.to_string() });
                 }
-                let (steps,): (i64,) = sqlx::query_as(
-                    "SELECT COUNT(*) FROM processing_steps WHERE ticket_id = ? AND step = 'classification'",
-                )
+                let (steps,): (i64,) = sqlx::query_as(&format!(
+                    "SELECT COUNT(*) FROM processing_steps WHERE ticket_id = ? AND step = 'classification'{}",
+                    $d.locking_read
+                ))
                 .bind(ticket_id)
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(|e| db_error("reading a ticket's steps", e))?;
                 if steps > 0 {
+                    // Released now rather than when the connection is next used.
+                    let _ = tx.rollback().await;
                     return Ok(false);
                 }
                 for p in &late.predictions {
