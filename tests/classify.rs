@@ -93,27 +93,28 @@ async fn tickets_written_apart_are_classified_above_their_floors() {
             .unwrap();
         println!("{}:\n{report}", floors.file);
         let name = floors.file;
-        assert!(
-            report.category.accuracy >= floors.category,
-            "{name}: {report}"
-        );
-        assert!(
-            report.category.macro_recall >= floors.category_per_class,
-            "{name}: {report}"
-        );
-        assert!(
-            report.priority.accuracy >= floors.priority,
-            "{name}: {report}"
-        );
-        assert!(report.churn.accuracy >= floors.churn, "{name}: {report}");
-        assert!(
-            report.retention.precision >= floors.retention_precision,
-            "{name}: {report}"
-        );
-        assert!(
-            report.retention.recall >= floors.retention_recall,
-            "{name}: {report}"
-        );
+        for (what, measured, floor) in [
+            ("category", report.category.accuracy, floors.category),
+            (
+                "category per class",
+                report.category.macro_recall,
+                floors.category_per_class,
+            ),
+            ("priority", report.priority.accuracy, floors.priority),
+            ("churn", report.churn.accuracy, floors.churn),
+            (
+                "retention precision",
+                report.retention.precision,
+                floors.retention_precision,
+            ),
+            (
+                "retention recall",
+                report.retention.recall,
+                floors.retention_recall,
+            ),
+        ] {
+            assert!(measured >= floor, "{name}: {what} below {floor}: {report}");
+        }
         let wrong = report
             .misses
             .iter()

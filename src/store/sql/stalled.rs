@@ -134,13 +134,18 @@ macro_rules! stalled_store {
                     .begin_with($d.begin)
                     .await
                     .map_err(|e| db_error("starting a transaction", e))?;
-                // The ticket's row first: of two writers, the second waits here until the
-                // first commits, then sees its step below (read with a locking read, which
-                // sees the latest committed rows whatever the isolation level).
+                // The ticket's row first, with what the classification sets on it: of two
+                // writers, the second waits here until the first commits, then sees its
+                // step below (a locking read, which sees the latest committed rows whatever
+                // the isolation level) and rolls its update back.
                 let touched = sqlx::query(&format!(
-                    "UPDATE tickets SET updated_at = {} WHERE id = ?",
+                    "UPDATE tickets SET category = COALESCE(?, category), priority = COALESCE(?, priority), \
+                     retention_flag = ?, updated_at = {} WHERE id = ?",
                     $d.now
                 ))
+                .bind(late.category.as_deref())
+                .bind(late.priority.map(Priority::as_str))
+                .bind(i64::from(late.retention_flag))
                 .bind(ticket_id)
                 .execute(&mut *tx)
                 .await
@@ -165,17 +170,6 @@ macro_rules! stalled_store {
                 for p in &late.predictions {
                     Self::insert_prediction(&mut *tx, ticket_id, p).await?;
                 }
-                sqlx::query(
-                    "UPDATE tickets SET category = COALESCE(?, category), priority = COALESCE(?, priority), \
-                     retention_flag = ? WHERE id = ?",
-                )
-                .bind(late.category.as_deref())
-                .bind(late.priority.map(Priority::as_str))
-                .bind(i64::from(late.retention_flag))
-                .bind(ticket_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| db_error("classifying a ticket", e))?;
                 Self::insert_step(&mut *tx, ticket_id, &late.step).await?;
                 tx.commit()
                     .await
