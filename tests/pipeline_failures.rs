@@ -246,3 +246,136 @@ async fn a_stalled_ticket_is_resumed_and_keys_stay_with_their_customer() {
         "{e}"
     );
 }
+
+/// The real model, except that queries are refused while `refusing` says so: with an
+/// embedding error (`failing`) or as a full queue would (`overloaded`, a number of times).
+struct RefusingEmbedder {
+    inner: std::sync::Arc<dyn devicekb::embed::Embedder>,
+    failing: std::sync::atomic::AtomicBool,
+    overloaded: std::sync::atomic::AtomicUsize,
+    queries: std::sync::atomic::AtomicUsize,
+}
+
+impl RefusingEmbedder {
+    fn new() -> std::sync::Arc<RefusingEmbedder> {
+        std::sync::Arc::new(RefusingEmbedder {
+            inner: common::embedder(),
+            failing: Default::default(),
+            overloaded: Default::default(),
+            queries: Default::default(),
+        })
+    }
+}
+
+impl devicekb::embed::Embedder for RefusingEmbedder {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn dim(&self) -> usize {
+        self.inner.dim()
+    }
+    fn embed_queries(&self, texts: &[&str]) -> devicekb::Result<Vec<Vec<f32>>> {
+        use std::sync::atomic::Ordering;
+        self.queries.fetch_add(1, Ordering::SeqCst);
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(devicekb::Error::Embedding("the model crashed".into()));
+        }
+        let left = self.overloaded.load(Ordering::SeqCst);
+        if left > 0
+            && self
+                .overloaded
+                .compare_exchange(left, left - 1, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        {
+            return Err(devicekb::Error::Overloaded("the queue is full".into()));
+        }
+        self.inner.embed_queries(texts)
+    }
+    fn embed_passages(&self, texts: &[&str]) -> devicekb::Result<Vec<Vec<f32>>> {
+        self.inner.embed_passages(texts)
+    }
+    fn query_parallelism(&self) -> usize {
+        self.inner.query_parallelism()
+    }
+    fn glossary_min_cosine(&self) -> f32 {
+        self.inner.glossary_min_cosine()
+    }
+}
+
+/// A service over a small KB whose queries go through `embedder`. Its first sweep asks
+/// for the classifier too (a training of its own, or the failure remembered).
+async fn service_refusing(
+    kb: &std::path::Path,
+    data: &std::path::Path,
+    embedder: std::sync::Arc<RefusingEmbedder>,
+) -> std::sync::Arc<devicekb::service::Service> {
+    let config = common::config(kb, data);
+    common::build_index(&config).await;
+    devicekb::service::Service::start(config, embedder)
+        .await
+        .unwrap()
+}
+
+/// A training that fails is remembered: the callers after it (every ticket arriving asks
+/// for the classifier) get its error at once instead of each training again, until its
+/// back-off ends; a new generation trains at once.
+#[tokio::test]
+async fn a_failed_training_is_not_retried_by_every_caller() {
+    use std::sync::atomic::Ordering;
+    let kb = common::small_kb(|id| id.starts_with("lexmark-c750-msg-"));
+    let data = tempfile::tempdir().unwrap();
+    let embedder = RefusingEmbedder::new();
+    embedder.failing.store(true, Ordering::SeqCst);
+    let service = service_refusing(kb.path(), data.path(), embedder.clone()).await;
+
+    let first = service.engine.classifier().await.map(drop).unwrap_err();
+    assert!(first.to_string().contains("crashed"), "{first}");
+    let tried = embedder.queries.load(Ordering::SeqCst);
+    assert!(tried > 0);
+    // The model works again, but the next training waits for the back-off.
+    embedder.failing.store(false, Ordering::SeqCst);
+    for _ in 0..3 {
+        let again = service.engine.classifier().await.map(drop).unwrap_err();
+        assert!(
+            matches!(again, devicekb::Error::NotReady(_))
+                && again.to_string().contains("tried again in"),
+            "{again}"
+        );
+    }
+    assert_eq!(
+        embedder.queries.load(Ordering::SeqCst),
+        tried,
+        "no training ran"
+    );
+
+    // A reindex serves a new generation, which trains at once.
+    service
+        .engine
+        .reindex(std::sync::Arc::new(|_| {}))
+        .await
+        .unwrap();
+    let trained = service.engine.classifier().await.unwrap();
+    assert!(
+        trained.is_some(),
+        "the product's labelled set trains a classifier"
+    );
+}
+
+/// Training waits for room in a full embedding queue (live queries fill it in a burst)
+/// instead of failing.
+#[tokio::test]
+async fn training_waits_for_room_in_a_full_embedding_queue() {
+    use std::sync::atomic::Ordering;
+    let kb = common::small_kb(|id| id.starts_with("lexmark-c750-msg-"));
+    let data = tempfile::tempdir().unwrap();
+    let embedder = RefusingEmbedder::new();
+    embedder.overloaded.store(40, Ordering::SeqCst);
+    let service = service_refusing(kb.path(), data.path(), embedder.clone()).await;
+    let trained = service.engine.classifier().await.unwrap();
+    assert!(trained.is_some());
+    assert_eq!(
+        embedder.overloaded.load(Ordering::SeqCst),
+        0,
+        "refused 40 times"
+    );
+}

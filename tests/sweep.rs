@@ -235,15 +235,19 @@ async fn a_ticket_is_not_held_while_the_classifier_trains_and_is_classified_afte
     .await;
     let base = common::spawn_app(service.clone()).await;
     let customer = common::http::new_customer(&base).await;
-    let (status, created) = common::http::call(
-        reqwest::Method::POST,
-        format!("{base}/tickets"),
-        Some(serde_json::json!({"customer_id": customer, "subject": "C750",
-            "description": "Bonjour, bourrage papier dans le bac 2 de notre C750, ça bloque tout le service.",
-            "channel": "email"})),
-        None,
-    )
-    .await;
+    let submit = || {
+        common::http::call(
+            reqwest::Method::POST,
+            format!("{base}/tickets"),
+            Some(
+                serde_json::json!({"customer_id": customer, "subject": "C750",
+                "description": "Bonjour, bourrage papier dans le bac 2 de notre C750, ça bloque tout le service.",
+                "channel": "email"}),
+            ),
+            Some("cold-start-1"),
+        )
+    };
+    let (status, created) = submit().await;
     assert_eq!(status, 201, "{created}");
     assert!(created["decision"].is_string(), "answered: {created}");
     assert!(
@@ -252,11 +256,21 @@ async fn a_ticket_is_not_held_while_the_classifier_trains_and_is_classified_afte
     );
     let id = created["ticket_id"].as_i64().unwrap();
     let store = service.desk.store().unwrap();
+    let classified = |steps: &[devicekb::store::Stored<StepRecord>]| {
+        steps.iter().any(|s| s.record.step == "classification")
+    };
+    // A retried submission meanwhile says so too (read before the store: a step, once
+    // written, stays, so a store still without one means the replay came before it).
+    let (_, replayed) = submit().await;
+    assert_eq!(replayed["created"], false, "{replayed}");
+    if !classified(&store.pipeline(id).await.unwrap().steps) {
+        assert_eq!(replayed["classification_pending"], true, "{replayed}");
+    }
 
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let steps = loop {
         let steps = store.pipeline(id).await.unwrap().steps;
-        if steps.iter().any(|s| s.record.step == "classification") {
+        if classified(&steps) {
             break steps;
         }
         assert!(
@@ -281,6 +295,16 @@ async fn a_ticket_is_not_held_while_the_classifier_trains_and_is_classified_afte
         .map(|p| p.record.task)
         .collect();
     assert_eq!(tasks, ["category", "priority", "churn_risk"]);
+    // A retry now reads the classification.
+    let (_, replayed) = submit().await;
+    assert_eq!(
+        (
+            replayed["classification_pending"].clone(),
+            replayed["category"].clone()
+        ),
+        (serde_json::json!(false), serde_json::json!(ticket.category)),
+        "{replayed}"
+    );
     // The sweep finds nothing left to classify.
     let swept = service.desk.sweep_stalled_after(1).await.unwrap();
     assert_eq!(swept.classified, 0, "{swept:?}");

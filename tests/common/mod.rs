@@ -70,29 +70,32 @@ pub async fn start_service_with(
 ) -> Arc<Service> {
     let mut config = config(kb_dir, data_dir);
     tweak(&mut config);
-    let embedder = embedder();
-    {
-        let config = config.clone();
-        let embedder = embedder.clone();
-        let runtime = tokio::runtime::Handle::current();
-        // With a Qdrant server configured, the generation's vectors go there too.
-        let qdrant = devicekb::service::connect_qdrant(&config).expect("the Qdrant client");
-        tokio::task::spawn_blocking(move || {
-            build_generation(
-                &config,
-                embedder.as_ref(),
-                qdrant.as_ref(),
-                &runtime,
-                &|_| {},
-            )
-        })
-        .await
-        .expect("join")
-        .expect("the KB indexes");
-    }
-    Service::start(config, embedder)
+    build_index(&config).await;
+    Service::start(config, embedder())
         .await
         .expect("service starts")
+}
+
+/// Builds a generation of `config`'s KB with the real model, starting no service (a
+/// service's first sweep would start training its classifier).
+pub async fn build_index(config: &Config) {
+    let config = config.clone();
+    let embedder = embedder();
+    let runtime = tokio::runtime::Handle::current();
+    // With a Qdrant server configured, the generation's vectors go there too.
+    let qdrant = devicekb::service::connect_qdrant(&config).expect("the Qdrant client");
+    tokio::task::spawn_blocking(move || {
+        build_generation(
+            &config,
+            embedder.as_ref(),
+            qdrant.as_ref(),
+            &runtime,
+            &|_| {},
+        )
+    })
+    .await
+    .expect("join")
+    .expect("the KB indexes");
 }
 
 /// One service over the repository's own KB, shared by every test of the suite. Its

@@ -17,6 +17,9 @@ use crate::store::{
     LateClassification, PredictionRecord, Priority, StepRecord, StepStatus, Store, Ticket,
 };
 
+/// The name of a ticket's classification step: a ticket without one is not classified yet.
+pub(super) const CLASSIFICATION_STEP: &str = "classification";
+
 /// What classification decided for a ticket, and how long it took.
 pub(super) struct Classified {
     pub classification: Option<Classification>,
@@ -304,7 +307,7 @@ impl Desk {
 /// Classification's record: skipped (and why) when the KB trains no classifier.
 fn classification_step(classified: &Classified) -> StepRecord {
     StepRecord {
-        step: "classification".into(),
+        step: CLASSIFICATION_STEP.into(),
         status: match (&classified.error, &classified.classification) {
             (Some(_), _) => StepStatus::Failed,
             (None, None) => StepStatus::Skipped,

@@ -52,7 +52,8 @@ impl Desk {
         job: PipelineJob,
     ) -> Result<TicketCreated> {
         if !self.pipelines_running.lock().insert(job.ticket.id) {
-            return Ok(TicketCreated::existing(job.ticket));
+            // Its pipeline runs now, classification included.
+            return Ok(TicketCreated::existing(job.ticket, true));
         }
         let desk = self.clone();
         tokio::spawn(async move {

@@ -107,16 +107,19 @@ pub struct TicketCreated {
     pub priority: Priority,
     pub churn_risk: Option<u8>,
     pub retention_flag: bool,
-    /// The ticket was answered before the classifier was trained (a server's first
-    /// seconds): it is classified in the background, and its category, priority (unless
-    /// given), churn risk and retention flag are then read with `GET /tickets/{id}`;
-    /// `priority` and `retention_flag` here are not the classifier's yet.
+    /// The ticket's classification is not recorded yet: it was answered before the
+    /// classifier was trained (a server's first seconds) and is classified in the
+    /// background, or, for a retried submission, its pipeline is still under way. Its
+    /// category, priority (unless given), churn risk and retention flag are then read
+    /// with `GET /tickets/{id}`; `priority` and `retention_flag` here are not the
+    /// classifier's yet.
     pub classification_pending: bool,
 }
 
 impl TicketCreated {
-    /// The answer to a retried submission: the ticket as it stands, nothing re-run.
-    pub fn existing(ticket: Ticket) -> TicketCreated {
+    /// The answer to a retried submission: the ticket as it stands, nothing re-run;
+    /// `classification_pending` when no classification is recorded for it yet.
+    pub fn existing(ticket: Ticket, classification_pending: bool) -> TicketCreated {
         TicketCreated {
             ticket_id: ticket.id,
             status: ticket.status,
@@ -130,7 +133,7 @@ impl TicketCreated {
             priority: ticket.priority,
             churn_risk: None,
             retention_flag: ticket.retention_flag,
-            classification_pending: false,
+            classification_pending,
         }
     }
 }
@@ -283,13 +286,18 @@ impl Desk {
         }
         if !created {
             let first = store.messages(ticket.id).await?.first().map(|m| m.id);
-            return Ok(self
-                .resume_if_stalled(&store, &ticket, first)
-                .await?
-                .unwrap_or_else(|| TicketCreated::existing(ticket)));
+            if let Some(resumed) = self.resume_if_stalled(&store, &ticket, first).await? {
+                return Ok(resumed);
+            }
+            let steps = store.pipeline(ticket.id).await?.steps;
+            let classified = steps
+                .iter()
+                .any(|s| s.record.step == super::classification::CLASSIFICATION_STEP);
+            return Ok(TicketCreated::existing(ticket, !classified));
         }
         if !self.hold_new_ticket(&store, ticket.id).await? {
-            return Ok(TicketCreated::existing(ticket));
+            // A retry took the pipeline first: it runs there, classification included.
+            return Ok(TicketCreated::existing(ticket, true));
         }
         let (message, _) = store.add_message(&first_message(&ticket)).await?;
         let ingestion_ms = crate::service::elapsed_ms(ingestion);

@@ -3,6 +3,7 @@
 //! measuring it, by cross-validation or on tickets written apart.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::search::{SearchMode, ValidSearch};
 use super::{Engine, QueryKey};
@@ -13,11 +14,35 @@ use crate::error::{Error, Result};
 use crate::index::query::clean_query;
 use crate::kb::training::LabelledTicket;
 
-/// The classifier trained for one generation.
-pub(crate) type TrainedClassifier = Option<(String, Option<Arc<Classifier>>)>;
+/// The classifier trained for one generation, and the last training that failed.
+#[derive(Default)]
+pub(crate) struct ClassifierSlot {
+    trained: Option<(String, Option<Arc<Classifier>>)>,
+    failed: Option<TrainingFailure>,
+}
+
+/// A training that failed: until `retry_at`, callers get its error at once instead of
+/// each training again (every ticket arriving meanwhile asks for the classifier).
+struct TrainingFailure {
+    generation: String,
+    retry_at: Instant,
+    /// Doubles with each failure of the same generation, up to `RETRY_AT_MOST`.
+    backoff: Duration,
+    error: String,
+}
+
+/// How long after a failed training the next one may start, the first time.
+const RETRY_AT_FIRST: Duration = Duration::from_secs(15);
+/// The longest wait between two trainings of a generation that keep failing.
+const RETRY_AT_MOST: Duration = Duration::from_secs(600);
 
 /// Labelled tickets whose evidence is computed at once when training or evaluating.
 const EVIDENCE_IN_FLIGHT: usize = 4;
+
+/// How long a labelled ticket's evidence waits for room in the embedding queue. Live
+/// queries fill it in a burst and are refused when it is full; training is background
+/// work and can wait for them rather than fail.
+const ROOM_WAIT: Duration = Duration::from_secs(120);
 
 impl Engine {
     /// What the classifier reads about `text`: extraction, signals, the best entry of a
@@ -95,7 +120,7 @@ impl Engine {
             let in_flight = in_flight.clone();
             tasks.spawn(async move {
                 let _permit = in_flight.acquire_owned().await;
-                (i, service.evidence(&text).await)
+                (i, service.evidence_when_there_is_room(&text).await)
             });
         }
         let mut evidence: Vec<Option<Evidence>> = vec![None; tickets.len()];
@@ -107,18 +132,86 @@ impl Engine {
         Ok(evidence.into_iter().flatten().collect())
     }
 
+    /// The evidence of a labelled ticket, waiting (up to `ROOM_WAIT`) while the embedding
+    /// queue is full instead of failing the whole training or evaluation.
+    async fn evidence_when_there_is_room(self: &Arc<Self>, text: &str) -> Result<Evidence> {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(50);
+        loop {
+            match self.evidence(text).await {
+                Err(Error::Overloaded(_)) if started.elapsed() < ROOM_WAIT => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                }
+                done => return done,
+            }
+        }
+    }
+
     /// The classifier of the current generation, trained on its labelled tickets the first
-    /// time it is asked for; `None` when the KB has no labelled set.
+    /// time it is asked for; `None` when the KB has no labelled set. After a failed
+    /// training, callers get its error (`NotReady`) until the next one may start: 15 s
+    /// later, doubling with each failure up to 10 min; a new generation trains at once.
     pub async fn classifier(self: &Arc<Self>) -> Result<Option<Arc<Classifier>>> {
         let mut slot = self.classifier.lock().await;
         // Read once the lock is held: a caller that waited through a training and a
         // reindex trains the generation served now, not the one it arrived under.
         let generation = self.generation();
-        if let Some((name, trained)) = slot.as_ref() {
+        if let Some((name, trained)) = slot.trained.as_ref() {
             if *name == generation.name {
                 return Ok(trained.clone());
             }
         }
+        let earlier = slot
+            .failed
+            .take()
+            .filter(|f| f.generation == generation.name);
+        if let Some(failure) = earlier {
+            let now = Instant::now();
+            if now < failure.retry_at {
+                let error = Error::NotReady(format!(
+                    "the classifier's last training failed ({}); it is tried again in {} s",
+                    failure.error,
+                    (failure.retry_at - now).as_secs().max(1)
+                ));
+                slot.failed = Some(failure);
+                return Err(error);
+            }
+            slot.failed = Some(failure);
+        }
+        match self.train(&generation).await {
+            Ok(trained) => {
+                slot.trained = Some((generation.name.clone(), trained.clone()));
+                slot.failed = None;
+                Ok(trained)
+            }
+            Err(e) => {
+                let backoff = match &slot.failed {
+                    Some(f) => (f.backoff * 2).min(RETRY_AT_MOST),
+                    None => RETRY_AT_FIRST,
+                };
+                tracing::warn!(
+                    generation = %generation.name,
+                    error = %e.chain(),
+                    retry_in_s = backoff.as_secs(),
+                    "the ticket classifier's training failed"
+                );
+                slot.failed = Some(TrainingFailure {
+                    generation: generation.name.clone(),
+                    retry_at: Instant::now() + backoff,
+                    backoff,
+                    error: e.to_string(),
+                });
+                Err(e)
+            }
+        }
+    }
+
+    /// Trains a classifier on `generation`'s labelled tickets; `None` without any.
+    async fn train(
+        self: &Arc<Self>,
+        generation: &Arc<crate::index::Generation>,
+    ) -> Result<Option<Arc<Classifier>>> {
         let trained = if generation.training.is_empty() {
             None
         } else {
@@ -159,7 +252,6 @@ impl Engine {
             );
             Some(Arc::new(classifier))
         };
-        *slot = Some((generation.name.clone(), trained.clone()));
         Ok(trained)
     }
 
@@ -168,7 +260,7 @@ impl Engine {
     pub fn trained_classifier(&self) -> Option<Option<Arc<Classifier>>> {
         let generation = self.generation();
         let slot = self.classifier.try_lock().ok()?;
-        match slot.as_ref() {
+        match slot.trained.as_ref() {
             Some((name, trained)) if *name == generation.name => Some(trained.clone()),
             _ => None,
         }

@@ -62,7 +62,7 @@ pub struct Engine {
     /// Messages answered or routed by pattern.
     pub smart: SmartCounters,
     /// The ticket classifier, trained for the generation it names when first needed.
-    classifier: tokio::sync::Mutex<classify::TrainedClassifier>,
+    classifier: tokio::sync::Mutex<classify::ClassifierSlot>,
     /// The last health check and when it ran: `/health` needs no key, so a flood of
     /// probes gets the same result for a second instead of an embedding each.
     health_cache: tokio::sync::Mutex<Option<(std::time::Instant, health::Health)>>,
@@ -123,7 +123,7 @@ impl Engine {
         let (switched, _) = watch::channel(generation.name.clone());
         Ok(Arc::new(Engine {
             fallback: Mutex::new(serving.fallback),
-            classifier: tokio::sync::Mutex::new(None),
+            classifier: tokio::sync::Mutex::new(Default::default()),
             health_cache: tokio::sync::Mutex::new(None),
             llm,
             smart: SmartCounters::default(),
