@@ -138,6 +138,7 @@ async fn a_ticket_stored_but_never_processed_is_resumed_by_the_next_server() {
                 description: "Bourrage papier dans le bac 2 de ma C750.".into(),
                 channel: devicekb::store::Channel::Email,
                 priority: devicekb::store::Priority::Medium,
+                priority_given: false,
                 idempotency: None,
             },
             "test",

@@ -33,6 +33,7 @@ fn ticket(customer_id: i64, idempotency: IdempotencyKey) -> NewTicket {
         description: "La C750 affiche 201 Bourrage papier.".into(),
         channel: Channel::Email,
         priority: Priority::Medium,
+        priority_given: false,
         idempotency: Some(idempotency),
     }
 }
@@ -378,6 +379,8 @@ async fn an_existing_database_upgrades(backend: Backend) {
         .await
         .unwrap();
     assert_eq!((old.id, created), (1, false));
+    // Whether its client chose its priority was not recorded: counted as chosen (kept).
+    assert!(old.priority_given);
     let found = store.message_by_key(&key("Sms-1", "any")).await.unwrap();
     assert_eq!(found.map(|m| m.ticket_id), Some(Some(1)));
     // Keys are exact now, on the old rows too (MySQL compared them without case before).
@@ -386,6 +389,7 @@ async fn an_existing_database_upgrades(backend: Backend) {
         .await
         .unwrap();
     assert!(created && new.id != 1);
+    assert!(!new.priority_given);
     let (_, created) = store
         .add_message(&message(1, key("sms-1", "A")))
         .await

@@ -157,6 +157,7 @@ async fn a_ticket_opened_by_a_message_keeps_its_request(db: &TestDb) {
                 description: "La C750 affiche 88.".into(),
                 channel: Channel::Sms,
                 priority: Priority::Medium,
+                priority_given: false,
                 idempotency: Some(IdempotencyKey {
                     key: "message:Sms-9".into(),
                     request_hash: request_hash(&parsed).unwrap(),

@@ -168,6 +168,7 @@ async fn a_stalled_ticket_is_resumed_and_keys_stay_with_their_customer() {
                 description: "La C750 affiche 88 Toner cyan bas.".into(),
                 channel: Channel::Email,
                 priority: Priority::Medium,
+                priority_given: false,
                 idempotency: Some(IdempotencyKey {
                     key: key.clone(),
                     request_hash: request_hash(&parsed).unwrap(),

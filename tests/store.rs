@@ -36,6 +36,7 @@ fn ticket(customer_id: i64, subject: &str) -> NewTicket {
         description: "la C750 affiche 88".into(),
         channel: Channel::Email,
         priority: Priority::Medium,
+        priority_given: false,
         idempotency: None,
     }
 }

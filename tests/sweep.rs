@@ -26,6 +26,16 @@ async fn service_on(kb: &std::path::Path, data: &std::path::Path, url: &str) -> 
 
 /// A ticket as a server that died right after storing it leaves it: `new`, no step.
 async fn stored_ticket(store: &dyn Store, customer_id: i64, text: &str) -> Ticket {
+    stored_ticket_with(store, customer_id, text, None).await
+}
+
+/// The same, with the priority the client chose, if any.
+async fn stored_ticket_with(
+    store: &dyn Store,
+    customer_id: i64,
+    text: &str,
+    chosen: Option<Priority>,
+) -> Ticket {
     store
         .create_ticket(
             &NewTicket {
@@ -34,7 +44,8 @@ async fn stored_ticket(store: &dyn Store, customer_id: i64, text: &str) -> Ticke
                 subject: "Imprimante".into(),
                 description: text.into(),
                 channel: Channel::Email,
-                priority: Priority::Medium,
+                priority: chosen.unwrap_or(Priority::Medium),
+                priority_given: chosen.is_some(),
                 idempotency: None,
             },
             "test",
@@ -313,7 +324,17 @@ async fn a_ticket_is_not_held_while_the_classifier_trains_and_is_classified_afte
 /// A ticket as a server that stopped before classifying it leaves it: settled, every
 /// step but classification recorded.
 async fn settled_unclassified(store: &dyn Store, customer_id: i64, text: &str) -> Ticket {
-    let ticket = stored_ticket(store, customer_id, text).await;
+    settled_unclassified_with(store, customer_id, text, None).await
+}
+
+/// The same, with the priority the client chose, if any.
+async fn settled_unclassified_with(
+    store: &dyn Store,
+    customer_id: i64,
+    text: &str,
+    chosen: Option<Priority>,
+) -> Ticket {
+    let ticket = stored_ticket_with(store, customer_id, text, chosen).await;
     for step in ["ingestion", "extraction", "retrieval", "decision"] {
         store.add_step(ticket.id, &ok_step(step)).await.unwrap();
     }
@@ -370,6 +391,14 @@ async fn a_ticket_left_unclassified_is_classified_by_the_sweep(db: TestDb) {
         "Ma C750 affiche 88 toner cyan bas, pouvez-vous nous en envoyer ?",
     )
     .await;
+    // The same, its priority chosen by the client: kept.
+    let chosen = settled_unclassified_with(
+        store.as_ref(),
+        customer,
+        "URGENT : la C750 ne s'allume plus du tout, tout le service est bloqué.",
+        Some(Priority::Low),
+    )
+    .await;
     let classified = settled_unclassified(store.as_ref(), customer, "Bourrage bac 2.").await;
     store
         .add_step(classified.id, &ok_step("classification"))
@@ -387,7 +416,7 @@ async fn a_ticket_left_unclassified_is_classified_by_the_sweep(db: TestDb) {
         .collect();
     assert_eq!(
         listed,
-        [left.id],
+        [left.id, chosen.id],
         "neither a new ticket nor a classified one"
     );
     // The new ticket is the stalled sweep's: held here so this sweep leaves it.
@@ -395,7 +424,7 @@ async fn a_ticket_left_unclassified_is_classified_by_the_sweep(db: TestDb) {
     let swept = service.desk.sweep_stalled_after(1).await.unwrap();
     assert_eq!(
         (swept.resumed, swept.escalated, swept.classified),
-        (0, 0, 1),
+        (0, 0, 2),
         "{swept:?}"
     );
     let steps = store.pipeline(left.id).await.unwrap().steps;
@@ -408,8 +437,23 @@ async fn a_ticket_left_unclassified_is_classified_by_the_sweep(db: TestDb) {
     let after = store.ticket(left.id).await.unwrap().unwrap();
     assert!(after.category.is_some(), "{after:?}");
     assert_eq!(after.status, Status::Escalated, "its status is kept");
-    assert_eq!(after.priority, Priority::Medium, "its priority is kept");
-    assert_eq!(store.predictions(left.id).await.unwrap().len(), 3);
+    let predictions = store.predictions(left.id).await.unwrap();
+    assert_eq!(predictions.len(), 3);
+    let predicted = predictions
+        .iter()
+        .find(|p| p.record.task == "priority")
+        .map(|p| Priority::parse(&p.record.label).unwrap());
+    // Not the priority the ticket was stored with, so that keeping it would show.
+    assert_ne!(predicted, Some(Priority::Medium));
+    assert_eq!(Some(after.priority), predicted, "the client chose none");
+    assert!(!after.priority_given);
+    let kept = store.ticket(chosen.id).await.unwrap().unwrap();
+    assert!(kept.category.is_some(), "{kept:?}");
+    assert_eq!(
+        (kept.priority, kept.priority_given),
+        (Priority::Low, true),
+        "the client's priority is kept"
+    );
 
     // Written once: a second writer (another server's sweep) writes nothing.
     assert!(!store

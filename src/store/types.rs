@@ -194,6 +194,8 @@ pub struct NewTicket {
     pub description: String,
     pub channel: Channel,
     pub priority: Priority,
+    /// The client chose `priority`: classification keeps it.
+    pub priority_given: bool,
     pub idempotency: Option<IdempotencyKey>,
 }
 
@@ -217,6 +219,9 @@ pub struct Ticket {
     pub channel: Channel,
     pub category: Option<String>,
     pub priority: Priority,
+    /// The client chose the priority (classification keeps it); otherwise it is the
+    /// classifier's, or `medium` until the ticket is classified.
+    pub priority_given: bool,
     pub status: Status,
     pub escalation_reason: Option<String>,
     pub retention_flag: bool,

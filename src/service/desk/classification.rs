@@ -280,9 +280,9 @@ impl Desk {
 
     /// Classifies a settled ticket with no classification step, found by the sweep (its
     /// classification after the answer did not end) and claimed by this server, with the
-    /// trained `classifier`. Its priority is kept: whether the client chose it is not
-    /// recorded. A failure is recorded as the ticket's classification step. True when
-    /// this server wrote it.
+    /// trained `classifier`; its priority is predicted unless the client chose it. A
+    /// failure is recorded as the ticket's classification step. True when this server
+    /// wrote it.
     pub(super) async fn classify_unclassified(
         self: &Arc<Self>,
         store: &Arc<dyn Store>,
@@ -297,7 +297,7 @@ impl Desk {
             desk: self,
             store: store.as_ref(),
             ticket_id: ticket.id,
-            priority_given: true,
+            priority_given: ticket.priority_given,
         }
         .classify_late(classifier, &text, None, true)
         .await

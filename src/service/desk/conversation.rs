@@ -365,6 +365,7 @@ impl Desk {
                     description: text.clone(),
                     channel: message.channel,
                     priority: Priority::Medium,
+                    priority_given: false,
                     idempotency: message.idempotency.as_ref().map(|k| IdempotencyKey {
                         key: format!("{MESSAGE_KEY_PREFIX}{}", k.key),
                         request_hash: k.request_hash.clone(),

@@ -202,7 +202,7 @@ impl Desk {
             text: crate::kb::training::ticket_text(&ticket.subject, &ticket.description),
             ticket: ticket.clone(),
             ingestion_ms: 0.0,
-            priority_given: true,
+            priority_given: ticket.priority_given,
             client_waiting,
             message_id,
         };

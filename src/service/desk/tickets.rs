@@ -272,6 +272,7 @@ impl Desk {
                     description: description.clone(),
                     channel,
                     priority,
+                    priority_given,
                     idempotency: idempotency.clone(),
                 },
                 actor,

@@ -50,7 +50,8 @@ macro_rules! ticket_store {
             pub(super) fn ticket_columns() -> String {
                 format!(
                     "id, customer_id, device_id, subject, description, channel, category, priority, status, \
-                     escalation_reason, CAST(retention_flag AS SIGNED) AS retention_flag, {MODEL_OF_TICKET} AS model, \
+                     escalation_reason, CAST(retention_flag AS SIGNED) AS retention_flag, \
+                     CAST(priority_given AS SIGNED) AS priority_given, {MODEL_OF_TICKET} AS model, \
                      {} AS created_at, {} AS updated_at, {} AS closed_at",
                     $d.ts("created_at"),
                     $d.ts("updated_at"),
@@ -243,8 +244,8 @@ macro_rules! ticket_store {
                     }
                 }
                 let res = sqlx::query(
-                    "INSERT INTO tickets (customer_id, device_id, subject, description, channel, priority, status, \
-                     idempotency_key, request_hash) VALUES (?, ?, ?, ?, ?, ?, 'new', ?, ?)",
+                    "INSERT INTO tickets (customer_id, device_id, subject, description, channel, priority, \
+                     priority_given, status, idempotency_key, request_hash) VALUES (?, ?, ?, ?, ?, ?, ?, 'new', ?, ?)",
                 )
                 .bind(t.customer_id)
                 .bind(t.device_id)
@@ -252,6 +253,7 @@ macro_rules! ticket_store {
                 .bind(&t.description)
                 .bind(t.channel.as_str())
                 .bind(t.priority.as_str())
+                .bind(i64::from(t.priority_given))
                 .bind(t.idempotency.as_ref().map(|k| k.key.as_str()))
                 .bind(t.idempotency.as_ref().map(|k| k.request_hash.as_str()))
                 .execute(&mut *tx)
