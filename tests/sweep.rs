@@ -6,7 +6,7 @@ use crate::common;
 
 use std::sync::Arc;
 
-use common::db::TestDb;
+use common::db::{Backend, TestDb};
 use devicekb::service::Service;
 use devicekb::store::{
     Channel, LateClassification, NewCustomer, NewTicket, PredictionRecord, Priority, Status,
@@ -484,6 +484,100 @@ async fn a_ticket_left_unclassified_is_classified_by_the_sweep(db: TestDb) {
         1
     );
     db.drop_db().await;
+}
+
+/// A first writer's transaction in flight, as another server's would be: it holds the
+/// ticket's row (the whole database on SQLite) and has written the ticket's category and
+/// classification step, not yet committed.
+enum WriterInFlight {
+    Sqlite(sqlx::SqliteConnection),
+    Mysql(sqlx::MySqlConnection),
+}
+
+impl WriterInFlight {
+    async fn start(db: &TestDb, ticket_id: i64) -> WriterInFlight {
+        use sqlx::Connection;
+        let statements = |begin: &str| {
+            [
+                begin.to_string(),
+                format!("UPDATE tickets SET category = 'autre' WHERE id = {ticket_id}"),
+                format!(
+                    "INSERT INTO processing_steps (ticket_id, step, status, duration_ms) \
+                     VALUES ({ticket_id}, 'classification', 'ok', 1)"
+                ),
+            ]
+        };
+        match db.backend {
+            Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+                for sql in statements("BEGIN IMMEDIATE") {
+                    sqlx::query(&sql).execute(&mut c).await.unwrap();
+                }
+                WriterInFlight::Sqlite(c)
+            }
+            Backend::Mysql => {
+                let mut c = sqlx::MySqlConnection::connect(&db.url).await.unwrap();
+                for sql in statements("START TRANSACTION") {
+                    sqlx::query(&sql).execute(&mut c).await.unwrap();
+                }
+                WriterInFlight::Mysql(c)
+            }
+        }
+    }
+
+    async fn commit(self) {
+        match self {
+            WriterInFlight::Sqlite(mut c) => {
+                sqlx::query("COMMIT").execute(&mut c).await.unwrap();
+            }
+            WriterInFlight::Mysql(mut c) => {
+                sqlx::query("COMMIT").execute(&mut c).await.unwrap();
+            }
+        };
+    }
+}
+
+/// Two writers truly at once: a late classification arriving while another writer's
+/// transaction is in flight waits for it, then sees its step and writes nothing.
+async fn a_late_classification_waits_for_a_writer_in_flight(db: TestDb) {
+    let store = db.store.clone();
+    let customer = customer(store.as_ref()).await;
+    let ticket = settled_unclassified(store.as_ref(), customer, "Toner vide.").await;
+    let first = WriterInFlight::start(&db, ticket.id).await;
+    let second = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .record_late_classification(ticket.id, &late("consommables"))
+                .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !second.is_finished(),
+        "the second writer waits for the first"
+    );
+    first.commit().await;
+    let wrote = second.await.unwrap().unwrap();
+    assert!(!wrote, "the second writer sees the first's step");
+    assert!(store.predictions(ticket.id).await.unwrap().is_empty());
+    let after = store.ticket(ticket.id).await.unwrap().unwrap();
+    assert_eq!(
+        after.category.as_deref(),
+        Some("autre"),
+        "the first's, kept"
+    );
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn a_late_classification_waits_for_a_writer_in_flight_on_sqlite() {
+    a_late_classification_waits_for_a_writer_in_flight(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn a_late_classification_waits_for_a_writer_in_flight_on_mariadb() {
+    a_late_classification_waits_for_a_writer_in_flight(TestDb::mysql().await).await;
 }
 
 #[tokio::test]
