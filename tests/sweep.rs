@@ -449,6 +449,14 @@ async fn a_ticket_left_unclassified_is_classified_by_the_sweep(db: TestDb) {
     assert!(!after.priority_given);
     let kept = store.ticket(chosen.id).await.unwrap().unwrap();
     assert!(kept.category.is_some(), "{kept:?}");
+    let predicted = store
+        .predictions(chosen.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.record.task == "priority")
+        .map(|p| p.record.label);
+    assert_ne!(predicted.as_deref(), Some("low"), "keeping it shows");
     assert_eq!(
         (kept.priority, kept.priority_given),
         (Priority::Low, true),

@@ -66,7 +66,7 @@ impl TicketClassification<'_> {
             Err(e) => {
                 // As if still training: classified after the answer, or by the sweep once
                 // training works, never marked failed for good by a passing overload.
-                tracing::warn!(error = %e.chain(), "the classifier could not be trained yet");
+                log_untrained(&e);
                 return None;
             }
         };
@@ -258,7 +258,7 @@ impl Desk {
                 Ok(c) => c,
                 Err(e) => {
                     // Left without its step: the sweep classifies it once training works.
-                    tracing::warn!(ticket = ticket_id, error = %e.chain(), "the classifier could not be trained; the sweep will classify the ticket");
+                    log_untrained(&e);
                     return;
                 }
             };
@@ -301,6 +301,17 @@ impl Desk {
         }
         .classify_late(classifier, &text, None, true)
         .await
+    }
+}
+
+/// Logs why a ticket is left for the sweep to classify: a training that failed now is a
+/// warning; the same failure remembered (`NotReady`, until its back-off ends; logged
+/// when it happened) is not repeated at that level for every ticket.
+fn log_untrained(e: &crate::error::Error) {
+    if matches!(e, crate::error::Error::NotReady(_)) {
+        tracing::debug!(error = %e.chain(), "the classifier is not trained; the sweep will classify the ticket");
+    } else {
+        tracing::warn!(error = %e.chain(), "the classifier could not be trained; the sweep will classify the ticket");
     }
 }
 

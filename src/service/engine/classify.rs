@@ -39,9 +39,10 @@ const RETRY_AT_MOST: Duration = Duration::from_secs(600);
 /// Labelled tickets whose evidence is computed at once when training or evaluating.
 const EVIDENCE_IN_FLIGHT: usize = 4;
 
-/// How long a labelled ticket's evidence waits for room in the embedding queue. Live
-/// queries fill it in a burst and are refused when it is full; training is background
-/// work and can wait for them rather than fail.
+/// How long a training or an evaluation may wait in all for room in the embedding queue.
+/// Live queries fill it in a burst and are refused when it is full; training is
+/// background work and can wait for them rather than fail, but not hold the classifier
+/// (every ticket arriving meanwhile waits for it) through a load that does not end.
 const ROOM_WAIT: Duration = Duration::from_secs(120);
 
 impl Engine {
@@ -113,6 +114,7 @@ impl Engine {
         // A few at a time: the labelled set is hundreds of tickets, and the embedding
         // queue is bounded for live queries, which must find room in it meanwhile.
         let in_flight = Arc::new(tokio::sync::Semaphore::new(EVIDENCE_IN_FLIGHT));
+        let no_room_after = Instant::now() + ROOM_WAIT;
         let mut tasks = tokio::task::JoinSet::new();
         for (i, t) in tickets.iter().enumerate() {
             let service = self.clone();
@@ -120,7 +122,12 @@ impl Engine {
             let in_flight = in_flight.clone();
             tasks.spawn(async move {
                 let _permit = in_flight.acquire_owned().await;
-                (i, service.evidence_when_there_is_room(&text).await)
+                (
+                    i,
+                    service
+                        .evidence_when_there_is_room(&text, no_room_after)
+                        .await,
+                )
             });
         }
         let mut evidence: Vec<Option<Evidence>> = vec![None; tickets.len()];
@@ -132,14 +139,17 @@ impl Engine {
         Ok(evidence.into_iter().flatten().collect())
     }
 
-    /// The evidence of a labelled ticket, waiting (up to `ROOM_WAIT`) while the embedding
-    /// queue is full instead of failing the whole training or evaluation.
-    async fn evidence_when_there_is_room(self: &Arc<Self>, text: &str) -> Result<Evidence> {
-        let started = Instant::now();
+    /// The evidence of a labelled ticket, waiting while the embedding queue is full (until
+    /// `no_room_after`) instead of failing the whole training or evaluation.
+    async fn evidence_when_there_is_room(
+        self: &Arc<Self>,
+        text: &str,
+        no_room_after: Instant,
+    ) -> Result<Evidence> {
         let mut pause = Duration::from_millis(50);
         loop {
             match self.evidence(text).await {
-                Err(Error::Overloaded(_)) if started.elapsed() < ROOM_WAIT => {
+                Err(Error::Overloaded(_)) if Instant::now() < no_room_after => {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(1));
                 }
