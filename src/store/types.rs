@@ -220,7 +220,8 @@ pub struct Ticket {
     pub category: Option<String>,
     pub priority: Priority,
     /// The client chose the priority (classification keeps it); otherwise it is the
-    /// classifier's, or `medium` until the ticket is classified.
+    /// classifier's, or `medium` until the ticket is classified. Tickets stored before
+    /// this was recorded count as chosen: their priority is kept as it is.
     pub priority_given: bool,
     pub status: Status,
     pub escalation_reason: Option<String>,
