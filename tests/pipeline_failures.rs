@@ -45,33 +45,6 @@ async fn an_unreachable_database_is_a_503_and_searches_go_on() {
     assert_eq!(search(None).await.unwrap().status().as_u16(), 401);
 }
 
-/// The real model, except that it fails on any text containing "kaputt".
-struct FlakyEmbedder(std::sync::Arc<dyn devicekb::embed::Embedder>);
-
-impl devicekb::embed::Embedder for FlakyEmbedder {
-    fn name(&self) -> &str {
-        self.0.name()
-    }
-    fn dim(&self) -> usize {
-        self.0.dim()
-    }
-    fn embed_queries(&self, texts: &[&str]) -> devicekb::Result<Vec<Vec<f32>>> {
-        if texts.iter().any(|t| t.contains("kaputt")) {
-            return Err(devicekb::Error::Embedding("the model crashed".into()));
-        }
-        self.0.embed_queries(texts)
-    }
-    fn embed_passages(&self, texts: &[&str]) -> devicekb::Result<Vec<Vec<f32>>> {
-        self.0.embed_passages(texts)
-    }
-    fn query_parallelism(&self) -> usize {
-        self.0.query_parallelism()
-    }
-    fn glossary_min_cosine(&self) -> f32 {
-        self.0.glossary_min_cosine()
-    }
-}
-
 #[tokio::test]
 async fn a_failing_step_escalates_the_ticket_and_loses_nothing() {
     use reqwest::Method;
@@ -80,12 +53,9 @@ async fn a_failing_step_escalates_the_ticket_and_loses_nothing() {
     // Build the index with the real model, then serve with one that fails on some texts.
     drop(common::start_service(kb.path(), data.path()).await);
     let config = common::config(kb.path(), data.path());
-    let service = devicekb::service::Service::start(
-        config,
-        std::sync::Arc::new(FlakyEmbedder(common::embedder())),
-    )
-    .await
-    .unwrap();
+    let service = devicekb::service::Service::start(config, RefusingEmbedder::failing_on("kaputt"))
+        .await
+        .unwrap();
     common::warm(&service).await;
     let base = common::spawn_app(service).await;
     let customer = new_customer(&base).await;
@@ -260,10 +230,12 @@ async fn a_stalled_ticket_is_resumed_and_keys_stay_with_their_customer() {
     );
 }
 
-/// The real model, except that queries are refused while `refusing` says so: with an
-/// embedding error (`failing`) or as a full queue would (`overloaded`, a number of times).
+/// The real model, except that queries are refused: with an embedding error, those
+/// containing `failing_on` or all while `failing`; as a full queue would, the next
+/// `overloaded` ones.
 struct RefusingEmbedder {
     inner: std::sync::Arc<dyn devicekb::embed::Embedder>,
+    failing_on: Option<&'static str>,
     failing: std::sync::atomic::AtomicBool,
     overloaded: std::sync::atomic::AtomicUsize,
     queries: std::sync::atomic::AtomicUsize,
@@ -271,8 +243,17 @@ struct RefusingEmbedder {
 
 impl RefusingEmbedder {
     fn new() -> std::sync::Arc<RefusingEmbedder> {
+        Self::refusing(None)
+    }
+
+    fn failing_on(word: &'static str) -> std::sync::Arc<RefusingEmbedder> {
+        Self::refusing(Some(word))
+    }
+
+    fn refusing(failing_on: Option<&'static str>) -> std::sync::Arc<RefusingEmbedder> {
         std::sync::Arc::new(RefusingEmbedder {
             inner: common::embedder(),
+            failing_on,
             failing: Default::default(),
             overloaded: Default::default(),
             queries: Default::default(),
@@ -290,7 +271,10 @@ impl devicekb::embed::Embedder for RefusingEmbedder {
     fn embed_queries(&self, texts: &[&str]) -> devicekb::Result<Vec<Vec<f32>>> {
         use std::sync::atomic::Ordering;
         self.queries.fetch_add(1, Ordering::SeqCst);
-        if self.failing.load(Ordering::SeqCst) {
+        let refused = self
+            .failing_on
+            .is_some_and(|word| texts.iter().any(|t| t.contains(word)));
+        if refused || self.failing.load(Ordering::SeqCst) {
             return Err(devicekb::Error::Embedding("the model crashed".into()));
         }
         let left = self.overloaded.load(Ordering::SeqCst);

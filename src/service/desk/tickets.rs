@@ -290,17 +290,21 @@ impl Desk {
             if let Some(resumed) = self.resume_if_stalled(&store, &ticket, first).await? {
                 return Ok(resumed);
             }
+            // The pipeline records its classification step before the ticket's fields
+            // and settles the ticket last: while it is `new` (its pipeline under way,
+            // not stalled), its classification is still to come.
+            if ticket.status == Status::New {
+                return Ok(TicketCreated::existing(ticket, true));
+            }
             // Steps first, then the ticket as it stands after them: a classification
             // written meanwhile shows in both or in the ticket alone, never in the steps
-            // alone. The pipeline records its step before the ticket's fields and settles
-            // the ticket last: while it is `new`, its classification is still to come.
+            // alone.
             let steps = store.pipeline(ticket.id).await?.steps;
             let classified = steps
                 .iter()
                 .any(|s| s.record.step == super::classification::CLASSIFICATION_STEP);
             let ticket = store.ticket(ticket.id).await?.unwrap_or(ticket);
-            let pending = !classified || ticket.status == Status::New;
-            return Ok(TicketCreated::existing(ticket, pending));
+            return Ok(TicketCreated::existing(ticket, !classified));
         }
         if !self.hold_new_ticket(&store, ticket.id).await? {
             // A retry took the pipeline first: it runs there, classification included.

@@ -172,23 +172,22 @@ impl Engine {
                 return Ok(trained.clone());
             }
         }
+        // Another generation's failure says nothing of this one's.
         let earlier = slot
             .failed
-            .take()
+            .as_ref()
             .filter(|f| f.generation == generation.name);
         if let Some(failure) = earlier {
             let now = Instant::now();
             if now < failure.retry_at {
-                let error = Error::NotReady(format!(
+                return Err(Error::NotReady(format!(
                     "the classifier's last training failed ({}); it is tried again in {} s",
                     failure.error,
                     (failure.retry_at - now).as_secs().max(1)
-                ));
-                slot.failed = Some(failure);
-                return Err(error);
+                )));
             }
-            slot.failed = Some(failure);
         }
+        let backoff = earlier.map_or(RETRY_AT_FIRST, |f| (f.backoff * 2).min(RETRY_AT_MOST));
         match self.train(&generation).await {
             Ok(trained) => {
                 slot.trained = Some((generation.name.clone(), trained.clone()));
@@ -196,10 +195,6 @@ impl Engine {
                 Ok(trained)
             }
             Err(e) => {
-                let backoff = match &slot.failed {
-                    Some(f) => (f.backoff * 2).min(RETRY_AT_MOST),
-                    None => RETRY_AT_FIRST,
-                };
                 tracing::warn!(
                     generation = %generation.name,
                     error = %e.chain(),
