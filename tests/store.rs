@@ -567,6 +567,38 @@ both!(figures_round_trip);
 both!(queue_order_and_filters);
 both!(confirmed_replies_round_trip);
 
+/// The views over tickets and messages show every column of their table, also after a
+/// migration added some: MySQL fixes a view's `*` when the view is created.
+async fn views_show_every_column(db: &TestDb) {
+    for (view, table, added) in [
+        ("actionable_tickets", "tickets", vec!["priority_rank"]),
+        ("unprocessed_messages", "messages", vec![]),
+    ] {
+        let mut expected = db.columns(table).await;
+        assert!(!expected.is_empty(), "{table} has columns");
+        expected.extend(added.into_iter().map(str::to_string));
+        assert_eq!(db.columns(view).await, expected, "{view}");
+    }
+    assert!(db
+        .columns("actionable_tickets")
+        .await
+        .contains(&"priority_given".to_string()));
+}
+
+#[tokio::test]
+async fn views_show_every_column_on_sqlite() {
+    let db = TestDb::sqlite().await;
+    views_show_every_column(&db).await;
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn views_show_every_column_on_mysql() {
+    let db = TestDb::mysql().await;
+    views_show_every_column(&db).await;
+    db.drop_db().await;
+}
+
 #[test]
 fn enumerations_list_their_values() {
     let err = Status::parse("done").unwrap_err();

@@ -103,6 +103,36 @@ impl TestDb {
         }
     }
 
+    /// The names of a table's or a view's columns, in order, as the database lists them.
+    pub async fn columns(&self, table: &str) -> Vec<String> {
+        use sqlx::Row;
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                let rows = sqlx::query("SELECT name FROM pragma_table_info(?) ORDER BY cid")
+                    .bind(table)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap();
+                conn.close().await.unwrap();
+                rows.iter().map(|r| r.get::<String, _>("name")).collect()
+            }
+            Backend::Mysql => {
+                let mut conn = sqlx::MySqlConnection::connect(&self.url).await.unwrap();
+                let rows = sqlx::query(
+                    "SELECT CAST(column_name AS CHAR) AS name FROM information_schema.columns \
+                     WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position",
+                )
+                .bind(table)
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+                conn.close().await.unwrap();
+                rows.iter().map(|r| r.get::<String, _>("name")).collect()
+            }
+        }
+    }
+
     pub async fn drop_db(self) {
         if let Some(name) = self.mysql_name {
             let mut admin = sqlx::MySqlConnection::connect(&mysql_server())
