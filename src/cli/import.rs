@@ -1,15 +1,13 @@
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use std::path::Path;
 use std::sync::Arc;
 
 use crate::extract::Extractor;
 use crate::kb::import::{
-    import_csv_files, import_jsonl_files, import_seed, EntitiesRead, EntityReader, FieldMap,
-    ImportOptions, WriteMode,
+    import_csv_files, import_jsonl_files, import_seed, EntitiesRead, EntityReader,
+    EntityReaderMaker, FieldMap, ImportOptions, WriteMode,
 };
-use crate::kb::load::CATALOGUE_FILE;
 use crate::kb::Catalogue;
 use crate::kb::Lang;
 
@@ -118,25 +116,27 @@ impl FieldOptions {
     }
 }
 
-/// The extractor, over the product's catalogue and the target KB's, reading an imported
-/// entry's words for the models and error codes its record does not give.
-fn reader(out_dir: &Path) -> Result<EntityReader> {
-    let own = Catalogue::load(&out_dir.join(CATALOGUE_FILE))?;
-    let extractor = Extractor::with_catalogue(Catalogue::with_builtin(own.models()));
-    Ok(Arc::new(move |text: &str| {
-        let found = extractor.extract(text);
-        EntitiesRead {
-            models: found.models().into_iter().map(str::to_string).collect(),
-            error_codes: found.error_codes,
-        }
-    }))
+/// The extractor, over the catalogue the import reads (the product's and the target
+/// KB's), reading an imported entry's words for the models and error codes its record
+/// does not give.
+fn reader() -> EntityReaderMaker {
+    Arc::new(|catalogue: &Catalogue| -> EntityReader {
+        let extractor = Extractor::with_catalogue(catalogue.clone());
+        Arc::new(move |text: &str| {
+            let found = extractor.extract(text);
+            EntitiesRead {
+                models: found.models().into_iter().map(str::to_string).collect(),
+                error_codes: found.error_codes,
+            }
+        })
+    })
 }
 
 pub fn run(command: Command) -> Result<()> {
-    let options = |out: &Path, fields: &FieldOptions, update: &UpdateOptions, drafts: bool| {
+    let options = |fields: &FieldOptions, update: &UpdateOptions, drafts: bool| {
         Ok::<_, Error>(ImportOptions {
             fields: fields.map()?,
-            entities: Some(reader(out)?),
+            entities: Some(reader()),
             mode: update.mode(),
             include_drafts: drafts,
         })
@@ -163,7 +163,7 @@ pub fn run(command: Command) -> Result<()> {
             &files,
             &out,
             &collection,
-            &options(&out, &fields, &update, include_drafts)?,
+            &options(&fields, &update, include_drafts)?,
         )?,
         Command::Csv {
             files,
@@ -176,7 +176,7 @@ pub fn run(command: Command) -> Result<()> {
             &files,
             &out,
             &collection,
-            &options(&out, &fields, &update, include_drafts)?,
+            &options(&fields, &update, include_drafts)?,
         )?,
     };
     match &report.changes {

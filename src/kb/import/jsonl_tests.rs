@@ -3,8 +3,9 @@
 use super::*;
 use crate::error::Error;
 use crate::kb::import::problems_of as problems;
-use crate::kb::import::{EntityReader, FieldMap};
+use crate::kb::import::{EntityReader, EntityReaderMaker, FieldMap};
 use crate::kb::load::read_kb;
+use crate::kb::Catalogue;
 
 fn import(text: &str, fields: &FieldMap) -> (tempfile::TempDir, Result<ImportReport>) {
     let dir = tempfile::tempdir().unwrap();
@@ -221,9 +222,11 @@ fn pages_and_records_told_apart_as_a_review_found_them() {
 
 #[test]
 fn models_read_from_the_words_are_the_catalogues_only() {
-    let reader: EntityReader = std::sync::Arc::new(|_: &str| crate::kb::import::EntitiesRead {
-        models: vec!["HP LaserJet M404".into(), "Lexmark C750".into()],
-        error_codes: vec!["79".into()],
+    let reader: EntityReaderMaker = std::sync::Arc::new(|_: &Catalogue| -> EntityReader {
+        std::sync::Arc::new(|_: &str| crate::kb::import::EntitiesRead {
+            models: vec!["HP LaserJet M404".into(), "Lexmark C750".into()],
+            error_codes: vec!["79".into()],
+        })
     });
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("faq.jsonl");
@@ -351,4 +354,43 @@ fn pages_one_after_another_as_jq_writes_them_are_read_page_by_page() {
         report.notes
     );
     assert_eq!(read_kb(&dir.path().join("kb")).unwrap().0.entries.len(), 3);
+}
+
+#[test]
+fn the_reader_works_from_the_catalogue_the_import_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("kb");
+    std::fs::create_dir_all(out.join("catalogue")).unwrap();
+    std::fs::write(
+        out.join(crate::kb::load::CATALOGUE_FILE),
+        "[[model]]\nmanufacturer = \"Acme\"\nname = \"Z9\"\naliases = [\"Z-9\"]\n",
+    )
+    .unwrap();
+    let file = dir.path().join("faq.jsonl");
+    std::fs::write(
+        &file,
+        r#"{"id":"a","title":"Bourrage Z-9","text":"Ouvrir le capot."}"#,
+    )
+    .unwrap();
+    // The maker is handed the catalogue read under the KB's lock: the KB's own model
+    // (and its spelling) beside the product's.
+    let reader: EntityReaderMaker = std::sync::Arc::new(|catalogue: &Catalogue| -> EntityReader {
+        let acme = catalogue.resolve("Z-9").map(|m| m.canonical());
+        assert_eq!(acme.as_deref(), Some("Acme Z9"));
+        assert!(
+            catalogue.resolve("C750dn").is_some(),
+            "the product's catalogue"
+        );
+        std::sync::Arc::new(move |_: &str| crate::kb::import::EntitiesRead {
+            models: acme.clone().into_iter().collect(),
+            error_codes: Vec::new(),
+        })
+    });
+    let options = ImportOptions {
+        entities: Some(reader),
+        ..ImportOptions::default()
+    };
+    import_jsonl(&file, &out, "faq", &options).unwrap();
+    let (kb, _) = read_kb(&out).unwrap();
+    assert_eq!(kb.entries[0].models, ["Acme Z9"]);
 }

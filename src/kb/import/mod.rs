@@ -39,6 +39,11 @@ pub use write::{Changes, WriteMode};
 /// neither: the extractor's work, handed in by the caller (it sits above the KB).
 pub type EntityReader = std::sync::Arc<dyn Fn(&str) -> EntitiesRead + Send + Sync>;
 
+/// Makes an import's `EntityReader` over the catalogue it resolves models against: the
+/// product's and the target KB's, as the import read it under the KB's lock (so a reader
+/// never works from a catalogue another import changed meanwhile).
+pub type EntityReaderMaker = std::sync::Arc<dyn Fn(&Catalogue) -> EntityReader + Send + Sync>;
+
 /// What an `EntityReader` found: canonical model names and error codes.
 #[derive(Debug, Clone, Default)]
 pub struct EntitiesRead {
@@ -52,7 +57,7 @@ pub struct ImportOptions {
     /// The export's own field names.
     pub fields: FieldMap,
     /// Reads models and error codes from an entry's words (see `EntityReader`).
-    pub entities: Option<EntityReader>,
+    pub entities: Option<EntityReaderMaker>,
     /// Whether the import may replace what an earlier import of the collection wrote.
     pub mode: WriteMode,
     /// Import the records an export marks as drafts or unpublished too.

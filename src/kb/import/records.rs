@@ -119,6 +119,8 @@ impl Records {
         let folder = collection_folder(collection)?;
         let lock = open_kb(out_dir)?;
         let existing = existing_catalogue(out_dir)?;
+        let catalogue = Catalogue::with_builtin(&existing);
+        let entities = options.entities.as_ref().map(|make| make(&catalogue));
         Ok(Records {
             lock,
             shown: file.display().to_string(),
@@ -130,7 +132,7 @@ impl Records {
             not_whole: None,
             records_read: 0,
             export_total: None,
-            catalogue: Catalogue::with_builtin(&existing),
+            catalogue,
             existing,
             new_models: Vec::new(),
             entries: Vec::new(),
@@ -150,7 +152,7 @@ impl Records {
             given_ids: 0,
             derived_ids: Vec::new(),
             own_categories: BTreeSet::new(),
-            entities: options.entities.clone(),
+            entities,
             entities_read: 0,
         })
     }
