@@ -1,8 +1,9 @@
 //! Ticket classification quality with the real embedding model: on the KB's labelled
 //! tickets by cross-validation (every ticket predicted by a model that never saw it), and
-//! on three sets of 200 tickets written apart from them (`tests/data/classification_holdout*.jsonl`,
-//! each by someone who saw only the categories' definitions). The floors sit a little under what
-//! `devicekb eval classify` measured (see the README).
+//! on a set of 200 tickets written apart from them (`tests/data/classification_holdout_4.jsonl`,
+//! by someone who saw only the categories' definitions and the priority and churn scales;
+//! the three sets before it were folded into the labelled set after their first runs). The
+//! floors sit a little under what `devicekb eval classify` measured (see the README).
 
 use crate::common;
 
@@ -18,19 +19,19 @@ fn labelled() -> Vec<devicekb::kb::training::LabelledTicket> {
 #[tokio::test]
 async fn cross_validated_accuracy_holds_its_floors() {
     let tickets = labelled();
-    assert!(tickets.len() >= 480, "at least 480 labelled tickets");
+    assert!(tickets.len() >= 1080, "at least 1080 labelled tickets");
     let service = common::repo_service();
     let report = service.engine.eval_classify(tickets, 5).await.unwrap();
     println!("{report}");
-    assert!(report.category.accuracy >= 0.80, "{report}");
-    assert!(report.category.macro_recall >= 0.75, "{report}");
+    assert!(report.category.accuracy >= 0.85, "{report}");
+    assert!(report.category.macro_recall >= 0.85, "{report}");
     for class in &report.category.classes {
-        assert!(class.recall >= 0.55, "category {}: {report}", class.class);
+        assert!(class.recall >= 0.75, "category {}: {report}", class.class);
     }
-    assert!(report.priority.accuracy >= 0.70, "{report}");
+    assert!(report.priority.accuracy >= 0.75, "{report}");
     assert!(report.churn.accuracy >= 0.82, "{report}");
-    assert!(report.retention.recall >= 0.58, "{report}");
-    assert!(report.retention.precision >= 0.75, "{report}");
+    assert!(report.retention.recall >= 0.85, "{report}");
+    assert!(report.retention.precision >= 0.85, "{report}");
 }
 
 /// Floors of a set written apart: category accuracy and mean per-class accuracy,
@@ -47,39 +48,18 @@ struct Floors {
 
 #[tokio::test]
 async fn tickets_written_apart_are_classified_above_their_floors() {
-    // Measured with the 480 labelled tickets (README, "Ticket classification"): set 1
-    // 0.840 (0.804), 0.785, 0.890, 0.938, 0.900; set 2 0.835 (0.828), 0.695, 0.820,
-    // 0.944, 0.700; set 3, whose first run that was, 0.845 (0.859), 0.760, 0.810, 0.872,
-    // 0.950.
-    let sets = [
-        Floors {
-            file: "classification_holdout.jsonl",
-            category: 0.80,
-            category_per_class: 0.76,
-            priority: 0.74,
-            churn: 0.85,
-            retention_precision: 0.88,
-            retention_recall: 0.80,
-        },
-        Floors {
-            file: "classification_holdout_2.jsonl",
-            category: 0.80,
-            category_per_class: 0.78,
-            priority: 0.65,
-            churn: 0.78,
-            retention_precision: 0.80,
-            retention_recall: 0.60,
-        },
-        Floors {
-            file: "classification_holdout_3.jsonl",
-            category: 0.80,
-            category_per_class: 0.80,
-            priority: 0.72,
-            churn: 0.77,
-            retention_precision: 0.80,
-            retention_recall: 0.80,
-        },
-    ];
+    // Measured with the 1080 labelled tickets (README, "Ticket classification"): set 4,
+    // whose first run that was, category 0.860 (0.849), priority 0.685, churn 0.895,
+    // retention flag precision 0.944, recall 1.000.
+    let sets = [Floors {
+        file: "classification_holdout_4.jsonl",
+        category: 0.83,
+        category_per_class: 0.81,
+        priority: 0.65,
+        churn: 0.86,
+        retention_precision: 0.90,
+        retention_recall: 0.90,
+    }];
     let service = common::repo_service();
     for floors in sets {
         let path = common::repo().join("tests/data").join(floors.file);
@@ -204,7 +184,7 @@ async fn training_vectors_are_kept_for_the_next_start() {
     let kb = common::small_kb(|id| id.starts_with("brother"));
     let data = tempfile::tempdir().unwrap();
     let path = data.path().join("training-vectors.json");
-    let first = common::start_service(kb.path(), data.path()).await;
+    let first = common::start_cold_service_with(kb.path(), data.path(), |_| {}).await;
     let generation = first.engine.generation();
     let ticket = generation
         .training
@@ -232,7 +212,7 @@ async fn training_vectors_are_kept_for_the_next_start() {
     let marked: Vec<f32> = real.embedding.iter().map(|x| -x).collect();
     slot[1] = serde_json::json!(marked);
     std::fs::write(&path, serde_json::to_vec(&stored).unwrap()).unwrap();
-    let second = common::start_service(kb.path(), data.path()).await;
+    let second = common::start_cold_service_with(kb.path(), data.path(), |_| {}).await;
     second.engine.classifier().await.unwrap().expect("trained");
     let read = second.engine.evidence(&ticket).await.unwrap();
     assert_eq!(read.embedding, marked, "the stored vector was read back");
@@ -240,7 +220,7 @@ async fn training_vectors_are_kept_for_the_next_start() {
     // Another model's vectors are not used.
     stored["model"] = serde_json::json!("another-model");
     std::fs::write(&path, serde_json::to_vec(&stored).unwrap()).unwrap();
-    let third = common::start_service(kb.path(), data.path()).await;
+    let third = common::start_cold_service_with(kb.path(), data.path(), |_| {}).await;
     third.engine.classifier().await.unwrap().expect("trained");
     assert_eq!(
         third.engine.evidence(&ticket).await.unwrap().embedding,
@@ -251,7 +231,7 @@ async fn training_vectors_are_kept_for_the_next_start() {
 
     // Nor is a file that cannot be read; training goes on and writes a good one.
     std::fs::write(&path, b"{ not json").unwrap();
-    let fourth = common::start_service(kb.path(), data.path()).await;
+    let fourth = common::start_cold_service_with(kb.path(), data.path(), |_| {}).await;
     fourth.engine.classifier().await.unwrap().expect("trained");
     assert_eq!(
         fourth.engine.evidence(&ticket).await.unwrap().embedding,

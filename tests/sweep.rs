@@ -238,7 +238,8 @@ async fn a_ticket_is_not_held_while_the_classifier_trains_and_is_classified_afte
     let kb = common::small_kb(keep);
     let data = tempfile::tempdir().unwrap();
     // No sweep while it runs: the ticket must be classified by what its answer left behind.
-    let service = common::start_service_with(kb.path(), data.path(), |c| {
+    // A cold directory: the classifier embeds its labelled tickets, as on a first start.
+    let service = common::start_cold_service_with(kb.path(), data.path(), |c| {
         c.classify_wait_ms = 0;
         c.sweep_interval_ms = 3_600_000;
         c.stalled_after_secs = 3_600;

@@ -13,6 +13,7 @@ use std::sync::{Arc, OnceLock};
 
 use devicekb::config::Config;
 use devicekb::embed::{Embedder, OnnxEmbedder};
+use devicekb::service::engine::TRAINING_VECTORS_FILE;
 use devicekb::service::{build_generation, Service};
 
 pub fn repo() -> PathBuf {
@@ -68,6 +69,17 @@ pub async fn start_service_with(
     data_dir: &Path,
     tweak: impl FnOnce(&mut Config),
 ) -> Arc<Service> {
+    seed_training_vectors(data_dir);
+    start_cold_service_with(kb_dir, data_dir, tweak).await
+}
+
+/// Like `start_service_with`, on a data directory that starts without the labelled
+/// tickets' vectors: for a test of the classifier's first training.
+pub async fn start_cold_service_with(
+    kb_dir: &Path,
+    data_dir: &Path,
+    tweak: impl FnOnce(&mut Config),
+) -> Arc<Service> {
     let mut config = config(kb_dir, data_dir);
     tweak(&mut config);
     build_index(&config).await;
@@ -98,6 +110,35 @@ pub async fn build_index(config: &Config) {
     .expect("the KB indexes");
 }
 
+/// Gives a fresh data directory the product's labelled tickets' vectors, as the shared
+/// service kept them (the product's cache, `training-vectors.json`, read at training): a
+/// test service would otherwise embed the 1080 tickets again, ~20 s of both cores each.
+/// A directory with a file of its own keeps it; a KB with other labelled tickets embeds
+/// those it does not find.
+fn seed_training_vectors(data_dir: &Path) {
+    static SHARED: OnceLock<Option<PathBuf>> = OnceLock::new();
+    let shared = SHARED.get_or_init(|| {
+        let path = repo_service()
+            .engine
+            .config()
+            .data_dir
+            .join(TRAINING_VECTORS_FILE);
+        // Written in the background once the shared service trained (or by an earlier run).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while !path.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        path.exists().then_some(path)
+    });
+    let target = data_dir.join(TRAINING_VECTORS_FILE);
+    if let Some(shared) = shared {
+        if !target.exists() {
+            std::fs::create_dir_all(data_dir).expect("the data directory");
+            std::fs::copy(shared, &target).expect("the training vectors copied");
+        }
+    }
+}
+
 /// One service over the repository's own KB, shared by every test of the suite. Its
 /// data dir lives under target/ so vectors are reused from one test run to the next.
 pub fn repo_service() -> Arc<Service> {
@@ -118,7 +159,7 @@ pub fn repo_service() -> Arc<Service> {
             // Tests call this from inside their own runtime, where blocking is not allowed.
             std::thread::spawn(move || {
                 shared_runtime().block_on(async {
-                    let service = start_service(&repo().join("kb"), &data).await;
+                    let service = start_cold_service_with(&repo().join("kb"), &data, |_| {}).await;
                     warm(&service).await;
                     service
                 })

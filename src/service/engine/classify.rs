@@ -245,14 +245,17 @@ impl Engine {
                     }
                 });
             }
+            let fit_started = std::time::Instant::now();
             let classifier = self
                 .cpu(move || Ok(Classifier::train(&tickets, &evidence)))
                 .await?;
+            let fit_ms = fit_started.elapsed().as_millis() as u64;
             tracing::info!(
                 generation = %generation.name,
                 tickets = classifier.trained_on,
                 vectors_kept = preloaded,
                 took_ms = started.elapsed().as_millis() as u64,
+                fit_ms,
                 "trained the ticket classifier"
             );
             Some(Arc::new(classifier))

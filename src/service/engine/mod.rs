@@ -11,6 +11,7 @@ pub mod health;
 pub mod search;
 pub mod tasks;
 mod training_vectors;
+pub use training_vectors::TRAINING_VECTORS_FILE;
 mod words;
 
 use std::num::NonZeroUsize;

@@ -2,7 +2,7 @@
 //!
 //! The classifier trains on the labelled tickets' embeddings when a server first needs it
 //! (at start, in the background). Embedding the bundled tickets takes seconds of both
-//! cores (~2.5 s for the first 240, most of ~13 s of training for the 480), which at
+//! cores (~2.5 s for the first 240, most of ~29 s of training for the 1080), which at
 //! every start competed with the first searches and the first edit (an edit
 //! on a 10,000-entry KB right after a start took 1.9-2.9 s instead of 0.8-0.9 s). Those
 //! vectors depend only on the texts and the model, so they are written once beside the
