@@ -78,7 +78,7 @@ async fn an_agents_citation_is_learned_and_found_for_the_next_ticket() {
     let kb = common::small_kb(keep);
     let data = tempfile::tempdir().unwrap();
     let service = common::start_service(kb.path(), data.path()).await;
-    // Tickets would wait for the classifier's first training (1080 tickets to embed) on a
+    // Tickets would wait for the classifier's first training (1080 tickets) on a
     // machine busy with other tests: trained first, as `serve` does at start.
     common::warm(&service).await;
     let base = common::spawn_app(service.clone()).await;
@@ -125,7 +125,7 @@ async fn an_agents_citation_is_learned_and_found_for_the_next_ticket() {
         "{stdout}"
     );
     let service = common::start_service(kb.path(), data.path()).await;
-    // Tickets would wait for the classifier's first training (1080 tickets to embed) on a
+    // Tickets would wait for the classifier's first training (1080 tickets) on a
     // machine busy with other tests: trained first, as `serve` does at start.
     common::warm(&service).await;
     let base = common::spawn_app(service.clone()).await;
@@ -166,7 +166,7 @@ async fn the_admin_endpoint_learns_on_a_running_server() {
     let kb = common::small_kb(keep);
     let data = tempfile::tempdir().unwrap();
     let service = common::start_service(kb.path(), data.path()).await;
-    // Tickets would wait for the classifier's first training (1080 tickets to embed) on a
+    // Tickets would wait for the classifier's first training (1080 tickets) on a
     // machine busy with other tests: trained first, as `serve` does at start.
     common::warm(&service).await;
     let base = common::spawn_app(service.clone()).await;

@@ -112,7 +112,7 @@ pub async fn build_index(config: &Config) {
 
 /// Gives a fresh data directory the product's labelled tickets' vectors, as the shared
 /// service kept them (the product's cache, `training-vectors.json`, read at training): a
-/// test service would otherwise embed the 1080 tickets again, ~20 s of both cores each.
+/// test service would otherwise embed the 1080 tickets again, ~29 s of both cores each.
 /// A directory with a file of its own keeps it; a KB with other labelled tickets embeds
 /// those it does not find.
 fn seed_training_vectors(data_dir: &Path) {
@@ -127,6 +127,12 @@ fn seed_training_vectors(data_dir: &Path) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
         while !path.exists() && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        if !path.exists() {
+            eprintln!(
+                "note: the shared service kept no training vectors in {}; test services train cold",
+                path.display()
+            );
         }
         path.exists().then_some(path)
     });

@@ -18,8 +18,12 @@ impl Drop for Child {
 }
 
 /// `devicekb ARGS --kb KB --data DATA` with the test's settings only: no database, Qdrant
-/// or LLM server, nor admin key, from the environment.
+/// or LLM server, nor admin key, from the environment. A server's data directory starts
+/// with the labelled tickets' vectors, as a test service's does (`start_service_with`).
 pub fn devicekb(args: &[&str], kb: &Path, data: &Path) -> Command {
+    if args.first() == Some(&"serve") {
+        super::seed_training_vectors(data);
+    }
     let mut command = Command::new(env!("CARGO_BIN_EXE_devicekb"));
     command
         .args(args)
